@@ -1,0 +1,37 @@
+# Both targets bootstrap their own virtualenv; nothing relies on what an earlier run left.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint typecheck unit bench clean venv
+
+venv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[test]'
+
+# Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
+demo: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+typecheck: venv
+	$(BIN)/mypy
+
+# Everything: lint, types, unit, property and integration tests (SeaweedFS started by fixtures).
+test: venv lint typecheck
+	$(BIN)/python -m pytest tests -q
+
+# The quick inner loop: no servers.
+unit:
+	$(BIN)/python -m pytest tests -q -m 'not integration'
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .demo .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded local store: push, push again, alias, pull, verify.
+# Everything lives under ./.demo so that the demo never touches your own store or cache.
+set -euo pipefail
+root="$(pwd)/.demo"
+rm -rf "$root"
+mkdir -p "$root/model/tokenizer"
+export MODELSHELF_STORE="file://$root/store"
+export MODELSHELF_CACHE_DIR="$root/cache"
+
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+
+# A small stand-in model: weights, config and a tokenizer folder.
+python - "$root/model" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+with open(os.path.join(root, "weights.bin"), "wb") as f:
+    f.write(os.urandom(4 * 1024 * 1024))
+with open(os.path.join(root, "config.json"), "w") as f:
+    json.dump({"labels": ["negative", "positive"], "hidden": 128}, f)
+with open(os.path.join(root, "tokenizer", "vocab.txt"), "w") as f:
+    f.write("\n".join(["[PAD]", "[UNK]", "good", "bad", "movie"]) + "\n")
+PY
+
+run modelshelf push "$root/model" nlp/sentiment -m "first model" --meta dataset=imdb
+echo "retrained" > "$root/model/NOTES.txt"
+run modelshelf push "$root/model" nlp/sentiment -m "with notes"
+run modelshelf ls
+run modelshelf versions nlp/sentiment
+run modelshelf alias set nlp/sentiment@production 1.0
+run modelshelf show nlp/sentiment@production
+snapshot=$(modelshelf pull nlp/sentiment:1 --quiet)
+run modelshelf pull nlp/sentiment:1
+run modelshelf pull nlp/sentiment@production -o "$root/checkout"
+run modelshelf pull nlp/sentiment:1.0/tokenizer/vocab.txt
+run modelshelf log nlp/sentiment
+
+printf '\n$ diff -r model <pulled latest>  (byte-for-byte check)\n'
+diff -r "$root/model" "$snapshot"
+echo "identical"
+printf '\n$ MODELSHELF_OFFLINE=1 modelshelf pull nlp/sentiment@production\n'
+MODELSHELF_OFFLINE=1 modelshelf pull nlp/sentiment@production
+printf '\n$ modelshelf push model nlp/sentiment:1.0   (must fail: versions never change)\n'
+if modelshelf push "$root/model" nlp/sentiment:1.0; then
+  echo "BUG: overwrote an existing version" >&2; exit 1
+fi
+printf '\ndemo finished: store in %s, cache in %s\n' "$root/store" "$root/cache"

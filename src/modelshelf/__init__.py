@@ -1,0 +1,80 @@
+"""modelshelf: named, versioned, immutable model artifacts in any object store.
+
+Push a folder as ``nlp/sentiment:1.0``, pull exactly those bytes anywhere into a verified,
+content-addressed cache, and move aliases such as ``@production`` with compare-and-swap.
+
+Example:
+    >>> import modelshelf
+    >>> shelf = modelshelf.Shelf("memory://readme")
+    >>> # manifest = shelf.push("./model", "nlp/sentiment")    # -> nlp/sentiment:1.0
+    >>> # path = shelf.pull("nlp/sentiment:1")                  # latest 1.x, verified
+"""
+
+from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
+from modelshelf.cache import Cache
+from modelshelf.errors import (
+    AliasConflictError,
+    AliasNotFoundError,
+    AssetNotFoundError,
+    IntegrityError,
+    InvalidInputError,
+    InvalidManifestError,
+    InvalidSpecError,
+    ModelshelfError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    OfflineError,
+    PathNotInVersionError,
+    SourcePathError,
+    StoreAuthError,
+    StoreError,
+    StoreUnreachableError,
+    UnsupportedStoreError,
+    VersionExistsError,
+    VersionNotFoundError,
+)
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.shelf import Resolved, Shelf, pull, push
+from modelshelf.spec import AssetSpec, Version, parse_spec
+from modelshelf.store import AliasRecord, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AliasConflictError",
+    "AliasNotFoundError",
+    "AliasRecord",
+    "AssetNotFoundError",
+    "AssetSpec",
+    "Backend",
+    "Cache",
+    "FileEntry",
+    "IntegrityError",
+    "InvalidInputError",
+    "InvalidManifestError",
+    "InvalidSpecError",
+    "Manifest",
+    "ModelshelfError",
+    "ObjectExistsError",
+    "ObjectMeta",
+    "ObjectNotFoundError",
+    "OfflineError",
+    "PathNotInVersionError",
+    "Resolved",
+    "Shelf",
+    "SourcePathError",
+    "Store",
+    "StoreAuthError",
+    "StoreError",
+    "StoreUnreachableError",
+    "UnsupportedStoreError",
+    "Version",
+    "VersionExistsError",
+    "VersionNotFoundError",
+    "__version__",
+    "open_backend",
+    "parse_spec",
+    "pull",
+    "push",
+    "register_backend",
+]

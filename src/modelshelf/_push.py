@@ -1,0 +1,112 @@
+"""A push: hash the files, pick the version, upload missing blobs, commit the manifest."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from modelshelf._progress import Progress
+from modelshelf._source import SourceFile, collect_files, git_source
+from modelshelf.errors import InvalidInputError, VersionExistsError
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.spec import Version
+from modelshelf.store import Store, actor, now_iso
+from modelshelf.transfer import hash_file, run_concurrently
+
+__all__ = ["next_version", "push_files"]
+
+logger = logging.getLogger("modelshelf")
+
+FIRST_VERSION = Version((1, 0))
+# Racing pushes without an explicit version take the next free number this many times.
+_AUTO_VERSION_TRIES = 5
+
+
+def next_version(existing: list[Version], *, major: bool) -> Version:
+    """The version after the newest of ``existing`` (newest first): 1.3 -> 1.4, or 2.0."""
+    if not existing:
+        return FIRST_VERSION
+    return existing[0].next_major() if major else existing[0].next_minor()
+
+
+def _check_explicit(name: str, wanted: Version, existing: list[Version], store: Store) -> None:
+    if existing and existing[0].depth != wanted.depth:
+        raise InvalidInputError(
+            f"{name} uses {existing[0].depth}-part versions (newest {existing[0]}), so"
+            f" {wanted} would be ambiguous; push as {name}:{'.'.join(['N'] * existing[0].depth)}"
+        )
+    if wanted in existing:
+        raise VersionExistsError(name, str(wanted), store.url)
+
+
+def push_files(
+    store: Store,
+    source: Path,
+    name: str,
+    version: Version | None,
+    *,
+    message: str,
+    metadata: dict[str, str],
+    major: bool,
+    progress: Progress,
+) -> Manifest:
+    """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`."""
+    if version is not None and major:
+        raise InvalidInputError("give an explicit version or --major, not both")
+    kind, files = collect_files(source)
+    existing = store.versions(name)
+    if version is not None:
+        _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
+
+    progress.start(f"hash {source.name}", sum(f.size for f in files), len(files))
+
+    def hash_one(item: SourceFile) -> FileEntry:
+        digest = hash_file(item.local, progress)
+        progress.file_done()
+        return FileEntry(item.path, item.size, digest)
+
+    entries = run_concurrently(hash_one, files)
+    local_by_sha = {e.sha256: f.local for e, f in zip(entries, files, strict=True)}
+    missing = sorted(store.missing_blobs(local_by_sha))
+    sizes = {e.sha256: e.size for e in entries}
+    progress.start(f"upload {name}", sum(sizes[s] for s in missing), len(missing))
+
+    def upload(sha: str) -> None:
+        store.put_blob(sha, local_by_sha[sha])
+        progress.advance(sizes[sha])
+        progress.file_done()
+
+    run_concurrently(upload, missing)
+    who = actor()
+    source_info = git_source(source)
+    for attempt in range(_AUTO_VERSION_TRIES):
+        chosen = version or next_version(existing, major=major)
+        manifest = Manifest(
+            name=name,
+            version=str(chosen),
+            kind="file" if kind == "file" else "directory",
+            files=tuple(entries),
+            created=now_iso(),
+            author=f"{who['user']}@{who['host']}",
+            message=message,
+            source=source_info,
+            metadata=metadata,
+        )
+        try:
+            store.commit_manifest(manifest)
+        except VersionExistsError:
+            if version is not None or attempt == _AUTO_VERSION_TRIES - 1:
+                raise
+            logger.info("%s:%s was taken by a concurrent push; trying the next", name, chosen)
+            existing = store.versions(name)
+            continue
+        store.append_log(
+            name,
+            "push",
+            version=manifest.version,
+            message=message,
+            files=len(entries),
+            size=manifest.size,
+        )
+        return manifest
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,172 @@
+"""A :class:`Backend` over any obstore store; obstore does the cloud protocols and signing.
+
+SDK errors are translated here, once, most specific first, so nothing above this module sees an
+obstore exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import obstore
+from obstore import exceptions as obx
+
+from modelshelf.backends.base import Backend, ObjectMeta, PutMode
+from modelshelf.errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StoreAuthError,
+    StoreError,
+    StoreUnreachableError,
+)
+
+if TYPE_CHECKING:
+    from obstore.store import ObjectStore
+
+# Multipart parts: big enough that a 1 GiB file is ~64 requests, small enough to run in parallel.
+_MULTIPART_CHUNK = 16 * 1024 * 1024
+_MULTIPART_CONCURRENCY = 8
+
+# Substrings of obstore's generic errors that mean "nobody answered".
+_UNREACHABLE_HINTS = (
+    "error sending request",
+    "connection refused",
+    "connect error",
+    "tcp connect",
+    "dns error",
+    "timed out",
+    "operation timed out",
+    "failed to lookup address",
+    "connection reset",
+)
+# obstore reports some refusals (e.g. on list) as generic errors carrying the HTTP status.
+_AUTH_HINTS = (
+    "403 forbidden",
+    "401 unauthorized",
+    "accessdenied",
+    "signaturedoesnotmatch",
+    "invalidaccesskeyid",
+    "credential",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
+    """Raise the modelshelf error that matches an obstore (or OS) exception."""
+    where = f"{url.rstrip('/')}/{key}" if key else url
+    if isinstance(exc, obx.NotFoundError | FileNotFoundError):
+        raise ObjectNotFoundError(f"{where} does not exist") from exc
+    if isinstance(exc, obx.AlreadyExistsError | obx.PreconditionError | FileExistsError):
+        raise ObjectExistsError(f"{where} already exists") from exc
+    if isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError | PermissionError):
+        raise StoreAuthError(
+            f"{url} refused access to {key or 'the store'} ({_first_line(exc)}). Check the"
+            " credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://)"
+            " and that they may read and write this bucket."
+        ) from exc
+    text = str(exc).lower()
+    if any(hint in text for hint in _UNREACHABLE_HINTS):
+        raise StoreUnreachableError(
+            f"cannot reach the store {url} ({_first_line(exc)}). Check the URL and endpoint"
+            " (AWS_ENDPOINT_URL) and that the server is running; cached versions stay usable"
+            " with MODELSHELF_OFFLINE=1."
+        ) from exc
+    if any(hint in text for hint in _AUTH_HINTS):
+        raise StoreAuthError(
+            f"{url}: {_first_line(exc)}. Set credentials for this store and try again."
+        ) from exc
+    raise StoreError(f"{url}: {key or 'store'}: {_first_line(exc)}") from exc
+
+
+_Translatable = (obx.BaseError, OSError)
+
+
+class ObstoreBackend(Backend):
+    """Adapts an ``obstore`` store (local, memory, S3, GCS, Azure) to :class:`Backend`."""
+
+    def __init__(self, store: ObjectStore, url: str) -> None:
+        self._store = store
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        try:
+            result = obstore.get(self._store, key)
+            stream = result.stream(min_chunk_size=chunk_size)
+        except _Translatable as exc:
+            translate_error(exc, self.url, key)
+        while True:
+            try:
+                chunk = next(stream)
+            except StopIteration:
+                return
+            except _Translatable as exc:
+                translate_error(exc, self.url, key)
+            yield bytes(chunk)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            return bytes(obstore.get_range(self._store, key, start=start, end=end))
+        except _Translatable as exc:
+            translate_error(exc, self.url, key)
+
+    def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
+        kwargs: dict[str, Any] = {}
+        if isinstance(data, Path):
+            size = data.stat().st_size
+            # Conditional multipart completion is not offered everywhere; create-only writes
+            # are small records (manifests, alias records), so they go in one request.
+            kwargs["use_multipart"] = mode == "overwrite" and size > _MULTIPART_CHUNK
+            kwargs["chunk_size"] = _MULTIPART_CHUNK
+            kwargs["max_concurrency"] = _MULTIPART_CONCURRENCY
+        try:
+            if isinstance(data, Path):
+                with data.open("rb") as handle:
+                    obstore.put(self._store, key, handle, mode=mode, **kwargs)
+            else:
+                obstore.put(self._store, key, data, mode=mode, use_multipart=False)
+        except _Translatable as exc:
+            translate_error(exc, self.url, key)
+
+    def head(self, key: str) -> ObjectMeta:
+        try:
+            meta = obstore.head(self._store, key)
+        except _Translatable as exc:
+            translate_error(exc, self.url, key)
+        return _meta(meta)
+
+    def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        # Trailing slash so that "assets/a" never lists "assets/ab".
+        listing_prefix = prefix.rstrip("/") + "/" if prefix else None
+        try:
+            for batch in obstore.list(self._store, listing_prefix, chunk_size=1000):
+                for meta in batch:
+                    yield _meta(meta)
+        except _Translatable as exc:
+            translate_error(exc, self.url, prefix)
+
+    def delete(self, key: str) -> None:
+        try:
+            obstore.delete(self._store, key)
+        except (obx.NotFoundError, FileNotFoundError):
+            return
+        except _Translatable as exc:
+            translate_error(exc, self.url, key)
+
+
+def _meta(meta: Any) -> ObjectMeta:
+    return ObjectMeta(
+        path=meta["path"],
+        size=int(meta["size"]),
+        etag=meta.get("e_tag"),
+        last_modified=meta.get("last_modified"),
+        version=meta.get("version"),
+    )

@@ -1,0 +1,56 @@
+"""``file://`` stores: a folder on a local or mounted filesystem (the embedded default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from obstore.store import LocalStore
+
+from modelshelf.backends._obstore import ObstoreBackend
+from modelshelf.errors import UnsupportedStoreError
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend(ObstoreBackend):
+    """A store in a local folder, created on first use.
+
+    obstore writes each object to a temporary file and renames it, so readers never see part of
+    an object, and create-only writes use the filesystem's exclusive create.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnsupportedStoreError(
+                f"cannot create the store folder {self.root}: {exc.strerror}. Choose a writable"
+                " folder with --store file:///path or MODELSHELF_STORE."
+            ) from exc
+        super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
+
+    @staticmethod
+    def path_for(url: str) -> Path:
+        """The folder a ``file://`` URL (or plain path) names, made absolute."""
+        if "://" not in url:
+            return Path(url).expanduser().resolve()
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise UnsupportedStoreError(
+                f"{url}: file URLs name a local folder, as file:///absolute/path"
+                " (three slashes); a host is not supported"
+            )
+        return Path(unquote(parts.path)).expanduser().resolve()
+
+    @classmethod
+    def url_for(cls, url: str) -> str:
+        """The canonical ``file://`` URL of a store folder."""
+        return cls.path_for(url).as_uri()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> LocalBackend:
+        """Open ``file:///abs/path`` (or a plain path)."""
+        return cls(cls.path_for(url), **kwargs)

@@ -1,0 +1,45 @@
+"""``memory://name`` stores: in-process, for tests and experiments.
+
+Stores of the same name share their content within a process, so two ``Shelf("memory://x")``
+objects see each other's pushes, as two clients of one server would.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from obstore.store import MemoryStore
+
+from modelshelf.backends._obstore import ObstoreBackend
+
+__all__ = ["MemoryBackend"]
+
+_stores: dict[str, MemoryStore] = {}
+_stores_lock = threading.Lock()
+
+
+class MemoryBackend(ObstoreBackend):
+    """An in-memory store; content lasts as long as the process."""
+
+    def __init__(self, name: str = "default") -> None:
+        with _stores_lock:
+            store = _stores.setdefault(name, MemoryStore())
+        super().__init__(store, f"memory://{name}")
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> MemoryBackend:
+        """Open ``memory://name`` (``memory://`` is ``memory://default``)."""
+        parts = urlsplit(url)
+        name = (parts.netloc + parts.path).strip("/") or "default"
+        return cls(name, **kwargs)
+
+    @staticmethod
+    def reset(name: str | None = None) -> None:
+        """Forget one named store, or all of them (tests use this)."""
+        with _stores_lock:
+            if name is None:
+                _stores.clear()
+            else:
+                _stores.pop(name, None)

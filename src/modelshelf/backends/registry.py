@@ -1,0 +1,126 @@
+"""Which backend class serves which URL scheme.
+
+Built-in schemes map to ``"module:Class"`` strings imported on first use, so ``import modelshelf``
+stays fast and a missing optional dependency becomes an install hint. Third-party packages add
+schemes through the ``modelshelf.backends`` entry-point group (``scheme = "pkg.mod:Class"``) or
+by calling :func:`register_backend`. A store can also be named directly by import path,
+``"my_pkg.stores:MyBackend"``, with keyword arguments for its constructor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any
+
+from modelshelf.backends.base import Backend
+from modelshelf.errors import UnsupportedStoreError
+
+__all__ = ["get_backend_class", "open_backend", "register_backend", "registry"]
+
+_registry: dict[str, type[Backend] | str] = {
+    "file": "modelshelf.backends.local:LocalBackend",
+    "memory": "modelshelf.backends.memory:MemoryBackend",
+    "s3": "modelshelf.backends.s3:S3Backend",
+}
+_install_hints = {
+    "s3": "reinstall modelshelf: obstore provides s3://",
+}
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_entry_points_loaded = False
+
+registry: Mapping[str, type[Backend] | str] = MappingProxyType(_registry)
+"""Read-only view of scheme -> backend class (or its import path, until first use)."""
+
+
+def register_backend(scheme: str, backend: type[Backend] | str, *, clobber: bool = False) -> None:
+    """Serve ``scheme://`` URLs with ``backend`` (a class or ``"module:Class"``).
+
+    The class must offer ``from_url(url, **kwargs)``.
+
+    Raises:
+        ValueError: the scheme is taken and ``clobber`` is false.
+    """
+    if scheme in _registry and not clobber:
+        raise ValueError(
+            f"scheme {scheme!r} is already registered; pass clobber=True to replace it"
+        )
+    _registry[scheme] = backend
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group="modelshelf.backends"):
+        _registry.setdefault(ep.name, ep.value)
+
+
+def _import(path: str, what: str) -> type[Backend]:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = _install_hints.get(what, f"install the package that provides {module_name}")
+        raise UnsupportedStoreError(f"cannot use {what}: {exc}; {hint}") from exc
+    try:
+        cls = getattr(module, attr)
+    except AttributeError as exc:
+        raise UnsupportedStoreError(f"{module_name} has no backend class {attr!r}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise UnsupportedStoreError(f"{path} is not a modelshelf.backends.Backend subclass")
+    return cls
+
+
+def get_backend_class(scheme: str) -> type[Backend]:
+    """The backend class for a scheme, imported on first use."""
+    _load_entry_points()
+    entry = _registry.get(scheme)
+    if entry is None:
+        known = ", ".join(f"{s}://" for s in sorted(_registry))
+        raise UnsupportedStoreError(
+            f"unknown store scheme {scheme + '://'!r}; known schemes: {known}, or a custom"
+            " backend as 'package.module:Class'"
+        )
+    if isinstance(entry, str):
+        entry = _import(entry, scheme)
+        _registry[scheme] = entry
+    return entry
+
+
+def open_backend(url: str, **kwargs: Any) -> Backend:
+    """Open the backend a store URL names.
+
+    Args:
+        url: ``file:///path``, ``memory://name``, ``s3://bucket/prefix``, any registered scheme,
+            or ``package.module:Class`` for a custom backend (called with ``kwargs``).
+        **kwargs: backend settings; they beat environment variables.
+
+    Example:
+        >>> open_backend("memory://doc-example").url
+        'memory://doc-example'
+    """
+    if not url or not url.strip():
+        raise UnsupportedStoreError(
+            "the store URL is empty; pass --store URL or set MODELSHELF_STORE"
+        )
+    if "://" not in url:
+        if _IMPORT_PATH.match(url):
+            return _import(url, url)(**kwargs)
+        if url.startswith(("/", "~", ".")):
+            return get_backend_class("file").from_url(url, **kwargs)  # type: ignore[attr-defined, no-any-return]
+        raise UnsupportedStoreError(
+            f"cannot tell what store {url!r} is: use a URL such as file:///path, s3://bucket/prefix"
+            " or memory://name"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    cls = get_backend_class(scheme)
+    from_url = getattr(cls, "from_url", None)
+    if from_url is None:
+        raise UnsupportedStoreError(f"backend {cls.__name__} for {scheme}:// has no from_url()")
+    backend: Backend = from_url(url, **kwargs)
+    return backend

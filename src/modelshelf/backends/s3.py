@@ -1,0 +1,160 @@
+"""``s3://bucket/prefix`` stores: AWS S3 and S3-compatible servers (SeaweedFS, MinIO, Ceph, R2).
+
+Configuration follows the standard AWS environment, with explicit keyword arguments winning:
+
+| setting | environment | note |
+|---|---|---|
+| ``access_key_id`` | ``AWS_ACCESS_KEY_ID`` | |
+| ``secret_access_key`` | ``AWS_SECRET_ACCESS_KEY`` | |
+| ``session_token`` | ``AWS_SESSION_TOKEN`` | |
+| ``profile`` | ``AWS_PROFILE`` | read from ``~/.aws/credentials`` and ``~/.aws/config`` |
+| ``region`` | ``AWS_REGION``, ``AWS_DEFAULT_REGION`` | default ``us-east-1`` |
+| ``endpoint`` | ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL`` | ``http://`` endpoints are allowed |
+| ``anonymous`` | | unsigned requests, for public buckets |
+
+Without credentials from any of these, opening fails with a clear error rather than silently
+asking the cloud metadata service; set ``AWS_EC2_METADATA_DISABLED=false`` to use an instance role.
+"""
+
+from __future__ import annotations
+
+import configparser
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from obstore.store import S3Store
+
+from modelshelf import constants
+from modelshelf.backends._obstore import ObstoreBackend
+from modelshelf.errors import StoreAuthError, UnsupportedStoreError
+
+__all__ = ["S3Backend", "S3Settings"]
+
+
+class S3Settings(TypedDict, total=False):
+    """Keyword settings of :class:`S3Backend`; each beats its environment variable."""
+
+    access_key_id: str
+    """**Environment variable**: ``AWS_ACCESS_KEY_ID``."""
+    secret_access_key: str
+    """**Environment variable**: ``AWS_SECRET_ACCESS_KEY``."""
+    session_token: str
+    """**Environment variable**: ``AWS_SESSION_TOKEN``."""
+    profile: str
+    """**Environment variable**: ``AWS_PROFILE``."""
+    region: str
+    """**Environment variable**: ``AWS_REGION`` or ``AWS_DEFAULT_REGION``."""
+    endpoint: str
+    """**Environment variable**: ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``."""
+    anonymous: bool
+    """Send unsigned requests (public buckets)."""
+
+
+# Few, quick retries: a store that is down should say so in seconds, not minutes.
+_RETRY: Any = {
+    "max_retries": 3,
+    "retry_timeout": timedelta(seconds=20),
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=100),
+        "max_backoff": timedelta(seconds=2),
+        "base": 2,
+    },
+}
+
+
+def _profile_settings(profile: str | None) -> dict[str, str]:
+    """Keys and region of an AWS profile from the shared credentials and config files."""
+    home = Path.home()
+    creds_file = Path(constants.env("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws/credentials")
+    config_file = Path(constants.env("AWS_CONFIG_FILE") or home / ".aws/config")
+    name = profile or "default"
+    found: dict[str, str] = {}
+    for path, section in (
+        (config_file, name if name == "default" else f"profile {name}"),
+        (creds_file, name),
+    ):
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path)
+        except configparser.Error as exc:
+            raise StoreAuthError(f"cannot read AWS profile file {path}: {exc}") from exc
+        if parser.has_section(section):
+            found.update(parser.items(section))
+    if profile and not found:
+        raise StoreAuthError(
+            f"AWS profile {profile!r} was not found in {creds_file} or {config_file};"
+            " check AWS_PROFILE"
+        )
+    return found
+
+
+class S3Backend(ObstoreBackend):
+    """An S3 bucket (optionally under a prefix), through obstore."""
+
+    def __init__(self, bucket: str, prefix: str = "", **settings: Any) -> None:
+        unknown = set(settings) - set(S3Settings.__annotations__)
+        if unknown:
+            raise UnsupportedStoreError(
+                f"unknown S3 setting(s) {sorted(unknown)};"
+                f" known: {sorted(S3Settings.__annotations__)}"
+            )
+        opts: S3Settings = settings  # type: ignore[assignment]
+        env = constants.env
+        profile = opts.get("profile") or env("AWS_PROFILE")
+        key = opts.get("access_key_id") or env("AWS_ACCESS_KEY_ID")
+        secret = opts.get("secret_access_key") or env("AWS_SECRET_ACCESS_KEY")
+        token = opts.get("session_token") or env("AWS_SESSION_TOKEN")
+        region = opts.get("region") or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
+        if profile or not (key and secret):
+            from_profile = _profile_settings(profile)
+            if not (key and secret) and "aws_access_key_id" in from_profile:
+                key = from_profile["aws_access_key_id"]
+                secret = from_profile.get("aws_secret_access_key")
+                token = from_profile.get("aws_session_token")
+            region = region or from_profile.get("region")
+        endpoint = opts.get("endpoint") or env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+
+        config: dict[str, Any] = {"region": region or "us-east-1", "conditional_put": "etag"}
+        if endpoint:
+            config["endpoint"] = endpoint
+        if opts.get("anonymous"):
+            config["skip_signature"] = True
+        elif key and secret:
+            config["access_key_id"] = key
+            config["secret_access_key"] = secret
+            if token:
+                config["session_token"] = token
+        elif not (
+            env("AWS_WEB_IDENTITY_TOKEN_FILE")
+            or env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            or env("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            or (env("AWS_EC2_METADATA_DISABLED") or "").lower() == "false"
+        ):
+            raise StoreAuthError(
+                f"no AWS credentials found for s3://{bucket}: set AWS_ACCESS_KEY_ID and"
+                " AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or pass access_key_id/secret_access_key"
+            )
+        client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
+        if endpoint and endpoint.startswith("http://"):
+            client["allow_http"] = True
+        store = S3Store(
+            bucket,
+            prefix=prefix or None,
+            config=config,  # type: ignore[arg-type]
+            client_options=client,  # type: ignore[arg-type]
+            retry_config=_RETRY,
+        )
+        url = f"s3://{bucket}/{prefix}".rstrip("/")
+        super().__init__(store, url)
+
+    @classmethod
+    def from_url(cls, url: str, **settings: Any) -> S3Backend:
+        """Open ``s3://bucket[/prefix]``."""
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise UnsupportedStoreError(f"{url}: an S3 URL needs a bucket, as s3://bucket/prefix")
+        return cls(parts.netloc, parts.path.strip("/"), **settings)

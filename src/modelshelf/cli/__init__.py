@@ -1,0 +1,1 @@
+"""The ``modelshelf`` command line; ``main.py`` wires one module per command group."""

@@ -1,0 +1,83 @@
+"""Entry point of the ``modelshelf`` command: global options, command wiring, error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from modelshelf import __version__, constants
+from modelshelf.cli._errors import format_error
+from modelshelf.cli.alias import alias
+from modelshelf.cli.inspect import list_assets, log, show, versions
+from modelshelf.cli.pull import pull
+from modelshelf.cli.push import push
+from modelshelf.errors import ModelshelfError
+
+__all__ = ["cli", "main", "run"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "-s",
+    default=None,
+    metavar="URL",
+    envvar="MODELSHELF_STORE",
+    help="Store URL: file:///path (default: a folder in the user data dir),"
+    " s3://bucket/prefix, memory://name. Env: MODELSHELF_STORE.",
+)
+@click.version_option(__version__, prog_name="modelshelf")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """Named, versioned, immutable model artifacts in any object store."""
+    ctx.ensure_object(dict)["store"] = store
+
+
+for command in (push, pull, list_assets, versions, show, log, alias):
+    cli.add_command(command)
+
+
+class _WarningFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("modelshelf")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_WarningFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted)."""
+    _setup_logging()
+    try:
+        cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except ModelshelfError as exc:
+        if constants.debug():
+            traceback.print_exc()
+        click.echo(f"error: {format_error(exc)}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

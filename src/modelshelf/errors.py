@@ -1,0 +1,194 @@
+"""Every error modelshelf raises, in one tree.
+
+Each leaf also inherits the builtin it is closest to, so ``except FileNotFoundError`` keeps
+working for callers who do not know modelshelf. Messages say what failed, on which input, and
+what to do next; the same facts are kept as attributes for programs.
+
+```
+ModelshelfError
+├── InvalidSpecError            (ValueError)          bad spec or version text
+├── InvalidManifestError        (ValueError)          a manifest that does not parse or validate
+├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
+│   └── SourcePathError         (FileNotFoundError)   the path to push does not exist
+├── AssetNotFoundError          (LookupError)         no such asset in the store
+│   ├── VersionNotFoundError                          no version matches the spec
+│   ├── AliasNotFoundError                            no such alias on the asset
+│   └── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
+├── VersionExistsError          (FileExistsError)     a push to a version that exists
+├── AliasConflictError                                another writer moved the alias first
+├── IntegrityError                                    content whose sha256 is not the expected one
+├── OfflineError                                      offline and not in the cache
+└── StoreError                                        the backend seam
+    ├── StoreUnreachableError   (ConnectionError)     network down, server not running
+    ├── StoreAuthError          (PermissionError)     missing or refused credentials
+    ├── UnsupportedStoreError   (ValueError)          unknown URL scheme, missing extra
+    ├── ObjectNotFoundError     (FileNotFoundError)   a key that is not there
+    └── ObjectExistsError       (FileExistsError)     a create-only write to a key that exists
+```
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AliasConflictError",
+    "AliasNotFoundError",
+    "AssetNotFoundError",
+    "IntegrityError",
+    "InvalidInputError",
+    "InvalidManifestError",
+    "InvalidSpecError",
+    "ModelshelfError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "OfflineError",
+    "PathNotInVersionError",
+    "SourcePathError",
+    "StoreAuthError",
+    "StoreError",
+    "StoreUnreachableError",
+    "UnsupportedStoreError",
+    "VersionExistsError",
+    "VersionNotFoundError",
+]
+
+
+class ModelshelfError(Exception):
+    """Base class of every error raised by modelshelf."""
+
+
+class InvalidSpecError(ModelshelfError, ValueError):
+    """A spec (``name[:version|@alias][/sub/path]``) or version string is malformed.
+
+    Attributes:
+        text: the input as given.
+        position: the 0-based column where parsing failed, or ``None``.
+        reason: what was wrong, without the input echoed.
+    """
+
+    def __init__(self, text: str, reason: str, position: int | None = None) -> None:
+        self.text = text
+        self.reason = reason
+        self.position = position
+        message = f"invalid spec {text!r}: {reason}"
+        if position is not None and "\n" not in text and len(text) <= 200:
+            # Point at the column, as packaging does: easier to spot than a number.
+            message += f"\n    {text}\n    {' ' * position}^"
+        message += (
+            "\n  A spec is NAME[:VERSION|@ALIAS][/SUB/PATH], e.g. nlp/sentiment:1.3/vocab.txt;"
+            " names are lower-case segments of [a-z0-9._-] separated by '/'."
+        )
+        super().__init__(message)
+
+
+class InvalidManifestError(ModelshelfError, ValueError):
+    """A manifest in the store is not valid JSON of the expected shape."""
+
+
+class InvalidInputError(ModelshelfError, ValueError):
+    """An argument is not usable: an empty folder, a malformed ``key=value``, and so on."""
+
+
+class SourcePathError(InvalidInputError, FileNotFoundError):
+    """The local path given to push does not exist or holds no files."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot push {str(path)!r}: {reason}")
+
+
+class AssetNotFoundError(ModelshelfError, LookupError):
+    """No asset of that name exists in the store.
+
+    Attributes:
+        name: the asset name.
+        store: the store URL.
+    """
+
+    def __init__(self, message: str, *, name: str = "", store: str = "") -> None:
+        self.name = name
+        self.store = store
+        super().__init__(message)
+
+
+class VersionNotFoundError(AssetNotFoundError):
+    """The asset exists but no version matches the requested one."""
+
+
+class AliasNotFoundError(AssetNotFoundError):
+    """The asset has no alias of that name."""
+
+
+class PathNotInVersionError(AssetNotFoundError, FileNotFoundError):
+    """A ``/sub/path`` names no file or folder in the version."""
+
+
+class VersionExistsError(ModelshelfError, FileExistsError):
+    """A push targeted a version that already exists; versions never change once written.
+
+    Attributes:
+        name: the asset name.
+        version: the version that exists.
+        store: the store URL.
+    """
+
+    def __init__(self, name: str, version: str, store: str) -> None:
+        self.name = name
+        self.version = version
+        self.store = store
+        super().__init__(
+            f"{name}:{version} already exists in {store}; versions never change once written."
+            f" Push without a version to get the next one, or choose another version."
+        )
+
+
+class AliasConflictError(ModelshelfError):
+    """Another writer moved the alias between our read and our write; retry."""
+
+
+class IntegrityError(ModelshelfError):
+    """Content did not hash to the sha256 its manifest records.
+
+    Attributes:
+        path: the file (within the asset) or key that failed.
+        expected: the sha256 the manifest records.
+        actual: the sha256 of the bytes received.
+    """
+
+    def __init__(self, path: str, expected: str, actual: str, where: str = "") -> None:
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        place = f" from {where}" if where else ""
+        super().__init__(
+            f"integrity check failed for {path!r}{place}: expected sha256 {expected},"
+            f" got {actual}. Nothing was placed in the cache; the stored copy is damaged,"
+            f" so push that version's files again under a new version."
+        )
+
+
+class OfflineError(ModelshelfError):
+    """The store cannot be asked (offline or unreachable) and the cache cannot answer."""
+
+
+class StoreError(ModelshelfError):
+    """A failure talking to the store (the backend seam)."""
+
+
+class StoreUnreachableError(StoreError, ConnectionError):
+    """The store did not answer: the server is down, the address is wrong, or no network."""
+
+
+class StoreAuthError(StoreError, PermissionError):
+    """The store refused our credentials, or none were found."""
+
+
+class UnsupportedStoreError(StoreError, ValueError):
+    """The store URL's scheme is unknown, or its optional dependency is not installed."""
+
+
+class ObjectNotFoundError(StoreError, FileNotFoundError):
+    """A key is not in the store."""
+
+
+class ObjectExistsError(StoreError, FileExistsError):
+    """A create-only write found the key already there."""

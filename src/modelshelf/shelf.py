@@ -1,0 +1,429 @@
+"""The facade: push, pull, resolve, alias and list, over one store and the local cache.
+
+Example:
+    >>> import modelshelf
+    >>> shelf = modelshelf.Shelf("memory://doc")
+    >>> # shelf.push("./model", "nlp/sentiment")          -> Manifest of nlp/sentiment:1.0
+    >>> # shelf.pull("nlp/sentiment:1")                   -> Path of the verified snapshot
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from modelshelf import constants
+from modelshelf._export import export_files
+from modelshelf._progress import Progress, make_progress
+from modelshelf._push import push_files
+from modelshelf.backends.base import Backend
+from modelshelf.backends.registry import open_backend
+from modelshelf.cache import Cache
+from modelshelf.errors import (
+    AssetNotFoundError,
+    InvalidInputError,
+    ObjectNotFoundError,
+    OfflineError,
+    PathNotInVersionError,
+    StoreUnreachableError,
+    VersionNotFoundError,
+)
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.spec import LATEST, AssetSpec, Version, latest_matching, parse_spec
+from modelshelf.store import AliasRecord, Store
+from modelshelf.transfer import download_verified, run_concurrently
+
+__all__ = ["LinkMode", "Resolved", "Shelf", "pull", "push"]
+
+logger = logging.getLogger("modelshelf")
+
+LinkMode = Literal["copy", "hardlink", "symlink"]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A spec pinned to one version: the manifest, and whether the answer came from the cache."""
+
+    spec: AssetSpec
+    manifest: Manifest
+    offline: bool = False
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+
+def _as_spec(spec: str | AssetSpec) -> AssetSpec:
+    return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
+
+
+def _ref_key(spec: AssetSpec) -> str:
+    if spec.version is not None:
+        return f"versions:{spec.version}"
+    return f"aliases:{spec.alias or LATEST}"
+
+
+class Shelf:
+    """One store plus the local cache.
+
+    Args:
+        store: a store URL (``file:///path``, ``s3://bucket/prefix``, ``memory://name``, ...) or
+            a :class:`~modelshelf.backends.Backend`; default ``MODELSHELF_STORE`` or the local
+            folder in the user data dir.
+        cache_dir: the cache root; default ``MODELSHELF_CACHE_DIR`` or the user cache dir.
+        **backend_options: settings for the backend (e.g. ``endpoint=`` for S3); they beat
+            environment variables.
+
+    The backend is opened on first use, so a pinned version that is already cached is served
+    with no network call and no credentials.
+    """
+
+    def __init__(
+        self,
+        store: str | Backend | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        **backend_options: Any,
+    ) -> None:
+        if isinstance(store, Backend):
+            self._backend: Backend | None = store
+            self.url = store.url
+        else:
+            self._backend = None
+            self.url = _normalize_url(store or constants.default_store_url())
+        self._backend_options = backend_options
+        self._store: Store | None = None
+        self.cache = Cache(cache_dir)
+        self.store_id = Store.id_for(self.url)
+
+    def __repr__(self) -> str:
+        return f"Shelf({self.url!r})"
+
+    @property
+    def store(self) -> Store:
+        """The store layout over the backend (opened on first access)."""
+        if self._store is None:
+            backend = self._backend or open_backend(self.url, **self._backend_options)
+            self._store = Store(backend)
+        return self._store
+
+    # -- writing -------------------------------------------------------------------------------
+    def push(
+        self,
+        path: str | Path,
+        spec: str | AssetSpec,
+        *,
+        message: str = "",
+        metadata: dict[str, str] | None = None,
+        major: bool = False,
+        progress: bool | Progress | None = None,
+    ) -> Manifest:
+        """Upload a file or folder as a new, immutable version.
+
+        Args:
+            path: the file or folder to push.
+            spec: ``name`` for the next version (``1.0`` first, then ``1.1``...), or
+                ``name:3.0`` for an explicit one.
+            message: recorded in the manifest and the audit log.
+            metadata: user key/value pairs recorded in the manifest.
+            major: start the next major version (``1.4`` -> ``2.0``).
+            progress: show progress bars (default: when stderr is a terminal).
+
+        Returns:
+            The committed manifest.
+
+        Raises:
+            VersionExistsError: the explicit version exists already.
+            SourcePathError: ``path`` is missing or empty.
+        """
+        target = _as_spec(spec)
+        if target.alias is not None or target.path is not None:
+            raise InvalidInputError(
+                f"push takes NAME or NAME:VERSION, not {str(target)!r}; set aliases afterwards"
+                " with `modelshelf alias set`"
+            )
+        with _progress(progress) as bar:
+            return push_files(
+                self.store,
+                Path(path),
+                target.name,
+                target.version,
+                message=message,
+                metadata=dict(metadata or {}),
+                major=major,
+                progress=bar,
+            )
+
+    def set_alias(
+        self, spec: str | AssetSpec, version: str, *, expected: str | None = None
+    ) -> AliasRecord:
+        """Point ``name@alias`` at an existing version (partial versions resolve first).
+
+        Args:
+            spec: ``name@alias``.
+            version: the version, e.g. ``"1.3"`` or ``"1"`` (latest 1.x).
+            expected: compare-and-swap: fail unless the alias points at this version now.
+        """
+        target = _as_spec(spec)
+        if target.alias is None or target.alias == LATEST or target.path:
+            raise InvalidInputError(
+                f"alias set takes NAME@ALIAS (not 'latest', which is implicit), got {str(target)!r}"
+            )
+        resolved = self.resolve(AssetSpec(target.name, Version.parse(version)), offline=False)
+        record = self.store.set_alias(
+            target.name, target.alias, resolved.version, expected=expected
+        )
+        self.store.append_log(
+            target.name,
+            "alias",
+            alias=target.alias,
+            version=record.version,
+            previous=record.previous,
+            seq=record.seq,
+        )
+        self.cache.write_ref(self.store_id, target.name, f"aliases:{target.alias}", record.version)
+        return record
+
+    # -- reading -------------------------------------------------------------------------------
+    def assets(self, prefix: str = "") -> list[str]:
+        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``."""
+        return self.store.assets(prefix)
+
+    def versions(self, name: str) -> list[str]:
+        """Versions of ``name``, newest first.
+
+        Raises:
+            AssetNotFoundError: the asset has no version.
+        """
+        found = self.store.versions(_as_spec(name).name)
+        if not found:
+            raise self._asset_not_found(_as_spec(name).name)
+        return [str(v) for v in found]
+
+    def aliases(self, name: str) -> dict[str, AliasRecord]:
+        """The aliases of ``name`` and where each points."""
+        return self.store.aliases(_as_spec(name).name)
+
+    def manifest(self, spec: str | AssetSpec) -> Manifest:
+        """The manifest of the version ``spec`` resolves to."""
+        return self.resolve(spec).manifest
+
+    def resolve(self, spec: str | AssetSpec, *, offline: bool | None = None) -> Resolved:
+        """Pin ``spec`` to one version and return its manifest.
+
+        A version that is cached exactly is answered from the cache with no network call.
+        Offline (``MODELSHELF_OFFLINE=1``), or when the store does not answer, the last
+        resolution kept in the cache is used and a warning says so.
+
+        Raises:
+            AssetNotFoundError, VersionNotFoundError, AliasNotFoundError: nothing matches.
+            OfflineError: offline and the cache cannot answer.
+        """
+        target = _as_spec(spec)
+        if target.version is not None:
+            cached = self.cache.load_manifest(self.store_id, target.name, str(target.version))
+            if cached is not None:
+                return Resolved(target, cached)
+        if offline is None:
+            offline = constants.offline()
+        if offline:
+            return self._resolve_from_cache(target, "MODELSHELF_OFFLINE is set")
+        try:
+            return self._resolve_online(target)
+        except StoreUnreachableError as exc:
+            return self._resolve_from_cache(target, str(exc).split(" (")[0], cause=exc)
+
+    def _resolve_online(self, target: AssetSpec) -> Resolved:
+        name = target.name
+        if target.alias is not None and target.alias != LATEST:
+            version = self.store.read_alias(name, target.alias).version
+        else:
+            found = self.store.versions(name)
+            if not found:
+                raise self._asset_not_found(name)
+            best = latest_matching(found, target.version)
+            if best is None:
+                shown = ", ".join(str(v) for v in found[:10])
+                raise VersionNotFoundError(
+                    f"{name} has no version matching {target.version} in {self.url};"
+                    f" it has {shown}{' ...' if len(found) > 10 else ''}",
+                    name=name,
+                    store=self.url,
+                )
+            version = str(best)
+        manifest = self.cache.load_manifest(self.store_id, name, version)
+        if manifest is None:
+            try:
+                manifest = self.store.read_manifest(name, version)
+            except ObjectNotFoundError:
+                raise VersionNotFoundError(
+                    f"{name}@{target.alias} points at {version}, which does not exist in"
+                    f" {self.url}; move the alias with `modelshelf alias set`",
+                    name=name,
+                    store=self.url,
+                ) from None
+            self.cache.save_manifest(self.store_id, manifest)
+        if target.version is None or target.version.depth != Version.parse(version).depth:
+            self.cache.write_ref(self.store_id, name, _ref_key(target), version)
+        return Resolved(target, manifest)
+
+    def _resolve_from_cache(
+        self, target: AssetSpec, why: str, cause: Exception | None = None
+    ) -> Resolved:
+        name = target.name
+        version = self.cache.read_ref(self.store_id, name, _ref_key(target))
+        if version is None and target.alias is None:
+            best = latest_matching(self.cache.cached_versions(self.store_id, name), target.version)
+            version = str(best) if best else None
+        manifest = self.cache.load_manifest(self.store_id, name, version) if version else None
+        if manifest is None:
+            raise OfflineError(
+                f"{why}, and {target} was never pulled from {self.url} on this machine;"
+                " pull it once while the store is reachable (or unset MODELSHELF_OFFLINE)"
+            ) from cause
+        logger.warning("%s; using the cached resolution %s -> %s:%s", why, target, name, version)
+        return Resolved(target, manifest, offline=True)
+
+    def _asset_not_found(self, name: str) -> AssetNotFoundError:
+        return AssetNotFoundError(
+            f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
+            name=name,
+            store=self.url,
+        )
+
+    def pull(
+        self,
+        spec: str | AssetSpec,
+        *,
+        output: str | Path | None = None,
+        link: LinkMode = "copy",
+        progress: bool | Progress | None = None,
+    ) -> Path:
+        """Fetch a version (or one file or folder of it) into the verified cache.
+
+        Args:
+            spec: e.g. ``nlp/sentiment:1`` (latest 1.x), ``nlp/sentiment@production``,
+                ``nlp/sentiment:1.0/tokenizer/vocab.txt``.
+            output: also place the files in this folder as plain, writable copies
+                (``link="hardlink"`` or ``"symlink"`` for read-only links to the cache).
+            progress: show progress bars (default: when stderr is a terminal).
+
+        Returns:
+            The path of the snapshot (a folder, or the file for a file), or within ``output``.
+
+        Raises:
+            IntegrityError: the store's content does not match the manifest; nothing of that
+                file is placed in the cache.
+        """
+        return self.pull_resolved(self.resolve(spec), output=output, link=link, progress=progress)
+
+    def pull_resolved(
+        self,
+        resolved: Resolved,
+        *,
+        output: str | Path | None = None,
+        link: LinkMode = "copy",
+        progress: bool | Progress | None = None,
+    ) -> Path:
+        """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
+        target, manifest = resolved.spec, resolved.manifest
+        entries = self._select(target, manifest)
+        needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
+        if needed:
+            with _progress(progress) as bar:
+                self._download(
+                    list(needed.values()),
+                    bar,
+                    str(target.with_version(Version.parse(manifest.version))),
+                )
+        snapshot = self.cache.link_snapshot(self.store_id, manifest, entries)
+        if output is not None:
+            single = (
+                manifest.file(target.path) is not None if target.path else (manifest.kind == "file")
+            )
+            return export_files(
+                self.cache,
+                entries,
+                _selection_root(target, manifest),
+                Path(output),
+                link,
+                single_file=single,
+            )
+        if target.path:
+            return snapshot / target.path
+        if manifest.kind == "file":
+            return snapshot / manifest.files[0].path
+        return snapshot
+
+    @staticmethod
+    def _select(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
+        entries = manifest.select(target.path)
+        if not entries:
+            sample = ", ".join(f.path for f in manifest.files[:5])
+            raise PathNotInVersionError(
+                f"{manifest.name}:{manifest.version} has no file or folder {target.path!r};"
+                f" it holds {sample}{' ...' if len(manifest.files) > 5 else ''}"
+                f" (see `modelshelf show {manifest.name}:{manifest.version}`)",
+                name=manifest.name,
+            )
+        return entries
+
+    def _download(self, entries: list[FileEntry], bar: Progress, label: str) -> None:
+        store = self.store
+        bar.start(f"pull {label}", sum(e.size for e in entries), len(entries))
+
+        def fetch(entry: FileEntry) -> None:
+            def download(tmp: Path) -> None:
+                download_verified(
+                    store.backend,
+                    store.blob_key(entry.sha256),
+                    entry.size,
+                    entry.sha256,
+                    tmp,
+                    label=entry.path,
+                    progress=bar,
+                )
+
+            self.cache.fetch_blob(entry, download)
+            bar.file_done()
+
+        # Large files already run their ranges in parallel; the rest share one pool.
+        small = [e for e in entries if e.size < constants.RANGED_GET_THRESHOLD]
+        large = [e for e in entries if e.size >= constants.RANGED_GET_THRESHOLD]
+        run_concurrently(fetch, small)
+        for entry in large:
+            fetch(entry)
+
+
+def _selection_root(target: AssetSpec, manifest: Manifest) -> str:
+    """The path inside the asset that ``output`` stands for."""
+    if target.path:
+        is_file = manifest.file(target.path) is not None
+        return target.path.rpartition("/")[0] if is_file else target.path
+    return ""
+
+
+def _normalize_url(url: str) -> str:
+    if "://" not in url and url.startswith(("/", "~", ".")):
+        return Path(url).expanduser().resolve().as_uri()
+    if url.startswith("file://"):
+        from modelshelf.backends.local import LocalBackend
+
+        return LocalBackend.url_for(url)
+    return url.rstrip("/") if not url.endswith("://") else url
+
+
+def _progress(progress: bool | Progress | None) -> Progress:
+    return progress if isinstance(progress, Progress) else make_progress(progress)
+
+
+def push(path: str | Path, spec: str, *, store: str | None = None, **kwargs: Any) -> Manifest:
+    """Push a file or folder to ``store`` (default store if ``None``); see :meth:`Shelf.push`."""
+    return Shelf(store).push(path, spec, **kwargs)
+
+
+def pull(spec: str, *, store: str | None = None, **kwargs: Any) -> Path:
+    """Pull a spec from ``store`` into the cache; see :meth:`Shelf.pull`."""
+    return Shelf(store).pull(spec, **kwargs)
