@@ -70,7 +70,7 @@ class InvalidSpecError(ModelshelfError, ValueError):
         self.reason = reason
         self.position = position
         message = f"invalid spec {text!r}: {reason}"
-        if position is not None and "\n" not in text and len(text) <= 200:
+        if position is not None and text.isprintable() and len(text) <= 200:
             # Point at the column, as packaging does: easier to spot than a number.
             message += f"\n    {text}\n    {' ' * position}^"
         message += (

@@ -40,6 +40,7 @@ __all__ = [
     "ALIAS_RE",
     "LATEST",
     "NAME_SEGMENT_RE",
+    "RESERVED_SEGMENTS",
     "AssetSpec",
     "Version",
     "latest_matching",
@@ -59,6 +60,9 @@ MAX_NAME_LENGTH = 200
 MAX_ALIAS_LENGTH = 100
 MAX_VERSION_PARTS = 6
 MAX_VERSION_DIGITS = 18
+# Folder names of the store and cache layouts under an asset: a name segment spelled like one
+# could make one asset's keys overlap another's, so they are refused.
+RESERVED_SEGMENTS = frozenset({"versions", "aliases", "log"})
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 _DIGITS = frozenset("0123456789")
@@ -79,7 +83,7 @@ def _check_word(text: str, start: int, end: int, alias: bool) -> None:
             seg_start = i + 1
         elif ch in _UPPER:
             reason = _upper_reason(text, start, end, alias)
-        elif ch == ":":
+        elif ch == ":" and alias:
             reason = "give a version (':') or an alias ('@'), not both"
         elif ch not in _NAME_CHARS:
             reason = f"{ch!r} is not allowed in {what}"
@@ -91,21 +95,26 @@ def _check_word(text: str, start: int, end: int, alias: bool) -> None:
             raise InvalidSpecError(text, reason, i)
     if end - start > limit:
         raise InvalidSpecError(text, f"{what} is at most {limit} characters", start + limit)
+    if not alias:
+        offset = start
+        for segment in text[start:end].split("/"):
+            if segment in RESERVED_SEGMENTS:
+                raise InvalidSpecError(
+                    text,
+                    f"{segment!r} is reserved by the store layout and cannot be a name segment",
+                    offset,
+                )
+            offset += len(segment) + 1
 
 
 def _upper_reason(text: str, start: int, end: int, alias: bool) -> str:
     """Say that names are lower-case, suggesting the fixed text when lowering is enough."""
-    low = text[start:end].lower()
-    if alias:
-        fixable = ALIAS_RE.fullmatch(low) is not None and len(low) <= MAX_ALIAS_LENGTH
-    else:
-        fixable = len(low) <= MAX_NAME_LENGTH and all(
-            NAME_SEGMENT_RE.fullmatch(segment) for segment in low.split("/")
-        )
-    what = "aliases" if alias else "asset names"
-    if fixable:
-        return f"{what} are lower-case; did you mean {text[:start] + low + text[end:]!r}?"
-    return f"{what} are lower-case"
+    what, low = ("aliases" if alias else "asset names"), text[start:end].lower()
+    try:
+        _check_word(low, 0, len(low), alias)  # no A-Z left, so this recursion stops here
+    except InvalidSpecError:
+        return f"{what} are lower-case"
+    return f"{what} are lower-case; did you mean {text[:start] + low + text[end:]!r}?"
 
 
 def _scan_version(text: str, start: int, end: int) -> tuple[int, ...]:
@@ -150,7 +159,7 @@ def _scan_path(text: str, start: int) -> str | None:
     for i in range(start, end + 1):
         ch = text[i] if i < end else "/"
         if unicodedata.category(ch) in ("Cc", "Cs"):
-            reason = f"control character {ch!r} is not allowed in a sub path"
+            reason = f"control or surrogate character {ch!r} is not allowed in a sub path"
             raise InvalidSpecError(text, reason, i)
         if i == part_start and ch.isspace():
             reason = "a sub path segment cannot start with whitespace"
@@ -233,9 +242,6 @@ class Version:
 
         Args:
             text: dotted non-negative integers; no sign, whitespace or leading zeros.
-
-        Returns:
-            The version.
 
         Raises:
             InvalidSpecError: the text is not a canonical version.
