@@ -40,18 +40,18 @@ for command in (push, pull, list_assets, versions, show, log, alias):
     cli.add_command(command)
 
 
-class _WarningFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+class _StderrHandler(logging.Handler):
+    """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
 
 
 def _setup_logging() -> None:
     logger = logging.getLogger("modelshelf")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_WarningFormatter())
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
