@@ -7,7 +7,7 @@ from pathlib import Path
 
 from modelshelf._progress import Progress
 from modelshelf._source import SourceFile, collect_files, git_source
-from modelshelf.errors import InvalidInputError, VersionExistsError
+from modelshelf.errors import InvalidInputError, SourcePathError, VersionExistsError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
 from modelshelf.store import Store, actor, now_iso
@@ -66,13 +66,21 @@ def push_files(
         return FileEntry(item.path, item.size, digest)
 
     entries = run_concurrently(hash_one, files)
-    local_by_sha = {e.sha256: f.local for e, f in zip(entries, files, strict=True)}
-    missing = sorted(store.missing_blobs(local_by_sha))
+    for item in files:
+        if item.changed():
+            raise SourcePathError(item.local, "it changed while being hashed; push again")
+    source_by_sha = {e.sha256: f for e, f in zip(entries, files, strict=True)}
+    missing = sorted(store.missing_blobs(source_by_sha))
     sizes = {e.sha256: e.size for e in entries}
     progress.start(f"upload {name}", sum(sizes[s] for s in missing), len(missing))
 
     def upload(sha: str) -> None:
-        store.put_blob(sha, local_by_sha[sha])
+        item = source_by_sha[sha]
+        store.put_blob(sha, item.local)
+        if item.changed():
+            # The bytes sent may not be the bytes hashed: never leave them under this hash.
+            store.backend.delete(store.blob_key(sha))
+            raise SourcePathError(item.local, "it changed while being pushed; push again")
         progress.advance(sizes[sha])
         progress.file_done()
 

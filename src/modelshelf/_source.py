@@ -24,6 +24,15 @@ class SourceFile:
     path: str
     local: Path
     size: int
+    mtime_ns: int
+
+    def changed(self) -> bool:
+        """True if the file's size or modification time moved since it was collected."""
+        try:
+            info = self.local.stat()
+        except OSError:
+            return True
+        return info.st_size != self.size or info.st_mtime_ns != self.mtime_ns
 
 
 def collect_files(source: Path) -> tuple[str, list[SourceFile]]:
@@ -38,7 +47,8 @@ def collect_files(source: Path) -> tuple[str, list[SourceFile]]:
     if not source.exists():
         raise SourcePathError(source, "no such file or folder; check the path")
     if source.is_file():
-        return "file", [SourceFile(source.name, source, source.stat().st_size)]
+        info = source.stat()
+        return "file", [SourceFile(source.name, source, info.st_size, info.st_mtime_ns)]
     if not source.is_dir():
         raise SourcePathError(source, "not a regular file or folder")
     files: list[SourceFile] = []
@@ -53,7 +63,7 @@ def collect_files(source: Path) -> tuple[str, list[SourceFile]]:
             if not stat.S_ISREG(info.st_mode):
                 continue  # sockets, fifos, dangling links: not content
             rel = local.relative_to(source).as_posix()
-            files.append(SourceFile(rel, local, info.st_size))
+            files.append(SourceFile(rel, local, info.st_size, info.st_mtime_ns))
     if not files:
         raise SourcePathError(source, "the folder holds no files; nothing to push")
     files.sort(key=lambda f: f.path)

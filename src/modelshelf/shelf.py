@@ -329,6 +329,14 @@ class Shelf:
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
+        snapshot = self.cache.snapshot_dir(self.store_id, manifest.name, manifest.version)
+        if (
+            output is None
+            and not target.path
+            and manifest.kind == "directory"
+            and (self.cache.is_complete(self.store_id, manifest.name, manifest.version))
+        ):
+            return snapshot  # the common warm path: one stat, no walk over the files
         entries = self._select(target, manifest)
         needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
         if needed:
