@@ -192,13 +192,14 @@ class Cache:
     def snapshot_dir(self, store_id: str, name: str, version: str) -> Path:
         return self.root / "snapshots" / store_id / name / "versions" / version
 
-    def _marker(self, store_id: str, name: str, version: str) -> Path:
+    def complete_marker(self, store_id: str, name: str, version: str) -> Path:
+        """The file that says a snapshot is whole; its time is the snapshot's last use."""
         folder = self.snapshot_dir(store_id, name, version)
         return folder.with_name(folder.name + COMPLETE_MARKER)
 
     def is_complete(self, store_id: str, name: str, version: str) -> bool:
         """True once every file of the version is in its snapshot."""
-        return self._marker(store_id, name, version).is_file()
+        return self.complete_marker(store_id, name, version).is_file()
 
     def has_snapshot_files(
         self, store_id: str, manifest: Manifest, entries: tuple[FileEntry, ...]
@@ -221,10 +222,15 @@ class Cache:
             if dest.is_file() and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry)):
                 continue
             place_file(blob, dest, "hardlink")
-        marker = self._marker(store_id, manifest.name, manifest.version)
+        marker = self.complete_marker(store_id, manifest.name, manifest.version)
         if not marker.is_file() and self.has_snapshot_files(store_id, manifest, manifest.files):
             atomic_write(marker, b"")
         return folder
+
+    def mark_used(self, store_id: str, name: str, version: str) -> None:
+        """Record a use of a complete snapshot, for least-recently-used pruning."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.complete_marker(store_id, name, version))
 
     # -- refs ----------------------------------------------------------------------------------
     def _ref_path(self, store_id: str, name: str, ref: str) -> Path:

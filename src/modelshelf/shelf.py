@@ -336,7 +336,8 @@ class Shelf:
             and manifest.kind == "directory"
             and (self.cache.is_complete(self.store_id, manifest.name, manifest.version))
         ):
-            return snapshot  # the common warm path: one stat, no walk over the files
+            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
+            return snapshot  # the common warm path: no walk over the files
         entries = self._select(target, manifest)
         needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
         if needed:
@@ -347,6 +348,7 @@ class Shelf:
                     str(target.with_version(Version.parse(manifest.version))),
                 )
         snapshot = self.cache.link_snapshot(self.store_id, manifest, entries)
+        self.cache.mark_used(self.store_id, manifest.name, manifest.version)
         if output is not None:
             single = (
                 manifest.file(target.path) is not None if target.path else (manifest.kind == "file")
