@@ -6,6 +6,7 @@ obstore exception.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -51,6 +52,10 @@ _AUTH_HINTS = (
     "credential",
 )
 
+_STATUS = re.compile(r"\b([45]\d\d [A-Z][A-Za-z ]+?)(?::|$|\n)")
+
+_HOST = re.compile(r"\b(https?://[^/\s]+)")
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -64,22 +69,24 @@ def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
         raise ObjectNotFoundError(f"{where} does not exist") from exc
     if isinstance(exc, obx.AlreadyExistsError | obx.PreconditionError | FileExistsError):
         raise ObjectExistsError(f"{where} already exists") from exc
-    if isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError | PermissionError):
-        raise StoreAuthError(
-            f"{url} refused access to {key or 'the store'} ({_first_line(exc)}). Check the"
-            " credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://)"
-            " and that they may read and write this bucket."
-        ) from exc
     text = str(exc).lower()
-    if any(hint in text for hint in _UNREACHABLE_HINTS):
+    refused = isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError)
+    if refused or isinstance(exc, PermissionError) or any(h in text for h in _AUTH_HINTS):
+        status = _STATUS.search(str(exc))
+        raise StoreAuthError(
+            f"{url} refused access to {key or 'the store'}"
+            f" ({status.group(1) if status else _first_line(exc)}). Check the credentials"
+            " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://) and that"
+            " they may read and write there."
+        ) from exc
+    hint = next((h for h in _UNREACHABLE_HINTS if h in text), None)
+    if hint:
+        host = _HOST.search(str(exc))
         raise StoreUnreachableError(
-            f"cannot reach the store {url} ({_first_line(exc)}). Check the URL and endpoint"
+            f"cannot reach the store {url} ({hint}{' at ' + host.group(1) if host else ''})."
+            " Check the URL and endpoint"
             " (AWS_ENDPOINT_URL) and that the server is running; cached versions stay usable"
             " with MODELSHELF_OFFLINE=1."
-        ) from exc
-    if any(hint in text for hint in _AUTH_HINTS):
-        raise StoreAuthError(
-            f"{url}: {_first_line(exc)}. Set credentials for this store and try again."
         ) from exc
     raise StoreError(f"{url}: {key or 'store'}: {_first_line(exc)}") from exc
 
