@@ -16,8 +16,8 @@ demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 
 typecheck: venv
 	$(BIN)/mypy

@@ -44,7 +44,7 @@ def export_files(
         rel = entry.path[len(prefix) :] if entry.path.startswith(prefix) else entry.path
         dest = output / rel
         blob = cache.blob_path(entry.sha256)
-        if link == "copy" and dest.is_file() and not dest.is_symlink() and _same(dest, entry):
+        if link == "copy" and _is_plain_copy(dest, blob) and _same(dest, entry):
             placed.append(dest)
             continue
         place_file(blob.resolve() if link == "symlink" else blob, dest, _HOW[link])
@@ -52,6 +52,13 @@ def export_files(
     if single_file:
         return placed[0]
     return output
+
+
+def _is_plain_copy(dest: Path, blob: Path) -> bool:
+    """A writable regular file that is not the cached blob itself (an earlier hard link)."""
+    if dest.is_symlink() or not dest.is_file():
+        return False
+    return not dest.samefile(blob) and bool(dest.stat().st_mode & 0o200)
 
 
 def _same(dest: Path, entry: FileEntry) -> bool:

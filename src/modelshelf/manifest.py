@@ -17,7 +17,7 @@ from modelshelf.errors import InvalidManifestError
 __all__ = ["FORMAT_VERSION", "FileEntry", "Manifest", "check_relative_path"]
 
 FORMAT_VERSION = 1
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 AssetKind = Literal["file", "directory"]
 
 
@@ -32,6 +32,18 @@ def check_relative_path(path: str) -> str:
     if any(part in ("", ".", "..") for part in path.split("/")):
         raise ValueError(f"unsafe path {path!r}")
     return path
+
+
+def _check_no_conflicts(files: list[FileEntry]) -> None:
+    """Refuse a path given twice, or a file that is also a folder of another path."""
+    paths = {f.path for f in files}
+    if len(paths) != len(files):
+        raise ValueError("a path is listed twice")
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in paths:
+                raise ValueError(f"{'/'.join(parts[:depth])!r} is both a file and a folder")
 
 
 @dataclass(frozen=True)
@@ -140,12 +152,13 @@ class Manifest:
         files = []
         for item in data["files"]:
             sha = str(item["sha256"])
-            if not _SHA256.match(sha):
+            if not _SHA256.fullmatch(sha):
                 raise ValueError(f"bad sha256 {sha!r}")
             size = item["size"]
-            if not isinstance(size, int) or size < 0:
+            if type(size) is not int or size < 0:
                 raise ValueError(f"bad size {size!r}")
             files.append(FileEntry(check_relative_path(str(item["path"])), size, sha))
+        _check_no_conflicts(files)
         kind = data["kind"]
         if kind not in ("file", "directory"):
             raise ValueError(f"bad kind {kind!r}")

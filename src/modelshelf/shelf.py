@@ -274,7 +274,7 @@ class Shelf:
     ) -> Resolved:
         name = target.name
         version = self.cache.read_ref(self.store_id, name, _ref_key(target))
-        if version is None and target.alias is None:
+        if version is None and target.alias in (None, LATEST):
             best = latest_matching(self.cache.cached_versions(self.store_id, name), target.version)
             version = str(best) if best else None
         manifest = self.cache.load_manifest(self.store_id, name, version) if version else None
@@ -340,6 +340,12 @@ class Shelf:
             return snapshot  # the common warm path: no walk over the files
         entries = self._select(target, manifest)
         needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
+        if needed and (resolved.offline or constants.offline()):
+            raise OfflineError(
+                f"{manifest.name}:{manifest.version} is known to this machine but"
+                f" {len(needed)} of its files are not in the cache, and the store cannot be"
+                " asked; pull it once while the store is reachable (or unset MODELSHELF_OFFLINE)"
+            )
         if needed:
             with _progress(progress) as bar:
                 self._download(

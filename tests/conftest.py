@@ -1,0 +1,45 @@
+"""Fixtures shared by every test: an isolated environment, so no test touches real user state.
+
+Every test runs with the ``MODELSHELF_*`` and ``AWS_*`` variables of the caller removed, a cache
+and a default store in its own ``tmp_path``, no readable AWS profile files, and empty
+``memory://`` stores. Tests that need S3 settings set them again with ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from modelshelf.backends.memory import MemoryBackend
+
+
+@dataclass(frozen=True)
+class IsolatedEnv:
+    """Where this test's cache and default store live."""
+
+    cache_dir: Path
+    store_dir: Path
+
+    @property
+    def store_url(self) -> str:
+        return self.store_dir.as_uri()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IsolatedEnv]:
+    for name in list(os.environ):
+        if name.startswith(("MODELSHELF_", "AWS_")):
+            monkeypatch.delenv(name)
+    env = IsolatedEnv(cache_dir=tmp_path / "_cache", store_dir=tmp_path / "_store")
+    monkeypatch.setenv("MODELSHELF_CACHE_DIR", str(env.cache_dir))
+    monkeypatch.setenv("MODELSHELF_STORE", env.store_url)
+    # Keep ~/.aws out of reach: a profile there must never lend credentials to a test.
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "_no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "_no-aws-config"))
+    MemoryBackend.reset()
+    yield env
+    MemoryBackend.reset()

@@ -1,0 +1,215 @@
+"""Separate processes racing for one version, and a pull killed half-way.
+
+Children are fresh interpreters (``sys.executable -c``) so that they share nothing with the test
+process but the store and, where intended, the cache folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.servers.seaweed import S3Bucket
+
+from modelshelf import Shelf
+
+# Argv: store URL, source folder, barrier folder, racer name, "check" or "nocheck".
+PUSH_RACER = r"""
+import sys, time
+from pathlib import Path
+url, source, barrier, me, early_check = sys.argv[1:6]
+import modelshelf._push
+from modelshelf import Shelf
+from modelshelf.errors import VersionExistsError
+if early_check == "nocheck":
+    # Skip the early "does it exist" listing, so that only the store's conditional create
+    # can decide between the racers.
+    modelshelf._push._check_explicit = lambda *args, **kwargs: None
+shelf = Shelf(url)
+shelf.store.versions("race/model")  # open the backend and connection before the start line
+(Path(barrier) / f"ready-{me}").touch()
+deadline = time.monotonic() + 60
+while not (Path(barrier) / "go").exists():
+    if time.monotonic() > deadline:
+        print("barrier timeout")
+        sys.exit(3)
+    time.sleep(0.001)
+try:
+    manifest = shelf.push(source, "race/model:1.0")
+except VersionExistsError as exc:
+    print(f"{type(exc).__name__}: {exc}")
+    sys.exit(1)
+print("OK", manifest.version, manifest.files[0].sha256)
+"""
+
+# Argv: store URL, spec. The first range arrives at once; every later one stalls, so the
+# test can kill the process while a partial temporary file exists.
+SLOW_PULLER = r"""
+import sys, time
+from modelshelf.backends import _obstore
+from modelshelf import Shelf
+fetch = _obstore.ObstoreBackend.get_range
+def stalling_get_range(self, key, start, end):
+    data = fetch(self, key, start, end)
+    if start > 0:
+        time.sleep(120)
+    return data
+_obstore.ObstoreBackend.get_range = stalling_get_range
+Shelf(sys.argv[1]).pull(sys.argv[2])
+print("finished")
+"""
+
+
+@dataclass(frozen=True)
+class RaceStore:
+    url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(params=["s3", "file"])
+def race_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> RaceStore:
+    if request.param == "file":
+        return RaceStore((tmp_path / "store").as_uri(), {})
+    bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+    for name, value in bucket.env.items():
+        monkeypatch.setenv(name, value)
+    return RaceStore(bucket.url, bucket.env)
+
+
+@pytest.fixture
+def s3_env(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    for name, value in s3_bucket.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_bucket
+
+
+def child_env(cache_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)  # already isolated by tests/conftest.py, plus any AWS_* set
+    env["MODELSHELF_CACHE_DIR"] = str(cache_dir)
+    env.update(extra)
+    return env
+
+
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("early_check", ["check", "nocheck"])
+def test_two_processes_race_for_one_version(
+    race_store: RaceStore, tmp_path: Path, early_check: str
+) -> None:
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    contents = {}
+    procs = {}
+    for me in ("a", "b"):
+        # different content per racer, a few MiB so hashing and upload take a moment
+        data = me.encode() * (3 * 1024 * 1024)
+        contents[me] = data
+        source = tmp_path / f"src-{me}"
+        source.mkdir()
+        (source / "weights.bin").write_bytes(data)
+        out = (tmp_path / f"out-{me}.txt").open("w")
+        procs[me] = subprocess.Popen(
+            [sys.executable, "-c", PUSH_RACER, race_store.url, str(source), str(barrier), me,
+             early_check],
+            stdout=out, stderr=subprocess.STDOUT,
+            env=child_env(tmp_path / f"cache-{me}"),
+        )  # fmt: skip
+        out.close()
+    try:
+        wait_for(lambda: all((barrier / f"ready-{me}").exists() for me in procs), 60, "racers")
+        (barrier / "go").touch()
+        codes = {me: proc.wait(timeout=120) for me, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    outputs = {me: (tmp_path / f"out-{me}.txt").read_text() for me in procs}
+
+    assert sorted(codes.values()) == [0, 1], outputs
+    winner = next(me for me, code in codes.items() if code == 0)
+    loser = next(me for me, code in codes.items() if code == 1)
+    assert outputs[winner].startswith("OK 1.0 "), outputs
+    assert outputs[loser].startswith("VersionExistsError: race/model:1.0 already exists"), outputs
+
+    shelf = Shelf(race_store.url)
+    assert shelf.versions("race/model") == ["1.0"]
+    pulled = shelf.pull("race/model:1.0") / "weights.bin"
+    assert pulled.read_bytes() == contents[winner]
+    assert outputs[winner].split()[2] == hashlib.sha256(contents[winner]).hexdigest()
+    pushes = [r for r in shelf.store.log("race/model") if r["action"] == "push"]
+    assert len(pushes) == 1
+
+
+def test_pull_killed_mid_download_recovers(s3_env: S3Bucket, tmp_path: Path) -> None:
+    size = 100 * 1024 * 1024 + 12345
+    big = tmp_path / "big.bin"
+    digest = hashlib.sha256()
+    with big.open("wb") as handle:
+        remaining = size
+        while remaining:
+            chunk = os.urandom(min(8 * 1024 * 1024, remaining))
+            handle.write(chunk)
+            digest.update(chunk)
+            remaining -= len(chunk)
+    expected = digest.hexdigest()
+
+    shelf = Shelf(s3_env.url)
+    manifest = shelf.push(big, "big/model")
+    assert manifest.files[0].sha256 == expected
+    blob = shelf.cache.blob_path(expected)
+    temps = lambda: list(blob.parent.glob(f".{expected}.*.tmp"))  # noqa: E731
+
+    log = (tmp_path / "puller.txt").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PULLER, s3_env.url, "big/model:1.0"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env=child_env(shelf.cache.root, MODELSHELF_MAX_CONCURRENCY="1"),
+    )  # fmt: skip
+    log.close()
+    try:
+        # kill -9 once the first range (16 MiB) has been written to the temporary file
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or any(t.stat().st_size >= 16 * 1024 * 1024 for t in temps())
+            ),
+            60,
+            "a partial download",
+        )
+        assert proc.poll() is None, (tmp_path / "puller.txt").read_text()
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    leftovers = temps()
+    assert len(leftovers) == 1 and str(proc.pid) in leftovers[0].name
+    assert 0 < leftovers[0].stat().st_size < size
+    assert not blob.exists()
+
+    path = Shelf(s3_env.url).pull("big/model:1.0")
+    assert path.name == "big.bin"
+    assert path.stat().st_size == size
+    with path.open("rb") as handle:
+        assert hashlib.file_digest(handle, "sha256").hexdigest() == expected
+    assert blob.is_file() and os.path.samefile(path, blob)
+    assert temps() == []
+    assert list(shelf.cache.root.rglob("*.tmp")) == []
