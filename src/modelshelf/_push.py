@@ -70,7 +70,7 @@ def push_files(
         if item.changed():
             raise SourcePathError(item.local, "it changed while being hashed; push again")
     source_by_sha = {e.sha256: f for e, f in zip(entries, files, strict=True)}
-    missing = sorted(store.missing_blobs(source_by_sha))
+    missing = sorted(store.missing_blobs({sha: f.size for sha, f in source_by_sha.items()}))
     sizes = {e.sha256: e.size for e in entries}
     progress.start(f"upload {name}", sum(sizes[s] for s in missing), len(missing))
 

@@ -26,8 +26,7 @@ APP_NAME = "modelshelf"
 # filesystem prefers writes of 1 MiB or more.
 DEFAULT_MAX_CONCURRENCY = 8
 CHUNK_SIZE = 8 * 1024 * 1024
-# Files at least this large are fetched as parallel ranged GETs.
-RANGED_GET_THRESHOLD = 64 * 1024 * 1024
+# Files larger than one range are fetched as parallel ranged GETs written at their offsets.
 RANGE_SIZE = 16 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 600.0
 

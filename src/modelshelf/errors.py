@@ -161,8 +161,8 @@ class IntegrityError(ModelshelfError):
         place = f" from {where}" if where else ""
         super().__init__(
             f"integrity check failed for {path!r}{place}: expected sha256 {expected},"
-            f" got {actual}. Nothing was placed in the cache; the stored copy is damaged,"
-            f" so push that version's files again under a new version."
+            f" got {actual}. Nothing was placed in the cache. The copy in the store is damaged:"
+            f" delete that key and push the same files again to restore it."
         )
 
 

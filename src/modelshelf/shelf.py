@@ -406,8 +406,8 @@ class Shelf:
             bar.file_done()
 
         # Large files already run their ranges in parallel; the rest share one pool.
-        small = [e for e in entries if e.size < constants.RANGED_GET_THRESHOLD]
-        large = [e for e in entries if e.size >= constants.RANGED_GET_THRESHOLD]
+        small = [e for e in entries if e.size <= constants.RANGE_SIZE]
+        large = [e for e in entries if e.size > constants.RANGE_SIZE]
         run_concurrently(fetch, small)
         for entry in large:
             fetch(entry)

@@ -20,7 +20,7 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,14 +106,27 @@ class Store:
     def blob_key(sha256: str) -> str:
         return f"blobs/sha256/{sha256[:2]}/{sha256}"
 
-    def missing_blobs(self, shas: Iterable[str]) -> set[str]:
-        """The blobs among ``shas`` that the store does not hold yet (checked concurrently)."""
-        unique = sorted(set(shas))
-        if not unique:
+    def missing_blobs(self, sizes: Mapping[str, int | None]) -> set[str]:
+        """The blobs the store lacks, or holds at another size than given (checked concurrently).
+
+        Args:
+            sizes: sha256 -> expected size (``None``: any size will do). A blob of the wrong
+                size is damaged, and uploading it again repairs every version that uses it.
+        """
+        if not sizes:
             return set()
+
+        def is_missing(sha: str) -> bool:
+            try:
+                actual = self.backend.head(self.blob_key(sha)).size
+            except ObjectNotFoundError:
+                return True
+            return sizes[sha] is not None and actual != sizes[sha]
+
+        unique = sorted(sizes)
         with ThreadPoolExecutor(max_workers=constants.max_concurrency()) as pool:
-            present = list(pool.map(lambda s: self.backend.exists(self.blob_key(s)), unique))
-        return {sha for sha, ok in zip(unique, present, strict=True) if not ok}
+            missing = list(pool.map(is_missing, unique))
+        return {sha for sha, lost in zip(unique, missing, strict=True) if lost}
 
     def put_blob(self, sha256: str, path: Path) -> None:
         """Upload one file as the blob ``sha256``; content-addressed, so a rewrite is harmless."""

@@ -1,9 +1,10 @@
 """Concurrent, hashed transfers between local files and a backend.
 
-Downloads hash while they stream, so a file is read once. Files of ``RANGED_GET_THRESHOLD`` bytes
-or more arrive as parallel ranged GETs: a bounded window of ranges is in flight while this thread
-writes the finished ones in order and feeds the hash (hashlib releases the GIL on large updates,
-so hashing overlaps the transfer instead of re-reading the file afterwards).
+A download is a series of ranged GETs of ``RANGE_SIZE`` bytes: a bounded window of them is in
+flight, each worker writes its range at its offset as it arrives, and this thread feeds the
+ranges to sha256 in order (hashlib releases the GIL on large updates). Hashing thus overlaps the
+transfer and the writes instead of re-reading the file afterwards, and no byte is copied between
+the store client's buffer, the file and the hash.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TypeVar
@@ -19,7 +20,13 @@ from typing import TypeVar
 from modelshelf import constants
 from modelshelf._progress import Progress
 from modelshelf.backends.base import Backend
-from modelshelf.errors import IntegrityError
+from modelshelf.errors import (
+    IntegrityError,
+    ObjectNotFoundError,
+    StoreAuthError,
+    StoreError,
+    StoreUnreachableError,
+)
 
 __all__ = ["download_verified", "hash_file", "run_concurrently"]
 
@@ -69,15 +76,26 @@ def _ranges(size: int, range_size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + range_size, size)
 
 
-def _ranged_chunks(backend: Backend, key: str, size: int) -> Iterator[bytes]:
-    """The object's bytes in order, fetched as a bounded window of concurrent ranged GETs."""
+def _fetch_to_file(backend: Backend, key: str, size: int, fd: int) -> Iterator[memoryview]:
+    """Write the object into ``fd`` by ranges, in parallel; yield each range's bytes in order."""
+
+    def fetch(start: int, end: int) -> memoryview:
+        data = memoryview(backend.get_range(key, start, end))
+        view = data
+        while view:
+            view = view[os.pwrite(fd, view, start + data.nbytes - view.nbytes) :]
+        return data
+
+    ranges = list(_ranges(size, constants.RANGE_SIZE))
+    if len(ranges) <= 1:
+        yield from (fetch(start, end) for start, end in ranges)
+        return
     window = max(2, constants.max_concurrency())
-    ranges: Iterable[tuple[int, int]] = _ranges(size, constants.RANGE_SIZE)
-    pending: deque[Future[bytes]] = deque()
+    pending: deque[Future[memoryview]] = deque()
     with ThreadPoolExecutor(max_workers=window, thread_name_prefix="modelshelf-range") as pool:
         try:
             for start, end in ranges:
-                pending.append(pool.submit(backend.get_range, key, start, end))
+                pending.append(pool.submit(fetch, start, end))
                 if len(pending) >= window:
                     yield pending.popleft().result()
             while pending:
@@ -85,6 +103,21 @@ def _ranged_chunks(backend: Backend, key: str, size: int) -> Iterator[bytes]:
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _explain_damage(
+    backend: Backend, key: str, size: int, expected: str, label: str, exc: Exception
+) -> None:
+    """Turn a failed read of a missing or truncated blob into the IntegrityError it is."""
+    where = f"{backend.url}/{key}"
+    try:
+        actual = backend.head(key).size
+    except ObjectNotFoundError:
+        raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
+    if actual != size:
+        raise IntegrityError(
+            label, expected, f"an object of {actual} bytes instead of {size}", where
+        ) from exc
 
 
 def download_verified(
@@ -108,21 +141,18 @@ def download_verified(
     """
     digest = hashlib.sha256()
     received = 0
-    if size >= constants.RANGED_GET_THRESHOLD:
-        chunks = _ranged_chunks(backend, key, size)
-    else:
-        chunks = backend.get(key, chunk_size=constants.CHUNK_SIZE)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+        for chunk in _fetch_to_file(backend, key, size, fd):
             digest.update(chunk)
-            received += len(chunk)
+            received += chunk.nbytes
             if progress is not None:
-                progress.advance(len(chunk))
+                progress.advance(chunk.nbytes)
+    except (StoreUnreachableError, StoreAuthError):
+        raise
+    except StoreError as exc:
+        _explain_damage(backend, key, size, expected_sha256, label, exc)
+        raise
     finally:
         os.close(fd)
     actual = digest.hexdigest()

@@ -155,8 +155,8 @@ def test_missing_blobs_checks_each_once(store: Store, tmp_path: Path) -> None:
     present, absent = "1" * 64, "2" * 64
     store.put_blob(present, local)
     assert store.backend.read(Store.blob_key(present)) == b"x"
-    assert store.missing_blobs([present, absent, absent]) == {absent}
-    assert store.missing_blobs([]) == set()
+    assert store.missing_blobs({present: None, absent: None}) == {absent}
+    assert store.missing_blobs({}) == set()
 
 
 def test_store_id_is_filesystem_safe_and_distinct() -> None:
@@ -362,3 +362,13 @@ def test_push_and_alias_moves_are_audited(tmp_path: Path) -> None:
     for record in records:
         assert (record["user"], record["host"]) == (ME["user"], ME["host"])
         assert ISO_UTC.match(record["when"])
+
+
+def test_missing_blobs_counts_a_blob_of_the_wrong_size_as_missing(
+    store: Store, tmp_path: Path
+) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"abc")
+    store.put_blob("3" * 64, local)
+    assert store.missing_blobs({"3" * 64: 3}) == set()
+    assert store.missing_blobs({"3" * 64: 4}) == {"3" * 64}

@@ -119,9 +119,10 @@ class ObstoreBackend(Backend):
                 translate_error(exc, self.url, key)
             yield bytes(chunk)
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
+    def get_range(self, key: str, start: int, end: int) -> memoryview:
         try:
-            return bytes(obstore.get_range(self._store, key, start=start, end=end))
+            # obstore's Bytes exposes the buffer protocol: a view, not a copy into bytes.
+            return memoryview(obstore.get_range(self._store, key, start=start, end=end))
         except _Translatable as exc:
             translate_error(exc, self.url, key)
 

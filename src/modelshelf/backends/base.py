@@ -53,8 +53,12 @@ class Backend(abc.ABC):
         raise NotImplementedError("'get' must be implemented")
 
     @abc.abstractmethod
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        """Return bytes ``[start, end)`` of the object."""
+    def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
+        """Return bytes ``[start, end)`` of the object (``bytes`` or any buffer, not copied).
+
+        A range past the end of the object returns what there is (possibly nothing), so a
+        truncated object shows up as a size mismatch rather than an exception.
+        """
         raise NotImplementedError("'get_range' must be implemented")
 
     @abc.abstractmethod
