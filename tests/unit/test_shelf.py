@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.wrapped_backend import WrappedBackend
 
 import modelshelf
 import modelshelf.shelf as shelf_module
@@ -81,30 +82,16 @@ def file_shelf(tmp_path: Path) -> Shelf:
     return Shelf((tmp_path / "fstore").as_uri())
 
 
-class CountingBackend(Backend):
+class CountingBackend(WrappedBackend):
     """Delegates to ``inner`` and records every put's key."""
 
     def __init__(self, inner: Backend) -> None:
-        self.inner, self.url, self.puts = inner, inner.url, list[str]()
+        super().__init__(inner)
+        self.puts: list[str] = []
 
     def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
         self.puts.append(key)
         self.inner.put(key, data, mode=mode)
-
-    def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
-        return self.inner.get(key, chunk_size)
-
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        return self.inner.get_range(key, start, end)
-
-    def head(self, key: str) -> ObjectMeta:
-        return self.inner.head(key)
-
-    def list(self, prefix: str) -> Iterator[ObjectMeta]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
 
 
 class FailingBackend(Backend):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
-from modelshelf.backends import Backend, ObjectMeta, open_backend
+from modelshelf.backends import Backend, open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.errors import (
     AliasConflictError,
@@ -234,12 +234,11 @@ def test_set_alias_with_expected_is_compare_and_swap(store: Store) -> None:
     assert (record.seq, record.previous) == (2, "1.0")
 
 
-class RacingBackend(Backend):
+class RacingBackend(WrappedBackend):
     """Wraps a backend; just before our create of an alias record, a rival creates it first."""
 
     def __init__(self, inner: Backend, rival_version: str, races: int = 1) -> None:
-        self.inner = inner
-        self.url = inner.url
+        super().__init__(inner)
         self.rival_version = rival_version
         self.races = races
 
@@ -250,21 +249,6 @@ class RacingBackend(Backend):
             rival = AliasRecord("prod", self.rival_version, None, seq, "rival", "elsewhere", "t")
             self.inner.put(key, rival.to_json(), mode="create")
         self.inner.put(key, data, mode=mode)
-
-    def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
-        return self.inner.get(key, chunk_size)
-
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        return self.inner.get_range(key, start, end)
-
-    def head(self, key: str) -> ObjectMeta:
-        return self.inner.head(key)
-
-    def list(self, prefix: str) -> Iterator[ObjectMeta]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
 
 
 def test_concurrent_move_without_expected_retries_on_the_next_number(store: Store) -> None:

@@ -1,0 +1,34 @@
+"""A backend that forwards every call to another: tests subclass it to count or inject faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from modelshelf.backends import Backend, ObjectMeta, PutMode
+
+
+class WrappedBackend(Backend):
+    """Delegates every method to ``inner``; override the ones a test needs to watch."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
+        self.inner.put(key, data, mode=mode)
+
+    def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        return self.inner.get(key, chunk_size)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
+        return self.inner.get_range(key, start, end)
+
+    def head(self, key: str) -> ObjectMeta:
+        return self.inner.head(key)
+
+    def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
