@@ -30,8 +30,10 @@ test: venv lint typecheck
 unit:
 	$(BIN)/python -m pytest tests -q -m 'not integration'
 
+# Throughput tables: modelshelf against cp, boto3, s5cmd and hf-style downloads, same run.
 bench: venv
-	$(BIN)/python benchmarks/run.py
+	$(PIP) install -e '.[test,bench]'
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Throughput benchmarks of modelshelf against plain tools (``python benchmarks/run.py``)."""
