@@ -1,7 +1,7 @@
 """Progress reporting: silent by default, rich bars on a terminal.
 
-The transfer layer only calls :class:`Progress` methods, from several threads; the rich
-implementation is thread-safe because rich's ``Progress`` is.
+The transfer layer only calls :class:`ProgressTask` methods, from several threads at once; the
+rich implementation is thread-safe because rich's ``Progress`` is.
 """
 
 from __future__ import annotations
@@ -12,22 +12,28 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.progress import Progress as RichBar
     from rich.progress import TaskID
 
-__all__ = ["Progress", "make_progress"]
+__all__ = ["Progress", "ProgressTask", "make_progress"]
 
 
-class Progress:
-    """A no-op progress sink; subclasses draw something."""
-
-    def start(self, description: str, total_bytes: int, total_files: int) -> None:
-        """Begin a phase of ``total_files`` files and ``total_bytes`` bytes."""
+class ProgressTask:
+    """One phase (hashing, uploading, pulling): a no-op here; subclasses draw."""
 
     def advance(self, nbytes: int) -> None:
         """``nbytes`` more bytes were moved."""
 
     def file_done(self) -> None:
         """One more file is finished."""
+
+
+class Progress:
+    """A no-op progress display; :func:`make_progress` gives a drawing one on a terminal."""
+
+    def task(self, description: str, total_bytes: int, total_files: int) -> ProgressTask:
+        """Begin a phase of ``total_files`` files and ``total_bytes`` bytes."""
+        return ProgressTask()
 
     def __enter__(self) -> Progress:
         return self
@@ -44,9 +50,28 @@ class Progress:
         """Stop drawing."""
 
 
-class _RichProgress(Progress):
-    """One bar per phase: bytes, speed and time left, with files done in the description."""
+class _RichTask(ProgressTask):
+    """A bar with bytes, speed and time left; files done in its description."""
 
+    def __init__(self, bar: RichBar, label: str, total_bytes: int, total_files: int) -> None:
+        self._bar, self._label, self._files_total = bar, label, total_files
+        self._files_done = 0
+        self._lock = threading.Lock()
+        self._id: TaskID = bar.add_task(self._describe(), total=total_bytes)
+
+    def _describe(self) -> str:
+        return f"{self._label} [{self._files_done}/{self._files_total} files]"
+
+    def advance(self, nbytes: int) -> None:
+        self._bar.advance(self._id, nbytes)
+
+    def file_done(self) -> None:
+        with self._lock:
+            self._files_done += 1
+            self._bar.update(self._id, description=self._describe())
+
+
+class _RichProgress(Progress):
     def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import (
@@ -67,32 +92,14 @@ class _RichProgress(Progress):
             console=Console(stderr=True),
         )
         self._lock = threading.Lock()
-        self._task: TaskID | None = None
-        self._label = ""
-        self._files_total = 0
-        self._files_done = 0
         self._started = False
 
-    def _describe(self) -> str:
-        return f"{self._label} [{self._files_done}/{self._files_total} files]"
-
-    def start(self, description: str, total_bytes: int, total_files: int) -> None:
+    def task(self, description: str, total_bytes: int, total_files: int) -> ProgressTask:
         with self._lock:
             if not self._started:
                 self._bar.start()
                 self._started = True
-            self._label, self._files_total, self._files_done = description, total_files, 0
-            self._task = self._bar.add_task(self._describe(), total=total_bytes)
-
-    def advance(self, nbytes: int) -> None:
-        if self._task is not None:
-            self._bar.advance(self._task, nbytes)
-
-    def file_done(self) -> None:
-        with self._lock:
-            self._files_done += 1
-            if self._task is not None:
-                self._bar.update(self._task, description=self._describe())
+        return _RichTask(self._bar, description, total_bytes, total_files)
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from modelshelf._progress import Progress
@@ -58,33 +59,32 @@ def push_files(
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
 
-    progress.start(f"hash {source.name}", sum(f.size for f in files), len(files))
+    total = sum(f.size for f in files)
+    hashing = progress.task(f"hash {source.name}", total, len(files))
+    uploading = progress.task(f"upload {name}", total, len(files))
+    claimed: set[str] = set()
+    claim_lock = threading.Lock()
 
-    def hash_one(item: SourceFile) -> FileEntry:
-        digest = hash_file(item.local, progress)
-        progress.file_done()
-        return FileEntry(item.path, item.size, digest)
-
-    entries = run_concurrently(hash_one, files)
-    for item in files:
+    def push_one(item: SourceFile) -> FileEntry:
+        # Hash, then upload at once: one file's upload overlaps the next one's hashing.
+        digest = hash_file(item.local, hashing)
+        hashing.file_done()
         if item.changed():
             raise SourcePathError(item.local, "it changed while being hashed; push again")
-    source_by_sha = {e.sha256: f for e, f in zip(entries, files, strict=True)}
-    missing = sorted(store.missing_blobs({sha: f.size for sha, f in source_by_sha.items()}))
-    sizes = {e.sha256: e.size for e in entries}
-    progress.start(f"upload {name}", sum(sizes[s] for s in missing), len(missing))
+        with claim_lock:
+            first = digest not in claimed  # identical files in one push: upload once
+            claimed.add(digest)
+        if first and not store.has_blob(digest, item.size):
+            store.put_blob(digest, item.local)
+            if item.changed():
+                # The bytes sent may not be the bytes hashed: never leave them under this hash.
+                store.backend.delete(store.blob_key(digest))
+                raise SourcePathError(item.local, "it changed while being pushed; push again")
+        uploading.advance(item.size)
+        uploading.file_done()
+        return FileEntry(item.path, item.size, digest)
 
-    def upload(sha: str) -> None:
-        item = source_by_sha[sha]
-        store.put_blob(sha, item.local)
-        if item.changed():
-            # The bytes sent may not be the bytes hashed: never leave them under this hash.
-            store.backend.delete(store.blob_key(sha))
-            raise SourcePathError(item.local, "it changed while being pushed; push again")
-        progress.advance(sizes[sha])
-        progress.file_done()
-
-    run_concurrently(upload, missing)
+    entries = run_concurrently(push_one, files)
     who = actor()
     source_info = git_source(source)
     for attempt in range(_AUTO_VERSION_TRIES):

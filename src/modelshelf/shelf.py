@@ -386,9 +386,9 @@ class Shelf:
             )
         return entries
 
-    def _download(self, entries: list[FileEntry], bar: Progress, label: str) -> None:
+    def _download(self, entries: list[FileEntry], progress: Progress, label: str) -> None:
         store = self.store
-        bar.start(f"pull {label}", sum(e.size for e in entries), len(entries))
+        bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
         def fetch(entry: FileEntry) -> None:
             def download(tmp: Path) -> None:

@@ -115,18 +115,18 @@ class Store:
         """
         if not sizes:
             return set()
-
-        def is_missing(sha: str) -> bool:
-            try:
-                actual = self.backend.head(self.blob_key(sha)).size
-            except ObjectNotFoundError:
-                return True
-            return sizes[sha] is not None and actual != sizes[sha]
-
         unique = sorted(sizes)
         with ThreadPoolExecutor(max_workers=constants.max_concurrency()) as pool:
-            missing = list(pool.map(is_missing, unique))
-        return {sha for sha, lost in zip(unique, missing, strict=True) if lost}
+            present = list(pool.map(lambda sha: self.has_blob(sha, sizes[sha]), unique))
+        return {sha for sha, ok in zip(unique, present, strict=True) if not ok}
+
+    def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        """True if the store holds the blob (at ``size`` bytes, when given)."""
+        try:
+            actual = self.backend.head(self.blob_key(sha256)).size
+        except ObjectNotFoundError:
+            return False
+        return size is None or actual == size
 
     def put_blob(self, sha256: str, path: Path) -> None:
         """Upload one file as the blob ``sha256``; content-addressed, so a rewrite is harmless."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from modelshelf import constants
-from modelshelf._progress import Progress
+from modelshelf._progress import ProgressTask
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
     IntegrityError,
@@ -34,7 +34,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def hash_file(path: Path, progress: Progress | None = None) -> str:
+def hash_file(path: Path, progress: ProgressTask | None = None) -> str:
     """The sha256 (hex) of a local file, read in large chunks."""
     digest = hashlib.sha256()
     with path.open("rb", buffering=0) as handle:
@@ -128,7 +128,7 @@ def download_verified(
     dest: Path,
     *,
     label: str,
-    progress: Progress | None = None,
+    progress: ProgressTask | None = None,
 ) -> None:
     """Write the object at ``key`` to the new file ``dest``, checking size and sha256 on the way.
 
