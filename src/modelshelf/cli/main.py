@@ -26,9 +26,8 @@ __all__ = ["cli", "main", "run"]
     "-s",
     default=None,
     metavar="URL",
-    envvar="MODELSHELF_STORE",
     help="Store URL: file:///path (default: a folder in the user data dir),"
-    " s3://bucket/prefix, memory://name. Env: MODELSHELF_STORE.",
+    " s3://bucket/prefix, memory://name. Default: $MODELSHELF_STORE.",
 )
 @click.version_option(__version__, prog_name="modelshelf")
 @click.pass_context
