@@ -213,3 +213,125 @@ def test_pull_killed_mid_download_recovers(s3_env: S3Bucket, tmp_path: Path) -> 
     assert blob.is_file() and os.path.samefile(path, blob)
     assert temps() == []
     assert list(shelf.cache.root.rglob("*.tmp")) == []
+
+
+# Argv: store URL, barrier folder, racer name, then a Python statement run after the start
+# line with `shelf` bound; it prints its result on the last line of stdout.
+AFTER_BARRIER = r"""
+import sys, time
+from pathlib import Path
+url, barrier, me, statement = sys.argv[1:5]
+from modelshelf import Shelf
+from modelshelf.backends import _obstore
+fetch = _obstore.ObstoreBackend.get_range
+def counting_get_range(self, key, start, end):
+    data = fetch(self, key, start, end)
+    with open(Path(barrier) / f"fetched-{me}", "a") as log:
+        log.write(f"{key} {start} {end}\n")
+    return data
+_obstore.ObstoreBackend.get_range = counting_get_range
+shelf = Shelf(url)
+shelf.store.versions("warm/up")  # open the backend and connection before the start line
+(Path(barrier) / f"ready-{me}").touch()
+deadline = time.monotonic() + 60
+while not (Path(barrier) / "go").exists():
+    if time.monotonic() > deadline:
+        sys.exit(3)
+    time.sleep(0.001)
+print(eval(statement))
+"""
+
+
+def race(
+    store: RaceStore, tmp_path: Path, statements: dict[str, str], cache_dir: Path | None = None
+) -> dict[str, str]:
+    """Run each racer's statement in its own process, released together; their last lines."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir(exist_ok=True)
+    procs = {}
+    for me, statement in statements.items():
+        out = (tmp_path / f"out-{me}.txt").open("w")
+        procs[me] = subprocess.Popen(
+            [sys.executable, "-c", AFTER_BARRIER, store.url, str(barrier), me, statement],
+            stdout=out, stderr=subprocess.STDOUT,
+            env=child_env(cache_dir or tmp_path / f"cache-{me}"),
+        )  # fmt: skip
+        out.close()
+    try:
+        wait_for(lambda: all((barrier / f"ready-{me}").exists() for me in procs), 60, "racers")
+        (barrier / "go").touch()
+        codes = {me: proc.wait(timeout=120) for me, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    outputs = {me: (tmp_path / f"out-{me}.txt").read_text() for me in procs}
+    assert set(codes.values()) == {0}, outputs
+    return {me: text.strip().splitlines()[-1] for me, text in outputs.items()}
+
+
+def test_two_processes_pulling_into_one_cache_download_each_byte_once(
+    race_store: RaceStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "model"
+    source.mkdir()
+    files = {"big.bin": os.urandom(40 * 1024 * 1024), "small.txt": b"tokens\n"}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    Shelf(race_store.url).push(source, "shared/model")
+    cache = tmp_path / "shared-cache"
+
+    pull = "str(shelf.pull('shared/model:1.0', progress=False))"
+    paths = race(race_store, tmp_path, {"a": pull, "b": pull}, cache_dir=cache)
+
+    assert paths["a"] == paths["b"]
+    for name, data in files.items():
+        assert (Path(paths["a"]) / name).read_bytes() == data
+    fetched = 0
+    for log in (tmp_path / "barrier").glob("fetched-*"):
+        for line in log.read_text().splitlines():
+            _, start, end = line.split()
+            fetched += int(end) - int(start)
+    # The per-blob lock made the second process wait for the first one's download.
+    assert fetched == sum(len(d) for d in files.values())
+    assert list(cache.rglob("*.tmp")) == []
+
+
+def test_racing_alias_moves_each_get_their_own_record(
+    race_store: RaceStore, tmp_path: Path
+) -> None:
+    shelf = Shelf(race_store.url)
+    for content in ("one", "two", "three"):
+        source = tmp_path / f"src-{content}"
+        source.mkdir()
+        (source / "f").write_text(content)
+        shelf.push(source, "aliased/model")
+    statements = {
+        me: f"shelf.set_alias('aliased/model@prod', '{version}').seq"
+        for me, version in (("a", "1.1"), ("b", "1.2"))
+    }
+    seqs = race(race_store, tmp_path, statements)
+
+    assert sorted(seqs.values()) == ["1", "2"]  # nobody lost a move, nobody shared a number
+    history = shelf.store.alias_history("aliased/model", "prod")
+    assert [r.seq for r in history] == [1, 2]
+    assert history[1].previous == history[0].version
+    assert {r.version for r in history} == {"1.1", "1.2"}
+    assert shelf.resolve("aliased/model@prod").version == history[1].version
+
+
+def test_racing_pushes_without_a_version_both_land(race_store: RaceStore, tmp_path: Path) -> None:
+    statements = {}
+    for me in ("a", "b"):
+        source = tmp_path / f"src-{me}"
+        source.mkdir()
+        (source / "weights.bin").write_bytes(me.encode() * 1024)
+        statements[me] = f"shelf.push({str(source)!r}, 'auto/model', progress=False).version"
+    versions = race(race_store, tmp_path, statements)
+
+    assert sorted(versions.values()) == ["1.0", "1.1"]
+    shelf = Shelf(race_store.url)
+    for me, version in versions.items():
+        pulled = shelf.pull(f"auto/model:{version}") / "weights.bin"
+        assert pulled.read_bytes() == me.encode() * 1024
