@@ -104,6 +104,12 @@ class Shelf:
     @property
     def store(self) -> Store:
         """The store layout over the backend (opened on first access)."""
+        if constants.offline():
+            raise OfflineError(
+                f"MODELSHELF_OFFLINE is set, and this needs the store {self.url}: unset it to"
+                " push, move aliases or list what the store holds (pulls of cached versions"
+                " work offline)"
+            )
         if self._store is None:
             backend = self._backend or open_backend(self.url, **self._backend_options)
             self._store = Store(backend)

@@ -164,3 +164,19 @@ def test_format_error_adds_hints_for_lookups() -> None:
     assert "modelshelf versions" in format_error(VersionNotFoundError("no 9"))
     assert "alias ls" in format_error(AliasNotFoundError("no prod"))
     assert format_error(ModelshelfError("plain")) == "plain"
+
+
+@pytest.mark.parametrize(
+    "args", [["push", "MODEL", "m"], ["alias", "set", "m@prod", "1.0"], ["ls"], ["versions", "m"]]
+)
+def test_offline_refuses_what_needs_the_store(
+    model: Path,
+    store: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    run(capsys, "push", str(model), "m")
+    monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
+    code, _, err = run(capsys, *[str(model) if a == "MODEL" else a for a in args])
+    assert code == 1 and "MODELSHELF_OFFLINE is set" in err
