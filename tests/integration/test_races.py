@@ -111,10 +111,8 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
 def test_two_processes_race_for_one_version(
     race_store: RaceStore, tmp_path: Path, early_check: str
 ) -> None:
-    barrier = tmp_path / "barrier"
-    barrier.mkdir()
     contents = {}
-    procs = {}
+    argv = {}
     for me in ("a", "b"):
         # different content per racer, a few MiB so hashing and upload take a moment
         data = me.encode() * (3 * 1024 * 1024)
@@ -122,24 +120,9 @@ def test_two_processes_race_for_one_version(
         source = tmp_path / f"src-{me}"
         source.mkdir()
         (source / "weights.bin").write_bytes(data)
-        out = (tmp_path / f"out-{me}.txt").open("w")
-        procs[me] = subprocess.Popen(
-            [sys.executable, "-c", PUSH_RACER, race_store.url, str(source), str(barrier), me,
-             early_check],
-            stdout=out, stderr=subprocess.STDOUT,
-            env=child_env(tmp_path / f"cache-{me}"),
-        )  # fmt: skip
-        out.close()
-    try:
-        wait_for(lambda: all((barrier / f"ready-{me}").exists() for me in procs), 60, "racers")
-        (barrier / "go").touch()
-        codes = {me: proc.wait(timeout=120) for me, proc in procs.items()}
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    outputs = {me: (tmp_path / f"out-{me}.txt").read_text() for me in procs}
+        argv[me] = [PUSH_RACER, race_store.url, str(source), str(tmp_path / "barrier"), me,
+                    early_check]  # fmt: skip
+    codes, outputs = run_racers(tmp_path, argv)
 
     assert sorted(codes.values()) == [0, 1], outputs
     winner = next(me for me, code in codes.items() if code == 0)
@@ -242,17 +225,21 @@ print(eval(statement))
 """
 
 
-def race(
-    store: RaceStore, tmp_path: Path, statements: dict[str, str], cache_dir: Path | None = None
-) -> dict[str, str]:
-    """Run each racer's statement in its own process, released together; their last lines."""
+def run_racers(
+    tmp_path: Path, argv: dict[str, list[str]], cache_dir: Path | None = None
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Start one ``python -c`` per racer, release them together once all are ready.
+
+    Each racer's script touches ``<barrier>/ready-<me>`` and waits for ``<barrier>/go``.
+    Returns the exit codes and the outputs, by racer.
+    """
     barrier = tmp_path / "barrier"
     barrier.mkdir(exist_ok=True)
     procs = {}
-    for me, statement in statements.items():
+    for me, args in argv.items():
         out = (tmp_path / f"out-{me}.txt").open("w")
         procs[me] = subprocess.Popen(
-            [sys.executable, "-c", AFTER_BARRIER, store.url, str(barrier), me, statement],
+            [sys.executable, "-c", *args],
             stdout=out, stderr=subprocess.STDOUT,
             env=child_env(cache_dir or tmp_path / f"cache-{me}"),
         )  # fmt: skip
@@ -266,7 +253,19 @@ def race(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    outputs = {me: (tmp_path / f"out-{me}.txt").read_text() for me in procs}
+    return codes, {me: (tmp_path / f"out-{me}.txt").read_text() for me in procs}
+
+
+def race(
+    store: RaceStore, tmp_path: Path, statements: dict[str, str], cache_dir: Path | None = None
+) -> dict[str, str]:
+    """Run each racer's statement in its own process, released together; their last lines."""
+    barrier = str(tmp_path / "barrier")
+    codes, outputs = run_racers(
+        tmp_path,
+        {me: [AFTER_BARRIER, store.url, barrier, me, code] for me, code in statements.items()},
+        cache_dir,
+    )
     assert set(codes.values()) == {0}, outputs
     return {me: text.strip().splitlines()[-1] for me, text in outputs.items()}
 

@@ -34,6 +34,7 @@ from modelshelf.errors import (
     VersionExistsError,
     VersionNotFoundError,
 )
+from modelshelf.manifest import FileEntry
 from modelshelf.store import Store
 
 if TYPE_CHECKING:
@@ -693,17 +694,22 @@ def test_other_store_errors_do_not_fall_back(pulled: Shelf) -> None:
 # -- integrity -------------------------------------------------------------------------------
 
 
-def test_corrupt_blob_raises_integrity_error_and_caches_nothing(
-    file_shelf: Shelf, model_dir: Path, tmp_path: Path
-) -> None:
-    manifest = file_shelf.push(model_dir, "m")
-    entry = manifest.file("model.bin")
+def push_and_damage(shelf: Shelf, model_dir: Path, tmp_path: Path, damage: bytes) -> FileEntry:
+    """Push the model, then overwrite model.bin's blob in the file store with ``damage``."""
+    entry = shelf.push(model_dir, "m").file("model.bin")
     assert entry is not None
     stored = tmp_path / "fstore" / Store.blob_key(entry.sha256)
     assert stored.is_file()
-    bad = b"X" * entry.size
     stored.chmod(0o644)
-    stored.write_bytes(bad)
+    stored.write_bytes(damage)
+    return entry
+
+
+def test_corrupt_blob_raises_integrity_error_and_caches_nothing(
+    file_shelf: Shelf, model_dir: Path, tmp_path: Path
+) -> None:
+    bad = b"X" * 1000
+    entry = push_and_damage(file_shelf, model_dir, tmp_path, bad)
 
     fresh = Shelf(file_shelf.url)
     with pytest.raises(IntegrityError) as info:
@@ -727,12 +733,7 @@ def test_corrupt_blob_raises_integrity_error_and_caches_nothing(
 def test_truncated_blob_raises_integrity_error(
     file_shelf: Shelf, model_dir: Path, tmp_path: Path
 ) -> None:
-    manifest = file_shelf.push(model_dir, "m")
-    entry = manifest.file("model.bin")
-    assert entry is not None
-    stored = tmp_path / "fstore" / Store.blob_key(entry.sha256)
-    stored.chmod(0o644)
-    stored.write_bytes(MODEL["model.bin"][:10])  # type: ignore[index]
+    entry = push_and_damage(file_shelf, model_dir, tmp_path, b"weights-v1")
     with pytest.raises(IntegrityError, match="10 bytes, expected 1000"):
         Shelf(file_shelf.url).pull("m:1.0/model.bin")
     assert not Shelf(file_shelf.url).cache.has_blob(entry.sha256)
