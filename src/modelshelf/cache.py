@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -94,7 +95,7 @@ _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, XFS, bcache
 
 
 def _copy(source: Path, dest: Path, *, reflink: bool) -> None:
-    if reflink and hasattr(os, "O_CLOEXEC"):
+    if reflink and sys.platform.startswith("linux"):
         try:
             import fcntl
 

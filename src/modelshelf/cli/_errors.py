@@ -15,31 +15,20 @@ __all__ = ["format_error"]
 Formatter = Callable[[BaseException], str]
 
 
-def _plain(exc: BaseException) -> str:
-    return str(exc)
+def _versions_hint(exc: BaseException) -> str:
+    name = getattr(exc, "name", "") or "NAME"
+    return f"{exc}\n  hint: list the versions with `modelshelf versions {name}`"
 
 
-def _hint(hint: str) -> Formatter:
-    def fmt(exc: BaseException) -> str:
-        return f"{exc}\n  hint: {hint}"
-
-    return fmt
+def _aliases_hint(exc: BaseException) -> str:
+    name = getattr(exc, "name", "") or "NAME"
+    return f"{exc}\n  hint: list the aliases with `modelshelf alias ls {name}`"
 
 
-# Order matters: subclasses before their bases.
+# Errors whose own message does not already say what to run next; subclasses first.
 _FORMATTERS: list[tuple[type[BaseException], Formatter]] = [
-    (errors.InvalidSpecError, _plain),
-    (errors.VersionNotFoundError, _hint("list versions with `modelshelf versions NAME`")),
-    (errors.AliasNotFoundError, _hint("list aliases with `modelshelf alias ls NAME`")),
-    (errors.PathNotInVersionError, _plain),
-    (errors.AssetNotFoundError, _plain),
-    (errors.VersionExistsError, _plain),
-    (errors.IntegrityError, _plain),
-    (errors.OfflineError, _plain),
-    (errors.StoreAuthError, _plain),
-    (errors.StoreUnreachableError, _plain),
-    (errors.UnsupportedStoreError, _plain),
-    (errors.ModelshelfError, _plain),
+    (errors.VersionNotFoundError, _versions_hint),
+    (errors.AliasNotFoundError, _aliases_hint),
 ]
 
 
@@ -48,4 +37,6 @@ def format_error(exc: BaseException) -> str:
     for kind, formatter in _FORMATTERS:
         if isinstance(exc, kind):
             return formatter(exc)
+    if isinstance(exc, errors.ModelshelfError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
