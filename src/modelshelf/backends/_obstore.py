@@ -6,10 +6,11 @@ obstore exception.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import obstore
 from obstore import exceptions as obx
@@ -127,20 +128,26 @@ class ObstoreBackend(Backend):
             translate_error(exc, self.url, key)
 
     def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
-        kwargs: dict[str, Any] = {}
-        if isinstance(data, Path):
-            size = data.stat().st_size
+        if isinstance(data, bytes):
+            self._put(key, data, mode, use_multipart=False)
+            return
+        # Opened outside the translation: a local file that vanished is not a store error.
+        with data.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             # Conditional multipart completion is not offered everywhere; create-only writes
             # are small records (manifests, alias records), so they go in one request.
-            kwargs["use_multipart"] = mode == "overwrite" and size > _MULTIPART_CHUNK
-            kwargs["chunk_size"] = _MULTIPART_CHUNK
-            kwargs["max_concurrency"] = _MULTIPART_CONCURRENCY
+            self._put(
+                key,
+                handle,
+                mode,
+                use_multipart=mode == "overwrite" and size > _MULTIPART_CHUNK,
+                chunk_size=_MULTIPART_CHUNK,
+                max_concurrency=_MULTIPART_CONCURRENCY,
+            )
+
+    def _put(self, key: str, data: bytes | BinaryIO, mode: PutMode, **options: Any) -> None:
         try:
-            if isinstance(data, Path):
-                with data.open("rb") as handle:
-                    obstore.put(self._store, key, handle, mode=mode, **kwargs)
-            else:
-                obstore.put(self._store, key, data, mode=mode, use_multipart=False)
+            obstore.put(self._store, key, data, mode=mode, **options)
         except _Translatable as exc:
             translate_error(exc, self.url, key)
 
