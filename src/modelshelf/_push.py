@@ -8,7 +8,12 @@ from pathlib import Path
 
 from modelshelf._progress import Progress
 from modelshelf._source import SourceFile, collect_files, git_source
-from modelshelf.errors import InvalidInputError, SourcePathError, VersionExistsError
+from modelshelf.errors import (
+    InvalidInputError,
+    ModelshelfError,
+    SourcePathError,
+    VersionExistsError,
+)
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
 from modelshelf.store import Store, actor, now_iso
@@ -66,6 +71,14 @@ def push_files(
     claim_lock = threading.Lock()
 
     def push_one(item: SourceFile) -> FileEntry:
+        try:
+            return hash_and_upload(item)
+        except ModelshelfError:
+            raise
+        except OSError as exc:  # the local file, not the store: those errors are ours above
+            raise SourcePathError(item.local, f"cannot read it ({exc.strerror})") from exc
+
+    def hash_and_upload(item: SourceFile) -> FileEntry:
         # Hash, then upload at once: one file's upload overlaps the next one's hashing.
         digest = hash_file(item.local, hashing)
         hashing.file_done()

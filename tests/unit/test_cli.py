@@ -180,3 +180,13 @@ def test_offline_refuses_what_needs_the_store(
     monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
     code, _, err = run(capsys, *[str(model) if a == "MODEL" else a for a in args])
     assert code == 1 and "MODELSHELF_OFFLINE is set" in err
+
+
+def test_unwritable_output_is_one_line_not_a_traceback(
+    model: Path, store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "push", str(model), "m")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder is needed")
+    code, _, err = run(capsys, "pull", "m", "-o", str(blocked / "sub"))
+    assert code == 1 and err.startswith("error: ") and "Traceback" not in err

@@ -72,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {format_error(exc)}", err=True)
         return 1
+    except OSError as exc:  # e.g. an -o folder we may not write to
+        if constants.debug():
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
