@@ -334,3 +334,48 @@ def test_racing_pushes_without_a_version_both_land(race_store: RaceStore, tmp_pa
     for me, version in versions.items():
         pulled = shelf.pull(f"auto/model:{version}") / "weights.bin"
         assert pulled.read_bytes() == me.encode() * 1024
+
+
+# Argv: store URL, source folder, marker file. Stalls just before the commit point, as a
+# process killed between uploading its blobs and writing its manifest would.
+STALLED_PUSHER = r"""
+import sys, time
+from pathlib import Path
+from modelshelf import Shelf
+from modelshelf.store import Store
+def stall(self, manifest):
+    Path(sys.argv[3]).touch()
+    time.sleep(120)
+Store.commit_manifest = stall
+Shelf(sys.argv[1]).push(sys.argv[2], "crash/model")
+"""
+
+
+def test_push_killed_before_its_commit_leaves_no_version(
+    race_store: RaceStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "weights.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    marker = tmp_path / "uploaded"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALLED_PUSHER, race_store.url, str(source), str(marker)],
+        env=child_env(tmp_path / "cache-pusher"),
+    )
+    try:
+        wait_for(lambda: marker.exists() or proc.poll() is not None, 60, "the blobs uploaded")
+        assert proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    shelf = Shelf(race_store.url)
+    assert shelf.assets() == []  # the blobs are there, but no version: nothing half-written
+    manifest = shelf.push(source, "crash/model")
+    assert manifest.version == "1.0"
+    assert (shelf.pull("crash/model") / "weights.bin").read_bytes() == (
+        source / "weights.bin"
+    ).read_bytes()
