@@ -36,6 +36,9 @@ from modelshelf.spec import Version
 __all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "place_file"]
 
 COMPLETE_MARKER = ".complete"
+# Blobs this large are downloaded under a per-blob lock, so that processes pulling the same
+# version fetch them once; smaller ones are cheaper to fetch twice than to lock.
+LOCKED_DOWNLOAD_SIZE = 1024 * 1024
 _READ_ONLY = 0o444
 
 
@@ -71,6 +74,12 @@ def place_file(source: Path, dest: Path, how: str) -> None:
     ``reflink`` (a copy-on-write clone) falls back to a plain copy. Copies are writable.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if how == "hardlink":
+        # Creating a link is atomic, so no temporary name is needed unless ``dest`` exists or
+        # links are refused; both cases take the careful path below.
+        with contextlib.suppress(OSError):
+            os.link(source, dest)
+            return
     tmp = _tmp_name(dest)
     try:
         if how == "symlink":
@@ -139,31 +148,42 @@ class Cache:
         dest = self.blob_path(entry.sha256)
         if dest.is_file():
             return dest
+        if entry.size < LOCKED_DOWNLOAD_SIZE:
+            # A second download of a small blob costs less than taking a lock for it.
+            self._download_into_place(dest, download)
+            return dest
         lock_path = self.root / "locks" / "sha256" / entry.sha256[:2] / f"{entry.sha256}.lock"
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
-            if dest.is_file():  # another process finished it while we waited
-                return dest
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self._remove_stale_temps(dest)
-            tmp = _tmp_name(dest)
-            try:
-                download(tmp)
-                tmp.chmod(_READ_ONLY)
-                os.replace(tmp, dest)
-            finally:
-                tmp.unlink(missing_ok=True)
+            if not dest.is_file():  # else another process finished it while we waited
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self._remove_stale_temps(dest)
+                self._download_into_place(dest, download)
         return dest
+
+    @staticmethod
+    def _download_into_place(dest: Path, download: Callable[[Path], None]) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_name(dest)
+        try:
+            download(tmp)
+            tmp.chmod(_READ_ONLY)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @staticmethod
     def _remove_stale_temps(dest: Path) -> None:
         """Delete temporary files of this blob left by processes that died mid-download."""
-        for tmp in dest.parent.glob(f".{dest.name}.*.tmp"):
+        prefix = f".{dest.name}."
+        for item in os.scandir(dest.parent):
+            if not (item.name.startswith(prefix) and item.name.endswith(".tmp")):
+                continue
             try:
-                pid = int(tmp.name.split(".")[2])
+                pid = int(item.name.split(".")[2])
             except (IndexError, ValueError):
                 continue
             if not _pid_alive(pid):
-                tmp.unlink(missing_ok=True)
+                Path(item.path).unlink(missing_ok=True)
 
     # -- manifests and snapshots ---------------------------------------------------------------
     def _manifest_path(self, store_id: str, name: str, version: str) -> Path:

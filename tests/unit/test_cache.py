@@ -95,7 +95,10 @@ def test_failing_download_leaves_no_blob_and_no_temp_file(cache: Cache) -> None:
     assert cache.fetch_blob(entry, writer(b"real content")).read_bytes() == b"real content"
 
 
-def test_stale_temp_files_of_dead_processes_are_removed(cache: Cache) -> None:
+def test_stale_temp_files_of_dead_processes_are_removed(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "LOCKED_DOWNLOAD_SIZE", 0)
     entry = entry_for(b"content")
     folder = cache.blob_path(entry.sha256).parent
     folder.mkdir(parents=True)
@@ -130,6 +133,8 @@ def test_cache_hit_takes_no_lock_and_calls_no_download(
 
 
 def test_a_miss_does_take_the_lock(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "LOCKED_DOWNLOAD_SIZE", 0)
+
     def no_lock(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lock taken")
 
@@ -138,7 +143,20 @@ def test_a_miss_does_take_the_lock(cache: Cache, monkeypatch: pytest.MonkeyPatch
         cache.fetch_blob(entry_for(b"x"), writer(b"x"))
 
 
-def test_concurrent_fetches_of_one_blob_download_once(cache: Cache) -> None:
+def test_a_small_miss_takes_no_lock(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_lock(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("lock taken")
+
+    monkeypatch.setattr(cache_module, "blob_lock", no_lock)
+    entry = entry_for(b"small")
+    assert entry.size < cache_module.LOCKED_DOWNLOAD_SIZE
+    assert cache.fetch_blob(entry, writer(b"small")).read_bytes() == b"small"
+
+
+def test_concurrent_fetches_of_one_blob_download_once(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "LOCKED_DOWNLOAD_SIZE", 0)
     data = b"shared" * 100
     entry = entry_for(data)
     calls: list[Path] = []
