@@ -89,7 +89,9 @@ def git_source(source: Path) -> dict[str, Any]:
     folder = source if source.is_dir() else source.parent
     info: dict[str, Any] = {"path": str(source.resolve())}
     commit = _git(folder, "rev-parse", "HEAD")
-    if commit:
+    # A folder git ignores is in the work tree but not described by its commits.
+    ignored = commit is not None and _git(folder, "check-ignore", "-q", str(source)) is not None
+    if commit and not ignored:
         info["git_commit"] = commit
         status = _git(folder, "status", "--porcelain", "--", ".")
         info["git_dirty"] = bool(status)

@@ -304,6 +304,12 @@ def test_git_commit_is_recorded(
     whole = shelf.push(repo, "repo")
     assert all(not f.path.startswith(".git/") for f in whole.files)
 
+    # a folder git ignores lies in the work tree, but no commit describes it
+    (repo / ".gitignore").write_text("scratch/\n")
+    make_tree(repo / "scratch", {"w.bin": "local only"})
+    ignored = shelf.push(repo / "scratch", "scratch")
+    assert "git_commit" not in ignored.source and "git_dirty" not in ignored.source
+
 
 def test_push_outside_git_records_no_commit(shelf: Shelf, model_dir: Path) -> None:
     manifest = shelf.push(model_dir, "m")
