@@ -190,3 +190,34 @@ def test_unwritable_output_is_one_line_not_a_traceback(
     blocked.write_text("a file where a folder is needed")
     code, _, err = run(capsys, "pull", "m", "-o", str(blocked / "sub"))
     assert code == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_push_with_aliases_points_them_at_the_new_version(
+    model: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "push", str(model), "m", "-a", "staging", "--alias", "canary")
+    pushed = json.loads(run(capsys, "push", str(model), "m", "-a", "staging", "--json")[1])
+    assert pushed["version"] == "1.1" and pushed["aliases"] == ["staging"]
+    listed = json.loads(run(capsys, "versions", "m", "--json")[1])
+    assert listed["aliases"] == {"canary": "1.0", "staging": "1.1"}
+
+
+def test_push_with_a_bad_alias_uploads_nothing(
+    model: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "push", str(model), "m", "-a", "Bad Alias")
+    assert code == 1 and "invalid spec" in err
+    assert json.loads(run(capsys, "ls", "--json")[1]) == []
+
+
+def test_versions_long_shows_who_when_and_message(
+    model: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "push", str(model), "m", "-m", "first")
+    run(capsys, "push", str(model), "m", "-m", "second")
+    code, out, _ = run(capsys, "versions", "m", "-l")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("1.1\t") and lines[0].endswith("\tsecond")
+    assert "@latest" in lines[0] and lines[1].endswith("\tfirst")
+    listed = json.loads(run(capsys, "versions", "m", "-l", "--json")[1])
+    assert [m["message"] for m in listed["manifests"]] == ["second", "first"]

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from modelshelf.cli._common import emit_json, human_size, json_option, shelf_from
 from modelshelf.spec import parse_spec
+from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
     "modelshelf ls                       # every asset",
@@ -34,28 +35,41 @@ def list_assets(ctx: click.Context, prefix: str, as_json: bool) -> None:
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[2])
 @click.argument("name")
+@click.option("--long", "-l", "long_format", is_flag=True,
+              help="Also show when, by whom, size and message (reads each manifest).")  # fmt: skip
 @json_option
 @click.pass_context
-def versions(ctx: click.Context, name: str, as_json: bool) -> None:
+def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool) -> None:
     """List the versions of NAME, newest first, with the aliases that point at them."""
     shelf = shelf_from(ctx)
-    found = shelf.versions(name)
-    aliases = shelf.aliases(name)
+    asset = parse_spec(name).name
+    found = shelf.versions(asset)
+    aliases = shelf.aliases(asset)
+    manifests = (
+        run_concurrently(lambda v: shelf.manifest(f"{asset}:{v}"), found) if long_format else []
+    )
     if as_json:
-        emit_json(
-            {
-                "name": parse_spec(name).name,
-                "versions": found,
-                "aliases": {a: r.version for a, r in aliases.items()},
-            }
-        )
+        listing: dict[str, object] = {
+            "name": asset,
+            "versions": found,
+            "aliases": {a: r.version for a, r in aliases.items()},
+        }
+        if long_format:
+            listing["manifests"] = [m.to_dict() for m in manifests]
+        emit_json(listing)
         return
     marks: dict[str, list[str]] = {}
     for alias, record in aliases.items():
         marks.setdefault(record.version, []).append(f"@{alias}")
     for index, version in enumerate(found):
-        tags = (["@latest"] if index == 0 else []) + marks.get(version, [])
-        click.echo(f"{version}\t{' '.join(tags)}".rstrip())
+        tags = " ".join((["@latest"] if index == 0 else []) + marks.get(version, []))
+        if long_format:
+            m = manifests[index]
+            when = m.created[:19].replace("T", " ")
+            click.echo(f"{version}\t{when}\t{m.author}\t{human_size(m.size)}\t{tags}"
+                       f"\t{m.message}".rstrip())  # fmt: skip
+        else:
+            click.echo(f"{version}\t{tags}".rstrip())
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[3])

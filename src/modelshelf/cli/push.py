@@ -14,11 +14,13 @@ from modelshelf.cli._common import (
     status,
 )
 from modelshelf.errors import InvalidInputError
+from modelshelf.spec import validate_alias
 
 EXAMPLES = [
     "modelshelf push ./model nlp/sentiment            # next version: 1.0, then 1.1, ...",
     "modelshelf push ./model nlp/sentiment --major    # 1.4 -> 2.0",
     "modelshelf push ./model nlp/sentiment:3.0        # explicit; fails if 3.0 exists",
+    "modelshelf push ./model nlp/sentiment -a staging # and point @staging at it",
     "modelshelf push model.onnx vision/detector -m 'retrained' --meta dataset=coco-2017",
 ]
 
@@ -43,6 +45,8 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("-m", "--message", default="", help="Why this version exists.")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata; repeatable.")
 @click.option("--major", is_flag=True, help="Start the next major version (1.4 -> 2.0).")
+@click.option("--alias", "-a", "aliases", multiple=True, metavar="ALIAS",
+              help="Then point NAME@ALIAS at the new version; repeatable.")  # fmt: skip
 @json_option
 @quiet_option
 @click.pass_context
@@ -53,11 +57,14 @@ def push(
     message: str,
     meta: tuple[str, ...],
     major: bool,
+    aliases: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Push PATH (a file or folder) as a new version of SPEC (NAME or NAME:VERSION)."""
     shelf = shelf_from(ctx)
+    for alias in aliases:  # refuse a bad alias before uploading anything
+        validate_alias(alias)
     manifest = shelf.push(
         path,
         spec,
@@ -66,11 +73,14 @@ def push(
         major=major,
         progress=show_progress(quiet, as_json),
     )
+    for alias in aliases:
+        shelf.set_alias(f"{manifest.name}@{alias}", manifest.version)
     if as_json:
         emit_json(
             {
                 "spec": f"{manifest.name}:{manifest.version}",
                 "store": shelf.url,
+                "aliases": list(aliases),
                 **manifest.to_dict(),
             }
         )
@@ -78,4 +88,6 @@ def push(
     status(
         f"pushed {len(manifest.files)} files ({human_size(manifest.size)}) to {shelf.url}", quiet
     )
+    for alias in aliases:
+        status(f"{manifest.name}@{alias} -> {manifest.version}", quiet)
     click.echo(f"{manifest.name}:{manifest.version}")
