@@ -221,3 +221,15 @@ def test_versions_long_shows_who_when_and_message(
     assert "@latest" in lines[0] and lines[1].endswith("\tfirst")
     listed = json.loads(run(capsys, "versions", "m", "-l", "--json")[1])
     assert [m["message"] for m in listed["manifests"]] == ["second", "first"]
+
+
+def test_show_prints_user_text_verbatim(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "[bold]x.txt").write_text("x")
+    run(capsys, "push", str(odd), "m", "-m", "fix [red]bug[/red]", "--meta", "k=[b]v")
+    code, out, _ = run(capsys, "show", "m")
+    assert code == 0
+    assert "fix [red]bug[/red]" in out and "k=[b]v" in out and "[bold]x.txt" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from modelshelf.cli._common import emit_json, human_size, json_option, shelf_from
 from modelshelf.spec import parse_spec
@@ -88,17 +89,18 @@ def show(ctx: click.Context, spec: str, as_json: bool) -> None:
         f"[bold]{manifest.name}:{manifest.version}[/bold]"
         f"  {len(manifest.files)} files, {human_size(manifest.size)}"
     )
-    console.print(f"pushed   {manifest.created} by {manifest.author}")
+    # Everything below is user text: printed as is, never read as rich markup.
+    console.print(f"pushed   {manifest.created} by {manifest.author}", markup=False)
     if manifest.message:
-        console.print(f"message  {manifest.message}")
+        console.print(f"message  {manifest.message}", markup=False)
     for key in ("git_commit", "git_remote", "path"):
         if key in manifest.source:
-            console.print(f"{key.replace('_', ' '):<8} {manifest.source[key]}")
+            console.print(f"{key.replace('_', ' '):<8} {manifest.source[key]}", markup=False)
     for key, value in manifest.metadata.items():
-        console.print(f"meta     {key}={value}")
+        console.print(f"meta     {key}={value}", markup=False)
     table = Table("path", "size", "sha256", box=None, pad_edge=False)
     for entry in manifest.files:
-        table.add_row(entry.path, human_size(entry.size), entry.sha256[:16])
+        table.add_row(Text(entry.path), human_size(entry.size), entry.sha256[:16])
     console.print(table)
 
 
