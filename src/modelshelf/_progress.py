@@ -84,7 +84,7 @@ class _RichProgress(Progress):
         from rich.progress import Progress as RichBar
 
         self._bar = RichBar(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
