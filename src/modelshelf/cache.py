@@ -148,6 +148,7 @@ class Cache:
         dest = self.blob_path(entry.sha256)
         if dest.is_file():
             return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
         if entry.size < LOCKED_DOWNLOAD_SIZE:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
@@ -155,14 +156,12 @@ class Cache:
         lock_path = self.root / "locks" / "sha256" / entry.sha256[:2] / f"{entry.sha256}.lock"
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
             if not dest.is_file():  # else another process finished it while we waited
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 self._remove_stale_temps(dest)
                 self._download_into_place(dest, download)
         return dest
 
     @staticmethod
     def _download_into_place(dest: Path, download: Callable[[Path], None]) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = _tmp_name(dest)
         try:
             download(tmp)

@@ -20,14 +20,11 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelshelf import constants
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
     AliasConflictError,
@@ -105,20 +102,6 @@ class Store:
     @staticmethod
     def blob_key(sha256: str) -> str:
         return f"blobs/sha256/{sha256[:2]}/{sha256}"
-
-    def missing_blobs(self, sizes: Mapping[str, int | None]) -> set[str]:
-        """The blobs the store lacks, or holds at another size than given (checked concurrently).
-
-        Args:
-            sizes: sha256 -> expected size (``None``: any size will do). A blob of the wrong
-                size is damaged, and uploading it again repairs every version that uses it.
-        """
-        if not sizes:
-            return set()
-        unique = sorted(sizes)
-        with ThreadPoolExecutor(max_workers=constants.max_concurrency()) as pool:
-            present = list(pool.map(lambda sha: self.has_blob(sha, sizes[sha]), unique))
-        return {sha for sha, ok in zip(unique, present, strict=True) if not ok}
 
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
         """True if the store holds the blob (at ``size`` bytes, when given)."""

@@ -21,8 +21,20 @@ from tests.servers.seaweed import S3Bucket
 from modelshelf import Shelf
 from modelshelf.store import Store
 
+# The start line of a racer script: say it is ready, then wait for the test's "go".
+WAIT_FOR_GO = r"""
+(Path(barrier) / f"ready-{me}").touch()
+deadline = time.monotonic() + 60
+while not (Path(barrier) / "go").exists():
+    if time.monotonic() > deadline:
+        print("barrier timeout")
+        sys.exit(3)
+    time.sleep(0.001)
+"""
+
 # Argv: store URL, source folder, barrier folder, racer name, "check" or "nocheck".
-PUSH_RACER = r"""
+PUSH_RACER = (
+    r"""
 import sys, time
 from pathlib import Path
 url, source, barrier, me, early_check = sys.argv[1:6]
@@ -35,13 +47,9 @@ if early_check == "nocheck":
     modelshelf._push._check_explicit = lambda *args, **kwargs: None
 shelf = Shelf(url)
 shelf.store.versions("race/model")  # open the backend and connection before the start line
-(Path(barrier) / f"ready-{me}").touch()
-deadline = time.monotonic() + 60
-while not (Path(barrier) / "go").exists():
-    if time.monotonic() > deadline:
-        print("barrier timeout")
-        sys.exit(3)
-    time.sleep(0.001)
+"""
+    + WAIT_FOR_GO
+    + r"""
 try:
     manifest = shelf.push(source, "race/model:1.0")
 except VersionExistsError as exc:
@@ -49,6 +57,7 @@ except VersionExistsError as exc:
     sys.exit(1)
 print("OK", manifest.version, manifest.files[0].sha256)
 """
+)
 
 # Argv: store URL, spec. The first range arrives at once; every later one stalls, so the
 # test can kill the process while a partial temporary file exists.
@@ -201,7 +210,8 @@ def test_pull_killed_mid_download_recovers(s3_env: S3Bucket, tmp_path: Path) -> 
 
 # Argv: store URL, barrier folder, racer name, then a Python statement run after the start
 # line with `shelf` bound; it prints its result on the last line of stdout.
-AFTER_BARRIER = r"""
+AFTER_BARRIER = (
+    r"""
 import sys, time
 from pathlib import Path
 url, barrier, me, statement = sys.argv[1:5]
@@ -216,14 +226,12 @@ def counting_get_range(self, key, start, end):
 _obstore.ObstoreBackend.get_range = counting_get_range
 shelf = Shelf(url)
 shelf.store.versions("warm/up")  # open the backend and connection before the start line
-(Path(barrier) / f"ready-{me}").touch()
-deadline = time.monotonic() + 60
-while not (Path(barrier) / "go").exists():
-    if time.monotonic() > deadline:
-        sys.exit(3)
-    time.sleep(0.001)
+"""
+    + WAIT_FOR_GO
+    + r"""
 print(eval(statement))
 """
+)
 
 
 def run_racers(

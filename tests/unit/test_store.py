@@ -149,14 +149,13 @@ def test_blob_key_layout() -> None:
     assert Store.blob_key("ab" + "0" * 62) == "blobs/sha256/ab/ab" + "0" * 62
 
 
-def test_missing_blobs_checks_each_once(store: Store, tmp_path: Path) -> None:
+def test_has_blob_tells_present_from_absent(store: Store, tmp_path: Path) -> None:
     local = tmp_path / "f"
     local.write_bytes(b"x")
     present, absent = "1" * 64, "2" * 64
     store.put_blob(present, local)
     assert store.backend.read(Store.blob_key(present)) == b"x"
-    assert store.missing_blobs({present: None, absent: None}) == {absent}
-    assert store.missing_blobs({}) == set()
+    assert store.has_blob(present) and not store.has_blob(absent)
 
 
 def test_store_id_is_filesystem_safe_and_distinct() -> None:
@@ -348,11 +347,9 @@ def test_push_and_alias_moves_are_audited(tmp_path: Path) -> None:
         assert ISO_UTC.match(record["when"])
 
 
-def test_missing_blobs_counts_a_blob_of_the_wrong_size_as_missing(
-    store: Store, tmp_path: Path
-) -> None:
+def test_a_blob_of_the_wrong_size_counts_as_missing(store: Store, tmp_path: Path) -> None:
     local = tmp_path / "f"
     local.write_bytes(b"abc")
     store.put_blob("3" * 64, local)
-    assert store.missing_blobs({"3" * 64: 3}) == set()
-    assert store.missing_blobs({"3" * 64: 4}) == {"3" * 64}
+    assert store.has_blob("3" * 64, 3)
+    assert not store.has_blob("3" * 64, 4)
