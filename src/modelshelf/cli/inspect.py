@@ -61,7 +61,7 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool) ->
         return
     marks: dict[str, list[str]] = {}
     for alias, record in aliases.items():
-        marks.setdefault(record.version, []).append(f"@{alias}")
+        marks.setdefault(str(record.version), []).append(f"@{alias}")
     for index, version in enumerate(found):
         tags = " ".join((["@latest"] if index == 0 else []) + marks.get(version, []))
         if long_format:
