@@ -116,9 +116,9 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     for record in records:
         what = (
-            f"push {record.get('version')}"
-            if record.get("action") == "push"
-            else f"alias @{record.get('alias')} -> {record.get('version')}"
+            f"{record.get('action')} {record.get('version')}"
+            if record.get("action") in ("push", "remove")
+            else f"alias @{record.get('alias')} -> {record.get('version') or 'removed'}"
             f" (was {record.get('previous') or 'unset'})"
         )
         note = f"  {record['message']}" if record.get("message") else ""

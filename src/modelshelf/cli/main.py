@@ -12,6 +12,7 @@ from modelshelf import __version__, constants
 from modelshelf.cli._errors import format_error
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
+from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
@@ -36,7 +37,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
     ctx.ensure_object(dict)["store"] = store
 
 
-for command in (push, pull, list_assets, versions, show, log, alias, cache):
+for command in (push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc):
     cli.add_command(command)
 
 
