@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted)."""
     _setup_logging()
     try:
-        cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
+        # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
+        code = cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:
