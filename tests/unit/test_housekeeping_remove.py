@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf import Shelf
+from modelshelf.cli.main import main
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -265,3 +266,48 @@ def test_alias_rm_takes_name_at_alias(shelf: Shelf, model: Path, spec: str) -> N
     push(shelf, model)
     with pytest.raises(InvalidInputError, match="NAME@ALIAS"):
         shelf.remove_alias(spec)
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rm_cli(shelf: Shelf, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    push(shelf, model)
+    shelf.set_alias("m@prod", "1.0")
+    code, out, err = run(capsys, "-s", shelf.url, "rm", "m:1.0", "-m", "why", "--dry-run")
+    assert (code, out) == (0, "would remove m:1.0\n") and "@prod points at it" in err
+    assert shelf.versions("m") == ["1.0"]
+    code, out, err = run(capsys, "-s", shelf.url, "rm", "m:1.0", "-m", "why", "--json")
+    record = json.loads(out)
+    assert (code, record["version"], record["aliases"], record["dry_run"]) == (
+        0,
+        "1.0",
+        ["prod"],
+        False,
+    )
+    code, _, err = run(capsys, "-s", shelf.url, "rm", "m:1.0")
+    assert code == 1 and "already removed by" in err and "Traceback" not in err
+    code, _, err = run(capsys, "-s", shelf.url, "pull", "m@prod")
+    assert code == 1 and "m@prod points at 1.0, which was removed by" in err
+    code, out, _ = run(capsys, "-s", shelf.url, "log", "m")
+    assert "remove 1.0  why" in out
+
+
+def test_alias_rm_cli(shelf: Shelf, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    push(shelf, model)
+    shelf.set_alias("m@prod", "1.0")
+    code, out, _ = run(capsys, "-s", shelf.url, "alias", "rm", "m@prod", "--expect", "1.0")
+    assert (code, out) == (0, "removed m@prod (was 1.0)\n")
+    assert run(capsys, "-s", shelf.url, "alias", "ls", "m")[:2] == (0, "")
+    code, out, _ = run(capsys, "-s", shelf.url, "alias", "history", "m@prod")
+    assert [line.split("\t")[1] for line in out.splitlines()] == ["1.0", "(removed)"]
+    code, out, _ = run(capsys, "-s", shelf.url, "log", "m")
+    assert "alias @prod -> removed (was 1.0)" in out
+    code, _, err = run(capsys, "-s", shelf.url, "alias", "rm", "m@prod")
+    assert code == 1 and "removed by" in err
