@@ -245,6 +245,8 @@ class Store:
         key = self._removal_key(name, version)
         try:
             data = json.loads(self.backend.read(key))
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise TypeError("not a record of strings")
             return Removal(**data)
         except ObjectNotFoundError:
             return None
