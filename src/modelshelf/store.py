@@ -280,13 +280,19 @@ class Store:
                 self.backend.put(self._removal_key(name, version), record.to_json(), mode="create")
             except ObjectExistsError:
                 raise self._removed_error(name, version, already=True) from None
-        elif _is_tombstone(self.backend.read(key)):
+        elif self._holds_tombstone(key):
             raise self._removed_error(name, version, already=True)
         else:
             record = existing  # an earlier removal stopped before the tombstone: finish it
         tombstone = {_TOMBSTONE: 1, **record.__dict__}
         self.backend.put(key, json.dumps(tombstone, indent=2).encode() + b"\n")
         return record
+
+    def _holds_tombstone(self, key: str) -> bool:
+        try:
+            return _is_tombstone(self.backend.read(key))
+        except ObjectNotFoundError:
+            return False  # no manifest key at all: the tombstone must still claim the number
 
     def _removal_key(self, name: str, version: str) -> str:
         return f"assets/{name}/versions/{version}.removed"

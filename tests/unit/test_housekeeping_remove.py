@@ -311,3 +311,15 @@ def test_alias_rm_cli(shelf: Shelf, model: Path, capsys: pytest.CaptureFixture[s
     assert "alias @prod -> removed (was 1.0)" in out
     code, _, err = run(capsys, "-s", shelf.url, "alias", "rm", "m@prod")
     assert code == 1 and "removed by" in err
+
+
+def test_a_removal_record_without_a_manifest_still_claims_the_number(
+    shelf: Shelf, model: Path
+) -> None:
+    push(shelf, model)
+    shelf.store.backend.put("assets/m/versions/1.1.removed", b"{}")  # written by hand
+    shelf.remove("m:1.1")  # writes the tombstone, so the create-only commit of 1.1 fails
+    manifest = shelf.push(model, "m", progress=False)
+    assert manifest.version == "1.2"
+    with pytest.raises(VersionRemovedError):
+        shelf.store.commit_manifest(manifest.__class__(**{**manifest.__dict__, "version": "1.1"}))
