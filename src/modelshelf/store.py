@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelshelf._removal import TOMBSTONE, Removal, is_tombstone
 from modelshelf.backends.base import Backend, ObjectMeta
 from modelshelf.errors import (
     AliasConflictError,
@@ -53,7 +54,6 @@ _ALIAS_RECORD = re.compile(r"^(\d{8})\.json$")
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
-_TOMBSTONE = "modelshelf-removed"
 _ALIAS_RETRIES = 8
 
 
@@ -85,26 +85,6 @@ class AliasRecord:
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, indent=2).encode() + b"\n"
-
-
-@dataclass(frozen=True)
-class Removal:
-    """The record of a removed version: who removed it, when, and why."""
-
-    name: str
-    version: str
-    who: str
-    host: str
-    when: str
-    message: str = ""
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, indent=2).encode() + b"\n"
-
-    def describe(self) -> str:
-        """``removed by ann@host at <time> ("why")``, for messages."""
-        why = f" ({self.message!r})" if self.message else ""
-        return f"removed by {self.who}@{self.host} at {self.when}{why}"
 
 
 class Store:
@@ -190,7 +170,7 @@ class Store:
         """
         key = self.manifest_key(name, version)
         raw = self.backend.read(key)
-        if _is_tombstone(raw):
+        if is_tombstone(raw):
             raise self._removed_error(name, version)
         manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
         if manifest.name != name or manifest.version != version:
@@ -284,13 +264,13 @@ class Store:
             raise self._removed_error(name, version, already=True)
         else:
             record = existing  # an earlier removal stopped before the tombstone: finish it
-        tombstone = {_TOMBSTONE: 1, **record.__dict__}
+        tombstone = {TOMBSTONE: 1, **record.__dict__}
         self.backend.put(key, json.dumps(tombstone, indent=2).encode() + b"\n")
         return record
 
     def _holds_tombstone(self, key: str) -> bool:
         try:
-            return _is_tombstone(self.backend.read(key))
+            return is_tombstone(self.backend.read(key))
         except ObjectNotFoundError:
             return False  # no manifest key at all: the tombstone must still claim the number
 
@@ -491,14 +471,3 @@ class Store:
             except (ObjectNotFoundError, ValueError):
                 continue
         return records
-
-
-def _is_tombstone(raw: bytes) -> bool:
-    """True if a manifest key holds the tombstone of a removed version."""
-    if _TOMBSTONE.encode() not in raw[:200]:
-        return False
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and _TOMBSTONE in data
