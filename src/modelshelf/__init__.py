@@ -10,6 +10,8 @@ Example:
     >>> # path = shelf.pull("nlp/sentiment:1")                  # latest 1.x, verified
 """
 
+from modelshelf._gc import GcReport
+from modelshelf._housekeeping import BlobFault, VerifyReport
 from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
 from modelshelf.cache import Cache
 from modelshelf.errors import (
@@ -32,11 +34,12 @@ from modelshelf.errors import (
     UnsupportedStoreError,
     VersionExistsError,
     VersionNotFoundError,
+    VersionRemovedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.shelf import Resolved, Shelf, pull, push
 from modelshelf.spec import AssetSpec, Version, parse_spec
-from modelshelf.store import AliasRecord, Store
+from modelshelf.store import AliasRecord, Removal, Store
 
 __version__ = "0.1.0"
 
@@ -47,8 +50,10 @@ __all__ = [
     "AssetNotFoundError",
     "AssetSpec",
     "Backend",
+    "BlobFault",
     "Cache",
     "FileEntry",
+    "GcReport",
     "IntegrityError",
     "InvalidInputError",
     "InvalidManifestError",
@@ -60,6 +65,7 @@ __all__ = [
     "ObjectNotFoundError",
     "OfflineError",
     "PathNotInVersionError",
+    "Removal",
     "Resolved",
     "Shelf",
     "SourcePathError",
@@ -68,9 +74,11 @@ __all__ = [
     "StoreError",
     "StoreUnreachableError",
     "UnsupportedStoreError",
+    "VerifyReport",
     "Version",
     "VersionExistsError",
     "VersionNotFoundError",
+    "VersionRemovedError",
     "__version__",
     "open_backend",
     "parse_spec",

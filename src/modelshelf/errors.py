@@ -15,6 +15,7 @@ ModelshelfError
 │   ├── AliasNotFoundError                            no such alias on the asset
 │   └── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
 ├── VersionExistsError          (FileExistsError)     a push to a version that exists
+│   └── VersionRemovedError                           ... or that was removed (never reused)
 ├── AliasConflictError                                another writer moved the alias first
 ├── IntegrityError                                    content whose sha256 is not the expected one
 ├── OfflineError                                      offline and not in the cache
@@ -49,6 +50,7 @@ __all__ = [
     "UnsupportedStoreError",
     "VersionExistsError",
     "VersionNotFoundError",
+    "VersionRemovedError",
 ]
 
 
@@ -138,6 +140,25 @@ class VersionExistsError(ModelshelfError, FileExistsError):
         super().__init__(
             f"{name}:{version} already exists in {store}; versions never change once written."
             f" Push without a version to get the next one, or choose another version."
+        )
+
+
+class VersionRemovedError(VersionExistsError):
+    """A push targeted a version that was removed: removed numbers are never reused.
+
+    Attributes:
+        removal: who removed it, when and why, as one phrase.
+    """
+
+    def __init__(self, name: str, version: str, store: str, removal: str) -> None:
+        self.name = name
+        self.version = version
+        self.store = store
+        self.removal = removal
+        ModelshelfError.__init__(
+            self,
+            f"{name}:{version} was {removal} from {store}; version numbers are never reused."
+            " Push without a version to get the next one, or choose another version.",
         )
 
 

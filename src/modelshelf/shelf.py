@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from modelshelf import constants
 from modelshelf._export import export_files
+from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
+from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
 from modelshelf._push import push_files
 from modelshelf.backends.base import Backend
@@ -32,7 +35,7 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import LATEST, AssetSpec, Version, latest_matching, parse_spec
-from modelshelf.store import AliasRecord, Store
+from modelshelf.store import AliasRecord, Removal, Store
 from modelshelf.transfer import download_verified, run_concurrently
 
 __all__ = ["LinkMode", "Resolved", "Shelf", "pull", "push"]
@@ -189,8 +192,38 @@ class Shelf:
             previous=record.previous,
             seq=record.seq,
         )
-        self.cache.write_ref(self.store_id, target.name, f"aliases:{target.alias}", record.version)
+        self.cache.write_ref(
+            self.store_id, target.name, f"aliases:{target.alias}", resolved.version
+        )
         return record
+
+    def remove(self, spec: str | AssetSpec, *, message: str = "", dry_run: bool = False) -> Removal:
+        """Remove the exact version ``NAME:VERSION`` for good; its number is never reused.
+
+        Its manifest's content goes at once; its blobs go at the next :meth:`gc`. Machines
+        that pulled it keep their cached copy (``modelshelf cache rm`` removes one).
+        With ``dry_run`` nothing is written and the record that would be is returned.
+        """
+        return remove_version(self.store, _as_spec(spec), message, dry_run=dry_run)
+
+    def remove_alias(self, spec: str | AssetSpec, *, expected: str | None = None) -> AliasRecord:
+        """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
+        return remove_alias(self.store, _as_spec(spec), expected)
+
+    def verify(
+        self, spec: str | AssetSpec, *, quick: bool = False, progress: bool | Progress | None = None
+    ) -> VerifyReport:
+        """Check the store holds every blob of a version whole: by sha256, or sizes if ``quick``."""
+        target = _as_spec(spec)
+        manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
+        with _progress(progress) as bar:
+            return verify_version(
+                self.store, manifest, self._select(target, manifest), quick=quick, progress=bar
+            )
+
+    def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
+        """Delete blobs no live version references and older than ``grace``; see ``_gc``."""
+        return collect_garbage(self.store, grace=grace, dry_run=dry_run)
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
@@ -244,20 +277,14 @@ class Shelf:
     def _resolve_online(self, target: AssetSpec) -> Resolved:
         name = target.name
         if target.alias is not None and target.alias != LATEST:
-            version = self.store.read_alias(name, target.alias).version
+            version = self.store.alias_target(name, target.alias)
         else:
             found = self.store.versions(name)
-            if not found:
+            if not found and not target.version:
                 raise self._asset_not_found(name)
             best = latest_matching(found, target.version)
             if best is None:
-                shown = ", ".join(str(v) for v in found[:10])
-                raise VersionNotFoundError(
-                    f"{name} has no version matching {target.version} in {self.url};"
-                    f" it has {shown}{' ...' if len(found) > 10 else ''}",
-                    name=name,
-                    store=self.url,
-                )
+                raise self.store.version_not_found(name, target.version, found)
             version = str(best)
         manifest = self.cache.load_manifest(self.store_id, name, version)
         if manifest is None:

@@ -5,11 +5,17 @@ blobs/sha256/ab/abcdef…                           content, written only if abs
 assets/<name>/versions/1.3.json                   manifest; created only if absent: the commit
 assets/<name>/aliases/<alias>/00000017.json       alias record 17; created only if absent
 assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an alias move
+assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
 ```
 An alias moves by creating the next numbered record after reading the current one. Create-only
 writes exist on every backend (S3 If-None-Match, GCS generation match, local exclusive create),
 so exactly one of two racing writers gets a given number: this is compare-and-swap on the
-alias's sequence number, and the records double as the alias's history.
+alias's sequence number, and the records double as the alias's history. A record whose
+``version`` is ``null`` removes the alias.
+
+Removing a version creates its ``.removed`` record, then overwrites its manifest with a small
+tombstone: the manifest key is never deleted, so the create-only commit of that number keeps
+failing and the number is never reused, while the manifest's content is gone.
 """
 
 from __future__ import annotations
@@ -20,28 +26,34 @@ import json
 import re
 import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelshelf.backends.base import Backend
+from modelshelf._removal import TOMBSTONE, Removal, is_tombstone
+from modelshelf.backends.base import Backend, ObjectMeta
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
+    AssetNotFoundError,
     InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
     VersionExistsError,
+    VersionNotFoundError,
+    VersionRemovedError,
 )
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 
-__all__ = ["AliasRecord", "Store", "actor", "now_iso"]
+__all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
 _ALIAS_RECORD = re.compile(r"^(\d{8})\.json$")
-_VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.json$")
-_MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.json$")
+_VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
+_MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
+_BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
 _ALIAS_RETRIES = 8
 
 
@@ -64,7 +76,7 @@ class AliasRecord:
     """One move of an alias: it points at ``version`` since ``when``; ``seq`` counts the moves."""
 
     alias: str
-    version: str
+    version: str | None  # None: this record removes the alias
     previous: str | None
     seq: int
     who: str
@@ -120,28 +132,47 @@ class Store:
     def manifest_key(name: str, version: str) -> str:
         return f"assets/{name}/versions/{version}.json"
 
-    def versions(self, name: str) -> list[Version]:
-        """Every version of ``name``, newest first (empty if the asset does not exist)."""
-        found = []
+    def _version_listing(self, name: str) -> tuple[set[Version], set[Version]]:
+        """One listing of ``versions/``: (every committed number, the removed ones)."""
+        committed: set[Version] = set()
+        removed: set[Version] = set()
         prefix = f"assets/{name}/versions/"
         for meta in self.backend.list(prefix.rstrip("/")):
             match = _VERSION_FILE.match(meta.path[len(prefix) :])
             if match:
                 try:
-                    found.append(Version.parse(match.group(1)))
+                    version = Version.parse(match.group(1))
                 except ValueError:
                     continue  # not ours: skip rather than fail the listing
-        return sorted(found, reverse=True)
+                (committed if match.group(2) == "json" else removed).add(version)
+        return committed, removed
+
+    def versions(self, name: str) -> list[Version]:
+        """Every live version of ``name``, newest first (empty if the asset does not exist)."""
+        committed, removed = self._version_listing(name)
+        return sorted(committed - removed, reverse=True)
+
+    def taken_versions(self, name: str) -> list[Version]:
+        """Every version number ever committed, removed ones included, newest first.
+
+        Removed numbers are never reused, so the next version is chosen after all of these.
+        """
+        committed, removed = self._version_listing(name)
+        return sorted(committed | removed, reverse=True)
 
     def read_manifest(self, name: str, version: str) -> Manifest:
         """The manifest of one version.
 
         Raises:
             ObjectNotFoundError: the version does not exist.
+            VersionNotFoundError: the version was removed.
             InvalidManifestError: it exists but does not parse.
         """
         key = self.manifest_key(name, version)
-        manifest = Manifest.from_json(self.backend.read(key), where=f"{self.url}/{key}")
+        raw = self.backend.read(key)
+        if is_tombstone(raw):
+            raise self._removed_error(name, version)
+        manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
         if manifest.name != name or manifest.version != version:
             raise InvalidManifestError(
                 f"{self.url}/{key} describes {manifest.name}:{manifest.version}, not"
@@ -154,23 +185,139 @@ class Store:
 
         Raises:
             VersionExistsError: someone else created this version first.
+            VersionRemovedError: the version was removed; its number is never reused.
         """
         key = self.manifest_key(manifest.name, manifest.version)
         try:
             self.backend.put(key, manifest.to_json(), mode="create")
         except ObjectExistsError:
-            raise VersionExistsError(manifest.name, manifest.version, self.url) from None
+            raise self.version_taken_error(manifest.name, manifest.version) from None
+
+    def version_taken_error(self, name: str, version: str) -> VersionExistsError:
+        """The error for a push to a taken number: removed (with who and when) or existing."""
+        removal = self.removal(name, version)
+        if removal is not None:
+            return VersionRemovedError(name, version, self.url, removal.describe())
+        return VersionExistsError(name, version, self.url)
+
+    def version_not_found(
+        self, name: str, wanted: Version | None, live: list[Version]
+    ) -> AssetNotFoundError:
+        """The error for a spec version that matches no live version (says if it was removed)."""
+        if wanted is not None and self.removal(name, str(wanted)) is not None:
+            return self._removed_error(name, str(wanted))
+        if not live:
+            return AssetNotFoundError(
+                f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
+                name=name,
+                store=self.url,
+            )
+        shown = ", ".join(str(v) for v in live[:10])
+        return VersionNotFoundError(
+            f"{name} has no version matching {wanted} in {self.url};"
+            f" it has {shown}{' ...' if len(live) > 10 else ''}",
+            name=name,
+            store=self.url,
+        )
+
+    def removal(self, name: str, version: str) -> Removal | None:
+        """The removal record of a version, or ``None`` if it was not removed."""
+        key = self._removal_key(name, version)
+        try:
+            data = json.loads(self.backend.read(key))
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise TypeError("not a record of strings")
+            return Removal(**data)
+        except ObjectNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            # The marker alone says the version is gone; an unreadable record must not revive it.
+            return Removal(name, version, "unknown", "unknown", "unknown time")
+
+    def remove_version(self, name: str, version: str, message: str = "") -> Removal:
+        """Remove a live version for good: its number stays taken, its manifest's content goes.
+
+        The ``.removed`` record is created first (create-only: exactly one remover wins), then
+        the manifest is overwritten with a tombstone. A removal cut short between the two
+        writes is finished by running it again.
+
+        Raises:
+            VersionNotFoundError: no such version, or it was removed already.
+        """
+        key = self.manifest_key(name, version)
+        existing = self.removal(name, version)
+        if existing is None:
+            if not self.backend.exists(key):
+                raise VersionNotFoundError(
+                    f"{name}:{version} does not exist in {self.url}; give the full version"
+                    f" as listed by `modelshelf versions {name}`",
+                    name=name,
+                    store=self.url,
+                )
+            who = actor()
+            record = Removal(name, version, who["user"], who["host"], now_iso(), message)
+            try:
+                self.backend.put(self._removal_key(name, version), record.to_json(), mode="create")
+            except ObjectExistsError:
+                raise self._removed_error(name, version, already=True) from None
+        elif self._holds_tombstone(key):
+            raise self._removed_error(name, version, already=True)
+        else:
+            record = existing  # an earlier removal stopped before the tombstone: finish it
+        tombstone = {TOMBSTONE: 1, **record.__dict__}
+        self.backend.put(key, json.dumps(tombstone, indent=2).encode() + b"\n")
+        return record
+
+    def _holds_tombstone(self, key: str) -> bool:
+        try:
+            return is_tombstone(self.backend.read(key))
+        except ObjectNotFoundError:
+            return False  # no manifest key at all: the tombstone must still claim the number
+
+    def _removal_key(self, name: str, version: str) -> str:
+        return f"assets/{name}/versions/{version}.removed"
+
+    def _removed_error(
+        self, name: str, version: str, *, already: bool = False
+    ) -> VersionNotFoundError:
+        removal = self.removal(name, version)
+        what = removal.describe() if removal else "removed"
+        return VersionNotFoundError(
+            f"{name}:{version} was {'already ' if already else ''}{what} from {self.url};"
+            f" version numbers are never reused: use another version"
+            f" (`modelshelf versions {name}`)",
+            name=name,
+            store=self.url,
+        )
 
     def assets(self, prefix: str = "") -> list[str]:
-        """Names of every asset with at least one version, sorted; optionally under ``prefix``."""
+        """Names of every asset with a live version, sorted; optionally under ``prefix``."""
+        names = {name for name, _ in self.live_versions(prefix)}
+        wanted = prefix.strip("/")
+        return sorted(n for n in names if not wanted or n == wanted or n.startswith(wanted + "/"))
+
+    def live_versions(self, prefix: str = "") -> set[tuple[str, str]]:
+        """``(name, version)`` of every live version (under ``prefix``), from one listing."""
         list_prefix = "assets/" + prefix.strip("/") if prefix.strip("/") else "assets"
-        names = set()
+        committed: set[tuple[str, str]] = set()
+        removed: set[tuple[str, str]] = set()
         for meta in self.backend.list(list_prefix):
             match = _MANIFEST_KEY.match(meta.path)
             if match:
-                names.add(match.group(1))
-        wanted = prefix.strip("/")
-        return sorted(n for n in names if not wanted or n == wanted or n.startswith(wanted + "/"))
+                found = removed if match.group(3) == "removed" else committed
+                found.add((match.group(1), match.group(2)))
+        return committed - removed
+
+    def blobs(self) -> Iterator[tuple[str, ObjectMeta]]:
+        """Every blob in the store as ``(sha256, meta)``; keys that are not blobs are skipped."""
+        for meta in self.backend.list("blobs/sha256"):
+            match = _BLOB_KEY.match(meta.path)
+            if match and match.group(2).startswith(match.group(1)):
+                yield match.group(2), meta
+
+    def delete_blob(self, sha256: str) -> None:
+        """Delete one blob (garbage collection only: a referenced blob must never go)."""
+        self.backend.delete(self.blob_key(sha256))
 
     # -- aliases -------------------------------------------------------------------------------
     def _alias_prefix(self, name: str, alias: str) -> str:
@@ -180,20 +327,41 @@ class Store:
         """The current record of an alias.
 
         Raises:
-            AliasNotFoundError: the alias was never set.
+            AliasNotFoundError: the alias was never set, or was removed.
         """
         seq = self._latest_alias_seq(name, alias)
-        if seq == 0:
+        record = self._read_alias_record(name, alias, seq) if seq else None
+        if record is None or record.version is None:
+            removed = f" (removed by {record.who}@{record.host} at {record.when})" if record else ""
             raise AliasNotFoundError(
-                f"{name} has no alias {alias!r} in {self.url}; set it with"
+                f"{name} has no alias {alias!r} in {self.url}{removed}; set it with"
                 f" `modelshelf alias set {name}@{alias} VERSION`",
                 name=name,
                 store=self.url,
             )
-        return self._read_alias_record(name, alias, seq)
+        return record
+
+    def alias_target(self, name: str, alias: str) -> str:
+        """The version ``name@alias`` points at, refused if that version was removed.
+
+        Raises:
+            AliasNotFoundError: the alias is not set.
+            VersionNotFoundError: it points at a removed version.
+        """
+        version = self.read_alias(name, alias).version or ""  # read_alias: never a removal
+        removal = self.removal(name, version)
+        if removal is not None:
+            raise VersionNotFoundError(
+                f"{name}@{alias} points at {version}, which was {removal.describe()} from"
+                f" {self.url}; move the alias with `modelshelf alias set {name}@{alias} VERSION`"
+                f" or remove it with `modelshelf alias rm {name}@{alias}`",
+                name=name,
+                store=self.url,
+            )
+        return version
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:
-        """Every alias of ``name`` with its current record."""
+        """Every alias of ``name`` with its current record (removed aliases left out)."""
         prefix = f"assets/{name}/aliases/"
         latest: dict[str, int] = {}
         for meta in self.backend.list(prefix.rstrip("/")):
@@ -201,7 +369,8 @@ class Store:
             match = _ALIAS_RECORD.match(rest)
             if match:
                 latest[alias] = max(latest.get(alias, 0), int(match.group(1)))
-        return {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
+        records = {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
+        return {a: r for a, r in records.items() if r.version is not None}
 
     def alias_history(self, name: str, alias: str) -> list[AliasRecord]:
         """Every move of an alias, oldest first."""
@@ -220,10 +389,31 @@ class Store:
         Raises:
             AliasConflictError: ``expected`` did not hold, or moves kept racing.
         """
+        if self.removal(name, version) is not None:
+            raise self._removed_error(name, version)
+        return self._write_alias(name, alias, version, expected)
+
+    def remove_alias(self, name: str, alias: str, *, expected: str | None = None) -> AliasRecord:
+        """Remove ``alias`` by creating the next numbered record with ``version: None``.
+
+        Like a move it is compare-and-swap (``expected``) and stays in the alias's history;
+        setting the alias again afterwards starts from "unset".
+
+        Raises:
+            AliasNotFoundError: the alias is not set.
+            AliasConflictError: ``expected`` did not hold, or moves kept racing.
+        """
+        return self._write_alias(name, alias, None, expected)
+
+    def _write_alias(
+        self, name: str, alias: str, version: str | None, expected: str | None
+    ) -> AliasRecord:
         who = actor()
         for _ in range(_ALIAS_RETRIES):
             seq = self._latest_alias_seq(name, alias)
             previous = self._read_alias_record(name, alias, seq).version if seq else None
+            if version is None and previous is None:
+                self.read_alias(name, alias)  # raises AliasNotFoundError, saying why
             if expected is not None and (previous or "") != expected:
                 raise AliasConflictError(
                     f"{name}@{alias} points at {previous or 'nothing'},"

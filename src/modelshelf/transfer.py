@@ -28,7 +28,7 @@ from modelshelf.errors import (
     StoreUnreachableError,
 )
 
-__all__ = ["download_verified", "hash_file", "run_concurrently"]
+__all__ = ["download_verified", "hash_file", "hash_object", "run_concurrently"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,13 +76,13 @@ def _ranges(size: int, range_size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + range_size, size)
 
 
-def _fetch_to_file(backend: Backend, key: str, size: int, fd: int) -> Iterator[memoryview]:
-    """Write the object into ``fd`` by ranges, in parallel; yield each range's bytes in order."""
+def _fetch_to_file(backend: Backend, key: str, size: int, fd: int | None) -> Iterator[memoryview]:
+    """Write the object into ``fd`` (if any) by ranges, in parallel; yield the ranges in order."""
 
     def fetch(start: int, end: int) -> memoryview:
         data = memoryview(backend.get_range(key, start, end))
         view = data
-        while view:
+        while view and fd is not None:
             view = view[os.pwrite(fd, view, start + data.nbytes - view.nbytes) :]
         return data
 
@@ -103,6 +103,23 @@ def _fetch_to_file(backend: Backend, key: str, size: int, fd: int) -> Iterator[m
         finally:
             for future in pending:
                 future.cancel()
+
+
+def hash_object(
+    backend: Backend, key: str, size: int, progress: ProgressTask | None = None
+) -> tuple[str, int]:
+    """The sha256 (hex) and length of the first ``size`` bytes of an object, read by ranges.
+
+    The same bounded window of ranged GETs as a download, hashed in order, nothing written.
+    """
+    digest = hashlib.sha256()
+    received = 0
+    for chunk in _fetch_to_file(backend, key, size, None):
+        digest.update(chunk)
+        received += chunk.nbytes
+        if progress is not None:
+            progress.advance(chunk.nbytes)
+    return digest.hexdigest(), received
 
 
 def _explain_damage(

@@ -1,4 +1,4 @@
-"""``modelshelf alias set | ls | history``: move and inspect aliases."""
+"""``modelshelf alias set | rm | ls | history``: move, remove and inspect aliases."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from modelshelf.spec import parse_spec
 EXAMPLES = [
     "modelshelf alias set nlp/sentiment@production 1.3",
     "modelshelf alias set nlp/sentiment@production 1.4 --expect 1.3   # compare-and-swap",
+    "modelshelf alias rm nlp/sentiment@staging",
     "modelshelf alias ls nlp/sentiment",
     "modelshelf alias history nlp/sentiment@production",
 ]
@@ -45,6 +46,26 @@ def set_alias(
     click.echo(f"{name}:{record.version}")
 
 
+@alias.command(name="rm")
+@click.argument("spec")
+@click.option(
+    "--expect",
+    default=None,
+    metavar="VERSION",
+    help="Only remove if the alias points at VERSION now.",
+)
+@json_option
+@click.pass_context
+def remove_alias(ctx: click.Context, spec: str, expect: str | None, as_json: bool) -> None:
+    """Remove the alias SPEC (NAME@ALIAS); the removal stays in its history."""
+    record = shelf_from(ctx).remove_alias(spec, expected=expect)
+    name = parse_spec(spec).name
+    if as_json:
+        emit_json({"name": name, **record.__dict__})
+        return
+    click.echo(f"removed {name}@{record.alias} (was {record.previous})")
+
+
 @alias.command(name="ls")
 @click.argument("name")
 @json_option
@@ -73,4 +94,5 @@ def history(ctx: click.Context, spec: str, as_json: bool) -> None:
         emit_json([r.__dict__ for r in records])
         return
     for record in records:
-        click.echo(f"{record.seq}\t{record.version}\t{record.when}\t{record.who}@{record.host}")
+        version = record.version or "(removed)"
+        click.echo(f"{record.seq}\t{version}\t{record.when}\t{record.who}@{record.host}")

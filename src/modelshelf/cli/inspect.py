@@ -61,7 +61,7 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool) ->
         return
     marks: dict[str, list[str]] = {}
     for alias, record in aliases.items():
-        marks.setdefault(record.version, []).append(f"@{alias}")
+        marks.setdefault(str(record.version), []).append(f"@{alias}")
     for index, version in enumerate(found):
         tags = " ".join((["@latest"] if index == 0 else []) + marks.get(version, []))
         if long_format:
@@ -116,9 +116,9 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
         return
     for record in records:
         what = (
-            f"push {record.get('version')}"
-            if record.get("action") == "push"
-            else f"alias @{record.get('alias')} -> {record.get('version')}"
+            f"{record.get('action')} {record.get('version')}"
+            if record.get("action") in ("push", "remove")
+            else f"alias @{record.get('alias')} -> {record.get('version') or 'removed'}"
             f" (was {record.get('previous') or 'unset'})"
         )
         note = f"  {record['message']}" if record.get("message") else ""

@@ -12,6 +12,7 @@ from modelshelf import __version__, constants
 from modelshelf.cli._errors import format_error
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
+from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
@@ -36,7 +37,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
     ctx.ensure_object(dict)["store"] = store
 
 
-for command in (push, pull, list_assets, versions, show, log, alias, cache):
+for command in (push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc):
     cli.add_command(command)
 
 
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted)."""
     _setup_logging()
     try:
-        cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
+        # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
+        code = cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -1,0 +1,112 @@
+"""``modelshelf verify | rm | gc``: check a version's blobs, take a version back, free space."""
+
+from __future__ import annotations
+
+import click
+
+from modelshelf._gc import parse_grace
+from modelshelf.cli._common import (
+    emit_json,
+    human_size,
+    json_option,
+    quiet_option,
+    shelf_from,
+    show_progress,
+    status,
+)
+
+EXAMPLES = [
+    "modelshelf verify nlp/sentiment@production       # re-hash every blob in the store",
+    "modelshelf verify nlp/sentiment:1.3 --quick      # sizes only (one HEAD per blob)",
+    "modelshelf rm nlp/sentiment:1.3 -m 'leaked a token' --dry-run",
+    "modelshelf rm nlp/sentiment:1.3 -m 'leaked a token'",
+    "modelshelf gc --dry-run                          # blobs no version uses",
+    "modelshelf gc --grace 7d",
+]
+
+
+@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
+@click.argument("spec")
+@click.option("--quick", is_flag=True, help="Check sizes only, without reading the bytes.")
+@json_option
+@quiet_option
+@click.pass_context
+def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: bool) -> None:
+    """Check that the store holds every file of SPEC whole (exit 1 naming each bad file)."""
+    report = shelf_from(ctx).verify(spec, quick=quick, progress=show_progress(quiet, as_json))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        what = "sizes of" if quick else "sha256 of"
+        for fault in report.faults:
+            click.echo(f"BAD  {fault.describe()}")
+        status(
+            f"{report.name}:{report.version}: checked the {what} {report.blobs} blobs"
+            f" ({report.files} files, {human_size(report.size)}):"
+            f" {len(report.faults)} bad file(s)" + ("" if report.faults else ", all good"),
+            quiet and not report.faults,
+        )
+        if report.faults:
+            status("  repair: push the same files again; the store then holds them whole")
+    if report.faults:
+        ctx.exit(1)
+
+
+@click.command(name="rm", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[2:4]))
+@click.argument("spec")
+@click.option("--message", "-m", default="", help="Why it is removed (kept in the audit log).")
+@click.option("--dry-run", is_flag=True, help="Only check and show what would be removed.")
+@json_option
+@click.pass_context
+def remove(ctx: click.Context, spec: str, message: str, dry_run: bool, as_json: bool) -> None:
+    """Remove the version SPEC (NAME:VERSION, exact) for good; its number is never reused.
+
+    Its manifest is replaced by a tombstone at once and its blobs go at the next `gc`.
+    Aliases pointing at it then fail until moved. Copies already pulled stay in the caches
+    of the machines that pulled them (`modelshelf cache rm` on each).
+    """
+    shelf = shelf_from(ctx)
+    removal = shelf.remove(spec, message=message, dry_run=dry_run)
+    aliases = sorted(
+        a for a, r in shelf.aliases(removal.name).items() if r.version == removal.version
+    )
+    if as_json:
+        emit_json({"dry_run": dry_run, **removal.__dict__, "aliases": aliases})
+        return
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {removal.name}:{removal.version}")
+    for alias in aliases:
+        status(
+            f"warning: @{alias} points at it; move it with"
+            f" `modelshelf alias set {removal.name}@{alias} VERSION` or"
+            f" `modelshelf alias rm {removal.name}@{alias}`"
+        )
+    if not dry_run:
+        status("its blobs are deleted by the next `modelshelf gc` (`--grace 0` to do it now)")
+
+
+@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[4:]))
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.option(
+    "--grace",
+    default="24h",
+    metavar="AGE",
+    help="Keep unused blobs younger than AGE (30m, 24h, 7d; 0 for none): a push in progress"
+    " uploads its blobs before its manifest. Default 24h.",
+)
+@json_option
+@click.pass_context
+def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool) -> None:
+    """Delete the blobs in the store that no version uses (killed pushes, removed versions)."""
+    report = shelf_from(ctx).gc(grace=parse_grace(grace), dry_run=dry_run)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {len(report.deleted)} blobs, {human_size(report.deleted_bytes)};"
+        f" kept {report.referenced} in use by {report.versions} versions"
+        f" and {report.young} younger than {grace}"
+    )
+    if report.broken:
+        ctx.exit(1)
