@@ -9,13 +9,12 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
-from modelshelf.cli._errors import format_error
+from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
-from modelshelf.errors import ModelshelfError
 
 __all__ = ["cli", "main", "run"]
 
@@ -55,7 +54,11 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted).
+
+    Every exception ends as one ``error: ...`` line and exit code 1, whatever its type (obstore's
+    Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback.
+    """
     _setup_logging()
     try:
         cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
@@ -67,20 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except ModelshelfError as exc:
-        if constants.debug():
-            traceback.print_exc()
-        click.echo(f"error: {format_error(exc)}", err=True)
-        return 1
-    except OSError as exc:  # e.g. an -o folder we may not write to
-        if constants.debug():
-            traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # the one place that turns anything into a line
+        if constants.debug():
+            traceback.print_exc()
+        click.echo(f"error: {error_line(exc)}", err=True)
+        return 1
     return 0
 
 
