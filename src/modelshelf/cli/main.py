@@ -9,6 +9,7 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
+from modelshelf.cli._common import common_options
 from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
@@ -20,23 +21,18 @@ __all__ = ["cli", "main", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--store",
-    "-s",
-    default=None,
-    metavar="URL",
-    help="Store URL: file:///path (default: a folder in the user data dir),"
-    " s3://bucket/prefix, memory://name. Default: $MODELSHELF_STORE.",
-)
+@common_options
 @click.version_option(__version__, prog_name="modelshelf")
-@click.pass_context
-def cli(ctx: click.Context, store: str | None) -> None:
-    """Named, versioned, immutable model artifacts in any object store."""
-    ctx.ensure_object(dict)["store"] = store
+def cli(as_json: bool, quiet: bool) -> None:
+    """Named, versioned, immutable model artifacts in any object store.
+
+    --store, --json and --quiet may come before or after the command.
+    """
 
 
 for command in (push, pull, list_assets, versions, show, log, alias, cache):
-    cli.add_command(command)
+    # Commands that do not declare the common options yet still accept them.
+    cli.add_command(common_options(command))
 
 
 class _StderrHandler(logging.Handler):
