@@ -102,11 +102,13 @@ def _http_failure(exc: BaseException) -> tuple[int | None, str | None, str]:
     status_match = _HTTP_STATUS.search(text)
     status = int(status_match.group(1)) if status_match else None
     code = html.unescape(code_match.group(1)).strip() if code_match else None
+    http = f"HTTP {status}{status_match.group(2).rstrip()}" if status_match else ""
     if code:
         message = html.unescape(message_match.group(1)) if message_match else ""
-        return status, code, _one_line(f"{code}: {message}" if message else code)
-    if status_match:
-        return status, None, _one_line(f"HTTP {status}{status_match.group(2).rstrip()}")
+        s3_error = f"{code}: {message}" if message else code
+        return status, code, _one_line(f"{http}, {s3_error}" if http else s3_error)
+    if http:
+        return status, None, _one_line(http)
     return None, None, _summary(exc)
 
 
