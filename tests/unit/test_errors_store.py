@@ -19,7 +19,6 @@ from modelshelf.backends._obstore import translate_error
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import (
-    InvalidInputError,
     ObjectNotFoundError,
     OfflineError,
     StoreError,
@@ -249,8 +248,3 @@ def test_503_without_a_cache_is_an_offline_error(
     with pytest.raises(StoreUnavailableError, match="try again"):
         shelf.assets()
 
-
-def test_invalid_input_is_not_a_store_error() -> None:
-    # Guard for the tree: a bad setting is the user's to fix, and is still a StoreError
-    # (UnsupportedStoreError), never an InvalidInputError that callers would read as an argument.
-    assert not issubclass(UnsupportedStoreError, InvalidInputError)

@@ -128,6 +128,13 @@ def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
         raise ObjectNotFoundError(f"{where} does not exist") from exc
     if isinstance(exc, obx.AlreadyExistsError | obx.PreconditionError | FileExistsError):
         raise ObjectExistsError(f"{where} already exists") from exc
+    if status is not None and status >= 500:
+        raise StoreUnavailableError(
+            # The part before " (" is what a fallback to the cache prints as its reason.
+            f"the store {url} is not available: {cause}, still after retries; the server may"
+            " be restarting or overloaded (try again shortly; cached versions stay usable"
+            " with MODELSHELF_OFFLINE=1)"
+        ) from exc
     text = str(exc).lower()
     refused = isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError)
     if refused or isinstance(exc, PermissionError) or any(h in text for h in _AUTH_HINTS):
@@ -138,13 +145,6 @@ def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
             f" ({detail}). Check the credentials"
             " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://) and that"
             " they may read and write there."
-        ) from exc
-    if status is not None and status >= 500:
-        raise StoreUnavailableError(
-            # The part before " (" is what a fallback to the cache prints as its reason.
-            f"the store {url} is not available: {cause}, still after retries; the server may"
-            " be restarting or overloaded (try again shortly; cached versions stay usable"
-            " with MODELSHELF_OFFLINE=1)"
         ) from exc
     hint = next((h for h in _UNREACHABLE_HINTS if h in text), None)
     if hint:
