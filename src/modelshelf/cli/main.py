@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # the one place that turns anything into a line
         if constants.debug():
             traceback.print_exc()
