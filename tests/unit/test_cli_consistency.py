@@ -15,6 +15,12 @@ from modelshelf.cli.main import cli, main
 from modelshelf.shelf import Shelf
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # If a check regresses (pull -o ""), files land here, not in the worktree.
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
     root = tmp_path / "model"
