@@ -247,4 +247,3 @@ def test_503_without_a_cache_is_an_offline_error(
         shelf.resolve("m")
     with pytest.raises(StoreUnavailableError, match="try again"):
         shelf.assets()
-
