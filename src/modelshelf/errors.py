@@ -21,6 +21,7 @@ ModelshelfError
 ├── OfflineError                                      offline and not in the cache
 └── StoreError                                        the backend seam
     ├── StoreUnreachableError   (ConnectionError)     network down, server not running
+    │   └── StoreUnavailableError                     server answers 5xx even after retries
     ├── StoreAuthError          (PermissionError)     missing or refused credentials
     ├── UnsupportedStoreError   (ValueError)          unknown URL scheme, missing extra
     ├── ObjectNotFoundError     (FileNotFoundError)   a key that is not there
@@ -46,6 +47,7 @@ __all__ = [
     "SourcePathError",
     "StoreAuthError",
     "StoreError",
+    "StoreUnavailableError",
     "StoreUnreachableError",
     "UnsupportedStoreError",
     "VersionExistsError",
@@ -197,6 +199,11 @@ class StoreError(ModelshelfError):
 
 class StoreUnreachableError(StoreError, ConnectionError):
     """The store did not answer: the server is down, the address is wrong, or no network."""
+
+
+class StoreUnavailableError(StoreUnreachableError):
+    """The store answered, but with server errors (5xx) even after retries: it is restarting,
+    overloaded or broken. Treated like an unreachable store: resolution falls back to the cache."""
 
 
 class StoreAuthError(StoreError, PermissionError):

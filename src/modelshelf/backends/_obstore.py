@@ -6,6 +6,7 @@ obstore exception.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from modelshelf.errors import (
     ObjectNotFoundError,
     StoreAuthError,
     StoreError,
+    StoreUnavailableError,
     StoreUnreachableError,
 )
 
@@ -54,29 +56,93 @@ _AUTH_HINTS = (
 )
 
 _STATUS = re.compile(r"\b([45]\d\d [A-Z][A-Za-z ]+?)(?::|$|\n)")
+# obstore: "... Server returned non-2xx status code: 503 Service Unavailable: <body>"
+_HTTP_STATUS = re.compile(r"status code: (\d{3})([A-Za-z ]*)")
+_S3_CODE = re.compile(r"<Code>([^<]{1,200})</Code>")
+_S3_MESSAGE = re.compile(r"<Message>([^<]{1,500})</Message>")
 
 _HOST = re.compile(r"\b(https?://[^/\s]+)")
+
+# What to do about an S3 error code; the default points at the endpoint and the URL.
+_NEXT_STEP = {
+    "NoSuchBucket": "create the bucket, or fix the bucket in the store URL",
+    "InvalidBucketName": "fix the bucket in the store URL",
+    "PermanentRedirect": "set AWS_REGION to the bucket's region, or check the endpoint",
+    "AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region",
+    "SlowDown": "try again shortly",
+}
+_DEFAULT_STEP = "check the endpoint (AWS_ENDPOINT_URL) and the store URL"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Store text squeezed onto one line and cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _summary(exc: BaseException) -> str:
+    """What obstore said, without its multi-line debug dump."""
+    text = str(exc).split("\n\nDebug source:")[0].strip()
+    return _one_line(text) if text else type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return _one_line(text.splitlines()[0]) if text else type(exc).__name__
+
+
+def _http_failure(exc: BaseException) -> tuple[int | None, str | None, str]:
+    """The HTTP status, the S3 error code and the most informative cause in an obstore error.
+
+    An S3 error body is XML: ``<Error><Code>NoSuchBucket</Code><Message>...</Message></Error>``;
+    its code and message are the cause. Without a body, the status line is.
+    """
+    text = str(exc).split("\n\nDebug source:")[0]
+    code_match, message_match = _S3_CODE.search(text), _S3_MESSAGE.search(text)
+    status_match = _HTTP_STATUS.search(text)
+    status = int(status_match.group(1)) if status_match else None
+    code = html.unescape(code_match.group(1)).strip() if code_match else None
+    http = f"HTTP {status}{status_match.group(2).rstrip()}" if status_match else ""
+    if code:
+        message = html.unescape(message_match.group(1)) if message_match else ""
+        s3_error = f"{code}: {message}" if message else code
+        return status, code, _one_line(f"{http}, {s3_error}" if http else s3_error)
+    if http:
+        return status, None, _one_line(http)
+    return None, None, _summary(exc)
 
 
 def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
-    """Raise the modelshelf error that matches an obstore (or OS) exception."""
+    """Raise the modelshelf error that matches an obstore (or OS) exception.
+
+    The cause is kept (an S3 error's code and message, else the HTTP status, else obstore's
+    summary), on one line, with the next step. Server errors (5xx) that outlived obstore's
+    retries raise :class:`StoreUnavailableError`, so callers treat the store as unreachable.
+    """
     where = f"{url.rstrip('/')}/{key}" if key else url
+    status, code, cause = _http_failure(exc)
+    if code in _NEXT_STEP and code != "SlowDown":
+        # About the bucket or the setup, not one key: a missing bucket is no missing object.
+        raise StoreError(f"{url}: {cause}; {_NEXT_STEP[code]}") from exc
     if isinstance(exc, obx.NotFoundError | FileNotFoundError):
         raise ObjectNotFoundError(f"{where} does not exist") from exc
     if isinstance(exc, obx.AlreadyExistsError | obx.PreconditionError | FileExistsError):
         raise ObjectExistsError(f"{where} already exists") from exc
+    if status is not None and status >= 500:
+        raise StoreUnavailableError(
+            # The part before " (" is what a fallback to the cache prints as its reason.
+            f"the store {url} is not available: {cause}, still after retries; the server may"
+            " be restarting or overloaded (try again shortly; cached versions stay usable"
+            " with MODELSHELF_OFFLINE=1)"
+        ) from exc
     text = str(exc).lower()
     refused = isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError)
     if refused or isinstance(exc, PermissionError) or any(h in text for h in _AUTH_HINTS):
-        status = _STATUS.search(str(exc))
+        status_text = _STATUS.search(str(exc))
+        detail = cause if code else status_text.group(1) if status_text else _first_line(exc)
         raise StoreAuthError(
             f"{url} refused access to {key or 'the store'}"
-            f" ({status.group(1) if status else _first_line(exc)}). Check the credentials"
+            f" ({detail}). Check the credentials"
             " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://) and that"
             " they may read and write there."
         ) from exc
@@ -89,6 +155,9 @@ def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
             " (AWS_ENDPOINT_URL) and that the server is running; cached versions stay usable"
             " with MODELSHELF_OFFLINE=1."
         ) from exc
+    if status is not None:
+        step = _NEXT_STEP.get(code or "", _DEFAULT_STEP)
+        raise StoreError(f"{url}: {key or 'store'}: {cause}; {step}") from exc
     raise StoreError(f"{url}: {key or 'store'}: {_first_line(exc)}") from exc
 
 

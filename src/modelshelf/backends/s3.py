@@ -14,11 +14,15 @@ Configuration follows the standard AWS environment, with explicit keyword argume
 
 Without credentials from any of these, opening fails with a clear error rather than silently
 asking the cloud metadata service; set ``AWS_EC2_METADATA_DISABLED=false`` to use an instance role.
+
+The bucket, region and endpoint are checked before any request (``http(s)://host[:port][/path]``):
+obstore panics on some malformed ones, and a mistyped endpoint should say so, not fail later.
 """
 
 from __future__ import annotations
 
 import configparser
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
@@ -62,6 +66,72 @@ _RETRY: Any = {
         "base": 2,
     },
 }
+
+
+# Bucket names as S3 (and older, laxer servers) accept them; anything else would be put into URLs.
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+# AWS regions (us-east-1) and the free-form names S3-compatible servers use (auto, garage).
+_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def check_endpoint(endpoint: str, source: str = "endpoint") -> None:
+    """Refuse an endpoint that is not ``http(s)://host[:port][/path]``, saying how to fix it.
+
+    Args:
+        endpoint: the endpoint URL as given.
+        source: where it came from (a setting or environment variable), named in the message.
+
+    Raises:
+        UnsupportedStoreError: what is wrong with it, and the fix.
+
+    Example:
+        >>> check_endpoint("127.0.0.1:9000")
+        Traceback (most recent call last):
+        ...
+        modelshelf.errors.UnsupportedStoreError: ...
+    """
+
+    def refuse(problem: str, fix: str) -> UnsupportedStoreError:
+        return UnsupportedStoreError(f"S3 endpoint {endpoint!r} (from {source}) {problem}; {fix}")
+
+    if not endpoint.isprintable() or any(c.isspace() for c in endpoint):
+        raise refuse("holds spaces or control characters", "give http(s)://host[:port]")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https"):
+        if "://" not in endpoint:
+            raise refuse("has no scheme", f"write it as http://{endpoint} or https://{endpoint}")
+        raise refuse("must start with http:// or https://", "e.g. http://127.0.0.1:9000")
+    if parts.username is not None or parts.password is not None:
+        raise refuse(
+            "holds credentials",
+            "remove them and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+        )
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if not parts.hostname or not _HOSTNAME.fullmatch(host):
+        raise refuse("has no host" if not parts.hostname else "has an invalid host",
+                     f"give {parts.scheme}://host[:port]")  # fmt: skip
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise refuse("has an invalid port", "a port is a number from 1 to 65535")
+    if parts.query or parts.fragment:
+        raise refuse("has a query or fragment", "give http(s)://host[:port][/path] only")
+
+
+def _check_bucket_and_region(bucket: str, region: str) -> None:
+    if not _BUCKET.fullmatch(bucket):
+        raise UnsupportedStoreError(
+            f"S3 bucket name {bucket!r} is not valid: use letters, digits, '.', '-' and '_'"
+            " (at most 255), as s3://bucket/prefix"
+        )
+    if not _REGION.fullmatch(region):
+        raise UnsupportedStoreError(
+            f"S3 region {region!r} is not valid: give a region name such as us-east-1"
+            " (AWS_REGION, or the region setting)"
+        )
 
 
 def _profile_settings(profile: str | None) -> dict[str, str]:
@@ -108,7 +178,9 @@ class S3Backend(ObstoreBackend):
         key = opts.get("access_key_id") or env("AWS_ACCESS_KEY_ID")
         secret = opts.get("secret_access_key") or env("AWS_SECRET_ACCESS_KEY")
         token = opts.get("session_token") or env("AWS_SESSION_TOKEN")
-        region = opts.get("region") or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
+        region = (
+            opts["region"] if "region" in opts else (env("AWS_REGION") or env("AWS_DEFAULT_REGION"))
+        )
         if profile or not (key and secret):
             from_profile = _profile_settings(profile)
             if not (key and secret) and "aws_access_key_id" in from_profile:
@@ -116,9 +188,16 @@ class S3Backend(ObstoreBackend):
                 secret = from_profile.get("aws_secret_access_key")
                 token = from_profile.get("aws_session_token")
             region = region or from_profile.get("region")
-        endpoint = opts.get("endpoint") or env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+        endpoint, source = opts.get("endpoint"), "the endpoint setting"
+        for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+            if not endpoint and env(variable):
+                endpoint, source = env(variable), variable
+        if endpoint:
+            check_endpoint(endpoint, source)
+        region = "us-east-1" if region is None else region
+        _check_bucket_and_region(bucket, region)
 
-        config: dict[str, Any] = {"region": region or "us-east-1", "conditional_put": "etag"}
+        config: dict[str, Any] = {"region": region, "conditional_put": "etag"}
         if endpoint:
             config["endpoint"] = endpoint
         if opts.get("anonymous"):
@@ -154,7 +233,13 @@ class S3Backend(ObstoreBackend):
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> S3Backend:
         """Open ``s3://bucket[/prefix]``."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
+            raise UnsupportedStoreError(
+                f"{url!r} is not a valid S3 URL ({exc}); the bucket name uses letters, digits,"
+                " '.', '-' and '_', as s3://bucket/prefix"
+            ) from None
         if not parts.netloc:
             raise UnsupportedStoreError(f"{url}: an S3 URL needs a bucket, as s3://bucket/prefix")
         return cls(parts.netloc, parts.path.strip("/"), **settings)

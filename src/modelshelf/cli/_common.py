@@ -5,34 +5,174 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
+from modelshelf.errors import InvalidInputError
 from modelshelf.shelf import Shelf
+from modelshelf.spec import AssetSpec, parse_spec
 
-__all__ = ["emit_json", "human_size", "json_option", "quiet_option", "shelf_from", "status"]
+__all__ = [
+    "alias_spec",
+    "asset_name",
+    "common_options",
+    "emit_json",
+    "format_time",
+    "human_size",
+    "json_option",
+    "printable",
+    "quiet_option",
+    "shelf_from",
+    "status",
+    "store_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _root(ctx: click.Context) -> dict[str, Any]:
+    """The settings shared by the whole command line (kept on the root context)."""
+    obj: dict[str, Any] = ctx.find_root().ensure_object(dict)
+    return obj
+
+
+def _remember_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], bool]:
+    """A flag that counts wherever it is given: before the subcommand or after it."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            _root(ctx)[key] = True
+        return bool(value or _root(ctx).get(key))
+
+    return callback
+
+
+def _remember_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    root = _root(ctx)
+    if root.get("store") not in (None, value):
+        raise click.BadParameter(
+            f"given twice, as {root['store']} and {value}; give it once", ctx, param
+        )
+    root["store"] = value
+
+
 def json_option(fn: F) -> F:
-    """``--json``: print one JSON document on stdout instead of text."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+    """``--json``: print one JSON document on stdout instead of text (``as_json``)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_flag("json"),
+        help="Print JSON for scripts.",
+    )(fn)
 
 
 def quiet_option(fn: F) -> F:
-    """``--quiet``: no progress bars and no chatter on stderr."""
-    return click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes.")(fn)
+    """``--quiet``: no progress bars and no chatter on stderr (``quiet``)."""
+    return click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        callback=_remember_flag("quiet"),
+        help="No progress bars or notes.",
+    )(fn)
+
+
+def store_option(fn: F) -> F:
+    """``--store URL``: the store to use; read back with :func:`shelf_from`."""
+    return click.option(
+        "--store",
+        "-s",
+        default=None,
+        metavar="URL",
+        expose_value=False,
+        is_eager=True,  # before arguments whose callbacks might open the store
+        callback=_remember_store,
+        help="Store URL: file:///path (default: a folder in the user data dir),"
+        " s3://bucket/prefix, memory://name. Default: $MODELSHELF_STORE.",
+    )(fn)
+
+
+_COMMON: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("as_json", json_option),
+    ("quiet", quiet_option),
+    ("store", store_option),
+)
+
+
+def common_options(target: F) -> F:
+    """``--store``, ``--json`` and ``--quiet``, accepted before or after any subcommand.
+
+    Decorate a command function (it receives ``as_json`` and ``quiet``; the store is read with
+    :func:`shelf_from`), or pass a finished :class:`click.Command`: options it lacks are added
+    without being passed to it, so every command of the CLI takes them (``main`` does this for
+    each command it registers, so a new command gets them for free). A flag given before the
+    subcommand counts as if given after it.
+
+    Example:
+        >>> @click.command()
+        ... @common_options
+        ... @click.pass_context
+        ... def hello(ctx: click.Context, as_json: bool, quiet: bool) -> None: ...
+    """
+    if isinstance(target, click.Command):
+        present = {param.name for param in target.params}
+        for name, option in _COMMON:
+            if name not in present:
+                before = len(target.params)
+                option(target)  # click.option on a Command appends to its params
+                for param in target.params[before:]:
+                    param.expose_value = False
+        if isinstance(target, click.Group):
+            for command in target.commands.values():
+                common_options(command)
+        return target
+    for _, option in reversed(_COMMON):
+        target = option(target)
+    return target
 
 
 def shelf_from(ctx: click.Context) -> Shelf:
     """The Shelf for the store named by ``--store`` / ``MODELSHELF_STORE``."""
-    obj: dict[str, Any] = ctx.ensure_object(dict)
+    obj = _root(ctx)
     if "shelf" not in obj:
         obj["shelf"] = Shelf(obj.get("store"))
     shelf: Shelf = obj["shelf"]
     return shelf
+
+
+def asset_name(text: str, command: str) -> str:
+    """The asset name in ``text``, for commands about a whole asset (``versions``, ``log``).
+
+    Raises:
+        InvalidInputError: ``text`` also names a version, alias or path, which would mean
+            nothing here; the message gives the command to run instead.
+    """
+    spec = parse_spec(text)
+    if spec.version is not None or spec.alias is not None or spec.path is not None:
+        raise InvalidInputError(
+            f"{command} takes NAME, not a version, alias or path: got {text!r};"
+            f" run `modelshelf {command} {spec.name}`"
+        )
+    return spec.name
+
+
+def alias_spec(text: str, command: str) -> AssetSpec:
+    """``NAME@ALIAS`` parsed, for commands about one alias (``alias set``, ``alias history``).
+
+    Raises:
+        InvalidInputError: no alias, or a version or path as well.
+    """
+    spec = parse_spec(text)
+    if spec.alias is None or spec.path is not None:
+        raise InvalidInputError(
+            f"{command} takes NAME@ALIAS, e.g. {spec.name}@production: got {text!r}"
+        )
+    return spec
 
 
 def emit_json(data: Any) -> None:
@@ -58,3 +198,59 @@ def show_progress(quiet: bool, as_json: bool) -> bool | None:
     if quiet or as_json:
         return False
     return None if sys.stderr.isatty() else False
+
+
+# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
+# C0 and C1 controls, DEL, line/paragraph separators and the bidirectional overrides.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0xFEFF,
+]
+_ESCAPES = {
+    code: _NAMED.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _UNSAFE
+}
+
+
+def printable(text: object) -> str:
+    """``text`` with every terminal control character shown as a visible escape.
+
+    Store text (messages, metadata, names, paths, alias records) is written by others: printed
+    raw, an escape sequence could recolour or clear a teammate's terminal, and a newline could
+    forge a line of ``versions -l`` or ``log``. JSON output needs no such care.
+
+    Example:
+        >>> printable("fix\x1b[2J\nbug")
+        'fix\\x1b[2J\\nbug'
+    """
+    return str(text).translate(_ESCAPES)
+
+
+def format_time(value: object) -> str:
+    """An ISO time from a store as ``2026-11-30 16:47:04Z`` (UTC, to the second), everywhere.
+
+    Text that is not an ISO time is shown as it is (escaped), so a forged record still prints.
+
+    Example:
+        >>> format_time("2026-11-30T16:47:04.123456Z")
+        '2026-11-30 16:47:04Z'
+    """
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return printable(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")

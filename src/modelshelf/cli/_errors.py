@@ -1,7 +1,8 @@
 """How the CLI reports errors: one line with the cause, the next step, exit code 1.
 
 Each known error type maps to a formatter; the most specific match wins. ``MODELSHELF_DEBUG=1``
-prints the traceback as well.
+prints the traceback as well. Every line is escaped (:func:`printable`): messages quote store
+text, which must not reach a terminal raw.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelshelf import errors
+from modelshelf.cli._common import printable
 
-__all__ = ["format_error"]
+__all__ = ["error_line", "format_error"]
 
 Formatter = Callable[[BaseException], str]
 
@@ -40,3 +42,25 @@ def format_error(exc: BaseException) -> str:
     if isinstance(exc, errors.ModelshelfError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def error_line(exc: BaseException) -> str:
+    """What ``main`` prints after ``error: `` for any exception, escaped for the terminal.
+
+    Our own messages may span lines on purpose (a hint, a caret under a spec); each line is
+    escaped on its own. Anything that is not a modelshelf or OS error is a bug: one line, and
+    how to see the traceback.
+    """
+    if isinstance(exc, errors.ModelshelfError):
+        text = format_error(exc)
+    elif isinstance(exc, OSError):  # e.g. an -o folder we may not write to
+        where = f": {exc.filename}" if exc.filename else ""
+        text = f"{exc.strerror or exc}{where}"
+    else:
+        lines = str(exc).strip().splitlines()
+        detail = f": {lines[0]}" if lines else ""
+        return printable(
+            f"unexpected {type(exc).__name__}{detail}. This is a bug; run again with"
+            " MODELSHELF_DEBUG=1 to see the traceback, and report it"
+        )
+    return "\n".join(printable(line) for line in text.split("\n"))

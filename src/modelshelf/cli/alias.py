@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import emit_json, json_option, shelf_from, status
-from modelshelf.errors import InvalidInputError
-from modelshelf.spec import parse_spec
+from modelshelf.cli._common import (
+    alias_spec,
+    asset_name,
+    common_options,
+    emit_json,
+    format_time,
+    printable,
+    shelf_from,
+    status,
+)
 
 EXAMPLES = [
     "modelshelf alias set nlp/sentiment@production 1.3",
@@ -31,19 +38,20 @@ def alias() -> None:
     metavar="VERSION",
     help="Only move if the alias points at VERSION now ('' for unset).",
 )
-@json_option
+@common_options
 @click.pass_context
 def set_alias(
-    ctx: click.Context, spec: str, version: str, expect: str | None, as_json: bool
+    ctx: click.Context, spec: str, version: str, expect: str | None, as_json: bool, quiet: bool
 ) -> None:
     """Point SPEC (NAME@ALIAS) at VERSION (partial versions resolve to the latest match)."""
+    name = alias_spec(spec, "alias set").name
     record = shelf_from(ctx).set_alias(spec, version, expected=expect)
-    name = parse_spec(spec).name
     if as_json:
         emit_json({"name": name, **record.__dict__})
         return
-    status(f"{name}@{record.alias}: {record.previous or 'unset'} -> {record.version}")
-    click.echo(f"{name}:{record.version}")
+    previous = printable(record.previous or "unset")
+    status(f"{name}@{record.alias}: {previous} -> {printable(record.version)}", quiet)
+    click.echo(f"{name}:{printable(record.version)}")
 
 
 @alias.command(name="rm")
@@ -54,45 +62,56 @@ def set_alias(
     metavar="VERSION",
     help="Only remove if the alias points at VERSION now.",
 )
-@json_option
+@common_options
 @click.pass_context
-def remove_alias(ctx: click.Context, spec: str, expect: str | None, as_json: bool) -> None:
+def remove_alias(
+    ctx: click.Context, spec: str, expect: str | None, as_json: bool, quiet: bool
+) -> None:
     """Remove the alias SPEC (NAME@ALIAS); the removal stays in its history."""
+    name = alias_spec(spec, "alias rm").name
     record = shelf_from(ctx).remove_alias(spec, expected=expect)
-    name = parse_spec(spec).name
     if as_json:
         emit_json({"name": name, **record.__dict__})
         return
-    click.echo(f"removed {name}@{record.alias} (was {record.previous})")
+    click.echo(f"removed {name}@{record.alias} (was {printable(record.previous)})")
 
 
 @alias.command(name="ls")
 @click.argument("name")
-@json_option
+@common_options
 @click.pass_context
-def list_aliases(ctx: click.Context, name: str, as_json: bool) -> None:
+def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
     """List the aliases of NAME and where they point."""
-    records = shelf_from(ctx).aliases(name)
+    shelf = shelf_from(ctx)
+    asset = asset_name(name, "alias ls")
+    records = shelf.aliases(asset)
+    if not records:
+        shelf.versions(asset)  # an unknown asset fails as `versions` does
     if as_json:
         emit_json({a: r.__dict__ for a, r in records.items()})
         return
     for alias_name, record in records.items():
-        click.echo(f"@{alias_name}\t{record.version}\t{record.when}\t{record.who}@{record.host}")
+        click.echo(f"@{alias_name}\t{printable(record.version)}\t{format_time(record.when)}"
+                   f"\t{printable(f'{record.who}@{record.host}')}")  # fmt: skip
 
 
 @alias.command(name="history")
 @click.argument("spec")
-@json_option
+@common_options
 @click.pass_context
-def history(ctx: click.Context, spec: str, as_json: bool) -> None:
+def history(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     """Every move of SPEC (NAME@ALIAS), oldest first."""
-    target = parse_spec(spec)
-    if target.alias is None:
-        raise InvalidInputError(f"alias history takes NAME@ALIAS, got {spec!r}")
-    records = shelf_from(ctx).store.alias_history(target.name, target.alias)
+    target = alias_spec(spec, "alias history")
+    assert target.alias is not None
+    shelf = shelf_from(ctx)
+    records = shelf.store.alias_history(target.name, target.alias)
+    if not records:
+        shelf.versions(target.name)  # an unknown asset fails as `versions` does
+        shelf.store.read_alias(target.name, target.alias)  # and an unknown alias says so
     if as_json:
         emit_json([r.__dict__ for r in records])
         return
     for record in records:
-        version = record.version or "(removed)"
-        click.echo(f"{record.seq}\t{version}\t{record.when}\t{record.who}@{record.host}")
+        version = printable(record.version or "(removed)")
+        click.echo(f"{record.seq}\t{version}\t{format_time(record.when)}"
+                   f"\t{printable(f'{record.who}@{record.host}')}")  # fmt: skip

@@ -6,10 +6,10 @@ import click
 
 from modelshelf._gc import parse_grace
 from modelshelf.cli._common import (
+    common_options,
     emit_json,
     human_size,
-    json_option,
-    quiet_option,
+    printable,
     shelf_from,
     show_progress,
     status,
@@ -28,8 +28,7 @@ EXAMPLES = [
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
 @click.argument("spec")
 @click.option("--quick", is_flag=True, help="Check sizes only, without reading the bytes.")
-@json_option
-@quiet_option
+@common_options
 @click.pass_context
 def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: bool) -> None:
     """Check that the store holds every file of SPEC whole (exit 1 naming each bad file)."""
@@ -39,7 +38,7 @@ def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: boo
     else:
         what = "sizes of" if quick else "sha256 of"
         for fault in report.faults:
-            click.echo(f"BAD  {fault.describe()}")
+            click.echo(f"BAD  {printable(fault.describe())}")
         status(
             f"{report.name}:{report.version}: checked the {what} {report.blobs} blobs"
             f" ({report.files} files, {human_size(report.size)}):"
@@ -56,9 +55,11 @@ def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: boo
 @click.argument("spec")
 @click.option("--message", "-m", default="", help="Why it is removed (kept in the audit log).")
 @click.option("--dry-run", is_flag=True, help="Only check and show what would be removed.")
-@json_option
+@common_options
 @click.pass_context
-def remove(ctx: click.Context, spec: str, message: str, dry_run: bool, as_json: bool) -> None:
+def remove(
+    ctx: click.Context, spec: str, message: str, dry_run: bool, as_json: bool, quiet: bool
+) -> None:
     """Remove the version SPEC (NAME:VERSION, exact) for good; its number is never reused.
 
     Its manifest is replaced by a tombstone at once and its blobs go at the next `gc`.
@@ -94,9 +95,9 @@ def remove(ctx: click.Context, spec: str, message: str, dry_run: bool, as_json: 
     help="Keep unused blobs younger than AGE (30m, 24h, 7d; 0 for none): a push in progress"
     " uploads its blobs before its manifest. Default 24h.",
 )
-@json_option
+@common_options
 @click.pass_context
-def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool) -> None:
+def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool, quiet: bool) -> None:
     """Delete the blobs in the store that no version uses (killed pushes, removed versions)."""
     report = shelf_from(ctx).gc(grace=parse_grace(grace), dry_run=dry_run)
     if as_json:

@@ -1,14 +1,27 @@
-"""``modelshelf ls | versions | show | log``: what the store holds."""
+"""``modelshelf ls | versions | show | log``: what the store holds.
+
+Everything printed as text that came from the store goes through :func:`printable`; times go
+through :func:`format_time`. ``--json`` prints the store's values exactly.
+"""
 
 from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from modelshelf.cli._common import emit_json, human_size, json_option, shelf_from
-from modelshelf.spec import parse_spec
+from modelshelf.cli._common import (
+    asset_name,
+    common_options,
+    emit_json,
+    format_time,
+    human_size,
+    printable,
+    shelf_from,
+)
+from modelshelf.shelf import Shelf
 from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
@@ -22,28 +35,28 @@ EXAMPLES = [
 
 @click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
 @click.argument("prefix", required=False, default="")
-@json_option
+@common_options
 @click.pass_context
-def list_assets(ctx: click.Context, prefix: str, as_json: bool) -> None:
+def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> None:
     """List assets, optionally under PREFIX."""
     names = shelf_from(ctx).assets(prefix)
     if as_json:
         emit_json(names)
         return
     for name in names:
-        click.echo(name)
+        click.echo(printable(name))
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[2])
 @click.argument("name")
 @click.option("--long", "-l", "long_format", is_flag=True,
               help="Also show when, by whom, size and message (reads each manifest).")  # fmt: skip
-@json_option
+@common_options
 @click.pass_context
-def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool) -> None:
+def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, quiet: bool) -> None:
     """List the versions of NAME, newest first, with the aliases that point at them."""
     shelf = shelf_from(ctx)
-    asset = parse_spec(name).name
+    asset = asset_name(name, "versions")
     found = shelf.versions(asset)
     aliases = shelf.aliases(asset)
     manifests = (
@@ -66,51 +79,60 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool) ->
         tags = " ".join((["@latest"] if index == 0 else []) + marks.get(version, []))
         if long_format:
             m = manifests[index]
-            when = m.created[:19].replace("T", " ")
-            click.echo(f"{version}\t{when}\t{m.author}\t{human_size(m.size)}\t{tags}"
-                       f"\t{m.message}".rstrip())  # fmt: skip
+            fields = [version, format_time(m.created), printable(m.author), human_size(m.size),
+                      tags, printable(m.message)]  # fmt: skip
         else:
-            click.echo(f"{version}\t{tags}".rstrip())
+            fields = [version, tags]
+        # One version per line, whatever the pusher wrote: its text is escaped, tabs too.
+        click.echo("\t".join(fields).rstrip())
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[3])
 @click.argument("spec")
-@json_option
+@common_options
 @click.pass_context
-def show(ctx: click.Context, spec: str, as_json: bool) -> None:
-    """Show the manifest of the version SPEC resolves to."""
+def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
+    """Show the manifest of the version SPEC resolves to (only the files under a /SUB/PATH)."""
     resolved = shelf_from(ctx).resolve(spec)
     manifest = resolved.manifest
+    files = Shelf._select(resolved.spec, manifest)  # fails as pull does on a missing sub path
     if as_json:
         emit_json(manifest.to_dict())
         return
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"[bold]{manifest.name}:{manifest.version}[/bold]"
-        f"  {len(manifest.files)} files, {human_size(manifest.size)}"
+        f"[bold]{escape(printable(f'{manifest.name}:{manifest.version}'))}[/bold]"
+        f"  {len(manifest.files)} files, {human_size(manifest.size)}",
+        markup=True,
     )
-    # Everything below is user text: printed as is, never read as rich markup.
-    console.print(f"pushed   {manifest.created} by {manifest.author}", markup=False)
+    # Everything below is user text: escaped, and printed as is, never read as rich markup.
+    lines = [f"pushed   {format_time(manifest.created)} by {printable(manifest.author)}"]
     if manifest.message:
-        console.print(f"message  {manifest.message}", markup=False)
+        lines.append(f"message  {printable(manifest.message)}")
     for key in ("git_commit", "git_remote", "path"):
         if key in manifest.source:
-            console.print(f"{key.replace('_', ' '):<8} {manifest.source[key]}", markup=False)
+            lines.append(f"{key.replace('_', ' '):<8} {printable(manifest.source[key])}")
     for key, value in manifest.metadata.items():
-        console.print(f"meta     {key}={value}", markup=False)
+        lines.append(f"meta     {printable(key)}={printable(value)}")
+    for line in lines:
+        console.print(line, markup=False)
     table = Table("path", "size", "sha256", box=None, pad_edge=False)
-    for entry in manifest.files:
-        table.add_row(Text(entry.path), human_size(entry.size), entry.sha256[:16])
+    for entry in files:
+        table.add_row(Text(printable(entry.path)), human_size(entry.size), entry.sha256[:16])
     console.print(table)
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[4])
 @click.argument("name")
-@json_option
+@common_options
 @click.pass_context
-def log(ctx: click.Context, name: str, as_json: bool) -> None:
+def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
     """Show the audit log of NAME: every push and alias move, oldest first."""
-    records = shelf_from(ctx).store.log(parse_spec(name).name)
+    shelf = shelf_from(ctx)
+    asset = asset_name(name, "log")
+    records = shelf.store.log(asset)
+    if not records:
+        shelf.versions(asset)  # an unknown asset fails as `versions` does
     if as_json:
         emit_json(records)
         return
@@ -122,4 +144,5 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
             f" (was {record.get('previous') or 'unset'})"
         )
         note = f"  {record['message']}" if record.get("message") else ""
-        click.echo(f"{record.get('when')}  {record.get('user')}@{record.get('host')}  {what}{note}")
+        who = f"{record.get('user')}@{record.get('host')}"
+        click.echo(f"{format_time(record.get('when'))}  {printable(who)}  {printable(what + note)}")

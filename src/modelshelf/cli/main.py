@@ -9,36 +9,31 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
-from modelshelf.cli._errors import format_error
+from modelshelf.cli._common import common_options
+from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
 from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
-from modelshelf.errors import ModelshelfError
 
 __all__ = ["cli", "main", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--store",
-    "-s",
-    default=None,
-    metavar="URL",
-    help="Store URL: file:///path (default: a folder in the user data dir),"
-    " s3://bucket/prefix, memory://name. Default: $MODELSHELF_STORE.",
-)
+@common_options
 @click.version_option(__version__, prog_name="modelshelf")
-@click.pass_context
-def cli(ctx: click.Context, store: str | None) -> None:
-    """Named, versioned, immutable model artifacts in any object store."""
-    ctx.ensure_object(dict)["store"] = store
+def cli(as_json: bool, quiet: bool) -> None:
+    """Named, versioned, immutable model artifacts in any object store.
+
+    --store, --json and --quiet may come before or after the command.
+    """
 
 
 for command in (push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc):
-    cli.add_command(command)
+    # Commands that do not declare the common options yet still accept them.
+    cli.add_command(common_options(command))
 
 
 class _StderrHandler(logging.Handler):
@@ -56,7 +51,11 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted).
+
+    Every exception ends as one ``error: ...`` line and exit code 1, whatever its type (obstore's
+    Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback.
+    """
     _setup_logging()
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
@@ -69,20 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except ModelshelfError as exc:
-        if constants.debug():
-            traceback.print_exc()
-        click.echo(f"error: {format_error(exc)}", err=True)
-        return 1
-    except OSError as exc:  # e.g. an -o folder we may not write to
-        if constants.debug():
-            traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except SystemExit as exc:
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # the one place that turns anything into a line
+        if constants.debug():
+            traceback.print_exc()
+        click.echo(f"error: {error_line(exc)}", err=True)
+        return 1
     return code if isinstance(code, int) else 0
 
 

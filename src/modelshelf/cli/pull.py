@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import emit_json, json_option, quiet_option, shelf_from, show_progress
+from modelshelf.cli._common import common_options, emit_json, shelf_from, show_progress
+from modelshelf.errors import InvalidInputError
 
 EXAMPLES = [
     "modelshelf pull nlp/sentiment:1                 # latest 1.x; prints the cached path",
@@ -26,23 +27,34 @@ EXAMPLES = [
 @click.option(
     "--link",
     type=click.Choice(["copy", "hardlink", "symlink"]),
-    default="copy",
-    show_default=True,
-    help="With -o: writable copies, or read-only links into the cache (no extra disk).",
+    default=None,
+    help="With -o: writable copies (the default), or read-only links into the cache"
+    " (no extra disk).",
 )
-@json_option
-@quiet_option
+@common_options
 @click.pass_context
 def pull(
-    ctx: click.Context, spec: str, output: str | None, link: str, as_json: bool, quiet: bool
+    ctx: click.Context,
+    spec: str,
+    output: str | None,
+    link: str | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Pull SPEC (NAME[:VERSION|@ALIAS][/SUB/PATH]) and print the local path."""
+    if output is not None and not output.strip():
+        raise InvalidInputError("-o/--output needs a folder, got an empty name; e.g. -o ./model")
+    if link is not None and output is None:
+        raise InvalidInputError(
+            f"--link {link} places files with -o only; add -o FOLDER, or drop --link to use"
+            " the cached path that pull prints"
+        )
     shelf = shelf_from(ctx)
     resolved = shelf.resolve(spec)
     path = shelf.pull_resolved(
         resolved,
         output=output,
-        link=link,  # type: ignore[arg-type]
+        link=link or "copy",  # type: ignore[arg-type]
         progress=show_progress(quiet, as_json),
     )
     if as_json:
