@@ -88,11 +88,9 @@ def push_files(
             first = digest not in claimed  # identical files in one push: upload once
             claimed.add(digest)
         if first and not store.has_blob(digest, item.size):
-            store.put_blob(digest, item.local)
-            if item.changed():
-                # The bytes sent may not be the bytes hashed: never leave them under this hash.
-                store.backend.delete(store.blob_key(digest))
-                raise SourcePathError(item.local, "it changed while being pushed; push again")
+            # Checked as it is sent: a changed file fails the upload and nothing is stored.
+            # Never delete a blob here: another push may have found it and committed it.
+            store.put_blob(digest, item.local, item.size)
         uploading.advance(item.size)
         uploading.file_done()
         return FileEntry(item.path, item.size, digest)
