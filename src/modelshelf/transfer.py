@@ -101,8 +101,8 @@ class VerifyingReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if self.failure is not None:
             raise SourceChanged(self.failure)
-        if self._position != self._seen:  # only a reading from the start can be verified
-            self._fail(f"the upload read it from offset {self._position}, not in order")
+        if self._position != self._seen:  # a store client's bug, not a change of the file
+            raise io.UnsupportedOperation("a verified upload must be read in order from 0")
         data = self._raw.read(-1 if size is None else size)
         self._seen += len(data)
         self._position = self._seen

@@ -20,7 +20,7 @@ from modelshelf.backends import open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
 from modelshelf.store import Store
-from modelshelf.transfer import upload_verified
+from modelshelf.transfer import VerifyingReader, upload_verified
 
 ORIGINAL = b"original weights " * 64
 CHANGED = b"CHANGED! weights " * 64  # same size: only the bytes tell them apart
@@ -164,3 +164,16 @@ def test_backend_put_accepts_a_binary_file_object(store_url: str, mode: PutMode)
     backend = open_backend(store_url)
     backend.put("f/obj", io.BytesIO(b"from a reader"), mode=mode)
     assert backend.read("f/obj") == b"from a reader"
+
+
+def test_reader_refuses_out_of_order_reads_without_blaming_the_file(tmp_path: Path) -> None:
+    local = tmp_path / "f.bin"
+    local.write_bytes(ORIGINAL)
+    with local.open("rb", buffering=0) as raw:
+        reader = VerifyingReader(raw, len(ORIGINAL), sha(ORIGINAL))
+        reader.seek(10)
+        with pytest.raises(io.UnsupportedOperation):
+            reader.read(5)
+        assert reader.failure is None
+        reader.seek(0)
+        assert reader.read() == ORIGINAL and reader.verified
