@@ -25,6 +25,7 @@ from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
+    ModelshelfError,
     ObjectNotFoundError,
     OfflineError,
     PathNotInVersionError,
@@ -175,7 +176,16 @@ class Shelf:
                 progress=bar,
             )
         for alias in wanted:
-            self.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
+            try:
+                self.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
+            except ModelshelfError:
+                name, version = manifest.name, manifest.version
+                logger.warning(
+                    "%s:%s was pushed, but @%s was not moved; do not push again, run"
+                    " `modelshelf alias set %s@%s %s`",
+                    name, version, alias, name, alias, version,
+                )  # fmt: skip
+                raise
         return manifest
 
     def set_alias(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -12,7 +13,7 @@ from modelshelf import Shelf
 from modelshelf.backends import open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.cli.main import main
-from modelshelf.errors import InvalidInputError, InvalidSpecError, ModelshelfError
+from modelshelf.errors import InvalidInputError, InvalidSpecError, ModelshelfError, StoreError
 
 
 class NoWrites(WrappedBackend):
@@ -92,3 +93,23 @@ def test_library_push_points_aliases_at_the_new_version(model: Path) -> None:
     assert manifest.version == "1.1"
     pointed = {alias: record.version for alias, record in shelf.aliases("m").items()}
     assert pointed == {"prod": "1.0", "staging": "1.1", "canary": "1.1"}
+
+
+class AliasesDown(WrappedBackend):
+    """The store refuses alias records, as a store can fail between two writes."""
+
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
+        if "/aliases/" in key:
+            raise StoreError(f"{self.url}: {key}: 500 Internal Server Error")
+        self.inner.put(key, data, mode=mode)
+
+
+def test_alias_failing_after_the_commit_says_the_version_exists(
+    model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shelf = Shelf(AliasesDown(open_backend("memory://alias-down")))
+    with caplog.at_level(logging.WARNING, logger="modelshelf"), pytest.raises(StoreError):
+        shelf.push(model, "m", aliases=["prod"])
+    assert shelf.versions("m") == ["1.0"]
+    assert "m:1.0 was pushed" in caplog.text
+    assert "modelshelf alias set m@prod 1.0" in caplog.text
