@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from modelshelf.backends import Backend, ObjectMeta, PutMode
 
@@ -15,7 +16,7 @@ class WrappedBackend(Backend):
         self.inner = inner
         self.url = inner.url
 
-    def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         self.inner.put(key, data, mode=mode)
 
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
@@ -31,4 +32,33 @@ class WrappedBackend(Backend):
         return self.inner.list(prefix)
 
     def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+class Interleaving(WrappedBackend):
+    """Runs ``before`` (or ``after``) once around the first blob upload; records deletes."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        *,
+        before: Callable[[], None] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.before, self.after = before, after
+        self.deletes: list[str] = []
+
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
+        blob = key.startswith("blobs/")
+        if blob and self.before is not None:
+            hook, self.before = self.before, None
+            hook()
+        self.inner.put(key, data, mode=mode)
+        if blob and self.after is not None:
+            hook, self.after = self.after, None
+            hook()
+
+    def delete(self, key: str) -> None:
+        self.deletes.append(key)
         self.inner.delete(key)

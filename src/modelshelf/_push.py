@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from modelshelf._progress import Progress
 from modelshelf._source import SourceFile, collect_files, git_source
@@ -15,11 +17,11 @@ from modelshelf.errors import (
     VersionExistsError,
 )
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.spec import Version
+from modelshelf.spec import LATEST, Version, validate_alias
 from modelshelf.store import Store, actor, now_iso
 from modelshelf.transfer import hash_file, run_concurrently
 
-__all__ = ["next_version", "push_files", "restore_vanished_blobs"]
+__all__ = ["check_push_args", "next_version", "push_files", "restore_vanished_blobs"]
 
 logger = logging.getLogger("modelshelf")
 
@@ -45,6 +47,44 @@ def _check_explicit(name: str, wanted: Version, existing: list[Version], store: 
         raise store.version_taken_error(name, str(wanted))
 
 
+def check_push_args(
+    version: Version | None,
+    *,
+    major: bool,
+    message: object,
+    metadata: dict[Any, Any],
+    aliases: Sequence[str],
+) -> tuple[str, ...]:
+    """Check the arguments of a push before anything is read or written; return the aliases.
+
+    A push that is refused after its commit (an alias it cannot set) would make its retry take
+    the next version number, so everything that can be refused is refused here first.
+
+    Raises:
+        InvalidInputError: a version with ``major``, a message or metadata that is not text, or
+            the implicit alias ``latest``.
+        InvalidSpecError: an alias that is not a valid alias name.
+    """
+    if version is not None and major:
+        raise InvalidInputError("give an explicit version or --major, not both")
+    if not isinstance(message, str):
+        raise InvalidInputError(f"the message must be text, not {type(message).__name__}")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidInputError(
+                f"metadata {key!r}: {value!r}: keys and values must be text; convert them with"
+                " str() (--meta KEY=VALUE on the command line)"
+            )
+    for alias in aliases:
+        if alias == LATEST:
+            raise InvalidInputError(
+                f"@{LATEST} always means the newest version and cannot be set; leave out"
+                f" -a {LATEST} or choose another alias name"
+            )
+        validate_alias(alias)
+    return tuple(dict.fromkeys(aliases))
+
+
 def push_files(
     store: Store,
     source: Path,
@@ -56,9 +96,10 @@ def push_files(
     major: bool,
     progress: Progress,
 ) -> Manifest:
-    """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`."""
-    if version is not None and major:
-        raise InvalidInputError("give an explicit version or --major, not both")
+    """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`.
+
+    The caller has checked the arguments with :func:`check_push_args`.
+    """
     kind, files = collect_files(source)
     existing = store.taken_versions(name)
     if version is not None:
@@ -89,12 +130,10 @@ def push_files(
             first = digest not in claimed  # identical files in one push: upload once
             claimed.add(digest)
         if first and not store.has_blob(digest, item.size):
-            store.put_blob(digest, item.local)
+            # Checked as it is sent: a changed file fails the upload and nothing is stored.
+            # Never delete a blob here: another push may have found it and committed it.
+            store.put_blob(digest, item.local, item.size)
             uploaded.add(digest)
-            if item.changed():
-                # The bytes sent may not be the bytes hashed: never leave them under this hash.
-                store.backend.delete(store.blob_key(digest))
-                raise SourcePathError(item.local, "it changed while being pushed; push again")
         uploading.advance(item.size)
         uploading.file_done()
         return FileEntry(item.path, item.size, digest)
@@ -165,7 +204,7 @@ def restore_vanished_blobs(
             )  # fmt: skip
             return
         logger.warning("%s vanished from the store during the push; uploading it again", item.path)
-        store.put_blob(digest, item.local)
+        store.put_blob(digest, item.local, item.size)  # verified as sent
 
     try:
         run_concurrently(check, list(reused.items()))

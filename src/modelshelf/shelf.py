@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,13 +21,14 @@ from modelshelf._export import export_files
 from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
 from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
-from modelshelf._push import push_files
+from modelshelf._push import check_push_args, push_files
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_backend
 from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
+    ModelshelfError,
     ObjectNotFoundError,
     OfflineError,
     PathNotInVersionError,
@@ -127,17 +129,21 @@ class Shelf:
         message: str = "",
         metadata: dict[str, str] | None = None,
         major: bool = False,
+        aliases: Sequence[str] = (),
         progress: bool | Progress | None = None,
     ) -> Manifest:
         """Upload a file or folder as a new, immutable version.
+
+        Every argument is checked before anything is read or written.
 
         Args:
             path: the file or folder to push.
             spec: ``name`` for the next version (``1.0`` first, then ``1.1``...), or
                 ``name:3.0`` for an explicit one.
             message: recorded in the manifest and the audit log.
-            metadata: user key/value pairs recorded in the manifest.
+            metadata: user key/value pairs (text) recorded in the manifest.
             major: start the next major version (``1.4`` -> ``2.0``).
+            aliases: then point ``name@alias`` at the new version, for each (not ``latest``).
             progress: show progress bars (default: when stderr is a terminal).
 
         Returns:
@@ -145,16 +151,24 @@ class Shelf:
 
         Raises:
             VersionExistsError: the explicit version exists already.
-            SourcePathError: ``path`` is missing or empty.
+            SourcePathError: ``path`` is missing or empty, or holds what cannot be pushed.
+            InvalidInputError: an argument is refused; nothing was written.
         """
         target = _as_spec(spec)
         if target.alias is not None or target.path is not None:
             raise InvalidInputError(
-                f"push takes NAME or NAME:VERSION, not {str(target)!r}; set aliases afterwards"
-                " with `modelshelf alias set`"
+                f"push takes NAME or NAME:VERSION, not {str(target)!r}; point aliases with"
+                " aliases=[...] (-a ALIAS)"
             )
+        wanted = check_push_args(
+            target.version,
+            major=major,
+            message=message,
+            metadata=metadata or {},
+            aliases=aliases,
+        )
         with _progress(progress) as bar:
-            return push_files(
+            manifest = push_files(
                 self.store,
                 Path(path),
                 target.name,
@@ -164,6 +178,18 @@ class Shelf:
                 major=major,
                 progress=bar,
             )
+        for alias in wanted:
+            try:
+                self.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
+            except ModelshelfError:
+                name, version = manifest.name, manifest.version
+                logger.warning(
+                    "%s:%s was pushed, but @%s was not moved; do not push again, run"
+                    " `modelshelf alias set %s@%s %s`",
+                    name, version, alias, name, alias, version,
+                )  # fmt: skip
+                raise
+        return manifest
 
     def set_alias(
         self, spec: str | AssetSpec, version: str, *, expected: str | None = None

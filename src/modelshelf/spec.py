@@ -332,6 +332,7 @@ class AssetSpec:
                 raise InvalidSpecError(f"{self.name}/{self.path}", reason)
             if _scan_path(self.path, 0) != self.path:
                 raise InvalidSpecError(self.path, "the sub path is empty or ends with '/'")
+            object.__setattr__(self, "path", unicodedata.normalize("NFC", self.path))  # as stored
 
     def __str__(self) -> str:
         text = self.name

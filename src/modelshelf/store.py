@@ -47,6 +47,7 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
+from modelshelf.transfer import upload_verified
 
 __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
@@ -123,9 +124,22 @@ class Store:
             return False
         return size is None or actual == size
 
-    def put_blob(self, sha256: str, path: Path) -> None:
-        """Upload one file as the blob ``sha256``; content-addressed, so a rewrite is harmless."""
-        self.backend.put(self.blob_key(sha256), path)
+    def put_blob(self, sha256: str, path: Path, size: int | None = None) -> None:
+        """Upload one file as the blob ``sha256``, only if its bytes still hash to it.
+
+        Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that
+        changed since it was hashed fails the upload before anything is stored (see
+        :func:`~modelshelf.transfer.upload_verified`). Nothing ever deletes a blob on failure.
+
+        Args:
+            size: the size hashed (default: the file's size now).
+
+        Raises:
+            SourcePathError: the file changed since it was hashed.
+        """
+        if size is None:
+            size = path.stat().st_size
+        upload_verified(self.backend, self.blob_key(sha256), path, size, sha256)
 
     # -- versions ------------------------------------------------------------------------------
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from modelshelf.errors import (
     InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
+    SourcePathError,
     VersionExistsError,
 )
 from modelshelf.manifest import FileEntry, Manifest
@@ -152,7 +154,7 @@ def test_blob_key_layout() -> None:
 def test_has_blob_tells_present_from_absent(store: Store, tmp_path: Path) -> None:
     local = tmp_path / "f"
     local.write_bytes(b"x")
-    present, absent = "1" * 64, "2" * 64
+    present, absent = hashlib.sha256(b"x").hexdigest(), "2" * 64
     store.put_blob(present, local)
     assert store.backend.read(Store.blob_key(present)) == b"x"
     assert store.has_blob(present) and not store.has_blob(absent)
@@ -350,6 +352,15 @@ def test_push_and_alias_moves_are_audited(tmp_path: Path) -> None:
 def test_a_blob_of_the_wrong_size_counts_as_missing(store: Store, tmp_path: Path) -> None:
     local = tmp_path / "f"
     local.write_bytes(b"abc")
-    store.put_blob("3" * 64, local)
-    assert store.has_blob("3" * 64, 3)
-    assert not store.has_blob("3" * 64, 4)
+    digest = hashlib.sha256(b"abc").hexdigest()
+    store.put_blob(digest, local)
+    assert store.has_blob(digest, 3)
+    assert not store.has_blob(digest, 4)
+
+
+def test_put_blob_refuses_bytes_that_are_not_its_hash(store: Store, tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"x")
+    with pytest.raises(SourcePathError, match="changed while being pushed"):
+        store.put_blob("1" * 64, local)
+    assert not store.has_blob("1" * 64)

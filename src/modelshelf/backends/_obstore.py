@@ -196,23 +196,30 @@ class ObstoreBackend(Backend):
         except _Translatable as exc:
             translate_error(exc, self.url, key)
 
-    def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         if isinstance(data, bytes):
             self._put(key, data, mode, use_multipart=False)
-            return
-        # Opened outside the translation: a local file that vanished is not a store error.
-        with data.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            # Conditional multipart completion is not offered everywhere; create-only writes
-            # are small records (manifests, alias records), so they go in one request.
-            self._put(
-                key,
-                handle,
-                mode,
-                use_multipart=mode == "overwrite" and size > _MULTIPART_CHUNK,
-                chunk_size=_MULTIPART_CHUNK,
-                max_concurrency=_MULTIPART_CONCURRENCY,
-            )
+        elif isinstance(data, Path):
+            # Opened outside the translation: a local file that vanished is not a store error.
+            with data.open("rb") as handle:
+                self._put_reader(key, handle, mode)
+        else:
+            self._put_reader(key, data, mode)
+
+    def _put_reader(self, key: str, reader: BinaryIO, mode: PutMode) -> None:
+        # obstore calls reader.read() itself; an exception raised there fails the put before
+        # the object is committed (a single PUT is never sent, a multipart upload is aborted).
+        length = _length(reader)
+        # Conditional multipart completion is not offered everywhere; create-only writes
+        # are small records (manifests, alias records), so they go in one request.
+        self._put(
+            key,
+            reader,
+            mode,
+            use_multipart=mode == "overwrite" and (length is None or length > _MULTIPART_CHUNK),
+            chunk_size=_MULTIPART_CHUNK,
+            max_concurrency=_MULTIPART_CONCURRENCY,
+        )
 
     def _put(self, key: str, data: bytes | BinaryIO, mode: PutMode, **options: Any) -> None:
         try:
@@ -244,6 +251,23 @@ class ObstoreBackend(Backend):
             return
         except _Translatable as exc:
             translate_error(exc, self.url, key)
+
+
+def _length(reader: BinaryIO) -> int | None:
+    """Bytes left in a file object, if it can tell without being read."""
+    try:
+        return os.fstat(reader.fileno()).st_size - reader.tell()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        pass
+    try:
+        if reader.seekable():
+            here = reader.tell()
+            end = reader.seek(0, os.SEEK_END)
+            reader.seek(here)
+            return end - here
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
 
 
 def _meta(meta: Any) -> ObjectMeta:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 __all__ = ["Backend", "ObjectMeta", "PutMode"]
 
@@ -62,12 +62,16 @@ class Backend(abc.ABC):
         raise NotImplementedError("'get_range' must be implemented")
 
     @abc.abstractmethod
-    def put(self, key: str, data: bytes | Path, *, mode: PutMode = "overwrite") -> None:
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         """Write the whole object atomically: readers see the old object or the new, never a part.
 
         Args:
             key: where to write.
-            data: the bytes, or a local file to upload (streamed, multipart when large).
+            data: the bytes, a local file to upload, or a binary file object positioned at the
+                start of the content (both streamed, multipart when large). A file object is
+                read with ``read()`` until it returns ``b""``; if a ``read()`` raises, the put
+                must fail and leave the key as it was (no object, or the old one): blob uploads
+                rely on this to refuse a file that changed since it was hashed.
             mode: ``create`` to fail if the key exists.
 
         Raises:

@@ -14,7 +14,6 @@ from modelshelf.cli._common import (
     status,
 )
 from modelshelf.errors import InvalidInputError
-from modelshelf.spec import validate_alias
 
 EXAMPLES = [
     "modelshelf push ./model nlp/sentiment            # next version: 1.0, then 1.1, ...",
@@ -63,18 +62,17 @@ def push(
 ) -> None:
     """Push PATH (a file or folder) as a new version of SPEC (NAME or NAME:VERSION)."""
     shelf = shelf_from(ctx)
-    for alias in aliases:  # refuse a bad alias before uploading anything
-        validate_alias(alias)
+    # Shelf.push checks every argument (aliases included) before it writes anything.
     manifest = shelf.push(
         path,
         spec,
         message=message,
         metadata=parse_meta(meta),
         major=major,
+        aliases=aliases,
         progress=show_progress(quiet, as_json),
     )
-    for alias in aliases:
-        shelf.set_alias(f"{manifest.name}@{alias}", manifest.version)
+    aliases = tuple(dict.fromkeys(aliases))
     if as_json:
         emit_json(
             {
