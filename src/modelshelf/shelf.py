@@ -19,7 +19,7 @@ from modelshelf._export import export_files
 from modelshelf._progress import Progress, make_progress
 from modelshelf._push import push_files
 from modelshelf.backends.base import Backend
-from modelshelf.backends.registry import open_backend
+from modelshelf.backends.registry import open_backend, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
@@ -90,13 +90,16 @@ class Shelf:
         if isinstance(store, Backend):
             self._backend: Backend | None = store
             self.url = store.url
+            identity = store.store_identity()
         else:
             self._backend = None
             self.url = _normalize_url(store or constants.default_store_url())
+            identity = store_identity(self.url, **backend_options)
         self._backend_options = backend_options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
-        self.store_id = Store.id_for(self.url)
+        # Everything that selects the store (never secrets), without opening it.
+        self.store_id = Store.id_for(self.url, identity)
 
     def __repr__(self) -> str:
         return f"Shelf({self.url!r})"
