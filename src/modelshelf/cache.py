@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import sys
 import uuid
 from collections.abc import Callable
@@ -138,15 +139,19 @@ class Cache:
         """A lock-free hit test: a blob is only ever renamed into place once verified."""
         return self.blob_path(sha256).is_file()
 
-    def fetch_blob(self, entry: FileEntry, download: Callable[[Path], None]) -> Path:
+    def fetch_blob(
+        self, entry: FileEntry, download: Callable[[Path], None], *, force: bool = False
+    ) -> Path:
         """Return the verified blob for ``entry``, downloading it once across processes.
 
         Args:
             download: writes and verifies the content into a new file at the given path,
                 raising on any failure.
+            force: download it even if the cache holds it, and replace what it holds (a new
+                file: snapshots linked to the old one keep it until they are relinked).
         """
         dest = self.blob_path(entry.sha256)
-        if dest.is_file():
+        if dest.is_file() and not force:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         if entry.size < LOCKED_DOWNLOAD_SIZE:
@@ -155,7 +160,7 @@ class Cache:
             return dest
         lock_path = self.root / "locks" / "sha256" / entry.sha256[:2] / f"{entry.sha256}.lock"
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
-            if not dest.is_file():  # else another process finished it while we waited
+            if force or not dest.is_file():  # else another process fetched it while we waited
                 self._remove_stale_temps(dest)
                 self._download_into_place(dest, download)
         return dest
@@ -228,18 +233,45 @@ class Cache:
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
         return all((folder / e.path).is_file() for e in entries)
 
+    def snapshot_is_whole(self, store_id: str, manifest: Manifest) -> bool:
+        """True if the snapshot folder holds every file of the version, at its size.
+
+        The warm pull's check: one ``lstat`` per file (about 12 ms for 5000 files here), no
+        hashing. A file changed in place at the same size is ``cache verify``'s to find.
+        """
+        folder = str(self.snapshot_dir(store_id, manifest.name, manifest.version)) + os.sep
+        try:
+            for entry in manifest.files:
+                info = os.lstat(folder + entry.path)
+                if not stat.S_ISREG(info.st_mode) or info.st_size != entry.size:
+                    return False
+        except OSError:
+            return False
+        return True
+
     def link_snapshot(
-        self, store_id: str, manifest: Manifest, entries: tuple[FileEntry, ...]
+        self,
+        store_id: str,
+        manifest: Manifest,
+        entries: tuple[FileEntry, ...],
+        *,
+        relink: bool = False,
     ) -> Path:
         """Link verified blobs into the version's snapshot tree; mark it complete when whole.
 
-        Every blob of ``entries`` must already be in the cache.
+        Every blob of ``entries`` must already be in the cache. Files that are missing, or are
+        neither the blob nor a read-only copy of its size, are (re)placed; ``relink`` replaces
+        every one (after ``fetch_blob(force=True)`` put a new file in the blob's place).
         """
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
         for entry in entries:
             dest = folder / entry.path
             blob = self.blob_path(entry.sha256)
-            if dest.is_file() and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry)):
+            if (
+                not relink
+                and dest.is_file()
+                and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry))
+            ):
                 continue
             place_file(blob, dest, "hardlink")
         marker = self.complete_marker(store_id, manifest.name, manifest.version)

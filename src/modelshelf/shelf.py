@@ -309,6 +309,7 @@ class Shelf:
         output: str | Path | None = None,
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
+        force: bool = False,
     ) -> Path:
         """Fetch a version (or one file or folder of it) into the verified cache.
 
@@ -318,6 +319,8 @@ class Shelf:
             output: also place the files in this folder as plain, writable copies
                 (``link="hardlink"`` or ``"symlink"`` for read-only links to the cache).
             progress: show progress bars (default: when stderr is a terminal).
+            force: fetch every file again from the store, verify it, and relink the snapshot,
+                even if the cache holds it (a remedy for a tampered cache).
 
         Returns:
             The path of the snapshot (a folder, or the file for a file), or within ``output``.
@@ -326,7 +329,9 @@ class Shelf:
             IntegrityError: the store's content does not match the manifest; nothing of that
                 file is placed in the cache.
         """
-        return self.pull_resolved(self.resolve(spec), output=output, link=link, progress=progress)
+        return self.pull_resolved(
+            self.resolve(spec), output=output, link=link, progress=progress, force=force
+        )
 
     def pull_resolved(
         self,
@@ -335,20 +340,31 @@ class Shelf:
         output: str | Path | None = None,
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
+        force: bool = False,
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
         snapshot = self.cache.snapshot_dir(self.store_id, manifest.name, manifest.version)
         if (
-            output is None
+            not force
+            and output is None
             and not target.path
             and manifest.kind == "directory"
-            and (self.cache.is_complete(self.store_id, manifest.name, manifest.version))
+            and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
         ):
-            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-            return snapshot  # the common warm path: no walk over the files
+            if self.cache.snapshot_is_whole(self.store_id, manifest):
+                self.cache.mark_used(self.store_id, manifest.name, manifest.version)
+                return snapshot  # the common warm path: one lstat per file
+            logger.warning(
+                "the cached %s:%s lost files; repairing it", manifest.name, manifest.version
+            )
         entries = self._select(target, manifest)
-        needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
+        needed = {e.sha256: e for e in entries if force or not self.cache.has_blob(e.sha256)}
+        if force and (resolved.offline or constants.offline()):
+            raise OfflineError(
+                f"pull --force of {manifest.name}:{manifest.version} needs the store {self.url},"
+                " which cannot be asked now; try again when it is reachable"
+            )
         if needed and (resolved.offline or constants.offline()):
             raise OfflineError(
                 f"{manifest.name}:{manifest.version} is known to this machine but"
@@ -361,8 +377,9 @@ class Shelf:
                     list(needed.values()),
                     bar,
                     str(target.with_version(Version.parse(manifest.version))),
+                    force=force,
                 )
-        snapshot = self.cache.link_snapshot(self.store_id, manifest, entries)
+        snapshot = self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
         self.cache.mark_used(self.store_id, manifest.name, manifest.version)
         if output is not None:
             single = (
@@ -395,7 +412,9 @@ class Shelf:
             )
         return entries
 
-    def _download(self, entries: list[FileEntry], progress: Progress, label: str) -> None:
+    def _download(
+        self, entries: list[FileEntry], progress: Progress, label: str, *, force: bool = False
+    ) -> None:
         store = self.store
         bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
@@ -411,7 +430,7 @@ class Shelf:
                     progress=bar,
                 )
 
-            self.cache.fetch_blob(entry, download)
+            self.cache.fetch_blob(entry, download, force=force)
             bar.file_done()
 
         # Large files already run their ranges in parallel; the rest share one pool.

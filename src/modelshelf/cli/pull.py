@@ -11,6 +11,7 @@ EXAMPLES = [
     "modelshelf pull nlp/sentiment -o ./here         # plain, writable copy in ./here",
     "modelshelf pull nlp/sentiment@production        # whatever the alias points at",
     "modelshelf pull nlp/sentiment:1.0/tokenizer/vocab.txt   # one file only",
+    "modelshelf pull --force nlp/sentiment:1.3       # fetch and verify again, relink",
 ]
 
 
@@ -30,11 +31,22 @@ EXAMPLES = [
     show_default=True,
     help="With -o: writable copies, or read-only links into the cache (no extra disk).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Fetch every file again from the store, verify it and relink the cached copy.",
+)
 @json_option
 @quiet_option
 @click.pass_context
 def pull(
-    ctx: click.Context, spec: str, output: str | None, link: str, as_json: bool, quiet: bool
+    ctx: click.Context,
+    spec: str,
+    output: str | None,
+    link: str,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Pull SPEC (NAME[:VERSION|@ALIAS][/SUB/PATH]) and print the local path."""
     shelf = shelf_from(ctx)
@@ -44,6 +56,7 @@ def pull(
         output=output,
         link=link,  # type: ignore[arg-type]
         progress=show_progress(quiet, as_json),
+        force=force,
     )
     if as_json:
         emit_json(
