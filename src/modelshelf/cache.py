@@ -8,28 +8,38 @@ snapshots/<store-id>/<name>/versions/<version>/<path>    the tree, hard-linked t
 snapshots/<store-id>/<name>/versions/<version>.complete  written when every file is there
 refs/<store-id>/<name>/aliases/<alias>                   last resolution of an alias
 refs/<store-id>/<name>/versions/<partial>                last resolution of a partial version
+blobs/sha256/ab/.abcdef….<owner>.<rand>.tmp              a download in progress (or a killed one)
+locks/owners/<owner>.lock                                flocked by its process while it lives
+locks/maintenance.lock                                   prune/rm/verify exclusive, pins shared
+pins/<owner>.<rand>.json                                 what a live pull needs: never pruned
+stores/<store-id>.json                                   the identity of a store (never secrets)
 ```
 Every write goes to a process-unique temporary name in the destination's folder and is renamed
 into place, so a reader (or a process killed half-way) never sees a partial file; this, not the
 lock, is what keeps the cache right. The completion marker sits beside the tree, not in it, so a
 snapshot folder holds exactly the asset's files. ``versions``/``aliases`` are reserved name
 segments, so no asset's folder can overlap another's.
+
+Who owns a temporary file or a pin is decided by lock ownership, never by PID (PIDs mean nothing
+across containers sharing a cache): each writing process holds the flock of its owner file for
+its lifetime, and a file whose owner's lock is free belongs to a dead process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import stat
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from modelshelf import constants
-from modelshelf._lock import blob_lock
+from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_token
 from modelshelf.errors import InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
@@ -56,16 +66,6 @@ def atomic_write(dest: Path, data: bytes) -> None:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def place_file(source: Path, dest: Path, how: str) -> None:
@@ -131,6 +131,50 @@ class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else constants.cache_dir()
 
+    # -- owners, pins and maintenance ----------------------------------------------------------
+    @property
+    def owners_dir(self) -> Path:
+        return self.root / "locks" / "owners"
+
+    @property
+    def pins_dir(self) -> Path:
+        return self.root / "pins"
+
+    def owner(self) -> str:
+        """This process's owner token in this cache (its lock is held while the process lives)."""
+        return owner_token(self.owners_dir)
+
+    def owner_alive(self, token: str, *, remove_if_dead: bool = False) -> bool:
+        """True if the process that owns ``token`` still lives (by its lock, not its PID)."""
+        return owner_alive(self.owners_dir, token, remove_if_dead=remove_if_dead)
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[None]:
+        """Exclusive hold for prune, rm and verify: no pull writes a pin meanwhile."""
+        path = self.root / "locks" / "maintenance.lock"
+        with maintenance_lock(path, shared=False, timeout=0):
+            yield
+
+    @contextlib.contextmanager
+    def pin(
+        self, store_id: str, name: str, version: str, shas: Iterator[str] | list[str]
+    ) -> Iterator[None]:
+        """Keep prune away from the blobs and the snapshot of a pull while it runs.
+
+        Enter this before looking at which blobs the cache has: the pin is written under the
+        shared maintenance lock, so a prune either sees it or has finished deleting. A pin
+        whose owner died protects nothing and is removed by the next prune.
+        """
+        path = self.pins_dir / f"{self.owner()}.{uuid.uuid4().hex[:8]}.json"
+        record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
+        lock = self.root / "locks" / "maintenance.lock"
+        with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
+            atomic_write(path, json.dumps(record).encode())
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
     # -- blobs ---------------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -165,9 +209,15 @@ class Cache:
                 self._download_into_place(dest, download)
         return dest
 
-    @staticmethod
-    def _download_into_place(dest: Path, download: Callable[[Path], None]) -> None:
-        tmp = _tmp_name(dest)
+    def temp_owner(self, name: str) -> str | None:
+        """The owner token in a blob temp file's name (``.<sha>.<owner>.<rand>.tmp``)."""
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            return None
+        parts = name[1:-4].split(".")
+        return parts[1] if len(parts) == 3 else None
+
+    def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
+        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             download(tmp)
             tmp.chmod(_READ_ONLY)
@@ -175,18 +225,12 @@ class Cache:
         finally:
             tmp.unlink(missing_ok=True)
 
-    @staticmethod
-    def _remove_stale_temps(dest: Path) -> None:
-        """Delete temporary files of this blob left by processes that died mid-download."""
+    def _remove_stale_temps(self, dest: Path) -> None:
+        """Delete temporary files of this blob whose owner died (its lock is free)."""
         prefix = f".{dest.name}."
         for item in os.scandir(dest.parent):
-            if not (item.name.startswith(prefix) and item.name.endswith(".tmp")):
-                continue
-            try:
-                pid = int(item.name.split(".")[2])
-            except (IndexError, ValueError):
-                continue
-            if not _pid_alive(pid):
+            token = self.temp_owner(item.name)
+            if item.name.startswith(prefix) and token and not self.owner_alive(token):
                 Path(item.path).unlink(missing_ok=True)
 
     # -- manifests and snapshots ---------------------------------------------------------------

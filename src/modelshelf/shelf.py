@@ -359,6 +359,39 @@ class Shelf:
                 "the cached %s:%s lost files; repairing it", manifest.name, manifest.version
             )
         entries = self._select(target, manifest)
+        # The pin keeps a concurrent prune from deleting what this pull fetches or links.
+        with self.cache.pin(
+            self.store_id, manifest.name, manifest.version, [e.sha256 for e in entries]
+        ):
+            snapshot = self._fetch_and_link(resolved, entries, progress, force)
+            if output is not None:
+                single = (
+                    manifest.file(target.path) is not None
+                    if target.path
+                    else (manifest.kind == "file")
+                )
+                return export_files(
+                    self.cache,
+                    entries,
+                    _selection_root(target, manifest),
+                    Path(output),
+                    link,
+                    single_file=single,
+                )
+        if target.path:
+            return snapshot / target.path
+        if manifest.kind == "file":
+            return snapshot / manifest.files[0].path
+        return snapshot
+
+    def _fetch_and_link(
+        self,
+        resolved: Resolved,
+        entries: tuple[FileEntry, ...],
+        progress: bool | Progress | None,
+        force: bool,
+    ) -> Path:
+        target, manifest = resolved.spec, resolved.manifest
         needed = {e.sha256: e for e in entries if force or not self.cache.has_blob(e.sha256)}
         if force and (resolved.offline or constants.offline()):
             raise OfflineError(
@@ -381,22 +414,6 @@ class Shelf:
                 )
         snapshot = self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
         self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-        if output is not None:
-            single = (
-                manifest.file(target.path) is not None if target.path else (manifest.kind == "file")
-            )
-            return export_files(
-                self.cache,
-                entries,
-                _selection_root(target, manifest),
-                Path(output),
-                link,
-                single_file=single,
-            )
-        if target.path:
-            return snapshot / target.path
-        if manifest.kind == "file":
-            return snapshot / manifest.files[0].path
         return snapshot
 
     @staticmethod

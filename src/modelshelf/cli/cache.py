@@ -40,11 +40,17 @@ def cache() -> None:
 def info(as_json: bool) -> None:
     """Show where the cache is and how much it holds."""
     local = Cache()
-    size, snapshots = usage(local)
+    found = usage(local)
     if as_json:
-        emit_json({"path": str(local.root), "size": size, "snapshots": len(snapshots)})
+        emit_json({"path": str(local.root), "size": found.size,
+                   "snapshots": len(found.snapshots), "temp_files": found.temp_files,
+                   "temp_size": found.temp_size})  # fmt: skip
         return
-    click.echo(f"{local.root}\n{human_size(size)} in blobs, {len(snapshots)} snapshots")
+    click.echo(f"{local.root}\n{human_size(found.size)} in blobs, {len(found.snapshots)} snapshots")
+    if found.temp_files:
+        click.echo(f"{human_size(found.temp_size)} in {found.temp_files} temporary download"
+                   " file(s) (downloads in progress, or left by killed pulls: `cache prune`"
+                   " removes those whose process is gone)")  # fmt: skip
 
 
 @cache.command(name="prune")
@@ -58,10 +64,12 @@ def prune_command(max_size: str, dry_run: bool, as_json: bool) -> None:
         emit_json({"dry_run": dry_run, "size_before": plan.size_before,
                    "size_after": plan.size_after,
                    "snapshots": [f"{s.name}:{s.version}" for s in plan.snapshots],
-                   "blobs": len(plan.blobs)})  # fmt: skip
+                   "blobs": len(plan.blobs), "temp_files": len(plan.temp_files)})  # fmt: skip
         return
     verb = "would delete" if dry_run else "deleted"
     for snap in plan.snapshots:
         click.echo(f"{verb} {snap.name}:{snap.version}")
-    click.echo(f"{verb} {len(plan.blobs)} blobs, {human_size(plan.freed)};"
-               f" cache now {human_size(plan.size_after)}")  # fmt: skip
+    temps = f" and {len(plan.temp_files)} leftover temp files" if plan.temp_files else ""
+    now = "would be" if dry_run else "now"
+    click.echo(f"{verb} {len(plan.blobs)} blobs{temps}, {human_size(plan.freed)};"
+               f" cache {now} {human_size(plan.size_after)}")  # fmt: skip
