@@ -328,6 +328,21 @@ class Cache:
         with contextlib.suppress(FileNotFoundError):
             os.utime(self.complete_marker(store_id, name, version))
 
+    # -- stores --------------------------------------------------------------------------------
+    def remember_store(self, store_id: str, identity: dict[str, str]) -> None:
+        """Record which store ``store_id`` stands for (its identity holds no secrets)."""
+        path = self.root / "stores" / f"{store_id}.json"
+        if not path.is_file():
+            atomic_write(path, json.dumps(identity, sort_keys=True, indent=2).encode())
+
+    def store_url(self, store_id: str) -> str | None:
+        """The URL of a store this cache has seen, or ``None`` if it was never recorded."""
+        try:
+            url = json.loads((self.root / "stores" / f"{store_id}.json").read_bytes())["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return url if isinstance(url, str) else None
+
     # -- refs ----------------------------------------------------------------------------------
     def _ref_path(self, store_id: str, name: str, ref: str) -> Path:
         kind, _, value = ref.partition(":")

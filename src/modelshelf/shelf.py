@@ -99,6 +99,7 @@ class Shelf:
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
         # Everything that selects the store (never secrets), without opening it.
+        self._identity = identity
         self.store_id = Store.id_for(self.url, identity)
 
     def __repr__(self) -> str:
@@ -274,6 +275,7 @@ class Shelf:
                     store=self.url,
                 ) from None
             self.cache.save_manifest(self.store_id, manifest)
+            self.cache.remember_store(self.store_id, self._identity)
         if target.version is None or target.version.depth != Version.parse(version).depth:
             self.cache.write_ref(self.store_id, name, _ref_key(target), version)
         return Resolved(target, manifest)
