@@ -261,6 +261,15 @@ class Cache:
     def snapshot_dir(self, store_id: str, name: str, version: str) -> Path:
         return self.root / "snapshots" / store_id / name / "versions" / version
 
+    def snapshot_path(self, store_id: str, manifest: Manifest, sub_path: str | None) -> Path:
+        """What a pull returns: the snapshot folder, the file of a file, or the sub-path."""
+        snapshot = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        if sub_path:
+            return snapshot / sub_path
+        if manifest.kind == "file":
+            return snapshot / manifest.files[0].path
+        return snapshot
+
     def complete_marker(self, store_id: str, name: str, version: str) -> Path:
         """The file that says a snapshot is whole; its time is the snapshot's last use."""
         folder = self.snapshot_dir(store_id, name, version)

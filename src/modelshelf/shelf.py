@@ -346,26 +346,23 @@ class Shelf:
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
-        snapshot = self.cache.snapshot_dir(self.store_id, manifest.name, manifest.version)
+        entries = self._select(target, manifest)
         if (
             not force
             and output is None
-            and not target.path
-            and manifest.kind == "directory"
             and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
         ):
             if self.cache.snapshot_is_whole(self.store_id, manifest):
                 self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-                return snapshot  # the common warm path: one lstat per file
+                return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
             logger.warning(
                 "the cached %s:%s lost files; repairing it", manifest.name, manifest.version
             )
-        entries = self._select(target, manifest)
         # The pin keeps a concurrent prune from deleting what this pull fetches or links.
         with self.cache.pin(
             self.store_id, manifest.name, manifest.version, [e.sha256 for e in entries]
         ):
-            snapshot = self._fetch_and_link(resolved, entries, progress, force)
+            self._fetch_and_link(resolved, entries, progress, force)
             if output is not None:
                 single = (
                     manifest.file(target.path) is not None
@@ -380,11 +377,7 @@ class Shelf:
                     link,
                     single_file=single,
                 )
-        if target.path:
-            return snapshot / target.path
-        if manifest.kind == "file":
-            return snapshot / manifest.files[0].path
-        return snapshot
+        return self.cache.snapshot_path(self.store_id, manifest, target.path)
 
     def _fetch_and_link(
         self,
@@ -392,7 +385,8 @@ class Shelf:
         entries: tuple[FileEntry, ...],
         progress: bool | Progress | None,
         force: bool,
-    ) -> Path:
+    ) -> None:
+        """Download what the cache lacks (everything, with ``force``) and link the snapshot."""
         target, manifest = resolved.spec, resolved.manifest
         needed = {e.sha256: e for e in entries if force or not self.cache.has_blob(e.sha256)}
         if force and (resolved.offline or constants.offline()):
@@ -414,9 +408,8 @@ class Shelf:
                     str(target.with_version(Version.parse(manifest.version))),
                     force=force,
                 )
-        snapshot = self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
+        self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
         self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-        return snapshot
 
     @staticmethod
     def _select(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
