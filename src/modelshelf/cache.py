@@ -32,7 +32,6 @@ import errno
 import json
 import os
 import shutil
-import stat
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -287,20 +286,27 @@ class Cache:
         return all((folder / e.path).is_file() for e in entries)
 
     def snapshot_is_whole(self, store_id: str, manifest: Manifest) -> bool:
-        """True if the snapshot folder holds every file of the version, at its size.
+        """True if the snapshot folder holds a regular file at every path of the version.
 
-        The warm pull's check: one ``lstat`` per file (about 12 ms for 5000 files here), no
-        hashing. A file changed in place at the same size is ``cache verify``'s to find.
+        The warm pull's check: one ``scandir`` walk of the folder, comparing names (about
+        5 ms for 5000 files here, against 16 ms for a ``stat`` of each); no hashing. A file
+        changed in place is ``cache verify``'s to find, a missing one is this check's.
         """
-        folder = str(self.snapshot_dir(store_id, manifest.name, manifest.version)) + os.sep
+        folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        found: set[str] = set()
+        pending = [("", str(folder))]
         try:
-            for entry in manifest.files:
-                info = os.lstat(folder + entry.path)
-                if not stat.S_ISREG(info.st_mode) or info.st_size != entry.size:
-                    return False
+            while pending:
+                prefix, path = pending.pop()
+                with os.scandir(path) as items:
+                    for item in items:
+                        if item.is_dir(follow_symlinks=False):
+                            pending.append((f"{prefix}{item.name}/", item.path))
+                        elif item.is_file(follow_symlinks=False):
+                            found.add(prefix + item.name)
         except OSError:
             return False
-        return True
+        return all(entry.path in found for entry in manifest.files)
 
     def link_snapshot(
         self,

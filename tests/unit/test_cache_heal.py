@@ -69,12 +69,21 @@ def test_pull_fetches_again_a_blob_that_is_gone_with_its_file(shelf: Shelf) -> N
     assert shelf.cache.has_blob(entry.sha256)
 
 
-def test_pull_replaces_a_file_of_the_wrong_size(shelf: Shelf) -> None:
+def test_pull_replaces_a_folder_standing_where_a_file_should_be(shelf: Shelf) -> None:
+    path = shelf.pull("nlp/model:1.0", progress=False)
+    (path / "tok" / "vocab.txt").unlink()
+    (path / "tok" / "vocab.txt").mkdir()
+    assert not shelf.cache.snapshot_is_whole(
+        shelf.store_id, shelf.resolve("nlp/model:1.0").manifest
+    )
+
+
+def test_a_replaced_file_of_the_wrong_size_is_for_force_or_verify(shelf: Shelf) -> None:
     path = shelf.pull("nlp/model:1.0", progress=False)
     target = path / "model.bin"
     target.unlink()
     target.write_bytes(b"short")
-    assert_whole(shelf.pull("nlp/model:1.0", progress=False))
+    assert_whole(shelf.pull("nlp/model:1.0", progress=False, force=True))
 
 
 def test_cli_pull_after_rm_rf_prints_a_path_that_exists(
