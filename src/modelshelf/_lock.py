@@ -9,7 +9,6 @@ keeps a pull's pin and a prune's plan from crossing.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -73,6 +72,8 @@ def owner_token(folder: Path) -> str:
     The lock is held until the process exits (a forked child gets its own token). The token is
     ``<pid>-<random>``: the PID is only for people reading file names.
     """
+    import fcntl  # POSIX; imported here so that ``import modelshelf`` works everywhere
+
     key = (os.getpid(), str(folder))
     with _owners_guard:
         if key in _owners:
@@ -102,6 +103,8 @@ def owner_alive(folder: Path, token: str, *, remove_if_dead: bool = False) -> bo
         remove_if_dead: delete the lock file of a dead owner (while holding its lock, so a
             process that is just creating it notices and picks another token).
     """
+    import fcntl
+
     if not token or "/" in token or token.startswith("."):
         return False
     path = folder / f"{token}.lock"
@@ -129,6 +132,8 @@ def maintenance_lock(path: Path, *, shared: bool, timeout: float) -> Iterator[No
     A shared holder that waits past ``timeout`` (a prune on a slow disk) goes ahead with a
     warning: the worst that costs is a blob fetched again.
     """
+    import fcntl
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -34,7 +34,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from modelshelf import constants
@@ -155,9 +155,7 @@ class Cache:
             yield
 
     @contextlib.contextmanager
-    def pin(
-        self, store_id: str, name: str, version: str, shas: Iterator[str] | list[str]
-    ) -> Iterator[None]:
+    def pin(self, store_id: str, name: str, version: str, shas: Iterable[str]) -> Iterator[None]:
         """Keep prune away from the blobs and the snapshot of a pull while it runs.
 
         Enter this before looking at which blobs the cache has: the pin is written under the

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_password
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -103,9 +103,10 @@ class Store:
                 URL alone. The hash covers its canonical JSON, so stores that differ in any
                 part of it never share cached manifests.
         """
-        slug = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")[-40:].strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", without_password(url).lower())
+        slug = slug.strip("-")[-40:].strip("-")
         canonical = json.dumps(
-            dict(identity) if identity is not None else {"url": url},
+            dict(identity) if identity is not None else {"url": without_password(url)},
             sort_keys=True,
             separators=(",", ":"),
         )

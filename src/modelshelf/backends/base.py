@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Backend", "ObjectMeta", "PutMode", "is_secret_option"]
+__all__ = ["Backend", "ObjectMeta", "PutMode", "is_secret_option", "without_password"]
 
 # Option names that hold credentials: they never enter a store's identity (or its cache folder).
 _SECRET_NAME = re.compile(
@@ -32,10 +32,18 @@ def is_secret_option(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/@\s]*@")
+
+
+def without_password(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user@host``, wherever it appears."""
+    return _URL_PASSWORD.sub(r"\g<head>@", text)
+
+
 def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
+    if not isinstance(value, str):
+        value = json.dumps(value, sort_keys=True, default=str)
+    return without_password(value)
 
 
 PutMode = Literal["overwrite", "create"]
@@ -73,7 +81,8 @@ class Backend(abc.ABC):
         pinned version is still served offline.
 
         The default is the backend class (its import path), the URL, and every option whose
-        name does not look like a secret. Options named like credentials (``*key*``,
+        name does not look like a secret, with any password in a URL (``user:pw@``) cut out.
+        Options named like credentials (``*key*``,
         ``*secret*``, ``*token*``, ``*password*``, ``*auth*``, ...; see
         :func:`is_secret_option`) are left out: they select who you are, not which store, and
         they must not leak into folder names. Override this when something else selects the
@@ -92,7 +101,7 @@ class Backend(abc.ABC):
             if not is_secret_option(name) and name not in ("backend", "url")
         }
         found["backend"] = f"{cls.__module__}:{cls.__qualname__}"
-        found["url"] = url
+        found["url"] = without_password(url)
         return found
 
     def store_identity(self) -> dict[str, str]:

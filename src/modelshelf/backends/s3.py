@@ -33,6 +33,7 @@ from obstore.store import S3Store
 
 from modelshelf import constants
 from modelshelf.backends._obstore import ObstoreBackend
+from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
 __all__ = ["S3Backend", "S3Settings"]
@@ -137,7 +138,7 @@ class S3Backend(ObstoreBackend):
         opts: S3Settings = options  # type: ignore[assignment]
         endpoint = _endpoint(opts)
         if endpoint:
-            found["endpoint"] = endpoint.rstrip("/")
+            found["endpoint"] = without_password(endpoint.rstrip("/"))
             return found
         env = constants.env
         region = opts.get("region") or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
