@@ -42,54 +42,77 @@ class VerifyReport:
     (or ``cache verify`` with their store reachable) fetches the files again."""
 
 
+_Inode = tuple[int, int]
+
+
 class _Hasher:
     """sha256 of files, once per inode (hard links share one)."""
 
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
-        self.known: dict[tuple[int, int], str] = {}
+        self.known: dict[_Inode, str] = {}
 
-    def __call__(self, path: Path) -> str | None:
+    def __call__(self, path: Path) -> tuple[str | None, _Inode]:
         info = path.lstat()
-        if not stat.S_ISREG(info.st_mode):
-            return None
         key = (info.st_dev, info.st_ino)
+        if not stat.S_ISREG(info.st_mode):
+            return None, key
         if key not in self.known:
             self.known[key] = hash_file(path)
             self.report.bytes_hashed += info.st_size
-        return self.known[key]
+        return self.known[key], key
+
+
+def _remove_if_same(path: Path, key: _Inode) -> bool:
+    """Unlink ``path`` if it is still the file that was hashed (not replaced meanwhile)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if (info.st_dev, info.st_ino) != key:
+        return False
+    path.unlink(missing_ok=True)
+    return True
 
 
 def verify_cache(cache: Cache) -> VerifyReport:
     """Re-hash every blob and snapshot file; remove bad ones, restore and relink what it can.
+
+    Hashing runs without a lock (it only reads); removing and relinking run under the
+    exclusive maintenance lock, and remove a file only if it is still the one that was hashed,
+    so pulls are held up only for the repairs.
 
     Returns:
         The report; its ``damaged`` snapshots need their store to be whole again.
     """
     report = VerifyReport()
     digest = _Hasher(report)
-    with cache.maintenance():
-        sizes, _temps = blob_files(cache)
-        good: dict[str, Path] = {}
-        for sha in sorted(sizes):
-            path = cache.blob_path(sha)
-            report.blobs_checked += 1
-            try:
-                if digest(path) == sha:
-                    good[sha] = path
-                    continue
-            except FileNotFoundError:
-                continue
+    sizes, _temps = blob_files(cache)
+    good: dict[str, Path] = {}
+    bad: list[tuple[Path, _Inode]] = []
+    for sha in sorted(sizes):
+        path = cache.blob_path(sha)
+        report.blobs_checked += 1
+        try:
+            actual, key = digest(path)
+        except FileNotFoundError:
+            continue
+        if actual == sha:
+            good[sha] = path
+        else:
             report.bad_blobs.append(sha)
-            path.unlink(missing_ok=True)
-        checked: list[tuple[SnapshotInfo, Manifest]] = []
-        for snap in snapshots(cache):
-            manifest = cache.load_manifest(snap.store_id, snap.name, snap.version)
-            if manifest is not None and _check_snapshot(snap, manifest, digest, good, report):
-                checked.append((snap, manifest))
+            bad.append((path, key))
+    checked: list[tuple[SnapshotInfo, Manifest]] = []
+    for snap in snapshots(cache):
+        manifest = cache.load_manifest(snap.store_id, snap.name, snap.version)
+        if manifest is not None and _check_snapshot(snap, manifest, digest, good, bad, report):
+            checked.append((snap, manifest))
+    with cache.maintenance():
+        for path, key in bad:
+            _remove_if_same(path, key)
         for sha, path in sorted(good.items()):
             blob = cache.blob_path(sha)
-            if not blob.is_file():
+            if not blob.is_file() and path.is_file():
                 place_file(path, blob, "hardlink")
                 blob.chmod(0o444)
                 report.restored_blobs.append(sha)
@@ -109,14 +132,15 @@ def _check_snapshot(
     manifest: Manifest,
     digest: _Hasher,
     good: dict[str, Path],
+    bad: list[tuple[Path, _Inode]],
     report: VerifyReport,
 ) -> bool:
-    """Remove the snapshot's bad files; True if it needs relinking (a file bad or missing)."""
+    """Note the snapshot's bad files; True if it needs relinking (a file bad or missing)."""
     broken = False
     for entry in manifest.files:
         path = snap.path / entry.path
         try:
-            actual = digest(path)
+            actual, key = digest(path)
         except FileNotFoundError:
             broken = broken or snap.complete  # a partial pull's snapshot lacks files by design
             continue
@@ -124,7 +148,7 @@ def _check_snapshot(
             good.setdefault(entry.sha256, path)
         else:
             report.bad_files.append(path)
-            path.unlink()
+            bad.append((path, key))
             broken = True
     return broken
 

@@ -9,6 +9,7 @@ keeps a pull's pin and a prune's plan from crossing.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -63,6 +64,7 @@ def blob_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
 # when its holder dies, however it dies.
 
 _owners: dict[tuple[int, str], tuple[str, int]] = {}
+_TIDY_LIMIT = 64
 _owners_guard = threading.Lock()
 
 
@@ -92,8 +94,14 @@ def owner_token(folder: Path) -> str:
                 same = False
             if same:
                 _owners[key] = (token, fd)
-                return token
+                break
             os.close(fd)
+    # Tidy up after processes that are gone (their files' owners), a few at a time.
+    with os.scandir(folder) as items:
+        for item in itertools.islice(items, _TIDY_LIMIT):
+            if item.name.endswith(".lock") and item.name != f"{token}.lock":
+                owner_alive(folder, item.name[: -len(".lock")], remove_if_dead=True)
+    return token
 
 
 def owner_alive(folder: Path, token: str, *, remove_if_dead: bool = False) -> bool:
@@ -147,7 +155,10 @@ def maintenance_lock(path: Path, *, shared: bool, timeout: float) -> Iterator[No
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        logger.warning("a cache prune is taking long; going ahead without it")
+                        logger.warning(
+                            "cache maintenance (prune, rm or verify) is taking long;"
+                            " going ahead without waiting for it"
+                        )
                         break
                     time.sleep(0.01)
         yield

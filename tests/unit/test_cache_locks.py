@@ -222,3 +222,17 @@ def test_a_pin_left_by_a_dead_process_protects_nothing(tmp_path: Path) -> None:
     stale.write_text(f'{{"snapshot": ["x", "m", "1.0"], "blobs": ["{sha}"]}}')
     prune(shelf.cache, max_bytes=0)
     assert not blob.exists() and not stale.exists()
+
+
+def test_owner_files_of_dead_processes_are_tidied_up(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    code = "import sys; from modelshelf.cache import Cache; print(Cache(sys.argv[1]).owner())"
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", code, str(root)], check=True)
+    owners = root / "locks" / "owners"
+    # each child tidied up after the one before; the last one's file is left behind
+    assert len(list(owners.iterdir())) == 1
+    cache = Cache(root)
+    mine = cache.owner()
+    assert [p.name for p in owners.iterdir()] == [f"{mine}.lock"]
+    assert cache.owner_alive(mine) and not cache.owner_alive("1-dead")
