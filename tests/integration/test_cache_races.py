@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.integration.test_races import RaceStore, child_env, race_store, wait_for
 
+import modelshelf.cache as cache_module
 from modelshelf import Shelf
 from modelshelf.cache import Cache
+from modelshelf.manifest import FileEntry
 from modelshelf.prune import prune, usage
 
 __all__ = ["race_store"]  # the fixture, shared with test_races.py
@@ -79,3 +82,54 @@ def test_prune_in_another_process_during_a_pull_deletes_nothing_it_needs(
     assert list((cache.root / "pins").iterdir()) == []
     prune(cache, max_bytes=0)  # the pull is over: now everything may go
     assert not small.exists() and usage(cache).size == 0
+
+
+# Argv: cache root, sha256, report file. Writes part of a blob, reports the temp file, waits.
+NAMESPACED_DOWNLOADER = r"""
+import sys, time
+from pathlib import Path
+from modelshelf.cache import Cache
+from modelshelf.manifest import FileEntry
+root, sha, report = sys.argv[1:4]
+def download(tmp):
+    tmp.write_bytes(b"partial" * 1000)
+    Path(report).write_text(str(tmp))
+    time.sleep(120)
+Cache(root).fetch_blob(FileEntry("big.bin", 100_000, sha), download)
+"""
+
+
+def test_a_download_in_another_pid_namespace_keeps_its_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two containers sharing a cache: the other one's PIDs mean nothing here."""
+    probe = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare --pid is not permitted here")
+    data = b"content" * 20_000
+    sha = hashlib.sha256(data).hexdigest()
+    cache = Cache(tmp_path / "cache")
+    report = tmp_path / "temp.txt"
+    # A few processes first, so the downloader's PID inside is not one that is alive here;
+    # --kill-child ends the namespace (and so the downloader) with unshare.
+    script = 'for i in $(seq 200); do /bin/true; done; "$@"'
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", "sh", "-c", script, "sh",
+         sys.executable, "-c",
+         NAMESPACED_DOWNLOADER, str(cache.root), sha, str(report)],
+        env=child_env(cache.root),
+    )  # fmt: skip
+    try:
+        wait_for(lambda: report.exists() or proc.poll() is not None, 60, "the temp file")
+        assert proc.poll() is None
+        temp = Path(report.read_text())
+        monkeypatch.setattr(cache_module, "LOCKED_DOWNLOAD_SIZE", 0)  # lock, then clean up
+        cache.fetch_blob(FileEntry("big.bin", len(data), sha), lambda tmp: tmp.write_bytes(data))
+        prune(cache, max_bytes=0)
+        assert temp.exists()  # its writer lives, whatever its PID says here
+    finally:
+        proc.kill()  # unshare; --kill-child takes the namespace down with it
+        proc.wait(timeout=30)
+    wait_for(lambda: not cache.owner_alive(temp.name.split(".")[2]), 30, "the namespace to end")
+    prune(cache, max_bytes=0)
+    assert not temp.exists()  # and once it is gone, its temp file goes
