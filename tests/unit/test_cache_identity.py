@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.wrapped_backend import WrappedBackend
 
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, is_secret_option, without_password
 from modelshelf.backends.memory import MemoryBackend
 from modelshelf.backends.registry import store_identity
 from modelshelf.backends.s3 import S3Backend
@@ -148,3 +151,27 @@ def test_passwords_in_urls_stay_out_of_the_identity_and_the_id(tmp_path: Path) -
     one = Shelf("memory://m", cache_dir=tmp_path, endpoint="http://u:one@h")
     two = Shelf("memory://m", cache_dir=tmp_path, endpoint="http://u:two@h")
     assert one.store_id == two.store_id
+
+
+_NAMES = st.sampled_from(
+    ["endpoint", "region", "tier", "password", "api_key", "secret_access_key", "token", "auth"]
+)
+_VALUES = st.text(min_size=8, max_size=20).filter(lambda v: v.isprintable())
+
+
+@pytest.mark.property
+@settings(max_examples=200, deadline=None)
+@given(url=st.text(max_size=60), options=st.dictionaries(_NAMES, _VALUES, max_size=6))
+def test_any_identity_gives_a_safe_id_without_secret_values(
+    url: str, options: dict[str, str]
+) -> None:
+    identity = Backend.identity(url, **options)
+    store_id = Store.id_for(url, identity)
+    assert re.fullmatch(r"[a-z0-9-]*-[0-9a-f]{16}", store_id), store_id
+    assert len(store_id) <= 57
+    plain = {name for name in options if not is_secret_option(name)}
+    assert set(identity) == plain | {"backend", "url"}  # no secret option, by name or value
+    for name in plain:
+        assert identity[name] == without_password(options[name])
+    changed = {n: v + "x" if is_secret_option(n) else v for n, v in options.items()}
+    assert Store.id_for(url, Backend.identity(url, **changed)) == store_id
