@@ -16,6 +16,9 @@ class WrappedBackend(Backend):
         self.inner = inner
         self.url = inner.url
 
+    def store_identity(self) -> dict[str, str]:
+        return self.inner.store_identity()  # the same store, watched
+
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         self.inner.put(key, data, mode=mode)
 

@@ -8,27 +8,37 @@ snapshots/<store-id>/<name>/versions/<version>/<path>    the tree, hard-linked t
 snapshots/<store-id>/<name>/versions/<version>.complete  written when every file is there
 refs/<store-id>/<name>/aliases/<alias>                   last resolution of an alias
 refs/<store-id>/<name>/versions/<partial>                last resolution of a partial version
+blobs/sha256/ab/.abcdef….<owner>.<rand>.tmp              a download in progress (or a killed one)
+locks/owners/<owner>.lock                                flocked by its process while it lives
+locks/maintenance.lock                                   prune/rm/verify exclusive, pins shared
+pins/<owner>.<rand>.json                                 what a live pull needs: never pruned
+stores/<store-id>.json                                   the identity of a store (never secrets)
 ```
 Every write goes to a process-unique temporary name in the destination's folder and is renamed
 into place, so a reader (or a process killed half-way) never sees a partial file; this, not the
 lock, is what keeps the cache right. The completion marker sits beside the tree, not in it, so a
 snapshot folder holds exactly the asset's files. ``versions``/``aliases`` are reserved name
 segments, so no asset's folder can overlap another's.
+
+Who owns a temporary file or a pin is decided by lock ownership, never by PID (PIDs mean nothing
+across containers sharing a cache): each writing process holds the flock of its owner file for
+its lifetime, and a file whose owner's lock is free belongs to a dead process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from modelshelf import constants
-from modelshelf._lock import blob_lock
+from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_token
 from modelshelf.errors import InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
@@ -55,16 +65,6 @@ def atomic_write(dest: Path, data: bytes) -> None:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def place_file(source: Path, dest: Path, how: str) -> None:
@@ -130,6 +130,48 @@ class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else constants.cache_dir()
 
+    # -- owners, pins and maintenance ----------------------------------------------------------
+    @property
+    def owners_dir(self) -> Path:
+        return self.root / "locks" / "owners"
+
+    @property
+    def pins_dir(self) -> Path:
+        return self.root / "pins"
+
+    def owner(self) -> str:
+        """This process's owner token in this cache (its lock is held while the process lives)."""
+        return owner_token(self.owners_dir)
+
+    def owner_alive(self, token: str, *, remove_if_dead: bool = False) -> bool:
+        """True if the process that owns ``token`` still lives (by its lock, not its PID)."""
+        return owner_alive(self.owners_dir, token, remove_if_dead=remove_if_dead)
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[None]:
+        """Exclusive hold for prune, rm and verify: no pull writes a pin meanwhile."""
+        path = self.root / "locks" / "maintenance.lock"
+        with maintenance_lock(path, shared=False, timeout=0):
+            yield
+
+    @contextlib.contextmanager
+    def pin(self, store_id: str, name: str, version: str, shas: Iterable[str]) -> Iterator[None]:
+        """Keep prune away from the blobs and the snapshot of a pull while it runs.
+
+        Enter this before looking at which blobs the cache has: the pin is written under the
+        shared maintenance lock, so a prune either sees it or has finished deleting. A pin
+        whose owner died protects nothing and is removed by the next prune.
+        """
+        path = self.pins_dir / f"{self.owner()}.{uuid.uuid4().hex[:8]}.json"
+        record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
+        lock = self.root / "locks" / "maintenance.lock"
+        with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
+            atomic_write(path, json.dumps(record).encode())
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
     # -- blobs ---------------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -138,15 +180,19 @@ class Cache:
         """A lock-free hit test: a blob is only ever renamed into place once verified."""
         return self.blob_path(sha256).is_file()
 
-    def fetch_blob(self, entry: FileEntry, download: Callable[[Path], None]) -> Path:
+    def fetch_blob(
+        self, entry: FileEntry, download: Callable[[Path], None], *, force: bool = False
+    ) -> Path:
         """Return the verified blob for ``entry``, downloading it once across processes.
 
         Args:
             download: writes and verifies the content into a new file at the given path,
                 raising on any failure.
+            force: download it even if the cache holds it, and replace what it holds (a new
+                file: snapshots linked to the old one keep it until they are relinked).
         """
         dest = self.blob_path(entry.sha256)
-        if dest.is_file():
+        if dest.is_file() and not force:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         if entry.size < LOCKED_DOWNLOAD_SIZE:
@@ -155,14 +201,20 @@ class Cache:
             return dest
         lock_path = self.root / "locks" / "sha256" / entry.sha256[:2] / f"{entry.sha256}.lock"
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
-            if not dest.is_file():  # else another process finished it while we waited
+            if force or not dest.is_file():  # else another process fetched it while we waited
                 self._remove_stale_temps(dest)
                 self._download_into_place(dest, download)
         return dest
 
-    @staticmethod
-    def _download_into_place(dest: Path, download: Callable[[Path], None]) -> None:
-        tmp = _tmp_name(dest)
+    def temp_owner(self, name: str) -> str | None:
+        """The owner token in a blob temp file's name (``.<sha>.<owner>.<rand>.tmp``)."""
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            return None
+        parts = name[1:-4].split(".")
+        return parts[1] if len(parts) == 3 else None
+
+    def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
+        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             download(tmp)
             tmp.chmod(_READ_ONLY)
@@ -170,18 +222,12 @@ class Cache:
         finally:
             tmp.unlink(missing_ok=True)
 
-    @staticmethod
-    def _remove_stale_temps(dest: Path) -> None:
-        """Delete temporary files of this blob left by processes that died mid-download."""
+    def _remove_stale_temps(self, dest: Path) -> None:
+        """Delete temporary files of this blob whose owner died (its lock is free)."""
         prefix = f".{dest.name}."
         for item in os.scandir(dest.parent):
-            if not (item.name.startswith(prefix) and item.name.endswith(".tmp")):
-                continue
-            try:
-                pid = int(item.name.split(".")[2])
-            except (IndexError, ValueError):
-                continue
-            if not _pid_alive(pid):
+            token = self.temp_owner(item.name)
+            if item.name.startswith(prefix) and token and not self.owner_alive(token):
                 Path(item.path).unlink(missing_ok=True)
 
     # -- manifests and snapshots ---------------------------------------------------------------
@@ -212,6 +258,15 @@ class Cache:
     def snapshot_dir(self, store_id: str, name: str, version: str) -> Path:
         return self.root / "snapshots" / store_id / name / "versions" / version
 
+    def snapshot_path(self, store_id: str, manifest: Manifest, sub_path: str | None) -> Path:
+        """What a pull returns: the snapshot folder, the file of a file, or the sub-path."""
+        snapshot = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        if sub_path:
+            return snapshot / sub_path
+        if manifest.kind == "file":
+            return snapshot / manifest.files[0].path
+        return snapshot
+
     def complete_marker(self, store_id: str, name: str, version: str) -> Path:
         """The file that says a snapshot is whole; its time is the snapshot's last use."""
         folder = self.snapshot_dir(store_id, name, version)
@@ -228,18 +283,52 @@ class Cache:
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
         return all((folder / e.path).is_file() for e in entries)
 
+    def snapshot_is_whole(self, store_id: str, manifest: Manifest) -> bool:
+        """True if the snapshot folder holds a regular file at every path of the version.
+
+        The warm pull's check: one ``scandir`` walk of the folder, comparing names (about
+        5 ms for 5000 files here, against 16 ms for a ``stat`` of each); no hashing. A file
+        changed in place is ``cache verify``'s to find, a missing one is this check's.
+        """
+        folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        found: set[str] = set()
+        pending = [("", str(folder))]
+        try:
+            while pending:
+                prefix, path = pending.pop()
+                with os.scandir(path) as items:
+                    for item in items:
+                        if item.is_dir(follow_symlinks=False):
+                            pending.append((f"{prefix}{item.name}/", item.path))
+                        elif item.is_file(follow_symlinks=False):
+                            found.add(prefix + item.name)
+        except OSError:
+            return False
+        return all(entry.path in found for entry in manifest.files)
+
     def link_snapshot(
-        self, store_id: str, manifest: Manifest, entries: tuple[FileEntry, ...]
+        self,
+        store_id: str,
+        manifest: Manifest,
+        entries: tuple[FileEntry, ...],
+        *,
+        relink: bool = False,
     ) -> Path:
         """Link verified blobs into the version's snapshot tree; mark it complete when whole.
 
-        Every blob of ``entries`` must already be in the cache.
+        Every blob of ``entries`` must already be in the cache. Files that are missing, or are
+        neither the blob nor a read-only copy of its size, are (re)placed; ``relink`` replaces
+        every one (after ``fetch_blob(force=True)`` put a new file in the blob's place).
         """
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
         for entry in entries:
             dest = folder / entry.path
             blob = self.blob_path(entry.sha256)
-            if dest.is_file() and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry)):
+            if (
+                not relink
+                and dest.is_file()
+                and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry))
+            ):
                 continue
             place_file(blob, dest, "hardlink")
         marker = self.complete_marker(store_id, manifest.name, manifest.version)
@@ -251,6 +340,21 @@ class Cache:
         """Record a use of a complete snapshot, for least-recently-used pruning."""
         with contextlib.suppress(FileNotFoundError):
             os.utime(self.complete_marker(store_id, name, version))
+
+    # -- stores --------------------------------------------------------------------------------
+    def remember_store(self, store_id: str, identity: dict[str, str]) -> None:
+        """Record which store ``store_id`` stands for (its identity holds no secrets)."""
+        path = self.root / "stores" / f"{store_id}.json"
+        if not path.is_file():
+            atomic_write(path, json.dumps(identity, sort_keys=True, indent=2).encode())
+
+    def store_url(self, store_id: str) -> str | None:
+        """The URL of a store this cache has seen, or ``None`` if it was never recorded."""
+        try:
+            url = json.loads((self.root / "stores" / f"{store_id}.json").read_bytes())["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return url if isinstance(url, str) else None
 
     # -- refs ----------------------------------------------------------------------------------
     def _ref_path(self, store_id: str, name: str, ref: str) -> Path:

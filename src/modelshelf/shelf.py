@@ -23,7 +23,7 @@ from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version,
 from modelshelf._progress import Progress, make_progress
 from modelshelf._push import check_push_args, push_files
 from modelshelf.backends.base import Backend
-from modelshelf.backends.registry import open_backend
+from modelshelf.backends.registry import open_backend, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
@@ -95,13 +95,17 @@ class Shelf:
         if isinstance(store, Backend):
             self._backend: Backend | None = store
             self.url = store.url
+            identity = store.store_identity()
         else:
             self._backend = None
             self.url = _normalize_url(store or constants.default_store_url())
+            identity = store_identity(self.url, **backend_options)
         self._backend_options = backend_options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
-        self.store_id = Store.id_for(self.url)
+        # Everything that selects the store (never secrets), without opening it.
+        self._identity = identity
+        self.store_id = Store.id_for(self.url, identity)
 
     def __repr__(self) -> str:
         return f"Shelf({self.url!r})"
@@ -324,6 +328,7 @@ class Shelf:
                     store=self.url,
                 ) from None
             self.cache.save_manifest(self.store_id, manifest)
+            self.cache.remember_store(self.store_id, self._identity)
         if target.version is None or target.version.depth != Version.parse(version).depth:
             self.cache.write_ref(self.store_id, name, _ref_key(target), version)
         return Resolved(target, manifest)
@@ -359,6 +364,7 @@ class Shelf:
         output: str | Path | None = None,
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
+        force: bool = False,
     ) -> Path:
         """Fetch a version (or one file or folder of it) into the verified cache.
 
@@ -368,6 +374,8 @@ class Shelf:
             output: also place the files in this folder as plain, writable copies
                 (``link="hardlink"`` or ``"symlink"`` for read-only links to the cache).
             progress: show progress bars (default: when stderr is a terminal).
+            force: fetch every file again from the store, verify it, and relink the snapshot,
+                even if the cache holds it (a remedy for a tampered cache).
 
         Returns:
             The path of the snapshot (a folder, or the file for a file), or within ``output``.
@@ -376,7 +384,9 @@ class Shelf:
             IntegrityError: the store's content does not match the manifest; nothing of that
                 file is placed in the cache.
         """
-        return self.pull_resolved(self.resolve(spec), output=output, link=link, progress=progress)
+        return self.pull_resolved(
+            self.resolve(spec), output=output, link=link, progress=progress, force=force
+        )
 
     def pull_resolved(
         self,
@@ -385,20 +395,58 @@ class Shelf:
         output: str | Path | None = None,
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
+        force: bool = False,
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
-        snapshot = self.cache.snapshot_dir(self.store_id, manifest.name, manifest.version)
-        if (
-            output is None
-            and not target.path
-            and manifest.kind == "directory"
-            and (self.cache.is_complete(self.store_id, manifest.name, manifest.version))
-        ):
-            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-            return snapshot  # the common warm path: no walk over the files
         entries = self._select(target, manifest)
-        needed = {e.sha256: e for e in entries if not self.cache.has_blob(e.sha256)}
+        if (
+            not force
+            and output is None
+            and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
+        ):
+            if self.cache.snapshot_is_whole(self.store_id, manifest):
+                self.cache.mark_used(self.store_id, manifest.name, manifest.version)
+                return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
+            logger.warning(
+                "the cached %s:%s lost files; repairing it", manifest.name, manifest.version
+            )
+        # The pin keeps a concurrent prune from deleting what this pull fetches or links.
+        with self.cache.pin(
+            self.store_id, manifest.name, manifest.version, [e.sha256 for e in entries]
+        ):
+            self._fetch_and_link(resolved, entries, progress, force)
+            if output is not None:
+                single = (
+                    manifest.file(target.path) is not None
+                    if target.path
+                    else (manifest.kind == "file")
+                )
+                return export_files(
+                    self.cache,
+                    entries,
+                    _selection_root(target, manifest),
+                    Path(output),
+                    link,
+                    single_file=single,
+                )
+        return self.cache.snapshot_path(self.store_id, manifest, target.path)
+
+    def _fetch_and_link(
+        self,
+        resolved: Resolved,
+        entries: tuple[FileEntry, ...],
+        progress: bool | Progress | None,
+        force: bool,
+    ) -> None:
+        """Download what the cache lacks (everything, with ``force``) and link the snapshot."""
+        target, manifest = resolved.spec, resolved.manifest
+        needed = {e.sha256: e for e in entries if force or not self.cache.has_blob(e.sha256)}
+        if force and (resolved.offline or constants.offline()):
+            raise OfflineError(
+                f"pull --force of {manifest.name}:{manifest.version} needs the store {self.url},"
+                " which cannot be asked now; try again when it is reachable"
+            )
         if needed and (resolved.offline or constants.offline()):
             raise OfflineError(
                 f"{manifest.name}:{manifest.version} is known to this machine but"
@@ -411,26 +459,10 @@ class Shelf:
                     list(needed.values()),
                     bar,
                     str(target.with_version(Version.parse(manifest.version))),
+                    force=force,
                 )
-        snapshot = self.cache.link_snapshot(self.store_id, manifest, entries)
+        self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
         self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-        if output is not None:
-            single = (
-                manifest.file(target.path) is not None if target.path else (manifest.kind == "file")
-            )
-            return export_files(
-                self.cache,
-                entries,
-                _selection_root(target, manifest),
-                Path(output),
-                link,
-                single_file=single,
-            )
-        if target.path:
-            return snapshot / target.path
-        if manifest.kind == "file":
-            return snapshot / manifest.files[0].path
-        return snapshot
 
     @staticmethod
     def _select(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
@@ -445,7 +477,9 @@ class Shelf:
             )
         return entries
 
-    def _download(self, entries: list[FileEntry], progress: Progress, label: str) -> None:
+    def _download(
+        self, entries: list[FileEntry], progress: Progress, label: str, *, force: bool = False
+    ) -> None:
         store = self.store
         bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
@@ -461,7 +495,7 @@ class Shelf:
                     progress=bar,
                 )
 
-            self.cache.fetch_blob(entry, download)
+            self.cache.fetch_blob(entry, download, force=force)
             bar.file_done()
 
         # Large files already run their ranges in parallel; the rest share one pool.

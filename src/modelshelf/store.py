@@ -26,14 +26,14 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from modelshelf._removal import TOMBSTONE, Removal, is_tombstone
-from modelshelf.backends.base import Backend, ObjectMeta
+from modelshelf.backends.base import Backend, ObjectMeta, without_password
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -102,13 +102,27 @@ class Store:
     @property
     def id(self) -> str:
         """A short, filesystem-safe name for this store, used for its part of the local cache."""
-        return self.id_for(self.url)
+        return self.id_for(self.url, self.backend.store_identity())
 
     @staticmethod
-    def id_for(url: str) -> str:
-        """The cache id of the store at ``url``: readable tail plus a hash of the whole URL."""
-        slug = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")[-40:].strip("-")
-        digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    def id_for(url: str, identity: Mapping[str, str] | None = None) -> str:
+        """The cache id of a store: a readable tail of ``url`` plus a hash of its identity.
+
+        Args:
+            url: the store URL, for the readable part.
+            identity: everything that selects the store (backend class, URL, endpoint,
+                options; never secrets), as :meth:`Backend.identity` gives it; default the
+                URL alone. The hash covers its canonical JSON, so stores that differ in any
+                part of it never share cached manifests.
+        """
+        slug = re.sub(r"[^a-z0-9]+", "-", without_password(url).lower())
+        slug = slug.strip("-")[-40:].strip("-")
+        canonical = json.dumps(
+            dict(identity) if identity is not None else {"url": without_password(url)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
         return f"{slug}-{digest}"
 
     # -- blobs ---------------------------------------------------------------------------------

@@ -183,14 +183,21 @@ def test_damaged_blob_on_s3_raises_integrity_error(s3_env: S3Bucket, tmp_path: P
 
 
 def test_unreachable_s3_store_falls_back_to_the_cache(
-    s3_env: S3Bucket, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    s3_env: S3Bucket,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     shelf = Shelf(s3_env.url)
     shelf.push(make_tree(tmp_path / "m", {"v": b"1"}), "m")
     shelf.set_alias("m@prod", "1.0")
     shelf.pull("m@prod")
 
-    down = Shelf(s3_env.url, endpoint=f"http://127.0.0.1:{closed_loopback_port()}")
+    # The same store (its identity, and so its cache, is fixed when the Shelf is made), whose
+    # endpoint stops answering before the backend is opened. Another endpoint would be another
+    # store, with a cache of its own.
+    down = Shelf(s3_env.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_loopback_port()}")
     with caplog.at_level(logging.WARNING, logger="modelshelf"):
         path = down.pull("m@prod")
     assert (path / "v").read_bytes() == b"1"

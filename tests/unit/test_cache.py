@@ -64,7 +64,7 @@ def test_fetch_blob_writes_a_read_only_blob_through_a_temp_file(cache: Cache) ->
     def download(tmp: Path) -> None:
         seen.append(tmp)
         assert tmp.parent == dest.parent  # same folder, so the rename is atomic
-        assert tmp.name.startswith(f".{entry.sha256}.{os.getpid()}.")
+        assert tmp.name.startswith(f".{entry.sha256}.{os.getpid()}-")  # <pid>-<rand>: owner
         assert tmp.name.endswith(".tmp")
         assert not dest.exists()  # nothing is visible before the rename
         tmp.write_bytes(data)
@@ -95,25 +95,25 @@ def test_failing_download_leaves_no_blob_and_no_temp_file(cache: Cache) -> None:
     assert cache.fetch_blob(entry, writer(b"real content")).read_bytes() == b"real content"
 
 
-def test_stale_temp_files_of_dead_processes_are_removed(
+def test_stale_temp_files_of_dead_owners_are_removed(
     cache: Cache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cache_module, "LOCKED_DOWNLOAD_SIZE", 0)
     entry = entry_for(b"content")
     folder = cache.blob_path(entry.sha256).parent
     folder.mkdir(parents=True)
-    stale = folder / f".{entry.sha256}.{dead_pid()}.deadbeef.tmp"
-    live = folder / f".{entry.sha256}.{os.getpid()}.cafecafe.tmp"
-    other_blob = folder / f".{'f' * 64}.{dead_pid()}.deadbeef.tmp"
-    odd = folder / f".{entry.sha256}.notapid.x.tmp"
-    for path in (stale, live, other_blob, odd):
+    stale = folder / f".{entry.sha256}.{dead_pid()}-0badf00d.deadbeef.tmp"
+    live = folder / f".{entry.sha256}.{cache.owner()}.cafecafe.tmp"  # its owner's lock is held
+    other_blob = folder / f".{'f' * 64}.{dead_pid()}-0badf00d.deadbeef.tmp"
+    no_owner = folder / f".{entry.sha256}.{os.getpid()}.x.tmp"  # a PID is not an owner
+    for path in (stale, live, other_blob, no_owner):
         path.write_bytes(b"partial")
 
     cache.fetch_blob(entry, writer(b"content"))
     assert not stale.exists()
     assert live.exists()  # a process that is still downloading keeps its file
     assert other_blob.exists()  # only this blob's temporaries are looked at
-    assert odd.exists()
+    assert not no_owner.exists()
 
 
 def test_cache_hit_takes_no_lock_and_calls_no_download(

@@ -34,8 +34,8 @@ def test_lru_snapshot_goes_first_and_shared_blobs_stay(shelf: Shelf, tmp_path: P
     old = shelf.pull("old", progress=False)
     new = shelf.pull("new", progress=False)
     os.utime(old.with_name(old.name + ".complete"), (1, 1))  # old was used long ago
-    size, snapshots = usage(shelf.cache)
-    assert size == 6000 and len(snapshots) == 2
+    found = usage(shelf.cache)
+    assert found.size == 6000 and len(found.snapshots) == 2 and found.temp_files == 0
 
     plan = plan_prune(shelf.cache, max_bytes=3500)
     assert [s.name for s in plan.snapshots] == ["old"]
@@ -73,6 +73,9 @@ def test_cli_prune_and_info(
     shelf.pull("a", progress=False)
     assert main(["cache", "info"]) == 0
     assert "1 snapshots" in capsys.readouterr().out
+    assert main(["cache", "prune", "--max-size", "0", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete a:1.0" in out and "cache would be 0 B" in out and "deleted" not in out
     assert main(["cache", "prune", "--max-size", "0"]) == 0
     assert "deleted a:1.0" in capsys.readouterr().out
     assert main(["cache", "prune", "--max-size", "lots"]) == 1

@@ -20,6 +20,7 @@ import modelshelf.shelf as shelf_module
 from modelshelf import Shelf
 from modelshelf.backends import Backend, ObjectMeta, open_backend
 from modelshelf.backends.base import PutMode
+from modelshelf.backends.registry import store_identity
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -100,6 +101,9 @@ class FailingBackend(Backend):
 
     def __init__(self, url: str, error: Exception) -> None:
         self.url, self.error, self.calls = url, error, 0
+
+    def store_identity(self) -> dict[str, str]:
+        return store_identity(self.url)  # stands for the store at ``url``, down
 
     def _fail(self) -> None:
         self.calls += 1

@@ -10,13 +10,41 @@ unreachable, auth) so that callers never see a vendor exception.
 from __future__ import annotations
 
 import abc
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
-__all__ = ["Backend", "ObjectMeta", "PutMode"]
+__all__ = ["Backend", "ObjectMeta", "PutMode", "is_secret_option", "without_password"]
+
+# Option names that hold credentials: they never enter a store's identity (or its cache folder).
+_SECRET_NAME = re.compile(
+    r"secret|passw|token|credential|auth|private|access_?key|api_?key|cookie|signature|sas",
+    re.IGNORECASE,
+)
+
+
+def is_secret_option(name: str) -> bool:
+    """True if a backend option's name looks like a credential (key, secret, token, password)."""
+    return bool(_SECRET_NAME.search(name))
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/@\s]*@")
+
+
+def without_password(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user@host``, wherever it appears."""
+    return _URL_PASSWORD.sub(r"\g<head>@", text)
+
+
+def _as_text(value: Any) -> str:
+    if not isinstance(value, str):
+        value = json.dumps(value, sort_keys=True, default=str)
+    return without_password(value)
+
 
 PutMode = Literal["overwrite", "create"]
 """``create`` fails with :class:`~modelshelf.errors.ObjectExistsError` if the key exists; it is the
@@ -42,6 +70,43 @@ class Backend(abc.ABC):
     """
 
     url: str
+
+    @classmethod
+    def identity(cls, url: str, **options: Any) -> dict[str, str]:
+        """What selects the store that ``cls.from_url(url, **options)`` would open.
+
+        The local cache keys a store's manifests and snapshots by a hash of this, so two stores
+        that could hold different bytes under the same name must have different identities. It
+        is computed without opening the backend (no network, no credentials), so a cached,
+        pinned version is still served offline.
+
+        The default is the backend class (its import path), the URL, and every option whose
+        name does not look like a secret, with any password in a URL (``user:pw@``) cut out.
+        Options named like credentials (``*key*``,
+        ``*secret*``, ``*token*``, ``*password*``, ``*auth*``, ...; see
+        :func:`is_secret_option`) are left out: they select who you are, not which store, and
+        they must not leak into folder names. Override this when something else selects the
+        store (an endpoint read from the environment, as :class:`~modelshelf.backends.s3.
+        S3Backend` does), or when an option does not (a timeout), so that it does not split the
+        cache needlessly.
+
+        Example:
+            >>> ident = Backend.identity("x://bucket", endpoint="http://minio:9000", password="p")
+            >>> ident["endpoint"], "password" in ident
+            ('http://minio:9000', False)
+        """
+        found = {
+            name: _as_text(value)
+            for name, value in sorted(options.items())
+            if not is_secret_option(name) and name not in ("backend", "url")
+        }
+        found["backend"] = f"{cls.__module__}:{cls.__qualname__}"
+        found["url"] = without_password(url)
+        return found
+
+    def store_identity(self) -> dict[str, str]:
+        """:meth:`identity` of this opened backend; backends that take options override it."""
+        return type(self).identity(self.url)
 
     @abc.abstractmethod
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:

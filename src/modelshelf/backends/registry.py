@@ -19,7 +19,7 @@ from typing import Any
 from modelshelf.backends.base import Backend
 from modelshelf.errors import UnsupportedStoreError
 
-__all__ = ["get_backend_class", "open_backend", "register_backend", "registry"]
+__all__ = ["get_backend_class", "open_backend", "register_backend", "registry", "store_identity"]
 
 _registry: dict[str, type[Backend] | str] = {
     "file": "modelshelf.backends.local:LocalBackend",
@@ -124,3 +124,23 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
         raise UnsupportedStoreError(f"backend {cls.__name__} for {scheme}:// has no from_url()")
     backend: Backend = from_url(url, **kwargs)
     return backend
+
+
+def store_identity(url: str, **kwargs: Any) -> dict[str, str]:
+    """What selects the store ``open_backend(url, **kwargs)`` would open, without opening it.
+
+    The backend class is imported (no network, no credentials) and asked for its
+    :meth:`~modelshelf.backends.Backend.identity`, which leaves secrets out. If the class cannot
+    be found, the URL and options stand for it; opening the store reports the real error.
+    """
+    cls: type[Backend]
+    try:
+        if "://" in url:
+            cls = get_backend_class(url.split("://", 1)[0].lower())
+        elif _IMPORT_PATH.match(url):
+            cls = _import(url, url)
+        else:
+            cls = get_backend_class("file")
+    except UnsupportedStoreError:
+        return Backend.identity(url, **kwargs)
+    return cls.identity(url, **kwargs)

@@ -12,6 +12,11 @@ Configuration follows the standard AWS environment, with explicit keyword argume
 | ``endpoint`` | ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL`` | ``http://`` endpoints are allowed |
 | ``anonymous`` | | unsigned requests, for public buckets |
 
+A store's identity (which keys its part of the local cache) is its bucket and prefix plus the
+endpoint, or, without one, the AWS partition its region belongs to (``aws``, ``aws-cn``,
+``aws-us-gov``, ...): bucket names are unique within a partition. Credentials, profiles and
+``anonymous`` choose who asks, not which store answers, and are left out.
+
 Without credentials from any of these, opening fails with a clear error rather than silently
 asking the cloud metadata service; set ``AWS_EC2_METADATA_DISABLED=false`` to use an instance role.
 
@@ -32,6 +37,7 @@ from obstore.store import S3Store
 
 from modelshelf import constants
 from modelshelf.backends._obstore import ObstoreBackend
+from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
 __all__ = ["S3Backend", "S3Settings"]
@@ -162,8 +168,60 @@ def _profile_settings(profile: str | None) -> dict[str, str]:
     return found
 
 
+# Region prefixes of the AWS partitions other than ``aws``: bucket names are unique per partition.
+_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+)
+
+
+def _endpoint(settings: S3Settings) -> str | None:
+    env = constants.env
+    return settings.get("endpoint") or env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+
+
+def _partition(region: str) -> str:
+    return next((name for prefix, name in _PARTITIONS if region.startswith(prefix)), "aws")
+
+
 class S3Backend(ObstoreBackend):
     """An S3 bucket (optionally under a prefix), through obstore."""
+
+    @classmethod
+    def identity(cls, url: str, **options: Any) -> dict[str, str]:
+        """Bucket and prefix, and the endpoint (or, on AWS, the region's partition).
+
+        Secrets (keys, session tokens) and the profile are never part of it. Example:
+
+            >>> S3Backend.identity("s3://models/team", endpoint="http://127.0.0.1:9000")["endpoint"]
+            'http://127.0.0.1:9000'
+        """
+        parts = urlsplit(url)
+        found = {
+            "backend": f"{cls.__module__}:{cls.__qualname__}",
+            "url": f"s3://{parts.netloc}/{parts.path.strip('/')}".rstrip("/"),
+        }
+        opts: S3Settings = options  # type: ignore[assignment]
+        endpoint = _endpoint(opts)
+        if endpoint:
+            found["endpoint"] = without_password(endpoint.rstrip("/"))
+            return found
+        env = constants.env
+        region = opts.get("region") or env("AWS_REGION") or env("AWS_DEFAULT_REGION")
+        if not region:
+            try:
+                region = _profile_settings(opts.get("profile") or env("AWS_PROFILE")).get("region")
+            except StoreAuthError:
+                region = None
+        found["partition"] = _partition(region or "us-east-1")
+        return found
+
+    def store_identity(self) -> dict[str, str]:
+        return self._identity
 
     def __init__(self, bucket: str, prefix: str = "", **settings: Any) -> None:
         unknown = set(settings) - set(S3Settings.__annotations__)
@@ -229,6 +287,7 @@ class S3Backend(ObstoreBackend):
         )
         url = f"s3://{bucket}/{prefix}".rstrip("/")
         super().__init__(store, url)
+        self._identity = type(self).identity(url, **settings)
 
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> S3Backend:

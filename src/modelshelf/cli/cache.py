@@ -1,20 +1,27 @@
-"""``modelshelf cache info | prune``: look at and trim the local cache."""
+"""``modelshelf cache info | ls | prune | rm | verify``: look at, trim and check the local cache."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import click
 
+from modelshelf._cache_admin import remove_snapshots, verify_cache
+from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
-from modelshelf.cli._common import emit_json, human_size, json_option
-from modelshelf.errors import InvalidInputError
+from modelshelf.cli._common import emit_json, human_size, json_option, shelf_from
+from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
+from modelshelf.spec import parse_spec
 
 EXAMPLES = [
     "modelshelf cache info",
+    "modelshelf cache ls                                  # every cached version",
     "modelshelf cache prune --max-size 20GiB --dry-run   # show what would go",
     "modelshelf cache prune --max-size 0                 # empty it",
+    "modelshelf cache rm nlp/sentiment:1                 # drop the cached 1.x versions",
+    "modelshelf cache verify                             # re-hash everything, repair",
 ]
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
@@ -40,11 +47,17 @@ def cache() -> None:
 def info(as_json: bool) -> None:
     """Show where the cache is and how much it holds."""
     local = Cache()
-    size, snapshots = usage(local)
+    found = usage(local)
     if as_json:
-        emit_json({"path": str(local.root), "size": size, "snapshots": len(snapshots)})
+        emit_json({"path": str(local.root), "size": found.size,
+                   "snapshots": len(found.snapshots), "temp_files": found.temp_files,
+                   "temp_size": found.temp_size})  # fmt: skip
         return
-    click.echo(f"{local.root}\n{human_size(size)} in blobs, {len(snapshots)} snapshots")
+    click.echo(f"{local.root}\n{human_size(found.size)} in blobs, {len(found.snapshots)} snapshots")
+    if found.temp_files:
+        click.echo(f"{human_size(found.temp_size)} in {found.temp_files} temporary download"
+                   " file(s) (downloads in progress, or left by killed pulls: `cache prune`"
+                   " removes those whose process is gone)")  # fmt: skip
 
 
 @cache.command(name="prune")
@@ -58,10 +71,126 @@ def prune_command(max_size: str, dry_run: bool, as_json: bool) -> None:
         emit_json({"dry_run": dry_run, "size_before": plan.size_before,
                    "size_after": plan.size_after,
                    "snapshots": [f"{s.name}:{s.version}" for s in plan.snapshots],
-                   "blobs": len(plan.blobs)})  # fmt: skip
+                   "blobs": len(plan.blobs), "temp_files": len(plan.temp_files)})  # fmt: skip
         return
     verb = "would delete" if dry_run else "deleted"
     for snap in plan.snapshots:
         click.echo(f"{verb} {snap.name}:{snap.version}")
-    click.echo(f"{verb} {len(plan.blobs)} blobs, {human_size(plan.freed)};"
-               f" cache now {human_size(plan.size_after)}")  # fmt: skip
+    temps = f" and {len(plan.temp_files)} leftover temp files" if plan.temp_files else ""
+    now = "would be" if dry_run else "now"
+    click.echo(f"{verb} {len(plan.blobs)} blobs{temps}, {human_size(plan.freed)};"
+               f" cache {now} {human_size(plan.size_after)}")  # fmt: skip
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _label(snap: SnapshotInfo) -> str:
+    return f"{snap.name}:{snap.version}"
+
+
+@cache.command(name="ls")
+@json_option
+def list_command(as_json: bool) -> None:
+    """List cached versions: name, version, store, size and last use (oldest use first)."""
+    local = Cache()
+    found = usage(local).snapshots
+    rows = [
+        {
+            "name": snap.name,
+            "version": snap.version,
+            "store": local.store_url(snap.store_id) or snap.store_id,
+            "size": snap.size,
+            "last_used": _when(snap.last_used),
+            "complete": snap.complete,
+            "path": str(snap.path),
+        }
+        for snap in sorted(found, key=lambda s: (s.name, s.version, s.store_id))
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        partial = "" if row["complete"] else "\t(partial)"
+        click.echo(f"{row['name']}:{row['version']}\t{row['store']}\t"
+                   f"{human_size(row['size'])}\t{row['last_used']}{partial}")  # type: ignore[arg-type]  # fmt: skip
+
+
+@cache.command(name="rm")
+@click.argument("spec")
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@json_option
+def rm_command(spec: str, dry_run: bool, as_json: bool) -> None:
+    """Remove the cached snapshots of SPEC (NAME or NAME:VERSION, from every store).
+
+    Blobs that no other cached version needs are removed with them. The store is untouched.
+    """
+    target = parse_spec(spec)
+    if target.alias is not None or target.path is not None:
+        raise InvalidInputError(
+            f"cache rm takes NAME or NAME:VERSION, not {spec!r}; see `modelshelf cache ls`"
+        )
+    version = str(target.version) if target.version is not None else None
+    plan = remove_snapshots(Cache(), target.name, version, dry_run=dry_run)
+    if not plan.snapshots and not plan.in_use:
+        raise InvalidInputError(f"no cached version matches {spec!r}; see `modelshelf cache ls`")
+    if as_json:
+        emit_json({"dry_run": dry_run, "snapshots": [_label(s) for s in plan.snapshots],
+                   "blobs": len(plan.blobs),
+                   "in_use": [_label(s) for s in plan.in_use]})  # fmt: skip
+        return
+    verb = "would remove" if dry_run else "removed"
+    for snap in plan.snapshots:
+        click.echo(f"{verb} {_label(snap)}")
+    for snap in plan.in_use:
+        click.echo(f"kept {_label(snap)}: a pull is writing it now", err=True)
+    click.echo(f"{verb} {len(plan.blobs)} blobs no other cached version needs")
+
+
+@cache.command(name="verify")
+@json_option
+@click.pass_context
+def verify_command(ctx: click.Context, as_json: bool) -> None:
+    """Re-hash every cached blob and file; remove bad ones, fetch them again, relink.
+
+    Snapshot files are hard links to the blobs, so a write to one changes every snapshot that
+    shares it. Versions of the current store (--store) are fetched again at once; those of
+    other stores are left without the bad files, and their next pull fetches them.
+    Exits 1 if a version is left incomplete.
+    """
+    local = Cache()
+    report = verify_cache(local)
+    shelf = shelf_from(ctx)
+    repaired = list(report.repaired)
+    left: list[tuple[SnapshotInfo, str]] = []
+    for snap in report.damaged:
+        if snap.store_id != shelf.store_id or shelf.cache.root != local.root:
+            store = local.store_url(snap.store_id) or snap.store_id
+            left.append((snap, f"its next pull from {store} fetches the missing files"))
+            continue
+        try:
+            shelf.pull(f"{snap.name}:{snap.version}", progress=False)
+            repaired.append(snap)
+        except ModelshelfError as exc:
+            left.append((snap, f"{exc}; its next pull fetches the missing files"))
+    if as_json:
+        emit_json({"blobs_checked": report.blobs_checked, "bytes_hashed": report.bytes_hashed,
+                   "bad_blobs": report.bad_blobs,
+                   "bad_files": [str(p) for p in report.bad_files],
+                   "restored_blobs": report.restored_blobs,
+                   "repaired": [_label(s) for s in repaired],
+                   "incomplete": [_label(s) for s, _ in left]})  # fmt: skip
+    else:
+        click.echo(f"checked {report.blobs_checked} blobs ({human_size(report.bytes_hashed)}"
+                   f" hashed): {len(report.bad_blobs)} bad blob(s) removed,"
+                   f" {len(report.bad_files)} bad file(s) removed")  # fmt: skip
+        for snap in repaired:
+            click.echo(f"repaired {_label(snap)}")
+        for snap, why in left:
+            click.echo(f"incomplete {_label(snap)}: {why}")
+    if left:
+        raise ModelshelfError(
+            f"{len(left)} cached version(s) left incomplete; pull them again (or run"
+            " `modelshelf --store URL cache verify` for their store) while it is reachable"
+        )

@@ -12,6 +12,7 @@ EXAMPLES = [
     "modelshelf pull nlp/sentiment -o ./here         # plain, writable copy in ./here",
     "modelshelf pull nlp/sentiment@production        # whatever the alias points at",
     "modelshelf pull nlp/sentiment:1.0/tokenizer/vocab.txt   # one file only",
+    "modelshelf pull --force nlp/sentiment:1.3       # fetch and verify again, relink",
 ]
 
 
@@ -31,6 +32,11 @@ EXAMPLES = [
     help="With -o: writable copies (the default), or read-only links into the cache"
     " (no extra disk).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Fetch every file again from the store, verify it and relink the cached copy.",
+)
 @common_options
 @click.pass_context
 def pull(
@@ -38,6 +44,7 @@ def pull(
     spec: str,
     output: str | None,
     link: str | None,
+    force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -56,6 +63,7 @@ def pull(
         output=output,
         link=link or "copy",  # type: ignore[arg-type]
         progress=show_progress(quiet, as_json),
+        force=force,
     )
     if as_json:
         emit_json(
