@@ -30,6 +30,7 @@ from modelshelf.errors import (
     StoreError,
     StoreUnreachableError,
     UnsupportedStoreError,
+    UntrustedStoreDataError,
     VersionExistsError,
     VersionNotFoundError,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "StoreError",
     "StoreUnreachableError",
     "UnsupportedStoreError",
+    "UntrustedStoreDataError",
     "Version",
     "VersionExistsError",
     "VersionNotFoundError",

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelshelf import trust
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
     AliasConflictError,
@@ -32,6 +33,7 @@ from modelshelf.errors import (
     InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
+    UntrustedStoreDataError,
     VersionExistsError,
 )
 from modelshelf.manifest import Manifest
@@ -41,6 +43,7 @@ __all__ = ["AliasRecord", "Store", "actor", "now_iso"]
 
 _ALIAS_RECORD = re.compile(r"^(\d{8})\.json$")
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.json$")
+_NOT_OURS = "modelshelf did not write it (or it was edited since)"
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.json$")
 _ALIAS_RETRIES = 8
 
@@ -126,11 +129,9 @@ class Store:
         prefix = f"assets/{name}/versions/"
         for meta in self.backend.list(prefix.rstrip("/")):
             match = _VERSION_FILE.match(meta.path[len(prefix) :])
-            if match:
-                try:
-                    found.append(Version.parse(match.group(1)))
-                except ValueError:
-                    continue  # not ours: skip rather than fail the listing
+            version = trust.listed_version(match.group(1)) if match else None
+            if version is not None:  # anything else is not ours: skip, do not fail the listing
+                found.append(version)
         return sorted(found, reverse=True)
 
     def read_manifest(self, name: str, version: str) -> Manifest:
@@ -141,13 +142,46 @@ class Store:
             InvalidManifestError: it exists but does not parse.
         """
         key = self.manifest_key(name, version)
-        manifest = Manifest.from_json(self.backend.read(key), where=f"{self.url}/{key}")
+        raw = self._read_bounded(key, trust.MAX_MANIFEST_BYTES, "a manifest")
+        try:
+            manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
+        except InvalidManifestError as exc:
+            raise UntrustedStoreDataError(
+                f"{exc}; {_NOT_OURS}: restore or delete that key in the store",
+                store=self.url,
+                key=key,
+            ) from exc
         if manifest.name != name or manifest.version != version:
-            raise InvalidManifestError(
+            raise UntrustedStoreDataError(
                 f"{self.url}/{key} describes {manifest.name}:{manifest.version}, not"
-                f" {name}:{version}; the store has been edited by hand"
+                f" {name}:{version}; the store has been edited by hand: restore or delete that key",
+                store=self.url,
+                key=key,
             )
         return manifest
+
+    def _read_bounded(self, key: str, limit: int, what: str) -> bytes:
+        """The object at ``key``, refused once it grows past ``limit`` bytes."""
+        chunks, total = [], 0
+        for chunk in self.backend.get(key, chunk_size=1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise UntrustedStoreDataError(
+                    f"{self.url}/{key} is larger than the {limit} bytes {what} may hold;"
+                    f" {_NOT_OURS}: delete that key in the store",
+                    store=self.url,
+                    key=key,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _untrusted(self, key: str, what: str, exc: BaseException, hint: str) -> Exception:
+        """The one-line error for a record at ``key`` that failed :mod:`modelshelf.trust`."""
+        return UntrustedStoreDataError(
+            f"{self.url}/{key} is not a valid {what} ({exc}); {_NOT_OURS}: {hint}",
+            store=self.url,
+            key=key,
+        )
 
     def commit_manifest(self, manifest: Manifest) -> None:
         """Create the manifest: the single write that makes a version exist.
@@ -167,7 +201,7 @@ class Store:
         names = set()
         for meta in self.backend.list(list_prefix):
             match = _MANIFEST_KEY.match(meta.path)
-            if match:
+            if match and trust.is_name(match.group(1)) and trust.listed_version(match.group(2)):
                 names.add(match.group(1))
         wanted = prefix.strip("/")
         return sorted(n for n in names if not wanted or n == wanted or n.startswith(wanted + "/"))
@@ -199,14 +233,14 @@ class Store:
         for meta in self.backend.list(prefix.rstrip("/")):
             alias, _, rest = meta.path[len(prefix) :].partition("/")
             match = _ALIAS_RECORD.match(rest)
-            if match:
+            if match and int(match.group(1)) > 0 and trust.is_alias(alias):
                 latest[alias] = max(latest.get(alias, 0), int(match.group(1)))
         return {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
 
     def alias_history(self, name: str, alias: str) -> list[AliasRecord]:
-        """Every move of an alias, oldest first."""
-        last = self._latest_alias_seq(name, alias)
-        return [self._read_alias_record(name, alias, seq) for seq in range(1, last + 1)]
+        """Every move of an alias, oldest first (the records listed, not a count up to the last)."""
+        seqs = self._alias_seqs(name, alias)
+        return [self._read_alias_record(name, alias, seq) for seq in sorted(seqs)]
 
     def set_alias(
         self, name: str, alias: str, version: str, *, expected: str | None = None
@@ -223,7 +257,7 @@ class Store:
         who = actor()
         for _ in range(_ALIAS_RETRIES):
             seq = self._latest_alias_seq(name, alias)
-            previous = self._read_alias_record(name, alias, seq).version if seq else None
+            previous = self._current_version(name, alias, seq)
             if expected is not None and (previous or "") != expected:
                 raise AliasConflictError(
                     f"{name}@{alias} points at {previous or 'nothing'},"
@@ -243,22 +277,39 @@ class Store:
             f"{name}@{alias} kept moving under us after {_ALIAS_RETRIES} tries; retry later"
         )
 
-    def _latest_alias_seq(self, name: str, alias: str) -> int:
+    def _current_version(self, name: str, alias: str, seq: int) -> str | None:
+        """Where record ``seq`` points, or ``None`` if there is none or it is not valid.
+
+        A forged current record must not block the move that replaces it.
+        """
+        if not seq:
+            return None
+        try:
+            return self._read_alias_record(name, alias, seq).version
+        except UntrustedStoreDataError:
+            return None
+
+    def _alias_seqs(self, name: str, alias: str) -> list[int]:
         prefix = self._alias_prefix(name, alias)
-        seqs = [0]
+        seqs = []
         for meta in self.backend.list(prefix.rstrip("/")):
             match = _ALIAS_RECORD.match(meta.path[len(prefix) :])
-            if match:
+            if match and int(match.group(1)) > 0:
                 seqs.append(int(match.group(1)))
-        return max(seqs)
+        return seqs
+
+    def _latest_alias_seq(self, name: str, alias: str) -> int:
+        return max(self._alias_seqs(name, alias), default=0)
 
     def _read_alias_record(self, name: str, alias: str, seq: int) -> AliasRecord:
         key = f"{self._alias_prefix(name, alias)}{seq:08d}.json"
+        raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an alias record")
         try:
-            data = json.loads(self.backend.read(key))
-            return AliasRecord(**data)
-        except (ValueError, TypeError) as exc:
-            raise InvalidManifestError(f"{self.url}/{key} is not a valid alias record") from exc
+            fields = trust.check_alias_record(json.loads(raw), alias=alias, seq=seq)
+        except (ValueError, RecursionError) as exc:
+            hint = f"set the alias again with `modelshelf alias set {name}@{alias} VERSION`"
+            raise self._untrusted(key, "alias record", exc, hint) from exc
+        return AliasRecord(**fields)
 
     # -- audit log -----------------------------------------------------------------------------
     def append_log(self, name: str, action: str, **fields: Any) -> None:
@@ -270,14 +321,24 @@ class Store:
         self.backend.put(key, json.dumps(record, indent=2).encode() + b"\n", mode="create")
 
     def log(self, name: str) -> list[dict[str, Any]]:
-        """Every audit record of ``name``, oldest first."""
+        """Every audit record of ``name``, oldest first.
+
+        Raises:
+            UntrustedStoreDataError: a record is not what modelshelf writes (see
+                :func:`modelshelf.trust.check_log_record`); an audit log does not hide records.
+        """
         keys = sorted(m.path for m in self.backend.list(f"assets/{name}/log"))
         records = []
         for key in keys:
             if key.count("/") != name.count("/") + 3:
                 continue  # a record of a nested asset such as name/sub
             try:
-                records.append(json.loads(self.backend.read(key)))
-            except (ObjectNotFoundError, ValueError):
-                continue
+                raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an audit record")
+            except ObjectNotFoundError:
+                continue  # removed while we listed
+            try:
+                records.append(trust.check_log_record(json.loads(raw), name=name))
+            except (ValueError, RecursionError) as exc:
+                hint = "delete that key in the store to read the log again"
+                raise self._untrusted(key, "audit record", exc, hint) from exc
         return records

@@ -35,7 +35,8 @@ shas = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
 
 @st.composite
 def manifests(draw: st.DrawFn) -> Manifest:
-    paths = draw(st.lists(safe_paths, min_size=1, max_size=6, unique=True))
+    kind = draw(st.sampled_from(["file", "directory"]))
+    paths = draw(st.lists(safe_paths, min_size=1, max_size=1 if kind == "file" else 6, unique=True))
     # drop paths that are a folder of another path: a manifest must not hold both
     paths = [p for p in paths if not any(o.startswith(p + "/") for o in paths)]
     files = tuple(
@@ -47,7 +48,7 @@ def manifests(draw: st.DrawFn) -> Manifest:
     return Manifest(
         name="a/b",
         version="1.0",
-        kind=draw(st.sampled_from(["file", "directory"])),
+        kind=kind,
         files=files,
         created="2026-01-01T00:00:00.000000Z",
         author="u@h",
