@@ -175,7 +175,9 @@ class Store:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _untrusted(self, key: str, what: str, exc: BaseException, hint: str) -> Exception:
+    def _untrusted(
+        self, key: str, what: str, exc: BaseException, hint: str
+    ) -> UntrustedStoreDataError:
         """The one-line error for a record at ``key`` that failed :mod:`modelshelf.trust`."""
         return UntrustedStoreDataError(
             f"{self.url}/{key} is not a valid {what} ({exc}); {_NOT_OURS}: {hint}",

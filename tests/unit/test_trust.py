@@ -13,7 +13,9 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import trust
+from modelshelf._export import export_files
 from modelshelf.backends import Backend, open_backend
+from modelshelf.cache import Cache
 from modelshelf.errors import (
     IntegrityError,
     InvalidInputError,
@@ -310,3 +312,30 @@ def test_a_manifest_that_lies_about_itself_is_refused_with_one_line() -> None:
     with pytest.raises(InvalidManifestError, match="unsafe path") as info:
         Manifest.from_json(json.dumps(data), where="s3://b/k")
     assert "\n" not in str(info.value)
+
+
+# -- the cache and pull -o join through inside() ------------------------------------------------
+
+
+def test_cache_paths_refuse_what_would_leave_the_cache(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    for call in (
+        lambda: cache.snapshot_dir("sid", "m", "../../.."),
+        lambda: cache.complete_marker("sid", "m", "/tmp/x"),
+        lambda: cache._manifest_path("sid", "m", "../../../../x"),
+        lambda: cache.blob_path("../" * 22),
+        lambda: cache.write_ref("sid", "m", "aliases:../../../x", "1.0"),
+        lambda: cache.read_ref("sid", "m", "versions:/etc/passwd"),
+    ):
+        with pytest.raises(UntrustedStoreDataError):
+            call()
+    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*")}
+    assert written <= {"cache"}
+
+
+def test_export_refuses_a_destination_outside_the_output(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    entry = FileEntry("../escaped", 5, SHA)  # as if a manifest had slipped past its checks
+    with pytest.raises(UntrustedStoreDataError):
+        export_files(cache, (entry,), "", tmp_path / "out", "copy", single_file=False)
+    assert not (tmp_path / "escaped").exists()
