@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from modelshelf.cache import place_file
 from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import FileEntry
+from modelshelf.trust import inside
 
 if TYPE_CHECKING:
     from modelshelf.cache import Cache
@@ -42,7 +43,7 @@ def export_files(
     placed: list[Path] = []
     for entry in entries:
         rel = entry.path[len(prefix) :] if entry.path.startswith(prefix) else entry.path
-        dest = output / rel
+        dest = inside(output, rel)
         blob = cache.blob_path(entry.sha256)
         if link == "copy" and _is_plain_copy(dest, blob) and _same(dest, entry):
             placed.append(dest)

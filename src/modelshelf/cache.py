@@ -42,6 +42,7 @@ from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_tok
 from modelshelf.errors import InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
+from modelshelf.trust import inside
 
 __all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "place_file"]
 
@@ -174,7 +175,7 @@ class Cache:
 
     # -- blobs ---------------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        return inside(self.root, "blobs", "sha256", sha256[:2], sha256)
 
     def has_blob(self, sha256: str) -> bool:
         """A lock-free hit test: a blob is only ever renamed into place once verified."""
@@ -199,7 +200,7 @@ class Cache:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
             return dest
-        lock_path = self.root / "locks" / "sha256" / entry.sha256[:2] / f"{entry.sha256}.lock"
+        lock_path = inside(self.root, "locks", "sha256", entry.sha256[:2], f"{entry.sha256}.lock")
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
             if force or not dest.is_file():  # else another process fetched it while we waited
                 self._remove_stale_temps(dest)
@@ -232,7 +233,7 @@ class Cache:
 
     # -- manifests and snapshots ---------------------------------------------------------------
     def _manifest_path(self, store_id: str, name: str, version: str) -> Path:
-        return self.root / "manifests" / store_id / name / "versions" / f"{version}.json"
+        return inside(self.root, "manifests", store_id, name, "versions", f"{version}.json")
 
     def save_manifest(self, store_id: str, manifest: Manifest) -> None:
         path = self._manifest_path(store_id, manifest.name, manifest.version)
@@ -248,7 +249,7 @@ class Cache:
 
     def cached_versions(self, store_id: str, name: str) -> list[Version]:
         """Versions of ``name`` whose manifests are cached, newest first."""
-        folder = self.root / "manifests" / store_id / name / "versions"
+        folder = inside(self.root, "manifests", store_id, name, "versions")
         found = []
         for path in folder.glob("*.json"):
             with contextlib.suppress(ValueError):
@@ -256,7 +257,7 @@ class Cache:
         return sorted(found, reverse=True)
 
     def snapshot_dir(self, store_id: str, name: str, version: str) -> Path:
-        return self.root / "snapshots" / store_id / name / "versions" / version
+        return inside(self.root, "snapshots", store_id, name, "versions", version)
 
     def snapshot_path(self, store_id: str, manifest: Manifest, sub_path: str | None) -> Path:
         """What a pull returns: the snapshot folder, the file of a file, or the sub-path."""
@@ -269,8 +270,7 @@ class Cache:
 
     def complete_marker(self, store_id: str, name: str, version: str) -> Path:
         """The file that says a snapshot is whole; its time is the snapshot's last use."""
-        folder = self.snapshot_dir(store_id, name, version)
-        return folder.with_name(folder.name + COMPLETE_MARKER)
+        return inside(self.root, "snapshots", store_id, name, "versions", version + COMPLETE_MARKER)
 
     def is_complete(self, store_id: str, name: str, version: str) -> bool:
         """True once every file of the version is in its snapshot."""
@@ -281,7 +281,7 @@ class Cache:
     ) -> bool:
         """True if every entry is already linked into the snapshot."""
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
-        return all((folder / e.path).is_file() for e in entries)
+        return all(inside(folder, e.path).is_file() for e in entries)
 
     def snapshot_is_whole(self, store_id: str, manifest: Manifest) -> bool:
         """True if the snapshot folder holds a regular file at every path of the version.
@@ -322,7 +322,7 @@ class Cache:
         """
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
         for entry in entries:
-            dest = folder / entry.path
+            dest = inside(folder, entry.path)
             blob = self.blob_path(entry.sha256)
             if (
                 not relink
@@ -359,7 +359,7 @@ class Cache:
     # -- refs ----------------------------------------------------------------------------------
     def _ref_path(self, store_id: str, name: str, ref: str) -> Path:
         kind, _, value = ref.partition(":")
-        return self.root / "refs" / store_id / name / kind / value
+        return inside(self.root, "refs", store_id, name, kind, value)
 
     def write_ref(self, store_id: str, name: str, ref: str, version: str) -> None:
         """Remember that ``ref`` (``aliases:<a>`` or ``versions:<partial>``) meant ``version``."""

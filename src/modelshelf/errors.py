@@ -8,6 +8,7 @@ what to do next; the same facts are kept as attributes for programs.
 ModelshelfError
 ├── InvalidSpecError            (ValueError)          bad spec or version text
 ├── InvalidManifestError        (ValueError)          a manifest that does not parse or validate
+│   └── UntrustedStoreDataError                       a record or key from a store failed trust.py
 ├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
 │   └── SourcePathError         (FileNotFoundError)   the path to push does not exist
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
@@ -50,6 +51,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoreUnreachableError",
     "UnsupportedStoreError",
+    "UntrustedStoreDataError",
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
@@ -86,6 +88,23 @@ class InvalidSpecError(ModelshelfError, ValueError):
 
 class InvalidManifestError(ModelshelfError, ValueError):
     """A manifest in the store is not valid JSON of the expected shape."""
+
+
+class UntrustedStoreDataError(InvalidManifestError):
+    """Something a store sent (manifest, alias record, audit record, key) failed the trust checks.
+
+    Raised by :mod:`modelshelf.store` for records, and by :func:`modelshelf.trust.inside` for a
+    path that would leave its root. The message is one line and never echoes the raw input.
+
+    Attributes:
+        store: the store URL, when known.
+        key: the key of the record, when known.
+    """
+
+    def __init__(self, message: str, *, store: str = "", key: str = "") -> None:
+        self.store = store
+        self.key = key
+        super().__init__(message)
 
 
 class InvalidInputError(ModelshelfError, ValueError):

@@ -8,30 +8,33 @@ where. Pure data, no I/O.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from modelshelf.errors import InvalidManifestError
+from modelshelf import trust
+from modelshelf.errors import InvalidInputError, InvalidManifestError
+from modelshelf.trust import check_relative_path
 
-__all__ = ["FORMAT_VERSION", "FileEntry", "Manifest", "check_relative_path"]
+__all__ = ["CORE_KEYS", "FORMAT_VERSION", "FileEntry", "Manifest", "check_relative_path"]
 
 FORMAT_VERSION = 1
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 AssetKind = Literal["file", "directory"]
-
-
-def check_relative_path(path: str) -> str:
-    """Return ``path`` if it is a safe relative POSIX path, else raise ``ValueError``.
-
-    Paths come from manifests in a store that may have been written by anyone, so a path that
-    could escape the folder it is placed in (``..``, absolute, backslashes) is refused.
-    """
-    if not path or path.startswith("/") or "\\" in path or "\x00" in path:
-        raise ValueError(f"unsafe path {path!r}")
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        raise ValueError(f"unsafe path {path!r}")
-    return path
+CORE_KEYS = frozenset(
+    {
+        "format",
+        "name",
+        "version",
+        "kind",
+        "size",
+        "created",
+        "author",
+        "message",
+        "source",
+        "metadata",
+        "files",
+    }
+)
+"""The keys :meth:`Manifest.to_dict` writes itself; ``extra`` may not use them."""
 
 
 def _check_no_conflicts(files: list[FileEntry]) -> None:
@@ -43,7 +46,8 @@ def _check_no_conflicts(files: list[FileEntry]) -> None:
         parts = path.split("/")
         for depth in range(1, len(parts)):
             if "/".join(parts[:depth]) in paths:
-                raise ValueError(f"{'/'.join(parts[:depth])!r} is both a file and a folder")
+                folder = trust.show("/".join(parts[:depth]))
+                raise ValueError(f"{folder} is both a file and a folder")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,17 @@ class Manifest:
     metadata: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._check_extra()
+
+    def _check_extra(self) -> None:
+        clash = CORE_KEYS.intersection(self.extra)
+        if clash:
+            raise InvalidInputError(
+                f"the extra manifest sections {sorted(clash)} would overwrite core fields of"
+                f" {self.name}:{self.version}; choose other names for them"
+            )
+
     @property
     def size(self) -> int:
         """Total bytes of all files."""
@@ -106,6 +121,12 @@ class Manifest:
         return tuple(f for f in self.files if f.path == sub_path or f.path.startswith(prefix))
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the manifest.
+
+        Raises:
+            InvalidInputError: ``extra`` uses a core key (it may have been changed in place).
+        """
+        self._check_extra()
         data: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "name": self.name,
@@ -127,63 +148,67 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes | str, where: str = "manifest") -> Manifest:
-        """Parse and validate a manifest.
+        """Parse and validate a manifest; unknown top-level keys go to ``extra``.
+
+        Every field passes :mod:`modelshelf.trust`: name and version are canonical, paths are
+        safe and relative, sizes and hashes well formed, text fields are text.
 
         Raises:
-            InvalidManifestError: not JSON, or a field is missing or malformed.
+            InvalidManifestError: not JSON, or a field is missing or malformed; the message is
+                one line.
         """
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSON, UTF-8, digit limits, nesting
             raise InvalidManifestError(f"{where} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise InvalidManifestError(f"{where} is not a JSON object")
         try:
             return cls._from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidManifestError(f"{where} is malformed: {exc!r}") from exc
+        except ValueError as exc:
+            raise InvalidManifestError(f"{where} is malformed: {exc}") from exc
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> Manifest:
-        if data.get("format") != FORMAT_VERSION:
+        fmt = data.get("format")
+        if type(fmt) is not int or fmt != FORMAT_VERSION:
             raise ValueError(
-                f"format {data.get('format')!r} is not {FORMAT_VERSION}; upgrade modelshelf"
+                f"format {trust.show(fmt)} is not {FORMAT_VERSION}; upgrade modelshelf"
             )
-        files = []
-        for item in data["files"]:
-            sha = str(item["sha256"])
-            if not _SHA256.fullmatch(sha):
-                raise ValueError(f"bad sha256 {sha!r}")
-            size = item["size"]
-            if type(size) is not int or size < 0:
-                raise ValueError(f"bad size {size!r}")
-            files.append(FileEntry(check_relative_path(str(item["path"])), size, sha))
-        _check_no_conflicts(files)
+        for key in ("name", "version", "kind", "files", "created", "author"):
+            if key not in data:
+                raise ValueError(f"the field {key!r} is missing")
+        name = trust.check_name(data["name"])
+        version = trust.check_version(data["version"])
         kind = data["kind"]
         if kind not in ("file", "directory"):
-            raise ValueError(f"bad kind {kind!r}")
-        known = {
-            "format",
-            "name",
-            "version",
-            "kind",
-            "size",
-            "created",
-            "author",
-            "message",
-            "source",
-            "metadata",
-            "files",
-        }
+            raise ValueError(f"bad kind {trust.show(kind)}")
+        items = data["files"]
+        if not isinstance(items, list) or not items:
+            raise ValueError(f"files must be a non-empty list, not {trust.show(items)}")
+        files = [FileEntry(*trust.check_file_entry(item)) for item in items]
+        _check_no_conflicts(files)
+        if kind == "file" and len(files) != 1:
+            raise ValueError(f"a file asset holds one file, not {len(files)}")
+        source = data.get("source") or {}
+        if not isinstance(source, dict):
+            raise ValueError(f"source must be an object, not {trust.show(source)}")
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict) or not all(
+            isinstance(v, str | int | float | bool) for v in metadata.values()
+        ):
+            raise ValueError("metadata must be an object of plain values")
         return cls(
-            name=str(data["name"]),
-            version=str(data["version"]),
+            name=name,
+            version=version,
             kind=kind,
             files=tuple(sorted(files, key=lambda f: f.path)),
-            created=str(data["created"]),
-            author=str(data["author"]),
-            message=str(data.get("message", "")),
-            source=dict(data.get("source") or {}),
-            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
-            extra={k: v for k, v in data.items() if k not in known},
+            created=trust.check_text(data["created"], "created"),
+            author=trust.check_text(data["author"], "author"),
+            message=trust.check_text(
+                data.get("message", ""), "message", limit=trust.MAX_MANIFEST_BYTES, one_line=False
+            ),
+            source=source,
+            metadata={str(k): str(v) for k, v in metadata.items()},
+            extra={k: v for k, v in data.items() if k not in CORE_KEYS},
         )

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelshelf import trust
 from modelshelf._removal import TOMBSTONE, Removal, is_tombstone
 from modelshelf.backends.base import Backend, ObjectMeta, without_password
 from modelshelf.errors import (
@@ -41,6 +42,7 @@ from modelshelf.errors import (
     InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
+    UntrustedStoreDataError,
     VersionExistsError,
     VersionNotFoundError,
     VersionRemovedError,
@@ -55,6 +57,7 @@ _ALIAS_RECORD = re.compile(r"^(\d{8})\.json$")
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+_NOT_OURS = "modelshelf did not write it (or it was edited since)"
 _ALIAS_RETRIES = 8
 
 
@@ -64,12 +67,15 @@ def now_iso() -> str:
 
 
 def actor() -> dict[str, str]:
-    """Who is writing: user and host, for manifests and audit records."""
+    """Who is writing: user and host, for manifests and audit records.
+
+    Control characters in them are escaped, so that the records pass the reader's checks.
+    """
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return {"user": user, "host": socket.gethostname()}
+    return {"user": trust.one_line(user), "host": trust.one_line(socket.gethostname())}
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,8 @@ class Store:
         for meta in self.backend.list(prefix.rstrip("/")):
             match = _VERSION_FILE.match(meta.path[len(prefix) :])
             if match:
-                try:
-                    version = Version.parse(match.group(1))
-                except ValueError:
+                version = trust.listed_version(match.group(1))
+                if version is None:
                     continue  # not ours: skip rather than fail the listing
                 (committed if match.group(2) == "json" else removed).add(version)
         return committed, removed
@@ -197,16 +202,50 @@ class Store:
             InvalidManifestError: it exists but does not parse.
         """
         key = self.manifest_key(name, version)
-        raw = self.backend.read(key)
+        raw = self._read_bounded(key, trust.MAX_MANIFEST_BYTES, "a manifest")
         if is_tombstone(raw):
             raise self._removed_error(name, version)
-        manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
+        try:
+            manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
+        except InvalidManifestError as exc:
+            raise UntrustedStoreDataError(
+                f"{exc}; {_NOT_OURS}: restore or delete that key in the store",
+                store=self.url,
+                key=key,
+            ) from exc
         if manifest.name != name or manifest.version != version:
-            raise InvalidManifestError(
+            raise UntrustedStoreDataError(
                 f"{self.url}/{key} describes {manifest.name}:{manifest.version}, not"
-                f" {name}:{version}; the store has been edited by hand"
+                f" {name}:{version}; the store has been edited by hand: restore or delete that key",
+                store=self.url,
+                key=key,
             )
         return manifest
+
+    def _read_bounded(self, key: str, limit: int, what: str) -> bytes:
+        """The object at ``key``, refused once it grows past ``limit`` bytes."""
+        chunks, total = [], 0
+        for chunk in self.backend.get(key, chunk_size=1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise UntrustedStoreDataError(
+                    f"{self.url}/{key} is larger than the {limit} bytes {what} may hold;"
+                    f" {_NOT_OURS}: delete that key in the store",
+                    store=self.url,
+                    key=key,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _untrusted(
+        self, key: str, what: str, exc: BaseException, hint: str
+    ) -> UntrustedStoreDataError:
+        """The one-line error for a record at ``key`` that failed :mod:`modelshelf.trust`."""
+        return UntrustedStoreDataError(
+            f"{self.url}/{key} is not a valid {what} ({exc}); {_NOT_OURS}: {hint}",
+            store=self.url,
+            key=key,
+        )
 
     def commit_manifest(self, manifest: Manifest) -> None:
         """Create the manifest: the single write that makes a version exist.
@@ -252,13 +291,13 @@ class Store:
         """The removal record of a version, or ``None`` if it was not removed."""
         key = self._removal_key(name, version)
         try:
-            data = json.loads(self.backend.read(key))
-            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-                raise TypeError("not a record of strings")
-            return Removal(**data)
+            raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "a removal record")
+            return Removal(
+                **trust.check_removal_record(json.loads(raw), name=name, version=version)
+            )
         except ObjectNotFoundError:
             return None
-        except (ValueError, TypeError):
+        except (ValueError, RecursionError, UntrustedStoreDataError):
             # The marker alone says the version is gone; an unreadable record must not revive it.
             return Removal(name, version, "unknown", "unknown", "unknown time")
 
@@ -331,7 +370,7 @@ class Store:
         removed: set[tuple[str, str]] = set()
         for meta in self.backend.list(list_prefix):
             match = _MANIFEST_KEY.match(meta.path)
-            if match:
+            if match and trust.is_name(match.group(1)) and trust.listed_version(match.group(2)):
                 found = removed if match.group(3) == "removed" else committed
                 found.add((match.group(1), match.group(2)))
         return committed - removed
@@ -395,15 +434,15 @@ class Store:
         for meta in self.backend.list(prefix.rstrip("/")):
             alias, _, rest = meta.path[len(prefix) :].partition("/")
             match = _ALIAS_RECORD.match(rest)
-            if match:
+            if match and int(match.group(1)) > 0 and trust.is_alias(alias):
                 latest[alias] = max(latest.get(alias, 0), int(match.group(1)))
         records = {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
         return {a: r for a, r in records.items() if r.version is not None}
 
     def alias_history(self, name: str, alias: str) -> list[AliasRecord]:
-        """Every move of an alias, oldest first."""
-        last = self._latest_alias_seq(name, alias)
-        return [self._read_alias_record(name, alias, seq) for seq in range(1, last + 1)]
+        """Every move of an alias, oldest first (the records listed, not a count up to the last)."""
+        seqs = self._alias_seqs(name, alias)
+        return [self._read_alias_record(name, alias, seq) for seq in sorted(seqs)]
 
     def set_alias(
         self, name: str, alias: str, version: str, *, expected: str | None = None
@@ -439,7 +478,7 @@ class Store:
         who = actor()
         for _ in range(_ALIAS_RETRIES):
             seq = self._latest_alias_seq(name, alias)
-            previous = self._read_alias_record(name, alias, seq).version if seq else None
+            previous = self._current_version(name, alias, seq)
             if version is None and previous is None:
                 self.read_alias(name, alias)  # raises AliasNotFoundError, saying why
             if expected is not None and (previous or "") != expected:
@@ -461,22 +500,39 @@ class Store:
             f"{name}@{alias} kept moving under us after {_ALIAS_RETRIES} tries; retry later"
         )
 
-    def _latest_alias_seq(self, name: str, alias: str) -> int:
+    def _current_version(self, name: str, alias: str, seq: int) -> str | None:
+        """Where record ``seq`` points, or ``None`` if there is none or it is not valid.
+
+        A forged current record must not block the move that replaces it.
+        """
+        if not seq:
+            return None
+        try:
+            return self._read_alias_record(name, alias, seq).version
+        except UntrustedStoreDataError:
+            return None
+
+    def _alias_seqs(self, name: str, alias: str) -> list[int]:
         prefix = self._alias_prefix(name, alias)
-        seqs = [0]
+        seqs = []
         for meta in self.backend.list(prefix.rstrip("/")):
             match = _ALIAS_RECORD.match(meta.path[len(prefix) :])
-            if match:
+            if match and int(match.group(1)) > 0:
                 seqs.append(int(match.group(1)))
-        return max(seqs)
+        return seqs
+
+    def _latest_alias_seq(self, name: str, alias: str) -> int:
+        return max(self._alias_seqs(name, alias), default=0)
 
     def _read_alias_record(self, name: str, alias: str, seq: int) -> AliasRecord:
         key = f"{self._alias_prefix(name, alias)}{seq:08d}.json"
+        raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an alias record")
         try:
-            data = json.loads(self.backend.read(key))
-            return AliasRecord(**data)
-        except (ValueError, TypeError) as exc:
-            raise InvalidManifestError(f"{self.url}/{key} is not a valid alias record") from exc
+            fields = trust.check_alias_record(json.loads(raw), alias=alias, seq=seq)
+        except (ValueError, RecursionError) as exc:
+            hint = f"set the alias again with `modelshelf alias set {name}@{alias} VERSION`"
+            raise self._untrusted(key, "alias record", exc, hint) from exc
+        return AliasRecord(**fields)
 
     # -- audit log -----------------------------------------------------------------------------
     def append_log(self, name: str, action: str, **fields: Any) -> None:
@@ -488,14 +544,24 @@ class Store:
         self.backend.put(key, json.dumps(record, indent=2).encode() + b"\n", mode="create")
 
     def log(self, name: str) -> list[dict[str, Any]]:
-        """Every audit record of ``name``, oldest first."""
+        """Every audit record of ``name``, oldest first.
+
+        Raises:
+            UntrustedStoreDataError: a record is not what modelshelf writes (see
+                :func:`modelshelf.trust.check_log_record`); an audit log does not hide records.
+        """
         keys = sorted(m.path for m in self.backend.list(f"assets/{name}/log"))
         records = []
         for key in keys:
             if key.count("/") != name.count("/") + 3:
                 continue  # a record of a nested asset such as name/sub
             try:
-                records.append(json.loads(self.backend.read(key)))
-            except (ObjectNotFoundError, ValueError):
-                continue
+                raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an audit record")
+            except ObjectNotFoundError:
+                continue  # removed while we listed
+            try:
+                records.append(trust.check_log_record(json.loads(raw), name=name))
+            except (ValueError, RecursionError) as exc:
+                hint = "delete that key in the store to read the log again"
+                raise self._untrusted(key, "audit record", exc, hint) from exc
         return records

@@ -9,6 +9,7 @@ the store client's buffer, the file and the hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -194,8 +195,10 @@ def _fetch_to_file(backend: Backend, key: str, size: int, fd: int | None) -> Ite
             view = view[os.pwrite(fd, view, start + data.nbytes - view.nbytes) :]
         return data
 
-    ranges = list(_ranges(size, constants.RANGE_SIZE))
-    if len(ranges) <= 1:
+    # A generator, never a list: the size comes from a manifest, and a claim of 2**62 bytes
+    # must not plan 2**38 ranges up front (callers compare it with the real size first).
+    ranges = _ranges(size, constants.RANGE_SIZE)
+    if size <= constants.RANGE_SIZE:
         yield from (fetch(start, end) for start, end in ranges)
         return
     window = max(2, constants.max_concurrency())
@@ -234,15 +237,23 @@ def _explain_damage(
     backend: Backend, key: str, size: int, expected: str, label: str, exc: Exception
 ) -> None:
     """Turn a failed read of a missing or truncated blob into the IntegrityError it is."""
+    try:
+        _check_real_size(backend, key, size, expected, label)
+    except IntegrityError as damage:
+        raise damage from exc
+
+
+def _check_real_size(backend: Backend, key: str, size: int, expected: str, label: str) -> None:
+    """Raise :class:`IntegrityError` unless the object at ``key`` holds ``size`` bytes."""
     where = f"{backend.url}/{key}"
     try:
         actual = backend.head(key).size
-    except ObjectNotFoundError:
+    except ObjectNotFoundError as exc:
         raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
     if actual != size:
         raise IntegrityError(
             label, expected, f"an object of {actual} bytes instead of {size}", where
-        ) from exc
+        )
 
 
 def download_verified(
@@ -264,6 +275,11 @@ def download_verified(
         IntegrityError: the bytes do not hash to ``expected_sha256`` or have the wrong size;
             ``dest`` is then left for the caller to delete.
     """
+    if size > constants.RANGE_SIZE:
+        # One HEAD before planning many ranges: a manifest that lies about the size fails here,
+        # naming both sizes, instead of fetching (or planning) ranges for bytes that are not
+        # there. A single range needs no HEAD: a short or long object fails the checks below.
+        _check_real_size(backend, key, size, expected_sha256, label)
     digest = hashlib.sha256()
     received = 0
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -282,6 +298,9 @@ def download_verified(
         os.close(fd)
     actual = digest.hexdigest()
     if received != size or actual != expected_sha256:
+        if size <= constants.RANGE_SIZE:
+            with contextlib.suppress(StoreError):  # the size, if that is what is wrong
+                _check_real_size(backend, key, size, expected_sha256, label)
         raise IntegrityError(
             label,
             expected_sha256,

@@ -1,0 +1,330 @@
+"""The trust boundary: the checks every string from a store passes before any use. Pure: no I/O.
+
+A store may be shared, writable by others, or a custom backend, so what it sends is outside
+input, like a command line. This module is the one place that says what is acceptable:
+
+```
+input from a store             check                                used by
+manifest name, version         check_name, check_version; the       Manifest.from_json,
+                               store compares them with the key     Store.read_manifest
+file path, size, sha256        check_file_entry                     Manifest.from_json
+alias record                   check_alias_record                   Store alias reads
+audit record                   check_log_record                     Store.log
+names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
+any path joined into the cache inside                               Cache, _export (pull -o)
+```
+
+The ``check_*`` functions raise ``ValueError`` with a one-line reason; the caller, which knows
+the store and the key, turns it into :class:`~modelshelf.errors.UntrustedStoreDataError`. Values
+are quoted with :func:`show`, so a forged string never spans lines or floods a terminal.
+:func:`inside` is the last line of defence: even a string that slipped past every check cannot
+make the cache write outside its root.
+
+Example:
+    >>> check_version("1.3", expected="1.3")
+    '1.3'
+    >>> inside(Path("/cache"), "snapshots", "nlp/sentiment", "versions", "1.3").as_posix()
+    '/cache/snapshots/nlp/sentiment/versions/1.3'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from modelshelf.errors import InvalidSpecError, UntrustedStoreDataError
+from modelshelf.spec import Version, validate_alias, validate_name
+
+__all__ = [
+    "MAX_LINE",
+    "MAX_MANIFEST_BYTES",
+    "MAX_RECORD_BYTES",
+    "MAX_SIZE",
+    "MAX_TEXT",
+    "check_alias_record",
+    "check_file_entry",
+    "check_log_record",
+    "check_removal_record",
+    "check_name",
+    "check_relative_path",
+    "check_sha256",
+    "check_size",
+    "check_text",
+    "check_version",
+    "inside",
+    "is_alias",
+    "is_name",
+    "listed_version",
+    "one_line",
+    "show",
+]
+
+MAX_SIZE = 2**50
+"""Sizes are below 1 PiB: a claim above it is a lie, not a file."""
+MAX_MANIFEST_BYTES = 64 * 2**20
+"""A manifest of 100,000 files is about 20 MiB of JSON."""
+MAX_RECORD_BYTES = 2**20
+"""Alias and audit records are a few hundred bytes."""
+MAX_TEXT = 64 * 1024
+"""The longest string an alias or audit record may hold (a push message)."""
+MAX_LINE = 1024
+"""The longest single-line field: user, host, time, action, version."""
+MAX_PATH = 4096
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Characters that would break a line, rewrite a terminal, or fail to encode on output.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_LOG_SCALARS = (str, int, float, bool, type(None))
+# Audit fields that `modelshelf log` prints on one line each.
+_LOG_REQUIRED = ("action", "name", "when", "user", "host")
+_LOG_OPTIONAL = ("version", "alias", "previous")
+
+
+def show(value: object, limit: int = 60) -> str:
+    """Quote an untrusted value for a message: one line, at most about ``limit`` characters."""
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+    elif isinstance(value, bool | float | type(None)) or (
+        isinstance(value, int) and abs(value) < 10**limit
+    ):
+        text = repr(value)
+    else:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with what :func:`check_text` refuses on one line written as visible escapes.
+
+    For what modelshelf itself writes from local facts (user and host names), so that its own
+    records always pass its own checks.
+
+    Example:
+        >>> one_line("eve\rmallory")
+        'eve\\rmallory'
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return _NAMED_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+    return _NOT_ONE_LINE.sub(escape, text)
+
+
+def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: bool = True) -> str:
+    """``value`` if it is a string of at most ``limit`` characters (one line unless told)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, not {show(value)}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    if one_line and _NOT_ONE_LINE.search(value):
+        raise ValueError(f"{what} {show(value)} holds control characters")
+    return value
+
+
+def check_name(value: object, expected: str | None = None, *, what: str = "name") -> str:
+    """An asset name by :func:`~modelshelf.spec.validate_name`, equal to ``expected`` if given."""
+    name = check_text(value, what)
+    try:
+        validate_name(name)
+    except InvalidSpecError as exc:
+        raise ValueError(f"{what} {show(name)} is not an asset name: {exc.reason}") from None
+    if expected is not None and name != expected:
+        raise ValueError(f"{what} is {show(name)}, not {expected!r}")
+    return name
+
+
+def check_version(value: object, expected: str | None = None, *, what: str = "version") -> str:
+    """Canonical version text (:meth:`Version.parse`), equal to ``expected`` if given."""
+    text = check_text(value, what)
+    try:
+        Version.parse(text)
+    except InvalidSpecError as exc:
+        raise ValueError(f"{what} {show(text)} is not a version: {exc.reason}") from None
+    if expected is not None and text != expected:
+        raise ValueError(f"{what} is {show(text)}, not {expected!r}")
+    return text
+
+
+def check_relative_path(path: object) -> str:
+    """``path`` if it is a safe relative POSIX path, else raise ``ValueError``.
+
+    Paths come from manifests in a store that may have been written by anyone, so a path that
+    could escape the folder it is placed in (``..``, absolute, backslashes, NUL) is refused.
+    """
+    if not isinstance(path, str):
+        raise ValueError(f"a path must be text, not {show(path)}")
+    if not path or path.startswith("/") or "\\" in path or "\x00" in path:
+        raise ValueError(f"unsafe path {show(path)}")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"unsafe path {show(path)}")
+    if len(path) > MAX_PATH:
+        raise ValueError(f"path {show(path)} is longer than {MAX_PATH} characters")
+    return path
+
+
+def check_size(value: object) -> int:
+    """A byte count: an ``int`` (not ``bool``) from 0 to below :data:`MAX_SIZE`."""
+    if type(value) is not int or not 0 <= value < MAX_SIZE:
+        raise ValueError(f"bad size {show(value)}: sizes are integers from 0 to 2**50")
+    return value
+
+
+def check_sha256(value: object) -> str:
+    """64 lower-case hex digits."""
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise ValueError(f"bad sha256 {show(value)}: 64 lower-case hex digits expected")
+    return value
+
+
+def check_file_entry(item: object) -> tuple[str, int, str]:
+    """One entry of a manifest's ``files``: ``(path, size, sha256)``, each checked."""
+    if not isinstance(item, dict):
+        raise ValueError(f"a file entry must be an object, not {show(item)}")
+    for field in ("path", "size", "sha256"):
+        if field not in item:
+            raise ValueError(f"a file entry has no {field!r}")
+    return (
+        check_relative_path(item["path"]),
+        check_size(item["size"]),
+        check_sha256(item["sha256"]),
+    )
+
+
+def check_alias_record(data: object, *, alias: str, seq: int) -> dict[str, Any]:
+    """The fields of alias record number ``seq`` of ``alias``; unknown fields are dropped.
+
+    Returns:
+        ``alias``, ``version``, ``previous`` (a version or ``None``), ``seq``, ``who``,
+        ``host`` and ``when``, each checked.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"an alias record must be an object, not {show(data)}")
+    for field in ("alias", "version", "previous", "seq", "who", "host", "when"):
+        if field not in data:
+            raise ValueError(f"the field {field!r} is missing")
+    check_text(data["alias"], "alias")
+    if data["alias"] != alias:
+        raise ValueError(f"it names the alias {show(data['alias'])}, not {alias!r}")
+    if type(data["seq"]) is not int or data["seq"] != seq:
+        raise ValueError(f"its seq is {show(data['seq'])}, not {seq}")
+    previous = data["previous"]
+    return {
+        "alias": alias,
+        # ``version: null`` is a removal of the alias (``modelshelf alias rm``).
+        "version": None if data["version"] is None else check_version(data["version"]),
+        "previous": None if previous is None else check_version(previous, what="previous"),
+        "seq": seq,
+        "who": check_text(data["who"], "who"),
+        "host": check_text(data["host"], "host"),
+        "when": check_text(data["when"], "when"),
+    }
+
+
+def check_removal_record(data: object, *, name: str, version: str) -> dict[str, str]:
+    """The ``.removed`` record of ``name:version``: who, host and when on one line each, and
+    the reason (``message``, any text)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a removal record must be an object, not {show(data)}")
+    check_name(data.get("name"), name)
+    check_version(data.get("version"), version)
+    fields = {"name": name, "version": version}
+    for field in ("who", "host", "when"):
+        fields[field] = check_text(data.get(field), field)
+    fields["message"] = check_text(
+        data.get("message", ""), "message", limit=MAX_TEXT, one_line=False
+    )
+    return fields
+
+
+def check_log_record(data: object, *, name: str) -> dict[str, Any]:
+    """An audit record of asset ``name``: an object of JSON scalars, its strings bounded.
+
+    The fields ``modelshelf log`` prints (action, name, when, user, host; version, alias and
+    previous when present) must be one-line text; ``message`` may span lines, and is escaped
+    where it is shown.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"an audit record must be an object, not {show(data)}")
+    if len(data) > 100:
+        raise ValueError("an audit record has more than 100 fields")
+    for key, value in data.items():
+        check_text(key, "a field name", limit=100)
+        if not isinstance(value, _LOG_SCALARS):
+            raise ValueError(f"the field {show(key)} holds {show(value)}, not a plain value")
+        if isinstance(value, str):
+            check_text(value, f"the field {show(key)}", limit=MAX_TEXT, one_line=False)
+    for field in _LOG_REQUIRED:
+        if field not in data:
+            raise ValueError(f"the field {field!r} is missing")
+        check_text(data[field], field)
+    for field in _LOG_OPTIONAL:
+        if data.get(field) is not None:
+            check_text(data[field], field)
+    if data["name"] != name:
+        raise ValueError(f"it is a record of {show(data['name'])}, not {name!r}")
+    return dict(data)
+
+
+def is_name(text: str) -> bool:
+    """True if ``text``, found in a key listing, is a valid asset name."""
+    try:
+        check_name(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_alias(text: str) -> bool:
+    """True if ``text``, found in a key listing, is a valid alias name."""
+    try:
+        validate_alias(text)
+    except InvalidSpecError:
+        return False
+    return True
+
+
+def listed_version(text: str) -> Version | None:
+    """The version that listed key text spells canonically, or ``None`` for anything else."""
+    try:
+        return Version.parse(check_version(text))
+    except ValueError:
+        return None
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """``root`` joined with ``parts``, refused unless the result lies strictly under ``root``.
+
+    Each part may hold ``/``-separated segments (an asset name does). A part that is not text,
+    is empty or absolute, has an empty, ``.`` or ``..`` segment, or holds NUL or a backslash is
+    refused, and so is a join that does not lie strictly under ``root`` after
+    ``os.path.normpath``. The check is lexical: it does not follow links.
+
+    Raises:
+        UntrustedStoreDataError: a part is unsafe.
+    """
+    for part in parts:
+        unsafe = (
+            not isinstance(part, str)
+            or "\x00" in part
+            or "\\" in part
+            or any(segment in ("", ".", "..") for segment in part.split("/"))
+        )
+        if unsafe:
+            raise UntrustedStoreDataError(
+                f"refusing {show(part)} as part of a path under {root}: it is empty or absolute,"
+                " or holds '.', '..', '//', NUL or '\\'; the store sent a name that is not safe"
+            )
+    joined = root.joinpath(*parts)
+    base = os.path.normpath(root)
+    normal = os.path.normpath(joined)
+    if normal == base or not normal.startswith(base.rstrip(os.sep) + os.sep):
+        raise UntrustedStoreDataError(
+            f"refusing the path {show(str(joined), 120)}: it does not lie under {root}"
+        )
+    return joined
