@@ -39,7 +39,8 @@ from modelshelf.errors import (
     VersionRemovedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.shelf import Resolved, Shelf, pull, push
+from modelshelf.resolve import Resolved
+from modelshelf.shelf import Shelf, pull, push
 from modelshelf.spec import AssetSpec, Version, parse_spec
 from modelshelf.store import AliasRecord, Removal, Store
 

@@ -1,6 +1,11 @@
-"""A removed version's records: the ``.removed`` record and the tombstone over its manifest.
+"""Removed versions: the ``.removed`` record, the tombstone over the manifest, and their keys.
 
-Pure data, no I/O; ``modelshelf.store`` writes and reads them.
+```
+assets/<name>/versions/1.3.removed    removal record (who, when, why); created only if absent
+assets/<name>/versions/1.3.json       overwritten by a small tombstone once the record exists
+```
+The manifest key is never deleted, so the create-only commit of a removed number keeps failing
+and the number is never reused, while the manifest's content is gone.
 """
 
 from __future__ import annotations
@@ -8,7 +13,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["TOMBSTONE", "Removal", "is_tombstone"]
+from modelshelf import trust
+from modelshelf._layout import KeyLayout, actor, now_iso
+from modelshelf.errors import (
+    AssetNotFoundError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    UntrustedStoreDataError,
+    VersionExistsError,
+    VersionNotFoundError,
+    VersionRemovedError,
+)
+from modelshelf.spec import Version
+
+__all__ = ["TOMBSTONE", "Removal", "RemovalLayout", "is_tombstone"]
 
 TOMBSTONE = "modelshelf-removed"
 """The first key of the body that replaces a removed version's manifest."""
@@ -43,3 +61,104 @@ def is_tombstone(raw: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(data, dict) and TOMBSTONE in data
+
+
+class RemovalLayout(KeyLayout):
+    """Removing versions, and the errors that say a number was taken or removed."""
+
+    def version_taken_error(self, name: str, version: str) -> VersionExistsError:
+        """The error for a push to a taken number: removed (with who and when) or existing."""
+        removal = self.removal(name, version)
+        if removal is not None:
+            return VersionRemovedError(name, version, self.url, removal.describe())
+        return VersionExistsError(name, version, self.url)
+
+    def version_not_found(
+        self, name: str, wanted: Version | None, live: list[Version]
+    ) -> AssetNotFoundError:
+        """The error for a spec version that matches no live version (says if it was removed)."""
+        if wanted is not None and self.removal(name, str(wanted)) is not None:
+            return self._removed_error(name, str(wanted))
+        if not live:
+            return AssetNotFoundError(
+                f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
+                name=name,
+                store=self.url,
+            )
+        shown = ", ".join(str(v) for v in live[:10])
+        return VersionNotFoundError(
+            f"{name} has no version matching {wanted} in {self.url};"
+            f" it has {shown}{' ...' if len(live) > 10 else ''}",
+            name=name,
+            store=self.url,
+        )
+
+    def removal(self, name: str, version: str) -> Removal | None:
+        """The removal record of a version, or ``None`` if it was not removed."""
+        key = self._removal_key(name, version)
+        try:
+            raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "a removal record")
+            return Removal(
+                **trust.check_removal_record(json.loads(raw), name=name, version=version)
+            )
+        except ObjectNotFoundError:
+            return None
+        except (ValueError, RecursionError, UntrustedStoreDataError):
+            # The marker alone says the version is gone; an unreadable record must not revive it.
+            return Removal(name, version, "unknown", "unknown", "unknown time")
+
+    def remove_version(self, name: str, version: str, message: str = "") -> Removal:
+        """Remove a live version for good: its number stays taken, its manifest's content goes.
+
+        The ``.removed`` record is created first (create-only: exactly one remover wins), then
+        the manifest is overwritten with a tombstone. A removal cut short between the two
+        writes is finished by running it again.
+
+        Raises:
+            VersionNotFoundError: no such version, or it was removed already.
+        """
+        key = self.manifest_key(name, version)
+        existing = self.removal(name, version)
+        if existing is None:
+            if not self.backend.exists(key):
+                raise VersionNotFoundError(
+                    f"{name}:{version} does not exist in {self.url}; give the full version"
+                    f" as listed by `modelshelf versions {name}`",
+                    name=name,
+                    store=self.url,
+                )
+            who = actor()
+            record = Removal(name, version, who["user"], who["host"], now_iso(), message)
+            try:
+                self.backend.put(self._removal_key(name, version), record.to_json(), mode="create")
+            except ObjectExistsError:
+                raise self._removed_error(name, version, already=True) from None
+        elif self._holds_tombstone(key):
+            raise self._removed_error(name, version, already=True)
+        else:
+            record = existing  # an earlier removal stopped before the tombstone: finish it
+        tombstone = {TOMBSTONE: 1, **record.__dict__}
+        self.backend.put(key, json.dumps(tombstone, indent=2).encode() + b"\n")
+        return record
+
+    def _holds_tombstone(self, key: str) -> bool:
+        try:
+            return is_tombstone(self.backend.read(key))
+        except ObjectNotFoundError:
+            return False  # no manifest key at all: the tombstone must still claim the number
+
+    def _removal_key(self, name: str, version: str) -> str:
+        return f"assets/{name}/versions/{version}.removed"
+
+    def _removed_error(
+        self, name: str, version: str, *, already: bool = False
+    ) -> VersionNotFoundError:
+        removal = self.removal(name, version)
+        what = removal.describe() if removal else "removed"
+        return VersionNotFoundError(
+            f"{name}:{version} was {'already ' if already else ''}{what} from {self.url};"
+            f" version numbers are never reused: use another version"
+            f" (`modelshelf versions {name}`)",
+            name=name,
+            store=self.url,
+        )

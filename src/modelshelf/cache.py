@@ -34,7 +34,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
@@ -342,11 +342,11 @@ class Cache:
             os.utime(self.complete_marker(store_id, name, version))
 
     # -- stores --------------------------------------------------------------------------------
-    def remember_store(self, store_id: str, identity: dict[str, str]) -> None:
+    def remember_store(self, store_id: str, identity: Mapping[str, str]) -> None:
         """Record which store ``store_id`` stands for (its identity holds no secrets)."""
         path = self.root / "stores" / f"{store_id}.json"
         if not path.is_file():
-            atomic_write(path, json.dumps(identity, sort_keys=True, indent=2).encode())
+            atomic_write(path, json.dumps(dict(identity), sort_keys=True, indent=2).encode())
 
     def store_url(self, store_id: str) -> str | None:
         """The URL of a store this cache has seen, or ``None`` if it was never recorded."""

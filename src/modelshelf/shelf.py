@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from modelshelf._export import export_files
 from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
 from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
+from modelshelf._pull import download_entries, select_entries, selection_root
 from modelshelf._push import check_push_args, push_files
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_backend, store_identity
@@ -29,45 +29,23 @@ from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
     ModelshelfError,
-    ObjectNotFoundError,
     OfflineError,
-    PathNotInVersionError,
     StoreUnreachableError,
-    VersionNotFoundError,
 )
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.spec import LATEST, AssetSpec, Version, latest_matching, parse_spec
+from modelshelf.resolve import Resolved, resolve_from_cache, resolve_online
+from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
 from modelshelf.store import AliasRecord, Removal, Store
-from modelshelf.transfer import download_verified, run_concurrently
 
-__all__ = ["LinkMode", "Resolved", "Shelf", "pull", "push"]
+__all__ = ["LinkMode", "Shelf", "pull", "push"]
 
 logger = logging.getLogger("modelshelf")
 
 LinkMode = Literal["copy", "hardlink", "symlink"]
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """A spec pinned to one version: the manifest, and whether the answer came from the cache."""
-
-    spec: AssetSpec
-    manifest: Manifest
-    offline: bool = False
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
-
 def _as_spec(spec: str | AssetSpec) -> AssetSpec:
     return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
-
-
-def _ref_key(spec: AssetSpec) -> str:
-    if spec.version is not None:
-        return f"versions:{spec.version}"
-    return f"aliases:{spec.alias or LATEST}"
 
 
 class Shelf:
@@ -248,7 +226,7 @@ class Shelf:
         manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
         with _progress(progress) as bar:
             return verify_version(
-                self.store, manifest, self._select(target, manifest), quick=quick, progress=bar
+                self.store, manifest, select_entries(target, manifest), quick=quick, progress=bar
             )
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
@@ -298,64 +276,16 @@ class Shelf:
         if offline is None:
             offline = constants.offline()
         if offline:
-            return self._resolve_from_cache(target, "MODELSHELF_OFFLINE is set")
+            why = "MODELSHELF_OFFLINE is set"
+            return resolve_from_cache(self.cache, self.store_id, self.url, target, why, None)
         try:
-            return self._resolve_online(target)
+            return resolve_online(self.store, self.cache, self.store_id, self._identity, target)
         except StoreUnreachableError as exc:
-            return self._resolve_from_cache(target, str(exc).split(" (")[0], cause=exc)
-
-    def _resolve_online(self, target: AssetSpec) -> Resolved:
-        name = target.name
-        if target.alias is not None and target.alias != LATEST:
-            version = self.store.alias_target(name, target.alias)
-        else:
-            found = self.store.versions(name)
-            if not found and not target.version:
-                raise self._asset_not_found(name)
-            best = latest_matching(found, target.version)
-            if best is None:
-                raise self.store.version_not_found(name, target.version, found)
-            version = str(best)
-        manifest = self.cache.load_manifest(self.store_id, name, version)
-        if manifest is None:
-            try:
-                manifest = self.store.read_manifest(name, version)
-            except ObjectNotFoundError:
-                raise VersionNotFoundError(
-                    f"{name}@{target.alias} points at {version}, which does not exist in"
-                    f" {self.url}; move the alias with `modelshelf alias set`",
-                    name=name,
-                    store=self.url,
-                ) from None
-            self.cache.save_manifest(self.store_id, manifest)
-            self.cache.remember_store(self.store_id, self._identity)
-        if target.version is None or target.version.depth != Version.parse(version).depth:
-            self.cache.write_ref(self.store_id, name, _ref_key(target), version)
-        return Resolved(target, manifest)
-
-    def _resolve_from_cache(
-        self, target: AssetSpec, why: str, cause: Exception | None = None
-    ) -> Resolved:
-        name = target.name
-        version = self.cache.read_ref(self.store_id, name, _ref_key(target))
-        if version is None and target.alias in (None, LATEST):
-            best = latest_matching(self.cache.cached_versions(self.store_id, name), target.version)
-            version = str(best) if best else None
-        manifest = self.cache.load_manifest(self.store_id, name, version) if version else None
-        if manifest is None:
-            raise OfflineError(
-                f"{why}, and {target} was never pulled from {self.url} on this machine;"
-                " pull it once while the store is reachable (or unset MODELSHELF_OFFLINE)"
-            ) from cause
-        logger.warning("%s; using the cached resolution %s -> %s:%s", why, target, name, version)
-        return Resolved(target, manifest, offline=True)
+            why = str(exc).split(" (")[0]
+            return resolve_from_cache(self.cache, self.store_id, self.url, target, why, exc)
 
     def _asset_not_found(self, name: str) -> AssetNotFoundError:
-        return AssetNotFoundError(
-            f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
-            name=name,
-            store=self.url,
-        )
+        return self.store.version_not_found(name, None, [])
 
     def pull(
         self,
@@ -399,7 +329,7 @@ class Shelf:
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
-        entries = self._select(target, manifest)
+        entries = select_entries(target, manifest)
         if (
             not force
             and output is None
@@ -425,7 +355,7 @@ class Shelf:
                 return export_files(
                     self.cache,
                     entries,
-                    _selection_root(target, manifest),
+                    selection_root(target, manifest),
                     Path(output),
                     link,
                     single_file=single,
@@ -455,7 +385,9 @@ class Shelf:
             )
         if needed:
             with _progress(progress) as bar:
-                self._download(
+                download_entries(
+                    self.store,
+                    self.cache,
                     list(needed.values()),
                     bar,
                     str(target.with_version(Version.parse(manifest.version))),
@@ -463,55 +395,6 @@ class Shelf:
                 )
         self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
         self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-
-    @staticmethod
-    def _select(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
-        entries = manifest.select(target.path)
-        if not entries:
-            sample = ", ".join(f.path for f in manifest.files[:5])
-            raise PathNotInVersionError(
-                f"{manifest.name}:{manifest.version} has no file or folder {target.path!r};"
-                f" it holds {sample}{' ...' if len(manifest.files) > 5 else ''}"
-                f" (see `modelshelf show {manifest.name}:{manifest.version}`)",
-                name=manifest.name,
-            )
-        return entries
-
-    def _download(
-        self, entries: list[FileEntry], progress: Progress, label: str, *, force: bool = False
-    ) -> None:
-        store = self.store
-        bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
-
-        def fetch(entry: FileEntry) -> None:
-            def download(tmp: Path) -> None:
-                download_verified(
-                    store.backend,
-                    store.blob_key(entry.sha256),
-                    entry.size,
-                    entry.sha256,
-                    tmp,
-                    label=entry.path,
-                    progress=bar,
-                )
-
-            self.cache.fetch_blob(entry, download, force=force)
-            bar.file_done()
-
-        # Large files already run their ranges in parallel; the rest share one pool.
-        small = [e for e in entries if e.size <= constants.RANGE_SIZE]
-        large = [e for e in entries if e.size > constants.RANGE_SIZE]
-        run_concurrently(fetch, small)
-        for entry in large:
-            fetch(entry)
-
-
-def _selection_root(target: AssetSpec, manifest: Manifest) -> str:
-    """The path inside the asset that ``output`` stands for."""
-    if target.path:
-        is_file = manifest.file(target.path) is not None
-        return target.path.rpartition("/")[0] if is_file else target.path
-    return ""
 
 
 def _normalize_url(url: str) -> str:

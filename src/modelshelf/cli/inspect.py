@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from modelshelf._pull import select_entries
 from modelshelf.cli._common import (
     asset_name,
     common_options,
@@ -21,7 +22,6 @@ from modelshelf.cli._common import (
     printable,
     shelf_from,
 )
-from modelshelf.shelf import Shelf
 from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
@@ -95,7 +95,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     """Show the manifest of the version SPEC resolves to (only the files under a /SUB/PATH)."""
     resolved = shelf_from(ctx).resolve(spec)
     manifest = resolved.manifest
-    files = Shelf._select(resolved.spec, manifest)  # fails as pull does on a missing sub path
+    files = select_entries(resolved.spec, manifest)  # fails as pull does on a missing sub path
     if as_json:
         emit_json(manifest.to_dict())
         return

@@ -1,0 +1,77 @@
+"""The parts of a pull below the facade: which files a spec selects, and fetching them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelshelf import constants
+from modelshelf._progress import Progress
+from modelshelf.cache import Cache
+from modelshelf.errors import PathNotInVersionError
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.spec import AssetSpec
+from modelshelf.store import Store
+from modelshelf.transfer import download_verified, run_concurrently
+
+__all__ = ["download_entries", "select_entries", "selection_root"]
+
+
+def select_entries(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
+    """The files of ``manifest`` that ``target``'s sub-path names (all without one).
+
+    Raises:
+        PathNotInVersionError: the sub-path names no file or folder of the version.
+    """
+    entries = manifest.select(target.path)
+    if not entries:
+        sample = ", ".join(f.path for f in manifest.files[:5])
+        raise PathNotInVersionError(
+            f"{manifest.name}:{manifest.version} has no file or folder {target.path!r};"
+            f" it holds {sample}{' ...' if len(manifest.files) > 5 else ''}"
+            f" (see `modelshelf show {manifest.name}:{manifest.version}`)",
+            name=manifest.name,
+        )
+    return entries
+
+
+def selection_root(target: AssetSpec, manifest: Manifest) -> str:
+    """The path inside the asset that a ``pull -o`` folder stands for."""
+    if target.path:
+        is_file = manifest.file(target.path) is not None
+        return target.path.rpartition("/")[0] if is_file else target.path
+    return ""
+
+
+def download_entries(
+    store: Store,
+    cache: Cache,
+    entries: list[FileEntry],
+    progress: Progress,
+    label: str,
+    *,
+    force: bool = False,
+) -> None:
+    """Fetch each entry's blob into the cache, verified (again, with ``force``)."""
+    bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
+
+    def fetch(entry: FileEntry) -> None:
+        def download(tmp: Path) -> None:
+            download_verified(
+                store.backend,
+                store.blob_key(entry.sha256),
+                entry.size,
+                entry.sha256,
+                tmp,
+                label=entry.path,
+                progress=bar,
+            )
+
+        cache.fetch_blob(entry, download, force=force)
+        bar.file_done()
+
+    # Large files already run their ranges in parallel; the rest share one pool.
+    small = [e for e in entries if e.size <= constants.RANGE_SIZE]
+    large = [e for e in entries if e.size > constants.RANGE_SIZE]
+    run_concurrently(fetch, small)
+    for entry in large:
+        fetch(entry)
