@@ -16,7 +16,7 @@ from modelshelf._progress import Progress, ProgressTask
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import LATEST, AssetSpec
-from modelshelf.store import AliasRecord, Removal, Store, actor, now_iso
+from modelshelf.store import AliasRecord, Removal, Store
 from modelshelf.transfer import hash_object, run_concurrently
 
 __all__ = [
@@ -185,11 +185,9 @@ def remove_version(
     With ``dry_run`` nothing is written and the returned record is the one that would be.
     """
     version = exact_version(store, spec)
+    removal = store.remove_version(spec.name, version, message, dry_run=dry_run)
     if dry_run:
-        store.read_manifest(spec.name, version)  # raises if removed or missing
-        who = actor()
-        return Removal(spec.name, version, who["user"], who["host"], now_iso(), message)
-    removal = store.remove_version(spec.name, version, message)
+        return removal
     store.append_log(spec.name, "remove", version=version, message=message)
     return removal
 

@@ -107,12 +107,16 @@ class RemovalLayout(KeyLayout):
             # The marker alone says the version is gone; an unreadable record must not revive it.
             return Removal(name, version, "unknown", "unknown", "unknown time")
 
-    def remove_version(self, name: str, version: str, message: str = "") -> Removal:
+    def remove_version(
+        self, name: str, version: str, message: str = "", *, dry_run: bool = False
+    ) -> Removal:
         """Remove a live version for good: its number stays taken, its manifest's content goes.
 
         The ``.removed`` record is created first (create-only: exactly one remover wins), then
         the manifest is overwritten with a tombstone. A removal cut short between the two
-        writes is finished by running it again.
+        writes is finished by running it again. The manifest's content is never read, so a
+        damaged version can be removed too. With ``dry_run`` every check runs and nothing is
+        written.
 
         Raises:
             VersionNotFoundError: no such version, or it was removed already.
@@ -129,6 +133,8 @@ class RemovalLayout(KeyLayout):
                 )
             who = actor()
             record = Removal(name, version, who["user"], who["host"], now_iso(), message)
+            if dry_run:
+                return record
             try:
                 self.backend.put(self._removal_key(name, version), record.to_json(), mode="create")
             except ObjectExistsError:
@@ -137,12 +143,16 @@ class RemovalLayout(KeyLayout):
             raise self._removed_error(name, version, already=True)
         else:
             record = existing  # an earlier removal stopped before the tombstone: finish it
+        if dry_run:
+            return record
         tombstone = {TOMBSTONE: 1, **record.__dict__}
         self.backend.put(key, json.dumps(tombstone, indent=2).encode() + b"\n")
         return record
 
     def _holds_tombstone(self, key: str) -> bool:
         try:
+            if self.backend.head(key).size > trust.MAX_RECORD_BYTES:
+                return False  # far larger than any tombstone: read none of it, overwrite it
             return is_tombstone(self.backend.read(key))
         except ObjectNotFoundError:
             return False  # no manifest key at all: the tombstone must still claim the number

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from modelshelf.errors import SourcePathError
+from modelshelf.manifest import check_paths
 
 __all__ = ["SourceFile", "collect_files", "git_source", "public_url"]
 
@@ -172,7 +173,8 @@ def _dangling(link: Path) -> SourcePathError:
 
 
 def _check_names(source: Path, files: list[SourceFile]) -> None:
-    """Refuse names equal under NFC; warn about names that differ only in case."""
+    """Refuse names equal under NFC or that no manifest could hold (so no pull could read the
+    version back); warn about names that differ only in case."""
     by_path: dict[str, SourceFile] = {}
     by_fold: dict[str, str] = {}
     for item in files:
@@ -193,6 +195,12 @@ def _check_names(source: Path, files: list[SourceFile]) -> None:
                 folded,
                 item.path,
             )
+    try:
+        check_paths([item.path for item in files])
+    except ValueError as exc:
+        raise SourcePathError(
+            source, f"{exc}: a version could not hold these names as they are; rename them"
+        ) from None
 
 
 def _git(folder: Path, *args: str) -> str | None:

@@ -365,6 +365,10 @@ class Cache:
         """Remember that ``ref`` (``aliases:<a>`` or ``versions:<partial>``) meant ``version``."""
         atomic_write(self._ref_path(store_id, name, ref), version.encode())
 
+    def forget_ref(self, store_id: str, name: str, ref: str) -> None:
+        """Drop the last resolution of ``ref`` (an alias that was removed)."""
+        self._ref_path(store_id, name, ref).unlink(missing_ok=True)
+
     def read_ref(self, store_id: str, name: str, ref: str) -> str | None:
         try:
             return self._ref_path(store_id, name, ref).read_text().strip() or None

@@ -15,7 +15,14 @@ from modelshelf import trust
 from modelshelf.errors import InvalidInputError, InvalidManifestError
 from modelshelf.trust import check_relative_path
 
-__all__ = ["CORE_KEYS", "FORMAT_VERSION", "FileEntry", "Manifest", "check_relative_path"]
+__all__ = [
+    "CORE_KEYS",
+    "FORMAT_VERSION",
+    "FileEntry",
+    "Manifest",
+    "check_paths",
+    "check_relative_path",
+]
 
 FORMAT_VERSION = 1
 AssetKind = Literal["file", "directory"]
@@ -37,17 +44,29 @@ CORE_KEYS = frozenset(
 """The keys :meth:`Manifest.to_dict` writes itself; ``extra`` may not use them."""
 
 
-def _check_no_conflicts(files: list[FileEntry]) -> None:
-    """Refuse a path given twice, or a file that is also a folder of another path."""
-    paths = {f.path for f in files}
-    if len(paths) != len(files):
-        raise ValueError("a path is listed twice")
+def check_paths(paths: list[str]) -> None:
+    """Refuse what could not be placed in a folder: an unsafe path (see
+    :func:`~modelshelf.trust.check_relative_path`), a path given twice, or a file that is
+    also a folder of another path. Raises ``ValueError``.
+
+    Manifests are checked with it when read and when built, so a push can never commit a
+    version that no pull could read back.
+    """
     for path in paths:
+        check_relative_path(path)
+    unique = set(paths)
+    if len(unique) != len(paths):
+        raise ValueError("a path is listed twice")
+    for path in unique:
         parts = path.split("/")
         for depth in range(1, len(parts)):
             if "/".join(parts[:depth]) in paths:
                 folder = trust.show("/".join(parts[:depth]))
                 raise ValueError(f"{folder} is both a file and a folder")
+
+
+def _check_no_conflicts(files: list[FileEntry]) -> None:
+    check_paths([f.path for f in files])
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,12 @@ class Manifest:
 
     def __post_init__(self) -> None:
         self._check_extra()
+        try:
+            check_paths([f.path for f in self.files])
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{self.name}:{self.version} cannot hold these files: {exc}; rename them"
+            ) from exc
 
     def _check_extra(self) -> None:
         clash = CORE_KEYS.intersection(self.extra)

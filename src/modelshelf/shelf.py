@@ -33,7 +33,7 @@ from modelshelf.errors import (
     StoreUnreachableError,
 )
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.resolve import Resolved, resolve_from_cache, resolve_online
+from modelshelf.resolve import Resolved, ref_key, resolve_from_cache, resolve_online
 from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
 from modelshelf.store import AliasRecord, Removal, Store
 
@@ -216,7 +216,10 @@ class Shelf:
 
     def remove_alias(self, spec: str | AssetSpec, *, expected: str | None = None) -> AliasRecord:
         """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
-        return remove_alias(self.store, _as_spec(spec), expected)
+        target = _as_spec(spec)
+        record = remove_alias(self.store, target, expected)
+        self.cache.forget_ref(self.store_id, target.name, ref_key(target))
+        return record
 
     def verify(
         self, spec: str | AssetSpec, *, quick: bool = False, progress: bool | Progress | None = None

@@ -68,7 +68,8 @@ class Store(AliasLayout):
                 URL alone. The hash covers its canonical JSON, so stores that differ in any
                 part of it never share cached manifests.
         """
-        slug = re.sub(r"[^a-z0-9]+", "-", without_password(url).lower())
+        readable = (identity or {}).get("url") or url  # canonical, when the backend gives one
+        slug = re.sub(r"[^a-z0-9]+", "-", without_password(readable).lower())
         slug = slug.strip("-")[-40:].strip("-")
         canonical = json.dumps(
             dict(identity) if identity is not None else {"url": without_password(url)},

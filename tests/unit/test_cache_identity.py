@@ -146,7 +146,7 @@ def test_passwords_in_urls_stay_out_of_the_identity_and_the_id(tmp_path: Path) -
     url = "tests.unit.nowhere:Nothing"
     identity = store_identity(url, endpoint="https://alice:hunter2@minio.example:9000/x")
     assert identity["endpoint"] == "https://alice@minio.example:9000/x"
-    store_id = Store.id_for("webdav://alice:hunter2@host/models", {"url": "x"})
+    store_id = Store.id_for("webdav://alice:hunter2@host/models", {"backend": "x"})
     assert "hunter2" not in store_id and "alice" in store_id
     one = Shelf("memory://m", cache_dir=tmp_path, endpoint="http://u:one@h")
     two = Shelf("memory://m", cache_dir=tmp_path, endpoint="http://u:two@h")

@@ -247,3 +247,29 @@ def test_503_without_a_cache_is_an_offline_error(
         shelf.resolve("m")
     with pytest.raises(StoreUnavailableError, match="try again"):
         shelf.assets()
+
+
+def test_an_s3_url_urllib_cannot_split_is_one_line_from_the_cli(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from modelshelf.cli.main import main
+
+    code = main(["--store", "s3://b[x", "ls"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "not a valid S3 URL" in err and "bug" not in err
+
+
+def test_warnings_from_store_text_are_escaped_on_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from modelshelf.cli.main import _setup_logging
+
+    _setup_logging()
+    logging.getLogger("modelshelf").warning("server said %s", "\x1b]0;pwned\x07 done")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]0;pwned\\x07 done" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from modelshelf.errors import (
     AliasNotFoundError,
     AssetNotFoundError,
     InvalidInputError,
+    OfflineError,
     VersionExistsError,
     VersionNotFoundError,
     VersionRemovedError,
@@ -323,3 +325,52 @@ def test_a_removal_record_without_a_manifest_still_claims_the_number(
     assert manifest.version == "1.2"
     with pytest.raises(VersionRemovedError):
         shelf.store.commit_manifest(manifest.__class__(**{**manifest.__dict__, "version": "1.1"}))
+
+
+def test_rm_dry_run_works_where_rm_is_the_remedy_an_unreadable_version(
+    shelf: Shelf, model: Path
+) -> None:
+    push(shelf, model)
+    shelf.store.backend.put("assets/m/versions/1.0.json", b"{not a manifest")
+    removal = shelf.remove("m:1.0", message="broken", dry_run=True)
+    assert removal.version == "1.0"
+    assert shelf.store.removal("m", "1.0") is None  # nothing written
+    shelf.remove("m:1.0", message="broken")
+    with pytest.raises(VersionNotFoundError, match="already removed"):
+        shelf.remove("m:1.0", dry_run=True)
+
+
+def test_a_huge_object_under_a_removed_manifest_key_is_replaced_unread(
+    shelf: Shelf, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelshelf import trust
+
+    push(shelf, model)
+    shelf.store.remove_version("m", "1.0", "first try")
+    # As if someone put a huge object where the tombstone belongs:
+    huge = b"x" * (trust.MAX_RECORD_BYTES + 1)
+    shelf.store.backend.put("assets/m/versions/1.0.json", huge)
+    backend = shelf.store.backend
+    reads: list[str] = []
+    real_get = backend.get
+
+    def counting_get(key: str, chunk_size: int) -> Iterator[bytes]:
+        reads.append(key)
+        return real_get(key, chunk_size)
+
+    monkeypatch.setattr(backend, "get", counting_get)
+    shelf.remove("m:1.0")  # finishes the removal: the tombstone replaces the object
+    assert "assets/m/versions/1.0.json" not in reads
+    assert b"modelshelf-removed" in raw(shelf, "assets/m/versions/1.0.json")
+
+
+def test_alias_rm_forgets_the_cached_resolution(
+    shelf: Shelf, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    push(shelf, model)
+    shelf.set_alias("m@prod", "1.0")
+    shelf.pull("m@prod")
+    shelf.remove_alias("m@prod")
+    monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
+    with pytest.raises(OfflineError):
+        shelf.resolve("m@prod")  # offline must not keep serving a removed alias

@@ -88,14 +88,15 @@ def test_size_file_and_select() -> None:
         files=(
             FileEntry("tok/a", 1, SHA_A),
             FileEntry("tokenizer/b", 2, SHA_A),
-            FileEntry("tok", 4, SHA_B),
+            FileEntry("tokenizer.json", 4, SHA_B),
         )
     )
     assert manifest.size == 7
     assert manifest.file("tok/a") == FileEntry("tok/a", 1, SHA_A)
     assert manifest.file("tok/") is None
-    assert [f.path for f in manifest.select("tok")] == ["tok/a", "tok"]
+    assert [f.path for f in manifest.select("tok")] == ["tok/a"]  # not tokenizer/...
     assert [f.path for f in manifest.select("tok/")] == ["tok/a"]
+    assert [f.path for f in manifest.select("tokenizer.json")] == ["tokenizer.json"]
     assert manifest.select(None) == manifest.files
     assert manifest.select("nothing") == ()
 

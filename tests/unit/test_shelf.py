@@ -769,3 +769,8 @@ def test_plain_path_store_is_a_file_url(tmp_path: Path, monkeypatch: pytest.Monk
     assert Shelf("./here").url == (tmp_path / "here").as_uri()
     assert Shelf(str(tmp_path / "abs")).url == (tmp_path / "abs").as_uri()
     assert Shelf("memory://x/").url == "memory://x"
+
+
+def test_memory_and_memory_default_are_one_store_in_the_cache() -> None:
+    assert Shelf("memory://").store_id == Shelf("memory://default").store_id
+    assert Shelf("memory://").store_id != Shelf("memory://other").store_id

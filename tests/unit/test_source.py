@@ -234,3 +234,40 @@ def test_git_remote_is_recorded_without_credentials(
     manifest = Shelf("memory://git").push(repo, "m")
     assert manifest.source["git_remote"] == "https://example.com/team/models.git"
     assert "s3cr3t" not in manifest.to_json().decode()
+
+
+# -- names a version could not be read back with ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "named"),
+    [
+        ({"a\\b.txt": b"x"}, "a\\\\b.txt"),  # a legal Linux name; a path separator elsewhere
+        ({NFD: b"file", f"{NFC}/inner": b"folder"}, NFC),  # one name after NFC: file and folder
+    ],
+    ids=["backslash", "nfc-file-and-folder"],
+)
+def test_names_a_pull_could_not_read_back_are_refused_before_any_upload(
+    tmp_path: Path, files: dict[str, bytes], named: str
+) -> None:
+    model = write(tmp_path / "model", files)
+    shelf = Shelf("memory://unreadable-names")
+    with pytest.raises(SourcePathError, match="rename") as info:
+        shelf.push(model, "m")
+    assert named in str(info.value)
+    assert list(shelf.store.blobs()) == []  # refused before hashing and uploading
+    assert shelf.store.versions("m") == []
+
+
+def test_a_manifest_that_could_not_be_read_back_cannot_be_built() -> None:
+    from modelshelf.errors import InvalidInputError
+    from modelshelf.manifest import FileEntry, Manifest
+
+    sha = "0" * 64
+    for bad in (
+        (FileEntry("a\\b", 1, sha),),
+        (FileEntry("../x", 1, sha),),
+        (FileEntry("d", 1, sha), FileEntry("d/x", 1, sha)),
+    ):
+        with pytest.raises(InvalidInputError, match=r"m:1\.0"):
+            Manifest("m", "1.0", "directory", bad, created="now", author="a@b")

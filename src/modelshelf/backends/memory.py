@@ -31,9 +31,12 @@ class MemoryBackend(ObstoreBackend):
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> MemoryBackend:
         """Open ``memory://name`` (``memory://`` is ``memory://default``)."""
-        parts = urlsplit(url)
-        name = (parts.netloc + parts.path).strip("/") or "default"
-        return cls(name, **kwargs)
+        return cls(_name(url), **kwargs)
+
+    @classmethod
+    def identity(cls, url: str, **options: Any) -> dict[str, str]:
+        """The class and the store's name: ``memory://`` and ``memory://default`` are one."""
+        return super().identity(f"memory://{_name(url)}", **options)
 
     @staticmethod
     def reset(name: str | None = None) -> None:
@@ -43,3 +46,8 @@ class MemoryBackend(ObstoreBackend):
                 _stores.clear()
             else:
                 _stores.pop(name, None)
+
+
+def _name(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.netloc + parts.path).strip("/") or "default"

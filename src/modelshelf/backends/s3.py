@@ -200,10 +200,10 @@ class S3Backend(ObstoreBackend):
             >>> S3Backend.identity("s3://models/team", endpoint="http://127.0.0.1:9000")["endpoint"]
             'http://127.0.0.1:9000'
         """
-        parts = urlsplit(url)
+        bucket, prefix = _bucket_and_prefix(url)
         found = {
             "backend": f"{cls.__module__}:{cls.__qualname__}",
-            "url": f"s3://{parts.netloc}/{parts.path.strip('/')}".rstrip("/"),
+            "url": f"s3://{bucket}/{prefix}".rstrip("/"),
         }
         opts: S3Settings = options  # type: ignore[assignment]
         endpoint = _endpoint(opts)
@@ -292,13 +292,22 @@ class S3Backend(ObstoreBackend):
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> S3Backend:
         """Open ``s3://bucket[/prefix]``."""
-        try:
-            parts = urlsplit(url)
-        except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
-            raise UnsupportedStoreError(
-                f"{url!r} is not a valid S3 URL ({exc}); the bucket name uses letters, digits,"
-                " '.', '-' and '_', as s3://bucket/prefix"
-            ) from None
-        if not parts.netloc:
-            raise UnsupportedStoreError(f"{url}: an S3 URL needs a bucket, as s3://bucket/prefix")
-        return cls(parts.netloc, parts.path.strip("/"), **settings)
+        return cls(*_bucket_and_prefix(url), **settings)
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``.
+
+    Raises:
+        UnsupportedStoreError: no bucket, or a URL that cannot be split.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
+        raise UnsupportedStoreError(
+            f"{url!r} is not a valid S3 URL ({exc}); the bucket name uses letters, digits,"
+            " '.', '-' and '_', as s3://bucket/prefix"
+        ) from None
+    if not parts.netloc:
+        raise UnsupportedStoreError(f"{url}: an S3 URL needs a bucket, as s3://bucket/prefix")
+    return parts.netloc, parts.path.strip("/")

@@ -9,7 +9,7 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
-from modelshelf.cli._common import common_options
+from modelshelf.cli._common import common_options, printable
 from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
@@ -40,7 +40,8 @@ class _StderrHandler(logging.Handler):
     """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        # Warnings quote store text (server messages, paths): escaped like all other output.
+        click.echo(f"{record.levelname.lower()}: {printable(record.getMessage())}", err=True)
 
 
 def _setup_logging() -> None:
