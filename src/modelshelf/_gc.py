@@ -64,6 +64,7 @@ class GcReport:
         blobs: blobs in the store when it started.
         referenced: of those, blobs a live manifest references.
         young: unreferenced blobs kept because they are younger than the grace period.
+        undated: unreferenced blobs kept because the backend gives no modification time.
         deleted: sha256 of the blobs deleted (or that would be).
         deleted_bytes: their total size.
         versions: live versions read.
@@ -79,6 +80,7 @@ class GcReport:
     deleted_bytes: int
     versions: int
     broken: tuple[str, ...] = ()
+    undated: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -88,8 +90,12 @@ class GcReport:
         return data
 
 
-def _references(store: Store, skip: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+def _references(
+    store: Store, skip: set[tuple[str, str]], done: str = "before deleting anything"
+) -> dict[tuple[str, str], set[str]]:
     """The blobs each live version not in ``skip`` references, read from its manifest.
+
+    ``done`` says, for the error, how far gc got.
 
     Raises:
         InvalidManifestError: a manifest cannot be read: nothing may be deleted then, since
@@ -105,7 +111,7 @@ def _references(store: Store, skip: set[tuple[str, str]]) -> dict[tuple[str, str
         except InvalidManifestError as exc:
             name, number = version
             raise InvalidManifestError(
-                f"gc stopped before deleting anything: {exc}. Its blobs cannot be known;"
+                f"gc stopped {done}: {exc}. Its blobs cannot be known;"
                 f" repair that manifest or remove the version with `modelshelf rm {name}:{number}`"
             ) from exc
         return {entry.sha256 for entry in manifest.files}
@@ -144,11 +150,8 @@ def collect_garbage(
     referenced = set().union(*refs.values()) if refs else set()
     cutoff = now - grace
     candidates = {sha: meta for sha, meta in blobs.items() if sha not in referenced}
-    old = {
-        sha: meta
-        for sha, meta in candidates.items()
-        if meta.last_modified is not None and meta.last_modified < cutoff
-    }
+    dated = {sha: _utc(m.last_modified) for sha, m in candidates.items() if m.last_modified}
+    old = {sha: blobs[sha] for sha, when in dated.items() if when < cutoff}
     if old:  # 4. versions committed while we read: their blobs stay
         newer = _references(store, set(refs))
         refs.update(newer)
@@ -158,7 +161,8 @@ def collect_garbage(
     broken: list[str] = []
     if old and not dry_run:
         run_concurrently(store.delete_blob, sorted(old))
-        latest = _references(store, set(refs))  # 5. committed during the deletes?
+        done = f"after deleting {len(old)} blob{'s' if len(old) != 1 else ''}"
+        latest = _references(store, set(refs), done)  # 5. committed during the deletes?
         broken = [f"{n}:{v}" for (n, v), shas in sorted(latest.items()) if shas & old.keys()]
         for spec in broken:
             logger.warning(
@@ -171,9 +175,15 @@ def collect_garbage(
         grace=grace,
         blobs=len(blobs),
         referenced=len(blobs) - len(candidates),
-        young=len(candidates) - len(old),
+        young=len(dated) - len(old),
+        undated=len(candidates) - len(dated),
         deleted=tuple(sorted(old)),
         deleted_bytes=sum(meta.size for meta in old.values()),
         versions=len(refs),
         broken=tuple(broken),
     )
+
+
+def _utc(when: datetime) -> datetime:
+    """A store's time, naive ones (custom backends) taken as UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

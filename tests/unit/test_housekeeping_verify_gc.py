@@ -325,3 +325,49 @@ def test_a_push_restores_a_reused_blob_that_vanished_after_its_commit(
     assert "vanished from the store during the push" in caplog.text
     backend.victim = ""
     assert shelf.verify("m:1.1", progress=False).ok
+
+
+class Undated(WrappedBackend):
+    """A custom backend whose listing gives no times, or naive ones."""
+
+    def __init__(self, inner: Backend, naive: bool) -> None:
+        super().__init__(inner)
+        self.naive = naive
+
+    def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        for meta in self.inner.list(prefix):
+            when = (
+                meta.last_modified.replace(tzinfo=None)
+                if self.naive and meta.last_modified
+                else None
+            )
+            yield ObjectMeta(meta.path, meta.size, meta.etag, when, meta.version)
+
+
+def test_gc_takes_naive_times_as_utc_and_says_what_it_cannot_date(
+    shelf: Shelf, model: Path, tmp_path: Path
+) -> None:
+    shelf.push(model, "m", progress=False)
+    stale = orphan(shelf.store, b"killed push")
+    naive = Store(Undated(shelf.store.backend, naive=True))
+    assert collect_garbage(naive, now=LATER).deleted == (stale,)
+    orphan(shelf.store, b"another")
+    undated = collect_garbage(Store(Undated(shelf.store.backend, naive=False)), now=LATER)
+    assert (undated.deleted, undated.young, undated.undated) == ((), 0, 1)
+
+
+def test_gc_says_what_it_deleted_when_a_manifest_turns_unreadable_after_its_deletes(
+    shelf: Shelf, model: Path
+) -> None:
+    shelf.push(model, "m", progress=False)
+    orphan(shelf.store, b"x")
+    hooked = Hooked(shelf.store.backend)
+    store = Store(hooked)
+
+    def break_a_new_version() -> None:
+        store.backend.put("assets/late/versions/1.0.json", b"{not json")
+
+    hooked.on_delete.append(break_a_new_version)
+    with pytest.raises(InvalidManifestError, match=r"after deleting 1 blob") as info:
+        collect_garbage(store, now=LATER)
+    assert "before deleting anything" not in str(info.value)

@@ -108,6 +108,7 @@ def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool, quiet: bool
         f"{verb} {len(report.deleted)} blobs, {human_size(report.deleted_bytes)};"
         f" kept {report.referenced} in use by {report.versions} versions"
         f" and {report.young} younger than {grace}"
+        + (f", and {report.undated} the store gives no time for" if report.undated else "")
     )
     if report.broken:
         ctx.exit(1)
