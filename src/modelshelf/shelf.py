@@ -253,8 +253,43 @@ class Shelf:
         return [str(v) for v in found]
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:
-        """The aliases of ``name`` and where each points."""
-        return self.store.aliases(_as_spec(name).name)
+        """The aliases of ``name`` and where each points.
+
+        Raises:
+            AssetNotFoundError: the asset has no version (as :meth:`versions`).
+        """
+        asset = _as_spec(name).name
+        records = self.store.aliases(asset)
+        if not records:
+            self.versions(asset)  # an unknown asset fails, an asset without aliases does not
+        return records
+
+    def alias_history(self, spec: str | AssetSpec) -> list[AliasRecord]:
+        """Every move of ``name@alias``, oldest first (removals included).
+
+        Raises:
+            AssetNotFoundError, AliasNotFoundError: no such asset, or the alias was never set.
+        """
+        target = _as_spec(spec)
+        if target.alias is None:
+            raise InvalidInputError(f"alias history takes NAME@ALIAS, got {str(target)!r}")
+        records = self.store.alias_history(target.name, target.alias)
+        if not records:
+            self.versions(target.name)
+            self.store.read_alias(target.name, target.alias)  # raises, saying why
+        return records
+
+    def log(self, name: str) -> list[dict[str, Any]]:
+        """The audit log of ``name``: every push, alias move and removal, oldest first.
+
+        Raises:
+            AssetNotFoundError: the asset never had a version.
+        """
+        asset = _as_spec(name).name
+        records = self.store.log(asset)
+        if not records:
+            self.versions(asset)
+        return records
 
     def manifest(self, spec: str | AssetSpec) -> Manifest:
         """The manifest of the version ``spec`` resolves to."""

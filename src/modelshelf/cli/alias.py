@@ -82,11 +82,7 @@ def remove_alias(
 @click.pass_context
 def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
     """List the aliases of NAME and where they point."""
-    shelf = shelf_from(ctx)
-    asset = asset_name(name, "alias ls")
-    records = shelf.aliases(asset)
-    if not records:
-        shelf.versions(asset)  # an unknown asset fails as `versions` does
+    records = shelf_from(ctx).aliases(asset_name(name, "alias ls"))
     if as_json:
         emit_json({a: r.__dict__ for a, r in records.items()})
         return
@@ -101,13 +97,7 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> N
 @click.pass_context
 def history(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     """Every move of SPEC (NAME@ALIAS), oldest first."""
-    target = alias_spec(spec, "alias history")
-    assert target.alias is not None
-    shelf = shelf_from(ctx)
-    records = shelf.store.alias_history(target.name, target.alias)
-    if not records:
-        shelf.versions(target.name)  # an unknown asset fails as `versions` does
-        shelf.store.read_alias(target.name, target.alias)  # and an unknown alias says so
+    records = shelf_from(ctx).alias_history(alias_spec(spec, "alias history"))
     if as_json:
         emit_json([r.__dict__ for r in records])
         return

@@ -128,11 +128,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
     """Show the audit log of NAME: every push and alias move, oldest first."""
-    shelf = shelf_from(ctx)
-    asset = asset_name(name, "log")
-    records = shelf.store.log(asset)
-    if not records:
-        shelf.versions(asset)  # an unknown asset fails as `versions` does
+    records = shelf_from(ctx).log(asset_name(name, "log"))
     if as_json:
         emit_json(records)
         return
