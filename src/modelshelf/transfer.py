@@ -21,6 +21,7 @@ from modelshelf import constants
 from modelshelf._progress import ProgressTask
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
+    CacheWriteError,
     IntegrityError,
     ObjectNotFoundError,
     StoreAuthError,
@@ -138,10 +139,14 @@ def download_verified(
     Raises:
         IntegrityError: the bytes do not hash to ``expected_sha256`` or have the wrong size;
             ``dest`` is then left for the caller to delete.
+        CacheWriteError: ``dest`` could not be written (a full disk); left for the caller too.
     """
     digest = hashlib.sha256()
     received = 0
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CacheWriteError(label, str(dest.parent), exc) from exc
     try:
         for chunk in _fetch_to_file(backend, key, size, fd):
             digest.update(chunk)
@@ -153,6 +158,8 @@ def download_verified(
     except StoreError as exc:
         _explain_damage(backend, key, size, expected_sha256, label, exc)
         raise
+    except OSError as exc:  # the store's failures are StoreErrors: this is the local write
+        raise CacheWriteError(label, str(dest.parent), exc) from exc
     finally:
         os.close(fd)
     actual = digest.hexdigest()

@@ -431,6 +431,21 @@ def test_full_disk_tmpfs(s3_bucket: S3Bucket, tmp_path: Path) -> None:
     """A real full disk: the cache on an 8 MiB tmpfs, a 12 MiB file to pull; then more room."""
     expected = _full_disk_model(tmp_path, s3_bucket)
     with small_tmpfs(tmp_path / "cache", "8m") as cache:
+        # Full before the pull starts: the first write (the manifest) fails.
+        filler = cache / "filler"
+        with filler.open("wb") as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        with child(tmp_path, s3_bucket, cache, ["pull", "-q", "faults/disk:1.0"]) as run:
+            outcome = run.finish()
+        print(f"full disk before the pull: exit {outcome.code}: {outcome.err.strip()}")
+        line = one_error_line(outcome)
+        assert "no space left" in line.lower() and "1.0.json" in line, line
+        assert_cache_consistent(cache)
+        filler.unlink()
+
+        # Room for the small file, not for the big one.
         with child(tmp_path, s3_bucket, cache, ["pull", "-q", "faults/disk:1.0"]) as run:
             outcome = run.finish()
         _assert_full_disk_error(outcome, cache, expected)
