@@ -115,6 +115,8 @@ def _explain_damage(
         actual = backend.head(key).size
     except ObjectNotFoundError:
         raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
+    except StoreError:
+        return  # the store cannot tell us more now (restarting): report the read's own failure
     if actual != size:
         raise IntegrityError(
             label, expected, f"an object of {actual} bytes instead of {size}", where
