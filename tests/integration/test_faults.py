@@ -35,8 +35,8 @@ CHILD_TIMEOUT = 60.0
 MiB = 1024 * 1024
 
 # Runs `modelshelf ARGS...` after installing the pause the test asked for (FAULT_PAUSE):
-#   range: the first range of each blob arrives, then "paused" is touched and every later
-#          range waits for "go";
+#   range: the first range of each blob arrives (and "paused" is touched once a blob of
+#          several ranges is under way); every later range waits for "go";
 #   put:   the first blob upload completes, then "paused", and every later blob waits for "go".
 # FAULT_RANGE_SIZE shrinks the ranges so a few MiB make several of them; FAULT_ENOSPC_AFTER
 # makes the cache's writes fail with ENOSPC past that many bytes (a full disk, injected).
@@ -64,7 +64,8 @@ if pause == "range":
             return real_range(self, key, start, end)
         if start == 0:
             data = real_range(self, key, start, end)
-            (barrier / "paused").touch()
+            if end - start == constants.RANGE_SIZE:  # a blob of several ranges is under way
+                (barrier / "paused").touch()
             return data
         wait_for_go()
         return real_range(self, key, start, end)
