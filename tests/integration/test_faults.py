@@ -255,9 +255,10 @@ def test_store_restarted_mid_pull(
 
     down: stopped (SIGTERM, SIGKILL after 5 s) before the pull goes on; stopping: SIGTERM
     sent and the pull goes on once the server stops answering 200 (it answers 500s while it
-    stops); restarted: stopped and started again on the same ports and data before the pull
-    goes on. The pull either completes with the right bytes or fails with one clear line, in
-    bounded time; the cache is consistent either way; a pull after the restart succeeds.
+    stops); restarted: killed (SIGKILL) and started again on the same ports and data before
+    the pull goes on. The pull either completes with the right bytes or fails with one clear
+    line, in bounded time; the cache is consistent either way; a pull after the restart
+    succeeds.
     """
     source = tmp_path / "model"
     expected = {"weights.bin": write_random(source / "weights.bin", 6 * MiB),
@@ -275,7 +276,7 @@ def test_store_restarted_mid_pull(
             os.kill(fault_server.pid, signal.SIGTERM)
             wait_until_failing(fault_server)
         else:
-            fault_server.restart()
+            fault_server.restart(signal.SIGKILL)  # a crash, and back at once
         outcome = run.finish()
     print(f"{fault}: exit {outcome.code}: {outcome.err.strip() or outcome.out.strip()}")
 
