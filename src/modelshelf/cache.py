@@ -39,7 +39,7 @@ from pathlib import Path
 
 from modelshelf import constants
 from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_token
-from modelshelf.errors import InvalidManifestError
+from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
 from modelshelf.trust import inside
@@ -58,12 +58,18 @@ def _tmp_name(dest: Path) -> Path:
 
 
 def atomic_write(dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` through a temporary file and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``dest`` through a temporary file and a rename.
+
+    Raises:
+        CacheWriteError: the folder cannot be written (a full disk); nothing is left behind.
+    """
     tmp = _tmp_name(dest)
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, dest)
+    except OSError as exc:
+        raise CacheWriteError(dest.name, str(dest.parent), exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

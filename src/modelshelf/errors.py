@@ -20,6 +20,7 @@ ModelshelfError
 ├── AliasConflictError                                another writer moved the alias first
 ├── IntegrityError                                    content whose sha256 is not the expected one
 ├── OfflineError                                      offline and not in the cache
+├── CacheWriteError             (OSError)             the cache cannot be written: a full disk
 └── StoreError                                        the backend seam
     ├── StoreUnreachableError   (ConnectionError)     network down, server not running
     │   └── StoreUnavailableError                     server answers 5xx even after retries
@@ -36,6 +37,7 @@ __all__ = [
     "AliasConflictError",
     "AliasNotFoundError",
     "AssetNotFoundError",
+    "CacheWriteError",
     "IntegrityError",
     "InvalidInputError",
     "InvalidManifestError",
@@ -210,6 +212,29 @@ class IntegrityError(ModelshelfError):
 
 class OfflineError(ModelshelfError):
     """The store cannot be asked (offline or unreachable) and the cache cannot answer."""
+
+
+class CacheWriteError(ModelshelfError, OSError):
+    """The local cache could not be written: a full disk, a read-only folder, no permission.
+
+    Nothing partial is left under a final name when this is raised.
+
+    Attributes:
+        path: what was being written (a file of the asset, or a cache record).
+        folder: the cache folder written to.
+        errno: the operating system's error number (``errno.ENOSPC`` for a full disk).
+    """
+
+    def __init__(self, path: str, folder: str, cause: OSError) -> None:
+        self.path = path
+        self.folder = folder
+        reason = cause.strerror or str(cause)
+        super().__init__(
+            f"cannot write {path!r} into the cache at {folder}: {reason}. Nothing partial was"
+            " kept. Free space there (`modelshelf cache prune`) or point MODELSHELF_CACHE_DIR"
+            " at a larger disk, then pull again."
+        )
+        self.errno = cause.errno  # not ``strerror``: OSError would then print only that
 
 
 class StoreError(ModelshelfError):

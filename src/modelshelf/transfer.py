@@ -23,6 +23,7 @@ from modelshelf import constants
 from modelshelf._progress import ProgressTask
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
+    CacheWriteError,
     IntegrityError,
     ObjectNotFoundError,
     SourcePathError,
@@ -250,6 +251,8 @@ def _check_real_size(backend: Backend, key: str, size: int, expected: str, label
         actual = backend.head(key).size
     except ObjectNotFoundError as exc:
         raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
+    except StoreError:
+        return  # the store cannot tell us more now (restarting): report the read's own failure
     if actual != size:
         raise IntegrityError(
             label, expected, f"an object of {actual} bytes instead of {size}", where
@@ -274,6 +277,7 @@ def download_verified(
     Raises:
         IntegrityError: the bytes do not hash to ``expected_sha256`` or have the wrong size;
             ``dest`` is then left for the caller to delete.
+        CacheWriteError: ``dest`` could not be written (a full disk); left for the caller too.
     """
     if size > constants.RANGE_SIZE:
         # One HEAD before planning many ranges: a manifest that lies about the size fails here,
@@ -282,7 +286,10 @@ def download_verified(
         _check_real_size(backend, key, size, expected_sha256, label)
     digest = hashlib.sha256()
     received = 0
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CacheWriteError(label, str(dest.parent), exc) from exc
     try:
         for chunk in _fetch_to_file(backend, key, size, fd):
             digest.update(chunk)
@@ -294,6 +301,8 @@ def download_verified(
     except StoreError as exc:
         _explain_damage(backend, key, size, expected_sha256, label, exc)
         raise
+    except OSError as exc:  # the store's failures are StoreErrors: this is the local write
+        raise CacheWriteError(label, str(dest.parent), exc) from exc
     finally:
         os.close(fd)
     actual = digest.hexdigest()
