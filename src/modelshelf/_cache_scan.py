@@ -1,7 +1,9 @@
-"""The one scanner of the cache's folders: snapshots, blobs, temporary files, pins, owners.
+"""The scanner of the whole cache: snapshots, blobs, temporary files, pins, owners.
 
-Everything that lists the cache (``prune``, ``cache ls``, ``cache verify``, ``cache rm``) asks
-this module, so the layout that :mod:`modelshelf.cache` defines is read in one place.
+Everything that lists the whole cache (``prune``, ``cache ls``/``info``, ``cache verify``,
+``cache rm``) asks this module. :mod:`modelshelf.cache` itself only looks inside one asset's
+folders (one blob's temp files, one asset's manifests, one snapshot tree), and
+:func:`modelshelf._lock.owner_token` tidies up ``locks/owners/``.
 """
 
 from __future__ import annotations

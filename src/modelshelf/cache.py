@@ -13,6 +13,7 @@ locks/owners/<owner>.lock                                flocked by its process 
 locks/maintenance.lock                                   prune/rm/verify exclusive, pins shared
 pins/<owner>.<rand>.json                                 what a live pull needs: never pruned
 stores/<store-id>.json                                   the identity of a store (never secrets)
+<folder>/.<file>.<owner>.<rand>.tmp                      another write in progress (or a killed one)
 ```
 Every write goes to a process-unique temporary name in the destination's folder and is renamed
 into place, so a reader (or a process killed half-way) never sees a partial file; this, not the
@@ -22,7 +23,8 @@ segments, so no asset's folder can overlap another's.
 
 Who owns a temporary file or a pin is decided by lock ownership, never by PID (PIDs mean nothing
 across containers sharing a cache): each writing process holds the flock of its owner file for
-its lifetime, and a file whose owner's lock is free belongs to a dead process.
+its lifetime, and a file whose owner's lock is free belongs to a dead process. Prune and
+``cache verify`` remove such leftovers.
 """
 
 from __future__ import annotations
