@@ -128,14 +128,13 @@ def verify_cache(cache: Cache) -> CacheVerifyReport:
         for temp in dead + [t.path for t in stale_temps(cache)]:
             temp.unlink(missing_ok=True)
             report.temp_files.append(temp)
-        pinned = live_pins(cache).blobs
+        # A live pull may be linking a pinned blob now: removing it would fail the pull.
+        deferred = set(report.bad_blobs) & live_pins(cache).blobs
+        report.deferred = sorted(deferred)
         for path, key, sha in bad:
-            if sha in pinned:
-                report.deferred.append(sha)
-            else:
+            if sha not in deferred:
                 _remove_if_same(path, key)
-        report.deferred = sorted(set(report.deferred))
-        checked = [(s, m) for s, m in checked if not s.blobs & set(report.deferred)]
+        checked = [(s, m) for s, m in checked if not s.blobs & deferred]
         for sha, path in sorted(good.items()):
             blob = cache.blob_path(sha)
             if not blob.is_file() and path.is_file():
