@@ -8,7 +8,9 @@ time. The cost is that a write to one snapshot file (by root, or after ``chmod u
 the blob, and so every snapshot that shares it. :func:`verify_cache` re-hashes every blob and
 every snapshot file once per inode, removes what does not match its sha256, restores a blob
 from a sound copy where one exists, and relinks. A snapshot that still lacks a file afterwards
-loses its completion marker, so its next pull fetches the file again.
+loses its completion marker, so its next pull fetches the file again. Like prune, it leaves
+alone what a live pull has pinned (a bad blob it may be linking now): the report says so, and
+the next ``cache verify`` removes it. It also removes temporary files whose writer died.
 """
 
 from __future__ import annotations
@@ -18,18 +20,20 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelshelf._cache_scan import SnapshotInfo, blob_files, live_pins, snapshots
+from modelshelf._cache_scan import SnapshotInfo, blob_files, live_pins, snapshots, stale_temps
 from modelshelf.cache import Cache, place_file
 from modelshelf.manifest import Manifest
+from modelshelf.prune import delete_snapshots
 from modelshelf.spec import Version
 from modelshelf.transfer import hash_file
+from modelshelf.trust import inside
 
-__all__ = ["RemovePlan", "VerifyReport", "remove_snapshots", "verify_cache"]
+__all__ = ["CacheVerifyReport", "RemovePlan", "remove_snapshots", "verify_cache"]
 
 
 @dataclass
-class VerifyReport:
-    """What ``cache verify`` checked, found and repaired."""
+class CacheVerifyReport:
+    """What ``cache verify`` checked, found and repaired (``Shelf.verify`` checks a store)."""
 
     blobs_checked: int = 0
     bytes_hashed: int = 0
@@ -40,6 +44,11 @@ class VerifyReport:
     damaged: list[SnapshotInfo] = field(default_factory=list)
     """Snapshots that lost files and could not be relinked from the cache: their next pull
     (or ``cache verify`` with their store reachable) fetches the files again."""
+    deferred: list[str] = field(default_factory=list)
+    """Bad blobs left in place because a live pull pinned them; snapshots that hold them are
+    left as they are. The next ``cache verify`` deals with them."""
+    temp_files: list[Path] = field(default_factory=list)
+    """Temporary files of writers that died, removed."""
 
 
 _Inode = tuple[int, int]
@@ -48,7 +57,7 @@ _Inode = tuple[int, int]
 class _Hasher:
     """sha256 of files, once per inode (hard links share one)."""
 
-    def __init__(self, report: VerifyReport) -> None:
+    def __init__(self, report: CacheVerifyReport) -> None:
         self.report = report
         self.known: dict[_Inode, str] = {}
 
@@ -64,32 +73,39 @@ class _Hasher:
 
 
 def _remove_if_same(path: Path, key: _Inode) -> bool:
-    """Unlink ``path`` if it is still the file that was hashed (not replaced meanwhile)."""
+    """Remove ``path`` if it is still what was hashed (not replaced meanwhile); a folder too."""
     try:
         info = path.lstat()
     except FileNotFoundError:
         return False
     if (info.st_dev, info.st_ino) != key:
         return False
-    path.unlink(missing_ok=True)
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
     return True
 
 
-def verify_cache(cache: Cache) -> VerifyReport:
+_Bad = tuple[Path, _Inode, str]  # a bad file, its inode when hashed, the sha it should have
+
+
+def verify_cache(cache: Cache) -> CacheVerifyReport:
     """Re-hash every blob and snapshot file; remove bad ones, restore and relink what it can.
 
     Hashing runs without a lock (it only reads); removing and relinking run under the
     exclusive maintenance lock, and remove a file only if it is still the one that was hashed,
-    so pulls are held up only for the repairs.
+    so pulls are held up only for the repairs. Bad blobs that a live pull pinned are left, as
+    are the snapshots that hold them (listed in ``deferred``).
 
     Returns:
         The report; its ``damaged`` snapshots need their store to be whole again.
     """
-    report = VerifyReport()
+    report = CacheVerifyReport()
     digest = _Hasher(report)
-    sizes, _temps = blob_files(cache)
+    sizes, temps = blob_files(cache)
     good: dict[str, Path] = {}
-    bad: list[tuple[Path, _Inode]] = []
+    bad: list[_Bad] = []
     for sha in sorted(sizes):
         path = cache.blob_path(sha)
         report.blobs_checked += 1
@@ -101,15 +117,24 @@ def verify_cache(cache: Cache) -> VerifyReport:
             good[sha] = path
         else:
             report.bad_blobs.append(sha)
-            bad.append((path, key))
+            bad.append((path, key, sha))
     checked: list[tuple[SnapshotInfo, Manifest]] = []
     for snap in snapshots(cache):
         manifest = cache.load_manifest(snap.store_id, snap.name, snap.version)
         if manifest is not None and _check_snapshot(snap, manifest, digest, good, bad, report):
             checked.append((snap, manifest))
     with cache.maintenance():
-        for path, key in bad:
-            _remove_if_same(path, key)
+        dead = [t.path for t in temps if not cache.owner_alive(t.owner)]
+        for temp in dead + [t.path for t in stale_temps(cache)]:
+            temp.unlink(missing_ok=True)
+            report.temp_files.append(temp)
+        # A live pull may be linking a pinned blob now: removing it would fail the pull.
+        deferred = set(report.bad_blobs) & live_pins(cache).blobs
+        report.deferred = sorted(deferred)
+        for path, key, sha in bad:
+            if sha not in deferred:
+                _remove_if_same(path, key)
+        checked = [(s, m) for s, m in checked if not s.blobs & deferred]
         for sha, path in sorted(good.items()):
             blob = cache.blob_path(sha)
             if not blob.is_file() and path.is_file():
@@ -132,13 +157,13 @@ def _check_snapshot(
     manifest: Manifest,
     digest: _Hasher,
     good: dict[str, Path],
-    bad: list[tuple[Path, _Inode]],
-    report: VerifyReport,
+    bad: list[_Bad],
+    report: CacheVerifyReport,
 ) -> bool:
     """Note the snapshot's bad files; True if it needs relinking (a file bad or missing)."""
     broken = False
     for entry in manifest.files:
-        path = snap.path / entry.path
+        path = inside(snap.path, entry.path)
         try:
             actual, key = digest(path)
         except FileNotFoundError:
@@ -148,7 +173,7 @@ def _check_snapshot(
             good.setdefault(entry.sha256, path)
         else:
             report.bad_files.append(path)
-            bad.append((path, key))
+            bad.append((path, key, entry.sha256))
             broken = True
     return broken
 
@@ -190,9 +215,5 @@ def remove_snapshots(
         plan.blobs = sorted(sha for sha in gone - keep if sha in sizes)
         if dry_run:
             return plan
-        for snap in plan.snapshots:
-            cache.complete_marker(snap.store_id, snap.name, snap.version).unlink(missing_ok=True)
-            shutil.rmtree(snap.path, ignore_errors=True)
-        for sha in plan.blobs:
-            cache.blob_path(sha).unlink(missing_ok=True)
+        delete_snapshots(cache, plan.snapshots, plan.blobs)
     return plan

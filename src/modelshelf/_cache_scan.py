@@ -1,13 +1,16 @@
-"""The one scanner of the cache's folders: snapshots, blobs, temporary files, pins, owners.
+"""The scanner of the whole cache: snapshots, blobs, temporary files, pins, owners.
 
-Everything that lists the cache (``prune``, ``cache ls``, ``cache verify``, ``cache rm``) asks
-this module, so the layout that :mod:`modelshelf.cache` defines is read in one place.
+Everything that lists the whole cache (``prune``, ``cache ls``/``info``, ``cache verify``,
+``cache rm``) asks this module. :mod:`modelshelf.cache` itself only looks inside one asset's
+folders (one blob's temp files, one asset's manifests, one snapshot tree), and
+:func:`modelshelf._lock.owner_token` tidies up ``locks/owners/``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ __all__ = [
     "live_pins",
     "remove_dead_owners",
     "snapshots",
+    "stale_temps",
 ]
 
 
@@ -71,8 +75,16 @@ def snapshots(cache: Cache) -> list[SnapshotInfo]:
             continue
         manifest = cache.load_manifest(store_id, name, version)
         marker = cache.complete_marker(store_id, name, version)
-        complete = marker.is_file()
-        used = marker.stat().st_mtime if complete else folder.stat().st_mtime
+        # Without the lock, a prune or rm may remove the marker or the folder as we look.
+        try:
+            info = marker.stat()
+            complete = stat.S_ISREG(info.st_mode)
+        except OSError:
+            complete = False
+        try:
+            used = info.st_mtime if complete else folder.stat().st_mtime
+        except OSError:
+            continue
         shas = frozenset(f.sha256 for f in manifest.files) if manifest else frozenset()
         size = manifest.size if manifest else 0
         found.append(SnapshotInfo(store_id, name, version, folder, used, shas, size, complete))
@@ -100,6 +112,46 @@ def blob_files(cache: Cache) -> tuple[dict[str, int], list[TempFile]]:
             elif not item.name.startswith("."):
                 sizes[item.name] = size
     return sizes, temps
+
+
+_META_FOLDERS = ("snapshots", "manifests", "refs", "pins", "stores")
+
+
+def stale_temps(cache: Cache) -> list[TempFile]:
+    """Temporary files outside ``blobs/`` whose writer died (killed between write and rename).
+
+    Their names carry their writer's owner token (see :func:`modelshelf.cache.atomic_write`).
+    In a snapshot folder a name that is a file of the version is the asset's, never a temp.
+    """
+    found = []
+    for top in _META_FOLDERS:
+        for folder, _dirs, files in os.walk(cache.root / top):
+            for name in files:
+                owner = cache.temp_owner(name)
+                if owner is None or cache.owner_alive(owner):
+                    continue
+                path = Path(folder, name)
+                if top == "snapshots" and _is_asset_file(cache, path):
+                    continue
+                try:
+                    size = path.lstat().st_size
+                except FileNotFoundError:
+                    continue
+                found.append(TempFile(path, size, owner))
+    return found
+
+
+def _is_asset_file(cache: Cache, path: Path) -> bool:
+    """True if ``path`` (under ``snapshots/``) is a file of its version's manifest."""
+    parts = path.relative_to(cache.root / "snapshots").parts
+    if "versions" not in parts[1:]:
+        return False
+    at = parts.index("versions", 1)
+    if len(parts) < at + 3:
+        return False
+    manifest = cache.load_manifest(parts[0], "/".join(parts[1:at]), parts[at + 1])
+    rel = "/".join(parts[at + 2 :])
+    return manifest is not None and manifest.file(rel) is not None
 
 
 def live_pins(cache: Cache, *, remove_stale: bool = False) -> LivePins:

@@ -2,9 +2,11 @@
 
 The per-blob locks only save duplicate downloads. Correctness never depends on them (some
 network filesystems ignore locks silently): every download goes to a process-unique temporary
-file and is renamed into place, so the worst a broken lock costs is a second download.
-Owner locks say which temporary files and pins belong to a live process; the maintenance lock
-keeps a pull's pin and a prune's plan from crossing.
+file and is renamed into place, so the worst a broken blob lock costs is a second download.
+Owner locks say which temporary files and pins belong to a live process. The maintenance lock
+keeps a pull's pin and a prune's plan from crossing, so correctness does depend on it: a pull
+that cannot take it in time fails rather than go ahead unpinned (a prune, ``cache rm`` or
+``cache verify`` could then delete a blob the pull is about to link).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import filelock
+
+from modelshelf.errors import ModelshelfError
 
 __all__ = ["blob_lock", "maintenance_lock", "owner_alive", "owner_token"]
 
@@ -137,8 +141,10 @@ def maintenance_lock(path: Path, *, shared: bool, timeout: float) -> Iterator[No
     """Hold ``path`` shared (a pull writing its pin) or exclusive (prune, rm, verify).
 
     Exclusive holders wait as long as it takes: shared holders keep it for a moment only.
-    A shared holder that waits past ``timeout`` (a prune on a slow disk) goes ahead with a
-    warning: the worst that costs is a blob fetched again.
+    A shared holder logs while it waits and gives up after ``timeout`` seconds.
+
+    Raises:
+        ModelshelfError: a shared holder waited past ``timeout`` (a long prune, rm or verify).
     """
     import fcntl
 
@@ -148,18 +154,24 @@ def maintenance_lock(path: Path, *, shared: bool, timeout: float) -> Iterator[No
         if not shared:
             fcntl.flock(fd, fcntl.LOCK_EX)
         else:
-            deadline = time.monotonic() + timeout
+            start = time.monotonic()
+            logged = start
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        logger.warning(
-                            "cache maintenance (prune, rm or verify) is taking long;"
-                            " going ahead without waiting for it"
-                        )
-                        break
+                    now = time.monotonic()
+                    if now - start >= timeout:
+                        raise ModelshelfError(
+                            f"the cache is busy: a `cache prune`, `cache rm` or `cache verify`"
+                            f" has held {path} for over {timeout:g}s"
+                            " (MODELSHELF_LOCK_TIMEOUT); pull again when it is done, or raise"
+                            " MODELSHELF_LOCK_TIMEOUT"
+                        ) from None
+                    if now - logged >= _LOG_EVERY:
+                        logged = now
+                        logger.info("waiting for cache maintenance (prune, rm or verify)")
                     time.sleep(0.01)
         yield
     finally:

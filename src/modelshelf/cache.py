@@ -13,6 +13,7 @@ locks/owners/<owner>.lock                                flocked by its process 
 locks/maintenance.lock                                   prune/rm/verify exclusive, pins shared
 pins/<owner>.<rand>.json                                 what a live pull needs: never pruned
 stores/<store-id>.json                                   the identity of a store (never secrets)
+<folder>/.<file>.<owner>.<rand>.tmp                      another write in progress (or a killed one)
 ```
 Every write goes to a process-unique temporary name in the destination's folder and is renamed
 into place, so a reader (or a process killed half-way) never sees a partial file; this, not the
@@ -22,7 +23,8 @@ segments, so no asset's folder can overlap another's.
 
 Who owns a temporary file or a pin is decided by lock ownership, never by PID (PIDs mean nothing
 across containers sharing a cache): each writing process holds the flock of its owner file for
-its lifetime, and a file whose owner's lock is free belongs to a dead process.
+its lifetime, and a file whose owner's lock is free belongs to a dead process. Prune and
+``cache verify`` remove such leftovers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -53,17 +56,33 @@ LOCKED_DOWNLOAD_SIZE = 1024 * 1024
 _READ_ONLY = 0o444
 
 
-def _tmp_name(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+def _tmp_name(dest: Path, owner: str | None = None) -> Path:
+    """``.<name>.<owner>.<rand>.tmp`` beside ``dest``; the PID stands in for an owner outside
+    the cache (``pull -o`` destinations), where no cleaner looks."""
+    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def atomic_write(dest: Path, data: bytes) -> None:
+def _clear_way(dest: Path) -> None:
+    """Remove a folder standing where a file is to be placed (a rename cannot replace it)."""
+    try:
+        info = dest.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(dest)
+
+
+def atomic_write(dest: Path, data: bytes, *, owner: str | None = None) -> None:
     """Write ``data`` to ``dest`` through a temporary file and a rename.
+
+    Args:
+        owner: the writer's owner token, named in the temporary file so that a cleaner can tell
+            a dead writer's leftover (see :meth:`Cache.owner`); ``None`` outside a cache.
 
     Raises:
         CacheWriteError: the folder cannot be written (a full disk); nothing is left behind.
     """
-    tmp = _tmp_name(dest)
+    tmp = _tmp_name(dest, owner)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
@@ -74,11 +93,12 @@ def atomic_write(dest: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def place_file(source: Path, dest: Path, how: str) -> None:
+def place_file(source: Path, dest: Path, how: str, *, owner: str | None = None) -> None:
     """Put ``source`` at ``dest`` atomically, as ``how``: hardlink, symlink, copy or reflink.
 
     ``hardlink`` falls back to a read-only copy across devices or where links are refused;
     ``reflink`` (a copy-on-write clone) falls back to a plain copy. Copies are writable.
+    A folder standing at ``dest`` is removed first; ``owner`` is as for :func:`atomic_write`.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     if how == "hardlink":
@@ -87,7 +107,7 @@ def place_file(source: Path, dest: Path, how: str) -> None:
         with contextlib.suppress(OSError):
             os.link(source, dest)
             return
-    tmp = _tmp_name(dest)
+    tmp = _tmp_name(dest, owner)
     try:
         if how == "symlink":
             tmp.symlink_to(source)
@@ -101,6 +121,7 @@ def place_file(source: Path, dest: Path, how: str) -> None:
                 tmp.chmod(_READ_ONLY)
         else:
             _copy(source, tmp, reflink=how == "reflink")
+        _clear_way(dest)
         os.replace(tmp, dest)
     finally:
         if tmp.is_symlink() or tmp.exists():
@@ -173,7 +194,7 @@ class Cache:
         record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
         lock = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
-            atomic_write(path, json.dumps(record).encode())
+            atomic_write(path, json.dumps(record).encode(), owner=self.owner())
         try:
             yield
         finally:
@@ -214,11 +235,11 @@ class Cache:
         return dest
 
     def temp_owner(self, name: str) -> str | None:
-        """The owner token in a blob temp file's name (``.<sha>.<owner>.<rand>.tmp``)."""
+        """The owner token in a temp file's name (``.<name>.<owner>.<rand>.tmp``), else None."""
         if not (name.startswith(".") and name.endswith(".tmp")):
             return None
-        parts = name[1:-4].split(".")
-        return parts[1] if len(parts) == 3 else None
+        parts = name[1:-4].rsplit(".", 2)
+        return parts[1] if len(parts) == 3 and parts[0] and parts[1] else None
 
     def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
         tmp = dest.with_name(f".{dest.name}.{self.owner()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -243,7 +264,7 @@ class Cache:
 
     def save_manifest(self, store_id: str, manifest: Manifest) -> None:
         path = self._manifest_path(store_id, manifest.name, manifest.version)
-        atomic_write(path, manifest.to_json())
+        atomic_write(path, manifest.to_json(), owner=self.owner())
 
     def load_manifest(self, store_id: str, name: str, version: str) -> Manifest | None:
         """The cached manifest of a version, or ``None`` if it was never pulled (or is damaged)."""
@@ -269,9 +290,9 @@ class Cache:
         """What a pull returns: the snapshot folder, the file of a file, or the sub-path."""
         snapshot = self.snapshot_dir(store_id, manifest.name, manifest.version)
         if sub_path:
-            return snapshot / sub_path
+            return inside(snapshot, sub_path)
         if manifest.kind == "file":
-            return snapshot / manifest.files[0].path
+            return inside(snapshot, manifest.files[0].path)
         return snapshot
 
     def complete_marker(self, store_id: str, name: str, version: str) -> Path:
@@ -327,6 +348,33 @@ class Cache:
         every one (after ``fetch_blob(force=True)`` put a new file in the blob's place).
         """
         folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        self._link(folder, entries, relink=relink)
+        marker = self.complete_marker(store_id, manifest.name, manifest.version)
+        if not marker.is_file() and self.has_snapshot_files(store_id, manifest, manifest.files):
+            atomic_write(marker, b"", owner=self.owner())
+        return folder
+
+    def heal_snapshot(self, store_id: str, manifest: Manifest) -> tuple[int, int]:
+        """Relink every file of the version whose blob is cached; unmark it if a blob is gone.
+
+        For a snapshot marked complete that is not whole. A file whose blob is gone too can
+        only come from the store: the marker is removed, so the next whole pull fetches it.
+
+        Returns:
+            How many files were relinked, and how many could not be (their blob is gone).
+        """
+        folder = self.snapshot_dir(store_id, manifest.name, manifest.version)
+        cached = tuple(e for e in manifest.files if self.has_blob(e.sha256))
+        relinked = self._link(folder, cached)
+        gone = {e.path for e in cached} ^ {e.path for e in manifest.files}
+        lacking = sum(1 for path in gone if not inside(folder, path).is_file())
+        if lacking:
+            self.complete_marker(store_id, manifest.name, manifest.version).unlink(missing_ok=True)
+        return relinked, lacking
+
+    def _link(self, folder: Path, entries: tuple[FileEntry, ...], *, relink: bool = False) -> int:
+        """Place the blob of each entry in ``folder`` where needed; how many were placed."""
+        placed = 0
         for entry in entries:
             dest = inside(folder, entry.path)
             blob = self.blob_path(entry.sha256)
@@ -336,11 +384,9 @@ class Cache:
                 and (os.path.samefile(dest, blob) or _is_our_copy(dest, entry))
             ):
                 continue
-            place_file(blob, dest, "hardlink")
-        marker = self.complete_marker(store_id, manifest.name, manifest.version)
-        if not marker.is_file() and self.has_snapshot_files(store_id, manifest, manifest.files):
-            atomic_write(marker, b"")
-        return folder
+            place_file(blob, dest, "hardlink", owner=self.owner())
+            placed += 1
+        return placed
 
     def mark_used(self, store_id: str, name: str, version: str) -> None:
         """Record a use of a complete snapshot, for least-recently-used pruning."""
@@ -352,7 +398,8 @@ class Cache:
         """Record which store ``store_id`` stands for (its identity holds no secrets)."""
         path = self.root / "stores" / f"{store_id}.json"
         if not path.is_file():
-            atomic_write(path, json.dumps(dict(identity), sort_keys=True, indent=2).encode())
+            data = json.dumps(dict(identity), sort_keys=True, indent=2).encode()
+            atomic_write(path, data, owner=self.owner())
 
     def store_url(self, store_id: str) -> str | None:
         """The URL of a store this cache has seen, or ``None`` if it was never recorded."""
@@ -369,7 +416,7 @@ class Cache:
 
     def write_ref(self, store_id: str, name: str, ref: str, version: str) -> None:
         """Remember that ``ref`` (``aliases:<a>`` or ``versions:<partial>``) meant ``version``."""
-        atomic_write(self._ref_path(store_id, name, ref), version.encode())
+        atomic_write(self._ref_path(store_id, name, ref), version.encode(), owner=self.owner())
 
     def forget_ref(self, store_id: str, name: str, ref: str) -> None:
         """Drop the last resolution of ``ref`` (an alias that was removed)."""

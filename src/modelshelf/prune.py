@@ -20,15 +20,28 @@ from modelshelf._cache_scan import (
     live_pins,
     remove_dead_owners,
     snapshots,
+    stale_temps,
 )
 from modelshelf.cache import Cache
 
-__all__ = ["CacheUsage", "PrunePlan", "SnapshotInfo", "plan_prune", "prune", "usage"]
+__all__ = [
+    "CacheUsage",
+    "PrunePlan",
+    "SnapshotInfo",
+    "delete_snapshots",
+    "plan_prune",
+    "prune",
+    "usage",
+]
 
 
 @dataclass
 class PrunePlan:
-    """What a prune would delete, and the cache size (blobs and temp files) before and after."""
+    """What a prune would delete, and the cache size (blobs and temp files) before and after.
+
+    ``temp_files`` also lists dead writers' temp files outside ``blobs/`` (refs, pins,
+    snapshots); those are a few bytes each and are not counted in the sizes.
+    """
 
     snapshots: list[SnapshotInfo] = field(default_factory=list)
     blobs: list[str] = field(default_factory=list)
@@ -72,6 +85,7 @@ def plan_prune(cache: Cache, max_bytes: int, *, pins: LivePins | None = None) ->
         if not cache.owner_alive(temp.owner):
             plan.temp_files.append(temp.path)
             total -= temp.size
+    plan.temp_files += [temp.path for temp in stale_temps(cache)]
     needed: dict[str, int] = {}
     for snap in found:
         for sha in snap.blobs:
@@ -109,10 +123,19 @@ def prune(cache: Cache, max_bytes: int, *, dry_run: bool = False) -> PrunePlan:
             return plan
         for temp in plan.temp_files:
             temp.unlink(missing_ok=True)
-        for snap in plan.snapshots:
-            cache.complete_marker(snap.store_id, snap.name, snap.version).unlink(missing_ok=True)
-            shutil.rmtree(snap.path, ignore_errors=True)
-        for sha in plan.blobs:
-            cache.blob_path(sha).unlink(missing_ok=True)
+        delete_snapshots(cache, plan.snapshots, plan.blobs)
         remove_dead_owners(cache)
     return plan
+
+
+def delete_snapshots(cache: Cache, found: list[SnapshotInfo], blobs: list[str]) -> None:
+    """Delete snapshots (the completion marker first), then blobs, under the maintenance lock.
+
+    The order matters: a snapshot without its marker is no longer served warm, and a blob goes
+    only after the snapshots that needed it.
+    """
+    for snap in found:
+        cache.complete_marker(snap.store_id, snap.name, snap.version).unlink(missing_ok=True)
+        shutil.rmtree(snap.path, ignore_errors=True)
+    for sha in blobs:
+        cache.blob_path(sha).unlink(missing_ok=True)

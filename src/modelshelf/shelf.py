@@ -368,21 +368,21 @@ class Shelf:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
         entries = select_entries(target, manifest)
-        if (
+        heal = (
             not force
             and output is None
             and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
-        ):
-            if self.cache.snapshot_is_whole(self.store_id, manifest):
-                self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-                return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
-            logger.warning(
-                "the cached %s:%s lost files; repairing it", manifest.name, manifest.version
-            )
+        )
+        if heal and self.cache.snapshot_is_whole(self.store_id, manifest):
+            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
+            return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
         # The pin keeps a concurrent prune from deleting what this pull fetches or links.
+        pinned = manifest.files if heal else entries
         with self.cache.pin(
-            self.store_id, manifest.name, manifest.version, [e.sha256 for e in entries]
+            self.store_id, manifest.name, manifest.version, [e.sha256 for e in pinned]
         ):
+            if heal:  # marked complete but not whole: relink all it can, not just `entries`
+                self._heal(manifest, whole=len(entries) == len(manifest.files))
             self._fetch_and_link(resolved, entries, progress, force)
             if output is not None:
                 single = (
@@ -399,6 +399,18 @@ class Shelf:
                     single_file=single,
                 )
         return self.cache.snapshot_path(self.store_id, manifest, target.path)
+
+    def _heal(self, manifest: Manifest, *, whole: bool) -> None:
+        """Relink a snapshot that lost files; a sub-path pull leaves the rest to a whole pull."""
+        relinked, lacking = self.cache.heal_snapshot(self.store_id, manifest)
+        label = f"{manifest.name}:{manifest.version}"
+        if relinked:
+            logger.warning("the cached %s lost %d file(s); relinked them", label, relinked)
+        if lacking and whole:
+            logger.warning("the cached %s lost %d file(s); fetching them again", label, lacking)
+        elif lacking:
+            logger.info("the cached %s lacks %d file(s); a pull of all of it fetches them",
+                        label, lacking)  # fmt: skip
 
     def _fetch_and_link(
         self,

@@ -319,3 +319,41 @@ def test_refs_round_trip(cache: Cache) -> None:
     assert cache.read_ref("other-store", "nlp/m", "aliases:production") is None
     assert cache.read_ref(STORE_ID, "nlp", "aliases:production") is None
     assert temps(cache.root) == []
+
+
+def test_cache_writes_name_their_temp_files_after_their_owner(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that prune and verify can tell a dead writer's leftover from a live write."""
+    seen: list[str] = []
+    real = os.replace
+
+    def spy(src: str | Path, dst: str | Path) -> None:
+        seen.append(Path(src).name)
+        real(src, dst)
+
+    monkeypatch.setattr(cache_module.os, "replace", spy)
+    cache.write_ref(STORE_ID, "m", "aliases:prod", "1.0")
+    manifest = make_manifest({"model.bin": b"x"})
+    cache.save_manifest(STORE_ID, manifest)
+    assert len(seen) == 2
+    assert all(cache.temp_owner(name) == cache.owner() for name in seen), seen
+
+
+def test_snapshot_paths_are_built_inside_the_snapshot(cache: Cache) -> None:
+    from modelshelf.errors import UntrustedStoreDataError
+
+    manifest = make_manifest({"model.bin": b"x"})
+    with pytest.raises(UntrustedStoreDataError):
+        cache.snapshot_path(STORE_ID, manifest, "../../escape")
+    assert cache.snapshot_path(STORE_ID, manifest, "model.bin").name == "model.bin"
+
+
+def test_place_file_replaces_a_folder(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.write_bytes(b"data")
+    for how in ("hardlink", "copy", "symlink"):
+        dest = tmp_path / how
+        (dest / "inner").mkdir(parents=True)
+        place_file(source, dest, how)
+        assert dest.read_bytes() == b"data"

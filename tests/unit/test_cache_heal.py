@@ -72,10 +72,60 @@ def test_pull_fetches_again_a_blob_that_is_gone_with_its_file(shelf: Shelf) -> N
 def test_pull_replaces_a_folder_standing_where_a_file_should_be(shelf: Shelf) -> None:
     path = shelf.pull("nlp/model:1.0", progress=False)
     (path / "tok" / "vocab.txt").unlink()
-    (path / "tok" / "vocab.txt").mkdir()
+    (path / "tok" / "vocab.txt" / "inner").mkdir(parents=True)
     assert not shelf.cache.snapshot_is_whole(
         shelf.store_id, shelf.resolve("nlp/model:1.0").manifest
     )
+    assert_whole(shelf.pull("nlp/model:1.0", progress=False))
+
+
+def test_force_replaces_a_folder_standing_where_a_file_should_be(shelf: Shelf) -> None:
+    path = shelf.pull("nlp/model:1.0", progress=False)
+    (path / "model.bin").unlink()
+    (path / "model.bin").mkdir()
+    assert_whole(shelf.pull("nlp/model:1.0", progress=False, force=True))
+
+
+# -- a sub-path pull of a snapshot that lost a file elsewhere ----------------------------------
+
+
+def test_sub_path_pull_relinks_a_lost_file_outside_the_sub_path(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = shelf.pull("nlp/model:1.0", progress=False)
+    (path / "model.bin").unlink()
+    with caplog.at_level("WARNING", logger="modelshelf"):
+        shelf.pull("nlp/model:1.0/tok/vocab.txt", progress=False)
+    assert caplog.records, "the repair is reported"
+    assert_whole(path)
+    assert shelf.cache.is_complete(shelf.store_id, "nlp/model", "1.0")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="modelshelf"):
+        shelf.pull("nlp/model:1.0/tok/vocab.txt", progress=False)
+    assert caplog.records == []  # repaired once: no warning on every pull
+
+
+def test_sub_path_pull_unmarks_a_snapshot_whose_lost_file_is_not_cached(
+    shelf: Shelf, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = shelf.pull("nlp/model:1.0", progress=False)
+    entry = shelf.resolve("nlp/model:1.0").manifest.file("model.bin")
+    assert entry is not None
+    (path / "model.bin").unlink()
+    shelf.cache.blob_path(entry.sha256).unlink()
+    counting = CountingBackend(shelf.store.backend)
+    watched = Shelf(counting, cache_dir=shelf.cache.root)
+    with caplog.at_level("WARNING", logger="modelshelf"):
+        watched.pull("nlp/model:1.0/tok/vocab.txt", progress=False)
+    assert "repairing" not in caplog.text  # nothing was repaired
+    assert counting.reads == []  # a sub-path pull fetches only its files
+    assert not shelf.cache.is_complete(shelf.store_id, "nlp/model", "1.0")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="modelshelf"):
+        watched.pull("nlp/model:1.0/tok/vocab.txt", progress=False)
+    assert caplog.records == []
+    assert_whole(watched.pull("nlp/model:1.0", progress=False))  # the whole pull heals it
+    assert shelf.cache.is_complete(shelf.store_id, "nlp/model", "1.0")
 
 
 def test_a_replaced_file_of_the_wrong_size_is_for_force_or_verify(shelf: Shelf) -> None:

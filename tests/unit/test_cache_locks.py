@@ -236,3 +236,26 @@ def test_owner_files_of_dead_processes_are_tidied_up(tmp_path: Path) -> None:
     mine = cache.owner()
     assert [p.name for p in owners.iterdir()] == [f"{mine}.lock"]
     assert cache.owner_alive(mine) and not cache.owner_alive("1-dead")
+
+
+def test_a_pull_that_cannot_get_past_maintenance_in_time_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Going ahead without the shared lock would let a prune delete what the pull links."""
+    from modelshelf.errors import ModelshelfError
+
+    shelf = Shelf("memory://busy", cache_dir=tmp_path / "cache")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_bytes(b"data")
+    shelf.push(source, "m", progress=False)
+    monkeypatch.setenv("MODELSHELF_LOCK_TIMEOUT", "1")
+    with shelf.cache.maintenance(), pytest.raises(ModelshelfError) as caught:
+        shelf.pull("m:1", progress=False)
+    message = str(caught.value)
+    assert "maintenance.lock" in message and "prune" in message
+    assert "MODELSHELF_LOCK_TIMEOUT" in message
+    assert not (shelf.cache.root / "pins").exists() or not list(
+        (shelf.cache.root / "pins").iterdir()
+    )
+    assert isinstance(shelf.pull("m:1", progress=False), Path)  # maintenance over: it works

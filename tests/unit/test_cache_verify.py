@@ -162,3 +162,57 @@ def test_blob_of_a_file_with_a_tampered_copy_is_not_trusted(shelf: Shelf) -> Non
     assert path.read_bytes() == data  # relinked to the sound blob
     assert os.path.samefile(path, shelf.cache.blob_path(shelf.resolve("nlp/model:1.0")
                                                         .manifest.files[0].sha256))  # fmt: skip
+
+
+def test_verify_replaces_a_folder_standing_where_a_file_should_be(shelf: Shelf) -> None:
+    path = snap(shelf, "1.0") / "own.txt"
+    path.unlink()
+    (path / "inner").mkdir(parents=True)
+    report = verify_cache(shelf.cache)
+    assert report.bad_files == [path]
+    assert path.read_bytes() == b"own 0"
+    assert shelf.cache.is_complete(shelf.store_id, "nlp/model", "1.0")
+
+
+def test_verify_leaves_a_bad_blob_that_a_live_pull_pinned(shelf: Shelf) -> None:
+    manifest = shelf.resolve("nlp/model:1.0").manifest
+    entry = manifest.file("shared.bin")
+    assert entry is not None
+    tamper(snap(shelf, "1.0") / "shared.bin", b"EVIL")
+    with shelf.cache.pin("other-store", "x", "1.0", [entry.sha256]):
+        report = verify_cache(shelf.cache)
+        assert report.bad_blobs == [entry.sha256]
+        assert report.deferred == [entry.sha256]  # a live pull may be linking it now
+        assert shelf.cache.has_blob(entry.sha256)
+    report = verify_cache(shelf.cache)  # the pull is over: now it goes
+    assert report.deferred == [] and not shelf.cache.has_blob(entry.sha256)
+
+
+def test_cli_verify_says_what_it_left_to_a_live_pull(
+    shelf: Shelf, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = shelf.resolve("nlp/model:1.0").manifest
+    entry = manifest.file("shared.bin")
+    assert entry is not None
+    tamper(snap(shelf, "1.0") / "shared.bin", b"EVIL")
+    with shelf.cache.pin("other-store", "x", "1.0", [entry.sha256]):
+        main(["cache", "verify"])
+    assert "in use by a running pull" in capsys.readouterr().out
+
+
+def test_verify_removes_temp_files_of_dead_writers_everywhere(shelf: Shelf) -> None:
+    dead = "1234-0badf00d"
+    leftovers = [
+        snap(shelf, "1.0") / f".own.txt.{dead}.cafecafe.tmp",
+        shelf.cache.root / "refs" / shelf.store_id / "nlp/model" / f".p.{dead}.0a0b0c0d.tmp",
+        shelf.cache.root / "pins" / f".{dead}.12345678.json.{dead}.87654321.tmp",
+    ]  # fmt: skip
+    live = snap(shelf, "1.1") / f".own.txt.{shelf.cache.owner()}.cafecafe.tmp"
+    for path in [*leftovers, live]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    report = verify_cache(shelf.cache)
+    assert sorted(report.temp_files) == sorted(leftovers)
+    assert not any(p.exists() for p in leftovers)
+    assert live.exists()
+    assert shelf.cache.is_complete(shelf.store_id, "nlp/model", "1.0")

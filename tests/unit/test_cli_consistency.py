@@ -183,6 +183,8 @@ def test_times_look_the_same_everywhere(model: Path, capsys: pytest.CaptureFixtu
         "alias history": run(capsys, "alias", "history", "m@prod")[1],
         "show": run(capsys, "show", "m")[1],
     }
+    run(capsys, "pull", "m", "-q")
+    outputs["cache ls"] = run(capsys, "cache", "ls")[1]
     for where, text in outputs.items():
         assert _TIME.search(text), (where, text)
         assert not re.search(r"\d\d:\d\d:\d\d\.\d", text), (where, text)  # no fractions

@@ -92,3 +92,56 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_rejects_junk() -> None:
     with pytest.raises(InvalidInputError, match="20GiB"):
         parse_size("20 parsecs")
+
+
+class _Vanishing(type(Path())):  # type: ignore[misc]
+    """A path that still looks present to ``is_file``/``is_dir``, then is gone: a race."""
+
+    def is_file(self) -> bool:
+        return True
+
+    def is_dir(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("what", ["marker", "folder"])
+def test_listing_skips_a_snapshot_removed_while_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    from modelshelf._cache_scan import snapshots
+
+    shelf = Shelf("memory://race", cache_dir=tmp_path / "cache")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_bytes(b"data")
+    shelf.push(source, "m", progress=False)
+    shelf.pull("m:1", progress=False)
+    gone = _Vanishing(tmp_path / "gone")
+    if what == "folder":  # a partial snapshot, removed between `is_dir` and `stat`
+        version = shelf.resolve("m:1").manifest.version
+        shelf.cache.complete_marker(shelf.store_id, "m", version).unlink()
+        monkeypatch.setattr(shelf.cache, "snapshot_dir", lambda *a: gone)
+        assert snapshots(shelf.cache) == []
+    else:  # its marker removed between `is_file` and `stat`: listed as partial
+        monkeypatch.setattr(shelf.cache, "complete_marker", lambda *a: gone)
+        assert [s.complete for s in snapshots(shelf.cache)] == [False]
+
+
+def test_prune_removes_temp_files_of_dead_writers_outside_blobs(tmp_path: Path) -> None:
+    shelf = Shelf("memory://leftovers", cache_dir=tmp_path / "cache")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "f").write_bytes(b"data")
+    shelf.push(source, "m", progress=False)
+    folder = shelf.pull("m:1", progress=False)
+    dead = "1234-0badf00d"
+    leftover = folder / f".f.{dead}.cafecafe.tmp"
+    pin = shelf.cache.root / "pins" / f".{dead}.12345678.json.{dead}.87654321.tmp"
+    live = folder / f".f.{shelf.cache.owner()}.cafecafe.tmp"
+    for path in (leftover, pin, live):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    plan = prune(shelf.cache, max_bytes=10**9)
+    assert leftover in plan.temp_files and pin in plan.temp_files
+    assert not leftover.exists() and not pin.exists() and live.exists()
+    assert (folder / "f").read_bytes() == b"data"

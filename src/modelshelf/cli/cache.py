@@ -10,7 +10,7 @@ import click
 from modelshelf._cache_admin import remove_snapshots, verify_cache
 from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
-from modelshelf.cli._common import emit_json, human_size, json_option, shelf_from
+from modelshelf.cli._common import emit_json, format_time, human_size, json_option, shelf_from
 from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
 from modelshelf.spec import parse_spec
@@ -83,6 +83,7 @@ def prune_command(max_size: str, dry_run: bool, as_json: bool) -> None:
 
 
 def _when(timestamp: float) -> str:
+    """A time for ``--json``: ISO 8601 in UTC, to the second (text output uses format_time)."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -114,7 +115,7 @@ def list_command(as_json: bool) -> None:
     for row in rows:
         partial = "" if row["complete"] else "\t(partial)"
         click.echo(f"{row['name']}:{row['version']}\t{row['store']}\t"
-                   f"{human_size(row['size'])}\t{row['last_used']}{partial}")  # type: ignore[arg-type]  # fmt: skip
+                   f"{human_size(row['size'])}\t{format_time(row['last_used'])}{partial}")  # type: ignore[arg-type]  # fmt: skip
 
 
 @cache.command(name="rm")
@@ -178,17 +179,29 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
         emit_json({"blobs_checked": report.blobs_checked, "bytes_hashed": report.bytes_hashed,
                    "bad_blobs": report.bad_blobs,
                    "bad_files": [str(p) for p in report.bad_files],
-                   "restored_blobs": report.restored_blobs,
+                   "restored_blobs": report.restored_blobs, "deferred": report.deferred,
+                   "temp_files": [str(p) for p in report.temp_files],
                    "repaired": [_label(s) for s in repaired],
                    "incomplete": [_label(s) for s, _ in left]})  # fmt: skip
     else:
+        removed = len(set(report.bad_blobs) - set(report.deferred))
         click.echo(f"checked {report.blobs_checked} blobs ({human_size(report.bytes_hashed)}"
-                   f" hashed): {len(report.bad_blobs)} bad blob(s) removed,"
+                   f" hashed): {removed} bad blob(s) removed,"
                    f" {len(report.bad_files)} bad file(s) removed")  # fmt: skip
+        if report.temp_files:
+            click.echo(f"removed {len(report.temp_files)} temp file(s) left by dead processes")
+        if report.deferred:
+            click.echo(f"left {len(report.deferred)} bad blob(s) in place: in use by a running"
+                       " pull; run `modelshelf cache verify` again when it is over")  # fmt: skip
         for snap in repaired:
             click.echo(f"repaired {_label(snap)}")
         for snap, why in left:
             click.echo(f"incomplete {_label(snap)}: {why}")
+    if report.deferred and not left:
+        raise ModelshelfError(
+            f"{len(report.deferred)} bad blob(s) are in use by a running pull and were left;"
+            " run `modelshelf cache verify` again when it is over"
+        )
     if left:
         raise ModelshelfError(
             f"{len(left)} cached version(s) left incomplete; pull them again (or run"
