@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from tests.servers.seaweed import S3Bucket
+from tests.unit.test_push_blobs import check_racing_push_fails_only_the_changed_one
 from tests.wrapped_backend import Interleaving
 
 import modelshelf.backends._obstore as obstore_backend
@@ -59,20 +60,7 @@ def unfinished_uploads(env: S3Bucket) -> list[str]:
 
 
 def test_racing_push_keeps_its_version_on_s3(s3_env: S3Bucket, tmp_path: Path) -> None:
-    inner = open_backend(s3_env.url)
-    a_dir = one_file(tmp_path / "a", ORIGINAL)
-    b_dir = one_file(tmp_path / "b", ORIGINAL)
-
-    def b_pushes_while_a_file_changes() -> None:
-        (a_dir / "w.bin").write_bytes(CHANGED)
-        Shelf(inner, cache_dir=tmp_path / "b-cache").push(b_dir, "m")
-
-    racing = Interleaving(inner, before=b_pushes_while_a_file_changes)
-    with pytest.raises(SourcePathError, match="changed while being pushed"):
-        Shelf(racing, cache_dir=tmp_path / "a-cache").push(a_dir, "m")
-    assert racing.deletes == []
-    pulled = Shelf(s3_env.url, cache_dir=tmp_path / "fresh").pull("m:1.0")
-    assert (pulled / "w.bin").read_bytes() == ORIGINAL
+    check_racing_push_fails_only_the_changed_one(s3_env.url, tmp_path)
 
 
 @pytest.mark.parametrize("size", [len(ORIGINAL), 3 * PART + 7], ids=["single-put", "multipart"])

@@ -55,8 +55,11 @@ def pulled_bytes(url: str, spec: str, cache: Path) -> bytes:
     return (Shelf(url, cache_dir=cache).pull(spec) / "w.bin").read_bytes()
 
 
-def test_file_changing_during_upload_fails_only_that_push(store_url: str, tmp_path: Path) -> None:
-    """A uploads while its file changes; B uploads the same bytes and commits; B stays whole."""
+def check_racing_push_fails_only_the_changed_one(store_url: str, tmp_path: Path) -> None:
+    """A uploads while its file changes; B uploads the same bytes and commits; B stays whole.
+
+    Shared with the S3 integration test.
+    """
     inner = open_backend(store_url)
     a_dir = one_file(tmp_path / "a", ORIGINAL)
     b_dir = one_file(tmp_path / "b", ORIGINAL)
@@ -71,6 +74,10 @@ def test_file_changing_during_upload_fails_only_that_push(store_url: str, tmp_pa
     assert racing.deletes == []
     assert Shelf(inner).versions("m") == ["1.0"]
     assert pulled_bytes(store_url, "m:1.0", tmp_path / "fresh") == ORIGINAL
+
+
+def test_file_changing_during_upload_fails_only_that_push(store_url: str, tmp_path: Path) -> None:
+    check_racing_push_fails_only_the_changed_one(store_url, tmp_path)
 
 
 def test_other_push_finding_the_blob_present_keeps_a_whole_version(
