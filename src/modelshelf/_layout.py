@@ -34,7 +34,10 @@ def actor() -> dict[str, str]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return {"user": trust.one_line(user), "host": trust.one_line(socket.gethostname())}
+    return {
+        "user": trust.escape_controls(user),
+        "host": trust.escape_controls(socket.gethostname()),
+    }
 
 
 class KeyLayout:

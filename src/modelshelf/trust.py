@@ -57,7 +57,7 @@ __all__ = [
     "is_alias",
     "is_name",
     "listed_version",
-    "one_line",
+    "escape_controls",
     "show",
 ]
 
@@ -95,25 +95,40 @@ def show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
+# C0 and C1 controls, DEL, line/paragraph separators, the bidirectional controls, a BOM, and
+# lone surrogates (not text at all).
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROLS = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0xFEFF,
+    *range(0xD800, 0xE000),
+]
+_ESCAPES = {
+    code: _NAMED_ESCAPES.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _CONTROLS
+}
 
 
-def one_line(text: str) -> str:
-    """``text`` with what :func:`check_text` refuses on one line written as visible escapes.
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character written as a visible escape (``\x1b``, ``\n``).
 
-    For what modelshelf itself writes from local facts (user and host names), so that its own
-    records always pass its own checks.
+    One table for both uses: what modelshelf writes from local facts (user and host names), so
+    that its own records pass :func:`check_text`, and what the CLI prints of store text.
 
     Example:
-        >>> one_line("eve\rmallory")
-        'eve\\rmallory'
+        >>> escape_controls("eve\rmallory\x07")
+        'eve\\rmallory\\x07'
     """
-
-    def escape(match: re.Match[str]) -> str:
-        char = match.group()
-        return _NAMED_ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-    return _NOT_ONE_LINE.sub(escape, text)
+    return text.translate(_ESCAPES)
 
 
 def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: bool = True) -> str:

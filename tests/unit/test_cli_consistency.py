@@ -253,7 +253,7 @@ def test_hostile_alias_record_fields_are_escaped(
     for args in (["alias", "ls", "m"], ["alias", "history", "m@prod"], ["log", "m"]):
         out = run(capsys, *args)[1]
         assert "\r" not in out and "\x07" not in out, args
-        assert "eve\\rmallory\\u0007" in out, args
+        assert "eve\\rmallory\\x07" in out, args
 
 
 def test_json_output_stays_exact(model: Path, capsys: pytest.CaptureFixture[str]) -> None:

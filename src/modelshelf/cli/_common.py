@@ -13,6 +13,7 @@ import click
 from modelshelf.errors import InvalidInputError
 from modelshelf.shelf import Shelf
 from modelshelf.spec import AssetSpec, parse_spec
+from modelshelf.trust import escape_controls
 
 __all__ = [
     "alias_spec",
@@ -200,27 +201,6 @@ def show_progress(quiet: bool, as_json: bool) -> bool | None:
     return None if sys.stderr.isatty() else False
 
 
-# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
-# C0 and C1 controls, DEL, line/paragraph separators and the bidirectional overrides.
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_UNSAFE = [
-    *range(0x00, 0x20),
-    *range(0x7F, 0xA0),
-    0x061C,
-    0x200E,
-    0x200F,
-    0x2028,
-    0x2029,
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
-    0xFEFF,
-]
-_ESCAPES = {
-    code: _NAMED.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    for code in _UNSAFE
-}
-
-
 def printable(text: object) -> str:
     """``text`` with every terminal control character shown as a visible escape.
 
@@ -232,7 +212,7 @@ def printable(text: object) -> str:
         >>> printable("fix\x1b[2J\nbug")
         'fix\\x1b[2J\\nbug'
     """
-    return str(text).translate(_ESCAPES)
+    return escape_controls(str(text))
 
 
 def format_time(value: object) -> str:
