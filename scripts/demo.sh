@@ -38,6 +38,13 @@ run modelshelf log nlp/sentiment
 printf '\n$ diff -r model <pulled latest>  (byte-for-byte check)\n'
 diff -r "$root/model" "$snapshot"
 echo "identical"
+run modelshelf verify nlp/sentiment@production
+printf '\n$ rm -rf <pulled latest> && modelshelf pull nlp/sentiment:1   (a warm pull heals it)\n'
+rm -rf "$snapshot"
+modelshelf pull nlp/sentiment:1
+diff -r "$root/model" "$snapshot" && echo "healed, identical"
+run modelshelf cache ls
+run modelshelf cache verify
 printf '\n$ MODELSHELF_OFFLINE=1 modelshelf pull nlp/sentiment@production\n'
 MODELSHELF_OFFLINE=1 modelshelf pull nlp/sentiment@production
 printf '\n$ modelshelf push model nlp/sentiment:1.0   (must fail: versions never change)\n'
