@@ -14,7 +14,11 @@ from pathlib import Path
 import boto3
 import pytest
 from tests.servers.seaweed import S3Bucket
-from tests.unit.test_push_blobs import check_racing_push_fails_only_the_changed_one
+from tests.unit.test_push_blobs import (
+    check_racing_push_fails_only_the_changed_one,
+    one_file,
+    rewrite_keeping_mtime,
+)
 from tests.wrapped_backend import Interleaving
 
 import modelshelf.backends._obstore as obstore_backend
@@ -33,18 +37,6 @@ def s3_env(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
     for key, value in s3_bucket.env.items():
         monkeypatch.setenv(key, value)
     return s3_bucket
-
-
-def one_file(folder: Path, data: bytes) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "w.bin").write_bytes(data)
-    return folder
-
-
-def rewrite_keeping_mtime(path: Path, data: bytes) -> None:
-    info = path.stat()
-    path.write_bytes(data)
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
 def unfinished_uploads(env: S3Bucket) -> list[str]:
