@@ -289,6 +289,8 @@ def test_store_restarted_mid_pull(
         assert fault_bucket.url in line, line
         if fault == "down":
             assert "cannot reach the store" in line, line
+        else:  # 500s while it stops or starts: unavailable after retries, one line
+            assert "cannot reach the store" in line or "is not available" in line, line
         assert snapshot_markers(cache) == []
     assert_cache_consistent(cache)
 
