@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelshelf import constants
 from modelshelf._progress import Progress, ProgressTask
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import LATEST, AssetSpec
 from modelshelf.store import AliasRecord, Removal, Store
-from modelshelf.transfer import hash_object, run_concurrently
+from modelshelf.transfer import hash_object, run_per_blob
 
 __all__ = [
     "BlobFault",
@@ -111,10 +110,7 @@ def verify_version(
         bar.file_done()
         return problem
 
-    small = [e for e in unique.values() if e.size <= constants.RANGE_SIZE]
-    large = [e for e in unique.values() if e.size > constants.RANGE_SIZE]
-    found = dict(zip([e.sha256 for e in small], run_concurrently(check, small), strict=True))
-    found.update({e.sha256: check(e) for e in large})  # each runs its own window of ranges
+    found = run_per_blob(check, list(unique.values()))
     faults = tuple(
         BlobFault(e.path, store.blob_key(e.sha256), e.sha256, e.size, *problem)
         for e in entries

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelshelf import constants
 from modelshelf._progress import Progress
 from modelshelf.cache import Cache
 from modelshelf.errors import PathNotInVersionError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import AssetSpec
 from modelshelf.store import Store
-from modelshelf.transfer import download_verified, run_concurrently
+from modelshelf.transfer import download_verified, run_per_blob
 
 __all__ = ["download_entries", "select_entries", "selection_root"]
 
@@ -69,9 +68,4 @@ def download_entries(
         cache.fetch_blob(entry, download, force=force)
         bar.file_done()
 
-    # Large files already run their ranges in parallel; the rest share one pool.
-    small = [e for e in entries if e.size <= constants.RANGE_SIZE]
-    large = [e for e in entries if e.size > constants.RANGE_SIZE]
-    run_concurrently(fetch, small)
-    for entry in large:
-        fetch(entry)
+    run_per_blob(fetch, entries)

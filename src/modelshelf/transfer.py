@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TypeVar, cast
+from typing import Any, BinaryIO, NoReturn, Protocol, TypeVar, cast
 
 from modelshelf import constants
 from modelshelf._progress import ProgressTask
@@ -38,11 +38,25 @@ __all__ = [
     "hash_file",
     "hash_object",
     "run_concurrently",
+    "run_per_blob",
     "upload_verified",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class _Blob(Protocol):
+    """What :func:`run_per_blob` needs of an entry (a manifest's ``FileEntry``)."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+E = TypeVar("E", bound=_Blob)
 
 
 def hash_file(path: Path, progress: ProgressTask | None = None) -> str:
@@ -179,6 +193,17 @@ def run_concurrently(
                 future.cancel()
             raise
     return results  # type: ignore[return-value]
+
+
+def run_per_blob(fn: Callable[[E], R], entries: Sequence[E]) -> dict[str, R]:
+    """``{entry.sha256: fn(entry)}``: blobs of at most one range share one bounded pool; larger
+    ones run one after another, each with its own window of ranges, so requests in flight
+    stay bounded either way."""
+    small = [e for e in entries if e.size <= constants.RANGE_SIZE]
+    large = [e for e in entries if e.size > constants.RANGE_SIZE]
+    found = dict(zip([e.sha256 for e in small], run_concurrently(fn, small), strict=True))
+    found.update({e.sha256: fn(e) for e in large})
+    return found
 
 
 def _ranges(size: int, range_size: int) -> Iterator[tuple[int, int]]:
