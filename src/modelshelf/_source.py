@@ -233,6 +233,11 @@ class PushSource:
     kind: AssetKind | None = None
 
     def __post_init__(self) -> None:
+        # Whatever built it, paths are Paths and names in the asset are NFC.
+        if self.path is not None:
+            object.__setattr__(self, "path", Path(self.path))
+        files = tuple((Path(local), _nfc(target)) for local, target in self.files)
+        object.__setattr__(self, "files", files)
         if (self.path is None) == (not self.files):
             raise InvalidInputError("a push source takes a path or files, exactly one of them")
         if self.path is not None:
@@ -265,10 +270,15 @@ class PushSource:
                 given twice or both a file and a folder, or ``kind="file"`` with more than one
                 pair. No file is read.
         """
+        if isinstance(files, str | os.PathLike):
+            raise InvalidInputError(
+                f"from_files takes (local file, path in asset) pairs, not the path {str(files)!r};"
+                " push a file or folder with PushSource.from_path"
+            )
         items = list(files.items()) if isinstance(files, Mapping) else list(files)
         pairs: list[tuple[Path, str]] = []
         for item in items:
-            if not isinstance(item, tuple) or len(item) != 2:
+            if not isinstance(item, tuple | list) or len(item) != 2:
                 raise InvalidInputError(
                     f"files must be (local file, path in asset) pairs, not {trust.show(item)}"
                 )
@@ -280,7 +290,7 @@ class PushSource:
                     f"the path in the asset for {str(local)!r} must be text, not"
                     f" {trust.show(target)}"
                 )
-            pairs.append((Path(local), unicodedata.normalize("NFC", target)))
+            pairs.append((Path(local), target))
         if not pairs:
             raise InvalidInputError("the file list holds no files; nothing to push")
         return cls(None, tuple(pairs), kind)
@@ -319,6 +329,10 @@ class PushSource:
     def describe(self) -> dict[str, Any]:
         """Where the files came from (see :func:`git_source`), for the manifest."""
         return git_source(self.origin())
+
+
+def _nfc(target: str) -> str:
+    return unicodedata.normalize("NFC", target) if isinstance(target, str) else target
 
 
 def _check_targets(pairs: tuple[tuple[Path, str], ...]) -> None:

@@ -160,6 +160,8 @@ def test_bad_targets_are_refused_before_any_read(
         ([("a", 3)], "must be text"),
         ([(3, "a")], "local file"),
         ([("a",)], "pairs"),
+        ("out/", "PushSource.from_path"),
+        (Path("out"), "PushSource.from_path"),
     ],
 )
 def test_malformed_file_lists_are_refused(arg: Any, said: str) -> None:
@@ -226,6 +228,13 @@ def test_a_path_source_is_the_same_as_a_path(shelf: Shelf, work: Path) -> None:
 def test_a_source_needs_a_path_or_files() -> None:
     with pytest.raises(InvalidInputError, match="a path or files"):
         PushSource(path=None)
+
+
+def test_lists_from_json_are_pairs_too_and_any_construction_is_nfc(work: Path) -> None:
+    local = str(work / "out" / "model.pt")
+    assert PushSource.from_files([[local, "m.pt"]]).files == ((Path(local), "m.pt"),)
+    built = PushSource(None, ((Path(local), "cafe\u0301"),), "directory")
+    assert built.files[0][1] == "caf\u00e9"
 
 
 # --- sections -------------------------------------------------------------------------------
