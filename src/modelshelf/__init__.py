@@ -12,6 +12,7 @@ Example:
 
 from modelshelf._gc import GcReport
 from modelshelf._housekeeping import BlobFault, VerifyReport
+from modelshelf._source import PushSource
 from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
 from modelshelf.cache import Cache
 from modelshelf.errors import (
@@ -70,6 +71,7 @@ __all__ = [
     "ObjectNotFoundError",
     "OfflineError",
     "PathNotInVersionError",
+    "PushSource",
     "Removal",
     "Resolved",
     "Shelf",

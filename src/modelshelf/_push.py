@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelshelf._progress import Progress
-from modelshelf._source import SourceFile, collect_files, git_source
+from modelshelf._source import PushSource, SourceFile
 from modelshelf.errors import (
     InvalidInputError,
     ModelshelfError,
     SourcePathError,
     VersionExistsError,
 )
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
 from modelshelf.spec import LATEST, Version, validate_alias
 from modelshelf.store import Store, actor, now_iso
 from modelshelf.transfer import hash_file, run_concurrently
 
-__all__ = ["check_push_args", "next_version", "push_files", "restore_vanished_blobs"]
+__all__ = [
+    "check_push_args",
+    "check_sections",
+    "next_version",
+    "push_files",
+    "restore_vanished_blobs",
+]
 
 logger = logging.getLogger("modelshelf")
 
 FIRST_VERSION = Version((1, 0))
 # Racing pushes without an explicit version take the next free number this many times.
 _AUTO_VERSION_TRIES = 5
+# Manifest sections are small records (runner, engine, requirements, props), not data.
+MAX_SECTIONS_BYTES = 2**20
+MAX_SECTION_DEPTH = 32
+_MAX_SECTION_NAME = 128
 
 
 def next_version(existing: list[Version], *, major: bool) -> Version:
@@ -85,9 +96,82 @@ def check_push_args(
     return tuple(dict.fromkeys(aliases))
 
 
+def check_sections(sections: object) -> dict[str, Any]:
+    """Check named manifest sections before anything is written; return a JSON copy of them.
+
+    Each section is any JSON value: objects with text keys, lists (tuples read back as lists),
+    text, finite numbers, booleans and ``None``, nested at most 32 deep; all sections together
+    take at most 1 MiB of JSON. A name is one line of text that is not a core manifest key.
+
+    Raises:
+        InvalidInputError: a name or value that a manifest cannot hold; the message names the
+            section and the place inside it.
+    """
+    if sections is None:
+        return {}
+    if not isinstance(sections, Mapping):
+        raise InvalidInputError(
+            f"sections must be a mapping of names to JSON values, not {type(sections).__name__}"
+        )
+    for name, value in sections.items():
+        if not isinstance(name, str):
+            raise InvalidInputError(f"section names must be text, not {name!r}")
+        if not name or len(name) > _MAX_SECTION_NAME or not name.isprintable():
+            raise InvalidInputError(
+                f"section names must be printable text of 1 to {_MAX_SECTION_NAME} characters,"
+                f" not {name!r}"
+            )
+        if name in CORE_KEYS:
+            raise InvalidInputError(
+                f"section {name!r} is a core field of every manifest; choose another name"
+            )
+        _check_json(name, value, name, 0)
+    text = json.dumps(dict(sections), allow_nan=False)
+    if len(text.encode()) > MAX_SECTIONS_BYTES:
+        raise InvalidInputError(
+            f"sections take {len(text.encode())} bytes of JSON, over {MAX_SECTIONS_BYTES}; keep"
+            " large data in files of the version"
+        )
+    copy: dict[str, Any] = json.loads(text)
+    return copy
+
+
+def _check_json(section: str, value: object, where: str, depth: int) -> None:
+    """Refuse what JSON would not give back as it is (``where``: the place, e.g. ``model.a[1]``)."""
+    if depth > MAX_SECTION_DEPTH:
+        raise InvalidInputError(
+            f"section {section!r} is nested deeper than {MAX_SECTION_DEPTH} levels (at {where});"
+            " flatten it"
+        )
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return
+        problem = f"is {value}, which JSON cannot hold"
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(
+                    f"section {section!r}: {where} has the key {key!r}; JSON keys are text"
+                )
+            _check_json(section, item, f"{where}.{key}", depth + 1)
+        return
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_json(section, item, f"{where}[{index}]", depth + 1)
+        return
+    else:
+        problem = f"is {type(value).__name__}, not a JSON value"
+    raise InvalidInputError(
+        f"section {section!r}: {where} {problem}; use text, numbers, booleans, None, lists and"
+        " dicts with text keys"
+    )
+
+
 def push_files(
     store: Store,
-    source: Path,
+    source: PushSource,
     name: str,
     version: Version | None,
     *,
@@ -95,18 +179,20 @@ def push_files(
     metadata: dict[str, str],
     major: bool,
     progress: Progress,
+    sections: dict[str, Any] | None = None,
 ) -> Manifest:
     """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`.
 
-    The caller has checked the arguments with :func:`check_push_args`.
+    The caller has checked the arguments with :func:`check_push_args` and the ``sections``
+    (recorded as the manifest's ``extra``) with :func:`check_sections`.
     """
-    kind, files = collect_files(source)
+    kind, files = source.collect()
     existing = store.taken_versions(name)
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
 
     total = sum(f.size for f in files)
-    hashing = progress.task(f"hash {source.name}", total, len(files))
+    hashing = progress.task(f"hash {source.label}", total, len(files))
     uploading = progress.task(f"upload {name}", total, len(files))
     claimed: set[str] = set()
     uploaded: set[str] = set()  # blobs this push wrote itself (the rest were found present)
@@ -140,19 +226,20 @@ def push_files(
 
     entries = run_concurrently(push_one, files)
     who = actor()
-    source_info = git_source(source)
+    source_info = source.describe()
     for attempt in range(_AUTO_VERSION_TRIES):
         chosen = version or next_version(existing, major=major)
         manifest = Manifest(
             name=name,
             version=str(chosen),
-            kind="file" if kind == "file" else "directory",
+            kind=kind,
             files=tuple(entries),
             created=now_iso(),
             author=f"{who['user']}@{who['host']}",
             message=message,
             source=source_info,
             metadata=metadata,
+            extra=dict(sections or {}),
         )
         try:
             store.commit_manifest(manifest)

@@ -10,7 +10,8 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,8 @@ from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
 from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
 from modelshelf._pull import download_entries, select_entries, selection_root
-from modelshelf._push import check_push_args, push_files
+from modelshelf._push import check_push_args, check_sections, push_files
+from modelshelf._source import PushSource
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_backend, store_identity
 from modelshelf.cache import Cache
@@ -105,7 +107,7 @@ class Shelf:
     # -- writing -------------------------------------------------------------------------------
     def push(
         self,
-        path: str | Path,
+        path: str | os.PathLike[str] | PushSource,
         spec: str | AssetSpec,
         *,
         message: str = "",
@@ -113,13 +115,15 @@ class Shelf:
         major: bool = False,
         aliases: Sequence[str] = (),
         progress: bool | Progress | None = None,
+        sections: Mapping[str, Any] | None = None,
     ) -> Manifest:
-        """Upload a file or folder as a new, immutable version.
+        """Upload a file or folder, or an explicit list of files, as a new, immutable version.
 
         Every argument is checked before anything is read or written.
 
         Args:
-            path: the file or folder to push.
+            path: the file or folder to push, or a :class:`PushSource` such as
+                ``PushSource.from_files({"out/model.pt": "model.pt"})``.
             spec: ``name`` for the next version (``1.0`` first, then ``1.1``...), or
                 ``name:3.0`` for an explicit one.
             message: recorded in the manifest and the audit log.
@@ -127,6 +131,8 @@ class Shelf:
             major: start the next major version (``1.4`` -> ``2.0``).
             aliases: then point ``name@alias`` at the new version, for each (not ``latest``).
             progress: show progress bars (default: when stderr is a terminal).
+            sections: named JSON values recorded in the manifest (``Manifest.extra``), e.g.
+                ``{"model": {"engine": "torch"}}``; not a core key, 1 MiB of JSON in all.
 
         Returns:
             The committed manifest.
@@ -135,6 +141,11 @@ class Shelf:
             VersionExistsError: the explicit version exists already.
             SourcePathError: ``path`` is missing or empty, or holds what cannot be pushed.
             InvalidInputError: an argument is refused; nothing was written.
+
+        Example:
+            >>> # shelf.push("./model", "nlp/sentiment")                  -> nlp/sentiment:1.0
+            >>> # files = PushSource.from_files({"out/model.pt": "model.pt"})
+            >>> # shelf.push(files, "nlp/sentiment", sections={"model": {"engine": "torch"}})
         """
         target = _as_spec(spec)
         if target.alias is not None or target.path is not None:
@@ -149,16 +160,18 @@ class Shelf:
             metadata=metadata or {},
             aliases=aliases,
         )
+        extra = check_sections(sections)
         with _progress(progress) as bar:
             manifest = push_files(
                 self.store,
-                Path(path),
+                path if isinstance(path, PushSource) else PushSource.from_path(path),
                 target.name,
                 target.version,
                 message=message,
                 metadata=dict(metadata or {}),
                 major=major,
                 progress=bar,
+                sections=extra,
             )
         for alias in wanted:
             try:
@@ -461,8 +474,13 @@ def _progress(progress: bool | Progress | None) -> Progress:
     return progress if isinstance(progress, Progress) else make_progress(progress)
 
 
-def push(path: str | Path, spec: str, *, store: str | None = None, **kwargs: Any) -> Manifest:
-    """Push a file or folder to ``store`` (default store if ``None``); see :meth:`Shelf.push`."""
+def push(
+    path: str | os.PathLike[str] | PushSource, spec: str, *, store: str | None = None, **kwargs: Any
+) -> Manifest:
+    """Push a file, folder or :class:`PushSource` to ``store`` (default store if ``None``).
+
+    See :meth:`Shelf.push`.
+    """
     return Shelf(store).push(path, spec, **kwargs)
 
 
