@@ -84,3 +84,26 @@ class NotARunner:
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
         return data
+
+
+class BadProps(Runner):
+    """save_model returns props that are not text to text."""
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        (folder / "m.txt").write_text("x")
+        return {"n": 1}  # type: ignore[dict-item]
+
+    @staticmethod
+    def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
+        return None
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        return data
+
+
+class BadEngine(CheckpointRunner):
+    """Declares an engine name that is not one short line."""
+
+    engine = "torch\nforged"

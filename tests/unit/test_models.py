@@ -341,3 +341,11 @@ def test_import_modelshelf_does_not_import_packaging_or_engines() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert "register_model" in modelshelf.__all__
+
+
+def test_props_and_engine_are_checked_before_the_push(url: str) -> None:
+    with pytest.raises(InvalidInputError, match="props as a dict of text to text"):
+        register_model("demo/x", fx.BadProps, {"a": 1}, store=url)
+    with pytest.raises(InvalidInputError, match="declares engine"):
+        register_model("demo/x", fx.BadEngine, artifacts={__file__: "f.py"}, store=url)
+    assert Shelf(url).assets() == []
