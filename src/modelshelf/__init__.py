@@ -41,6 +41,14 @@ from modelshelf.errors import (
     VersionRemovedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.models import (
+    LoadedModel,
+    NotAModelError,
+    RequirementsError,
+    Runner,
+    load_model,
+    register_model,
+)
 from modelshelf.resolve import Resolved
 from modelshelf.shelf import Shelf, pull, push
 from modelshelf.spec import AssetSpec, Version, parse_spec
@@ -64,8 +72,10 @@ __all__ = [
     "InvalidInputError",
     "InvalidManifestError",
     "InvalidSpecError",
+    "LoadedModel",
     "Manifest",
     "ModelshelfError",
+    "NotAModelError",
     "ObjectExistsError",
     "ObjectMeta",
     "ObjectNotFoundError",
@@ -73,7 +83,9 @@ __all__ = [
     "PathNotInVersionError",
     "PushSource",
     "Removal",
+    "RequirementsError",
     "Resolved",
+    "Runner",
     "Shelf",
     "SourcePathError",
     "Store",
@@ -89,9 +101,11 @@ __all__ = [
     "VersionNotFoundError",
     "VersionRemovedError",
     "__version__",
+    "load_model",
     "open_backend",
     "parse_spec",
     "pull",
     "push",
     "register_backend",
+    "register_model",
 ]

@@ -41,8 +41,18 @@ MAX_SECTION_DEPTH = 32
 _MAX_SECTION_NAME = 128
 
 
-def next_version(existing: list[Version], *, major: bool) -> Version:
-    """The version after the newest of ``existing`` (newest first): 1.3 -> 1.4, or 2.0."""
+def next_version(existing: list[Version], *, major: bool, within: Version | None = None) -> Version:
+    """The version after the newest of ``existing`` (newest first): 1.3 -> 1.4, or 2.0.
+
+    With ``within`` (a major version such as ``2``): the next minor of the newest version it
+    matches (2.3 -> 2.4), or its first version (``2.0``) when none does yet.
+    """
+    if within is not None:
+        depth = existing[0].depth if existing else FIRST_VERSION.depth
+        found = [v for v in existing if within.matches(v)]
+        if found:
+            return max(found).next_minor()
+        return Version(within.parts + (0,) * (depth - within.depth))
     if not existing:
         return FIRST_VERSION
     return existing[0].next_major() if major else existing[0].next_minor()
@@ -180,16 +190,28 @@ def push_files(
     major: bool,
     progress: Progress,
     sections: dict[str, Any] | None = None,
+    within: Version | None = None,
 ) -> Manifest:
     """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`.
 
     The caller has checked the arguments with :func:`check_push_args` and the ``sections``
-    (recorded as the manifest's ``extra``) with :func:`check_sections`.
+    (recorded as the manifest's ``extra``) with :func:`check_sections`. ``within`` (a major
+    version, without ``version``) takes the next free minor version of that major.
     """
+    if within is not None and (version is not None or major or within.depth != 1):
+        raise InvalidInputError(
+            f"the next version within a major takes a major number such as 2, not {within},"
+            " and no explicit version or --major"
+        )
     kind, files = source.collect()
     existing = store.taken_versions(name)
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
+    if within is not None and existing and existing[0].depth < 2:
+        raise InvalidInputError(
+            f"{name} uses 1-part versions (newest {existing[0]}), which have no minor versions;"
+            f" push as {name}:N"
+        )
 
     total = sum(f.size for f in files)
     hashing = progress.task(f"hash {source.label}", total, len(files))
@@ -228,7 +250,7 @@ def push_files(
     who = actor()
     source_info = source.describe()
     for attempt in range(_AUTO_VERSION_TRIES):
-        chosen = version or next_version(existing, major=major)
+        chosen = version or next_version(existing, major=major, within=within)
         manifest = Manifest(
             name=name,
             version=str(chosen),

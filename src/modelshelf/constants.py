@@ -11,6 +11,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_MAX_CONCURRENCY`` | transfers in flight at once | 8 |
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
+| ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def offline() -> bool:
 def debug() -> bool:
     """True when ``MODELSHELF_DEBUG`` asks the CLI for tracebacks."""
     return _is_true(os.environ.get("MODELSHELF_DEBUG"))
+
+
+def trust_pickle() -> bool:
+    """True when ``MODELSHELF_TRUST_PICKLE`` allows loading formats that run code (pickle)."""
+    return _is_true(os.environ.get("MODELSHELF_TRUST_PICKLE"))
 
 
 def max_concurrency() -> int:

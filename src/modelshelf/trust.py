@@ -8,6 +8,7 @@ input from a store             check                                used by
 manifest name, version         check_name, check_version; the       Manifest.from_json,
                                store compares them with the key     Store.read_manifest
 file path, size, sha256        check_file_entry                     Manifest.from_json
+runner import path             check_import_path                    models.load
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_TEXT",
     "check_alias_record",
     "check_file_entry",
+    "check_import_path",
     "check_log_record",
     "check_removal_record",
     "check_name",
@@ -74,6 +76,9 @@ MAX_LINE = 1024
 MAX_PATH = 4096
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_IMPORT_PATH = re.compile(rf"({_DOTTED}):({_DOTTED})", re.ASCII)
+MAX_IMPORT_PATH = 256
 # Characters that would break a line, rewrite a terminal, or fail to encode on output.
 _NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _LOG_SCALARS = (str, int, float, bool, type(None))
@@ -181,6 +186,30 @@ def check_relative_path(path: object) -> str:
     if len(path) > MAX_PATH:
         raise ValueError(f"path {show(path)} is longer than {MAX_PATH} characters")
     return path
+
+
+def check_import_path(value: object) -> tuple[str, str]:
+    """The module and qualified name of ``module.path:Qual.Name``, else raise ``ValueError``.
+
+    Only ASCII identifiers joined by dots on both sides of one colon pass: no ``/``, ``..``,
+    spaces, relative imports or file names, and never the ``__main__`` module. What passes is
+    only syntax; the caller still imports nothing that is not already installed.
+
+    Example:
+        >>> check_import_path("my_pkg.runners:Sentiment")
+        ('my_pkg.runners', 'Sentiment')
+    """
+    text = check_text(value, "import path", limit=MAX_IMPORT_PATH)
+    match = _IMPORT_PATH.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"import path {show(text)} is not 'package.module:ClassName' (ASCII identifiers"
+            " joined by dots, one colon)"
+        )
+    module, qualname = match.group(1), match.group(2)
+    if module == "__main__" or module.startswith("__main__."):
+        raise ValueError(f"import path {show(text)} names the __main__ module")
+    return module, qualname
 
 
 def check_size(value: object) -> int:

@@ -1,0 +1,88 @@
+"""``modelshelf predict SPEC --input FILE``: load a registered model and run it on JSON input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelshelf.cli._common import common_options, shelf_from, show_progress
+from modelshelf.errors import InvalidInputError
+from modelshelf.models import load_model
+
+EXAMPLES = [
+    "modelshelf predict demo/doubler:1 --input batch.json     # JSON in, JSON out",
+    "echo '[1, 2, 3]' | modelshelf predict demo/doubler --input -",
+    "modelshelf predict demo/doubler --input x.json --ignore-requirements",
+]
+
+
+@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.argument("spec")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=str, allow_dash=True),
+    help="A JSON file with the data to predict on; '-' reads stdin.",
+)
+@click.option(
+    "--ignore-requirements",
+    is_flag=True,
+    help="Load even if the recorded requirements are missing or mismatched here.",
+)
+@common_options
+@click.pass_context
+def predict(
+    ctx: click.Context,
+    spec: str,
+    input_path: str,
+    ignore_requirements: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Load SPEC (a registered model) and print its prediction on the JSON input as JSON."""
+    data = _read_json(input_path)
+    model = load_model(
+        spec,
+        store=shelf_from(ctx),
+        ignore_requirements=ignore_requirements,
+        progress=show_progress(quiet, True),
+    )
+    try:
+        result = model.predict(data)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"{model.runner.__qualname__} failed on the input: {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"the prediction of {spec} is not JSON ({exc}); have postprocess_data return lists,"
+            " dicts, text and numbers"
+        ) from None
+    click.echo(text)
+
+
+def _read_json(input_path: str) -> Any:
+    where = "stdin" if input_path == "-" else input_path
+    try:
+        if input_path == "-":
+            raw = sys.stdin.read()
+        else:
+            raw = Path(input_path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read the input {where}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"the input {where} is not UTF-8 text") from None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"the input {where} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None

@@ -1,0 +1,257 @@
+"""``register_model``: a runner, a model instance and artifact files pushed as one version.
+
+The version holds the files ``save_model`` wrote (under ``model/``) and the artifacts (at the
+paths given), and its manifest a ``model`` section: engine, runner import path, requirements,
+props, artifact names, and the Python and library versions it was registered with. Every
+argument is checked before anything is written; the push is one commit.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from modelshelf import trust
+from modelshelf._progress import make_progress
+from modelshelf._push import check_push_args, check_sections, push_files
+from modelshelf._source import PushSource, collect_files
+from modelshelf.errors import InvalidInputError, InvalidSpecError
+from modelshelf.manifest import Manifest
+from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
+from modelshelf.shelf import Shelf
+from modelshelf.spec import Version, validate_name
+
+__all__ = ["MODEL_FOLDER", "SECTION", "StoreArg", "expand_artifacts", "register_model", "shelf_of"]
+
+SECTION = "model"
+"""The manifest section (``Manifest.extra["model"]``) that makes a version a model."""
+MODEL_FOLDER = "model"
+"""Where the files ``save_model`` wrote lie in the version; also their artifact name."""
+SECTION_FORMAT = 1
+
+StoreArg = str | Shelf | None
+
+
+def shelf_of(store: StoreArg) -> Shelf:
+    """A :class:`Shelf` for ``store``: a Shelf as it is, a URL, or the default store."""
+    return store if isinstance(store, Shelf) else Shelf(store)
+
+
+def register_model(
+    name: str,
+    runner_cls: type[Runner],
+    model_instance: Any = None,
+    version: str | None = None,
+    requirements: Iterable[str] = (),
+    artifacts: Mapping[str | os.PathLike[str], str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+    store: StoreArg = None,
+    *,
+    progress: bool | None = None,
+) -> Manifest:
+    """Push a model as a new version of ``name``, with its runner recorded by import path.
+
+    Args:
+        name: the asset name, e.g. ``"nlp/sentiment"`` (no version: see ``version``).
+        runner_cls: a :class:`Runner` subclass defined in an importable module.
+        model_instance: saved with ``runner_cls.save_model``; ``None`` needs a runner that
+            overrides ``load_model``, or artifacts (the default ``load_model`` returns them).
+        version: ``None`` for the next version; a major such as ``"2"`` for the next minor
+            of it (2.3 -> 2.4, or 2.0 first); a full version such as ``"2.5"`` for that one.
+        requirements: PEP 508 requirements (``"numpy>=1.26"``) checked when loading.
+        artifacts: ``{local file, folder or "folder/*": path in the asset}``. A folder and
+            ``folder/*`` both take every file under it, recursively, kept under the path given.
+            No other wildcard is accepted; ``model/`` is reserved for ``save_model``'s files.
+        metadata: text key/value pairs recorded in the manifest.
+        store: a store URL or a :class:`Shelf`; default the default store.
+        progress: show progress bars (default: when stderr is a terminal).
+
+    Returns:
+        The committed manifest; ``manifest.extra["model"]`` is the model section.
+
+    Raises:
+        InvalidInputError: an argument is refused; nothing was written.
+        SourcePathError: an artifact is missing or cannot be pushed.
+        VersionExistsError: the explicit version exists already.
+
+    Example:
+        >>> # register_model("demo/doubler", Doubler, artifacts={"ckpt/*": "ckpt"})
+    """
+    try:
+        validate_name(name)
+    except InvalidSpecError as exc:
+        raise InvalidInputError(
+            f"{exc}; register_model takes the name alone, and the version as version='2'"
+        ) from None
+    runner = check_runner(runner_cls)
+    runner_path = import_path_of(runner)
+    pairs, names = expand_artifacts(artifacts or {})
+    saves = overrides(runner, "save_model")
+    if model_instance is None and not overrides(runner, "load_model") and not pairs:
+        raise InvalidInputError(
+            f"model_instance=None: the runner {runner.__qualname__} does not override"
+            " load_model and no artifacts are given, so there would be no model to load; pass"
+            " model_instance, artifacts, or override load_model"
+        )
+    if model_instance is not None and not saves:
+        raise InvalidInputError(
+            f"the runner {runner.__qualname__} does not override save_model, so model_instance"
+            " would be lost; override save_model and load_model, or pass model_instance=None"
+        )
+    from modelshelf import __version__  # at call time: modelshelf imports this module
+
+    explicit, within = _version_choice(version)
+    reqs = _check_requirements(requirements)
+    meta = dict(metadata or {})
+    check_push_args(explicit, major=False, message="", metadata=meta, aliases=())
+    section: dict[str, Any] = {
+        "format": SECTION_FORMAT,
+        "engine": runner.engine,
+        "runner": runner_path,
+        "requirements": [str(r) for r in reqs],
+        "libraries": {r.name: _installed(r.name) for r in reqs},
+        "python": platform.python_version(),
+        "modelshelf": __version__,
+        "props": None,
+        "artifacts": names,
+    }
+    shelf = shelf_of(store)
+    with tempfile.TemporaryDirectory(prefix="modelshelf-register-") as tmp:
+        if model_instance is not None:
+            folder = Path(tmp) / MODEL_FOLDER
+            folder.mkdir()
+            section["props"] = _check_props(runner.save_model(model_instance, folder), runner)
+            saved = collect_files(folder)[1] if any(folder.iterdir()) else []
+            pairs += [(f.local, f"{MODEL_FOLDER}/{f.path}") for f in saved]
+            if saved:
+                section["artifacts"] = sorted([*names, MODEL_FOLDER])
+        if not pairs:
+            raise InvalidInputError(
+                f"save_model of {runner.__qualname__} wrote no file and no artifacts are given;"
+                " a version holds at least one file"
+            )
+        extra = check_sections({SECTION: section})
+        with make_progress(progress) as bar:
+            return push_files(
+                shelf.store,
+                PushSource.from_files(pairs),
+                name,
+                explicit,
+                message="",
+                metadata=meta,
+                major=False,
+                progress=bar,
+                sections=extra,
+                within=within,
+            )
+
+
+def _version_choice(version: object) -> tuple[Version | None, Version | None]:
+    """(explicit version, major to take the next minor of) from the ``version`` argument."""
+    if version is None:
+        return None, None
+    if not isinstance(version, str):
+        raise InvalidInputError(f"version must be text such as '2' or '2.1', not {version!r}")
+    try:
+        parsed = Version.parse(version)
+    except InvalidSpecError as exc:
+        raise InvalidInputError(f"version {version!r}: {exc.reason}") from None
+    return (None, parsed) if parsed.depth == 1 else (parsed, None)
+
+
+def _check_requirements(requirements: Iterable[str]) -> list[Any]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if isinstance(requirements, str):
+        raise InvalidInputError(
+            f"requirements must be a list of requirement strings, not the string {requirements!r}"
+        )
+    parsed = []
+    for item in requirements:
+        if not isinstance(item, str):
+            raise InvalidInputError(f"a requirement must be text, not {trust.show(item)}")
+        try:
+            parsed.append(Requirement(item))
+        except InvalidRequirement as exc:
+            raise InvalidInputError(
+                f"requirement {item!r} is not a PEP 508 requirement ({exc}); e.g. 'numpy>=1.26'"
+            ) from None
+    return parsed
+
+
+def _installed(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def _check_props(props: object, runner: type[Runner]) -> dict[str, str]:
+    if not isinstance(props, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in props.items()
+    ):
+        raise InvalidInputError(
+            f"{runner.__qualname__}.save_model must return props as a dict of text to text, not"
+            f" {trust.show(props)}"
+        )
+    return dict(props)
+
+
+def expand_artifacts(
+    artifacts: Mapping[str | os.PathLike[str], str],
+) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The (local file, path in asset) pairs of ``artifacts`` and the artifact names (paths in
+    the asset as given, sorted); see :func:`register_model`.
+
+    Raises:
+        InvalidInputError: a wildcard other than a trailing ``/*``, or a target under ``model/``.
+        SourcePathError: a local file or folder is missing, or a folder holds no file.
+    """
+    if not isinstance(artifacts, Mapping):
+        raise InvalidInputError(
+            f"artifacts must be a dict of {{local path or 'folder/*': path in asset}}, not"
+            f" {type(artifacts).__name__}"
+        )
+    pairs: list[tuple[Path, str]] = []
+    names: list[str] = []
+    for local, target in artifacts.items():
+        if not isinstance(local, str | os.PathLike) or not isinstance(target, str):
+            raise InvalidInputError(
+                f"artifact {trust.show(local)}: {trust.show(target)}: give a local path and a"
+                " path in the asset (text)"
+            )
+        target = target.rstrip("/")
+        if target == MODEL_FOLDER or target.startswith(MODEL_FOLDER + "/"):
+            raise InvalidInputError(
+                f"artifact {str(local)!r} -> {target!r}: {MODEL_FOLDER}/ holds the files"
+                " save_model writes; choose another path in the asset"
+            )
+        names.append(target)
+        text = os.fspath(local)
+        folder = _glob_folder(text)
+        path = Path(folder if folder is not None else text)
+        if folder is not None or path.is_dir():
+            _, found = collect_files(path)
+            pairs += [(f.local, f"{target}/{f.path}") for f in found]
+        else:
+            pairs.append((path, target))
+    return pairs, sorted(names)
+
+
+def _glob_folder(text: str) -> str | None:
+    """The folder of ``folder/*``; ``None`` for a plain path; refuse every other wildcard."""
+    if not any(c in text for c in "*?["):
+        return None
+    head = text[:-2] if text.endswith("/*") else None
+    if head is None or not head or any(c in head for c in "*?["):
+        raise InvalidInputError(
+            f"artifact {text!r}: the only wildcard accepted is a trailing '/*' (as in"
+            " 'checkpoints/*', every file under that folder); list other files one by one"
+        )
+    return head
