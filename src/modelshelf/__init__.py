@@ -24,6 +24,7 @@ from modelshelf.errors import (
     InvalidInputError,
     InvalidManifestError,
     InvalidSpecError,
+    ModelAssetsMissingError,
     ModelshelfError,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -41,6 +42,7 @@ from modelshelf.errors import (
     VersionRemovedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.models import Model, ModelLibrary
 from modelshelf.resolve import Resolved
 from modelshelf.shelf import Shelf, pull, push
 from modelshelf.spec import AssetSpec, Version, parse_spec
@@ -65,6 +67,9 @@ __all__ = [
     "InvalidManifestError",
     "InvalidSpecError",
     "Manifest",
+    "Model",
+    "ModelAssetsMissingError",
+    "ModelLibrary",
     "ModelshelfError",
     "ObjectExistsError",
     "ObjectMeta",

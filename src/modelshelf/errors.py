@@ -14,7 +14,8 @@ ModelshelfError
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
 │   ├── AliasNotFoundError                            no such alias on the asset
-│   └── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
+│   ├── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
+│   └── ModelAssetsMissingError                       a ModelLibrary's assets, all missing ones
 ├── VersionExistsError          (FileExistsError)     a push to a version that exists
 │   └── VersionRemovedError                           ... or that was removed (never reused)
 ├── AliasConflictError                                another writer moved the alias first
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidManifestError",
     "InvalidSpecError",
+    "ModelAssetsMissingError",
     "ModelshelfError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -145,6 +147,27 @@ class AliasNotFoundError(AssetNotFoundError):
 
 class PathNotInVersionError(AssetNotFoundError, FileNotFoundError):
     """A ``/sub/path`` names no file or folder in the version."""
+
+
+class ModelAssetsMissingError(AssetNotFoundError):
+    """Assets declared by a :class:`~modelshelf.ModelLibrary` are missing, listed all at once.
+
+    Raised at start-up (or at the first ``get`` with ``lazy_loading=True``) before any model is
+    instantiated, naming every configuration whose asset, version, alias, sub path or local
+    override cannot be found, so that one fix-and-retry cycle is enough.
+
+    Attributes:
+        missing: configuration name -> why its asset is missing (one line each).
+    """
+
+    def __init__(self, missing: dict[str, str]) -> None:
+        self.missing = dict(missing)
+        lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(self.missing.items()))
+        super().__init__(
+            f"{len(self.missing)} model asset(s) missing, no model was started:\n{lines}\n"
+            "  Push the missing assets (`modelshelf push`), fix the specs in CONFIGURATIONS,"
+            " or point MODELSHELF_ASSET_OVERRIDES at local folders."
+        )
 
 
 class VersionExistsError(ModelshelfError, FileExistsError):
