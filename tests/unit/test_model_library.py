@@ -339,3 +339,11 @@ def test_offline_uses_the_cache_like_pull(assets: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
     lib = ModelLibrary([Echo], store=STORE, cache_dir=assets / "c")
     assert lib.get("echo_a").predict(0) == "alpha:0"
+
+
+def test_override_of_an_invalid_asset_name_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSHELF_ASSET_OVERRIDES", f"Test/A={tmp_path}")  # never matches
+    with pytest.raises(modelshelf.InvalidSpecError, match="Test/A"):
+        ModelLibrary([Plain])

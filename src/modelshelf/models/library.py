@@ -33,7 +33,7 @@ from modelshelf.backends.base import Backend
 from modelshelf.errors import AssetNotFoundError, InvalidInputError, ModelAssetsMissingError
 from modelshelf.resolve import Resolved
 from modelshelf.shelf import Shelf
-from modelshelf.spec import parse_spec
+from modelshelf.spec import parse_spec, validate_name
 from modelshelf.transfer import run_concurrently
 
 __all__ = ["Model", "ModelLibrary"]
@@ -129,7 +129,9 @@ class ModelLibrary:
         required_models: only these configuration names (default: every one declared).
 
     Raises:
-        InvalidInputError: a configuration name declared twice, or an unknown required name.
+        InvalidInputError: a configuration name declared twice, an unknown required name, or
+            a malformed ``MODELSHELF_ASSET_OVERRIDES``.
+        InvalidSpecError: an asset spec, or an override's asset name, is malformed.
         ModelAssetsMissingError: (eager) assets missing, all listed; no model was started.
 
     Offline (``MODELSHELF_OFFLINE=1``) or with an unreachable store, assets resolve from the
@@ -164,6 +166,8 @@ class ModelLibrary:
                 )
             self._classes = {n: self._classes[n] for n in required}
         self._overrides = constants.asset_overrides()
+        for asset_name in self._overrides:
+            validate_name(asset_name)  # a typo would otherwise silently override nothing
         self._store, self._cache_dir = store, cache_dir
         self._shelf: Shelf | None = None
         self._shelf_lock = threading.Lock()
