@@ -158,15 +158,17 @@ class ModelAssetsMissingError(AssetNotFoundError):
 
     Attributes:
         missing: configuration name -> why its asset is missing (one line each).
+        store: the library's store URL, when it was asked.
     """
 
-    def __init__(self, missing: dict[str, str]) -> None:
+    def __init__(self, missing: dict[str, str], *, store: str = "") -> None:
         self.missing = dict(missing)
         lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(self.missing.items()))
         super().__init__(
             f"{len(self.missing)} model asset(s) missing, no model was started:\n{lines}\n"
             "  Push the missing assets (`modelshelf push`), fix the specs in CONFIGURATIONS,"
-            " or point MODELSHELF_ASSET_OVERRIDES at local folders."
+            " or point MODELSHELF_ASSET_OVERRIDES at local folders.",
+            store=store,
         )
 
 

@@ -194,6 +194,7 @@ def test_every_missing_asset_is_listed_in_one_error(assets: Path) -> None:
     for name in ("test/nothing", "test/a:7", "test/b@production", "missing.txt"):
         assert name in message
     assert isinstance(info.value, modelshelf.AssetNotFoundError)
+    assert info.value.store == STORE
 
 
 def test_missing_asset_in_lazy_mode_fails_on_get(assets: Path) -> None:

@@ -266,7 +266,7 @@ class ModelLibrary:
                 if isinstance(answer, str):
                     missing[name] = answer
         if missing:
-            raise ModelAssetsMissingError(missing)
+            raise ModelAssetsMissingError(missing, store=self._shelf.url if self._shelf else "")
         if unique:
             order = list(resolved)
             pulled = run_concurrently(lambda s: shelf.pull_resolved(resolved[s]), order)
