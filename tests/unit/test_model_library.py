@@ -348,3 +348,17 @@ def test_override_of_an_invalid_asset_name_is_refused(
     monkeypatch.setenv("MODELSHELF_ASSET_OVERRIDES", f"Test/A={tmp_path}")  # never matches
     with pytest.raises(modelshelf.InvalidSpecError, match="Test/A"):
         ModelLibrary([Plain])
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_malformed_asset_specs_fail_at_construction_even_when_lazy(lazy: bool) -> None:
+    class Bad(Model):
+        CONFIGURATIONS: ClassVar[dict[str, dict[str, Any]]] = {"bad": {"asset": "Not A Spec"}}
+
+    class Typed(Model):
+        CONFIGURATIONS: ClassVar[dict[str, dict[str, Any]]] = {"typed": {"asset": 3}}
+
+    with pytest.raises(modelshelf.InvalidSpecError, match="Not A Spec"):
+        ModelLibrary([Bad], lazy_loading=lazy)
+    with pytest.raises(InvalidInputError, match=r"'typed'.*spec string"):
+        ModelLibrary([Typed], lazy_loading=lazy)

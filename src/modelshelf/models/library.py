@@ -165,6 +165,12 @@ class ModelLibrary:
                     f" {', '.join(sorted(self._classes)) or '(none)'}"
                 )
             self._classes = {n: self._classes[n] for n in required}
+        for name, cls in self._classes.items():  # malformed specs fail now, even when lazy
+            spec = cls.CONFIGURATIONS[name].get("asset")
+            if spec is not None and not isinstance(spec, str):
+                raise InvalidInputError(f"configuration {name!r}: 'asset' must be a spec string")
+            if spec is not None:
+                parse_spec(spec)
         self._overrides = constants.asset_overrides()
         for asset_name in self._overrides:
             validate_name(asset_name)  # a typo would otherwise silently override nothing
@@ -247,8 +253,6 @@ class ModelLibrary:
             spec = self._classes[name].CONFIGURATIONS[name].get("asset")
             if spec is None:
                 continue
-            if not isinstance(spec, str):
-                raise InvalidInputError(f"configuration {name!r}: 'asset' must be a spec string")
             override = self._override(name, spec)
             if isinstance(override, Path):
                 paths[name] = override
