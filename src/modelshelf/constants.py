@@ -12,6 +12,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
+| ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
 """
 
 from __future__ import annotations
@@ -105,3 +106,37 @@ def env(name: str) -> str | None:
     """Read a non-modelshelf variable (``AWS_*``, ``USER``) that the backends need."""
     value = os.environ.get(name)
     return value if value else None
+
+
+def asset_overrides() -> dict[str, str]:
+    """Local paths that replace assets in a ModelLibrary (``MODELSHELF_ASSET_OVERRIDES``).
+
+    Grammar: ``entry ("," entry)*`` with ``entry := NAME "=" PATH``; whitespace around each part
+    is ignored, empty entries are skipped, the first ``=`` splits an entry (so a path may hold
+    ``=`` but no ``,``). ``NAME`` is an asset name without version (``nlp/sentiment``): every
+    version, alias and sub path of that asset is served from ``PATH``.
+
+    Raises:
+        InvalidInputError: an entry without ``=``, an empty name or path, or a name given twice.
+    """
+    raw = os.environ.get("MODELSHELF_ASSET_OVERRIDES", "")
+    overrides: dict[str, str] = {}
+    for entry in raw.split(","):
+        if not entry.strip():
+            continue
+        name, sep, path = entry.partition("=")
+        name, path = name.strip(), path.strip()
+        problem = ""
+        if not sep or not name or not path:
+            problem = "each entry must be NAME=PATH"
+        elif name in overrides:
+            problem = f"{name!r} is given twice"
+        if problem:
+            from modelshelf.errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"MODELSHELF_ASSET_OVERRIDES entry {entry.strip()!r}: {problem}; e.g."
+                " MODELSHELF_ASSET_OVERRIDES='nlp/sentiment=/path/to/folder,other/x=/p'"
+            )
+        overrides[name] = path
+    return overrides

@@ -14,13 +14,16 @@ ModelshelfError
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
 │   ├── AliasNotFoundError                            no such alias on the asset
-│   └── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
+│   ├── PathNotInVersionError   (FileNotFoundError)   a sub path the version does not hold
+│   └── ModelAssetsMissingError                       a ModelLibrary's assets, all missing ones
 ├── VersionExistsError          (FileExistsError)     a push to a version that exists
 │   └── VersionRemovedError                           ... or that was removed (never reused)
 ├── AliasConflictError                                another writer moved the alias first
 ├── IntegrityError                                    content whose sha256 is not the expected one
 ├── OfflineError                                      offline and not in the cache
 ├── CacheWriteError             (OSError)             the cache cannot be written: a full disk
+├── NotAModelError              (ValueError)          load_model of a version with no runner
+├── RequirementsError           (ImportError)         a model's requirements are not met here
 └── StoreError                                        the backend seam
     ├── StoreUnreachableError   (ConnectionError)     network down, server not running
     │   └── StoreUnavailableError                     server answers 5xx even after retries
@@ -42,11 +45,14 @@ __all__ = [
     "InvalidInputError",
     "InvalidManifestError",
     "InvalidSpecError",
+    "ModelAssetsMissingError",
     "ModelshelfError",
+    "NotAModelError",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "OfflineError",
     "PathNotInVersionError",
+    "RequirementsError",
     "SourcePathError",
     "StoreAuthError",
     "StoreError",
@@ -145,6 +151,29 @@ class AliasNotFoundError(AssetNotFoundError):
 
 class PathNotInVersionError(AssetNotFoundError, FileNotFoundError):
     """A ``/sub/path`` names no file or folder in the version."""
+
+
+class ModelAssetsMissingError(AssetNotFoundError):
+    """Assets declared by a :class:`~modelshelf.ModelLibrary` are missing, listed all at once.
+
+    Raised at start-up (or at the first ``get`` with ``lazy_loading=True``) before any model is
+    instantiated, naming every configuration whose asset, version, alias, sub path or local
+    override cannot be found, so that one fix-and-retry cycle is enough.
+
+    Attributes:
+        missing: configuration name -> why its asset is missing (one line each).
+        store: the library's store URL, when it was asked.
+    """
+
+    def __init__(self, missing: dict[str, str], *, store: str = "") -> None:
+        self.missing = dict(missing)
+        lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(self.missing.items()))
+        super().__init__(
+            f"{len(self.missing)} model asset(s) missing, no model was started:\n{lines}\n"
+            "  Push the missing assets (`modelshelf push`), fix the specs in CONFIGURATIONS,"
+            " or point MODELSHELF_ASSET_OVERRIDES at local folders.",
+            store=store,
+        )
 
 
 class VersionExistsError(ModelshelfError, FileExistsError):
@@ -264,3 +293,11 @@ class ObjectNotFoundError(StoreError, FileNotFoundError):
 
 class ObjectExistsError(StoreError, FileExistsError):
     """A create-only write found the key already there."""
+
+
+class NotAModelError(ModelshelfError, ValueError):
+    """The version has no ``model`` section: it was pushed, not registered with a runner."""
+
+
+class RequirementsError(ModelshelfError, ImportError):
+    """Recorded requirements are missing from, or mismatched in, the running environment."""

@@ -1,15 +1,19 @@
-"""Models built on the shelf: runner classes, ``register_model`` and ``load_model``.
+"""Models built on the facade: runner classes, ``register_model`` and ``load_model``, and
+declarative models with their library.
 
 Layer: imports point down only (models -> shelf, resolve, _push, _pull -> ...). Heavy engine
 libraries are never imported here.
 """
 
+from modelshelf.models.library import Model, ModelLibrary
 from modelshelf.models.load import LoadedModel, NotAModelError, RequirementsError, load_model
 from modelshelf.models.register import register_model
 from modelshelf.models.runner import Runner
 
 __all__ = [
     "LoadedModel",
+    "Model",
+    "ModelLibrary",
     "NotAModelError",
     "RequirementsError",
     "Runner",

@@ -17,20 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import constants, trust
-from modelshelf.errors import ModelshelfError, UntrustedStoreDataError
+from modelshelf.errors import NotAModelError, RequirementsError, UntrustedStoreDataError
 from modelshelf.manifest import Manifest
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
-
-
-class NotAModelError(ModelshelfError, ValueError):
-    """The version has no ``model`` section: it was pushed, not registered with a runner."""
-
-
-class RequirementsError(ModelshelfError, ImportError):
-    """Recorded requirements are missing from, or mismatched in, the running environment."""
 
 
 @dataclass(frozen=True)
