@@ -51,4 +51,39 @@ printf '\n$ modelshelf push model nlp/sentiment:1.0   (must fail: versions never
 if modelshelf push "$root/model" nlp/sentiment:1.0; then
   echo "BUG: overwrote an existing version" >&2; exit 1
 fi
+# A model: a runner class in an importable module, registered, then loaded and asked.
+mkdir -p "$root/code"
+cat > "$root/code/demo_runners.py" <<'PY'
+import json
+from pathlib import Path
+
+import modelshelf
+
+
+class Linear(modelshelf.Runner):
+    """y = a*x + b, its weights saved as JSON."""
+
+    engine = "linear-json"
+
+    @staticmethod
+    def save_model(model, folder: Path):
+        (folder / "weights.json").write_text(json.dumps(model))
+        return {"weights": "weights.json"}
+
+    @staticmethod
+    def load_model(props, artifacts):
+        return json.loads((artifacts["model"] / props["weights"]).read_text())
+
+    @staticmethod
+    def predict(model, rows):
+        return [model["a"] * x + model["b"] for x in rows]
+PY
+export PYTHONPATH="$root/code${PYTHONPATH:+:$PYTHONPATH}"
+register='import modelshelf, demo_runners; m = modelshelf.register_model("demo/linear", demo_runners.Linear, {"a": 2, "b": 1}); print(f"{m.name}:{m.version}")'
+run python -c "$register"
+echo "[1, 2, 3]" > "$root/rows.json"
+run modelshelf predict demo/linear --input "$root/rows.json"
+predicted=$(modelshelf predict demo/linear --input "$root/rows.json" | tr -d ' \n')
+[ "$predicted" = "[3,5,7]" ] || { echo "BUG: expected [3,5,7], got $predicted" >&2; exit 1; }
+
 printf '\ndemo finished: store in %s, cache in %s\n' "$root/store" "$root/cache"
