@@ -450,3 +450,11 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(detect, "_open_binary", Counting)
     return total
+
+
+def test_zip_with_an_undecodable_utf8_name(tmp_path: Path) -> None:
+    """zipfile raises UnicodeDecodeError (not BadZipFile) for such a name: still our error."""
+    f = zip_bytes(tmp_path / "m.pt", {"\u00e9/data.pkl": b"\x80\x02."})
+    write(f, f.read_bytes().replace("\u00e9".encode(), b"\xff\xff"))
+    with pytest.raises(UnknownModelFormatError, match="central directory"):
+        detect_format(f)
