@@ -330,8 +330,8 @@ class UnknownModelFormatError(ModelshelfError, ValueError):
         lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(self.candidates.items()))
         formats = f"\n  Formats tried: {', '.join(self.tried)}." if self.tried else ""
         next_step = hint or (
-            "Give the model file itself, or name a loader by import path for formats that"
-            " are not detected."
+            "Give the model file itself, or register the model with a runner"
+            " (modelshelf.register_model) for a format that is not detected."
         )
         super().__init__(f"{path}: {reason}{lines}{formats}\n  {next_step}")
 

@@ -219,6 +219,12 @@ def test_data_pkl_without_version_or_data_is_not_torch(tmp_path: Path) -> None:
         detect_format(f)
 
 
+def test_an_entry_merely_ending_in_data_pkl_is_not_torch(tmp_path: Path) -> None:
+    f = zip_bytes(tmp_path / "m.zip", {"a/mydata.pkl": b"\x80\x02.", "a/myversion": b"3"})
+    with pytest.raises(UnknownModelFormatError, match="no torch or skops layout"):
+        detect_format(f)
+
+
 def test_safetensors(tmp_path: Path) -> None:
     got = detect_format(write(tmp_path / "model.safetensors", safetensors_bytes()))
     assert got.engine == "safetensors" and not got.needs_trust
@@ -312,6 +318,7 @@ def test_folder_prefers_the_file_named_model(tmp_path: Path) -> None:
     f = write(tmp_path / "model.onnx", onnx_bytes())
     got = detect_format(tmp_path)
     assert got.path == f and got.engine == "onnx"
+    assert "named model.*" in got.evidence
 
 
 def test_folder_with_several_candidates_lists_them_all(tmp_path: Path) -> None:

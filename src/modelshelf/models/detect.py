@@ -60,7 +60,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
@@ -139,9 +139,15 @@ def detect_format(path: str | os.PathLike[str]) -> DetectedFormat:
             model file, or (a folder) holds several with no rule to choose between them.
     """
     root = Path(path)
-    if root.is_dir():
-        return _detect_folder(root)
-    if not root.exists():
+    try:
+        if root.is_dir():
+            return _detect_folder(root)
+        exists = root.exists()
+    except OSError as exc:  # a name too long, a folder we may not list, ...
+        raise UnknownModelFormatError(
+            str(root), f"cannot be read: {exc.strerror or exc}", tried=ORDER
+        ) from exc
+    if not exists:
         raise UnknownModelFormatError(
             str(root), "does not exist", tried=ORDER, hint="Check the path and pull the asset."
         )
@@ -181,7 +187,11 @@ def _detect_folder(root: Path) -> DetectedFormat:
         )
     named = [hit for name, hit in found.items() if _stem(name) == "model"]
     if len(named) == 1:
-        return named[0]
+        chosen = named[0]
+        others = len(found) - 1
+        return replace(
+            chosen, evidence=f"{chosen.evidence}; named model.*, chosen over {others} other(s)"
+        )
     raise UnknownModelFormatError(
         str(root),
         f"{len(found)} model files and no rule to choose one",
@@ -223,7 +233,7 @@ def _detect_file(path: Path) -> tuple[DetectedFormat | None, str]:
                 return None, evidence
             note = _extension_note(engine, ext)
             return DetectedFormat(engine, path, evidence + note, engine in NEEDS_TRUST), ""
-    return None, f"{size} bytes starting {head[:8]!r}: no signature of {', '.join(ORDER)}"
+    return None, f"no known signature ({size} bytes, starting {head[:8]!r})"
 
 
 def _read_ends(path: Path) -> tuple[bytes, bytes, int]:
@@ -271,7 +281,7 @@ def _zip_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] 
         return "", "starts like a zip archive but its central directory is missing or too large"
     entries = set(names)
     for name in names:
-        if name.endswith("data.pkl") and name.count("/") <= 1:
+        if (name == "data.pkl" or name.endswith("/data.pkl")) and name.count("/") <= 1:
             top = name[: -len("data.pkl")]
             code = any(n.startswith(f"{top}code/") for n in names)
             if code or f"{top}constants.pkl" in entries:
