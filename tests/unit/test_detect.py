@@ -24,6 +24,7 @@ import lzma
 import pickle
 import re
 import struct
+import warnings
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -465,3 +466,52 @@ def test_zip_with_an_undecodable_utf8_name(tmp_path: Path) -> None:
     write(f, f.read_bytes().replace("\u00e9".encode(), b"\xff\xff"))
     with pytest.raises(UnknownModelFormatError, match="central directory"):
         detect_format(f)
+
+
+# -- real files, when the engines happen to be installed (the `make test` extras) -------------
+
+
+def test_real_torch_and_torchscript(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(2, 1)
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    assert detect_format(tmp_path / "weights.pt").engine == "torch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript deprecation notices
+        torch.jit.script(net).save(str(tmp_path / "scripted.pt"))
+    assert detect_format(tmp_path / "scripted.pt").engine == "torchscript"
+
+
+def test_real_joblib(tmp_path: Path) -> None:
+    joblib = pytest.importorskip("joblib")
+    np = pytest.importorskip("numpy")
+    joblib.dump({"w": np.arange(5.0)}, tmp_path / "plain.bin")
+    assert detect_format(tmp_path / "plain.bin").engine == "joblib"
+    for compress in ("zlib", "gzip", "bz2", "xz", "lzma"):
+        joblib.dump({"w": np.arange(5.0)}, tmp_path / "c.bin", compress=(compress, 3))
+        got = detect_format(tmp_path / "c.bin")
+        assert got.engine == "joblib" and compress in got.evidence
+
+
+def test_real_skops(tmp_path: Path) -> None:
+    sio = pytest.importorskip("skops.io")
+    np = pytest.importorskip("numpy")
+    sio.dump({"w": np.arange(3)}, tmp_path / "m.skops")
+    assert detect_format(tmp_path / "m.skops").engine == "skops"
+
+
+def test_real_onnx(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    h = onnx.helper
+    x = h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = h.make_graph([h.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    onnx.save(h.make_model(graph, producer_name="test"), str(tmp_path / "m.onnx"))
+    assert detect_format(tmp_path / "m.onnx").engine == "onnx"
+
+
+def test_real_safetensors(tmp_path: Path) -> None:
+    st = pytest.importorskip("safetensors.numpy")
+    np = pytest.importorskip("numpy")
+    st.save_file({"w": np.zeros(3, dtype=np.float32)}, str(tmp_path / "m.safetensors"))
+    assert detect_format(tmp_path / "m.safetensors").engine == "safetensors"
