@@ -23,6 +23,7 @@ ModelshelfError
 ├── OfflineError                                      offline and not in the cache
 ├── CacheWriteError             (OSError)             the cache cannot be written: a full disk
 ├── NotAModelError              (ValueError)          load_model of a version with no runner
+├── UnknownModelFormatError     (ValueError)          no (or more than one) model file detected
 ├── RequirementsError           (ImportError)         a model's requirements are not met here
 └── StoreError                                        the backend seam
     ├── StoreUnreachableError   (ConnectionError)     network down, server not running
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "StoreUnreachableError",
+    "UnknownModelFormatError",
     "UnsupportedStoreError",
     "UntrustedStoreDataError",
     "VersionExistsError",
@@ -297,6 +299,41 @@ class ObjectExistsError(StoreError, FileExistsError):
 
 class NotAModelError(ModelshelfError, ValueError):
     """The version has no ``model`` section: it was pushed, not registered with a runner."""
+
+
+class UnknownModelFormatError(ModelshelfError, ValueError):
+    """Detection found no model file it recognises, or several where one was expected.
+
+    Raised by :func:`modelshelf.models.detect.detect_format`. The message names every candidate
+    file with why it was rejected (or that it matched), and the formats that were tried.
+
+    Attributes:
+        path: the file or folder given.
+        candidates: candidate file -> what detection said about it (one phrase each).
+        tried: the engine names detection knows, in the order it tries them.
+        reason: the one-line summary at the head of the message.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        candidates: dict[str, str] | None = None,
+        tried: tuple[str, ...] = (),
+        hint: str = "",
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        self.candidates = dict(candidates or {})
+        self.tried = tuple(tried)
+        lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(self.candidates.items()))
+        formats = f"\n  Formats tried: {', '.join(self.tried)}." if self.tried else ""
+        next_step = hint or (
+            "Give the model file itself, or register the model with a runner"
+            " (modelshelf.register_model) for a format that is not detected."
+        )
+        super().__init__(f"{path}: {reason}{lines}{formats}\n  {next_step}")
 
 
 class RequirementsError(ModelshelfError, ImportError):

@@ -1,0 +1,440 @@
+"""Which engine format a plain model file or folder holds, from its bytes, never by loading it.
+
+Detection is pure: it imports no ML library, never unpickles, never executes, and reads at most
+:data:`HEAD_BYTES` from the start of a file plus :data:`TAIL_BYTES` from its end (for a zip,
+only the central directory is listed with :mod:`zipfile`; no entry is read). Compressed joblib
+containers are inflated in memory from that head, to at most :data:`INFLATE_BYTES`, only to see
+whether a pickle header follows.
+
+Extensions are hints: a signature always wins, and an extension only decides between formats
+the signature cannot tell apart (a plain pickle named ``.joblib``), or admits a weak signature
+(protocol 0/1 pickles, ONNX protobuf). The rules are tried in this order; the first match wins:
+
+=====  =============  ==============================================================================
+order  engine         signature
+=====  =============  ==============================================================================
+1      torchscript    zip (``PK\\x03\\x04``) whose entries hold ``<dir>/data.pkl`` plus
+                      ``<dir>/code/...`` or ``<dir>/constants.pkl`` (torch.jit.save)
+2      torch          zip with ``<dir>/data.pkl`` plus ``<dir>/version``, ``<dir>/.data/version``
+                      or ``<dir>/data/...`` entries (torch.save, zip format)
+3      skops          zip with ``schema.json`` at its root (skops.io.dump); any other zip is
+                      not a model
+4      safetensors    8-byte little-endian N, 2 <= N <= file size - 8 and <= 100 MB, then N bytes
+                      of JSON starting with ``{`` (parsed and checked when N fits in the head)
+5      joblib         a zlib, gzip, bz2, xz or lzma-alone stream, or joblib's old ``ZF`` file,
+                      that inflates to a pickle (protocol 2-5) header; lz4 is not recognised
+6      joblib         a pickle (``\\x80`` + protocol 2-5) naming ``joblib.numpy_pickle`` or
+                      ``NumpyArrayWrapper`` in the head, or any such pickle named ``*.joblib``
+7      pickle         ``\\x80`` + protocol 2-5
+8      onnx           extension ``.onnx`` and a protobuf ModelProto prefix: the first fields
+                      parse, have ModelProto numbers and wire types, lengths fit the file, and
+                      ir_version (field 1, varint) is among them. Heuristic: protobuf has no magic
+9      pickle         protocol 0/1 (heuristic): extension ``.pkl``/``.pickle``/``.joblib``/``.p``/
+                      ``.sav``, first byte a pickle opcode, last byte STOP (``.``)
+=====  =============  ==============================================================================
+
+Why this order: zip archives first because their signature is exact and TorchScript archives
+are torch archives plus code; safetensors before pickle because a header length can begin with
+``\\x80\\x02``-``\\x80\\x05`` while its JSON check is strict; compressed containers before pickle
+because their magic bytes are not pickle opcodes; ONNX and protocol 0/1 last as heuristics.
+
+A folder: every regular file under it (links to files followed, hidden names skipped) is
+detected. Exactly one recognised file is the model; with several, the single one whose name
+without extension is ``model`` is; otherwise :class:`~modelshelf.errors.UnknownModelFormatError`
+lists all of them. Nothing recognised: the same error names every file and the formats tried.
+
+Intended hook (built by the session that wires detection into ``load_model``): a custom loader
+given by import path, ``load_model(path, loader="package.module:function")``, checked with
+:func:`modelshelf.trust.check_import_path`, skips detection entirely for formats not listed here.
+
+Example:
+    >>> detect_format("model.safetensors")  # doctest: +SKIP
+    DetectedFormat(engine='safetensors', path=PosixPath('model.safetensors'), ...)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
+
+from modelshelf.errors import UnknownModelFormatError
+
+__all__ = [
+    "ENGINES",
+    "HEAD_BYTES",
+    "ORDER",
+    "TAIL_BYTES",
+    "DetectedFormat",
+    "UnknownModelFormatError",
+    "detect_format",
+]
+
+HEAD_BYTES = 64 * 1024
+"""Bytes read from the start of a file."""
+TAIL_BYTES = 1024 * 1024
+"""Bytes read from the end of a zip file: its central directory must fit (about 10,000 entries)."""
+INFLATE_BYTES = 4096
+"""Bytes inflated from a compressed container's head to look for a pickle header."""
+MAX_SAFETENSORS_HEADER = 100 * 1000 * 1000
+
+ENGINES = ("pickle", "joblib", "skops", "torch", "torchscript", "safetensors", "onnx")
+"""Every engine name detection can answer."""
+ORDER = ("torchscript", "torch", "skops", "safetensors", "joblib", "pickle", "onnx")
+"""Engines in the order their rules are tried (see the table above)."""
+NEEDS_TRUST = frozenset({"pickle", "joblib", "torch", "torchscript"})
+"""Formats whose loading can run code stored in the file."""
+
+PICKLE_EXTENSIONS = frozenset({".pkl", ".pickle", ".joblib", ".p", ".sav"})
+# Opcodes a protocol 0/1 pickle of a model-like object starts with: MARK, EMPTY_DICT, EMPTY_LIST,
+# GLOBAL, EMPTY_TUPLE, NONE, INT, LONG, STRING, UNICODE, BININT1, BININT, BINUNICODE.
+OLD_PICKLE_FIRST = frozenset(b"(}]c)NILSVKJX")
+JOBLIB_MARKERS = (b"joblib.numpy_pickle", b"NumpyArrayWrapper")
+# ModelProto field number -> wire type (0 varint, 2 length-delimited), from onnx.proto.
+ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+ONNX_FIELDS_CHECKED = 6
+
+
+@dataclass(frozen=True)
+class DetectedFormat:
+    """What detection found.
+
+    Attributes:
+        engine: one of :data:`ENGINES`.
+        path: the model file (inside the folder, when a folder was given).
+        evidence: the bytes or entries that decided it, one phrase, for messages.
+        needs_trust: loading it can run code (pickle-based formats): load only from trusted
+            sources.
+    """
+
+    engine: str
+    path: Path
+    evidence: str
+    needs_trust: bool
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """The one place detection opens a file (tests wrap it to count the bytes read)."""
+    return path.open("rb")
+
+
+def detect_format(path: str | os.PathLike[str]) -> DetectedFormat:
+    """Say which engine format a model file, or the model file in a folder, holds.
+
+    Args:
+        path: a file, or a folder holding the model file (see the module docstring's rule).
+
+    Returns:
+        The detected format, with the model file's path.
+
+    Raises:
+        UnknownModelFormatError: the path does not exist, cannot be read, holds no recognised
+            model file, or (a folder) holds several with no rule to choose between them.
+    """
+    root = Path(path)
+    try:
+        if root.is_dir():
+            return _detect_folder(root)
+        exists = root.exists()
+    except OSError as exc:  # a name too long, a folder we may not list, ...
+        raise UnknownModelFormatError(
+            str(root), f"cannot be read: {exc.strerror or exc}", tried=ORDER
+        ) from exc
+    if not exists:
+        raise UnknownModelFormatError(
+            str(root), "does not exist", tried=ORDER, hint="Check the path and pull the asset."
+        )
+    found, why = _detect_file(root)
+    if found is None:
+        raise UnknownModelFormatError(
+            str(root),
+            "not a model file detection recognises",
+            candidates={root.name: why},
+            tried=ORDER,
+        )
+    return found
+
+
+def _detect_folder(root: Path) -> DetectedFormat:
+    files = _files_under(root)
+    if not files:
+        raise UnknownModelFormatError(
+            str(root), "the folder holds no files", tried=ORDER, hint="Pull the asset again."
+        )
+    found: dict[str, DetectedFormat] = {}
+    rejected: dict[str, str] = {}
+    for name, file in files.items():
+        hit, why = _detect_file(file)
+        if hit is None:
+            rejected[name] = why
+        else:
+            found[name] = hit
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if not found:
+        raise UnknownModelFormatError(
+            str(root),
+            f"no model file among its {len(rejected)} file(s)",
+            candidates=rejected,
+            tried=ORDER,
+        )
+    named = [hit for name, hit in found.items() if _stem(name) == "model"]
+    if len(named) == 1:
+        chosen = named[0]
+        others = len(found) - 1
+        return replace(
+            chosen, evidence=f"{chosen.evidence}; named model.*, chosen over {others} other(s)"
+        )
+    raise UnknownModelFormatError(
+        str(root),
+        f"{len(found)} model files and no rule to choose one",
+        candidates={name: f"{hit.engine} ({hit.evidence})" for name, hit in found.items()},
+        hint="Give the model file's path itself, or keep one file named model.<ext>.",
+    )
+
+
+def _files_under(root: Path) -> dict[str, Path]:
+    """Regular files (or links to them) under ``root``, by POSIX relative name; hidden skipped."""
+    out: dict[str, Path] = {}
+    for folder, dirs, names in os.walk(root):  # does not follow links to folders
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            file = Path(folder, name)
+            if not name.startswith(".") and file.is_file():
+                out[file.relative_to(root).as_posix()] = file
+    return out
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def _detect_file(path: Path) -> tuple[DetectedFormat | None, str]:
+    """Detect one file: the format, or ``None`` and why nothing matched."""
+    try:
+        if not path.is_file():
+            return None, "not a regular file"
+        head, tail, size = _read_ends(path)
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
+    ext = path.suffix.lower()
+    for rule in _RULES:
+        result = rule(head, tail, size, ext)
+        if result is not None:
+            engine, evidence = result
+            if not engine:
+                return None, evidence
+            note = _extension_note(engine, ext)
+            return DetectedFormat(engine, path, evidence + note, engine in NEEDS_TRUST), ""
+    return None, f"no known signature ({size} bytes, starting {head[:8]!r})"
+
+
+def _read_ends(path: Path) -> tuple[bytes, bytes, int]:
+    """The first HEAD_BYTES and last TAIL_BYTES of a file (overlapping for small files)."""
+    with _open_binary(path) as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
+        if size <= HEAD_BYTES + TAIL_BYTES:
+            data = f.read(size)
+            return data[:HEAD_BYTES], data[-TAIL_BYTES:], len(data)
+        head = f.read(HEAD_BYTES)
+        f.seek(size - TAIL_BYTES)
+        return head, f.read(TAIL_BYTES), size
+
+
+_EXPECTED_EXTENSIONS = {
+    "pickle": PICKLE_EXTENSIONS,
+    "joblib": PICKLE_EXTENSIONS | {".gz", ".z", ".bz2", ".xz", ".lzma", ".zlib"},
+    "skops": frozenset({".skops", ".zip"}),
+    "torch": frozenset({".pt", ".pth", ".ckpt", ".tar", ".zip"}),
+    "torchscript": frozenset({".pt", ".pth", ".ptl", ".zip", ".torchscript"}),
+    "safetensors": frozenset({".safetensors"}),
+    "onnx": frozenset({".onnx"}),
+}
+
+
+def _extension_note(engine: str, ext: str) -> str:
+    known = set().union(*_EXPECTED_EXTENSIONS.values())
+    if ext in known and ext not in _EXPECTED_EXTENSIONS[engine]:
+        return f"; extension {ext} overruled by the signature"
+    return ""
+
+
+Rule = Callable[[bytes, bytes, int, str], "tuple[str, str] | None"]
+
+
+def _zip_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    """Rules 1-3. An empty engine name means "a zip, but not a model": stop there."""
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return None
+    try:
+        with zipfile.ZipFile(BytesIO(tail)) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError):
+        return "", "starts like a zip archive but its central directory is missing or too large"
+    entries = set(names)
+    for name in names:
+        if (name == "data.pkl" or name.endswith("/data.pkl")) and name.count("/") <= 1:
+            top = name[: -len("data.pkl")]
+            code = any(n.startswith(f"{top}code/") for n in names)
+            if code or f"{top}constants.pkl" in entries:
+                what = f"{top}code/" if code else f"{top}constants.pkl"
+                return "torchscript", f"zip archive with {name} and {what}"
+            for marker in (f"{top}version", f"{top}.data/version"):
+                if marker in entries:
+                    return "torch", f"zip archive with {name} and {marker}"
+            if any(n.startswith(f"{top}data/") for n in names):
+                return "torch", f"zip archive with {name} and {top}data/ entries"
+    if "schema.json" in entries:
+        return "skops", "zip archive with schema.json at its root"
+    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    return "", f"zip archive of {len(names)} entries ({shown}) with no torch or skops layout"
+
+
+def _safetensors_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    if len(head) < 10:
+        return None
+    (n,) = struct.unpack("<Q", head[:8])
+    if not (2 <= n <= size - 8 and n <= MAX_SAFETENSORS_HEADER) or head[8:9] != b"{":
+        return None
+    if 8 + n > len(head):
+        return "safetensors", f"header of {n} bytes starting with '{{' (too long to check here)"
+    try:
+        header = json.loads(head[8 : 8 + n])
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(header, dict) or not all(isinstance(v, dict) for v in header.values()):
+        return None
+    tensors = sum(1 for k in header if k != "__metadata__")
+    return "safetensors", f"JSON header of {n} bytes naming {tensors} tensor(s)"
+
+
+def _inflate(kind: str, data: bytes) -> bytes:
+    """At most INFLATE_BYTES of a compressed stream's start; b"" when it does not inflate."""
+    try:
+        if kind in ("zlib", "gzip"):
+            return zlib.decompressobj(31 if kind == "gzip" else 15).decompress(data, INFLATE_BYTES)
+        if kind == "bz2":
+            import bz2
+
+            return bz2.BZ2Decompressor().decompress(data, INFLATE_BYTES)
+    except (zlib.error, OSError, EOFError, ValueError, MemoryError):
+        return b""
+    try:
+        import lzma
+    except ImportError:  # a Python built without lzma: xz and lzma are then not recognised
+        return b""
+    fmt = lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE
+    try:
+        return lzma.LZMADecompressor(format=fmt).decompress(data, INFLATE_BYTES)
+    except (lzma.LZMAError, EOFError, ValueError, MemoryError):
+        return b""
+
+
+def _compressed_kind(head: bytes) -> tuple[str, bytes] | None:
+    if head.startswith(b"ZF0x"):
+        return "old ZF (zlib)", head[21:]  # b"ZF" + hex length padded to 19 bytes
+    if head.startswith(b"\x1f\x8b\x08"):
+        return "gzip", head
+    if head.startswith(b"BZh") and head[3:4] in b"123456789" and len(head) > 3:
+        return "bz2", head
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz", head
+    if head.startswith(b"\x5d\x00\x00"):
+        return "lzma", head
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib", head
+    return None
+
+
+def _compressed_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    found = _compressed_kind(head)
+    if found is None:
+        return None
+    kind, data = found
+    inner = _inflate("zlib" if kind.startswith("old") else kind, data)
+    protocol = _pickle_protocol(inner)
+    if protocol is None:
+        return None
+    return "joblib", f"{kind} stream holding a pickle (protocol {protocol})"
+
+
+def _pickle_protocol(data: bytes) -> int | None:
+    if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+        return data[1]
+    return None
+
+
+def _pickle_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    protocol = _pickle_protocol(head)
+    if protocol is None:
+        return None
+    for marker in JOBLIB_MARKERS:
+        if marker in head:
+            return "joblib", f"pickle (protocol {protocol}) naming {marker.decode()}"
+    if ext == ".joblib":
+        return "joblib", f"pickle (protocol {protocol}) named .joblib"
+    return "pickle", f"pickle header, protocol {protocol}"
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int] | None:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return None
+
+
+def _onnx_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    if ext != ".onnx":
+        return None
+    pos = 0
+    seen: list[int] = []
+    while pos < len(head) and len(seen) < ONNX_FIELDS_CHECKED:
+        tag = _varint(head, pos)
+        if tag is None:
+            return None
+        field, wire = tag[0] >> 3, tag[0] & 7
+        if ONNX_FIELDS.get(field) != wire:
+            return None
+        value = _varint(head, tag[1])
+        if value is None:
+            return None
+        pos = value[1]
+        if wire == 2:
+            if pos + value[0] > size:
+                return None
+            pos += value[0]
+        seen.append(field)
+    if 1 not in seen:
+        return None
+    return "onnx", f"protobuf ModelProto fields {seen} incl. ir_version (heuristic, by .onnx)"
+
+
+def _old_pickle_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:
+    if ext not in PICKLE_EXTENSIONS or not head or head[0] not in OLD_PICKLE_FIRST:
+        return None
+    if not tail.endswith(b"."):
+        return None
+    return "pickle", f"pickle protocol 0/1 (heuristic: {ext}, opcode start, STOP at the end)"
+
+
+_RULES: tuple[Rule, ...] = (
+    _zip_rule,
+    _safetensors_rule,
+    _compressed_rule,
+    _pickle_rule,
+    _onnx_rule,
+    _old_pickle_rule,
+)
