@@ -260,3 +260,16 @@ def test_engine_helpers_refuse_bad_arguments(url: str) -> None:
         register_pickle_model("demo/x", fx.Doubler(), requirements="numpy", store=url)
     with pytest.raises(InvalidInputError, match="ModelProto or bytes"):
         register_onnx_model("demo/x", object(), store=url)
+
+
+@pytest.mark.parametrize("name", ["../model.pkl", "/etc/passwd", "sub/model.pkl", ""])
+def test_store_sourced_file_name_must_be_a_plain_name_in_the_model_folder(
+    tmp_path: Path, name: str
+) -> None:
+    from modelshelf import UntrustedStoreDataError
+    from modelshelf.models.engines import PickleRunner
+
+    with pytest.raises(UntrustedStoreDataError):
+        PickleRunner.load_model({"file": name, "format": "pickle"}, {"model": tmp_path}, trust=True)
+    with pytest.raises(UntrustedStoreDataError, match="name a file and a format"):
+        PickleRunner.load_model(None, {"model": tmp_path}, trust=True)
