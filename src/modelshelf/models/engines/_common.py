@@ -16,7 +16,14 @@ from modelshelf.manifest import Manifest
 from modelshelf.models.register import register_model
 from modelshelf.models.runner import Runner
 
-__all__ = ["identity", "model_file", "register_engine_model", "require_trust", "function_path"]
+__all__ = [
+    "engine_requirement",
+    "function_path",
+    "identity",
+    "model_file",
+    "register_engine_model",
+    "require_trust",
+]
 
 
 def identity(data: Any) -> Any:
