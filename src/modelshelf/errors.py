@@ -338,3 +338,8 @@ class UnknownModelFormatError(ModelshelfError, ValueError):
 
 class RequirementsError(ModelshelfError, ImportError):
     """Recorded requirements are missing from, or mismatched in, the running environment."""
+
+
+class TrustRequiredError(ModelshelfError, PermissionError):
+    """A model format that runs code when loaded (pickle, joblib, untrusted skops types) was
+    refused because the caller did not pass ``trust=True`` (or set MODELSHELF_TRUST_PICKLE=1)."""

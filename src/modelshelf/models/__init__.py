@@ -5,6 +5,18 @@ Layer: imports point down only (models -> shelf, resolve, _push, _pull -> ...). 
 libraries are never imported here.
 """
 
+from modelshelf.models.engines import (
+    OnnxRunner,
+    PickleRunner,
+    SklearnJoblibRunner,
+    SklearnRunner,
+    TorchPickleRunner,
+    TorchRunner,
+    register_onnx_model,
+    register_pickle_model,
+    register_sklearn_model,
+    register_torch_model,
+)
 from modelshelf.models.library import Model, ModelLibrary
 from modelshelf.models.load import LoadedModel, NotAModelError, RequirementsError, load_model
 from modelshelf.models.register import register_model
@@ -15,8 +27,18 @@ __all__ = [
     "Model",
     "ModelLibrary",
     "NotAModelError",
+    "OnnxRunner",
+    "PickleRunner",
     "RequirementsError",
     "Runner",
+    "SklearnJoblibRunner",
+    "SklearnRunner",
+    "TorchPickleRunner",
+    "TorchRunner",
     "load_model",
     "register_model",
+    "register_onnx_model",
+    "register_pickle_model",
+    "register_sklearn_model",
+    "register_torch_model",
 ]

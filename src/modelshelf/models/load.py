@@ -12,9 +12,10 @@ import importlib
 import importlib.util
 import inspect
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from modelshelf import constants, trust
 from modelshelf.errors import NotAModelError, RequirementsError, UntrustedStoreDataError
@@ -43,11 +44,19 @@ class LoadedModel:
     manifest: Manifest
     trust: bool = False
     section: dict[str, Any] = field(default_factory=dict, repr=False)
+    preprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
+    postprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     def predict(self, data: Any) -> Any:
-        """``postprocess_data(predict(model, preprocess_data(data)))`` of the runner."""
+        """``postprocess_data(predict(model, preprocess_data(data)))`` of the runner.
+
+        A ``preprocess``/``postprocess`` function recorded in the model section (by the engine
+        helpers such as ``register_torch_model``) takes the place of the runner's method.
+        """
         runner = self.runner
-        return runner.postprocess_data(runner.predict(self.model, runner.preprocess_data(data)))
+        pre = self.preprocess or runner.preprocess_data
+        post = self.postprocess or runner.postprocess_data
+        return post(runner.predict(self.model, pre(data)))
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -90,7 +99,7 @@ def load_model(
         ignore_requirements: skip the check of the recorded requirements.
         trust: allow formats that run code when loaded (pickle); also
             ``MODELSHELF_TRUST_PICKLE=1``. Given to a runner whose ``load_model`` takes a
-            ``trust`` keyword; no built-in runner reads it yet.
+            ``trust`` keyword (the built-in pickle, joblib, skops and torch runners).
         progress: show progress bars (default: when stderr is a terminal).
 
     Raises:
@@ -118,6 +127,10 @@ def load_model(
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
     runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root)
+    pre, post = (
+        import_hook(section.get(role), role, where, shelf.url, shelf.cache.root)
+        for role in ("preprocess", "postprocess")
+    )
     props = _props(section.get("props"), where, shelf.url)
     artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
     trusted = trust or constants.trust_pickle()
@@ -125,7 +138,7 @@ def load_model(
         model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
     else:
         model = runner.load_model(props, artifacts)
-    return LoadedModel(model, runner, path, manifest, trusted, section)
+    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
 
 
 def _untrusted(where: str, reason: str, store: str) -> UntrustedStoreDataError:
@@ -180,24 +193,46 @@ def import_runner(
         UntrustedStoreDataError: the path is malformed, its module is not installed (or lies
             in the modelshelf cache), or the object is not a Runner subclass.
     """
+    target = _import_installed(recorded, "runner", where, store, cache_root)
+    if not (isinstance(target, type) and issubclass(target, Runner)):
+        shown = trust.show(recorded)
+        raise _untrusted(where, f"its runner {shown} is not a modelshelf.Runner subclass", store)
+    return target
+
+
+def import_hook(
+    recorded: object, role: str, where: str, store: str, cache_root: Path | None = None
+) -> Callable[[Any], Any] | None:
+    """The function recorded as ``role`` (``preprocess``/``postprocess``), by the runner rule.
+
+    ``None`` when nothing is recorded. The path passes the same checks as a runner path.
+    """
+    if recorded is None:
+        return None
+    target = _import_installed(recorded, role, where, store, cache_root)
+    if not callable(target) or isinstance(target, type):
+        raise _untrusted(where, f"its {role} {trust.show(recorded)} is not a function", store)
+    return cast("Callable[[Any], Any]", target)
+
+
+def _import_installed(
+    recorded: object, role: str, where: str, store: str, cache_root: Path | None
+) -> object:
     try:
         module_name, qualname = trust.check_import_path(recorded)
     except ValueError as exc:
-        raise _untrusted(where, f"its runner is refused: {exc}", store) from None
+        raise _untrusted(where, f"its {role} is refused: {exc}", store) from None
     shown = trust.show(recorded)
     if not _installed(module_name, cache_root or constants.cache_dir()):
         raise _untrusted(
             where,
-            f"its runner {shown} is not in an installed module; install the package that"
+            f"its {role} {shown} is not in an installed module; install the package that"
             " provides it (modelshelf never imports code from the store or the cache)",
             store,
         )
-    module = importlib.import_module(module_name)
-    target: object = module
+    target: object = importlib.import_module(module_name)
     for part in qualname.split("."):
         target = getattr(target, part, None)
-    if not (isinstance(target, type) and issubclass(target, Runner)):
-        raise _untrusted(where, f"its runner {shown} is not a modelshelf.Runner subclass", store)
     return target
 
 

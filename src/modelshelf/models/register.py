@@ -52,6 +52,7 @@ def register_model(
     store: StoreArg = None,
     *,
     progress: bool | None = None,
+    hooks: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
@@ -69,6 +70,8 @@ def register_model(
         metadata: text key/value pairs recorded in the manifest.
         store: a store URL or a :class:`Shelf`; default the default store.
         progress: show progress bars (default: when stderr is a terminal).
+        hooks: ``{"preprocess"|"postprocess": "module:function"}``, import paths of functions
+            that take the place of the runner's methods when loaded (the engine helpers set it).
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section.
@@ -119,6 +122,7 @@ def register_model(
         "props": None,
         "artifacts": names,
     }
+    section.update(_check_hooks(hooks or {}))
     shelf = shelf_of(store)
     with tempfile.TemporaryDirectory(prefix="modelshelf-register-") as tmp:
         if model_instance is not None:
@@ -148,6 +152,20 @@ def register_model(
                 sections=extra,
                 within=within,
             )
+
+
+def _check_hooks(hooks: Mapping[str, str]) -> dict[str, str]:
+    """The hook paths, each checked like a runner path; only the two known roles."""
+    checked: dict[str, str] = {}
+    for role, path in hooks.items():
+        if role not in ("preprocess", "postprocess"):
+            raise InvalidInputError(f"hook {role!r}: only 'preprocess' and 'postprocess' exist")
+        try:
+            trust.check_import_path(path)
+        except ValueError as exc:
+            raise InvalidInputError(f"the {role} function cannot be recorded: {exc}") from None
+        checked[role] = path
+    return checked
 
 
 def _version_choice(version: object) -> tuple[Version | None, Version | None]:

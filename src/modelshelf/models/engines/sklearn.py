@@ -1,0 +1,138 @@
+"""scikit-learn: skops by default (loads only types skops trusts), joblib on request (trust)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from modelshelf.errors import InvalidInputError, TrustRequiredError, UntrustedStoreDataError
+from modelshelf.manifest import Manifest
+from modelshelf.models.engines._common import (
+    identity,
+    model_file,
+    register_engine_model,
+    require_trust,
+)
+from modelshelf.models.runner import Runner
+
+__all__ = ["SklearnJoblibRunner", "SklearnRunner", "register_sklearn_model"]
+
+FORMATS = ("skops", "joblib")
+
+
+def _save(model: Any, folder: Path, fmt: str) -> dict[str, str]:
+    name = f"model.{fmt}"
+    if fmt == "skops":
+        import skops.io
+
+        skops.io.dump(model, folder / name)
+    else:
+        import joblib
+
+        joblib.dump(model, folder / name)
+    return {"file": name, "format": fmt}
+
+
+def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
+    path, fmt = model_file(props, artifacts)
+    if fmt == "joblib":
+        require_trust(trusted, "a joblib file (pickle)", path)
+        import joblib
+
+        return joblib.load(path)
+    if fmt != "skops":
+        raise UntrustedStoreDataError(f"unknown scikit-learn format in the props: {fmt[:40]!r}")
+    import skops.io
+
+    untrusted = list(skops.io.get_untrusted_types(file=path))
+    if untrusted and not trusted:
+        raise TrustRequiredError(
+            f"{path.name} holds types skops does not trust ({', '.join(untrusted[:5])}); loading"
+            " them can run their code. Load it only from a store you trust, with"
+            " load_model(..., trust=True) or MODELSHELF_TRUST_PICKLE=1"
+        )
+    return skops.io.load(path, trusted=untrusted or None)
+
+
+class SklearnRunner(Runner):
+    """A scikit-learn estimator saved with skops; ``predict`` calls ``model.predict(data)``.
+
+    Loading checks ``skops.io.get_untrusted_types`` first: a file with types skops does not
+    trust needs ``trust=True``. It also loads a joblib file (``props["format"]``), with trust.
+    """
+
+    engine: ClassVar[str] = "sklearn"
+    extension: ClassVar[str] = ".skops"
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        """Write ``model.skops``."""
+        return _save(model, folder, "skops")
+
+    @staticmethod
+    def load_model(
+        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
+    ) -> Any:
+        """Load the saved estimator; untrusted skops types and joblib need ``trust``."""
+        return _load(props, artifacts, trust)
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        """``model.predict(data)``."""
+        return model.predict(data)
+
+
+class SklearnJoblibRunner(SklearnRunner):
+    """:class:`SklearnRunner` saving with joblib (pickle): loading it needs ``trust=True``."""
+
+    extension: ClassVar[str] = ".joblib"
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        """Write ``model.joblib``."""
+        return _save(model, folder, "joblib")
+
+    @staticmethod
+    def load_model(
+        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
+    ) -> Any:
+        """Load the saved estimator; joblib needs ``trust``."""
+        return _load(props, artifacts, trust)
+
+
+def register_sklearn_model(
+    name: str,
+    model_instance: Any,
+    preprocess_data: Callable[[Any], Any] = identity,
+    postprocess_data: Callable[[Any], Any] = identity,
+    requirements: Iterable[str] = (),
+    *,
+    fmt: str = "skops",
+    **register_kwargs: Any,
+) -> Manifest:
+    """Register a scikit-learn estimator (skops by default; ``fmt="joblib"`` needs trust to load).
+
+    Args:
+        name: the asset name.
+        model_instance: a fitted estimator or pipeline.
+        preprocess_data: a module-level function applied to the input (recorded by path).
+        postprocess_data: a module-level function applied to the output (recorded by path).
+        requirements: PEP 508 requirements besides ``scikit-learn`` (and ``skops``).
+        fmt: ``"skops"`` (default) or ``"joblib"``.
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"fmt={fmt!r}: use 'skops' (default) or 'joblib'")
+    runner = SklearnRunner if fmt == "skops" else SklearnJoblibRunner
+    dists = ("scikit-learn", "skops") if fmt == "skops" else ("scikit-learn", "joblib")
+    return register_engine_model(
+        name,
+        runner,
+        model_instance,
+        dists,
+        preprocess_data,
+        postprocess_data,
+        requirements,
+        register_kwargs,
+    )

@@ -1,0 +1,172 @@
+"""PyTorch: TorchScript by default, a state_dict as tensors, a pickled module with trust."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from modelshelf.errors import InvalidInputError, UntrustedStoreDataError
+from modelshelf.manifest import Manifest
+from modelshelf.models.engines._common import (
+    identity,
+    model_file,
+    register_engine_model,
+    require_trust,
+)
+from modelshelf.models.runner import Runner
+
+__all__ = ["TorchPickleRunner", "TorchRunner", "register_torch_model"]
+
+
+@contextmanager
+def _jit_quiet() -> Iterator[None]:
+    """Silence torch's deprecation warning for ``torch.jit`` (TorchScript), and only that.
+
+    torch 2.13 deprecates TorchScript in favour of ``torch.export``; but ``torch.export.load``
+    falls back to ``torch.load(weights_only=False)`` (pickle) for parts of a program, while
+    ``torch.jit.load`` reads the module without unpickling Python classes. Until torch offers a
+    pickle-free replacement, TorchScript stays the default; see docs/design-notes.md "Engines".
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
+        yield
+
+
+def _save(model: Any, folder: Path, pickled: bool) -> dict[str, str]:
+    import torch
+
+    name = "model" + TorchRunner.extension
+    if pickled:
+        torch.save(model, folder / name)
+        return {"file": name, "format": "pickle"}
+    if isinstance(model, Mapping):
+        torch.save(dict(model), folder / name)
+        return {"file": name, "format": "state_dict"}
+    if not isinstance(model, torch.jit.ScriptModule):
+        if not isinstance(model, torch.nn.Module):
+            raise InvalidInputError(
+                f"a torch model must be an nn.Module, a TorchScript module or a state_dict,"
+                f" not {type(model).__name__}"
+            )
+        try:
+            with _jit_quiet():
+                model = torch.jit.script(model)
+        except Exception as exc:
+            raise InvalidInputError(
+                f"torch.jit.script could not compile {type(model).__name__} ({exc}); pass a"
+                " traced module (torch.jit.trace(model, example)), its state_dict(), or"
+                " fmt='pickle' (loading it then needs trust=True)"
+            ) from None
+    with _jit_quiet():
+        torch.jit.save(model, str(folder / name))
+    return {"file": name, "format": "torchscript"}
+
+
+def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
+    import torch
+
+    path, fmt = model_file(props, artifacts)
+    if fmt == "torchscript":
+        with _jit_quiet():
+            module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+        module.eval()
+        return module
+    if fmt == "state_dict":
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if fmt == "pickle":
+        require_trust(trusted, "a pickled torch module", path)
+        module = torch.load(path, map_location="cpu", weights_only=False)
+        module.eval()
+        return module
+    raise UntrustedStoreDataError(f"unknown torch format in the props: {fmt[:40]!r}")
+
+
+class TorchRunner(Runner):
+    """A torch module, stored as TorchScript (``torch.jit.save``) so that loading runs no pickle.
+
+    ``predict`` runs the module under ``torch.no_grad()`` on ``data`` (a tensor, or anything
+    ``torch.as_tensor`` takes, as float32). A state_dict (a mapping of tensors) is saved with
+    ``torch.save`` and loaded with ``weights_only=True``: the model is then that mapping.
+    """
+
+    engine: ClassVar[str] = "torch"
+    extension: ClassVar[str] = ".pt"
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        """Write ``model.pt``: TorchScript of a module (scripted if needed), or a state_dict."""
+        return _save(model, folder, pickled=False)
+
+    @staticmethod
+    def load_model(
+        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
+    ) -> Any:
+        """The module on the CPU in eval mode (or the state_dict); a pickle needs ``trust``."""
+        return _load(props, artifacts, trust)
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        """``model(data)`` without gradients."""
+        import torch
+
+        if not isinstance(data, torch.Tensor):
+            data = torch.as_tensor(data, dtype=torch.float32)
+        with torch.no_grad():
+            return model(data)
+
+
+class TorchPickleRunner(TorchRunner):
+    """:class:`TorchRunner` saving the whole module with ``torch.save`` (pickle): loading it
+    needs ``trust=True`` and the module's class importable."""
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        """Write ``model.pt`` with ``torch.save(model)``."""
+        return _save(model, folder, pickled=True)
+
+    @staticmethod
+    def load_model(
+        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
+    ) -> Any:
+        """The unpickled module; needs ``trust``."""
+        return _load(props, artifacts, trust)
+
+
+def register_torch_model(
+    name: str,
+    model_instance: Any,
+    preprocess_data: Callable[[Any], Any] = identity,
+    postprocess_data: Callable[[Any], Any] = identity,
+    requirements: Iterable[str] = (),
+    *,
+    fmt: str = "torchscript",
+    **register_kwargs: Any,
+) -> Manifest:
+    """Register a torch module as TorchScript (default), so loading it runs no pickle.
+
+    Args:
+        name: the asset name.
+        model_instance: an ``nn.Module`` (scripted with ``torch.jit.script``), a TorchScript
+            module (e.g. from ``torch.jit.trace``), or a state_dict.
+        preprocess_data: a module-level function applied to the input (recorded by path).
+        postprocess_data: a module-level function applied to the output (recorded by path).
+        requirements: PEP 508 requirements besides ``torch==<installed>``.
+        fmt: ``"torchscript"`` (default; a state_dict is stored as such) or ``"pickle"``
+            (``torch.save`` of the whole module; loading needs ``trust=True``).
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``.
+    """
+    if fmt not in ("torchscript", "pickle"):
+        raise InvalidInputError(f"fmt={fmt!r}: use 'torchscript' (default) or 'pickle'")
+    return register_engine_model(
+        name,
+        TorchRunner if fmt == "torchscript" else TorchPickleRunner,
+        model_instance,
+        ("torch",),
+        preprocess_data,
+        postprocess_data,
+        requirements,
+        register_kwargs,
+    )
