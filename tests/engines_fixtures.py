@@ -104,3 +104,22 @@ class Halver:
 
     def set_params(self, **params: Any) -> Halver:
         return self
+
+
+class Tripler:
+    """What :func:`load_tripler` returns: ``predict`` triples each number."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def predict(self, data: list[float]) -> list[float]:
+        return [3 * x for x in data]
+
+
+LOADED_FROM: list[str] = []
+
+
+def load_tripler(path: Any) -> Tripler:
+    """A custom loader (``tests.engines_fixtures:load_tripler``): records the path it got."""
+    LOADED_FROM.append(str(path))
+    return Tripler(str(path))

@@ -1,4 +1,4 @@
-"""``modelshelf predict SPEC --input FILE``: load a registered model and run it on JSON input."""
+"""``modelshelf predict SPEC|PATH --input FILE``: load a model and run it on JSON input."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ EXAMPLES = [
     "modelshelf predict demo/doubler:1 --input batch.json     # JSON in, JSON out",
     "echo '[1, 2, 3]' | modelshelf predict demo/doubler --input -",
     "modelshelf predict demo/doubler --input x.json --ignore-requirements",
+    "modelshelf predict ./model.onnx --input x.json         # a plain model file, detected",
+    "modelshelf predict ./model.pkl --input x.json --trust  # pickle runs code: trust it first",
 ]
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", metavar="SPEC|PATH")
 @click.option(
     "--input",
     "-i",
@@ -35,6 +37,12 @@ EXAMPLES = [
     is_flag=True,
     help="Load even if the recorded requirements are missing or mismatched here.",
 )
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules);"
+    " only for files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
+)
 @common_options
 @click.pass_context
 def predict(
@@ -42,15 +50,22 @@ def predict(
     spec: str,
     input_path: str,
     ignore_requirements: bool,
+    trust: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Load SPEC (a registered model) and print its prediction on the JSON input as JSON."""
+    """Load SPEC|PATH and print its prediction on the JSON input as JSON.
+
+    SPEC|PATH is a registered model (NAME[:VERSION|@ALIAS]) or a plain model file or folder: a
+    path starting with /, ./, ../, ~ or file:, or one that exists. Plain files are loaded by
+    their detected engine; arrays and tensors in the prediction are printed as lists.
+    """
     data = _read_json(input_path)
     model = load_model(
         spec,
         store=shelf_from(ctx),
         ignore_requirements=ignore_requirements,
+        trust=trust,
         progress=show_progress(quiet, True),
     )
     try:
@@ -60,7 +75,7 @@ def predict(
             f"{model.runner.__qualname__} failed on the input: {type(exc).__name__}: {exc}"
         ) from exc
     try:
-        text = json.dumps(result, allow_nan=False)
+        text = json.dumps(_plain(result), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"the prediction of {spec} is not JSON ({exc}); have postprocess_data return lists,"
@@ -86,3 +101,13 @@ def _read_json(input_path: str) -> Any:
         raise InvalidInputError(
             f"the input {where} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
+
+
+def _plain(value: Any) -> Any:
+    """Arrays and tensors (anything with ``tolist``) as lists, inside dicts, lists and tuples."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value

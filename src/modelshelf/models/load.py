@@ -1,5 +1,9 @@
 """``load_model``: pull a registered model, check its requirements, import its runner, load it.
 
+A plain model file or folder (a local path, or a pulled asset with no ``model`` section) is
+detected and loaded by its engine (:mod:`modelshelf.models.plain`); a custom loader can be given
+by import path instead.
+
 Everything in the manifest's ``model`` section is store-sourced. The runner import path passes
 :func:`modelshelf.trust.check_import_path`, and its module is imported only when
 ``importlib.util.find_spec`` finds it installed already, outside the modelshelf cache;
@@ -11,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +23,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from modelshelf import constants, trust
-from modelshelf.errors import NotAModelError, RequirementsError, UntrustedStoreDataError
+from modelshelf.errors import (
+    InvalidInputError,
+    NotAModelError,
+    RequirementsError,
+    UnknownModelFormatError,
+    UntrustedStoreDataError,
+)
 from modelshelf.manifest import Manifest
+from modelshelf.models import plain
+from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner
 
@@ -33,15 +46,17 @@ class LoadedModel:
     Attributes:
         model: what the runner's ``load_model`` returned.
         runner: the runner class.
-        path: the snapshot folder of the version in the cache (read-only).
-        manifest: the version's manifest.
+        path: the snapshot folder of the version in the cache (read-only), or the local path.
+        manifest: the version's manifest; ``None`` for a local path.
         trust: whether formats that run code when loaded were allowed.
+        section: the model section; for a detected file ``engine`` is ``detected:<engine>``
+            with ``evidence`` and ``file``, for a custom loader ``engine`` is ``custom``.
     """
 
     model: Any
     runner: type[Runner]
     path: Path
-    manifest: Manifest
+    manifest: Manifest | None
     trust: bool = False
     section: dict[str, Any] = field(default_factory=dict, repr=False)
     preprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
@@ -63,16 +78,21 @@ class LoadedModel:
         """Name, version, runner, engine, requirements, props and a manifest summary."""
         m = self.manifest
         return {
-            "name": m.name,
-            "version": m.version,
+            "name": m.name if m else None,
+            "version": m.version if m else None,
+            "path": str(self.path),
             "runner": self.section.get("runner"),
             "engine": self.section.get("engine"),
+            "evidence": self.section.get("evidence"),
+            "file": self.section.get("file"),
             "requirements": list(self.section.get("requirements") or []),
             "props": self.section.get("props"),
             "artifacts": list(self.section.get("artifacts") or []),
             "python": self.section.get("python"),
             "libraries": dict(self.section.get("libraries") or {}),
-            "manifest": {
+            "manifest": None
+            if m is None
+            else {
                 "created": m.created,
                 "author": m.author,
                 "message": m.message,
@@ -84,43 +104,75 @@ class LoadedModel:
 
 
 def load_model(
-    spec: str,
+    spec: str | os.PathLike[str],
     *,
     store: StoreArg = None,
     ignore_requirements: bool = False,
     trust: bool = False,
     progress: bool | None = None,
+    loader: str | None = None,
 ) -> LoadedModel:
     """Pull ``spec``, check its requirements, import its runner and load the model.
 
+    ``spec`` may also be a local model file or folder: an ``os.PathLike``, or text that starts
+    with ``/``, ``./``, ``../``, ``~`` or ``file:``, or that names an existing path (an existing
+    path wins over a spec of the same text). A local path, and a pulled version without a model
+    section, are loaded by their detected engine (see :mod:`modelshelf.models.detect`).
+
     Args:
-        spec: ``NAME[:VERSION|@ALIAS]`` of a version made by :func:`register_model`.
+        spec: ``NAME[:VERSION|@ALIAS]``, or a local model file or folder.
         store: a store URL or a :class:`Shelf`; default the default store.
         ignore_requirements: skip the check of the recorded requirements.
-        trust: allow formats that run code when loaded (pickle); also
-            ``MODELSHELF_TRUST_PICKLE=1``. Given to a runner whose ``load_model`` takes a
-            ``trust`` keyword (the built-in pickle, joblib, skops and torch runners).
+        trust: allow formats that run code when loaded (pickle, joblib, a pickled torch module,
+            untrusted skops types); also ``MODELSHELF_TRUST_PICKLE=1``.
         progress: show progress bars (default: when stderr is a terminal).
+        loader: ``"package.module:function"`` of an installed module: ``function(path)`` returns
+            the model (``path`` is the local path or the snapshot folder) and ``predict`` calls
+            ``model.predict(data)``. Skips detection and any model section.
 
     Raises:
-        NotAModelError: the version has no model section.
+        NotAModelError: a version with no model section in which detection finds no model file;
+            the message names every candidate.
+        UnknownModelFormatError: a local path detection does not recognise.
+        TrustRequiredError: a pickle-based format without ``trust``; nothing was unpickled.
         RequirementsError: requirements are missing or mismatched; every one is listed.
+        InvalidInputError: ``loader`` is malformed or not in an installed module.
         UntrustedStoreDataError: the model section is malformed, or its runner path is not an
             installed Runner subclass.
 
     Example:
         >>> # model = load_model("demo/doubler:1"); model.predict([1, 2])
+        >>> # model = load_model("./model.onnx"); model.predict([[1.0, 2.0, 3.0]])
     """
+    trusted = trust or constants.trust_pickle()
+    if plain.is_local_path(spec):
+        local = plain.local_path(spec)
+        if loader is not None:
+            return _custom(loader, local, None, str(local), "", trusted)
+        return _detected(detect_format(local), local, None, trusted)
+    spec = os.fspath(spec)
     shelf = shelf_of(store)
     resolved = shelf.resolve(spec)
     manifest = resolved.manifest
     where = f"{manifest.name}:{manifest.version} in {shelf.url}"
     section = manifest.extra.get(SECTION)
+    if loader is not None:
+        path = shelf.pull_resolved(resolved, progress=progress)
+        return _custom(loader, path, manifest, where, shelf.url, trusted, shelf.cache.root)
     if section is None:
-        raise NotAModelError(
-            f"{where} is not a registered model (its manifest has no 'model' section); pull its"
-            f" files with `modelshelf pull {manifest.name}:{manifest.version}`"
-        )
+        path = shelf.pull_resolved(resolved, progress=progress)
+        try:
+            found = detect_format(path)
+        except UnknownModelFormatError as exc:
+            lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
+            raise NotAModelError(
+                f"{where} is not a registered model (its manifest has no 'model' section) and"
+                f" detection found no single model file in it ({exc.reason}); pull its files with"
+                f" `modelshelf pull {manifest.name}:{manifest.version}`, register it with a runner,"
+                f" or pass loader='package.module:function'{lines}"
+                f"\n  Formats tried: {', '.join(exc.tried)}."
+            ) from None
+        return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
         raise _untrusted(where, "the model section is not an object", shelf.url)
     path = shelf.pull_resolved(resolved, progress=progress)
@@ -133,12 +185,44 @@ def load_model(
     )
     props = _props(section.get("props"), where, shelf.url)
     artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-    trusted = trust or constants.trust_pickle()
     if _takes_trust(runner.load_model):
         model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
     else:
         model = runner.load_model(props, artifacts)
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+
+
+def _detected(
+    found: DetectedFormat, path: Path, manifest: Manifest | None, trusted: bool
+) -> LoadedModel:
+    runner, model = plain.load_detected(found, trust=trusted)
+    section = {
+        "engine": f"detected:{found.engine}",
+        "evidence": found.evidence,
+        "file": str(found.path),
+        "runner": f"{runner.__module__}:{runner.__qualname__}",
+    }
+    return LoadedModel(model, runner, path, manifest, trusted, section)
+
+
+def _custom(
+    loader: str,
+    path: Path,
+    manifest: Manifest | None,
+    where: str,
+    store: str,
+    trusted: bool,
+    cache_root: Path | None = None,
+) -> LoadedModel:
+    try:
+        function = _import_installed(loader, "loader", where, store, cache_root)
+    except UntrustedStoreDataError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if not callable(function) or isinstance(function, type):
+        raise InvalidInputError(f"{where}: the loader {trust.show(loader)} is not a function")
+    model = function(path)
+    section = {"engine": "custom", "loader": loader, "runner": None}
+    return LoadedModel(model, plain.CustomLoaderRunner, path, manifest, trusted, section)
 
 
 def _untrusted(where: str, reason: str, store: str) -> UntrustedStoreDataError:

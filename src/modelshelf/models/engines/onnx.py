@@ -11,7 +11,7 @@ from modelshelf.manifest import Manifest
 from modelshelf.models.engines._common import identity, model_file, register_engine_model
 from modelshelf.models.runner import Runner
 
-__all__ = ["OnnxRunner", "register_onnx_model"]
+__all__ = ["OnnxRunner", "load_file", "register_onnx_model"]
 
 _DTYPES = {
     "tensor(float)": "float32",
@@ -52,10 +52,8 @@ class OnnxRunner(Runner):
     @staticmethod
     def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
-        import onnxruntime
-
         path, _ = model_file(props, artifacts)
-        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return load_file(path)
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
@@ -106,3 +104,10 @@ def register_onnx_model(
         requirements,
         register_kwargs,
     )
+
+
+def load_file(path: Path) -> Any:
+    """An ``onnxruntime.InferenceSession`` on the CPU for the ONNX file at ``path``."""
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

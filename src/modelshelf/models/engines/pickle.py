@@ -16,7 +16,7 @@ from modelshelf.models.engines._common import (
 )
 from modelshelf.models.runner import Runner
 
-__all__ = ["PickleRunner", "register_pickle_model"]
+__all__ = ["PickleRunner", "load_file", "register_pickle_model"]
 
 
 class PickleRunner(Runner):
@@ -42,9 +42,7 @@ class PickleRunner(Runner):
     ) -> Any:
         """Unpickle the file, only when ``trust`` is true."""
         path, _ = model_file(props, artifacts)
-        require_trust(trust, "a pickle", path)
-        with path.open("rb") as source:
-            return pickle.load(source)
+        return load_file(path, trust=trust)
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
@@ -82,3 +80,10 @@ def register_pickle_model(
         requirements,
         register_kwargs,
     )
+
+
+def load_file(path: Path, *, trust: bool = False) -> Any:
+    """Unpickle the file at ``path``, only when ``trust`` is true."""
+    require_trust(trust, "a pickle", path)
+    with path.open("rb") as source:
+        return pickle.load(source)

@@ -16,7 +16,7 @@ from modelshelf.models.engines._common import (
 )
 from modelshelf.models.runner import Runner
 
-__all__ = ["SklearnJoblibRunner", "SklearnRunner", "register_sklearn_model"]
+__all__ = ["SklearnJoblibRunner", "SklearnRunner", "load_file", "register_sklearn_model"]
 
 FORMATS = ("skops", "joblib")
 
@@ -36,8 +36,17 @@ def _save(model: Any, folder: Path, fmt: str) -> dict[str, str]:
 
 def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
     path, fmt = model_file(props, artifacts)
+    return load_file(path, fmt, trust=trusted)
+
+
+def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
+    """Load a ``skops`` or ``joblib`` file; joblib and untrusted skops types need ``trust``.
+
+    The one scikit-learn loader: the runners call it with the file their props name, and plain
+    model files (:mod:`modelshelf.models.plain`) with the detected file.
+    """
     if fmt == "joblib":
-        require_trust(trusted, "a joblib file (pickle)", path)
+        require_trust(trust, "a joblib file (pickle)", path)
         import joblib
 
         return joblib.load(path)
@@ -46,7 +55,7 @@ def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: boo
     import skops.io
 
     untrusted = list(skops.io.get_untrusted_types(file=path))
-    if untrusted and not trusted:
+    if untrusted and not trust:
         raise TrustRequiredError(
             f"{path.name} holds types skops does not trust ({', '.join(untrusted[:5])}); loading"
             " them can run their code. Load it only from a store you trust, with"

@@ -18,7 +18,7 @@ from modelshelf.models.engines._common import (
 )
 from modelshelf.models.runner import Runner
 
-__all__ = ["TorchPickleRunner", "TorchRunner", "register_torch_model"]
+__all__ = ["TorchPickleRunner", "TorchRunner", "load_file", "register_torch_model"]
 
 
 @contextmanager
@@ -66,9 +66,20 @@ def _save(model: Any, folder: Path, pickled: bool) -> dict[str, str]:
 
 
 def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
+    path, fmt = model_file(props, artifacts)
+    return load_file(path, fmt, trust=trusted)
+
+
+def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
+    """Load a torch file: ``fmt`` is ``torchscript``, ``state_dict`` or ``pickle`` (needs trust).
+
+    The one torch loader: the runners call it with the file their props name, and plain model
+    files (:mod:`modelshelf.models.plain`) with the detected file.
+    """
+    if fmt == "pickle":
+        require_trust(trust, "a pickled torch module", path)
     import torch
 
-    path, fmt = model_file(props, artifacts)
     if fmt == "torchscript":
         with _jit_quiet():
             module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
@@ -77,7 +88,6 @@ def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: boo
     if fmt == "state_dict":
         return torch.load(path, map_location="cpu", weights_only=True)
     if fmt == "pickle":
-        require_trust(trusted, "a pickled torch module", path)
         module = torch.load(path, map_location="cpu", weights_only=False)
         module.eval()
         return module
