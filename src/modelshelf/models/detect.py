@@ -43,9 +43,9 @@ detected. Exactly one recognised file is the model; with several, the single one
 without extension is ``model`` is; otherwise :class:`~modelshelf.errors.UnknownModelFormatError`
 lists all of them. Nothing recognised: the same error names every file and the formats tried.
 
-Intended hook (built by the session that wires detection into ``load_model``): a custom loader
-given by import path, ``load_model(path, loader="package.module:function")``, checked with
-:func:`modelshelf.trust.check_import_path`, skips detection entirely for formats not listed here.
+A custom loader given by import path, ``load_model(path, loader="package.module:function")``
+(:mod:`modelshelf.models.plain`), checked with :func:`modelshelf.trust.check_import_path`,
+skips detection entirely for formats not listed here.
 
 Example:
     >>> detect_format("model.safetensors")  # doctest: +SKIP
