@@ -213,12 +213,13 @@ def forge(url: str, tmp_path: Path, section: dict[str, Any], name: str = "demo/f
     [
         ("../x:Y", "is not 'package.module:ClassName'"),
         ("x/y:Z", "is not 'package.module:ClassName'"),
-        ("os:system", "is not a modelshelf.Runner subclass"),
+        ("os:system", "is in Python's standard library"),
+        ("builtins:eval", "is in Python's standard library"),
         ("tests.models_fixtures:NotARunner", "is not a modelshelf.Runner subclass"),
         ("tests.models_fixtures:LOADED_WITH_TRUST", "is not a modelshelf.Runner subclass"),
         ("surely_not_installed_mod:Runner", "is not in an installed module"),
         ("__main__:Runner", "names the __main__ module"),
-        ("os:sys.modules", "is not a modelshelf.Runner subclass"),
+        ("os:sys.modules", "is in Python's standard library"),
         (["tests.models_fixtures:LinearRunner"], "must be text"),
         ("a:b\nc", "holds control characters"),
     ],
@@ -232,6 +233,35 @@ def test_a_forged_runner_path_is_refused_in_one_line(
     message = str(caught.value)
     assert reason in message and "\n" not in message
     assert "demo/forged:1.0" in message
+
+
+@pytest.mark.parametrize("hook", ["os:system", "builtins:eval", "subprocess:getoutput"])
+def test_a_forged_hook_from_the_standard_library_is_refused(
+    hook: str, url: str, tmp_path: Path
+) -> None:
+    runner = f"{fx.LinearRunner.__module__}:{fx.LinearRunner.__qualname__}"
+    section = {"runner": runner, "requirements": [], "artifacts": [], "preprocess": hook}
+    forge(url, tmp_path, section)
+    with pytest.raises(UntrustedStoreDataError, match="standard library") as caught:
+        load_model("demo/forged", store=fresh(url, tmp_path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_module_in_the_working_folder_is_never_imported(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``python -c``, a REPL or a notebook, ``''`` (the working folder) is on sys.path,
+    and ``pull -o .`` puts store files there: they are not installed code."""
+    work = tmp_path / "work"
+    work.mkdir()
+    marker = tmp_path / "imported"
+    (work / "evil_cwd_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X: pass\n")
+    monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend("")
+    forge(url, tmp_path, {"runner": "evil_cwd_mod:X", "requirements": [], "artifacts": []})
+    with pytest.raises(UntrustedStoreDataError, match="is not in an installed module"):
+        load_model("demo/forged", store=fresh(url, tmp_path))
+    assert not marker.exists()
 
 
 def test_a_runner_module_in_the_cache_is_never_imported(

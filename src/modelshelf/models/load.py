@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,11 +308,21 @@ def _import_installed(
     except ValueError as exc:
         raise _untrusted(where, f"its {role} is refused: {exc}", store) from None
     shown = trust.show(recorded)
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names or top == "builtins":
+        # os:system or builtins:eval are installed and callable: a store must not pick them.
+        raise _untrusted(
+            where,
+            f"its {role} {shown} is in Python's standard library; a {role} must come from the"
+            " package that provides the model",
+            store,
+        )
     if not _installed(module_name, cache_root or constants.cache_dir()):
         raise _untrusted(
             where,
             f"its {role} {shown} is not in an installed module; install the package that"
-            " provides it (modelshelf never imports code from the store or the cache)",
+            " provides it (modelshelf never imports code from the store, the cache or the"
+            " working folder)",
             store,
         )
     target: object = importlib.import_module(module_name)
@@ -322,9 +333,12 @@ def _import_installed(
 
 def _installed(module_name: str, cache: Path) -> bool:
     """True when every package on the way to ``module_name`` is found on ``sys.path`` as it is,
-    and none lies in the modelshelf cache."""
+    none lies in the modelshelf cache, and none is found through the implicit working-folder
+    entry (``''``, as under ``python -c``, a REPL or a notebook): files pulled with
+    ``pull -o .`` land there, and they are store content, not installed code."""
     cache_root = cache.expanduser().resolve()
     parts = module_name.split(".")
+    top = parts[0]
     for depth in range(1, len(parts) + 1):
         try:
             found = importlib.util.find_spec(".".join(parts[:depth]))
@@ -333,9 +347,23 @@ def _installed(module_name: str, cache: Path) -> bool:
         if found is None:
             return False
         for location in [found.origin, *(found.submodule_search_locations or [])]:
-            if location and Path(location).resolve().is_relative_to(cache_root):
+            if not location or location in ("built-in", "frozen"):
+                continue
+            where = Path(location).resolve()
+            if where.is_relative_to(cache_root) or _via_working_folder(where, top):
                 return False
     return True
+
+
+def _via_working_folder(location: Path, top: str) -> bool:
+    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is ``''`` or ``'.'``."""
+    for entry in sys.path:
+        base = (Path(entry) if entry else Path.cwd()).resolve()
+        if not location.is_relative_to(base) or location == base:
+            continue
+        if location.relative_to(base).parts[0].split(".")[0] == top:
+            return entry in ("", ".")
+    return False
 
 
 def _props(recorded: object, where: str, store: str) -> dict[str, str] | None:
