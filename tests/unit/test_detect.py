@@ -204,7 +204,7 @@ def test_torch_zip(tmp_path: Path) -> None:
 
 def test_torchscript(tmp_path: Path) -> None:
     got = detect_format(zip_bytes(tmp_path / "scripted.pt", torchscript_entries("scripted")))
-    assert got.engine == "torchscript" and got.needs_trust
+    assert got.engine == "torchscript" and not got.needs_trust
     assert "code/" in got.evidence
 
 

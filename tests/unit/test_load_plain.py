@@ -106,16 +106,48 @@ def test_pickled_torch_module_needs_trust(
 ) -> None:
     torch = pytest.importorskip("torch")
     path, module = write_torch(tmp_path, pickled=True)
-    called: list[str] = []
-    monkeypatch.setattr(torch, "load", lambda *a, **k: called.append("load"))
+    calls: list[object] = []
+    real_load = torch.load
+
+    def recording_load(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
     with pytest.raises(TrustRequiredError, match=r"pickled torch module.*trust=True"):
         load_model(path)
-    assert called == []
+    assert calls == [True]  # only torch's restricted (weights-only) unpickler ran
     monkeypatch.undo()
     x = torch.tensor(X)
     for loaded in both(path, url, tmp_path, trust=True):
         assert torch.equal(loaded.predict(x), module(x).detach())
         assert loaded.metadata["engine"] == "detected:torch"
+
+
+def test_a_torch_state_dict_loads_without_trust_as_weights(url: str, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    state = fx.tiny_module().state_dict()
+    path = tmp_path / "weights.pt"
+    torch.save(state, path)
+    for loaded in both(path, url, tmp_path):
+        assert loaded.model.keys() == state.keys()
+        assert all(torch.equal(loaded.model[k], state[k]) for k in state)
+        with pytest.raises(InvalidInputError, match="only tensors"):
+            loaded.predict(torch.tensor(X))
+
+
+def test_a_file_its_engine_cannot_load_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import zipfile
+
+    path = tmp_path / "fake_ts.pt"
+    with zipfile.ZipFile(path, "w") as archive:  # detected as TorchScript, not one
+        archive.writestr("m/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("m/constants.pkl", b"\x80\x02)q\x00.")
+        archive.writestr("m/code/__torch__.py", b"")
+    with pytest.raises(UnknownModelFormatError, match="could not load it") as caught:
+        load_model(path)
+    assert str(path) in str(caught.value)
 
 
 def test_onnx_graph_from_path_and_pushed_asset(url: str, tmp_path: Path) -> None:

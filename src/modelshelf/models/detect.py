@@ -89,7 +89,9 @@ ENGINES = ("pickle", "joblib", "skops", "torch", "torchscript", "safetensors", "
 """Every engine name detection can answer."""
 ORDER = ("torchscript", "torch", "skops", "safetensors", "joblib", "pickle", "onnx")
 """Engines in the order their rules are tried (see the table above)."""
-NEEDS_TRUST = frozenset({"pickle", "joblib", "torch", "torchscript"})
+# TorchScript is read by torch's own restricted loader (no arbitrary globals), as registered
+# TorchScript models are; a torch zip may hold a pickled module (a state_dict needs no trust).
+NEEDS_TRUST = frozenset({"pickle", "joblib", "torch"})
 """Formats whose loading can run code stored in the file."""
 
 PICKLE_EXTENSIONS = frozenset({".pkl", ".pickle", ".joblib", ".p", ".sav"})

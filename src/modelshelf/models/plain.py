@@ -14,11 +14,17 @@ disk is a path; anything else is a ``NAME[:VERSION|@ALIAS]`` spec.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
-from modelshelf.errors import InvalidInputError, RequirementsError
+from modelshelf.errors import (
+    InvalidInputError,
+    ModelshelfError,
+    RequirementsError,
+    UnknownModelFormatError,
+)
 from modelshelf.models.detect import DetectedFormat
 from modelshelf.models.engines.onnx import OnnxRunner
 from modelshelf.models.engines.pickle import PickleRunner
@@ -38,7 +44,8 @@ PATH_PREFIXES = ("/", "./", "../", "~", "file:")
 
 
 class SafetensorsRunner(Runner):
-    """A bare safetensors file: a mapping of tensor name to tensor, which cannot predict.
+    """Weights alone (a safetensors file, or a torch state_dict): a mapping of tensor name to
+    tensor, which cannot predict.
 
     ``LoadedModel.model`` gives the tensors; ``predict`` raises :class:`InvalidInputError`.
     """
@@ -50,8 +57,8 @@ class SafetensorsRunner(Runner):
     def predict(model: Any, data: Any) -> Any:
         """Refuse: tensors alone are weights, not a model."""
         raise InvalidInputError(
-            "a safetensors file holds only tensors (LoadedModel.model is the mapping), not a"
-            " model to predict with; build your module, load_state_dict(loaded.model), and call it"
+            "this file holds only tensors (LoadedModel.model is the mapping), not a model to"
+            " predict with; build your module, load_state_dict(loaded.model), and call it"
         )
 
 
@@ -117,11 +124,31 @@ def load_detected(found: DetectedFormat, *, trust: bool) -> tuple[type[Runner], 
     try:
         model = _load(engine, path, trust)
     except ModuleNotFoundError as exc:
-        package = _PACKAGES.get(engine, exc.name or engine)
+        missing = (exc.name or "").split(".")[0]
+        own = _PACKAGES.get(engine, "")
+        package = (
+            own if not missing or missing in own.replace("scikit-learn", "sklearn") else missing
+        )
+        hint = (
+            f"pip install {package}"
+            if package == own
+            else "install the package that provides it (the file refers to its classes)"
+        )
         raise RequirementsError(
-            f"{path.name} is {engine} ({found.evidence}); loading it needs {package}: pip install"
-            f" {package}"
+            f"{path.name} is {engine} ({found.evidence}); loading it needs the module"
+            f" {missing or package}: {hint}"
         ) from None
+    except ModelshelfError:
+        raise
+    except Exception as exc:  # the engine's own refusal of a damaged or foreign file
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UnknownModelFormatError(
+            str(path),
+            f"it looks like {engine} ({found.evidence}), but {engine} could not load it: {first}",
+            hint="Check the file, or give a loader with loader='package.module:function'.",
+        ) from exc
+    if engine == "torch" and isinstance(model, Mapping):
+        return SafetensorsRunner, model  # a state_dict: weights, loaded without any trust
     return RUNNERS[engine], model
 
 
@@ -143,7 +170,7 @@ def _load(engine: str, path: Path, trust: bool) -> Any:
     if engine in ("joblib", "skops"):
         return sklearn.load_file(path, engine, trust=trust)
     if engine in ("torch", "torchscript"):
-        return torch.load_file(path, "pickle" if engine == "torch" else "torchscript", trust=trust)
+        return torch.load_file(path, "auto" if engine == "torch" else "torchscript", trust=trust)
     if engine == "onnx":
         return onnx.load_file(path)
     if engine == "safetensors":

@@ -71,11 +71,23 @@ def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: boo
 
 
 def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
-    """Load a torch file: ``fmt`` is ``torchscript``, ``state_dict`` or ``pickle`` (needs trust).
+    """Load a torch file: ``fmt`` is ``torchscript``, ``state_dict``, ``pickle`` (needs trust)
+    or ``auto`` (a plain ``torch.save`` file of unknown content).
 
     The one torch loader: the runners call it with the file their props name, and plain model
-    files (:mod:`modelshelf.models.plain`) with the detected file.
+    files (:mod:`modelshelf.models.plain`) with the detected file. ``auto`` loads with
+    ``weights_only=True`` (tensors and plain containers: a state_dict) and needs trust only
+    when the file turns out to hold other objects (a pickled module).
     """
+    if fmt == "auto":
+        import pickle
+
+        import torch
+
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            fmt = "pickle"  # torch's restricted unpickler refused a global: not weights only
     if fmt == "pickle":
         require_trust(trust, "a pickled torch module", path)
     import torch
