@@ -106,19 +106,23 @@ def test_pulls_run_concurrently_and_bounded(
     in_flight, peak = [0], [0]
     first_two = threading.Barrier(2, timeout=10)  # passes only if two pulls overlap
     calls = [0]
-    overflow = threading.Event()  # never set: only a short hold
+    overflow = threading.Event()  # set by a third pull in flight: an unbounded pool
     real = _Shelf.pull_resolved
 
     def watched(self: _Shelf, resolved: Any, **kw: Any) -> Path:
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
+            if in_flight[0] > 2:
+                overflow.set()
             calls[0] += 1
             wait = calls[0] <= 2
         try:
             if wait:
                 first_two.wait()
-            overflow.wait(0.05)  # hold the slot a little: an unbounded pool would overlap more
+                # Hold both slots: an unbounded pool starts a third pull meanwhile (and ends
+                # the hold at once); a pool of two cannot, and the hold times out.
+                overflow.wait(0.5)
             return real(self, resolved, **kw)
         finally:
             with lock:
@@ -150,13 +154,18 @@ def test_lazy_loading_defers_pulls_until_get(assets: Path, monkeypatch: pytest.M
 
 def test_concurrent_get_loads_once(assets: Path) -> None:
     loads: list[int] = []
-    gate = threading.Event()
+    entered: list[int] = []
+    second_entry = threading.Event()  # a second _load at once: the library did not lock
+    start = threading.Barrier(5, timeout=10)  # four getters and this thread
 
     class Slow(Model):
         CONFIGURATIONS: ClassVar[dict[str, dict[str, Any]]] = {"slow": {"asset": "test/a:1"}}
 
         def _load(self) -> None:
-            gate.wait(5)
+            entered.append(1)
+            if len(entered) > 1:
+                second_entry.set()
+            second_entry.wait(0.5)  # without a lock the other getters arrive here meanwhile
             loads.append(1)
 
         def _predict(self, item: Any) -> Any:
@@ -164,12 +173,18 @@ def test_concurrent_get_loads_once(assets: Path) -> None:
 
     lib = ModelLibrary([Slow], store=STORE, cache_dir=assets / "c", lazy_loading=True)
     got: list[Model] = []
-    threads = [threading.Thread(target=lambda: got.append(lib.get("slow"))) for _ in range(4)]
+
+    def getter() -> None:
+        start.wait()
+        got.append(lib.get("slow"))
+
+    threads = [threading.Thread(target=getter) for _ in range(4)]
     for t in threads:
         t.start()
-    gate.set()
+    start.wait()
     for t in threads:
         t.join(10)
+    assert not any(t.is_alive() for t in threads)
     assert loads == [1]
     assert len(got) == 4 and all(m is got[0] for m in got)
 
