@@ -102,13 +102,6 @@ class SklearnJoblibRunner(SklearnRunner):
         """Write ``model.joblib``."""
         return _save(model, folder, "joblib")
 
-    @staticmethod
-    def load_model(
-        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
-    ) -> Any:
-        """Load the saved estimator; joblib needs ``trust``."""
-        return _load(props, artifacts, trust)
-
 
 def register_sklearn_model(
     name: str,

@@ -149,13 +149,6 @@ class TorchPickleRunner(TorchRunner):
         """Write ``model.pt`` with ``torch.save(model)``."""
         return _save(model, folder, pickled=True)
 
-    @staticmethod
-    def load_model(
-        props: dict[str, str] | None, artifacts: dict[str, Path], *, trust: bool = False
-    ) -> Any:
-        """The unpickled module; needs ``trust``."""
-        return _load(props, artifacts, trust)
-
 
 def register_torch_model(
     name: str,
