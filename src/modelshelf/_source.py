@@ -116,18 +116,7 @@ def _walk(
     for entry in entries:
         local = Path(entry.path)
         rel = prefix + unicodedata.normalize("NFC", entry.name)
-        try:
-            info = local.stat()  # follows links, as cp -rL does
-        except FileNotFoundError as exc:
-            if local.is_symlink():
-                raise _dangling(local) from exc
-            raise SourcePathError(local, "it vanished while the folder was read") from exc
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise SourcePathError(
-                    local, f"its links loop ({_link_target(local)!r}); fix or remove the link"
-                ) from exc
-            raise SourcePathError(local, f"cannot read it ({exc.strerror})") from exc
+        info = _stat(local, missing="it vanished while the folder was read")
         if stat.S_ISDIR(info.st_mode):
             if entry.name in _SKIPPED_DIRS:
                 continue
@@ -353,20 +342,30 @@ def _check_targets(pairs: tuple[tuple[Path, str], ...]) -> None:
         ) from None
 
 
-def _regular_file(local: Path, target: str) -> SourceFile:
-    """``local`` as the file ``target`` of the asset; links are followed."""
+def _stat(local: Path, *, missing: str) -> os.stat_result:
+    """``local``'s stat, links followed (as ``cp -rL`` does); each failure is named.
+
+    Raises:
+        SourcePathError: a dangling or looping link, ``missing`` if the file is gone, or
+            another OS error.
+    """
     try:
-        info = local.stat()
+        return local.stat()
     except FileNotFoundError as exc:
         if local.is_symlink():
             raise _dangling(local) from exc
-        raise SourcePathError(local, "no such file; check the path") from exc
+        raise SourcePathError(local, missing) from exc
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise SourcePathError(
                 local, f"its links loop ({_link_target(local)!r}); fix or remove the link"
             ) from exc
         raise SourcePathError(local, f"cannot read it ({exc.strerror})") from exc
+
+
+def _regular_file(local: Path, target: str) -> SourceFile:
+    """``local`` as the file ``target`` of the asset; links are followed."""
+    info = _stat(local, missing="no such file; check the path")
     if stat.S_ISDIR(info.st_mode):
         raise SourcePathError(
             local, "it is a folder; list its files, or push the folder by its path"
