@@ -124,6 +124,7 @@ def create_app(
     metrics = ServeMetrics()
     slot = ModelSlot(source.name)
     slot.on_swap = lambda old, new: metrics.swapped(source.name, old, new)
+    slot.on_swap_error = lambda _message: metrics.swap_failures.labels(source.name).inc()
     slot.install(source.load_version(None))
     active = slot.active
     assert active is not None

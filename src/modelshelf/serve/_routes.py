@@ -332,7 +332,7 @@ async def off_loop(body: bytes, function: Callable[..., Any], *args: Any) -> Any
 
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
     except UnicodeDecodeError:
         raise _RefusedError(400, "the body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:

@@ -88,6 +88,7 @@ class ModelSlot:
         self.last_swap_error: str | None = None
         self.last_swap_at: float | None = None
         self.on_swap: Callable[[str | None, str], None] | None = None
+        self.on_swap_error: Callable[[str], None] | None = None
 
     @property
     def active(self) -> ServedVersion | None:
@@ -146,6 +147,8 @@ class ModelSlot:
         with self._lock:
             self.last_swap_error = message
             self.last_swap_at = time.time()
+        if self.on_swap_error is not None:
+            self.on_swap_error(message)
 
     def _release(self, served: ServedVersion) -> None:
         with self._lock:
