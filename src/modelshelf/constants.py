@@ -13,7 +13,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
-| ``MODELSHELF_SERVE_CONFIG`` | internal: what ``modelshelf serve`` hands its worker processes | none |
+| ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def lock_timeout() -> float:
 
 
 def serve_config() -> str | None:
-    """The JSON settings ``modelshelf serve`` passes to its workers (``MODELSHELF_SERVE_CONFIG``)."""
+    """What ``modelshelf serve`` passes to its workers, as JSON (``MODELSHELF_SERVE_CONFIG``)."""
     return os.environ.get("MODELSHELF_SERVE_CONFIG") or None
 
 

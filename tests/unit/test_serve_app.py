@@ -14,11 +14,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
+from tests.models_fixtures import LinearRunner
 
-from modelshelf import InvalidInputError, Runner, Shelf, register_model  # noqa: E402
-from modelshelf.serve import ServeOptions, create_app  # noqa: E402
-from tests.models_fixtures import LinearRunner  # noqa: E402
+from modelshelf import InvalidInputError, Runner, Shelf, register_model
+from modelshelf.serve import ServeOptions, create_app
 
 
 class Scaler:

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from modelshelf.errors import StoreUnreachableError  # noqa: E402
-from modelshelf.serve._slot import (  # noqa: E402
+from modelshelf.errors import StoreUnreachableError
+from modelshelf.serve._slot import (
     AliasFollower,
     ModelSlot,
     NotReadyError,
