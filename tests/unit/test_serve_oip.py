@@ -293,7 +293,7 @@ MALFORMED: list[tuple[str, bytes, int | None, str]] = [
         "binary without header",
         body(tensor(parameters=BINARY)),
         None,
-        "input 'x' has parameters.binary_data_size but the request has no Inference-Header",
+        "input 'x' has binary_data_size but no Inference-Header-Content-Length was sent",
     ),
     ("size negative", *with_binary([tensor(parameters={"binary_data_size": -8})], b""), "non-neg"),
     ("size float", *with_binary([tensor(parameters={"binary_data_size": 8.0})], b"1" * 8), "8.0"),
@@ -317,7 +317,7 @@ MALFORMED: list[tuple[str, bytes, int | None, str]] = [
         *with_binary(
             [tensor(datatype="BYTES", parameters={"binary_data_size": 7})], b"\x01\0\0\0a\0\0"
         ),
-        "input 'x': binary BYTES data ends inside an element's 4-byte length",
+        "input 'x': binary BYTES data ends in a 4-byte length",
     ),
     (
         "bytes element past size",
@@ -339,7 +339,7 @@ MALFORMED: list[tuple[str, bytes, int | None, str]] = [
             [tensor(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 10})],
             bytes_elements(b"a", b"b"),
         ),
-        "more than the 1 elements of shape [1]",
+        "more than the 1 elements of the shape",
     ),
     ("header beyond body", body(tensor(data=[1, 2])), 10_000, "Inference-Header-Content-Length is"),
     ("header negative", body(tensor(data=[1, 2])), -1, "Inference-Header-Content-Length is -1"),
@@ -533,3 +533,18 @@ def test_response_outputs_parse_back_as_inputs() -> None:
     np.testing.assert_array_equal(data["f"], output["f"])
     assert data["f"].dtype == np.float32
     assert data["s"].tolist() == ["a", "b"]
+
+
+def test_header_length_covering_the_whole_body_is_a_json_request() -> None:
+    raw = body(tensor(data=[1, 2]))
+    assert runner_input(parse_infer_request(raw, len(raw))).tolist() == [1.0, 2.0]
+
+
+def test_binary_bytes_split_ignores_what_the_length_prefixes_look_like() -> None:
+    """A length prefix of zero, and element bytes that look like a length prefix, stay data."""
+    items = [b"", struct.pack("<I", 9), b"\x00" * 4]
+    raw, header_length = with_binary(
+        [tensor(datatype="BYTES", shape=(3,), parameters={"binary_data_size": 20})],
+        bytes_elements(*items),
+    )
+    assert runner_input(parse_infer_request(raw, header_length)).tolist() == items

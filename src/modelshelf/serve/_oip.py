@@ -60,21 +60,11 @@ __all__ = [
 ]
 
 DATATYPES: Mapping[str, np.dtype[Any]] = MappingProxyType(
-    {
-        "BOOL": np.dtype(np.bool_),
-        "UINT8": np.dtype(np.uint8),
-        "UINT16": np.dtype(np.uint16),
-        "UINT32": np.dtype(np.uint32),
-        "UINT64": np.dtype(np.uint64),
-        "INT8": np.dtype(np.int8),
-        "INT16": np.dtype(np.int16),
-        "INT32": np.dtype(np.int32),
-        "INT64": np.dtype(np.int64),
-        "FP16": np.dtype(np.float16),
-        "FP32": np.dtype(np.float32),
-        "FP64": np.dtype(np.float64),
-        "BYTES": np.dtype(object),
-    }
+    {"BOOL": np.dtype(np.bool_)}
+    | {f"UINT{bits}": np.dtype(f"uint{bits}") for bits in (8, 16, 32, 64)}
+    | {f"INT{bits}": np.dtype(f"int{bits}") for bits in (8, 16, 32, 64)}
+    | {f"FP{bits}": np.dtype(f"float{bits}") for bits in (16, 32, 64)}
+    | {"BYTES": np.dtype(object)}
 )
 """Each supported OIP datatype and the dtype of the array a runner receives for it."""
 
@@ -83,6 +73,14 @@ MAX_DIMS = 32
 
 DEFAULT_OUTPUT = "output-0"
 _LENGTH = struct.Struct("<I")
+# The JSON types an element may have, by datatype or else by numpy kind, and how to say so.
+_JSON_ELEMENTS: dict[str, tuple[set[type], str]] = {
+    "BOOL": ({bool}, "true or false"),
+    "BYTES": ({str}, "a string"),
+    "i": ({int}, "an integer"),
+    "u": ({int}, "an integer"),
+    "f": ({int, float}, "a number"),
+}
 _SUPPORTED = ", ".join(DATATYPES)
 _repr = reprlib.Repr()
 _repr.maxstring = _repr.maxother = 40
@@ -143,8 +141,7 @@ def parse_infer_request(
     Raises:
         InferenceRequestError: anything malformed; the message names the input and the fault.
     """
-    header, binary = _split_body(body, header_length)
-    doc = _load_header(header, header_length)
+    doc, binary = _header(body, header_length)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InferenceRequestError(f"'id' must be a string, not {_show(request_id)}")
@@ -153,23 +150,20 @@ def parse_infer_request(
         raise InferenceRequestError("'parameters' must be a JSON object")
     raw_inputs = doc.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
-        raise InferenceRequestError(
-            "'inputs' must be a non-empty list of tensors, each with name, datatype, shape, data"
-        )
-    inputs: list[InferInput] = []
+        raise InferenceRequestError("'inputs' must be a non-empty list of input tensors")
+    inputs: dict[str, InferInput] = {}
     offset = 0
     for index, raw in enumerate(raw_inputs):
         name, datatype, shape, size, data = _input_fields(raw, index, max_elements)
         where = f"input {name!r}"
-        if any(seen.name == name for seen in inputs):
+        if name in inputs:
             raise InferenceRequestError(f"{where} is given twice; input names must be unique")
         if size is None:
             array = _json_tensor(where, datatype, shape, data)
         else:
             if binary is None:
                 raise InferenceRequestError(
-                    f"{where} has parameters.binary_data_size but the request has no "
-                    "Inference-Header-Content-Length header to say where the binary data starts"
+                    f"{where} has binary_data_size but no Inference-Header-Content-Length was sent"
                 )
             if offset + size > len(binary):
                 raise InferenceRequestError(
@@ -178,14 +172,13 @@ def parse_infer_request(
                 )
             array = _binary_tensor(where, datatype, shape, binary[offset : offset + size])
             offset += size
-        inputs.append(InferInput(name, datatype, shape, array))
+        inputs[name] = InferInput(name, datatype, shape, array)
     if binary is not None and offset != len(binary):
         raise InferenceRequestError(
-            f"{len(binary) - offset} bytes follow the last binary input; the inputs' "
-            "binary_data_size values must add up to the body after the JSON header"
+            f"{len(binary) - offset} bytes follow the last binary input's binary_data_size"
         )
     outputs = _requested_outputs(doc.get("outputs"))
-    return InferRequest(request_id, tuple(inputs), outputs, parameters)
+    return InferRequest(request_id, tuple(inputs.values()), outputs, parameters)
 
 
 def runner_input(request: InferRequest) -> Any:
@@ -246,27 +239,24 @@ def infer_response(
     return response
 
 
-def _split_body(body: bytes, header_length: int | None) -> tuple[bytes, memoryview | None]:
-    if header_length is None:
-        return body, None
-    if header_length < 0 or header_length > len(body):
-        raise InferenceRequestError(
-            f"Inference-Header-Content-Length is {header_length} but the body holds "
-            f"{len(body)} bytes; it must be the length of the JSON header at the body's start"
-        )
-    view = memoryview(body)
-    return bytes(view[:header_length]), view[header_length:]
-
-
-def _load_header(header: bytes, header_length: int | None) -> dict[str, Any]:
-    what = "the request body" if header_length is None else f"the first {header_length} bytes"
+def _header(body: bytes, header_length: int | None) -> tuple[dict[str, Any], memoryview | None]:
+    """The JSON header as a dict, and the binary part of the body (None: the body is JSON)."""
+    what, header, binary = "the request body", body, None
+    if header_length is not None:
+        if header_length < 0 or header_length > len(body):
+            raise InferenceRequestError(
+                f"Inference-Header-Content-Length is {header_length} but the body holds "
+                f"{len(body)} bytes; it must be the length of the JSON header at the body's start"
+            )
+        what, header = f"the first {header_length} bytes", body[:header_length]
+        binary = memoryview(body)[header_length:]
     try:
         doc = json.loads(header.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {_show(str(exc))}") from None
     if not isinstance(doc, dict):
         raise InferenceRequestError(f"{what} must be a JSON object with 'inputs'")
-    return doc
+    return doc, binary
 
 
 def _input_fields(
@@ -274,9 +264,7 @@ def _input_fields(
 ) -> tuple[str, str, tuple[int, ...], int | None, Any]:
     """Check one input's name, datatype, shape and parameters; return them and its data."""
     if not isinstance(raw, dict):
-        raise InferenceRequestError(
-            f"inputs[{index}] must be an object with name, datatype, shape and data"
-        )
+        raise InferenceRequestError(f"inputs[{index}] must be an object with name, shape, ...")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise InferenceRequestError(f"inputs[{index}] needs a 'name' (a non-empty string)")
@@ -293,8 +281,7 @@ def _input_fields(
         or any(type(dim) is not int or dim < 0 for dim in shape)
     ):
         raise InferenceRequestError(
-            f"{where}: shape {_show(shape)} must be a list of at most {MAX_DIMS} "
-            "non-negative integers"
+            f"{where}: shape {_show(shape)} must be at most {MAX_DIMS} non-negative integers"
         )
     # Zero-sized dims hold no data but still size the array numpy builds: bound the rest too.
     if math.prod(max(dim, 1) for dim in shape) > max_elements:
@@ -314,9 +301,7 @@ def _input_fields(
     if size is not None and "data" in raw:
         raise InferenceRequestError(f"{where} has both 'data' and binary_data_size; send one")
     if size is None and "data" not in raw:
-        raise InferenceRequestError(
-            f"{where} has no 'data'; send its elements in 'data' or as binary data"
-        )
+        raise InferenceRequestError(f"{where} has no 'data' (nor binary_data_size)")
     return name, datatype, tuple(shape), size, raw.get("data")
 
 
@@ -330,15 +315,7 @@ def _json_tensor(where: str, datatype: str, shape: tuple[int, ...], data: Any) -
             f"{where}: 'data' holds {len(flat)} elements but shape {list(shape)} needs {count}"
         )
     dtype = DATATYPES[datatype]
-    allowed: set[type]
-    if datatype == "BOOL":
-        allowed, wanted = {bool}, "true or false"
-    elif datatype == "BYTES":
-        allowed, wanted = {str}, "a string"
-    elif dtype.kind in "iu":
-        allowed, wanted = {int}, "an integer"
-    else:
-        allowed, wanted = {int, float}, "a number"
+    allowed, wanted = _JSON_ELEMENTS.get(datatype) or _JSON_ELEMENTS[dtype.kind]
     if not set(map(type, flat)) <= allowed:
         bad = next(item for item in flat if type(item) not in allowed)
         raise InferenceRequestError(f"{where}: element {_show(bad)} is not {wanted} ({datatype})")
@@ -392,32 +369,7 @@ def _binary_tensor(
     count = math.prod(shape)
     dtype = DATATYPES[datatype]
     if datatype == "BYTES":
-        items: list[bytes] = []
-        pos, end = 0, len(chunk)
-        while pos < end:
-            if len(items) == count:
-                raise InferenceRequestError(
-                    f"{where}: binary BYTES data holds more than the {count} elements of "
-                    f"shape {list(shape)}"
-                )
-            if pos + _LENGTH.size > end:
-                raise InferenceRequestError(
-                    f"{where}: binary BYTES data ends inside an element's 4-byte length"
-                )
-            (length,) = _LENGTH.unpack_from(chunk, pos)
-            pos += _LENGTH.size
-            if pos + length > end:
-                raise InferenceRequestError(
-                    f"{where}: BYTES element {len(items)} says {length} bytes but only "
-                    f"{end - pos} remain in its binary_data_size"
-                )
-            items.append(bytes(chunk[pos : pos + length]))
-            pos += length
-        if len(items) != count:
-            raise InferenceRequestError(
-                f"{where}: binary BYTES data holds {len(items)} elements but shape "
-                f"{list(shape)} needs {count}"
-            )
+        items = _bytes_elements(where, bytes(chunk), shape)
         array = np.empty(count, dtype=object)
         array[:] = items
         return array.reshape(shape)
@@ -434,19 +386,45 @@ def _binary_tensor(
     return little.astype(dtype).reshape(shape)
 
 
+def _bytes_elements(where: str, raw: bytes, shape: tuple[int, ...]) -> list[bytes]:
+    """Split BYTES binary data: each element a 4-byte little-endian length, then its bytes."""
+    count, items, pos, end, unpack = math.prod(shape), [], 0, len(raw), _LENGTH.unpack_from
+    for index in range(count):
+        if pos + _LENGTH.size > end:
+            raise InferenceRequestError(
+                f"{where}: binary BYTES data holds {index} elements but shape {list(shape)} "
+                f"needs {count}"
+                if pos == end
+                else f"{where}: binary BYTES data ends in a 4-byte length"
+            )
+        (length,) = unpack(raw, pos)
+        start, pos = pos + _LENGTH.size, pos + _LENGTH.size + length
+        if pos > end:
+            raise InferenceRequestError(
+                f"{where}: BYTES element {index} says {length} bytes but only "
+                f"{end - start} remain in its binary_data_size"
+            )
+        items.append(raw[start:pos])
+    if pos != end:
+        raise InferenceRequestError(
+            f"{where}: binary BYTES data holds more than the {count} elements of the shape"
+        )
+    return items
+
+
 def _requested_outputs(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise InferenceRequestError("'outputs' must be a list of {\"name\": ...} objects")
-    names: list[str] = []
+    names: dict[str, None] = {}
     for index, item in enumerate(raw):
         name = item.get("name") if isinstance(item, dict) else None
         if not isinstance(name, str) or not name:
             raise InferenceRequestError(f"outputs[{index}] needs a 'name' (a non-empty string)")
         if name in names:
             raise InferenceRequestError(f"output {name!r} is requested twice")
-        names.append(name)
+        names[name] = None
     return tuple(names)
 
 
@@ -460,46 +438,33 @@ def _encode_output(name: str, value: Any) -> dict[str, Any]:
             "the model's postprocess must return equal-length rows"
         ) from None
     kind, bits = array.dtype.kind, array.dtype.itemsize * 8
-    if kind == "b":
+    if kind in "USO":
+        datatype = "BYTES"
+    elif kind == "b":
         datatype = "BOOL"
     elif kind in "iu":
         datatype = f"{'U' if kind == 'u' else ''}INT{bits}"
     elif kind == "f" and bits in (16, 32, 64):
         datatype = f"FP{bits}"
         if not np.isfinite(array).all():
-            raise OutputEncodingError(
-                f"{where} holds NaN or infinity, which JSON cannot carry; "
-                "the model's postprocess must replace them"
-            )
-    elif kind in "USO":
-        items = array.ravel().tolist()
-        odd = sorted({type(item).__name__ for item in items if not isinstance(item, str | bytes)})
-        if odd:
-            raise OutputEncodingError(
-                f"{where} is an array of objects holding {', '.join(odd)} values; "
-                "only numbers of one dtype or text can be encoded"
-            )
-        data = [_text(where, item) for item in items]
-        return {"name": name, "datatype": "BYTES", "shape": list(array.shape), "data": data}
+            raise OutputEncodingError(f"{where} holds NaN or infinity, which JSON cannot carry")
     else:
         raise OutputEncodingError(
-            f"{where} has dtype {array.dtype}, which the protocol cannot carry; "
-            "convert it to bool, integers, floats or text"
+            f"{where} has dtype {array.dtype}; convert it to bool, integers, floats or text"
         )
-    return {
-        "name": name,
-        "datatype": datatype,
-        "shape": list(array.shape),
-        "data": array.ravel().tolist(),
-    }
+    items = array.ravel().tolist()
+    data = _texts(where, items) if datatype == "BYTES" else items
+    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": data}
 
 
-def _text(where: str, item: str | bytes) -> str:
-    if isinstance(item, str):
-        return item
-    try:
-        return item.decode("utf-8")
-    except UnicodeDecodeError:
+def _texts(where: str, items: list[Any]) -> list[str]:
+    odd = sorted({type(item).__name__ for item in items if not isinstance(item, str | bytes)})
+    if odd:
         raise OutputEncodingError(
-            f"{where} holds bytes that are not UTF-8; JSON carries only text"
-        ) from None
+            f"{where} is an array of objects holding {', '.join(odd)} values; "
+            "only numbers of one dtype or text can be encoded"
+        )
+    try:
+        return [item if isinstance(item, str) else item.decode("utf-8") for item in items]
+    except UnicodeDecodeError:
+        raise OutputEncodingError(f"{where} holds bytes that are not UTF-8") from None
