@@ -548,3 +548,11 @@ def test_binary_bytes_split_ignores_what_the_length_prefixes_look_like() -> None
         bytes_elements(*items),
     )
     assert runner_input(parse_infer_request(raw, header_length)).tolist() == items
+
+
+def test_module_docstring_example_runs() -> None:
+    import doctest
+
+    from modelshelf.serve import _oip
+
+    assert doctest.testmod(_oip, raise_on_error=True).attempted >= 3
