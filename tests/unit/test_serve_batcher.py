@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from modelshelf.serve._batcher import (
@@ -98,6 +99,8 @@ class FakeLease:
             raise ValueError("bad is not a number")
         if "boom" in rows:
             raise RuntimeError("the model broke")
+        if "exit" in rows:
+            raise SystemExit(3)
         if self.model.summing:
             return sum(row for row in rows if isinstance(row, int))
         return [row * 10 if isinstance(row, int) else row for row in rows]
@@ -251,6 +254,48 @@ def test_on_batch_is_called_once_per_predict_call_with_rows_and_requests() -> No
     assert seen == [(1, 1), (3, 2)]
 
 
+class ArrayLease:
+    """A runner on numpy: preprocess makes a float array, predict answers a dict of columns."""
+
+    version = "3.0"
+
+    def __init__(self, calls: list[np.ndarray[Any, Any]]) -> None:
+        self.calls = calls
+
+    def preprocess(self, data: Any) -> Any:
+        return np.asarray(data, dtype=np.float64)
+
+    def predict(self, prepared: Any) -> Any:
+        self.calls.append(prepared)
+        return {"total": prepared.sum(axis=1), "first": prepared[:, 0]}
+
+    def postprocess(self, output: Any) -> Any:
+        return {key: value.tolist() for key, value in output.items()}
+
+
+def test_array_bodies_merge_into_one_array_and_dict_outputs_split_per_request() -> None:
+    calls: list[np.ndarray[Any, Any]] = []
+
+    @contextlib.contextmanager
+    def acquire() -> Iterator[Lease]:
+        yield ArrayLease(calls)
+
+    async def main() -> list[Answer]:
+        batcher = Batcher(acquire, max_batch_size=3, max_batch_delay_ms=600_000, threads=1)
+        await batcher.start()
+        bodies = [[[1, 2]], [[3, 4], [5, 6]]]
+        tasks = [batcher.submit(body, request_id=str(n)) for n, body in enumerate(bodies)]
+        answers = await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+        await batcher.aclose()
+        return answers
+
+    answers = asyncio.run(main())
+    assert [call.shape for call in calls] == [(3, 2)]
+    assert answers[0].output == {"total": [3.0], "first": [1.0]}
+    assert answers[1].output == {"total": [7.0, 11.0], "first": [3.0, 5.0]}
+    assert answers[1].version == "3.0"
+
+
 # -- failures -------------------------------------------------------------------------------------
 
 
@@ -327,6 +372,20 @@ def test_postprocess_failure_in_a_merged_batch_reruns_only_that_request() -> Non
     assert [got[0].output, got[2].output] == [[10], [20]]
     assert isinstance(got[1], RunnerFailed)
     assert "postprocess" in got[1].message
+
+
+def test_system_exit_in_the_runner_fails_its_batch_not_the_server() -> None:
+    got: list[Any] = []
+
+    async def scenario(batcher: Batcher, model: FakeModel) -> None:
+        got.extend(
+            await outcomes([asyncio.ensure_future(batcher.submit(["exit"], request_id="x"))])
+        )
+        got.append(await batcher.submit([1], request_id="y"))
+
+    run(scenario)
+    assert isinstance(got[0], RunnerFailed)
+    assert got[1].output == [10]
 
 
 def test_acquire_failure_reaches_every_request_of_the_batch_unchanged() -> None:

@@ -311,16 +311,7 @@ class Batcher:
         assert self._free is not None
         self._running.discard(done)
         self._free.release()
-        outcomes: list[_Outcome]
-        if not done.cancelled() and done.exception() is None:
-            outcomes = done.result()
-        else:  # a BaseException escaped the worker: not a normal runner failure
-            error = None if done.cancelled() else done.exception()
-            logger.error("a batch worker died", exc_info=error)
-            outcomes = [
-                RunnerFailed("the model server failed on this request", request_id=r.request_id)
-                for r in batch
-            ]
+        outcomes = done.result()  # _run_batch never raises
         for request, outcome in zip(batch, outcomes, strict=True):
             self._finish(request)
             if request.future.done():  # the caller gave up: drop the result
@@ -342,6 +333,8 @@ class Batcher:
             if any(outcome is not None for outcome in outcomes):
                 logger.error("releasing the model lease failed", exc_info=exc)
             outcomes = [exc if outcome is None else outcome for outcome in outcomes]
+        except BaseException as exc:  # SystemExit from runner code is a 500, not a dead server
+            logger.error("a batch failed", exc_info=exc)
         return [
             RunnerFailed("the model server left this request unanswered", request_id=r.request_id)
             if outcome is None
