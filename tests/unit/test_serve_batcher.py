@@ -442,6 +442,24 @@ def test_cancelled_waiting_request_is_skipped_and_the_batcher_stays_healthy() ->
     assert got[0].output == [10]
 
 
+def test_request_cancelled_while_its_batch_forms_is_dropped_from_it() -> None:
+    # A delay far longer than the test: the batch can only start by reaching 2 live rows.
+    async def scenario(batcher: Batcher, model: FakeModel) -> None:
+        gone = asyncio.ensure_future(batcher.submit([7], request_id="gone"))
+        while batcher.pending == 0 or batcher._queue:  # queued, then taken: a batch is forming
+            await asyncio.sleep(0)
+        gone.cancel()
+        while batcher.pending:  # the forming batch lets go of it
+            await asyncio.sleep(0)
+        answers = await asyncio.gather(
+            batcher.submit([1], request_id="a"), batcher.submit([2], request_id="b")
+        )
+        assert [answer.output for answer in answers] == [[10], [20]]
+
+    model = run(scenario, max_batch_size=2, max_batch_delay_ms=600_000, threads=1)
+    assert model.calls == [[1, 2]]
+
+
 def test_cancelled_running_request_finishes_and_its_result_is_dropped() -> None:
     async def scenario(batcher: Batcher, model: FakeModel) -> None:
         hold = await hold_worker(batcher, model)

@@ -220,6 +220,7 @@ class Batcher:
             if request in self._queue:  # still waiting: it never runs
                 self._queue.remove(request)
                 self._finish(request)
+            self._wakeup.set()  # a forming batch drops it (and need not wait for it)
             raise
 
     async def aclose(self) -> None:
@@ -250,40 +251,49 @@ class Batcher:
             self._finish(self._queue.popleft())
         return None
 
-    async def _wait(self, timeout: float | None) -> bool:
-        """Wait for a new request (or for closing); False when ``timeout`` passed first."""
+    async def _wait(self, timeout: float | None) -> None:
+        """Wait for a new request, a cancellation or closing, at most ``timeout`` seconds."""
         assert self._wakeup is not None
         self._wakeup.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wakeup.wait()
-        except TimeoutError:
-            return False
-        return True
+
+    def _live(self, batch: list[_Request]) -> list[_Request]:
+        """``batch`` without the requests whose callers gave up while it formed."""
+        for request in batch:
+            if request.future.done():
+                self._finish(request)
+        return [request for request in batch if not request.future.done()]
 
     async def _next_batch(self) -> list[_Request] | None:
-        """Take the next batch off the queue; None once closing and nothing is left."""
-        while (first := self._next_waiting()) is None:
-            if self._closing:
-                return None
-            await self._wait(None)
-        batch = [self._queue.popleft()]
-        if self._max_rows == 1:
-            return batch
-        rows = first.rows
-        deadline = first.arrived + self._delay
-        while rows < self._max_rows:
+        """Take the next batch off the queue; None once closing and nothing is left.
+
+        The batch grows while its rows stay within ``max_batch_size`` and until
+        ``max_batch_delay_ms`` after its oldest request arrived (no waiting once closing).
+        """
+        loop = asyncio.get_running_loop()
+        batch: list[_Request] = []
+        while True:
+            batch = self._live(batch)
+            rows = sum(request.rows for request in batch)
+            if batch and rows >= self._max_rows:
+                return batch
             following = self._next_waiting()
             if following is not None:
-                if rows + following.rows > self._max_rows:
-                    break  # it starts the next batch
+                if batch and rows + following.rows > self._max_rows:
+                    return batch  # it starts the next batch
                 batch.append(self._queue.popleft())
-                rows += following.rows
                 continue
-            remaining = deadline - asyncio.get_running_loop().time()
-            if self._closing or remaining <= 0 or not await self._wait(remaining):
-                break
-        return batch
+            if not batch:
+                if self._closing:
+                    return None
+                await self._wait(None)
+                continue
+            remaining = batch[0].arrived + self._delay - loop.time()
+            if self._closing or remaining <= 0:
+                return batch
+            await self._wait(remaining)
 
     async def _collect(self) -> None:
         """Form batches while a worker thread is free and hand them to it, until closed."""
@@ -295,16 +305,9 @@ class Batcher:
             if batch is None:
                 self._free.release()
                 return
-            live = [request for request in batch if not request.future.done()]
-            for request in batch:
-                if request.future.done():  # cancelled while the batch formed
-                    self._finish(request)
-            if not live:
-                self._free.release()
-                continue
-            running = loop.run_in_executor(self._executor, self._run_batch, live)
+            running = loop.run_in_executor(self._executor, self._run_batch, batch)
             self._running.add(running)
-            running.add_done_callback(functools.partial(self._settle, live))
+            running.add_done_callback(functools.partial(self._settle, batch))
 
     def _settle(self, batch: list[_Request], done: asyncio.Future[list[_Outcome]]) -> None:
         """Back on the loop: free the thread and hand each caller its outcome."""
