@@ -496,6 +496,21 @@ def test_aclose_finishes_queued_work_and_refuses_new() -> None:
     assert [3] not in model.calls
 
 
+def test_aclose_runs_a_forming_batch_without_waiting_out_its_delay() -> None:
+    got: list[Any] = []
+
+    async def scenario(batcher: Batcher, model: FakeModel) -> None:
+        task = asyncio.ensure_future(batcher.submit([1], request_id="a"))
+        while batcher.pending == 0 or batcher._queue:  # taken: its batch waits for more
+            await asyncio.sleep(0)
+        await batcher.aclose()  # a 600 s delay would outlast WAIT
+        got.append(await task)
+
+    model = run(scenario, max_batch_size=4, max_batch_delay_ms=600_000, threads=1)
+    assert model.calls == [[1]]
+    assert got[0].output == [10]
+
+
 def test_submit_before_start_is_an_error() -> None:
     async def main() -> None:
         with pytest.raises(RuntimeError, match="start"):
