@@ -3,8 +3,9 @@
 ``submit`` puts a request in a bounded queue and awaits its :class:`Answer`. One collector task
 forms batches whenever one of ``threads`` worker threads is free: it takes the oldest request,
 then (with ``max_batch_size > 1``) more, until the rows reach ``max_batch_size`` or
-``max_batch_delay_ms`` has passed since the first request arrived. While every thread is busy
-requests pile up, so batches grow with the load and cost nothing when it is light.
+``max_batch_delay_ms`` has passed since the oldest of them was submitted (so a request that
+already waited for a thread waits no longer). While every thread is busy requests pile up, so
+batches grow with the load and cost nothing when it is light.
 
 A worker runs a batch under ONE lease (one pinned model version)::
 
@@ -14,7 +15,8 @@ A worker runs a batch under ONE lease (one pinned model version)::
         answers = [lease.postprocess(part) for part in split(output, rows)]
 
 When the merged call fails, or its output cannot be split, each request runs alone on the same
-lease, so one poisoned request fails only itself. A failure is classified: the runner's
+lease (a request whose postprocess fails on its slice runs alone too; the others keep their
+answers), so one poisoned request fails only itself. A failure is classified: the runner's
 ValueError/TypeError/KeyError/IndexError (``InvalidInputError`` is a ValueError) means the body
 was wrong -> :class:`RejectedInput` (400); anything else -> :class:`RunnerFailed` (500). Both are
 logged with their traceback and request id on the ``modelshelf.serve`` logger. An exception
