@@ -80,22 +80,15 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
             )
         except QueueFull as exc:
             retry = max(1, round(exc.retry_after))
-            raise _RefusedError(
-                429,
-                f"the server is busy ({state.options.max_queue} requests queued); retry in"
-                f" {retry} s",
-                {"Retry-After": str(retry)},
-            ) from None
+            raise _RefusedError(429, exc.message, {"Retry-After": str(retry)}) from None
         except TimeoutError:
             raise _RefusedError(
                 504, f"no prediction within {state.options.timeout:g} s (request id {rid})"
             ) from None
         except RejectedInput as exc:
-            raise _RefusedError(400, f"the model rejected the input: {exc.message}") from None
-        except RunnerFailed:
-            raise _RefusedError(
-                500, f"the model failed on this request (request id {rid}); see the server log"
-            ) from None
+            raise _RefusedError(400, exc.message) from None
+        except RunnerFailed as exc:
+            raise _RefusedError(500, f"{exc.message} (request id {rid})") from None
         except NotReadyError as exc:
             raise _RefusedError(503, str(exc)) from None
         request.scope["state"]["model_version"] = answer.version
