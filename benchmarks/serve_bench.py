@@ -193,18 +193,24 @@ def server_rows(
     port = free_port()
     try:
         command, env = start(setting, port, log.parent)
-        with running(setting.server, command, port=port, log=log, env=env) as server:
+        confirm = 4 * setting.workers  # several workers share the port: let each get ready
+        with running(
+            setting.server, command, port=port, log=log, env=env, confirm=confirm
+        ) as server:
             check_answer(server, expected)
             for row, result in zip(rows, measure(server, setting.connections, args), strict=True):
                 row.result = result
     except (ServerError, WrkReportError, OSError, subprocess.SubprocessError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[0] if lines else type(exc).__name__
+        if first.endswith("its log:") and len(lines) > 1:
+            first = f"{first.removesuffix(' its log:')} last log line: {lines[-1]}"
         print(
             f"!!! {setting.server} ({setting.workers} workers, {batching}): {exc}", file=sys.stderr
         )
         for row in rows:
             if row.result is None:
-                row.error = first[:160]
+                row.error = first[:200].replace("|", "/")
     return rows
 
 
@@ -328,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelshelf import Shelf, register_sklearn_model
 
+    load_before = os.getloadavg()
     data = _fresh(args.data_dir.resolve())
     store = f"file://{data / 'store'}"
     cache = data / "cache"
@@ -396,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     print(machine(args.mlserver_venv / "bin" / "python"))
+    after = os.getloadavg()
+    print(
+        f"- 1-minute load average: {load_before[0]:.1f} before the run, {after[0]:.1f} after"
+        " (other work on the machine shows here)"
+    )
     print(
         "- MLServer runs with parallel_workers 1 (one inference process beside the HTTP one);"
         " in-process rows are one caller in a loop for"

@@ -81,9 +81,11 @@ def post_json(server: Server, path: str, payload: Any) -> tuple[int, Any]:
         return status, raw.decode(errors="replace")
 
 
-def _wait_ready(server: Server, timeout: float) -> None:
+def _wait_ready(server: Server, timeout: float, confirm: int) -> None:
+    """Poll until ``confirm`` answers in a row (each on a new connection) are 200."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
+    in_a_row = 0
     while time.monotonic() < deadline:
         code = server.process.poll()
         if code is not None:
@@ -95,10 +97,14 @@ def _wait_ready(server: Server, timeout: float) -> None:
             status, _ = _request(server.port, "GET", READY_PATH, timeout=2.0)
         except OSError as exc:
             last = f"{type(exc).__name__}: {exc}"
+            in_a_row = 0
         else:
-            if status == 200:
+            in_a_row = in_a_row + 1 if status == 200 else 0
+            if in_a_row >= confirm:
                 return
             last = f"status {status}"
+            if in_a_row:
+                continue
         time.sleep(0.2)
     raise ServerError(
         f"{server.label} was not ready ({READY_PATH}) within {timeout:.0f} s ({last}); its log:\n"
@@ -151,8 +157,11 @@ def running(
     cwd: Path | None = None,
     ready_timeout: float = 120.0,
     stop_timeout: float = 15.0,
+    confirm: int = 1,
 ) -> Iterator[Server]:
     """Start ``command``, wait until it is ready on ``port``, stop it when the block ends.
+
+    ``confirm``: answers 200 in a row needed (more than one lets several workers get ready).
 
     Raises:
         ServerError: it exited or was not ready in time (the log tail is in the message).
@@ -170,7 +179,7 @@ def running(
         )
     server = Server(label, process, port, log)
     try:
-        _wait_ready(server, ready_timeout)
+        _wait_ready(server, ready_timeout, confirm)
         yield server
     finally:
         _stop(process, stop_timeout)
