@@ -176,6 +176,7 @@ class Setting:
     workers: int
     batching: bool
     connections: tuple[int, ...]
+    options: tuple[str, ...] = ()  # more command-line options
 
 
 def server_rows(
@@ -371,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             str(setting.workers),
             "--max-batch-size",
             *(batch if setting.batching else ["1"]),
+            *setting.options,
         ]
         return command, clean_env(MODELSHELF_CACHE_DIR=str(cache))
 
@@ -382,11 +384,17 @@ def main(argv: list[str] | None = None) -> int:
             ("mlserver", Setting("MLServer", 1, True, (load,)), start_mlserver),
         ]
     if "modelshelf" in parts:
+        quiet = "modelshelf serve --no-access-log"  # like MLServer with debug off
         plans += [
             ("modelshelf", Setting("modelshelf serve", 1, False, (load, one)), start_modelshelf),
             ("modelshelf", Setting("modelshelf serve", 1, True, (load,)), start_modelshelf),
             ("modelshelf", Setting("modelshelf serve", 2, False, (load,)), start_modelshelf),
             ("modelshelf", Setting("modelshelf serve", 2, True, (load,)), start_modelshelf),
+            (
+                "modelshelf",
+                Setting(quiet, 1, False, (load,), ("--no-access-log",)),
+                start_modelshelf,
+            ),
         ]
     rows: list[Row] = []
     for i, (part, setting, start) in enumerate(plans):
@@ -409,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
         " (other work on the machine shows here)"
     )
     print(
-        "- MLServer runs with parallel_workers 1 (one inference process beside the HTTP one);"
+        "- MLServer runs with parallel_workers 1 (one inference process beside the HTTP one) and"
+        " debug off (no access log); modelshelf serve with its defaults (a JSON access line per"
+        " request, here to a file) unless the row says --no-access-log;"
         " in-process rows are one caller in a loop for"
         f" {args.inprocess_seconds:g} s. The load tool, the servers and other work share the"
         " cores, so figures are noisy; compare rows of the same run."
