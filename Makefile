@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench clean venv
+.PHONY: demo test lint typecheck unit bench bench-serve clean venv
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ unit:
 bench: venv
 	$(PIP) install -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Serving: `modelshelf serve` (1-2 workers, batching off/on) against MLServer and in-process calls,
+# under wrk, same run. MLServer lives in its own venv (never in .venv); wrk comes from Debian.
+MLSERVER_VENV := .venv-mlserver
+bench-serve: venv
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y wrk; \
+	  else echo "bench-serve needs wrk (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk); install it and run make bench-serve again" >&2; exit 1; fi; }
+	test -x $(MLSERVER_VENV)/bin/python || $(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip --disable-pip-version-check -q install \
+	  'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'uvloop==0.21.*' \
+	  "scikit-learn==$$($(BIN)/python -c 'import sklearn; print(sklearn.__version__)')"
+	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .pytest_cache .ruff_cache
