@@ -24,7 +24,7 @@ typecheck: venv
 
 # Everything: lint, types, unit, property and integration tests (SeaweedFS started by fixtures).
 test: venv lint typecheck
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests benchmarks -q
 
 # The quick inner loop: no servers.
 unit:
