@@ -16,9 +16,8 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -33,25 +32,13 @@ from modelshelf.models.runner import Runner
 from modelshelf.serve._batcher import Batcher
 from modelshelf.serve._metrics import ServeMetrics
 from modelshelf.serve._model import ModelSource, ServeOptions
-from modelshelf.serve._slot import AliasFollower, ModelSlot
+from modelshelf.serve._slot import ModelSlot
+from modelshelf.serve._state import ServeState
 
-__all__ = ["ServeState", "create_app", "error_response"]
+__all__ = ["create_app", "error_response"]
 
 log = logging.getLogger("modelshelf.serve")
 access_log = logging.getLogger("modelshelf.serve.access")
-
-
-@dataclass
-class ServeState:
-    """Everything a route needs; kept on ``app.state.serve``."""
-
-    source: ModelSource
-    slot: ModelSlot
-    batcher: Batcher
-    follower: AliasFollower | None
-    metrics: ServeMetrics
-    options: ServeOptions
-    started: float
 
 
 def error_response(
@@ -77,11 +64,14 @@ def create_app(
     options: ServeOptions | None = None,
     trust: bool = False,
     ignore_requirements: bool = False,
+    load: Literal["now", "background"] = "now",
+    on_load_error: Callable[[BaseException], None] | None = None,
 ) -> FastAPI:
     """An ASGI app serving one model: ``/predict`` and the Open Inference Protocol V2.
 
-    The model is loaded before this returns. Mount the app in your own, or run it with any
-    ASGI server (``uvicorn.run(app)``); ``modelshelf serve`` does the latter with workers.
+    By default the model is loaded before this returns. Mount the app in your own, or run it
+    with any ASGI server (``uvicorn.run(app)``); ``modelshelf serve`` does the latter with
+    workers, loading in the background so that ``/health`` answers during a long load.
 
     Args:
         spec: a registry spec (``team/svc@production``, ``team/svc:1.2``) or a local model
@@ -97,6 +87,10 @@ def create_app(
         options: batching, limits and polling (:class:`ServeOptions`).
         trust: allow formats that run code when loaded (pickle); see ``load_model``.
         ignore_requirements: load even if the recorded requirements are not met here.
+        load: ``"now"`` loads before returning (errors raise here); ``"background"`` loads
+            once the app starts, answering ``/ready`` with 503 until the model is in.
+        on_load_error: called with the exception when a background first load fails (the
+            error also shows on ``/metadata``).
 
     Raises:
         InvalidInputError: neither or both of ``spec`` and ``model``/``runner_cls``.
@@ -126,17 +120,6 @@ def create_app(
     slot = ModelSlot(source.name)
     slot.on_swap = lambda old, new: metrics.swapped(source.name, old, new)
     slot.on_swap_error = lambda _message: metrics.swap_failures.labels(source.name).inc()
-    slot.install(source.load_version(None))
-    active = slot.active
-    assert active is not None
-    follower = None
-    if source.resolve is not None and source.follows(active.version):
-        resolve = source.resolve
-
-        def load_version(version: str) -> Any:
-            return source.load_version(version)
-
-        follower = AliasFollower(slot, resolve, load_version, options.poll_interval)
     batcher = Batcher(
         slot.acquire,
         max_batch_size=options.max_batch_size,
@@ -145,21 +128,19 @@ def create_app(
         threads=options.threads,
         on_batch=metrics.observe_batch,
     )
-    state = ServeState(source, slot, batcher, follower, metrics, options, time.time())
+    state = ServeState(source, slot, batcher, metrics, options, on_load_error)
+    if load == "now":
+        state.load_now()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await batcher.start()
-        if follower is not None:
-            follower.start()
+        await state.start()
         try:
             yield
         finally:
             # Requests in flight have finished by now (uvicorn waits for them); what is queued
             # still runs, then the follower stops.
-            await batcher.aclose()
-            if follower is not None:
-                follower.stop()
+            await state.stop()
 
     app = FastAPI(
         title=f"modelshelf: {source.name}",

@@ -21,10 +21,11 @@ from starlette.responses import JSONResponse, Response
 import modelshelf
 from modelshelf.models._jsonable import plain
 from modelshelf.serve import _oip
-from modelshelf.serve._app import ServeState, error_response, request_id_of
+from modelshelf.serve._app import error_response, request_id_of
 from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
 from modelshelf.serve._metrics import CONTENT_TYPE
 from modelshelf.serve._slot import NotReadyError
+from modelshelf.serve._state import ServeState
 
 __all__ = ["add_routes"]
 
@@ -47,27 +48,13 @@ class _RefusedError(Exception):
 def add_routes(app: FastAPI, state: ServeState) -> None:
     """Register every route of both faces on ``app``."""
     name = state.source.name
-    started = asyncio.Lock()
-    is_started = False
-
-    async def ensure_started() -> None:
-        # A mounted sub-app gets no lifespan events: start on first use instead.
-        nonlocal is_started
-        if is_started:
-            return
-        async with started:
-            if not is_started:
-                await state.batcher.start()
-                if state.follower is not None:
-                    state.follower.start()
-                is_started = True
 
     async def run(
         request: Request, route: str, work: Callable[[], Awaitable[Response]]
     ) -> Response:
         request.scope.setdefault("state", {})["route"] = route
         try:
-            await ensure_started()
+            await state.start()
             return await work()
         except _RefusedError as exc:
             return error_response(exc.status, exc.message, request_id_of(request), exc.headers)
@@ -121,6 +108,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
 
     async def ready(request: Request) -> Response:
         request.scope.setdefault("state", {})["route"] = "health"
+        await state.start()  # a mounted app gets no lifespan: its first probe starts the load
         active = state.slot.active
         if active is None:
             return JSONResponse(

@@ -1,11 +1,16 @@
 """Running the app on uvicorn for ``modelshelf serve``: workers, logging, metrics folder.
 
-With one worker the app is built in this process, so a spec that cannot be loaded fails before
-the port opens, as one error line. With ``--workers N`` uvicorn starts N processes that each build
-the app from :func:`app_from_environment` (settings travel as JSON in ``MODELSHELF_SERVE_CONFIG``);
-the parent first pulls the spec so that errors still surface here and the workers load from a
-warm cache. Either way, ``PROMETHEUS_MULTIPROC_DIR`` points every worker at one fresh metrics
-folder before prometheus_client is imported, so that each scrape sums all workers.
+The port opens at once and the model loads in the background, so ``/health`` answers during a
+long load and ``/ready`` turns 200 when the model is in. With one worker a first load that fails
+stops the server, and the error becomes one ``error:`` line and exit code 1. With ``--workers N``
+the parent loads the model once first (the same error line if it fails, before any worker
+starts; the workers then load from a warm cache) and uvicorn starts N processes that each build
+the app from :func:`app_from_environment` (settings travel as JSON in
+``MODELSHELF_SERVE_CONFIG``). Either way, ``PROMETHEUS_MULTIPROC_DIR`` points every worker at one
+fresh metrics folder before prometheus_client is imported, so that each scrape sums all workers.
+
+uvicorn re-raises SIGTERM after its graceful shutdown; a no-op handler takes it, so that a
+server stopped by SIGTERM exits 0 and removes its metrics folder.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,27 +94,71 @@ def serve(
             "timeout_graceful_shutdown": None,  # in-flight requests always finish
         }
         if workers == 1:
-            uvicorn.run(_build(settings), **common)
+            _serve_one(settings, common)
             return
-        _prepare(settings)
+        _preflight(settings)
         os.environ[_CONFIG_ENV] = json.dumps(settings)
-        uvicorn.run(
-            "modelshelf.serve._run:app_from_environment", factory=True, workers=workers, **common
-        )
+        previous = signal.signal(signal.SIGTERM, _ignore)
+        try:
+            uvicorn.run(
+                "modelshelf.serve._run:app_from_environment",
+                factory=True,
+                workers=workers,
+                **common,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _prepare(settings: dict[str, Any]) -> None:
-    """Pull a registry spec once here: errors show as one line, workers find a warm cache."""
-    from modelshelf.models.plain import is_local_path
-    from modelshelf.shelf import Shelf
-
-    if not is_local_path(settings["spec"]):
-        Shelf(settings["store"]).pull(settings["spec"], progress=False)
+def _ignore(_signum: int, _frame: object) -> None:
+    """Takes the SIGTERM uvicorn re-raises after it has shut down gracefully."""
 
 
-def _build(settings: dict[str, Any]) -> Any:
+def _serve_one(settings: dict[str, Any], common: dict[str, Any]) -> None:
+    """One worker in this process; a failed first load stops it and raises here."""
+    import uvicorn
+
+    failed: list[BaseException] = []
+    server: uvicorn.Server | None = None
+
+    def stop_on_error(exc: BaseException) -> None:
+        failed.append(exc)
+        if server is not None:
+            server.should_exit = True
+
+    app = _build(settings, load="background", on_load_error=stop_on_error)
+    server = uvicorn.Server(uvicorn.Config(app, **common))
+    previous = signal.signal(signal.SIGTERM, _ignore)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if failed:
+        raise failed[0]
+
+
+def _preflight(settings: dict[str, Any]) -> None:
+    """Load the model once here, so that a bad spec fails before any worker starts."""
+    from modelshelf.serve._model import ModelSource
+
+    source = ModelSource.from_spec(
+        settings["spec"],
+        store=settings["store"],
+        name=settings["name"],
+        trust=settings["trust"],
+        ignore_requirements=settings["ignore_requirements"],
+    )
+    source.load_version(None)
+
+
+def _build(
+    settings: dict[str, Any],
+    *,
+    load: str = "background",
+    on_load_error: Callable[[BaseException], None] | None = None,
+) -> Any:
     from modelshelf.serve._app import create_app
     from modelshelf.serve._model import ServeOptions
 
@@ -118,6 +169,8 @@ def _build(settings: dict[str, Any]) -> Any:
         options=ServeOptions(**settings["options"]),
         trust=settings["trust"],
         ignore_requirements=settings["ignore_requirements"],
+        load=load,  # type: ignore[arg-type]
+        on_load_error=on_load_error,
     )
 
 

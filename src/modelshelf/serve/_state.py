@@ -1,0 +1,98 @@
+"""The life of one served model: the first load, the follower, the batcher, and shutdown.
+
+``ServeState.start`` is called from the app's lifespan startup, and again (idempotently) by the
+first request, since a sub-application mounted in another app gets no lifespan events. With a
+background first load the port answers ``/health`` at once and ``/ready`` turns 200 when the
+model is in; a first load that fails calls ``on_load_error`` (``modelshelf serve`` stops the
+server and exits 1 with the error) and is shown on ``/metadata``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from modelshelf.serve._batcher import Batcher
+from modelshelf.serve._metrics import ServeMetrics
+from modelshelf.serve._model import ModelSource, ServeOptions
+from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion
+
+__all__ = ["ServeState"]
+
+log = logging.getLogger("modelshelf.serve")
+
+
+@dataclass
+class ServeState:
+    """Everything a route needs; kept on ``app.state.serve``."""
+
+    source: ModelSource
+    slot: ModelSlot
+    batcher: Batcher
+    metrics: ServeMetrics
+    options: ServeOptions
+    on_load_error: Callable[[BaseException], None] | None = None
+    follower: AliasFollower | None = None
+    load_error: BaseException | None = None
+    started_at: float = field(default_factory=time.time)
+    _started: bool = False
+    _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loader: threading.Thread | None = None
+
+    def load_now(self) -> None:
+        """The first load, in the calling thread; then the follower is made (not started)."""
+        self.install_first(self.source.load_version(None))
+
+    def install_first(self, served: ServedVersion) -> None:
+        """Make ``served`` active and decide whether the spec is followed from here."""
+        self.slot.install(served)
+        source = self.source
+        if source.resolve is not None and source.follows(served.version):
+            self.follower = AliasFollower(
+                self.slot, source.resolve, source.load_version, self.options.poll_interval
+            )
+
+    async def start(self) -> None:
+        """Start the batcher, and the first load (if pending) or the follower; idempotent."""
+        if self._started:
+            return
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.batcher.start()
+            if self.slot.active is None:
+                self._loader = threading.Thread(
+                    target=self._load_in_background, name="modelshelf-load", daemon=True
+                )
+                self._loader.start()
+            elif self.follower is not None:
+                self.follower.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        """Run what is queued, then stop the follower (requests in flight have finished)."""
+        await self.batcher.aclose()
+        if self._loader is not None:
+            await asyncio.to_thread(self._loader.join)
+        if self.follower is not None:
+            await asyncio.to_thread(self.follower.stop)
+
+    def _load_in_background(self) -> None:
+        name = self.source.name
+        log.info("model %s: loading %s", name, self.source.spec or "the model")
+        try:
+            served = self.source.load_version(None)
+        except BaseException as exc:  # reported, not raised: this thread has no caller
+            self.load_error = exc
+            self.slot.fail_swap(f"the model failed to load: {type(exc).__name__}: {exc}")
+            log.error("model %s: the model failed to load: %s", name, exc)
+            if self.on_load_error is not None:
+                self.on_load_error(exc)
+            return
+        self.install_first(served)
+        if self.follower is not None:
+            self.follower.start()
