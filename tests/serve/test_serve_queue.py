@@ -101,3 +101,39 @@ def test_a_full_queue_answers_429_with_retry_after(
     again = _post(server.url, 4)
     assert again.status_code == 200, again.text
     assert again.json() == 8
+
+
+def test_a_body_over_the_size_limit_is_413(
+    tmp_path: Path, register: Register, start_server: StartServer
+) -> None:
+    register("shop/gate", JsonRunner, {"factor": 2, "dir": tmp_path})
+    server = start_server("shop/gate:1", "--max-body-mb", "1")
+    big = b"[" + b",".join([b"1.5"] * 400_000) + b"]"  # ~1.6 MB of valid JSON
+    assert len(big) > 1024 * 1024
+    with httpx.Client(base_url=server.url, timeout=60.0, trust_env=False) as http:
+        for path in ("/predict", "/v2/models/gate/infer"):
+            response = http.post(path, content=big)
+            assert response.status_code == 413, (path, response.text[:300])
+            assert isinstance(response.json()["error"], str)
+        small = http.post("/predict", json=[1.5] * 1000)
+        assert small.status_code == 200, small.text
+        assert small.json() == [3.0] * 1000
+
+
+def test_a_request_over_the_timeout_is_504_and_the_server_recovers(
+    tmp_path: Path, register: Register, start_server: StartServer
+) -> None:
+    register("shop/gate", JsonRunner, {"factor": 2, "dir": tmp_path})
+    server = start_server("shop/gate:1", "--timeout", "2")
+    try:
+        # The runner holds this request until the gate opens, which happens only after the 504.
+        late = _post(server.url, "block")
+        assert late.status_code == 504, late.text
+        body = late.json()
+        assert isinstance(body["error"], str)
+        assert body.get("request_id")
+    finally:
+        (tmp_path / "gate").touch()
+    after = _post(server.url, 21)
+    assert after.status_code == 200, after.text
+    assert after.json() == 42

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
-from tests.serve.helpers import OIP_FACTOR, OIP_MODEL, OIP_VERSION
+from tests.serve.helpers import OIP_FACTOR, OIP_MODEL, OIP_VERSION, Register, StartServer
+from tests.serve.runners import OipRunner
 from tests.servers.serve_process import ServeProcess
 from tritonclient.utils import InferenceServerException
 
@@ -166,3 +167,20 @@ def test_data_that_does_not_fit_the_shape_is_400(
     # The server keeps serving.
     ok = client.infer(MODEL, [_input("x", x, binary=binary)])
     np.testing.assert_array_equal(ok.as_numpy("output-0"), x * OIP_FACTOR)
+
+
+def test_name_flag_renames_the_protocol_model(
+    register: Register, start_server: StartServer
+) -> None:
+    register("team/oip", OipRunner, {"factor": 5})
+    server = start_server("team/oip:1", "--name", "pricing")
+    triton = httpclient.InferenceServerClient(server.host_port, network_timeout=60.0)
+    try:
+        assert triton.is_model_ready("pricing")
+        assert not triton.is_model_ready("oip")
+        x = np.array([[2.0]], dtype=np.float64)
+        result = triton.infer("pricing", [_input("x", x, binary=True)])
+        assert result.get_response()["model_name"] == "pricing"
+        np.testing.assert_array_equal(result.as_numpy("output-0"), x * 5)
+    finally:
+        triton.close()
