@@ -49,6 +49,20 @@ def _wait_until_not_accepting(server: ServeProcess, timeout: float = 60.0) -> No
     )
 
 
+def _scrape(server: ServeProcess) -> str:
+    """GET /metrics over a fresh connection (so either worker may answer); its text."""
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        text = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 200, text
+    assert response.getheader("content-type", "").startswith("text/plain")
+    return text
+
+
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(
     tmp_path: Path, register: Register, start_server: StartServer
 ) -> None:
@@ -80,16 +94,15 @@ def test_metrics_count_the_requests_of_both_workers(
         pids.append(response.json())
     sent = len(pids)
     assert len(set(pids)) == 2, f"{sent} requests on fresh connections all reached one worker"
+    # A worker may count a request just after its response left: allow a moment to settle,
+    # then every scrape, whichever worker answers it, must show all of them.
+    settle = time.monotonic() + 10.0
+    while sent not in request_counts(_scrape(server), "predict").values():
+        if time.monotonic() > settle:
+            break
+        time.sleep(0.2)
     for _ in range(SCRAPES):
-        conn = http.client.HTTPConnection(HOST, server.port, timeout=30)  # fresh each scrape
-        try:
-            conn.request("GET", "/metrics")
-            scrape = conn.getresponse()
-            text = scrape.read().decode()
-        finally:
-            conn.close()
-        assert scrape.status == 200, text
-        assert scrape.getheader("content-type", "").startswith("text/plain")
+        text = _scrape(server)
         counts = request_counts(text, "predict")
         assert sent in counts.values(), (
             f"no request counter of /predict totals the {sent} requests sent: {counts}"
