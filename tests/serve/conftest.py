@@ -46,14 +46,15 @@ def register(store_url: str) -> Register:
 
 @pytest.fixture
 def start_server(tmp_path: Path, store_url: str) -> Iterator[StartServer]:
-    """``start_server(spec, *flags)``: a ready server on this test's store; stopped at teardown."""
+    """``start_server(spec, *flags, until=PATH)``: a server on this test's store, once ``until``
+    (default ``/v2/health/ready``) answers 200; stopped at teardown."""
     started: list[ServeProcess] = []
 
-    def _start(spec: str, *flags: str) -> ServeProcess:
+    def _start(spec: str, *flags: str, until: str = "/v2/health/ready") -> ServeProcess:
         workdir = tmp_path / f"serve-{len(started)}"
         server = ServeProcess(spec, workdir=workdir, store=store_url, args=flags)
         started.append(server)
-        return server.start()
+        return server.start(until=until)
 
     yield _start
     for server in started:

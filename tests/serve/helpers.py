@@ -17,7 +17,7 @@ from modelshelf import Runner
 Register = Callable[..., str]
 """``register(name, runner_cls, model, version="1")`` -> the exact version registered."""
 StartServer = Callable[..., ServeProcess]
-"""``start_server(spec, *flags)`` -> a ready server on the test's store."""
+"""``start_server(spec, *flags, until="/v2/health/ready")`` -> a server on the test's store."""
 
 CLIENTS = Path(__file__).parent / "clients"
 KSERVE_PYTHON = REPO / ".venv-kserve" / "bin" / "python"

@@ -166,3 +166,25 @@ class PoisonRunner(Runner):
         if poisoned:
             raise RuntimeError("poisoned row in this call")
         return [2 * v for v in rows]
+
+
+class SlowLoadRunner(Runner):
+    """Its load_model creates ``<dir>/loading`` and waits for ``<dir>/loaded``; echoes data."""
+
+    engine = "slow-load-test"
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        return _save({"dir": str(model["dir"])}, folder)
+
+    @staticmethod
+    def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
+        assert props is not None
+        folder = Path(props["dir"])
+        (folder / "loading").touch()
+        _wait_for(folder / "loaded")
+        return None
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        return data

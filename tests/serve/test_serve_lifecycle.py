@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import tritonclient.http as httpclient
 from prometheus_client.parser import text_string_to_metric_families
 from tests.serve.helpers import Register, StartServer, request_counts, wait_for_file
-from tests.serve.runners import JsonRunner
+from tests.serve.runners import JsonRunner, SlowLoadRunner
 from tests.servers.serve_process import HOST, ServeProcess
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,11 @@ def _pending(future: Future[httpx.Response]) -> str | None:
     if not future.done():
         return None
     return f"the request ended first: {future.exception() or future.result().text[:300]}"
+
+
+def _exited(server: ServeProcess) -> str | None:
+    code = server.proc.poll() if server.proc is not None else None
+    return None if code is None else f"the server exited with {code}:\n{server.log()[-3000:]}"
 
 
 def _wait_until_not_accepting(server: ServeProcess, timeout: float = 60.0) -> None:
@@ -112,3 +118,42 @@ def test_metrics_count_the_requests_of_both_workers(
     assert any("1.0" in sample.labels.values() for f in families for sample in f.samples), (
         "the active version is not in /metrics"
     )
+
+
+def test_live_but_not_ready_until_the_model_is_loaded(
+    tmp_path: Path, register: Register, start_server: StartServer
+) -> None:
+    register("shop/slow", SlowLoadRunner, {"dir": tmp_path})
+    try:
+        server = start_server("shop/slow:1", until="/v2/health/live")
+        wait_for_file(tmp_path / "loading", alive=lambda: _exited(server))  # the load is held
+        with httpx.Client(base_url=server.url, timeout=60.0, trust_env=False) as http:
+            live = http.get("/v2/health/live")
+            assert live.status_code == 200
+            assert live.json() == {"live": True}
+            assert http.get("/health").status_code == 200
+            for path in ("/v2/health/ready", "/ready", "/v2/models/slow/ready"):
+                assert http.get(path).status_code == 503, path
+            refused = [
+                http.post("/predict", json=1),
+                http.post(
+                    "/v2/models/slow/infer",
+                    json={"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]},
+                ),
+            ]
+            for response in refused:
+                assert response.status_code == 503, response.text
+                assert isinstance(response.json()["error"], str)
+        triton = httpclient.InferenceServerClient(server.host_port, network_timeout=60.0)
+        try:
+            assert triton.is_server_live()
+            assert not triton.is_server_ready()
+            assert not triton.is_model_ready("slow")
+        finally:
+            triton.close()
+    finally:
+        (tmp_path / "loaded").touch()
+    server.wait_until("/v2/health/ready")
+    answer = httpx.post(f"{server.url}/predict", json=[1, 2], timeout=60.0, trust_env=False)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [1, 2]

@@ -132,8 +132,8 @@ class ServeProcess:
         except FileNotFoundError:
             return ""
 
-    def start(self, ready_timeout: float = 90.0) -> Self:
-        """Start the server and wait until ``/v2/health/ready`` is 200.
+    def start(self, ready_timeout: float = 90.0, *, until: str = "/v2/health/ready") -> Self:
+        """Start the server and wait until ``until`` (default ``/v2/health/ready``) is 200.
 
         A port taken between picking and binding is retried with another one.
 
@@ -153,7 +153,7 @@ class ServeProcess:
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 )  # fmt: skip
             try:
-                self._wait_ready(ready_timeout)
+                self.wait_until(until, ready_timeout)
                 return self
             except ServeError:
                 if self.proc.poll() is not None and "address already in use" in self.log().lower():
@@ -162,7 +162,12 @@ class ServeProcess:
                 raise
         raise ServeError(f"no free port after 3 attempts:\n{self.log()[-4000:]}")
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_until(self, path: str = "/v2/health/ready", timeout: float = 90.0) -> None:
+        """Wait until ``GET path`` is 200.
+
+        Raises:
+            ServeError: the process exited, or ``path`` was not 200 within ``timeout``.
+        """
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         last = "no answer yet"
@@ -174,7 +179,7 @@ class ServeProcess:
                     f" its output:\n{self.log()[-4000:]}"
                 )
             try:
-                status, body = http_get(HOST, self.port, "/v2/health/ready", timeout=2.0)
+                status, body = http_get(HOST, self.port, path, timeout=2.0)
                 if status == 200:
                     return
                 last = f"{status} {body[:200]!r}"
@@ -182,7 +187,7 @@ class ServeProcess:
                 last = repr(exc)
             time.sleep(0.1)
         raise ServeError(
-            f"`modelshelf serve {self.spec}` not ready within {timeout:.0f} s (last: {last});"
+            f"`modelshelf serve {self.spec}`: {path} not 200 within {timeout:.0f} s (last: {last});"
             f" its output:\n{self.log()[-4000:]}"
         )
 
