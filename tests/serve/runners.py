@@ -188,3 +188,22 @@ class SlowLoadRunner(Runner):
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
         return data
+
+
+class BrokenLoadRunner(Runner):
+    """A version that cannot load: its load_model raises with a recognisable message."""
+
+    engine = "broken-test"
+    MESSAGE = "this test version refuses to load"
+
+    @staticmethod
+    def save_model(model: Any, folder: Path) -> dict[str, str]:
+        return _save({}, folder)
+
+    @staticmethod
+    def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
+        raise RuntimeError(BrokenLoadRunner.MESSAGE)
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        return data
