@@ -13,6 +13,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
+| ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ def max_concurrency() -> int:
 def lock_timeout() -> float:
     """Seconds to wait on another process's download (``MODELSHELF_LOCK_TIMEOUT``)."""
     return float(_as_int("MODELSHELF_LOCK_TIMEOUT", int(DEFAULT_LOCK_TIMEOUT)))
+
+
+def serve_config() -> str | None:
+    """What ``modelshelf serve`` passes to its workers, as JSON (``MODELSHELF_SERVE_CONFIG``)."""
+    return os.environ.get("MODELSHELF_SERVE_CONFIG") or None
 
 
 def env(name: str) -> str | None:

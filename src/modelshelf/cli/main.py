@@ -18,6 +18,7 @@ from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.predict import predict
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
+from modelshelf.cli.serve import serve
 
 __all__ = ["cli", "main", "run"]
 
@@ -33,7 +34,7 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 
 for command in (
-    push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
+    push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict, serve,
 ):  # fmt: skip
     # Commands that do not declare the common options yet still accept them.
     cli.add_command(common_options(command))

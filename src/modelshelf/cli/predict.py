@@ -12,6 +12,7 @@ import click
 from modelshelf.cli._common import common_options, shelf_from, show_progress
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import load_model
+from modelshelf.models._jsonable import plain
 
 EXAMPLES = [
     "modelshelf predict demo/doubler:1 --input batch.json     # JSON in, JSON out",
@@ -75,7 +76,7 @@ def predict(
             f"{model.runner.__qualname__} failed on the input: {type(exc).__name__}: {exc}"
         ) from exc
     try:
-        text = json.dumps(_plain(result), allow_nan=False)
+        text = json.dumps(plain(result), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"the prediction of {spec} is not JSON ({exc}); have postprocess_data return lists,"
@@ -101,13 +102,3 @@ def _read_json(input_path: str) -> Any:
         raise InvalidInputError(
             f"the input {where} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
-
-
-def _plain(value: Any) -> Any:
-    """Arrays and tensors (anything with ``tolist``) as lists, inside dicts, lists and tuples."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value

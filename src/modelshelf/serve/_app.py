@@ -1,0 +1,277 @@
+"""``create_app``: the ASGI app (FastAPI) that serves one model on both faces.
+
+The app holds one :class:`~modelshelf.serve._slot.ModelSlot` (the active version), one
+:class:`~modelshelf.serve._batcher.Batcher` (the queue in front of the runner: batching,
+back-pressure, worker threads) and, for a spec that can move, an
+:class:`~modelshelf.serve._slot.AliasFollower`. Routes are in :mod:`modelshelf.serve._routes`.
+Every error of either face is ``{"error": "...", "request_id": "..."}`` with a non-2xx status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelshelf.errors import InvalidInputError
+from modelshelf.models.register import StoreArg
+from modelshelf.models.runner import Runner
+from modelshelf.serve._batcher import Batcher
+from modelshelf.serve._metrics import ServeMetrics
+from modelshelf.serve._model import ModelSource, ServeOptions
+from modelshelf.serve._slot import AliasFollower, ModelSlot
+
+__all__ = ["ServeState", "create_app", "error_response"]
+
+log = logging.getLogger("modelshelf.serve")
+access_log = logging.getLogger("modelshelf.serve.access")
+
+
+@dataclass
+class ServeState:
+    """Everything a route needs; kept on ``app.state.serve``."""
+
+    source: ModelSource
+    slot: ModelSlot
+    batcher: Batcher
+    follower: AliasFollower | None
+    metrics: ServeMetrics
+    options: ServeOptions
+    started: float
+
+
+def error_response(
+    status: int,
+    message: str,
+    request_id: str | None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The one error body of both faces: ``{"error": ..., "request_id": ...}``."""
+    body: dict[str, Any] = {"error": message}
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(
+    spec: str | os.PathLike[str] | None = None,
+    *,
+    runner_cls: type[Runner] | None = None,
+    model: Any = None,
+    store: StoreArg = None,
+    name: str | None = None,
+    options: ServeOptions | None = None,
+    trust: bool = False,
+    ignore_requirements: bool = False,
+) -> FastAPI:
+    """An ASGI app serving one model: ``/predict`` and the Open Inference Protocol V2.
+
+    The model is loaded before this returns. Mount the app in your own, or run it with any
+    ASGI server (``uvicorn.run(app)``); ``modelshelf serve`` does the latter with workers.
+
+    Args:
+        spec: a registry spec (``team/svc@production``, ``team/svc:1.2``) or a local model
+            file or folder. A spec that can move (an alias, no version, a partial version) is
+            followed: checked every ``options.poll_interval`` seconds, and on
+            ``POST /v2/repository/models/{name}/load``.
+        runner_cls: with ``model`` (or alone, when its ``load_model(None, {})`` builds the
+            model), serve an object already in memory through this runner.
+        model: an object in memory; without ``runner_cls`` its ``predict(data)`` answers.
+        store: the store URL or a :class:`~modelshelf.Shelf` for a registry spec.
+        name: the model's name on the protocol face; default the last segment of the asset
+            name (``svc`` for ``team/svc``), the file's stem, or ``model``.
+        options: batching, limits and polling (:class:`ServeOptions`).
+        trust: allow formats that run code when loaded (pickle); see ``load_model``.
+        ignore_requirements: load even if the recorded requirements are not met here.
+
+    Raises:
+        InvalidInputError: neither or both of ``spec`` and ``model``/``runner_cls``.
+        ModelshelfError: the model cannot be resolved, pulled or loaded (see ``load_model``).
+
+    Example:
+        >>> # app = create_app("team/svc@production", options=ServeOptions(max_batch_size=32))
+        >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
+    """
+    options = options or ServeOptions()
+    if spec is not None and (model is not None or runner_cls is not None):
+        raise InvalidInputError(
+            "give either a spec to serve or a model object (with runner_cls), not both"
+        )
+    if spec is not None:
+        source = ModelSource.from_spec(
+            spec, store=store, name=name, trust=trust, ignore_requirements=ignore_requirements
+        )
+    elif model is not None or runner_cls is not None:
+        source = ModelSource.from_object(model, runner_cls, name=name)
+    else:
+        raise InvalidInputError(
+            "nothing to serve: give a spec (create_app('team/svc@production')) or a model"
+            " object (create_app(model=obj, runner_cls=MyRunner))"
+        )
+    metrics = ServeMetrics()
+    slot = ModelSlot(source.name)
+    slot.on_swap = lambda old, new: metrics.swapped(source.name, old, new)
+    slot.on_swap_error = lambda _message: metrics.swap_failures.labels(source.name).inc()
+    slot.install(source.load_version(None))
+    active = slot.active
+    assert active is not None
+    follower = None
+    if source.resolve is not None and source.follows(active.version):
+        resolve = source.resolve
+
+        def load_version(version: str) -> Any:
+            return source.load_version(version)
+
+        follower = AliasFollower(slot, resolve, load_version, options.poll_interval)
+    batcher = Batcher(
+        slot.acquire,
+        max_batch_size=options.max_batch_size,
+        max_batch_delay_ms=options.max_batch_delay_ms,
+        max_queue=options.max_queue,
+        threads=options.threads,
+        on_batch=metrics.observe_batch,
+    )
+    state = ServeState(source, slot, batcher, follower, metrics, options, time.time())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        if follower is not None:
+            follower.start()
+        try:
+            yield
+        finally:
+            # Requests in flight have finished by now (uvicorn waits for them); what is queued
+            # still runs, then the follower stops.
+            await batcher.aclose()
+            if follower is not None:
+                follower.stop()
+
+    app = FastAPI(
+        title=f"modelshelf: {source.name}",
+        description=_describe(source),
+        lifespan=lifespan,
+    )
+    app.state.serve = state
+    _install_errors(app)
+    from modelshelf.serve._routes import add_routes
+
+    add_routes(app, state)
+    app.add_middleware(AccessLog, metrics=metrics)
+    return app
+
+
+def _describe(source: ModelSource) -> str:
+    what = source.spec or "a model object"
+    where = f" from {source.store}" if source.store else ""
+    return (
+        f"Serves `{what}`{where} as `{source.name}`: `POST /predict` (JSON in, JSON out) and the"
+        " Open Inference Protocol V2 under `/v2`."
+    )
+
+
+def _install_errors(app: FastAPI) -> None:
+    """FastAPI's own errors (unknown route, wrong method) in our error body, never a traceback."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}; see /docs"
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, message, request_id_of(request), headers)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        return error_response(400, f"malformed request: {exc}", request_id_of(request))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        rid = request_id_of(request)
+        log.error("request %s failed inside the server", rid, exc_info=exc)
+        return error_response(500, f"internal server error (request id {rid})", rid)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id, set by :class:`AccessLog` (or a new one)."""
+    state = request.scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if isinstance(rid, str):
+        return rid
+    fresh: str = secrets.token_hex(8)
+    state["request_id"] = fresh
+    return fresh
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_.:" for c in text):
+                return text
+    return None
+
+
+class AccessLog:
+    """Pure ASGI middleware: a request id, one JSON log line per request, request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: ServeMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = _incoming_id(scope) or secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode("ascii")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = state.get("route", "other")
+            self.metrics.observe_request(route, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    json.dumps(
+                        {
+                            "event": "request",
+                            "request_id": rid,
+                            "method": scope.get("method"),
+                            "path": scope.get("path"),
+                            "status": status,
+                            "ms": round(elapsed * 1000, 3),
+                            "model_version": state.get("model_version"),
+                            "client": (scope.get("client") or [None])[0],
+                        },
+                        separators=(",", ":"),
+                    )
+                )
