@@ -50,11 +50,13 @@ def start_server(tmp_path: Path, store_url: str) -> Iterator[StartServer]:
     (default ``/v2/health/ready``) answers 200; stopped at teardown."""
     started: list[ServeProcess] = []
 
-    def _start(spec: str, *flags: str, until: str = "/v2/health/ready") -> ServeProcess:
+    def _start(
+        spec: str, *flags: str, until: str = "/v2/health/ready", timeout: float = 90.0
+    ) -> ServeProcess:
         workdir = tmp_path / f"serve-{len(started)}"
         server = ServeProcess(spec, workdir=workdir, store=store_url, args=flags)
         started.append(server)
-        return server.start(until=until)
+        return server.start(timeout, until=until)
 
     yield _start
     for server in started:

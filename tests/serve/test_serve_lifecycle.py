@@ -85,7 +85,9 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(
         response = in_flight.result(timeout=120)
     assert response.status_code == 200, response.text
     assert response.json() == "unblocked"
-    assert server.wait(60) == 0, server.log()
+    code = server.wait(60)
+    leftovers = sorted(p.name for p in server.tmp_dir.iterdir())
+    assert (code, leftovers) == (0, []), server.log()[-3000:]  # exits 0, leaves no temp files
 
 
 def test_metrics_count_the_requests_of_both_workers(
@@ -118,6 +120,10 @@ def test_metrics_count_the_requests_of_both_workers(
     assert any("1.0" in sample.labels.values() for f in families for sample in f.samples), (
         "the active version is not in /metrics"
     )
+    server.terminate()
+    code = server.wait(60)
+    leftovers = sorted(p.name for p in server.tmp_dir.iterdir())
+    assert (code, leftovers) == (0, []), server.log()[-3000:]  # exits 0, leaves no temp files
 
 
 def test_live_but_not_ready_until_the_model_is_loaded(
@@ -125,7 +131,7 @@ def test_live_but_not_ready_until_the_model_is_loaded(
 ) -> None:
     register("shop/slow", SlowLoadRunner, {"dir": tmp_path})
     try:
-        server = start_server("shop/slow:1", until="/v2/health/live")
+        server = start_server("shop/slow:1", until="/v2/health/live", timeout=60.0)
         wait_for_file(tmp_path / "loading", alive=lambda: _exited(server))  # the load is held
         with httpx.Client(base_url=server.url, timeout=60.0, trust_env=False) as http:
             live = http.get("/v2/health/live")

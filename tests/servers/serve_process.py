@@ -100,6 +100,7 @@ class ServeProcess:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "serve.log"
+        self.tmp_dir = workdir / "tmp"  # the server's TMPDIR: what it leaves there is seen
 
     @property
     def url(self) -> str:
@@ -142,7 +143,8 @@ class ServeProcess:
                 message holds its output.
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
-        env = server_env(self.workdir / "cache", self.extra_env)
+        self.tmp_dir.mkdir(exist_ok=True)
+        env = server_env(self.workdir / "cache", {"TMPDIR": str(self.tmp_dir), **self.extra_env})
         for _attempt in range(3):
             self.port = free_port()
             with self.log_path.open("ab") as log:
