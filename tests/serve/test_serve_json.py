@@ -6,6 +6,8 @@ RuntimeError, a string where a number belongs raises ValueError.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +105,33 @@ def test_runner_exception_is_500_with_request_id_and_the_server_keeps_serving(
     again = client.post("/predict", json=5)
     assert again.status_code == 200, again.text
     assert again.json() == 10
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            lines.append(doc)
+    return lines
+
+
+def test_access_log_has_one_json_line_per_request_with_its_id(
+    client: httpx.Client, server: ServeProcess
+) -> None:
+    ids = [client.post("/predict", json=n).headers["x-request-id"] for n in range(3)]
+    deadline = time.monotonic() + 30.0
+    while True:
+        lines = _json_lines(server.log())
+        found = [d for d in lines if set(ids) & {str(v) for v in d.values()}]
+        if len(found) >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for request_id in ids:
+        [line] = [d for d in found if request_id in {str(v) for v in d.values()}]
+        values = {str(v) for v in line.values()}
+        assert "/predict" in values, line
+        assert "200" in values, line

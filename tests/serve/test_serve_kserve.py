@@ -19,7 +19,8 @@ X = [[1.0, 2.0], [3.0, 4.5]]
 
 
 def test_kserve_client_health_readiness_and_infer(
-    oip_server: ServeProcess, kserve_python: Path
+    kserve_python: Path,
+    oip_server: ServeProcess,  # the skip comes before the server starts
 ) -> None:
     got = run_client(kserve_python, "kserve_client.py", [oip_server.url, OIP_MODEL])
     assert got["live"] is True
