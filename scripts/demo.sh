@@ -86,4 +86,35 @@ run modelshelf predict demo/linear --input "$root/rows.json"
 predicted=$(modelshelf predict demo/linear --input "$root/rows.json" | tr -d ' \n')
 [ "$predicted" = "[3,5,7]" ] || { echo "BUG: expected [3,5,7], got $predicted" >&2; exit 1; }
 
+# Serve it over HTTP (our JSON face and the Open Inference Protocol), ask it, stop it.
+port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '\n$ modelshelf serve demo/linear --port %s &\n' "$port"
+modelshelf serve demo/linear --port "$port" --no-access-log 2>"$root/serve.log" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+python - "$port" <<'PY'
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(base + "/ready", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+def post(path, body):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read()), response.headers
+answer, headers = post("/predict", [1, 2, 3])
+print(f"$ POST /predict [1, 2, 3]  ->  {answer}  (version {headers['X-Model-Version']})")
+assert answer == [3, 5, 7], answer
+tensor = {"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}]}
+answer, _ = post("/v2/models/linear/infer", tensor)
+print(f"$ POST /v2/models/linear/infer  ->  {answer['outputs'][0]['data']}"
+      f"  (model {answer['model_name']}, version {answer['model_version']})")
+assert answer["outputs"][0]["data"] == [3, 5, 7], answer
+PY
+kill -TERM "$server" && wait "$server" || true
+trap - EXIT
+
 printf '\ndemo finished: store in %s, cache in %s\n' "$root/store" "$root/cache"
