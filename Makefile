@@ -4,12 +4,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-serve clean venv
+.PHONY: demo test lint typecheck unit bench bench-serve clean venv kserve-venv
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[test]'
+
+# The kserve client for tests/serve, in its own virtualenv: it pulls the kubernetes client and
+# many pins that must not bend ours. The stamp is written only after a full install, so a failed
+# or interrupted install is redone by the next `make test`; once present, nothing is re-run.
+KSERVE_VENV  := .venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.kserve-0.16.0-installed
+
+kserve-venv: $(KSERVE_STAMP)
+
+$(KSERVE_STAMP):
+	test -x $(KSERVE_VENV)/bin/python || $(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip --disable-pip-version-check -q install 'kserve==0.16.0'
+	touch $@
 
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
 demo: venv
@@ -23,7 +36,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 # Everything: lint, types, unit, property and integration tests (SeaweedFS started by fixtures).
-test: venv lint typecheck
+test: venv lint typecheck kserve-venv
 	$(BIN)/python -m pytest tests benchmarks -q
 
 # The quick inner loop: no servers.
@@ -49,4 +62,4 @@ bench-serve: venv
 	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .demo .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(KSERVE_VENV) $(MLSERVER_VENV) .demo .mypy_cache .pytest_cache .ruff_cache
