@@ -274,3 +274,64 @@ def test_serve_refuses_a_path_inside_a_version(tmp_path: Path) -> None:
     shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
     with pytest.raises(InvalidInputError, match="not a file inside one"):
         create_app("team/svc@prod/model/x.bin", store=shelf)
+
+
+class SlowLoad(Runner):
+    """Its load waits for a gate; a gate set to fail makes the load raise."""
+
+    gate = threading.Event()
+    fail = False
+
+    @staticmethod
+    def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
+        SlowLoad.gate.wait(30)
+        if SlowLoad.fail:
+            raise RuntimeError("weights are damaged")
+        return 3
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        return [model * x for x in data]
+
+
+def wait_for(condition: Any) -> None:
+    event = threading.Event()
+    for _ in range(3000):
+        if condition():
+            return
+        event.wait(0.01)
+    raise AssertionError("condition not met")
+
+
+def test_a_background_load_is_live_and_not_ready_until_the_model_is_in(tmp_path: Path) -> None:
+    SlowLoad.gate.clear()
+    SlowLoad.fail = False
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    (tmp_path / "w.txt").write_text("3")
+    register_model("team/slow", SlowLoad, artifacts={tmp_path / "w.txt": "w.txt"}, store=shelf)
+    with TestClient(create_app("team/slow", store=shelf, load="background")) as client:
+        assert client.get("/health").json() == {"live": True}
+        assert client.get("/v2/health/live").status_code == 200
+        not_ready = client.get("/v2/health/ready")
+        assert not_ready.status_code == 503 and not_ready.json()["ready"] is False
+        assert client.get("/v2/models/slow/ready").status_code == 503
+        assert client.post("/predict", content=b"[1]").status_code == 503
+        SlowLoad.gate.set()
+        wait_for(lambda: client.get("/ready").status_code == 200)
+        assert client.post("/predict", content=b"[1]").json() == [3]
+
+
+def test_a_failed_background_load_is_reported_and_never_ready(tmp_path: Path) -> None:
+    SlowLoad.gate.set()
+    SlowLoad.fail = True
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    (tmp_path / "w.txt").write_text("3")
+    register_model("team/slow", SlowLoad, artifacts={tmp_path / "w.txt": "w.txt"}, store=shelf)
+    failures: list[BaseException] = []
+    app = create_app("team/slow", store=shelf, load="background", on_load_error=failures.append)
+    with TestClient(app) as client:
+        wait_for(lambda: bool(failures))
+        assert "weights are damaged" in str(failures[0])
+        assert client.get("/ready").status_code == 503
+        assert "weights are damaged" in client.get("/metadata").json()["last_swap_error"]
+    SlowLoad.fail = False
