@@ -15,7 +15,6 @@ A version that fails to load is never swapped in; its error is kept for ``/metad
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import threading
 import time
@@ -162,9 +161,9 @@ class ModelSlot:
             if served not in self._draining:
                 return
             self._draining.remove(served)
-        # Dropping the references lets the runtime free the model (memory, file handles).
+        # Dropping the references frees the model (memory, file handles). No gc.collect():
+        # a full collection holds the GIL for tens of milliseconds, stalling live requests.
         served.model = None
-        gc.collect()
         log.info("model %s: version %s drained and unloaded", self.name, served.version)
 
 
