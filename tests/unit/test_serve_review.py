@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi")
+# Imported now, before any test sets PROMETHEUS_MULTIPROC_DIR: its storage mode is fixed at import.
+pytest.importorskip("prometheus_client")
 
 import httpx
 from starlette.testclient import TestClient
