@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import click
 
 from modelshelf.cli._common import common_options, shelf_from
 from modelshelf.errors import InvalidInputError
+
+# What the serve extra installs; checked before anything is imported from it.
+SERVE_MODULES = ("fastapi", "uvicorn", "numpy", "prometheus_client")
 
 EXAMPLES = [
     "modelshelf serve team/svc@production                 # follows the alias as it moves",
@@ -112,14 +118,15 @@ def serve(
     Routes: POST /predict (JSON in, JSON out), /health, /ready, /metadata, /metrics, /docs, and
     the Open Inference Protocol V2 under /v2 (tritonclient and the kserve client work unchanged).
     """
-    try:
-        from modelshelf.serve._model import ServeOptions
-        from modelshelf.serve._run import serve as run_server
-    except ImportError as exc:
+    missing = [name for name in SERVE_MODULES if not _importable(name)]
+    if missing:
         raise InvalidInputError(
-            f"modelshelf serve needs the serve extra ({exc.name} is missing); install it with"
-            " pip install 'modelshelf[serve]'"
-        ) from None
+            f"modelshelf serve needs the serve extra ({', '.join(missing)} missing); install it"
+            " with pip install 'modelshelf[serve]'"
+        )
+    from modelshelf.serve._model import ServeOptions
+    from modelshelf.serve._run import serve as run_server
+
     options = ServeOptions(
         max_batch_size=max_batch_size,
         max_batch_delay_ms=max_batch_delay_ms,
@@ -141,3 +148,12 @@ def serve(
         ignore_requirements=ignore_requirements,
         access_log=access_log,
     )
+
+
+def _importable(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None  # None: imports of it fail
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -180,9 +180,11 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(400, f"malformed request: {exc}", request_id_of(request))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # Answered by Starlette's outermost middleware, outside AccessLog: the header is ours.
         rid = request_id_of(request)
         log.error("request %s failed inside the server", rid, exc_info=exc)
-        return error_response(500, f"internal server error (request id {rid})", rid)
+        message = f"internal server error (request id {rid})"
+        return error_response(500, message, rid, {"X-Request-ID": rid})
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -215,7 +217,8 @@ def _incoming_id(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"x-request-id":
             text: str = value.decode("latin-1")
-            if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_.:" for c in text):
+            plain = text.isascii() and all(c.isalnum() or c in "-_.:" for c in text)
+            if 0 < len(text) <= 64 and plain:
                 return text
     return None
 

@@ -177,13 +177,31 @@ class Batcher:
         return self._pending
 
     async def start(self) -> None:
-        """Start the worker threads and the collector on the running event loop."""
+        """Start the worker threads and the collector on the running event loop.
+
+        A batcher closed by :meth:`aclose` starts afresh (an app whose lifespan runs again).
+        """
+        if self._collector is not None and (self._collector.done() or self._closing):
+            self.reset()
         if self._collector is not None:
             return
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="modelshelf-serve")
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self._threads, thread_name_prefix="modelshelf-serve"
+            )
         self._wakeup = asyncio.Event()
         self._free = asyncio.Semaphore(self._threads)
         self._collector = asyncio.create_task(self._collect(), name="modelshelf-serve-batcher")
+
+    def reset(self) -> None:
+        """Forget the state of a previous event loop; its requests went with it."""
+        self._queue.clear()
+        self._pending = 0
+        self._closing = False
+        self._collector = None
+        self._wakeup = None
+        self._free = None
+        self._running = set()
 
     async def submit(self, data: Any, *, request_id: str) -> Answer:
         """Queue one request and wait for its answer.
@@ -354,8 +372,11 @@ def _raw_rows(data: Any) -> int:
     return 1 if rows is None else max(rows, 1)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, limit: int = 300) -> str:
+    """``Type: text``, clipped: the text often quotes the client's own (large) input."""
     text = str(exc)
+    if len(text) > limit:
+        text = text[:limit] + f"... ({len(text) - limit} more characters)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -439,14 +460,16 @@ class _BatchRun:
         """Classify and log a runner exception for one request."""
         failure: Exception
         if isinstance(exc, _REJECTING):
+            # The client's fault: no traceback, and the text (often its input) clipped.
+            described = _describe(exc)
             logger.info(
-                "request %s: the model rejected the input in %s",
+                "request %s: the model rejected the input in %s: %s",
                 request.request_id,
                 stage,
-                exc_info=exc,
+                described,
             )
             failure = RejectedInput(
-                f"the model rejected the input ({stage}): {_describe(exc)}",
+                f"the model rejected the input ({stage}): {described}",
                 request_id=request.request_id,
             )
         else:

@@ -13,6 +13,9 @@ server is built (``modelshelf serve`` sets the variable before that).
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 __all__ = ["CONTENT_TYPE", "ServeMetrics"]
@@ -98,7 +101,33 @@ class ServeMetrics:
         from prometheus_client.multiprocess import MultiProcessCollector
 
         if self.multiprocess:
+            _forget_dead_workers()
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self._registry)
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
+
+
+def _forget_dead_workers() -> None:
+    """Drop the live-gauge files of workers that died (uvicorn restarts them), so that only
+    live workers say which version is active. Counters and histograms keep their counts."""
+    from prometheus_client import multiprocess
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    pids = set()
+    for path in Path(folder).glob("gauge_live*.db"):
+        found = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if found:
+            pids.add(int(found.group(1)))
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, another user's
+            continue

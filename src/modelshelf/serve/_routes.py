@@ -1,9 +1,10 @@
 """The routes of both faces: our JSON (``/predict``, ``/health``, ``/ready``, ``/metadata``) and the
 Open Inference Protocol V2 (``/v2/...``), plus ``/metrics``.
 
-Request bodies are read here with the size limit, decoded (large ones off the event loop), queued
-on the batcher with the per-request timeout, and every outcome is mapped to one status and the
-``{"error": ...}`` body. Clients of the protocol send no Content-Type, so none is required.
+A prediction is admitted only while the queue has room (429 before its body is read), its body
+read within the limits (:mod:`modelshelf.serve._http`), decoded, queued on the batcher with the
+per-request timeout, and every outcome mapped to one status and the ``{"error": ...}`` body.
+Clients of the protocol send no Content-Type, so none is required.
 """
 
 from __future__ import annotations
@@ -15,14 +16,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 import modelshelf
-from modelshelf.models._jsonable import plain
 from modelshelf.serve import _oip
 from modelshelf.serve._app import error_response, request_id_of
 from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
+from modelshelf.serve._http import (
+    OFF_LOOP_BYTES,
+    RefusedError,
+    clip,
+    dump_json,
+    header_length,
+    in_codec_thread,
+    looks_large,
+    parse_json,
+    read_body,
+)
 from modelshelf.serve._metrics import CONTENT_TYPE
 from modelshelf.serve._slot import NotReadyError
 from modelshelf.serve._state import ServeState
@@ -31,33 +42,36 @@ __all__ = ["add_routes"]
 
 log = logging.getLogger("modelshelf.serve")
 
-# Bodies above this are decoded and encoded in a thread so the event loop keeps answering.
-_OFF_LOOP_BYTES = 256 * 1024
-
-
-class _RefusedError(Exception):
-    """A request refused before it reached the runner: status, message and extra headers."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
 
 def add_routes(app: FastAPI, state: ServeState) -> None:
     """Register every route of both faces on ``app``."""
     name = state.source.name
+    load_lock = asyncio.Lock()
 
     async def run(
         request: Request, route: str, work: Callable[[], Awaitable[Response]]
     ) -> Response:
-        request.scope.setdefault("state", {})["route"] = route
+        scope_state = request.scope.setdefault("state", {})
+        scope_state["route"] = route
         try:
             await state.start()
             return await work()
-        except _RefusedError as exc:
+        except RefusedError as exc:
             return error_response(exc.status, exc.message, request_id_of(request), exc.headers)
+        except ClientDisconnect:  # nobody to answer; not the server's fault
+            return Response(status_code=499)
+        finally:
+            state.body_budget.give_back(scope_state.pop("body_reserved", 0))
+
+    def admit() -> None:
+        """429 before the body is read when the queue is full: a refused body is never held."""
+        if state.batcher.pending >= state.options.max_queue:
+            raise RefusedError(
+                429,
+                f"{state.batcher.pending} requests are already waiting (the limit is"
+                f" {state.options.max_queue}); retry shortly",
+                {"Retry-After": "1"},
+            )
 
     async def predict_answer(request: Request, data: Any) -> Answer:
         rid = request_id_of(request)
@@ -67,32 +81,33 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
             )
         except QueueFull as exc:
             retry = max(1, round(exc.retry_after))
-            raise _RefusedError(429, exc.message, {"Retry-After": str(retry)}) from None
+            raise RefusedError(429, exc.message, {"Retry-After": str(retry)}) from None
         except TimeoutError:
-            raise _RefusedError(
+            raise RefusedError(
                 504, f"no prediction within {state.options.timeout:g} s (request id {rid})"
             ) from None
         except RejectedInput as exc:
-            raise _RefusedError(400, exc.message) from None
+            raise RefusedError(400, exc.message) from None
         except RunnerFailed as exc:
-            raise _RefusedError(500, f"{exc.message} (request id {rid})") from None
+            raise RefusedError(500, f"{exc.message} (request id {rid})") from None
         except NotReadyError as exc:
-            raise _RefusedError(503, str(exc)) from None
+            raise RefusedError(503, str(exc)) from None
         request.scope["state"]["model_version"] = answer.version
         return answer
 
     # ---- our JSON face -------------------------------------------------------------------
     async def predict(request: Request) -> Response:
         async def work() -> Response:
-            body = await read_body(request, state.options.max_body_bytes)
-            data = await off_loop(body, _parse_json, body)
+            admit()
+            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
+            data = await in_codec_thread(len(body) > OFF_LOOP_BYTES, parse_json, body)
             answer = await predict_answer(request, data)
             try:
-                text = await off_loop(body, _dump_json, answer.output)
+                text = await in_codec_thread(looks_large(answer.output), dump_json, answer.output)
             except (TypeError, ValueError) as exc:
                 rid = request_id_of(request)
                 log.error("request %s: the prediction is not JSON: %s", rid, exc)
-                raise _RefusedError(
+                raise RefusedError(
                     500,
                     f"the prediction is not JSON (request id {rid}); postprocess_data should"
                     " return lists, dicts, text and finite numbers",
@@ -147,16 +162,16 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     # ---- Open Inference Protocol V2 ------------------------------------------------------
     def check_model(model_name: str, version: str | None) -> None:
         if model_name != name:
-            raise _RefusedError(
-                404, f"unknown model '{_clip(model_name)}'; this server serves '{name}'"
+            raise RefusedError(
+                404, f"unknown model '{clip(model_name)}'; this server serves '{name}'"
             )
         if version is not None:
             active = state.slot.active
             current = None if active is None else active.version
             if version != current:
-                raise _RefusedError(
+                raise RefusedError(
                     404,
-                    f"version '{_clip(version)}' of {name} is not served; the active version"
+                    f"version '{clip(version)}' of {name} is not served; the active version"
                     f" is {current}",
                 )
 
@@ -210,16 +225,25 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     async def v2_infer(request: Request, model_name: str, version: str | None = None) -> Response:
         async def work() -> Response:
             check_model(model_name, version)
-            body = await read_body(request, state.options.max_body_bytes)
-            header_length = _header_length(request)
+            admit()
+            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
+            length = header_length(request)
             try:
-                parsed = await off_loop(body, _oip.parse_infer_request, body, header_length)
+                parsed = await in_codec_thread(
+                    len(body) > OFF_LOOP_BYTES, _oip.parse_infer_request, body, length
+                )
             except _oip.InferenceRequestError as exc:
-                raise _RefusedError(400, str(exc)) from None
+                raise RefusedError(400, str(exc)) from None
             answer = await predict_answer(request, _oip.runner_input(parsed))
+            if version is not None and answer.version != version:
+                raise RefusedError(
+                    404,
+                    f"version '{clip(version)}' of {name} was swapped out while the request"
+                    f" waited; the active version is {answer.version}",
+                )
             try:
-                payload = await off_loop(
-                    body,
+                payload = await in_codec_thread(
+                    looks_large(answer.output),
                     _encode_response,
                     answer,
                     name,
@@ -227,11 +251,11 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                     parsed.outputs,
                 )
             except _oip.InferenceRequestError as exc:
-                raise _RefusedError(400, str(exc)) from None
+                raise RefusedError(400, str(exc)) from None
             except _oip.OutputEncodingError as exc:
                 rid = request_id_of(request)
                 log.error("request %s: the output cannot be encoded as tensors: %s", rid, exc)
-                raise _RefusedError(500, f"{exc} (request id {rid})") from None
+                raise RefusedError(500, f"{exc} (request id {rid})") from None
             return Response(payload, media_type="application/json")
 
         return await run(request, "v2_infer", work)
@@ -242,12 +266,13 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
             follower = state.follower
             if follower is None:
                 active = state.slot.active
-                return JSONResponse(
-                    {"name": name, "version": None if active is None else active.version}
-                )
-            result = await asyncio.to_thread(follower.check_now)
+                version = None if active is None else active.version
+                return JSONResponse({"name": name, "version": version, "swapped": False})
+            # One thread at a time: more callers wait here on the loop, not in threads.
+            async with load_lock:
+                result = await asyncio.to_thread(follower.check_now)
             if result.error is not None:
-                raise _RefusedError(500, result.error)
+                raise RefusedError(500, result.error)
             return JSONResponse(
                 {"name": name, "version": result.version, "swapped": result.swapped}
             )
@@ -275,57 +300,6 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) one larger than ``limit`` before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise _RefusedError(
-                400, f"Content-Length {_clip(declared)!r} is not a number"
-            ) from None
-        if size > limit:
-            raise _RefusedError(413, _too_large(size, limit))
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise _RefusedError(413, _too_large(total, limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return (
-        f"the request body ({size} bytes or more) is over the limit of {limit} bytes; send"
-        " smaller batches, or start the server with a larger --max-body-mb"
-    )
-
-
-async def off_loop(body: bytes, function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)``: inline for small bodies, in a thread for large ones."""
-    if len(body) < _OFF_LOOP_BYTES:
-        return function(*args)
-    return await asyncio.to_thread(function, *args)
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
-    except UnicodeDecodeError:
-        raise _RefusedError(400, "the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise _RefusedError(
-            400, f"the body is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
-
-
-def _dump_json(value: Any) -> str:
-    return json.dumps(plain(value), allow_nan=False, separators=(",", ":"))
-
-
 def _encode_response(
     answer: Answer, model_name: str, request_id: str | None, requested: tuple[str, ...]
 ) -> str:
@@ -337,23 +311,6 @@ def _encode_response(
         requested=requested,
     )
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
-
-
-def _header_length(request: Request) -> int | None:
-    raw = request.headers.get("inference-header-content-length")
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise _RefusedError(
-            400, f"Inference-Header-Content-Length {_clip(raw)!r} is not a whole number"
-        ) from None
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return shown + ("..." if len(text) > limit else "")
 
 
 def _safe(metadata: dict[str, Any]) -> Any:

@@ -203,16 +203,18 @@ class AliasFollower:
 
     def start(self) -> None:
         """Start polling in a daemon thread (no-op when the interval is not positive)."""
-        if self.interval <= 0 or self._thread is not None:
+        if self.interval <= 0 or (self._thread is not None and self._thread.is_alive()):
             return
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="modelshelf-follow", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop polling; waits for a check in progress."""
+    def stop(self, timeout: float | None = 1.0) -> None:
+        """Stop polling. A load in progress is not waited for beyond ``timeout`` seconds: it
+        finishes in its daemon thread and is dropped, never installed."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
             self._thread = None
 
     def check_now(self) -> SwapResult:
@@ -236,6 +238,8 @@ class AliasFollower:
                 log.error("model %s: %s; still serving %s", self.slot.name, message, current)
                 self.slot.fail_swap(message)
                 return SwapResult(current, False, message)
+            if self._stop.is_set():  # stopped while loading: the server is going away
+                return SwapResult(current, False, "stopped while loading; not swapped in")
             self.slot.install(served)
             return SwapResult(wanted, True)
 

@@ -1,7 +1,9 @@
 """The life of one served model: the first load, the follower, the batcher, and shutdown.
 
 ``ServeState.start`` is called from the app's lifespan startup, and again (idempotently) by the
-first request, since a sub-application mounted in another app gets no lifespan events. With a
+first request, since a sub-application mounted in another app gets no lifespan events. It starts
+again after a lifespan shutdown, or when requests arrive on another event loop (a test client
+without ``with`` runs each request on a fresh loop). With a
 background first load the port answers ``/health`` at once and ``/ready`` turns 200 when the
 model is in; a first load that fails calls ``on_load_error`` (``modelshelf serve`` stops the
 server and exits 1 with the error) and is shown on ``/metadata``.
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelshelf.serve._batcher import Batcher
+from modelshelf.serve._http import BodyBudget
 from modelshelf.serve._metrics import ServeMetrics
 from modelshelf.serve._model import ModelSource, ServeOptions
 from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion
@@ -39,9 +42,14 @@ class ServeState:
     follower: AliasFollower | None = None
     load_error: BaseException | None = None
     started_at: float = field(default_factory=time.time)
-    _started: bool = False
-    _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    body_budget: BodyBudget = field(init=False)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _start_lock: threading.Lock = field(default_factory=threading.Lock)
     _loader: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        # Bodies held at once by one worker: a few of the largest allowed, at least 256 MiB.
+        self.body_budget = BodyBudget(max(4 * self.options.max_body_bytes, 256 * 1024 * 1024))
 
     def load_now(self) -> None:
         """The first load, in the calling thread; then the follower is made (not started)."""
@@ -57,27 +65,39 @@ class ServeState:
             )
 
     async def start(self) -> None:
-        """Start the batcher, and the first load (if pending) or the follower; idempotent."""
-        if self._started:
+        """Start the batcher, and the first load (if pending) or the follower; idempotent.
+
+        Started on one event loop, it stays started there until :meth:`stop`; a request on
+        another loop (the old one is gone) starts the batcher again on the new one.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
             return
-        async with self._start_lock:
-            if self._started:
+        with self._start_lock:  # never held across an await
+            if self._loop is loop:
                 return
-            await self.batcher.start()
-            if self.slot.active is None:
+            restarting = self._loop is not None
+            self._loop = loop
+        if restarting:
+            self.batcher.reset()
+        await self.batcher.start()
+        if self.slot.active is None:
+            if self._loader is None:
                 self._loader = threading.Thread(
                     target=self._load_in_background, name="modelshelf-load", daemon=True
                 )
                 self._loader.start()
-            elif self.follower is not None:
-                self.follower.start()
-            self._started = True
+        elif self.follower is not None:
+            self.follower.start()
 
     async def stop(self) -> None:
-        """Run what is queued, then stop the follower (requests in flight have finished)."""
+        """Run what is queued, then stop the follower (requests in flight have finished).
+
+        A load in progress is not waited for: its thread is a daemon, and a version loaded
+        after the stop is never installed.
+        """
+        self._loop = None
         await self.batcher.aclose()
-        if self._loader is not None:
-            await asyncio.to_thread(self._loader.join)
         if self.follower is not None:
             await asyncio.to_thread(self.follower.stop)
 
