@@ -230,6 +230,8 @@ def test_create_app_arguments_are_checked() -> None:
         create_app()
     with pytest.raises(InvalidInputError, match="not both"):
         create_app("a/b", model=Scaler(1.0))
+    with pytest.raises(InvalidInputError, match="subclass of modelshelf"):
+        create_app("a/b", runner_cls=Scaler)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="no predict method"):
         create_app(model=object())
     with pytest.raises(InvalidInputError, match="usable in a URL"):
@@ -335,3 +337,41 @@ def test_a_failed_background_load_is_reported_and_never_ready(tmp_path: Path) ->
         assert client.get("/ready").status_code == 503
         assert "weights are damaged" in client.get("/metadata").json()["last_swap_error"]
     SlowLoad.fail = False
+
+
+class FolderSum(Runner):
+    """Runs any pushed folder: its model is the number in n.txt."""
+
+    engine = "folder-sum"
+
+    @staticmethod
+    def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
+        return float((artifacts["model"] / "n.txt").read_text())
+
+    @staticmethod
+    def predict(model: Any, data: Any) -> Any:
+        return [model + x for x in data]
+
+
+def test_a_spec_served_with_a_runner_given_here(tmp_path: Path) -> None:
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "n.txt").write_text("10")
+    shelf.push(folder, "team/plain")  # no model section: a folder any tool could have pushed
+    app = create_app("team/plain", store=shelf, runner_cls=FolderSum)
+    with TestClient(app) as client:
+        assert client.post("/predict", content=b"[1, 2]").json() == [11.0, 12.0]
+        meta = client.get("/metadata").json()
+        assert meta["version"] == "1.0" and meta["model"]["engine"] == "folder-sum"
+
+
+def test_load_model_with_a_runner_given_here(tmp_path: Path) -> None:
+    from modelshelf import load_model
+
+    (tmp_path / "n.txt").write_text("5")
+    loaded = load_model(tmp_path, runner=FolderSum)
+    assert loaded.predict([1]) == [6.0]
+    assert loaded.metadata["engine"] == "folder-sum"
+    with pytest.raises(InvalidInputError, match="not both"):
+        load_model(tmp_path, runner=FolderSum, loader="json:loads")

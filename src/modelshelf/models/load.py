@@ -35,7 +35,7 @@ from modelshelf.manifest import Manifest
 from modelshelf.models import plain
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
-from modelshelf.models.runner import Runner
+from modelshelf.models.runner import Runner, check_runner
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -112,6 +112,7 @@ def load_model(
     trust: bool = False,
     progress: bool | None = None,
     loader: str | None = None,
+    runner: type[Runner] | None = None,
 ) -> LoadedModel:
     """Pull ``spec``, check its requirements, import its runner and load the model.
 
@@ -130,6 +131,10 @@ def load_model(
         loader: ``"package.module:function"`` of an installed module: ``function(path)`` returns
             the model (``path`` is the local path or the snapshot folder) and ``predict`` calls
             ``model.predict(data)``. Skips detection and any model section.
+        runner: a :class:`Runner` subclass to load and run the files with, in place of the
+            recorded runner or detection: ``runner.load_model(props, artifacts)`` gets the
+            recorded props and artifacts when the version has a model section, else ``None``
+            and ``{"model": <the version's folder, or the local path>}``.
 
     Raises:
         NotAModelError: a version with no model section in which detection finds no model file;
@@ -146,8 +151,14 @@ def load_model(
         >>> # model = load_model("./model.onnx"); model.predict([[1.0, 2.0, 3.0]])
     """
     trusted = trust or constants.trust_pickle()
+    if runner is not None and loader is not None:
+        raise InvalidInputError("give a runner or a loader, not both")
+    if runner is not None:
+        runner = check_runner(runner)
     if plain.is_local_path(spec):
         local = plain.local_path(spec)
+        if runner is not None:
+            return _with_runner(runner, None, {MODEL_FOLDER: local}, local, None, trusted)
         if loader is not None:
             return _custom(loader, local, None, str(local), "", trusted)
         return _detected(detect_format(local), local, None, trusted)
@@ -160,6 +171,13 @@ def load_model(
     if loader is not None:
         path = shelf.pull_resolved(resolved, progress=progress)
         return _custom(loader, path, manifest, where, shelf.url, trusted, shelf.cache.root)
+    if runner is not None:
+        path = shelf.pull_resolved(resolved, progress=progress)
+        if not isinstance(section, dict):
+            return _with_runner(runner, None, {MODEL_FOLDER: path}, path, manifest, trusted)
+        props = _props(section.get("props"), where, shelf.url)
+        artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
+        return _with_runner(runner, props, artifacts, path, manifest, trusted)
     if section is None:
         path = shelf.pull_resolved(resolved, progress=progress)
         try:
@@ -191,6 +209,22 @@ def load_model(
     else:
         model = runner.load_model(props, artifacts)
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+
+
+def _with_runner(
+    runner: type[Runner],
+    props: dict[str, str] | None,
+    artifacts: dict[str, Path],
+    path: Path,
+    manifest: Manifest | None,
+    trusted: bool,
+) -> LoadedModel:
+    if _takes_trust(runner.load_model):
+        model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
+    else:
+        model = runner.load_model(props, artifacts)
+    section = {"engine": runner.engine, "runner": f"{runner.__module__}:{runner.__qualname__}"}
+    return LoadedModel(model, runner, path, manifest, trusted, section)
 
 
 def _detected(

@@ -79,7 +79,8 @@ def create_app(
             followed: checked every ``options.poll_interval`` seconds, and on
             ``POST /v2/repository/models/{name}/load``.
         runner_cls: with ``model`` (or alone, when its ``load_model(None, {})`` builds the
-            model), serve an object already in memory through this runner.
+            model), serve an object already in memory through this runner; with ``spec``,
+            load and run the version's files with this runner instead of the recorded one.
         model: an object in memory; without ``runner_cls`` its ``predict(data)`` answers.
         store: the store URL or a :class:`~modelshelf.Shelf` for a registry spec.
         name: the model's name on the protocol face; default the last segment of the asset
@@ -93,7 +94,7 @@ def create_app(
             error also shows on ``/metadata``).
 
     Raises:
-        InvalidInputError: neither or both of ``spec`` and ``model``/``runner_cls``.
+        InvalidInputError: neither or both of ``spec`` and ``model``.
         ModelshelfError: the model cannot be resolved, pulled or loaded (see ``load_model``).
 
     Example:
@@ -101,13 +102,16 @@ def create_app(
         >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
     """
     options = options or ServeOptions()
-    if spec is not None and (model is not None or runner_cls is not None):
-        raise InvalidInputError(
-            "give either a spec to serve or a model object (with runner_cls), not both"
-        )
+    if spec is not None and model is not None:
+        raise InvalidInputError("give either a spec to serve or a model object, not both")
     if spec is not None:
         source = ModelSource.from_spec(
-            spec, store=store, name=name, trust=trust, ignore_requirements=ignore_requirements
+            spec,
+            store=store,
+            name=name,
+            trust=trust,
+            ignore_requirements=ignore_requirements,
+            runner_cls=runner_cls,
         )
     elif model is not None or runner_cls is not None:
         source = ModelSource.from_object(model, runner_cls, name=name)

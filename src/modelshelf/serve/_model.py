@@ -131,9 +131,18 @@ class ModelSource:
         name: str | None = None,
         trust: bool = False,
         ignore_requirements: bool = False,
+        runner_cls: type[Runner] | None = None,
     ) -> ModelSource:
-        """A registry spec (``team/svc@production``) or a local model file or folder."""
-        options: dict[str, Any] = {"trust": trust, "ignore_requirements": ignore_requirements}
+        """A registry spec (``team/svc@production``) or a local model file or folder.
+
+        With ``runner_cls`` the files are loaded and run by that runner instead of the recorded
+        one (or detection): see ``load_model(..., runner=...)``.
+        """
+        options: dict[str, Any] = {
+            "trust": trust,
+            "ignore_requirements": ignore_requirements,
+            "runner": None if runner_cls is None else check_runner(runner_cls),
+        }
         if is_local_path(spec):
             path = local_path(spec)
             served_name = _check_name(name or _name_of_path(path))
