@@ -46,7 +46,6 @@ log = logging.getLogger("modelshelf.serve")
 def add_routes(app: FastAPI, state: ServeState) -> None:
     """Register every route of both faces on ``app``."""
     name = state.source.name
-    load_lock = asyncio.Lock()
 
     async def run(
         request: Request, route: str, work: Callable[[], Awaitable[Response]]
@@ -269,7 +268,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 version = None if active is None else active.version
                 return JSONResponse({"name": name, "version": version, "swapped": False})
             # One thread at a time: more callers wait here on the loop, not in threads.
-            async with load_lock:
+            async with state.load_lock:
                 result = await asyncio.to_thread(follower.check_now)
             if result.error is not None:
                 raise RefusedError(500, result.error)

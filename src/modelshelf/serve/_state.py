@@ -43,6 +43,7 @@ class ServeState:
     load_error: BaseException | None = None
     started_at: float = field(default_factory=time.time)
     body_budget: BodyBudget = field(init=False)
+    load_lock: asyncio.Lock = field(init=False)  # one /load check at a time, per event loop
     _loop: asyncio.AbstractEventLoop | None = None
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
     _loader: threading.Thread | None = None
@@ -50,6 +51,7 @@ class ServeState:
     def __post_init__(self) -> None:
         # Bodies held at once by one worker: a few of the largest allowed, at least 256 MiB.
         self.body_budget = BodyBudget(max(4 * self.options.max_body_bytes, 256 * 1024 * 1024))
+        self.load_lock = asyncio.Lock()
 
     def load_now(self) -> None:
         """The first load, in the calling thread; then the follower is made (not started)."""
@@ -78,6 +80,7 @@ class ServeState:
                 return
             restarting = self._loop is not None
             self._loop = loop
+            self.load_lock = asyncio.Lock()  # an asyncio lock belongs to one loop
         if restarting:
             self.batcher.reset()
         await self.batcher.start()
