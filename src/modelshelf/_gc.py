@@ -29,7 +29,7 @@ from modelshelf.errors import (
     ObjectNotFoundError,
     VersionNotFoundError,
 )
-from modelshelf.store import Store
+from modelshelf.store_api import MaintainedStore
 from modelshelf.transfer import run_concurrently
 
 __all__ = ["DEFAULT_GRACE", "GcReport", "collect_garbage", "parse_grace"]
@@ -91,7 +91,7 @@ class GcReport:
 
 
 def _references(
-    store: Store, skip: set[tuple[str, str]], done: str = "before deleting anything"
+    store: MaintainedStore, skip: set[tuple[str, str]], done: str = "before deleting anything"
 ) -> dict[tuple[str, str], set[str]]:
     """The blobs each live version not in ``skip`` references, read from its manifest.
 
@@ -121,7 +121,7 @@ def _references(
 
 
 def collect_garbage(
-    store: Store,
+    store: MaintainedStore,
     *,
     grace: timedelta = DEFAULT_GRACE,
     dry_run: bool = False,

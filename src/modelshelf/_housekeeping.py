@@ -15,7 +15,8 @@ from modelshelf._progress import Progress, ProgressTask
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import LATEST, AssetSpec
-from modelshelf.store import AliasRecord, Removal, Store
+from modelshelf.store import AliasRecord, Removal
+from modelshelf.store_api import MaintainedStore
 from modelshelf.transfer import hash_object, run_per_blob
 
 __all__ = [
@@ -85,7 +86,7 @@ class VerifyReport:
 
 
 def verify_version(
-    store: Store,
+    store: MaintainedStore,
     manifest: Manifest,
     entries: tuple[FileEntry, ...],
     *,
@@ -112,7 +113,7 @@ def verify_version(
 
     found = run_per_blob(check, list(unique.values()))
     faults = tuple(
-        BlobFault(e.path, store.blob_key(e.sha256), e.sha256, e.size, *problem)
+        BlobFault(e.path, store.open_blob(e.sha256).name, e.sha256, e.size, *problem)
         for e in entries
         if (problem := found[e.sha256]) is not None
     )
@@ -128,17 +129,17 @@ def verify_version(
 
 
 def _check_blob(
-    store: Store, entry: FileEntry, quick: bool, bar: ProgressTask
+    store: MaintainedStore, entry: FileEntry, quick: bool, bar: ProgressTask
 ) -> tuple[str, str] | None:
     """``(problem, what was found)`` for a bad blob, ``None`` for a good one."""
-    key = store.blob_key(entry.sha256)
+    blob = store.open_blob(entry.sha256)
     try:
-        actual_size = store.backend.head(key).size
+        actual_size = blob.size()
         if actual_size != entry.size:
             return "size", f"an object of {actual_size} bytes"
         if quick:
             return None
-        actual, received = hash_object(store.backend, key, entry.size, bar)
+        actual, received = hash_object(blob, entry.size, bar)
     except ObjectNotFoundError:
         return "missing", "nothing: the blob is missing"
     if received != entry.size:
@@ -149,7 +150,7 @@ def _check_blob(
 
 
 # -- removal -------------------------------------------------------------------------------------
-def exact_version(store: Store, spec: AssetSpec, command: str = "rm") -> str:
+def exact_version(store: MaintainedStore, spec: AssetSpec, command: str = "rm") -> str:
     """The version ``spec`` names exactly: no alias, no sub-path, no partial version.
 
     Raises:
@@ -174,7 +175,7 @@ def exact_version(store: Store, spec: AssetSpec, command: str = "rm") -> str:
 
 
 def remove_version(
-    store: Store, spec: AssetSpec, message: str, *, dry_run: bool = False
+    store: MaintainedStore, spec: AssetSpec, message: str, *, dry_run: bool = False
 ) -> Removal:
     """Remove the exact version ``spec`` names and log the removal; see ``Store.remove_version``.
 
@@ -188,7 +189,7 @@ def remove_version(
     return removal
 
 
-def remove_alias(store: Store, spec: AssetSpec, expected: str | None) -> AliasRecord:
+def remove_alias(store: MaintainedStore, spec: AssetSpec, expected: str | None) -> AliasRecord:
     """Remove ``name@alias`` (compare-and-swap with ``expected``) and log it."""
     if spec.alias is None or spec.alias == LATEST or spec.version is not None or spec.path:
         raise InvalidInputError(

@@ -9,7 +9,7 @@ from modelshelf.cache import Cache
 from modelshelf.errors import PathNotInVersionError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import AssetSpec
-from modelshelf.store import Store
+from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import download_verified, run_per_blob
 
 __all__ = ["download_entries", "select_entries", "selection_root"]
@@ -42,7 +42,7 @@ def selection_root(target: AssetSpec, manifest: Manifest) -> str:
 
 
 def download_entries(
-    store: Store,
+    store: StoreLayout,
     cache: Cache,
     entries: list[FileEntry],
     progress: Progress,
@@ -56,8 +56,7 @@ def download_entries(
     def fetch(entry: FileEntry) -> None:
         def download(tmp: Path) -> None:
             download_verified(
-                store.backend,
-                store.blob_key(entry.sha256),
+                store.open_blob(entry.sha256),
                 entry.size,
                 entry.sha256,
                 tmp,

@@ -19,7 +19,8 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
 from modelshelf.spec import LATEST, Version, validate_alias
-from modelshelf.store import Store, actor, now_iso
+from modelshelf.store import actor, now_iso
+from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import hash_file, run_concurrently
 
 __all__ = [
@@ -58,7 +59,9 @@ def next_version(existing: list[Version], *, major: bool, within: Version | None
     return existing[0].next_major() if major else existing[0].next_minor()
 
 
-def _check_explicit(name: str, wanted: Version, existing: list[Version], store: Store) -> None:
+def _check_explicit(
+    name: str, wanted: Version, existing: list[Version], store: StoreLayout
+) -> None:
     if existing and existing[0].depth != wanted.depth:
         raise InvalidInputError(
             f"{name} uses {existing[0].depth}-part versions (newest {existing[0]}), so"
@@ -180,7 +183,7 @@ def _check_json(section: str, value: object, where: str, depth: int) -> None:
 
 
 def push_files(
-    store: Store,
+    store: StoreLayout,
     source: PushSource,
     name: str,
     version: Version | None,
@@ -285,7 +288,7 @@ def push_files(
 
 
 def restore_vanished_blobs(
-    store: Store, manifest: Manifest, files: list[SourceFile], uploaded: set[str]
+    store: StoreLayout, manifest: Manifest, files: list[SourceFile], uploaded: set[str]
 ) -> None:
     """After a commit, upload again any blob the push found present that is gone now.
 

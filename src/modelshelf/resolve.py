@@ -16,7 +16,7 @@ from modelshelf.cache import Cache
 from modelshelf.errors import ObjectNotFoundError, OfflineError, VersionNotFoundError
 from modelshelf.manifest import Manifest
 from modelshelf.spec import LATEST, AssetSpec, Version, latest_matching
-from modelshelf.store import Store
+from modelshelf.store_api import StoreLayout
 
 __all__ = ["Resolved", "ref_key", "resolve_from_cache", "resolve_online"]
 
@@ -44,7 +44,7 @@ def ref_key(spec: AssetSpec) -> str:
 
 
 def resolve_online(
-    store: Store, cache: Cache, store_id: str, identity: Mapping[str, str], target: AssetSpec
+    store: StoreLayout, cache: Cache, store_id: str, identity: Mapping[str, str], target: AssetSpec
 ) -> Resolved:
     """Ask the store which version ``target`` means; cache its manifest and the answer.
 

@@ -36,7 +36,8 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
-from modelshelf.transfer import upload_verified
+from modelshelf.store_api import LayoutGuarantees
+from modelshelf.transfer import BlobReader, ObjectBlob, upload_verified
 
 __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
@@ -50,7 +51,13 @@ class Store(AliasLayout):
 
     Args:
         backend: where the bytes live.
+
+    The first implementation of :class:`~modelshelf.store_api.StoreLayout` and
+    :class:`~modelshelf.store_api.MaintainedStore`: every guarantee holds on every backend that
+    offers create-only writes (all of obstore's do).
     """
+
+    guarantees = LayoutGuarantees()
 
     @property
     def id(self) -> str:
@@ -91,6 +98,10 @@ class Store(AliasLayout):
         except ObjectNotFoundError:
             return False
         return size is None or actual == size
+
+    def open_blob(self, sha256: str) -> BlobReader:
+        """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
+        return ObjectBlob(self.backend, self.blob_key(sha256))
 
     def put_blob(self, sha256: str, path: Path, size: int | None = None) -> None:
         """Upload one file as the blob ``sha256``, only if its bytes still hash to it.

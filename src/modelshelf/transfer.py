@@ -211,11 +211,55 @@ def _ranges(size: int, range_size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + range_size, size)
 
 
-def _fetch_to_file(backend: Backend, key: str, size: int, fd: int | None) -> Iterator[memoryview]:
-    """Write the object into ``fd`` (if any) by ranges, in parallel; yield the ranges in order."""
+class BlobReader(Protocol):
+    """Read access to one stored blob, as a store layout hands it out (``Store.open_blob``)."""
+
+    @property
+    def name(self) -> str:
+        """The blob's name within its store (the key, for a bucket)."""
+        ...
+
+    @property
+    def where(self) -> str:
+        """Where the blob lies, for error messages (``s3://bucket/prefix/blobs/sha256/ab/...``)."""
+        ...
+
+    def size(self) -> int:
+        """The stored size; raises ObjectNotFoundError when the blob is missing."""
+        ...
+
+    def read_range(self, start: int, end: int) -> bytes | memoryview:
+        """Bytes ``[start, end)``."""
+        ...
+
+
+class ObjectBlob:
+    """A blob that is one object under one key of a :class:`Backend` (the bucket layout)."""
+
+    def __init__(self, backend: Backend, key: str) -> None:
+        self.backend = backend
+        self.key = key
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    @property
+    def where(self) -> str:
+        return f"{self.backend.url}/{self.key}"
+
+    def size(self) -> int:
+        return self.backend.head(self.key).size
+
+    def read_range(self, start: int, end: int) -> bytes | memoryview:
+        return self.backend.get_range(self.key, start, end)
+
+
+def _fetch_to_file(blob: BlobReader, size: int, fd: int | None) -> Iterator[memoryview]:
+    """Write the blob into ``fd`` (if any) by ranges, in parallel; yield the ranges in order."""
 
     def fetch(start: int, end: int) -> memoryview:
-        data = memoryview(backend.get_range(key, start, end))
+        data = memoryview(blob.read_range(start, end))
         view = data
         while view and fd is not None:
             view = view[os.pwrite(fd, view, start + data.nbytes - view.nbytes) :]
@@ -243,15 +287,15 @@ def _fetch_to_file(backend: Backend, key: str, size: int, fd: int | None) -> Ite
 
 
 def hash_object(
-    backend: Backend, key: str, size: int, progress: ProgressTask | None = None
+    blob: BlobReader, size: int, progress: ProgressTask | None = None
 ) -> tuple[str, int]:
-    """The sha256 (hex) and length of the first ``size`` bytes of an object, read by ranges.
+    """The sha256 (hex) and length of the first ``size`` bytes of a blob, read by ranges.
 
     The same bounded window of ranged GETs as a download, hashed in order, nothing written.
     """
     digest = hashlib.sha256()
     received = 0
-    for chunk in _fetch_to_file(backend, key, size, None):
+    for chunk in _fetch_to_file(blob, size, None):
         digest.update(chunk)
         received += chunk.nbytes
         if progress is not None:
@@ -259,21 +303,19 @@ def hash_object(
     return digest.hexdigest(), received
 
 
-def _explain_damage(
-    backend: Backend, key: str, size: int, expected: str, label: str, exc: Exception
-) -> None:
+def _explain_damage(blob: BlobReader, size: int, expected: str, label: str, exc: Exception) -> None:
     """Turn a failed read of a missing or truncated blob into the IntegrityError it is."""
     try:
-        _check_real_size(backend, key, size, expected, label)
+        _check_real_size(blob, size, expected, label)
     except IntegrityError as damage:
         raise damage from exc
 
 
-def _check_real_size(backend: Backend, key: str, size: int, expected: str, label: str) -> None:
-    """Raise :class:`IntegrityError` unless the object at ``key`` holds ``size`` bytes."""
-    where = f"{backend.url}/{key}"
+def _check_real_size(blob: BlobReader, size: int, expected: str, label: str) -> None:
+    """Raise :class:`IntegrityError` unless the blob holds ``size`` bytes."""
+    where = blob.where
     try:
-        actual = backend.head(key).size
+        actual = blob.size()
     except ObjectNotFoundError as exc:
         raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
     except StoreError:
@@ -285,8 +327,7 @@ def _check_real_size(backend: Backend, key: str, size: int, expected: str, label
 
 
 def download_verified(
-    backend: Backend,
-    key: str,
+    blob: BlobReader,
     size: int,
     expected_sha256: str,
     dest: Path,
@@ -294,7 +335,7 @@ def download_verified(
     label: str,
     progress: ProgressTask | None = None,
 ) -> None:
-    """Write the object at ``key`` to the new file ``dest``, checking size and sha256 on the way.
+    """Write the blob to the new file ``dest``, checking size and sha256 on the way.
 
     Args:
         label: what to call the content in an error (the file's path in its asset).
@@ -308,7 +349,7 @@ def download_verified(
         # One HEAD before planning many ranges: a manifest that lies about the size fails here,
         # naming both sizes, instead of fetching (or planning) ranges for bytes that are not
         # there. A single range needs no HEAD: a short or long object fails the checks below.
-        _check_real_size(backend, key, size, expected_sha256, label)
+        _check_real_size(blob, size, expected_sha256, label)
     digest = hashlib.sha256()
     received = 0
     try:
@@ -316,7 +357,7 @@ def download_verified(
     except OSError as exc:
         raise CacheWriteError(label, str(dest.parent), exc) from exc
     try:
-        for chunk in _fetch_to_file(backend, key, size, fd):
+        for chunk in _fetch_to_file(blob, size, fd):
             digest.update(chunk)
             received += chunk.nbytes
             if progress is not None:
@@ -324,7 +365,7 @@ def download_verified(
     except (StoreUnreachableError, StoreAuthError):
         raise
     except StoreError as exc:
-        _explain_damage(backend, key, size, expected_sha256, label, exc)
+        _explain_damage(blob, size, expected_sha256, label, exc)
         raise
     except OSError as exc:  # the store's failures are StoreErrors: this is the local write
         raise CacheWriteError(label, str(dest.parent), exc) from exc
@@ -334,10 +375,10 @@ def download_verified(
     if received != size or actual != expected_sha256:
         if size <= constants.RANGE_SIZE:
             with contextlib.suppress(StoreError):  # the size, if that is what is wrong
-                _check_real_size(backend, key, size, expected_sha256, label)
+                _check_real_size(blob, size, expected_sha256, label)
         raise IntegrityError(
             label,
             expected_sha256,
             actual if received == size else f"{actual} ({received} bytes, expected {size})",
-            where=f"{backend.url}/{key}",
+            where=blob.where,
         )

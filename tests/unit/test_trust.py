@@ -24,7 +24,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
 )
 from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
-from modelshelf.transfer import _fetch_to_file, download_verified
+from modelshelf.transfer import ObjectBlob, _fetch_to_file, download_verified
 
 SHA = "ab" * 32
 
@@ -239,7 +239,7 @@ def test_a_huge_claimed_size_fails_before_any_range_is_fetched(
     tracemalloc.start()
     try:
         with pytest.raises(IntegrityError, match=f"an object of 5 bytes instead of {claimed}"):
-            download_verified(backend, key, claimed, sha, tmp_path / "out", label="w")
+            download_verified(ObjectBlob(backend, key), claimed, sha, tmp_path / "out", label="w")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -253,7 +253,7 @@ def test_a_small_lying_size_names_both_sizes(
 ) -> None:
     backend, key, sha = five_bytes
     with pytest.raises(IntegrityError, match=f"an object of 5 bytes instead of {claimed}"):
-        download_verified(backend, key, claimed, sha, tmp_path / "out", label="w")
+        download_verified(ObjectBlob(backend, key), claimed, sha, tmp_path / "out", label="w")
 
 
 def test_ranges_are_planned_lazily(
@@ -262,7 +262,7 @@ def test_ranges_are_planned_lazily(
     backend, key, _ = five_bytes
     fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        ranges = _fetch_to_file(backend, key, 2**62, fd)
+        ranges = _fetch_to_file(ObjectBlob(backend, key), 2**62, fd)
         assert bytes(next(ranges)) == b"hello"
         ranges.close()
     finally:
