@@ -187,13 +187,17 @@ class VersionExistsError(ModelshelfError, FileExistsError):
         store: the store URL.
     """
 
-    def __init__(self, name: str, version: str, store: str) -> None:
+    def __init__(self, name: str, version: str, store: str, hint: str | None = None) -> None:
         self.name = name
         self.version = version
         self.store = store
         super().__init__(
             f"{name}:{version} already exists in {store}; versions never change once written."
-            f" Push without a version to get the next one, or choose another version."
+            + (
+                f" {hint}"
+                if hint
+                else " Push without a version to get the next one, or choose another version."
+            )
         )
 
 

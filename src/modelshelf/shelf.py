@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelshelf import constants
+from modelshelf._copy import CopyReport, copy_version
 from modelshelf._export import export_files
 from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
 from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
@@ -244,6 +245,15 @@ class Shelf:
             return verify_version(
                 self.store, manifest, select_entries(target, manifest), quick=quick, progress=bar
             )
+
+    def copy(
+        self, spec: str | AssetSpec, destination: str | Shelf, *, progress: bool | None = None
+    ) -> CopyReport:
+        """Copy a version with its manifest to another store (promote dev to prod); see _copy."""
+        other = destination if isinstance(destination, Shelf) else Shelf(destination)
+        manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
+        with _progress(progress) as bar:
+            return copy_version(manifest, self.store, other.store, bar)
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
         """Delete blobs no live version references and older than ``grace``; see ``_gc``."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from modelshelf import trust
 from modelshelf._aliases import AliasLayout, AliasRecord
+from modelshelf._blob_copy import copy_verified
 from modelshelf._layout import NOT_OURS, actor, now_iso
 from modelshelf._removal import Removal, is_tombstone
 from modelshelf.backends.base import ObjectMeta, without_password
@@ -103,8 +104,9 @@ class Store(AliasLayout):
         """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
         return ObjectBlob(self.backend, self.blob_key(sha256))
 
-    def put_blob(self, sha256: str, path: Path, size: int | None = None) -> None:
-        """Upload one file as the blob ``sha256``, only if its bytes still hash to it.
+    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
+        """Upload one file (or another store's blob) as the blob ``sha256``, only if its bytes
+        hash to it.
 
         Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that
         changed since it was hashed fails the upload before anything is stored (see
@@ -115,7 +117,13 @@ class Store(AliasLayout):
 
         Raises:
             SourcePathError: the file changed since it was hashed.
+            IntegrityError: another store's blob is damaged; nothing was stored.
         """
+        if not isinstance(path, Path):
+            if size is None:
+                size = path.size()
+            copy_verified(path, self.backend, self.blob_key(sha256), size, sha256)
+            return
         if size is None:
             size = path.stat().st_size
         upload_verified(self.backend, self.blob_key(sha256), path, size, sha256)

@@ -104,8 +104,8 @@ class StoreLayout(Protocol):
         """Whether the blob is stored (at ``size`` bytes, when given)."""
         ...
 
-    def put_blob(self, sha256: str, path: Path, size: int | None = None) -> None:
-        """Store the file as blob ``sha256``, verified as sent; never replaces other bytes."""
+    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
+        """Store a file (or another store's blob) as blob ``sha256``, verified as sent."""
         ...
 
     def open_blob(self, sha256: str) -> BlobReader:

@@ -13,6 +13,7 @@ from modelshelf.cli._common import common_options, printable
 from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
+from modelshelf.cli.copy import copy
 from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.predict import predict
@@ -34,7 +35,8 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 
 for command in (
-    push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict, serve,
+    push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
+    serve, copy,
 ):  # fmt: skip
     # Commands that do not declare the common options yet still accept them.
     cli.add_command(common_options(command))

@@ -1,0 +1,95 @@
+"""Promotion: copy one version, with its manifest, from one store to another.
+
+Only the blobs the destination lacks travel, each streamed from store to store and verified on
+the way; the manifest is committed last, create-only and unchanged, so the version keeps its
+number and provenance (created, author, message, source). A destination that already holds the
+same version with the same content is left as it is; one that holds a *different* version of that
+number is refused. The destination's audit log records the copy and where it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelshelf._progress import Progress
+from modelshelf.errors import ObjectNotFoundError, VersionExistsError, VersionNotFoundError
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.store_api import StoreLayout
+from modelshelf.transfer import run_per_blob
+
+__all__ = ["CopyReport", "copy_version"]
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What a copy did.
+
+    Attributes:
+        manifest: the version copied (as it now is in the destination).
+        source, destination: the two store URLs.
+        blobs_copied, bytes_copied: what travelled.
+        blobs_present: blobs the destination already held.
+        already_there: the destination held this very version already; nothing was written.
+    """
+
+    manifest: Manifest
+    source: str
+    destination: str
+    blobs_copied: int
+    bytes_copied: int
+    blobs_present: int
+    already_there: bool
+
+
+def _content(manifest: Manifest) -> tuple[tuple[str, str, int], ...]:
+    return tuple((f.path, f.sha256, f.size) for f in manifest.files)
+
+
+def copy_version(
+    manifest: Manifest, source: StoreLayout, destination: StoreLayout, progress: Progress
+) -> CopyReport:
+    """Copy the version ``manifest`` describes from ``source`` to ``destination``.
+
+    Raises:
+        VersionExistsError: the destination holds another version of that number (or removed
+            it: its numbers are never reused).
+        IntegrityError: a source blob is damaged; nothing of it was stored.
+    """
+    name, version = manifest.name, manifest.version
+    try:
+        there = destination.read_manifest(name, version)
+    except (ObjectNotFoundError, VersionNotFoundError):  # absent, or removed (checked next)
+        there = None
+    if there is not None:
+        if _content(there) != _content(manifest) or there.extra != manifest.extra:
+            raise VersionExistsError(
+                name,
+                version,
+                destination.url,
+                hint="It holds different content there, so the copy is refused; compare with"
+                f" `modelshelf show {name}:{version} --store {destination.url}`.",
+            )
+        return CopyReport(there, source.url, destination.url, 0, 0, len(manifest.files), True)
+    if version in {str(v) for v in destination.taken_versions(name)}:
+        raise destination.version_taken_error(name, version)
+    unique = {f.sha256: f for f in manifest.files}
+    missing = [f for f in unique.values() if not destination.has_blob(f.sha256, f.size)]
+    bar = progress.task(f"copy {name}:{version}", sum(f.size for f in missing), len(missing))
+
+    def send(entry: FileEntry) -> None:
+        destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
+        bar.advance(entry.size)
+        bar.file_done()
+
+    run_per_blob(send, missing)
+    destination.commit_manifest(manifest)
+    destination.append_log(name, "copy", version=version, source=source.url)
+    return CopyReport(
+        manifest,
+        source.url,
+        destination.url,
+        len(missing),
+        sum(f.size for f in missing),
+        len(unique) - len(missing),
+        False,
+    )

@@ -1,0 +1,51 @@
+"""``modelshelf copy SPEC DEST_STORE``: promote a version (with its manifest) to another store."""
+
+from __future__ import annotations
+
+import click
+
+from modelshelf.cli._common import common_options, emit_json, printable, shelf_from, show_progress
+from modelshelf.shelf import Shelf
+
+EXAMPLES = [
+    "modelshelf copy nlp/sentiment@staging s3://prod-models/shelf --store s3://dev-models/shelf",
+    "modelshelf copy nlp/sentiment:1.3 file:///mnt/airgap/shelf   # carry a version offline",
+]
+
+
+@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.argument("spec")
+@click.argument("destination", metavar="DEST_STORE")
+@common_options
+@click.pass_context
+def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: bool) -> None:
+    """Copy SPEC's version from --store to DEST_STORE, keeping its number and provenance.
+
+    Only the blobs DEST_STORE lacks travel, streamed store to store and verified on the way; the
+    manifest is committed last. A DEST_STORE that holds a different version of that number
+    refuses the copy; one that holds the same version is left as it is.
+    """
+    source = shelf_from(ctx)
+    report = source.copy(spec, Shelf(destination), progress=show_progress(quiet, as_json))
+    if as_json:
+        emit_json(
+            {
+                "name": report.manifest.name,
+                "version": report.manifest.version,
+                "source": report.source,
+                "destination": report.destination,
+                "blobs_copied": report.blobs_copied,
+                "bytes_copied": report.bytes_copied,
+                "blobs_present": report.blobs_present,
+                "already_there": report.already_there,
+            }
+        )
+        return
+    what = printable(f"{report.manifest.name}:{report.manifest.version}")
+    if report.already_there:
+        click.echo(f"{what} is already in {printable(report.destination)}; nothing copied")
+        return
+    click.echo(
+        f"{what} -> {printable(report.destination)}: {report.blobs_copied} blobs"
+        f" ({report.bytes_copied} bytes) copied, {report.blobs_present} already there"
+    )
