@@ -187,7 +187,10 @@ XML_API_GAP = (
     " ETag / Last-Modified headers (obstore refuses them), HEAD, listing and DELETE answer"
     " HTTP 501, and x-goog-if-generation-match: 0 is ignored"
 )
-AUTH_GAP = "gcp-storage-emulator checks no credentials: a wrong token is accepted"
+AUTH_GAP = (
+    "gcp-storage-emulator checks no credentials: a wrong token is accepted (and it answers"
+    " obstore's listing with HTTP 501)"
+)
 
 
 def expect_emulator_gap(
