@@ -104,7 +104,8 @@ def _summary(exc: BaseException) -> str:
     return _one_line(text) if text else type(exc).__name__
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, squeezed and cut (obstore adds a debug dump)."""
     text = str(exc).strip()
     return _one_line(text.splitlines()[0]) if text else type(exc).__name__
 
@@ -160,7 +161,7 @@ def translate_error(
     refused = isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError)
     if refused or isinstance(exc, PermissionError) or any(h in text for h in _AUTH_HINTS):
         status_text = _STATUS.search(str(exc))
-        detail = cause if code else status_text.group(1) if status_text else _first_line(exc)
+        detail = cause if code else status_text.group(1) if status_text else first_line(exc)
         raise StoreAuthError(
             f"{url} refused access to {key or 'the store'}"
             f" ({detail}). Check the credentials ({hints.credentials}) and that they may read"
@@ -179,7 +180,7 @@ def translate_error(
             code or "", f"check the endpoint ({hints.endpoint}) and the store URL"
         )
         raise StoreError(f"{url}: {key or 'store'}: {cause}; {step}") from exc
-    raise StoreError(f"{url}: {key or 'store'}: {_first_line(exc)}") from exc
+    raise StoreError(f"{url}: {key or 'store'}: {first_line(exc)}") from exc
 
 
 _Translatable = (obx.BaseError, OSError)

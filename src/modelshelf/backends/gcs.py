@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
+from obstore import exceptions as obx
 from obstore.store import GCSStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, first_line
 from modelshelf.backends.base import without_password
 from modelshelf.backends.s3 import check_endpoint
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
@@ -152,17 +153,21 @@ class GCSBackend(ObstoreBackend):
                 endpoint, source, cloud="GCS", credentials="GOOGLE_APPLICATION_CREDENTIALS"
             )
         config: dict[str, Any] = {}
+        credentials_from = "the Google credentials"
         if endpoint:
             config["base_url"] = endpoint.rstrip("/")
         if opts.get("anonymous"):
             config["skip_signature"] = True
         else:
             for name, variables in _CREDENTIAL_VARIABLES.items():
-                value = opts.get(name) or next(
-                    (constants.env(v) for v in variables if constants.env(v)), None
-                )
+                value = settings.get(name) or None
+                source = f"the {name} setting"
+                for variable in variables:
+                    if not value and constants.env(variable):
+                        value, source = constants.env(variable), variable
                 if value:
                     config[name] = value
+                    credentials_from = source
                     break
             else:
                 if not (Path.home() / _ADC_FILE).is_file() and not constants.env(
@@ -177,13 +182,20 @@ class GCSBackend(ObstoreBackend):
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True
-        store = GCSStore(
-            bucket,
-            prefix=prefix or None,
-            config=config,  # type: ignore[arg-type]
-            client_options=client,  # type: ignore[arg-type]
-            retry_config=_RETRY,
-        )
+        try:
+            store = GCSStore(
+                bucket,
+                prefix=prefix or None,
+                config=config,  # type: ignore[arg-type]
+                client_options=client,  # type: ignore[arg-type]
+                retry_config=_RETRY,
+            )
+        except (obx.BaseError, ValueError) as exc:
+            # obstore reads key files at once: a missing or malformed one fails here.
+            raise StoreAuthError(
+                f"cannot use {credentials_from} for gs://{bucket}: {first_line(exc)}; check that"
+                " it names a readable Google service account or ADC JSON file (or holds one)"
+            ) from exc
         url = f"gs://{bucket}/{prefix}".rstrip("/")
         super().__init__(store, url)
         self._identity = type(self).identity(url, **settings)
