@@ -29,6 +29,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ from typing import Self
 
 import obstore
 from obstore.store import S3Store
+from tests.servers.remote import RemoteStore
 
 ACCESS_KEY = "modelshelf-test-access-key"
 SECRET_KEY = "modelshelf-test-secret-key"
@@ -487,3 +490,38 @@ class SeaweedCluster(SeaweedS3):
         for name in ("s3", "filer", *self.VOLUMES, "master"):
             self.halt(name, signal.SIGKILL, grace)
         self._remove_workdir()
+
+
+class SeaweedStores:
+    """The conformance suite's ``s3`` kind: a :class:`SeaweedServer` and one bucket.
+
+    Follows ``tests/servers/remote.py``'s StoreServer contract: each test gets a fresh prefix.
+    """
+
+    BUCKET = "modelshelf-conformance"
+
+    def __init__(self) -> None:
+        self.server = SeaweedServer()
+
+    def start(self) -> None:
+        self.server.start()
+        self.server.create_bucket(self.BUCKET)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def new_store(self, test_name: str) -> RemoteStore:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name)[:60]
+        server = self.server
+        return RemoteStore(
+            kind="s3",
+            url=f"s3://{self.BUCKET}/{name}-{uuid.uuid4().hex[:8]}",
+            options={
+                "endpoint": server.endpoint,
+                "access_key_id": server.access_key,
+                "secret_access_key": server.secret_key,
+                "region": server.region,
+            },
+            env=server.env(),
+            server=server,
+        )

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
 
 import obstore
 from obstore import exceptions as obx
@@ -71,7 +71,25 @@ _NEXT_STEP = {
     "AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region",
     "SlowDown": "try again shortly",
 }
-_DEFAULT_STEP = "check the endpoint (AWS_ENDPOINT_URL) and the store URL"
+
+
+class StoreHints(NamedTuple):
+    """What a refused or unreachable store tells the user to check, in its own cloud's words.
+
+    Each backend sets its own (``hints`` on :class:`ObstoreBackend`), so that a refused GCS
+    request names the GCS settings and never ``AWS_ACCESS_KEY_ID``.
+    """
+
+    credentials: str
+    """The credential settings, e.g. ``"AWS_ACCESS_KEY_ID or AWS_PROFILE"``."""
+    endpoint: str
+    """The endpoint setting, e.g. ``"AWS_ENDPOINT_URL"``."""
+
+
+GENERIC_HINTS = StoreHints(
+    credentials="the store's credential settings", endpoint="the store's endpoint setting"
+)
+"""Hints of a store that names no settings of its own."""
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -86,7 +104,8 @@ def _summary(exc: BaseException) -> str:
     return _one_line(text) if text else type(exc).__name__
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text, squeezed and cut (obstore adds a debug dump)."""
     text = str(exc).strip()
     return _one_line(text.splitlines()[0]) if text else type(exc).__name__
 
@@ -112,12 +131,15 @@ def _http_failure(exc: BaseException) -> tuple[int | None, str | None, str]:
     return None, None, _summary(exc)
 
 
-def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
+def translate_error(
+    exc: BaseException, url: str, key: str, hints: StoreHints = GENERIC_HINTS
+) -> NoReturn:
     """Raise the modelshelf error that matches an obstore (or OS) exception.
 
-    The cause is kept (an S3 error's code and message, else the HTTP status, else obstore's
-    summary), on one line, with the next step. Server errors (5xx) that outlived obstore's
-    retries raise :class:`StoreUnavailableError`, so callers treat the store as unreachable.
+    The cause is kept (an S3 or GCS XML error's code and message, else the HTTP status, else
+    obstore's summary), on one line, with the next step. Server errors (5xx) that outlived
+    obstore's retries raise :class:`StoreUnavailableError`, so callers treat the store as
+    unreachable. ``hints`` names the settings to check, in the store's own cloud's words.
     """
     where = f"{url.rstrip('/')}/{key}" if key else url
     status, code, cause = _http_failure(exc)
@@ -139,33 +161,38 @@ def translate_error(exc: BaseException, url: str, key: str) -> NoReturn:
     refused = isinstance(exc, obx.PermissionDeniedError | obx.UnauthenticatedError)
     if refused or isinstance(exc, PermissionError) or any(h in text for h in _AUTH_HINTS):
         status_text = _STATUS.search(str(exc))
-        detail = cause if code else status_text.group(1) if status_text else _first_line(exc)
+        detail = cause if code else status_text.group(1) if status_text else first_line(exc)
         raise StoreAuthError(
             f"{url} refused access to {key or 'the store'}"
-            f" ({detail}). Check the credentials"
-            " (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://) and that"
-            " they may read and write there."
+            f" ({detail}). Check the credentials ({hints.credentials}) and that they may read"
+            " and write there."
         ) from exc
     hint = next((h for h in _UNREACHABLE_HINTS if h in text), None)
     if hint:
         host = _HOST.search(str(exc))
         raise StoreUnreachableError(
             f"cannot reach the store {url} ({hint}{' at ' + host.group(1) if host else ''})."
-            " Check the URL and endpoint"
-            " (AWS_ENDPOINT_URL) and that the server is running; cached versions stay usable"
-            " with MODELSHELF_OFFLINE=1."
+            f" Check the URL and endpoint ({hints.endpoint}) and that the server is running;"
+            " cached versions stay usable with MODELSHELF_OFFLINE=1."
         ) from exc
     if status is not None:
-        step = _NEXT_STEP.get(code or "", _DEFAULT_STEP)
+        step = _NEXT_STEP.get(
+            code or "", f"check the endpoint ({hints.endpoint}) and the store URL"
+        )
         raise StoreError(f"{url}: {key or 'store'}: {cause}; {step}") from exc
-    raise StoreError(f"{url}: {key or 'store'}: {_first_line(exc)}") from exc
+    raise StoreError(f"{url}: {key or 'store'}: {first_line(exc)}") from exc
 
 
 _Translatable = (obx.BaseError, OSError)
 
 
 class ObstoreBackend(Backend):
-    """Adapts an ``obstore`` store (local, memory, S3, GCS, Azure) to :class:`Backend`."""
+    """Adapts an ``obstore`` store (local, memory, S3, GCS, Azure) to :class:`Backend`.
+
+    Subclasses for a cloud set :attr:`hints`: the settings its errors tell the user to check.
+    """
+
+    hints: StoreHints = GENERIC_HINTS
 
     def __init__(self, store: ObjectStore, url: str) -> None:
         self._store = store
@@ -179,14 +206,14 @@ class ObstoreBackend(Backend):
             result = obstore.get(self._store, key)
             stream = result.stream(min_chunk_size=chunk_size)
         except _Translatable as exc:
-            translate_error(exc, self.url, key)
+            translate_error(exc, self.url, key, self.hints)
         while True:
             try:
                 chunk = next(stream)
             except StopIteration:
                 return
             except _Translatable as exc:
-                translate_error(exc, self.url, key)
+                translate_error(exc, self.url, key, self.hints)
             yield bytes(chunk)
 
     def get_range(self, key: str, start: int, end: int) -> memoryview:
@@ -194,7 +221,7 @@ class ObstoreBackend(Backend):
             # obstore's Bytes exposes the buffer protocol: a view, not a copy into bytes.
             return memoryview(obstore.get_range(self._store, key, start=start, end=end))
         except _Translatable as exc:
-            translate_error(exc, self.url, key)
+            translate_error(exc, self.url, key, self.hints)
 
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         if isinstance(data, bytes):
@@ -225,13 +252,13 @@ class ObstoreBackend(Backend):
         try:
             obstore.put(self._store, key, data, mode=mode, **options)
         except _Translatable as exc:
-            translate_error(exc, self.url, key)
+            translate_error(exc, self.url, key, self.hints)
 
     def head(self, key: str) -> ObjectMeta:
         try:
             meta = obstore.head(self._store, key)
         except _Translatable as exc:
-            translate_error(exc, self.url, key)
+            translate_error(exc, self.url, key, self.hints)
         return _meta(meta)
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
@@ -242,7 +269,7 @@ class ObstoreBackend(Backend):
                 for meta in batch:
                     yield _meta(meta)
         except _Translatable as exc:
-            translate_error(exc, self.url, prefix)
+            translate_error(exc, self.url, prefix, self.hints)
 
     def delete(self, key: str) -> None:
         try:
@@ -250,7 +277,7 @@ class ObstoreBackend(Backend):
         except (obx.NotFoundError, FileNotFoundError):
             return
         except _Translatable as exc:
-            translate_error(exc, self.url, key)
+            translate_error(exc, self.url, key, self.hints)
 
 
 def _length(reader: BinaryIO) -> int | None:

@@ -25,9 +25,11 @@ _registry: dict[str, type[Backend] | str] = {
     "file": "modelshelf.backends.local:LocalBackend",
     "memory": "modelshelf.backends.memory:MemoryBackend",
     "s3": "modelshelf.backends.s3:S3Backend",
+    "gs": "modelshelf.backends.gcs:GCSBackend",
 }
 _install_hints = {
     "s3": "reinstall modelshelf: obstore provides s3://",
+    "gs": "reinstall modelshelf: obstore provides gs://",
 }
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _entry_points_loaded = False

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from obstore.store import S3Store
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints
 from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
@@ -81,12 +81,20 @@ _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 
 
-def check_endpoint(endpoint: str, source: str = "endpoint") -> None:
+def check_endpoint(
+    endpoint: str,
+    source: str = "endpoint",
+    *,
+    cloud: str = "S3",
+    credentials: str = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+) -> None:
     """Refuse an endpoint that is not ``http(s)://host[:port][/path]``, saying how to fix it.
 
     Args:
         endpoint: the endpoint URL as given.
         source: where it came from (a setting or environment variable), named in the message.
+        cloud: whose endpoint it is (``S3``, ``GCS``), named in the message.
+        credentials: where credentials go instead of into the URL, in that cloud's words.
 
     Raises:
         UnsupportedStoreError: what is wrong with it, and the fix.
@@ -99,7 +107,9 @@ def check_endpoint(endpoint: str, source: str = "endpoint") -> None:
     """
 
     def refuse(problem: str, fix: str) -> UnsupportedStoreError:
-        return UnsupportedStoreError(f"S3 endpoint {endpoint!r} (from {source}) {problem}; {fix}")
+        return UnsupportedStoreError(
+            f"{cloud} endpoint {endpoint!r} (from {source}) {problem}; {fix}"
+        )
 
     if not endpoint.isprintable() or any(c.isspace() for c in endpoint):
         raise refuse("holds spaces or control characters", "give http(s)://host[:port]")
@@ -111,7 +121,7 @@ def check_endpoint(endpoint: str, source: str = "endpoint") -> None:
     if parts.username is not None or parts.password is not None:
         raise refuse(
             "holds credentials",
-            "remove them and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead",
+            f"remove them and set {credentials} instead",
         )
     host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
     if not parts.hostname or not _HOSTNAME.fullmatch(host):
@@ -190,6 +200,11 @@ def _partition(region: str) -> str:
 
 class S3Backend(ObstoreBackend):
     """An S3 bucket (optionally under a prefix), through obstore."""
+
+    hints = StoreHints(
+        credentials="AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://",
+        endpoint="AWS_ENDPOINT_URL",
+    )
 
     @classmethod
     def identity(cls, url: str, **options: Any) -> dict[str, str]:

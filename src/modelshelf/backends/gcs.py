@@ -1,0 +1,223 @@
+"""``gs://bucket/prefix`` stores: Google Cloud Storage (and GCS emulators), through obstore.
+
+Configuration follows Google's usual variables, with explicit keyword arguments winning:
+
+| setting | environment | note |
+|---|---|---|
+| ``service_account`` | ``GOOGLE_SERVICE_ACCOUNT``, ``GOOGLE_SERVICE_ACCOUNT_PATH`` | a key file |
+| ``service_account_key`` | ``GOOGLE_SERVICE_ACCOUNT_KEY`` | the key file's JSON text |
+| ``application_credentials`` | ``GOOGLE_APPLICATION_CREDENTIALS`` | ADC file path |
+| ``bearer_token`` | ``GOOGLE_BEARER_TOKEN`` | a static OAuth token, never refreshed |
+| ``endpoint`` | ``GOOGLE_BASE_URL``, ``STORAGE_EMULATOR_HOST`` | ``http://`` is allowed |
+| ``anonymous`` | | unsigned requests, for public buckets |
+
+Without any of these (nor gcloud's application-default file), opening fails with a clear error
+rather than silently asking the cloud metadata service; set ``GCE_METADATA_HOST`` on a Google
+Cloud machine to use its service account.
+
+A store's identity (which keys its part of the local cache) is its bucket and prefix plus the
+endpoint when one is set; without one it is Google's (bucket names are globally unique). Secrets
+and which credentials ask are never part of it.
+
+Conditional writes: create-only puts send ``ifGenerationMatch=0`` (obstore does this for
+``mode="create"``), which GCS enforces atomically; nothing else is needed by the store layout.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from obstore import exceptions as obx
+from obstore.store import GCSStore
+
+from modelshelf import constants
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, first_line
+from modelshelf.backends.base import without_password
+from modelshelf.backends.s3 import check_endpoint
+from modelshelf.errors import StoreAuthError, UnsupportedStoreError
+
+__all__ = ["GCSBackend", "GCSSettings"]
+
+
+class GCSSettings(TypedDict, total=False):
+    """Keyword settings of :class:`GCSBackend`; each beats its environment variable."""
+
+    service_account: str
+    """Path of a service account key file.
+
+    **Environment variable**: ``GOOGLE_SERVICE_ACCOUNT`` or ``GOOGLE_SERVICE_ACCOUNT_PATH``."""
+    service_account_key: str
+    """A service account key, as its JSON text. **Environment variable**:
+    ``GOOGLE_SERVICE_ACCOUNT_KEY``."""
+    application_credentials: str
+    """Path of an application-default credentials file. **Environment variable**:
+    ``GOOGLE_APPLICATION_CREDENTIALS``."""
+    bearer_token: str
+    """A static OAuth bearer token, not refreshed. **Environment variable**:
+    ``GOOGLE_BEARER_TOKEN``."""
+    endpoint: str
+    """Base URL of the GCS API, for emulators and private endpoints. **Environment variable**:
+    ``GOOGLE_BASE_URL``, or ``STORAGE_EMULATOR_HOST``."""
+    anonymous: bool
+    """Send unsigned requests (public buckets); no credentials are looked for."""
+
+
+# Retries bounded like S3's: an unreachable or failing server is reported in seconds.
+_RETRY: Any = {
+    "max_retries": 3,
+    "retry_timeout": timedelta(seconds=20),
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=100),
+        "max_backoff": timedelta(seconds=2),
+        "base": 2,
+    },
+}
+
+# GCS bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, - _ .
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
+
+_CREDENTIAL_VARIABLES = {
+    "service_account": ("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"),
+    "service_account_key": ("GOOGLE_SERVICE_ACCOUNT_KEY",),
+    "application_credentials": ("GOOGLE_APPLICATION_CREDENTIALS",),
+    "bearer_token": ("GOOGLE_BEARER_TOKEN",),
+}
+
+
+def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
+    """The endpoint and where it came from (a setting or a variable)."""
+    if settings.get("endpoint"):
+        return settings["endpoint"], "the endpoint setting"
+    if constants.env("GOOGLE_BASE_URL"):
+        return constants.env("GOOGLE_BASE_URL"), "GOOGLE_BASE_URL"
+    host = constants.env("STORAGE_EMULATOR_HOST")
+    if host:  # Google's client libraries accept "host:port" here
+        return (host if "://" in host else f"http://{host}"), "STORAGE_EMULATOR_HOST"
+    return None, ""
+
+
+class GCSBackend(ObstoreBackend):
+    """A Google Cloud Storage bucket (optionally under a prefix), through obstore."""
+
+    hints = StoreHints(
+        credentials="GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_SERVICE_ACCOUNT or"
+        " GOOGLE_SERVICE_ACCOUNT_KEY for gs://",
+        endpoint="GOOGLE_BASE_URL or STORAGE_EMULATOR_HOST",
+    )
+
+    @classmethod
+    def identity(cls, url: str, **options: Any) -> dict[str, str]:
+        """Bucket and prefix, and the endpoint when one is set; never credentials.
+
+        Example:
+
+            >>> GCSBackend.identity("gs://models/team", endpoint="http://127.0.0.1:4443")
+            ... # doctest: +NORMALIZE_WHITESPACE
+            {'backend': 'modelshelf.backends.gcs:GCSBackend', 'url': 'gs://models/team',
+             'endpoint': 'http://127.0.0.1:4443'}
+        """
+        bucket, prefix = _bucket_and_prefix(url)
+        found = {
+            "backend": f"{cls.__module__}:{cls.__qualname__}",
+            "url": f"gs://{bucket}/{prefix}".rstrip("/"),
+        }
+        endpoint, _ = _endpoint(options)  # type: ignore[arg-type]
+        if endpoint:
+            found["endpoint"] = without_password(endpoint.rstrip("/"))
+        return found
+
+    def store_identity(self) -> dict[str, str]:
+        return self._identity
+
+    def __init__(self, bucket: str, prefix: str = "", **settings: Any) -> None:
+        unknown = set(settings) - set(GCSSettings.__annotations__)
+        if unknown:
+            raise UnsupportedStoreError(
+                f"unknown GCS setting(s) {sorted(unknown)};"
+                f" known: {sorted(GCSSettings.__annotations__)}"
+            )
+        if not _BUCKET.fullmatch(bucket):
+            raise UnsupportedStoreError(
+                f"GCS bucket name {bucket!r} is not valid: use 3 to 222 lowercase letters,"
+                " digits, '.', '-' and '_', as gs://bucket/prefix"
+            )
+        opts: GCSSettings = settings  # type: ignore[assignment]
+        endpoint, source = _endpoint(opts)
+        if endpoint:
+            check_endpoint(
+                endpoint, source, cloud="GCS", credentials="GOOGLE_APPLICATION_CREDENTIALS"
+            )
+        config: dict[str, Any] = {}
+        credentials_from = "the Google credentials"
+        if endpoint:
+            config["base_url"] = endpoint.rstrip("/")
+        if opts.get("anonymous"):
+            config["skip_signature"] = True
+        else:
+            for name, variables in _CREDENTIAL_VARIABLES.items():
+                value = settings.get(name) or None
+                source = f"the {name} setting"
+                for variable in variables:
+                    if not value and constants.env(variable):
+                        value, source = constants.env(variable), variable
+                if value:
+                    config[name] = value
+                    credentials_from = source
+                    break
+            else:
+                if not (Path.home() / _ADC_FILE).is_file() and not constants.env(
+                    "GCE_METADATA_HOST"
+                ):
+                    raise StoreAuthError(
+                        f"no Google credentials found for gs://{bucket}: set"
+                        " GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT_KEY), run"
+                        " `gcloud auth application-default login`, or pass anonymous=True for"
+                        " a public bucket"
+                    )
+        client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
+        if endpoint and endpoint.startswith("http://"):
+            client["allow_http"] = True
+        try:
+            store = GCSStore(
+                bucket,
+                prefix=prefix or None,
+                config=config,  # type: ignore[arg-type]
+                client_options=client,  # type: ignore[arg-type]
+                retry_config=_RETRY,
+            )
+        except (obx.BaseError, ValueError) as exc:
+            # obstore reads key files at once: a missing or malformed one fails here.
+            raise StoreAuthError(
+                f"cannot use {credentials_from} for gs://{bucket}: {first_line(exc)}; check that"
+                " it names a readable Google service account or ADC JSON file (or holds one)"
+            ) from exc
+        url = f"gs://{bucket}/{prefix}".rstrip("/")
+        super().__init__(store, url)
+        self._identity = type(self).identity(url, **settings)
+
+    @classmethod
+    def from_url(cls, url: str, **settings: Any) -> GCSBackend:
+        """Open ``gs://bucket[/prefix]``."""
+        return cls(*_bucket_and_prefix(url), **settings)
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    """``gs://bucket/some/prefix`` -> ``("bucket", "some/prefix")``.
+
+    Raises:
+        UnsupportedStoreError: no bucket, or a URL that cannot be split.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UnsupportedStoreError(
+            f"{url!r} is not a valid GCS URL ({exc}); write gs://bucket/prefix"
+        ) from None
+    if parts.scheme.lower() != "gs" or not parts.netloc:
+        raise UnsupportedStoreError(f"{url}: a GCS URL needs a bucket, as gs://bucket/prefix")
+    return parts.netloc, parts.path.strip("/")
