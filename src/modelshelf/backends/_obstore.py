@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
 
 import obstore
 from obstore import exceptions as obx
@@ -28,6 +28,14 @@ from modelshelf.errors import (
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
+
+
+class StoreHints(NamedTuple):
+    """What a refused or unreachable store tells the user to check, in its cloud's own terms."""
+
+    credentials: str
+    endpoint: str
+
 
 # Multipart parts: big enough that a 1 GiB file is ~64 requests, small enough to run in parallel.
 _MULTIPART_CHUNK = 16 * 1024 * 1024

@@ -25,9 +25,13 @@ _registry: dict[str, type[Backend] | str] = {
     "file": "modelshelf.backends.local:LocalBackend",
     "memory": "modelshelf.backends.memory:MemoryBackend",
     "s3": "modelshelf.backends.s3:S3Backend",
+    "az": "modelshelf.backends.azure:AzureBackend",
+    "azure": "modelshelf.backends.azure:AzureBackend",
 }
 _install_hints = {
     "s3": "reinstall modelshelf: obstore provides s3://",
+    "az": "reinstall modelshelf: obstore provides az://",
+    "azure": "reinstall modelshelf: obstore provides azure://",
 }
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _entry_points_loaded = False
