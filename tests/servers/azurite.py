@@ -71,8 +71,8 @@ def _free_port() -> int:
 
 def container_name(test_name: str) -> str:
     """A valid, unique container name (3-63 lowercase letters, digits, single hyphens)."""
-    stem = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", test_name.lower())).strip("-")[:40]
-    return f"{stem or 't'}-{uuid.uuid4().hex[:12]}".lstrip("-")
+    stem = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", test_name.lower()))[:40].strip("-")
+    return f"{stem or 't'}-{uuid.uuid4().hex[:12]}"
 
 
 class Azurite:
@@ -172,8 +172,10 @@ class Azurite:
             server=self,
         )
 
-    def create_container(self, container: str) -> None:
-        status, body = self.request("PUT", container, {"restype": "container"})
+    def create_container(self, container: str, *, public: bool = False) -> None:
+        """Create a container; ``public`` lets anyone read and list it, unsigned."""
+        headers = {"x-ms-blob-public-access": "container"} if public else {}
+        status, body = self.request("PUT", container, {"restype": "container"}, headers=headers)
         if status != 201:
             raise AzuriteError(f"create container {container}: HTTP {status} {body[:300]!r}")
 
