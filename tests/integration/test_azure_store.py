@@ -222,6 +222,38 @@ def test_anonymous_access_to_a_private_container_is_refused(az_store: RemoteStor
         Shelf(az_store.url, anonymous=True, **anonymous).versions("m")
 
 
+def test_a_sas_token_pushes_and_pulls(
+    az_store: RemoteStore, azurite: Azurite, tmp_path: Path
+) -> None:
+    container = az_store.url.removeprefix("az://").split("/")[0]
+    signed = {"account_name": ACCOUNT, "endpoint": azurite.endpoint}
+    shelf = Shelf(az_store.url, sas_token="?" + azurite.sas_token(container), **signed)
+    shelf.push(make_tree(tmp_path / "m", {"w": b"sas"}), "m")
+    read_only = azurite.sas_token(container, "rl")
+    reader = Shelf(az_store.url, cache_dir=tmp_path / "ro", sas_token=read_only, **signed)
+    assert (reader.pull("m:1.0") / "w").read_bytes() == b"sas"
+    with pytest.raises(StoreAuthError) as info:
+        reader.push(make_tree(tmp_path / "n", {"w": b"x"}), "n")
+    assert "sig=" not in str(info.value) and read_only not in str(info.value)
+    assert reader.assets() == ["m"]
+
+
+def test_a_large_file_goes_up_in_blocks_and_comes_back_exact(
+    az_store: RemoteStore, azurite: Azurite, tmp_path: Path
+) -> None:
+    data = os.urandom(40 * 1024 * 1024 + 5)  # over the 16 MiB part size: a multipart upload
+    shelf = Shelf(az_store.url, **az_store.options)
+    manifest = shelf.push(make_tree(tmp_path / "m", {"big.bin": data}), "big")
+    assert manifest.files[0].sha256 == hashlib.sha256(data).hexdigest()
+    container = az_store.url.removeprefix("az://").split("/")[0]
+    blob = f"{container}/shelf/{Store.blob_key(manifest.files[0].sha256)}"
+    status, listing = azurite.request("GET", blob, {"comp": "blocklist"})
+    assert status == 200 and listing.count(b"<Block>") > 1  # committed as several blocks
+    reader = Shelf(az_store.url, cache_dir=tmp_path / "c2", **az_store.options)
+    pulled = (reader.pull("big:1.0") / "big.bin").read_bytes()
+    assert hashlib.sha256(pulled).digest() == hashlib.sha256(data).digest()
+
+
 def test_use_emulator_finds_azurite_without_account_or_key(
     az_store: RemoteStore, azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
