@@ -264,6 +264,18 @@ def test_use_emulator_finds_azurite_without_account_or_key(
     assert shelf.store.backend.store_identity()["endpoint"] == azurite.endpoint
 
 
+def test_requests_go_where_the_identity_says(
+    az_store: RemoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # obstore reads AZURE_STORAGE_USE_EMULATOR itself; an explicit endpoint must still win
+    monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
+    monkeypatch.setenv("AZURE_SKIP_SIGNATURE", "true")
+    backend = open_backend(az_store.url, **az_store.options)
+    backend.put("k", b"v")
+    assert backend.store_identity()["endpoint"] == az_store.options["endpoint"]
+    assert backend.read("k") == b"v"
+
+
 # -- bad input: one line naming the store and what to check --------------------------------------
 
 

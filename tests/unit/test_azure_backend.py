@@ -170,6 +170,13 @@ def test_each_kind_of_credential_opens_without_a_request(credentials: dict[str, 
     assert backend.url == "az://models/p"
 
 
+def test_anonymous_given_as_text_is_read_as_a_flag() -> None:
+    # "false" (e.g. from a command-line option) must not drop the signature
+    with pytest.raises(StoreAuthError, match="no Azure credentials"):
+        open_backend("az://models", account_name="acme", anonymous="false")
+    assert open_backend("az://models", account_name="acme", anonymous="true").url == "az://models"
+
+
 def test_delegated_flows_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_CREDENTIAL_TYPE", "azure_cli")
     assert open_backend("az://models", account_name="acme").url == "az://models"

@@ -250,7 +250,14 @@ class AzureBackend(ObstoreBackend):
             )
         _check_endpoint(endpoint, source)
 
-        config: dict[str, Any] = {"account_name": account, "endpoint": endpoint}
+        # Every choice is made here and passed explicitly: obstore also reads AZURE_* itself, and
+        # e.g. its own AZURE_STORAGE_USE_EMULATOR would send requests elsewhere than identity says.
+        config: dict[str, Any] = {
+            "account_name": account,
+            "endpoint": endpoint,
+            "use_emulator": False,
+            "skip_signature": False,
+        }
         config.update(self._credentials(opts, url, account, endpoint))
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint.startswith("http://"):
@@ -307,7 +314,7 @@ class AzureBackend(ObstoreBackend):
     @staticmethod
     def _credentials(opts: AzureSettings, url: str, account: str, endpoint: str) -> dict[str, Any]:
         """The obstore config entries that choose how requests are signed."""
-        if opts.get("anonymous"):
+        if _flag(opts.get("anonymous")):
             return {"skip_signature": True}
         key, _ = _first(
             opts, "account_key", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY"
