@@ -7,7 +7,7 @@ import os
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from modelshelf import Shelf
@@ -57,6 +57,10 @@ def test_az_and_azure_schemes_open_the_same_backend() -> None:
         ("az://models@acme.blob.core.windows.net/p", "AZURE_STORAGE_ACCOUNT_NAME"),
         ("az://models/p?x=1", "no query"),
         ("az://mo[dels/p", "not a valid Azure URL"),
+        ("az://models/a/../b", "'..' segments"),
+        ("az://models/./b", "'..' segments"),
+        ("az://models/a//b", "empty"),
+        ("az://models/a\x01b", "control characters"),
     ],
 )
 def test_malformed_urls_get_one_line_naming_the_fix(url: str, words: str) -> None:
@@ -75,6 +79,8 @@ def test_valid_container_names_open(container: str) -> None:
 
 @pytest.mark.property
 @given(st.text(alphabet=string.printable + "é[]@:?#%", max_size=40))
+@example("models/a/../b")
+@example("models/a/./b")
 def test_any_az_url_opens_or_is_refused_cleanly(rest: str) -> None:
     url = "az://" + rest
     try:

@@ -136,7 +136,14 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
         )
     if parts.query or parts.fragment:
         raise UnsupportedStoreError(f"{url!r}: an Azure URL has no query or fragment; {usage}")
-    return container, parts.path.strip("/")
+    prefix = parts.path.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise UnsupportedStoreError(
+            f"{url!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
+        )
+    if not prefix.isprintable():
+        raise UnsupportedStoreError(f"{url!r}: the prefix holds control characters; {usage}")
+    return container, prefix
 
 
 def _check_endpoint(endpoint: str, source: str) -> None:
@@ -262,13 +269,19 @@ class AzureBackend(ObstoreBackend):
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint.startswith("http://"):
             client["allow_http"] = True
-        store = AzureStore(
-            container,
-            prefix=prefix or None,
-            config=config,  # type: ignore[arg-type]
-            client_options=client,  # type: ignore[arg-type]
-            retry_config=_RETRY,
-        )
+        try:
+            store = AzureStore(
+                container,
+                prefix=prefix or None,
+                config=config,  # type: ignore[arg-type]
+                client_options=client,  # type: ignore[arg-type]
+                retry_config=_RETRY,
+            )
+        except ValueError as exc:  # obstore refuses what it cannot put in a request
+            raise UnsupportedStoreError(
+                f"cannot open {url!r}: {str(exc).splitlines()[0]!r}; check the store URL and"
+                " the Azure settings"
+            ) from None
         super().__init__(store, url)
         self._identity = type(self).identity(url, **settings)
         self._where = f"container {container!r} of account {account!r} at {endpoint}"
