@@ -241,3 +241,12 @@ def test_hints_name_azure_settings_only() -> None:
     assert "AZURE_STORAGE_ACCOUNT_KEY" in hints.credentials
     assert "AZURE_STORAGE_ENDPOINT" in hints.endpoint
     assert "AWS" not in hints.credentials + hints.endpoint
+
+
+@pytest.mark.property
+@given(st.text(max_size=80))
+def test_every_test_container_name_is_a_valid_container(test_name: str) -> None:
+    from tests.servers.azurite import container_name
+
+    name = container_name(test_name)
+    assert open_backend(f"az://{name}/p", **keyed()).url == f"az://{name}/p"
