@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-serve clean venv kserve-venv
+.PHONY: demo test lint typecheck unit bench bench-serve clean venv kserve-venv azurite
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,20 @@ $(KSERVE_STAMP):
 	$(KSERVE_VENV)/bin/python -m pip --disable-pip-version-check -q install 'kserve==0.16.0'
 	touch $@
 
+# Azurite (the Azure Blob Storage emulator) for the az:// tests, from npm into .azurite (never a
+# global install). 3.35.0 is the newest that runs on Node 20 (3.36 wants Node >= 21). Same stamp
+# rule as above: a failed install is redone, a finished one is not re-run.
+AZURITE_VERSION := 3.35.0
+AZURITE_DIR     := .azurite
+AZURITE_STAMP   := $(AZURITE_DIR)/.azurite-$(AZURITE_VERSION)-installed
+
+azurite: $(AZURITE_STAMP)
+
+$(AZURITE_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "the az:// tests need Azurite, installed with npm: install Node.js 20+ and npm, then run make test again" >&2; exit 1; }
+	npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
+	touch $@
+
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -35,8 +49,9 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# Everything: lint, types, unit, property and integration tests (SeaweedFS started by fixtures).
-test: venv lint typecheck kserve-venv
+# Everything: lint, types, unit, property and integration tests (SeaweedFS and Azurite started by
+# fixtures).
+test: venv lint typecheck kserve-venv azurite
 	$(BIN)/python -m pytest tests benchmarks -q
 
 # The quick inner loop: no servers.
@@ -62,4 +77,4 @@ bench-serve: venv
 	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(KSERVE_VENV) $(MLSERVER_VENV) .demo .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo .mypy_cache .pytest_cache .ruff_cache

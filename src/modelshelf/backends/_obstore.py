@@ -29,6 +29,7 @@ from modelshelf.errors import (
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
+
 # Multipart parts: big enough that a 1 GiB file is ~64 requests, small enough to run in parallel.
 _MULTIPART_CHUNK = 16 * 1024 * 1024
 _MULTIPART_CONCURRENCY = 8

@@ -26,10 +26,14 @@ _registry: dict[str, type[Backend] | str] = {
     "memory": "modelshelf.backends.memory:MemoryBackend",
     "s3": "modelshelf.backends.s3:S3Backend",
     "gs": "modelshelf.backends.gcs:GCSBackend",
+    "az": "modelshelf.backends.azure:AzureBackend",
+    "azure": "modelshelf.backends.azure:AzureBackend",
 }
 _install_hints = {
     "s3": "reinstall modelshelf: obstore provides s3://",
     "gs": "reinstall modelshelf: obstore provides gs://",
+    "az": "reinstall modelshelf: obstore provides az://",
+    "azure": "reinstall modelshelf: obstore provides azure://",
 }
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _entry_points_loaded = False
