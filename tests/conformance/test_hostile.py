@@ -52,8 +52,12 @@ def put_raw(store: RemoteStore, key: str, data: bytes) -> None:
             data,
         )
         assert status == 200, body
+    elif store.kind == "azure":  # obstore's own client: it encodes any key as Azure wants
+        from modelshelf.backends import open_backend
+
+        open_backend(store.url, **store.options).put(key, data)
     else:
-        pytest.skip(f"no raw writer for {store.kind} yet")
+        pytest.fail(f"no raw writer for {store.kind}")
 
 
 def test_a_corrupted_blob_is_refused_on_pull_and_not_cached(
@@ -117,7 +121,10 @@ def test_listed_names_with_control_characters_are_refused(
     expect_emulator_gap(remote_store, request)
     s = pushed(remote_store, tmp_path)
     evil = "ev\x1b[2Jil"
-    put_raw(remote_store, f"assets/{evil}/versions/1.0.json", raw(manifest_dict(name=evil)))
+    try:
+        put_raw(remote_store, f"assets/{evil}/versions/1.0.json", raw(manifest_dict(name=evil)))
+    except ValueError:  # obstore refuses such a key client-side: the Azure writer cannot plant it
+        assert remote_store.kind == "azure"
     put_raw(remote_store, "assets/m/versions/1.1.json", raw(manifest_dict(name="m\x07")))
     assert s.assets() == ["m"]  # a key that is no asset name is not listed
     with pytest.raises(UntrustedStoreDataError) as info:  # a record naming one is refused

@@ -22,7 +22,8 @@ __all__ = ["Backend", "ObjectMeta", "PutMode", "is_secret_option", "without_pass
 
 # Option names that hold credentials: they never enter a store's identity (or its cache folder).
 _SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|auth|private|access_?key|api_?key|cookie|signature|sas",
+    r"secret|passw|token|credential|auth|private|access_?key|api_?key|account_?key|(^|_)key$"
+    r"|cookie|signature|sas",
     re.IGNORECASE,
 )
 
