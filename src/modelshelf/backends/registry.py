@@ -16,8 +16,8 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
-from modelshelf.backends.base import Backend
-from modelshelf.errors import UnsupportedStoreError
+from modelshelf.backends.base import Backend, is_secret_option, without_password
+from modelshelf.errors import ModelshelfError, UnsupportedStoreError
 
 __all__ = ["get_backend_class", "open_backend", "register_backend", "registry", "store_identity"]
 
@@ -100,10 +100,47 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
             or ``package.module:Class`` for a custom backend (called with ``kwargs``).
         **kwargs: backend settings; they beat environment variables.
 
+    Raises:
+        StoreError: the store cannot be opened. A backend's own exception (not a
+            :class:`~modelshelf.errors.ModelshelfError`) becomes an ``UnsupportedStoreError``
+            naming the store; the values of options named like secrets are cut out of every
+            message.
+
     Example:
         >>> open_backend("memory://doc-example").url
         'memory://doc-example'
     """
+    try:
+        return _open(url, **kwargs)
+    except ModelshelfError as exc:
+        exc.args = tuple(_scrub(a, kwargs) if isinstance(a, str) else a for a in exc.args)
+        raise
+    except Exception as exc:
+        where = without_password(url)
+        detail = _scrub(" ".join(str(exc).split())[:300], kwargs)
+        if isinstance(exc, TypeError) and "keyword argument" in detail:
+            given = ", ".join(sorted(kwargs)) or "none"
+            raise UnsupportedStoreError(
+                f"cannot open the store {where}: the backend does not take a setting it was"
+                f" given ({detail}); settings given: {given}; check --backend-opt, --profile,"
+                " --anonymous, or the store's entry in the config file"
+            ) from None
+        raise UnsupportedStoreError(
+            f"cannot open the store {where}: {type(exc).__name__}: {detail}; check the store"
+            " URL and the backend's settings (--backend-opt, or the config file)"
+        ) from None
+
+
+def _scrub(text: str, options: dict[str, Any]) -> str:
+    """``text`` with the value of every secret-looking option replaced by ``***``."""
+    for name, value in options.items():
+        secret = str(value) if value is not None else ""
+        if is_secret_option(name) and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return without_password(text)
+
+
+def _open(url: str, **kwargs: Any) -> Backend:
     if not url or not url.strip():
         raise UnsupportedStoreError(
             "the store URL is empty; pass --store URL or set MODELSHELF_STORE"
@@ -115,7 +152,8 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
             return get_backend_class("file").from_url(url, **kwargs)  # type: ignore[attr-defined, no-any-return]
         raise UnsupportedStoreError(
             f"cannot tell what store {url!r} is: use a URL such as file:///path, s3://bucket/prefix"
-            " or memory://name"
+            " or memory://name, a path such as ./folder, or the name of a store in the config"
+            " file (modelshelf config stores)"
         )
     scheme = url.split("://", 1)[0].lower()
     cls = get_backend_class(scheme)
