@@ -41,6 +41,7 @@ __all__ = [
     "is_store_name",
     "key_lines",
     "load_config",
+    "loads_config",
     "parse_config",
 ]
 
@@ -165,6 +166,15 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(
             f"config file {path}, line {line}: not UTF-8 text", path=str(path), line=line
         ) from None
+    return loads_config(text, path)
+
+
+def loads_config(text: str, path: Path) -> Config:
+    """Parse and check the text of a config file; ``path`` is named in errors.
+
+    Raises:
+        ConfigError: the text is not TOML, or breaks the grammar above.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -179,7 +189,8 @@ def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Config
     if not at:
         return ConfigError(f"config file {path}: {what}; fix the TOML syntax", path=str(path))
     line, column = int(at.group(1)), int(at.group(2))
-    source = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+    rows = text.split("\n")  # TOML lines end at \n only (not at \x85 or \u2028)
+    source = rows[line - 1] if line <= len(rows) else ""
     key_text = source.split("=", 1)[0].strip() if "=" in source else source.strip()
     key = f", key {key_text[:60]!r}" if key_text else ""
     return ConfigError(
@@ -352,7 +363,7 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     found: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     in_string: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if in_string is not None:
             if line.count(in_string) % 2 == 1:
                 in_string = None
