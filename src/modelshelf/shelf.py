@@ -26,7 +26,7 @@ from modelshelf._push import check_push_args, check_sections, push_files
 from modelshelf._source import PushSource
 from modelshelf._stores import merge_options, resolve_store
 from modelshelf.backends.base import Backend
-from modelshelf.backends.registry import open_backend, store_identity
+from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
@@ -107,7 +107,7 @@ class Shelf:
                 " work offline)"
             )
         if self._store is None:
-            backend = self._backend or open_backend(self.url, **self._backend_options)
+            backend = self._backend or open_guarded(self.url, **self._backend_options)
             self._store = Store(backend)
         return self._store
 

@@ -20,7 +20,12 @@ import pytest
 from modelshelf import Shelf
 from modelshelf.backends.s3 import S3Backend
 from modelshelf.cli.main import main
-from modelshelf.errors import InvalidInputError, StoreAuthError, UnsupportedStoreError
+from modelshelf.errors import (
+    InvalidInputError,
+    StoreAuthError,
+    StoreUnreachableError,
+    UnsupportedStoreError,
+)
 
 PLUGIN_SRC = Path(__file__).parents[1] / "plugin_pkg"
 
@@ -151,6 +156,43 @@ def test_malformed_backend_opt_is_a_usage_error(
 def test_an_option_given_twice_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="given twice"):
         Shelf("memory://x", backend_kwargs={"a": 1}, a=2)
+
+
+# -- a custom backend's own exceptions -------------------------------------------------------
+
+
+def test_a_custom_backends_own_errors_become_store_errors(
+    plugin: ModuleType, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shelf = Shelf("plain://ail", token=plugin.TOKEN)
+    shelf.push(model, "m")
+    shelf.pull("m:1.0")
+    plugin.FAILURES["list"] = ConnectionError(f"no route to host (token {plugin.TOKEN})")
+    with pytest.raises(StoreUnreachableError) as caught:
+        Shelf("plain://ail", token=plugin.TOKEN).versions("m")
+    message = str(caught.value)
+    assert message.startswith("the store plain://ail/assets/m/versions failed to list")
+    assert plugin.TOKEN not in message and "***" in message
+    # Unreachable like any store: the last resolution in the cache still serves `m`.
+    assert Shelf("plain://ail", token=plugin.TOKEN).pull("m").name == "1.0"
+    capsys.readouterr()
+    plugin.FAILURES["list"] = KeyError("shard")
+    code, out, err = run(
+        capsys, "--store", "plain://ail", "--backend-opt", f"token={plugin.TOKEN}", "versions", "m"
+    )
+    assert code == 1 and out == ""
+    assert err.startswith("error: the store plain://ail/assets/m/versions failed to list (KeyError")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_failing_custom_backend_leaves_no_half_version(plugin: ModuleType, model: Path) -> None:
+    shelf = Shelf("plain://half", token=plugin.TOKEN)
+    plugin.FAILURES["put_record"] = PermissionError("read-only token")
+    with pytest.raises(StoreAuthError, match=r"plain://half/assets/m/versions/1\.0\.json"):
+        shelf.push(model, "m")
+    plugin.FAILURES.clear()
+    assert shelf.assets() == []  # blobs only: no manifest, no version
+    assert shelf.push(model, "m").version == "1.0"
 
 
 # -- credentials ------------------------------------------------------------------------------

@@ -16,10 +16,18 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
-from modelshelf.backends.base import Backend, is_secret_option, without_password
+from modelshelf.backends._guard import GuardedBackend, scrub
+from modelshelf.backends.base import Backend, without_password
 from modelshelf.errors import ModelshelfError, UnsupportedStoreError
 
-__all__ = ["get_backend_class", "open_backend", "register_backend", "registry", "store_identity"]
+__all__ = [
+    "get_backend_class",
+    "open_backend",
+    "open_guarded",
+    "register_backend",
+    "registry",
+    "store_identity",
+]
 
 _registry: dict[str, type[Backend] | str] = {
     "file": "modelshelf.backends.local:LocalBackend",
@@ -113,11 +121,11 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
     try:
         return _open(url, **kwargs)
     except ModelshelfError as exc:
-        exc.args = tuple(_scrub(a, kwargs) if isinstance(a, str) else a for a in exc.args)
+        exc.args = tuple(scrub(a, kwargs) if isinstance(a, str) else a for a in exc.args)
         raise
     except Exception as exc:
         where = without_password(url)
-        detail = _scrub(" ".join(str(exc).split())[:300], kwargs)
+        detail = scrub(str(exc), kwargs)
         if isinstance(exc, TypeError) and "keyword argument" in detail:
             given = ", ".join(sorted(kwargs)) or "none"
             raise UnsupportedStoreError(
@@ -131,13 +139,16 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
         ) from None
 
 
-def _scrub(text: str, options: dict[str, Any]) -> str:
-    """``text`` with the value of every secret-looking option replaced by ``***``."""
-    for name, value in options.items():
-        secret = str(value) if value is not None else ""
-        if is_secret_option(name) and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return without_password(text)
+def open_guarded(url: str, **kwargs: Any) -> Backend:
+    """:func:`open_backend`, with a third-party backend wrapped in a
+    :class:`~modelshelf.backends._guard.GuardedBackend`: its own exceptions (``ConnectionError``,
+    ``PermissionError``, ...) become one-line store errors naming the store, with secrets cut.
+    Built-in backends translate their errors themselves and are returned as they are.
+    """
+    backend = open_backend(url, **kwargs)
+    if type(backend).__module__.startswith("modelshelf."):
+        return backend
+    return GuardedBackend(backend, kwargs)
 
 
 def _open(url: str, **kwargs: Any) -> Backend:

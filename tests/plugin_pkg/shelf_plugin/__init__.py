@@ -21,6 +21,8 @@ from modelshelf.backends import PutMode
 
 TOKEN = "open-sesame-2718"
 RECEIVED: list[dict[str, Any]] = []
+# method name -> the exception it raises next (tests set these to play an ailing service).
+FAILURES: dict[str, Exception] = {}
 _DATA: dict[tuple[str, str], dict[str, bytes]] = {}
 _LOCK = threading.Lock()
 
@@ -47,12 +49,19 @@ class PlainBackend(Backend):
     def store_identity(self) -> dict[str, str]:
         return type(self).identity(self.url, shard=self.shard)
 
+    def _maybe_fail(self, method: str) -> None:
+        failure = FAILURES.get(method)
+        if failure is not None:
+            raise failure
+
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        self._maybe_fail("get")
         data = self._read(key)
         for start in range(0, len(data), chunk_size):
             yield data[start : start + chunk_size]
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
+        self._maybe_fail("get")
         return self._read(key)[start:end]
 
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
@@ -62,15 +71,19 @@ class PlainBackend(Backend):
             body = data
         else:
             body = b"".join(iter(lambda: data.read(1 << 20), b""))
+        if key.startswith("assets/"):  # records: blobs go first, so a failure here is late
+            self._maybe_fail("put_record")
         with _LOCK:
             if mode == "create" and key in self._objects:
                 raise ObjectExistsError(f"{self.url}/{key} already exists")
             self._objects[key] = body
 
     def head(self, key: str) -> ObjectMeta:
+        self._maybe_fail("head")
         return ObjectMeta(path=key, size=len(self._read(key)))
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        self._maybe_fail("list")
         start = prefix.rstrip("/") + "/" if prefix else ""
         with _LOCK:
             found = [(k, len(v)) for k, v in self._objects.items() if k.startswith(start)]
@@ -94,3 +107,4 @@ def reset() -> None:
     with _LOCK:
         _DATA.clear()
     RECEIVED.clear()
+    FAILURES.clear()
