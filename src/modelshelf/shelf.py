@@ -64,8 +64,9 @@ class Shelf:
             to its ``from_url``; they beat environment variables and the config file.
         **backend_options: the same, as keyword arguments (a name in both is refused).
 
-    The backend is opened on first use, so a pinned version that is already cached is served
-    with no network call and no credentials.
+    ``store_name`` is the config file's name of the store when it was chosen by name. The
+    backend is opened on first use, so a pinned version that is already cached is served with
+    no network call and no credentials.
     """
 
     def __init__(

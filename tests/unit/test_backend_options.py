@@ -262,3 +262,11 @@ def test_json_list_with_options_shows_no_secret(
         capsys, "ls", "--json", "--store", "plain://j", "--backend-opt", f"token={plugin.TOKEN}"
     )
     assert code == 0 and json.loads(out) and plugin.TOKEN not in out
+
+
+def test_serve_refuses_settings_it_cannot_hand_to_its_workers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "serve", "m", "--store", "memory://x", "--backend-opt", "a=b")
+    assert code == 1
+    assert "declare the store with its settings in the config file" in err
