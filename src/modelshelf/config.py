@@ -78,7 +78,6 @@ class StoreConfig:
         endpoint, region, profile, anonymous: optional settings, ``None`` when not given.
         options: backend options (``[stores.NAME.options]``); may hold secrets, so the repr
             shows their names only.
-        line: the line of the store's table in the file.
     """
 
     name: str
@@ -88,7 +87,6 @@ class StoreConfig:
     profile: str | None = None
     anonymous: bool | None = None
     options: Mapping[str, OptionValue] = field(default_factory=dict)
-    line: int | None = None
 
     def __repr__(self) -> str:
         given = [
@@ -207,11 +205,10 @@ def parse_config(data: Mapping[str, Any], text: str, path: Path) -> Config:
     Raises:
         ConfigError: naming the file, the line and the key.
     """
-    lines = key_lines(text)
 
     def fail(key: tuple[str, ...], problem: str) -> ConfigError:
         dotted = ".".join(key)
-        line = _line_of(lines, key)
+        line = _line_of(key_lines(text), key)  # scanned only when there is something to say
         where = f", line {line}" if line else ""
         return ConfigError(
             f"config file {path}{where}, key {dotted}: {problem}",
@@ -235,7 +232,7 @@ def parse_config(data: Mapping[str, Any], text: str, path: Path) -> Config:
             raise fail(where, "a store name uses letters, digits, '.', '_' and '-' (at most 100)")
         if not isinstance(table, dict):
             raise fail(where, f"must be a table ([stores.{name}]), got {_kind(table)}")
-        stores[name] = _store(name, table, fail, _line_of(lines, where))
+        stores[name] = _store(name, table, fail)
     default = data.get("default_store")
     if default is not None:
         if not isinstance(default, str):
@@ -246,7 +243,7 @@ def parse_config(data: Mapping[str, Any], text: str, path: Path) -> Config:
     return Config(path=path, exists=True, default_store=default, stores=stores)
 
 
-def _store(name: str, table: dict[str, Any], fail: Any, line: int | None) -> StoreConfig:
+def _store(name: str, table: dict[str, Any], fail: Any) -> StoreConfig:
     where = ("stores", name)
     for key in table:
         if key not in _STORE_KEYS:
@@ -296,7 +293,6 @@ def _store(name: str, table: dict[str, Any], fail: Any, line: int | None) -> Sto
         profile=text.get("profile"),
         anonymous=anonymous,
         options=options,
-        line=line,
     )
 
 

@@ -52,7 +52,7 @@ def test_a_full_file_parses(config_file: Path) -> None:
     config = load_config()
     assert config.exists and config.default_store == "prod"
     prod = config.stores["prod"]
-    assert prod.url == "s3://models/shelf" and prod.line == 4
+    assert prod.url == "s3://models/shelf"
     assert prod.settings() == {
         "endpoint": "http://127.0.0.1:8333", "region": "eu-west-1", "profile": "team",
         "secret_access_key": "sk-very-secret-1",
