@@ -31,7 +31,7 @@ _TEMPLATE = """\
   [stores.prod.options]                 # optional backend options"""
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
 @json_option
 @click.pass_context
 def config(ctx: click.Context, as_json: bool) -> None:
@@ -75,7 +75,7 @@ def config(ctx: click.Context, as_json: bool) -> None:
         ctx.exit(1)
 
 
-@config.command("stores")
+@config.command("stores", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[1:3]))
 @json_option
 def stores(as_json: bool) -> None:
     """List the named stores of the config file; secrets are shown as ***.
