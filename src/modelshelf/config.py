@@ -24,6 +24,8 @@ key. The line of a key is found by :func:`key_lines`, a scanner of TOML's table 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 OptionValue = str | int | float | bool
+logger = logging.getLogger("modelshelf")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
@@ -164,7 +167,25 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(
             f"config file {path}, line {line}: not UTF-8 text", path=str(path), line=line
         ) from None
-    return loads_config(text, path)
+    config = loads_config(text, path)
+    _warn_if_others_can_read(config)
+    return config
+
+
+def _warn_if_others_can_read(config: Config) -> None:
+    """Warn when a file holding secret options is readable by other users (as ssh does)."""
+    from modelshelf.backends.base import is_secret_option  # pure: no I/O, no obstore
+
+    secret = any(is_secret_option(k) for s in config.stores.values() for k in s.options)
+    try:
+        mode = config.path.stat().st_mode
+    except OSError:
+        return
+    if secret and mode & 0o077 and os.name == "posix":
+        logger.warning(
+            "the config file %s holds secrets and other users may read it; run chmod 600 %s",
+            config.path, config.path,
+        )  # fmt: skip
 
 
 def loads_config(text: str, path: Path) -> Config:

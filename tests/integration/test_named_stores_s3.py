@@ -40,6 +40,7 @@ def config(s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         f'[stores.public]\nurl = "{s3_bucket.url}"\nendpoint = "{env["AWS_ENDPOINT_URL"]}"\n'
         "anonymous = true\n"
     )
+    path.chmod(0o600)  # it holds keys
     monkeypatch.setenv("MODELSHELF_CONFIG", str(path))
     monkeypatch.delenv("MODELSHELF_STORE")
     return path

@@ -314,3 +314,16 @@ def test_config_stores_without_a_file(
 def test_store_config_repr_shows_option_names_only() -> None:
     store = StoreConfig("p", "s3://b", options={"token": "t-123", "n": 1})
     assert repr(store) == "StoreConfig('p', url='s3://b', options=[n, token])"
+
+
+def test_a_file_with_secrets_that_others_can_read_is_warned_about(
+    config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_file.write_text(FULL)
+    config_file.chmod(0o644)
+    load_config()
+    assert "chmod 600" in caplog.text and "sk-very-secret-1" not in caplog.text
+    caplog.clear()
+    config_file.chmod(0o600)
+    load_config()
+    assert caplog.text == ""
