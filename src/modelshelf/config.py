@@ -35,6 +35,7 @@ from typing import Any
 
 from modelshelf import constants
 from modelshelf.errors import ConfigError
+from modelshelf.trust import escape_controls
 
 __all__ = [
     "Config",
@@ -211,7 +212,7 @@ def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Config
     rows = text.split("\n")  # TOML lines end at \n only (not at \x85 or \u2028)
     source = rows[line - 1] if line <= len(rows) else ""
     key_text = source.split("=", 1)[0].strip() if "=" in source else source.strip()
-    key = f", key {key_text[:60]!r}" if key_text else ""
+    key = f", key {escape_controls(key_text[:60])!r}" if key_text else ""
     return ConfigError(
         f"config file {path}, line {line}, column {column}{key}: {what}; fix the TOML syntax",
         path=str(path),
@@ -232,7 +233,7 @@ def parse_config(data: Mapping[str, Any], text: str, path: Path) -> Config:
         line = _line_of(key_lines(text), key)  # scanned only when there is something to say
         where = f", line {line}" if line else ""
         return ConfigError(
-            f"config file {path}{where}, key {dotted}: {problem}",
+            f"config file {path}{where}, key {escape_controls(dotted)}: {problem}",
             path=str(path),
             line=line,
             key=dotted,

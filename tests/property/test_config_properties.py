@@ -32,7 +32,16 @@ VALUES = st.one_of(
 
 
 @SETTINGS
-@given(st.text(max_size=200))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.lists(st.tuples(TEXT, KEYS, VALUES), max_size=3).map(
+            lambda rows: "\n".join(
+                f"[stores.{json.dumps(n, ensure_ascii=False)}]\n{k} = {v}" for n, k, v in rows
+            )
+        ),
+    )
+)
 def test_any_text_is_a_config_or_one_config_error(text: str) -> None:
     try:
         loads_config(text, PATH)

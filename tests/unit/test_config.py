@@ -85,6 +85,7 @@ FAILURES = [
     ('[stores.p]\nurl = "s3://b"\nregion = ""\n', 3, "stores.p.region"),
     ('stores = "s3://b"\n', 1, "stores"),
     ('[stores.p]\nurl = """\ns3://b\n"""\n[stores.p.x]\n', 5, "stores.p.x"),
+    ('[stores."a\\nb\\u001b[2J"]\nurl = "s3://b"\n', 1, "stores.a"),
 ]  # fmt: skip
 
 
