@@ -37,6 +37,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Is
     env = IsolatedEnv(cache_dir=tmp_path / "_cache", store_dir=tmp_path / "_store")
     monkeypatch.setenv("MODELSHELF_CACHE_DIR", str(env.cache_dir))
     monkeypatch.setenv("MODELSHELF_STORE", env.store_url)
+    # A config file of the user's (named stores) must never be read by a test.
+    monkeypatch.setenv("MODELSHELF_CONFIG", str(tmp_path / "_no-config.toml"))
     # Keep ~/.aws out of reach: a profile there must never lend credentials to a test.
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "_no-aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "_no-aws-config"))

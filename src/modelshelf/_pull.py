@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from modelshelf._progress import Progress
@@ -11,6 +12,8 @@ from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import AssetSpec
 from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import download_verified, run_per_blob
+
+logger = logging.getLogger("modelshelf")
 
 __all__ = ["download_entries", "select_entries", "selection_root"]
 
@@ -68,3 +71,16 @@ def download_entries(
         bar.file_done()
 
     run_per_blob(fetch, entries)
+
+
+def heal_snapshot(cache: Cache, store_id: str, manifest: Manifest, *, whole: bool) -> None:
+    """Relink a snapshot that lost files; a sub-path pull leaves the rest to a whole pull."""
+    relinked, lacking = cache.heal_snapshot(store_id, manifest)
+    label = f"{manifest.name}:{manifest.version}"
+    if relinked:
+        logger.warning("the cached %s lost %d file(s); relinked them", label, relinked)
+    if lacking and whole:
+        logger.warning("the cached %s lost %d file(s); fetching them again", label, lacking)
+    elif lacking:
+        logger.info("the cached %s lacks %d file(s); a pull of all of it fetches them",
+                    label, lacking)  # fmt: skip

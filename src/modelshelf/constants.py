@@ -5,7 +5,8 @@ import-time globals so that tests (and long-lived processes) see changes.
 
 | variable | meaning | default |
 |---|---|---|
-| ``MODELSHELF_STORE`` | store URL used when none is given | ``file://<user data dir>/store`` |
+| ``MODELSHELF_STORE`` | store URL or config file store name, when none is given | see below |
+| ``MODELSHELF_CONFIG`` | the config file (named stores) | ``<user config dir>/config.toml`` |
 | ``MODELSHELF_CACHE_DIR`` | cache root | ``$XDG_CACHE_HOME/modelshelf`` or the user cache dir |
 | ``MODELSHELF_OFFLINE`` | ``1`` resolves from the cache only, never asks the store | off |
 | ``MODELSHELF_MAX_CONCURRENCY`` | transfers in flight at once | 8 |
@@ -14,6 +15,9 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
 | ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
+
+Without ``MODELSHELF_STORE`` the store is the config file's ``default_store``, else
+``file://<user data dir>/store``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,29 @@ def default_store_url() -> str:
     if url:
         return url
     return (Path(platformdirs.user_data_dir(APP_NAME)) / "store").as_uri()
+
+
+def store_setting() -> str | None:
+    """``MODELSHELF_STORE`` as given (a URL, a path or a store name), or None when unset."""
+    value = os.environ.get("MODELSHELF_STORE", "").strip()
+    return value or None
+
+
+def builtin_store_url() -> str:
+    """The store used when nothing names one: a folder in the user data dir."""
+    return (Path(platformdirs.user_data_dir(APP_NAME)) / "store").as_uri()
+
+
+def config_path() -> tuple[Path, bool]:
+    """The config file and whether ``MODELSHELF_CONFIG`` chose it.
+
+    ``MODELSHELF_CONFIG`` if set, else ``config.toml`` in the platform's user config dir
+    (``~/.config/modelshelf/config.toml`` on Linux).
+    """
+    explicit = os.environ.get("MODELSHELF_CONFIG", "").strip()
+    if explicit:
+        return Path(explicit).expanduser(), True
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml", False
 
 
 def cache_dir() -> Path:

@@ -10,7 +10,8 @@ ModelshelfError
 ├── InvalidManifestError        (ValueError)          a manifest that does not parse or validate
 │   └── UntrustedStoreDataError                       a record or key from a store failed trust.py
 ├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
-│   └── SourcePathError         (FileNotFoundError)   the path to push does not exist
+│   ├── SourcePathError         (FileNotFoundError)   the path to push does not exist
+│   └── ConfigError                                   the config file: syntax, key, type, name
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
 │   ├── AliasNotFoundError                            no such alias on the asset
@@ -42,6 +43,7 @@ __all__ = [
     "AliasNotFoundError",
     "AssetNotFoundError",
     "CacheWriteError",
+    "ConfigError",
     "IntegrityError",
     "InvalidInputError",
     "InvalidManifestError",
@@ -119,6 +121,20 @@ class UntrustedStoreDataError(InvalidManifestError):
 
 class InvalidInputError(ModelshelfError, ValueError):
     """An argument is not usable: an empty folder, a malformed ``key=value``, and so on."""
+
+
+class ConfigError(InvalidInputError):
+    """The config file (named stores) is malformed, or names a store it does not declare.
+
+    Attributes:
+        path: the config file.
+        line: the 1-based line of the offending key, when known.
+        key: the dotted key (``stores.prod.url``), when known.
+    """
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = ""):
+        super().__init__(message)
+        self.path, self.line, self.key = path, line, key
 
 
 class SourcePathError(InvalidInputError, FileNotFoundError):

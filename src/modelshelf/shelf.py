@@ -22,11 +22,12 @@ from modelshelf._export import export_files
 from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
 from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
-from modelshelf._pull import download_entries, select_entries, selection_root
+from modelshelf._pull import download_entries, heal_snapshot, select_entries, selection_root
 from modelshelf._push import check_push_args, check_sections, push_files
 from modelshelf._source import PushSource
+from modelshelf._stores import merge_options, resolve_store
 from modelshelf.backends.base import Backend
-from modelshelf.backends.registry import open_backend, store_identity
+from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
     AssetNotFoundError,
@@ -55,15 +56,18 @@ class Shelf:
     """One store plus the local cache.
 
     Args:
-        store: a store URL (``file:///path``, ``s3://bucket/prefix``, ``memory://name``, ...) or
-            a :class:`~modelshelf.backends.Backend`; default ``MODELSHELF_STORE`` or the local
-            folder in the user data dir.
+        store: a store URL (``file:///path``, ``s3://bucket/prefix``, ``memory://name``,
+            ``pkg.mod:Class``, ...), the name of a store in the config file (``"prod"``), or a
+            :class:`~modelshelf.backends.Backend`; default ``MODELSHELF_STORE``, the config
+            file's ``default_store``, or the local folder in the user data dir.
         cache_dir: the cache root; default ``MODELSHELF_CACHE_DIR`` or the user cache dir.
-        **backend_options: settings for the backend (e.g. ``endpoint=`` for S3); they beat
-            environment variables.
+        backend_kwargs: settings for the backend (e.g. ``{"endpoint": ...}`` for S3), passed
+            to its ``from_url``; they beat environment variables and the config file.
+        **backend_options: the same, as keyword arguments (a name in both is refused).
 
-    The backend is opened on first use, so a pinned version that is already cached is served
-    with no network call and no credentials.
+    ``store_name`` is the config file's name of the store when it was chosen by name. The
+    backend is opened on first use, so a pinned version that is already cached is served with
+    no network call and no credentials.
     """
 
     def __init__(
@@ -71,17 +75,21 @@ class Shelf:
         store: str | Backend | None = None,
         *,
         cache_dir: str | Path | None = None,
+        backend_kwargs: Mapping[str, Any] | None = None,
         **backend_options: Any,
     ) -> None:
+        options = merge_options(backend_kwargs, backend_options)
+        self.store_name: str | None = None  # the config file's name for the store, if named
         if isinstance(store, Backend):
             self._backend: Backend | None = store
             self.url = store.url
             identity = store.store_identity()
         else:
-            self._backend = None
-            self.url = _normalize_url(store or constants.default_store_url())
-            identity = store_identity(self.url, **backend_options)
-        self._backend_options = backend_options
+            resolved = resolve_store(store or None, options)
+            self._backend, self.store_name, options = None, resolved.name, dict(resolved.options)
+            self.url = _normalize_url(resolved.url)
+            identity = store_identity(self.url, **options)
+        self._backend_options = options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
         # Everything that selects the store (never secrets), without opening it.
@@ -101,7 +109,7 @@ class Shelf:
                 " work offline)"
             )
         if self._store is None:
-            backend = self._backend or open_backend(self.url, **self._backend_options)
+            backend = self._backend or open_guarded(self.url, **self._backend_options)
             self._store = Store(backend)
         return self._store
 
@@ -405,7 +413,9 @@ class Shelf:
             self.store_id, manifest.name, manifest.version, [e.sha256 for e in pinned]
         ):
             if heal:  # marked complete but not whole: relink all it can, not just `entries`
-                self._heal(manifest, whole=len(entries) == len(manifest.files))
+                heal_snapshot(
+                    self.cache, self.store_id, manifest, whole=len(entries) == len(manifest.files)
+                )
             self._fetch_and_link(resolved, entries, progress, force)
             if output is not None:
                 single = (
@@ -422,18 +432,6 @@ class Shelf:
                     single_file=single,
                 )
         return self.cache.snapshot_path(self.store_id, manifest, target.path)
-
-    def _heal(self, manifest: Manifest, *, whole: bool) -> None:
-        """Relink a snapshot that lost files; a sub-path pull leaves the rest to a whole pull."""
-        relinked, lacking = self.cache.heal_snapshot(self.store_id, manifest)
-        label = f"{manifest.name}:{manifest.version}"
-        if relinked:
-            logger.warning("the cached %s lost %d file(s); relinked them", label, relinked)
-        if lacking and whole:
-            logger.warning("the cached %s lost %d file(s); fetching them again", label, lacking)
-        elif lacking:
-            logger.info("the cached %s lacks %d file(s); a pull of all of it fetches them",
-                        label, lacking)  # fmt: skip
 
     def _fetch_and_link(
         self,

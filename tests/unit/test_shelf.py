@@ -136,7 +136,7 @@ def forbid_store_access(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(url: str, **kwargs: object) -> Backend:
         raise AssertionError(f"the store {url} must not be opened")
 
-    monkeypatch.setattr(shelf_module, "open_backend", refuse)
+    monkeypatch.setattr(shelf_module, "open_guarded", refuse)
 
 
 # -- push: versions --------------------------------------------------------------------------

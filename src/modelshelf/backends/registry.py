@@ -16,10 +16,18 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Any
 
-from modelshelf.backends.base import Backend
-from modelshelf.errors import UnsupportedStoreError
+from modelshelf.backends._guard import GuardedBackend, scrub
+from modelshelf.backends.base import Backend, without_password
+from modelshelf.errors import ModelshelfError, UnsupportedStoreError
 
-__all__ = ["get_backend_class", "open_backend", "register_backend", "registry", "store_identity"]
+__all__ = [
+    "get_backend_class",
+    "open_backend",
+    "open_guarded",
+    "register_backend",
+    "registry",
+    "store_identity",
+]
 
 _registry: dict[str, type[Backend] | str] = {
     "file": "modelshelf.backends.local:LocalBackend",
@@ -106,10 +114,50 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
             or ``package.module:Class`` for a custom backend (called with ``kwargs``).
         **kwargs: backend settings; they beat environment variables.
 
+    Raises:
+        StoreError: the store cannot be opened. A backend's own exception (not a
+            :class:`~modelshelf.errors.ModelshelfError`) becomes an ``UnsupportedStoreError``
+            naming the store; the values of options named like secrets are cut out of every
+            message.
+
     Example:
         >>> open_backend("memory://doc-example").url
         'memory://doc-example'
     """
+    try:
+        return _open(url, **kwargs)
+    except ModelshelfError as exc:
+        exc.args = tuple(scrub(a, kwargs) if isinstance(a, str) else a for a in exc.args)
+        raise
+    except Exception as exc:
+        where = without_password(url)
+        detail = scrub(str(exc), kwargs)
+        if isinstance(exc, TypeError) and "keyword argument" in detail:
+            given = ", ".join(sorted(kwargs)) or "none"
+            raise UnsupportedStoreError(
+                f"cannot open the store {where}: the backend does not take a setting it was"
+                f" given ({detail}); settings given: {given}; check --backend-opt, --profile,"
+                " --anonymous, or the store's entry in the config file"
+            ) from None
+        raise UnsupportedStoreError(
+            f"cannot open the store {where}: {type(exc).__name__}: {detail}; check the store"
+            " URL and the backend's settings (--backend-opt, or the config file)"
+        ) from None
+
+
+def open_guarded(url: str, **kwargs: Any) -> Backend:
+    """:func:`open_backend`, with a third-party backend wrapped in a
+    :class:`~modelshelf.backends._guard.GuardedBackend`: its own exceptions (``ConnectionError``,
+    ``PermissionError``, ...) become one-line store errors naming the store, with secrets cut.
+    Built-in backends translate their errors themselves and are returned as they are.
+    """
+    backend = open_backend(url, **kwargs)
+    if type(backend).__module__.startswith("modelshelf."):
+        return backend
+    return GuardedBackend(backend, kwargs)
+
+
+def _open(url: str, **kwargs: Any) -> Backend:
     if not url or not url.strip():
         raise UnsupportedStoreError(
             "the store URL is empty; pass --store URL or set MODELSHELF_STORE"
@@ -121,7 +169,8 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
             return get_backend_class("file").from_url(url, **kwargs)  # type: ignore[attr-defined, no-any-return]
         raise UnsupportedStoreError(
             f"cannot tell what store {url!r} is: use a URL such as file:///path, s3://bucket/prefix"
-            " or memory://name"
+            " or memory://name, a path such as ./folder, or the name of a store in the config"
+            " file (modelshelf config stores)"
         )
     scheme = url.split("://", 1)[0].lower()
     cls = get_backend_class(scheme)

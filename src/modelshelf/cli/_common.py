@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from modelshelf.errors import InvalidInputError
+from modelshelf import constants
+from modelshelf._stores import merge_options
+from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.shelf import Shelf
 from modelshelf.spec import AssetSpec, parse_spec
 from modelshelf.trust import escape_controls
@@ -18,8 +20,11 @@ from modelshelf.trust import escape_controls
 __all__ = [
     "alias_spec",
     "asset_name",
+    "backend_kwargs_from",
+    "backend_options",
     "common_options",
     "emit_json",
+    "forget_store",
     "format_time",
     "human_size",
     "json_option",
@@ -27,6 +32,7 @@ __all__ = [
     "quiet_option",
     "shelf_from",
     "status",
+    "store_hint",
     "store_option",
 ]
 
@@ -61,6 +67,36 @@ def _remember_store(ctx: click.Context, param: click.Parameter, value: str | Non
     root["store"] = value
 
 
+def _remember_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    root = _root(ctx)
+    if root.get("profile") not in (None, value):
+        raise click.BadParameter(
+            f"given twice, as {root['profile']} and {value}; give it once", ctx, param
+        )
+    root["profile"] = value
+
+
+def _remember_backend_opts(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> None:
+    opts: dict[str, str] = _root(ctx).setdefault("backend_opts", {})
+    for text in values:
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(
+                f"expected KEY=VALUE with KEY a setting name, e.g. endpoint=http://host:9000;"
+                f" got {key if sep else text!r}",
+                ctx,
+                param,
+            )
+        if key in opts and opts[key] != value:
+            raise click.BadParameter(f"{key} is given twice; give it once", ctx, param)
+        opts[key] = value
+
+
 def json_option(fn: F) -> F:
     """``--json``: print one JSON document on stdout instead of text (``as_json``)."""
     return click.option(
@@ -89,12 +125,49 @@ def store_option(fn: F) -> F:
         "--store",
         "-s",
         default=None,
-        metavar="URL",
+        metavar="URL|NAME",
         expose_value=False,
         is_eager=True,  # before arguments whose callbacks might open the store
         callback=_remember_store,
-        help="Store URL: file:///path (default: a folder in the user data dir),"
-        " s3://bucket/prefix, memory://name. Default: $MODELSHELF_STORE.",
+        help="Store URL (file:///path, s3://bucket/prefix, memory://name, pkg.mod:Class) or"
+        " the name of a store in the config file. Default: $MODELSHELF_STORE, then the"
+        " file's default_store, then a folder in the user data dir.",
+    )(fn)
+
+
+def backend_options(fn: F) -> F:
+    """``--backend-opt KEY=VALUE`` (repeatable), ``--profile NAME`` and ``--anonymous``.
+
+    Read back with :func:`shelf_from`: they become the backend's keyword settings (values are
+    text), beating the environment and the config file.
+    """
+    fn = click.option(
+        "--backend-opt",
+        "backend_opts",
+        multiple=True,
+        metavar="KEY=VALUE",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_backend_opts,
+        help="A backend setting, passed to its from_url() as text (repeatable).",
+    )(fn)
+    fn = click.option(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_profile,
+        help="AWS shared config profile (~/.aws/config, ~/.aws/credentials). Default:"
+        " $AWS_PROFILE.",
+    )(fn)
+    return click.option(
+        "--anonymous",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_flag("anonymous"),
+        help="Unsigned requests, for public buckets.",
     )(fn)
 
 
@@ -102,6 +175,7 @@ _COMMON: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("as_json", json_option),
     ("quiet", quiet_option),
     ("store", store_option),
+    ("backend_opts", backend_options),
 )
 
 
@@ -137,13 +211,47 @@ def common_options(target: F) -> F:
     return target
 
 
+def backend_kwargs_from(ctx: click.Context) -> dict[str, Any]:
+    """The backend settings given on the command line (``--backend-opt``, ``--profile``,
+    ``--anonymous``)."""
+    obj = _root(ctx)
+    if obj.get("profile") and obj.get("anonymous"):
+        raise click.UsageError("give --profile or --anonymous, not both")
+    extra: dict[str, Any] = {}
+    if obj.get("profile"):
+        extra["profile"] = obj["profile"]
+    if obj.get("anonymous"):
+        extra["anonymous"] = True
+    return merge_options(obj.get("backend_opts"), extra)
+
+
 def shelf_from(ctx: click.Context) -> Shelf:
-    """The Shelf for the store named by ``--store`` / ``MODELSHELF_STORE``."""
+    """The Shelf for the store named by ``--store`` / ``MODELSHELF_STORE`` / the config file,
+    opened with the backend settings of :func:`backend_kwargs_from`."""
     obj = _root(ctx)
     if "shelf" not in obj:
-        obj["shelf"] = Shelf(obj.get("store"))
+        obj["shelf"] = Shelf(obj.get("store"), backend_kwargs=backend_kwargs_from(ctx))
+        _LAST_STORE.update(name=obj["shelf"].store_name)
     shelf: Shelf = obj["shelf"]
     return shelf
+
+
+# The config file's name of the store the last shelf_from opened: main() names it in errors.
+_LAST_STORE: dict[str, str | None] = {"name": None}
+
+
+def store_hint(exc: BaseException) -> str | None:
+    """For a store error of a named store: where that store is declared."""
+    name = _LAST_STORE.get("name")
+    if not name or not isinstance(exc, StoreError):
+        return None
+    path, _ = constants.config_path()
+    return f"the store {name!r} is declared in {path} (modelshelf config stores)"
+
+
+def forget_store() -> None:
+    """Start a command line afresh (``main`` calls this)."""
+    _LAST_STORE["name"] = None
 
 
 def asset_name(text: str, command: str) -> str:

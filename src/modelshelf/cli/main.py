@@ -9,10 +9,11 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
-from modelshelf.cli._common import common_options, printable
+from modelshelf.cli._common import common_options, forget_store, printable, store_hint
 from modelshelf.cli._errors import error_line
 from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
+from modelshelf.cli.config import config
 from modelshelf.cli.copy import copy
 from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
@@ -30,13 +31,15 @@ __all__ = ["cli", "main", "run"]
 def cli(as_json: bool, quiet: bool) -> None:
     """Named, versioned, immutable model artifacts in any object store.
 
-    --store, --json and --quiet may come before or after the command.
+    --store, --json, --quiet, --backend-opt, --profile and --anonymous may come before or
+    after the command. --store takes a URL or the name of a store in the config file
+    (modelshelf config).
     """
 
 
 for command in (
     push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
-    serve, copy,
+    serve, copy, config,
 ):  # fmt: skip
     # Commands that do not declare the common options yet still accept them.
     cli.add_command(common_options(command))
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback.
     """
     _setup_logging()
+    forget_store()
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
         code = cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
@@ -84,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         if constants.debug():
             traceback.print_exc()
         click.echo(f"error: {error_line(exc)}", err=True)
+        hint = store_hint(exc)
+        if hint:
+            click.echo(f"  hint: {printable(hint)}", err=True)
         return 1
     return code if isinstance(code, int) else 0
 

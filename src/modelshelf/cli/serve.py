@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from modelshelf.cli._common import common_options, shelf_from
+from modelshelf.cli._common import backend_kwargs_from, common_options, shelf_from
 from modelshelf.errors import InvalidInputError
 
 # What the serve extra installs; checked before anything is imported from it.
@@ -136,9 +136,15 @@ def serve(
         poll_interval=poll_interval,
         threads=threads,
     )
+    if backend_kwargs_from(ctx):
+        raise InvalidInputError(
+            "serve does not hand --backend-opt, --profile or --anonymous to its workers; declare"
+            " the store with its settings in the config file and pass --store NAME"
+        )
+    shelf = shelf_from(ctx)
     run_server(
         spec,
-        store=shelf_from(ctx).url,
+        store=shelf.store_name or shelf.url,  # a name: workers read its settings from the file
         host=host,
         port=port,
         workers=workers,
