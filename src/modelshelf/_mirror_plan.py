@@ -43,7 +43,8 @@ MAX_KEY = 4096
 _UNSAFE_CHARS = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 )
-_DRIVE = re.compile(r"[A-Za-z]:")
+# Windows reads any "X:" at the start of a segment as a drive (ntpath.splitdrive), not only A-Z.
+_DRIVE = re.compile(r".:", re.DOTALL)
 
 Action = Literal["fetch", "skip"]
 
@@ -124,7 +125,8 @@ def check_key(key: object) -> str:
     Refused: non-text, empty, longer than 4096 characters, absolute (``/x``), holding a
     backslash, NUL or any control character (C0, DEL, C1, bidi controls, lone surrogates), an
     empty, ``.`` or ``..`` segment (``a//b``, ``a/./b``, ``a/../b``, a trailing ``/``), a
-    segment starting with a drive letter (``C:``; it would reset the path on Windows), a
+    segment starting with a drive (``C:``, or any character then ``:``; it would reset the path on
+    Windows), a
     segment of more than 255 bytes of UTF-8, or the name of the mirror's own index.
 
     Example:
