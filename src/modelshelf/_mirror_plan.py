@@ -213,27 +213,27 @@ def make_plan(
     seen: set[str] = set()
     for meta in listing:
         key = meta.path
+        if single:
+            below = key.rsplit("/", 1)[-1] if isinstance(key, str) else ""
+            if key != prefix:
+                refused.append((key, f"is not the object {show(prefix)} that was asked for"))
+                continue
+        else:
+            if not isinstance(key, str) or (prefix and not key.startswith(prefix + "/")):
+                refused.append((key, f"does not lie under the prefix {show(prefix + '/')}"))
+                continue
+            below = key[len(prefix) + 1 :] if prefix else key
+        if not matches(below, include, exclude):
+            continue  # never written, so never refused: --exclude lets a user pass a bad key
         try:
             check_key(key)
         except ValueError as exc:
             refused.append((key, str(exc)))
             continue
-        if single:
-            below = key.rsplit("/", 1)[-1]
-            if key != prefix:
-                refused.append((key, f"is not the object {show(prefix)} that was asked for"))
-                continue
-        else:
-            if prefix and not key.startswith(prefix + "/"):
-                refused.append((key, f"does not lie under the prefix {show(prefix + '/')}"))
-                continue
-            below = key[len(prefix) + 1 :] if prefix else key
         if key in seen:
             refused.append((key, "is listed twice"))
             continue
         seen.add(key)
-        if not matches(below, include, exclude):
-            continue
         modified = meta.last_modified.isoformat() if meta.last_modified else None
         entry = index.get(key)
         action: Action
@@ -249,18 +249,23 @@ def make_plan(
             action, reason = "skip", "unchanged"
         items.append(MirrorItem(key, meta.size, meta.etag, action, reason, modified))
     items.sort(key=lambda item: item.key)
-    refused.extend(_file_folder_clashes({item.key for item in items}))
+    folders = _folders({item.key for item in items})
+    # An empty object named like a folder of other keys is a folder marker ("a/b/", which
+    # obstore lists as "a/b"): the folder is made anyway. A file there is a clash.
+    items = [item for item in items if not (item.key in folders and item.size == 0)]
+    refused.extend(
+        (item.key, f"is both a file and the folder of {show(folders[item.key])}")
+        for item in items
+        if item.key in folders
+    )
     return items, refused
 
 
-def _file_folder_clashes(keys: set[str]) -> list[tuple[str, str]]:
-    """Keys that are also a folder of another key (``a/b`` and ``a/b/c``): no file system holds
-    both, so the whole mirror is refused rather than half written."""
-    clashes: dict[str, str] = {}
+def _folders(keys: set[str]) -> dict[str, str]:
+    """Each folder that holds one of ``keys``, with one key inside it."""
+    folders: dict[str, str] = {}
     for key in sorted(keys):
         parts = key.split("/")
         for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in keys and folder not in clashes:
-                clashes[folder] = f"is both a file and the folder of {show(key)}"
-    return list(clashes.items())
+            folders.setdefault("/".join(parts[:depth]), key)
+    return folders

@@ -171,7 +171,7 @@ def mirror(
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         raise UntrustedStoreDataError(
             f"refusing to mirror {url}: the key {show(key, 120)} {reason}{more}; nothing was"
-            f" written to {root}",
+            f" written to {root} (leave such keys out with --exclude to mirror the rest)",
             store=store_url,
             key=key,
         )
@@ -282,6 +282,7 @@ class _Run:
         self.saved_at = time.monotonic()
         self.dirty = False
         self.folders: set[Path] = set()
+        self.unreadable: list[str] = []
 
     def fetch_all(self, items: list[MirrorItem]) -> None:
         """Fetch ``items``: small ones on the pool, large ones one by one (each ranged)."""
@@ -299,6 +300,15 @@ class _Run:
                     self._one(item, task)
             finally:
                 self._save(force=True)
+        if self.unreadable:
+            first = sorted(self.unreadable)[0]
+            more = f" and {len(self.unreadable) - 1} more" if len(self.unreadable) > 1 else ""
+            raise ObjectNotFoundError(
+                f"{self.backend.url}: {show(first, 120)}{more} were listed but could not be"
+                " read (deleted since the listing, or a key the store lists in a form it cannot"
+                " read back); everything else was mirrored. Run the mirror again, or leave"
+                " them out with --exclude"
+            )
 
     def _pooled(self, items: list[MirrorItem], task: ProgressTask) -> None:
         """Fetch ``items`` on a bounded pool; the first error (or an interrupt) cancels the
@@ -332,6 +342,10 @@ class _Run:
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
+            if isinstance(exc, ObjectNotFoundError):
+                with self.lock:  # gone since the listing; the rest goes on
+                    self.unreadable.append(item.key)
+                return
             if isinstance(exc, OSError) and not isinstance(exc, StoreError):
                 raise _write_error(exc, self.root, item.key) from exc
             raise
@@ -369,6 +383,8 @@ class _Run:
         return digest.hexdigest()
 
     def _chunks(self, item: MirrorItem, fd: int) -> Iterator[bytes | memoryview]:
+        if item.size == 0:
+            return  # nothing to read: no request
         if item.size <= constants.RANGE_SIZE:
             for chunk in self.backend.get(item.key, _CHUNK):
                 view = memoryview(chunk)

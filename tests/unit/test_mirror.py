@@ -282,7 +282,7 @@ def test_dry_run_writes_nothing_and_lists_actions_with_sizes(
         (f"{PREFIX}/nul\x00byte", "control characters"),
         (f"{PREFIX}/clear\x1b[2J", "control characters"),
         (f"{PREFIX}/" + "x" * 300, "longer than 255 bytes"),
-        ("/etc/passwd", "absolute"),
+        ("/etc/passwd", "does not lie under the prefix"),
         ("elsewhere/file", "does not lie under the prefix"),
     ],
 )
@@ -298,6 +298,57 @@ def test_a_key_that_could_escape_refuses_the_whole_mirror_before_writing(
     assert "nothing was written" in str(caught.value)
     assert not dest.exists()
     assert not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"), [("/etc/passwd", "absolute"), ("C:/x", "drive"), ("../x", "'..' segment")]
+)
+def test_a_whole_bucket_mirror_refuses_escaping_keys_at_the_top(
+    hostile: DictBackend, tmp_path: Path, key: str, reason: str
+) -> None:
+    DictBackend.extra = [key]
+    with pytest.raises(UntrustedStoreDataError, match=re.escape(reason)):
+        mirror("mirrortest://bucket", tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+
+
+def test_exclude_lets_a_user_leave_a_bad_key_out(hostile: DictBackend, tmp_path: Path) -> None:
+    DictBackend.extra = [f"{PREFIX}/bad/../../x"]
+    result = mirror(f"mirrortest://bucket/{PREFIX}", tmp_path, exclude=["bad/*"])
+    assert result.fetched == 3 and files_under(tmp_path) == mine()
+
+
+def test_folder_markers_are_dropped_and_empty_objects_written_without_a_request(
+    hostile: DictBackend, tmp_path: Path
+) -> None:
+    register_backend("mirrortest", Counting, clobber=True)
+    Counting.gets.clear()
+    hostile.put(f"{PREFIX}/models", b"")  # "models/" as obstore lists it
+    hostile.put(f"{PREFIX}/empty.txt", b"")
+    result = mirror(f"mirrortest://bucket/{PREFIX}", tmp_path)
+    assert files_under(tmp_path) == {**mine(), f"{PREFIX}/empty.txt": b""}
+    assert result.fetched == 4 and f"{PREFIX}/empty.txt" not in Counting.gets
+
+
+def test_objects_gone_since_the_listing_are_named_after_the_rest_is_mirrored(
+    hostile: DictBackend, tmp_path: Path
+) -> None:
+    DictBackend.extra = [f"{PREFIX}/gone-1", f"{PREFIX}/gone-2"]
+
+    class Missing(DictBackend):
+        def list(self, prefix: str) -> Iterator[ObjectMeta]:
+            for meta in super().list(prefix):
+                yield ObjectMeta(meta.path, meta.size or 3, meta.etag)
+
+        def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+            if key not in self.objects:
+                raise ObjectNotFoundError(key)
+            return super().get(key, chunk_size)
+
+    register_backend("mirrortest", Missing, clobber=True)
+    with pytest.raises(ObjectNotFoundError, match="gone-1' and 1 more were listed but could"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path)
+    assert files_under(tmp_path) == mine()
 
 
 def test_a_key_that_is_also_a_folder_refuses_the_mirror(
