@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -484,3 +485,46 @@ def test_cli_errors_are_one_line_and_exit_1(
 def test_public_api() -> None:
     assert modelshelf.mirror is mirror
     assert modelshelf.MirrorResult.__name__ == "MirrorResult"
+
+
+def test_transfers_are_concurrent_and_bounded(hostile: DictBackend, tmp_path: Path) -> None:
+    import threading
+
+    class Watching(DictBackend):
+        lock = threading.Lock()
+        now = peak = 0
+        gate = threading.Barrier(3, timeout=5)  # three in flight at once, or this times out
+
+        def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+            cls = type(self)
+            with cls.lock:
+                cls.now += 1
+                cls.peak = max(cls.peak, cls.now)
+            try:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    cls.gate.wait()
+                yield from super().get(key, chunk_size)
+            finally:
+                with cls.lock:
+                    cls.now -= 1
+
+    register_backend("mirrortest", Watching, clobber=True)
+    for n in range(30):
+        hostile.put(f"{PREFIX}/many/{n:03}", b"x")
+    mirror(f"mirrortest://bucket/{PREFIX}", tmp_path, max_workers=3)
+    assert Watching.peak == 3
+    assert not Watching.gate.broken
+
+
+def test_an_interrupt_leaves_no_partial_file(hostile: DictBackend, tmp_path: Path) -> None:
+    class Interrupted(DictBackend):
+        def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+            yield self.objects[key][:3]
+            if key.endswith("README"):
+                raise KeyboardInterrupt
+
+    register_backend("mirrortest", Interrupted, clobber=True)
+    with pytest.raises(KeyboardInterrupt):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path, max_workers=1)
+    names = [p.name for p in tmp_path.rglob("*")]
+    assert "README" not in names and not any("partial" in n for n in names)
