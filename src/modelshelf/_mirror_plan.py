@@ -109,6 +109,11 @@ def split_url(url: str) -> tuple[str, str, bool]:
         raise UnsupportedStoreError(
             f"{show(url)}: a mirror URL has no '?' or '#' part; give scheme://bucket/prefix"
         )
+    if scheme == "file" and parts.netloc not in ("", "localhost"):
+        raise UnsupportedStoreError(
+            f"{show(url)}: file URLs name a local folder, as file:///absolute/path (three"
+            " slashes); a host is not supported"
+        )
     prefix = path.strip("/")
     if prefix:
         try:

@@ -442,6 +442,8 @@ def test_unknown_scheme_and_unusable_urls(tmp_path: Path) -> None:
         mirror("nope://bucket/x", tmp_path)
     with pytest.raises(UnsupportedStoreError, match="give a URL"):
         mirror("bucket/x", tmp_path)
+    with pytest.raises(UnsupportedStoreError, match="a host is not supported"):
+        mirror("file://server/share", tmp_path)
     with pytest.raises(UnsupportedStoreError, match=r"prefix has a '\.\.' segment"):
         mirror("memory://models/a/../b", tmp_path)
 
