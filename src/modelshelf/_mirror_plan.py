@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UnsupportedStoreError
-from modelshelf.trust import show
+from modelshelf.trust import check_size, show
 
 __all__ = [
     "INDEX_NAME",
@@ -237,6 +237,11 @@ def make_plan(
             continue
         if key in seen:
             refused.append((key, "is listed twice"))
+            continue
+        try:
+            check_size(meta.size)
+        except ValueError as exc:
+            refused.append((key, f"is listed with a {exc}"))
             continue
         seen.add(key)
         modified = meta.last_modified.isoformat() if meta.last_modified else None

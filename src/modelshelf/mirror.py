@@ -175,7 +175,7 @@ def mirror(
             store=store_url,
             key=key,
         )
-    if verify and not dry_run:
+    if verify:  # reads only: a dry run reports what it finds too
         items = [_reverified(root, item, index) for item in items]
     to_fetch = [item for item in items if item.action == "fetch"]
     if not dry_run and to_fetch:

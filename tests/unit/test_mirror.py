@@ -197,6 +197,8 @@ def test_verify_catches_an_edit_that_kept_size_and_mtime(store: Backend, tmp_pat
     target.write_bytes(b"d" * 1000)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert mirror(url, tmp_path).fetched == 0  # the quick check cannot see it
+    assert mirror(url, tmp_path, verify=True, dry_run=True).fetched == 1
+    assert target.read_bytes() == b"d" * 1000
     assert mirror(url, tmp_path, verify=True).fetched == 1
     assert target.read_bytes() == b"c" * 1000
 
@@ -362,6 +364,18 @@ def test_a_key_that_is_also_a_folder_refuses_the_mirror(
     # Left out by a filter, it clashes with nothing.
     mirror(f"mirrortest://bucket/{PREFIX}", tmp_path / "d", exclude=["models"])
     assert len(files_under(tmp_path / "d")) == 3
+
+
+def test_a_size_that_is_not_a_size_is_refused(hostile: DictBackend, tmp_path: Path) -> None:
+    class Lying(DictBackend):
+        def list(self, prefix: str) -> Iterator[ObjectMeta]:
+            for meta in super().list(prefix):
+                yield ObjectMeta(meta.path, -1 if "README" in meta.path else meta.size)
+
+    register_backend("mirrortest", Lying, clobber=True)
+    with pytest.raises(UntrustedStoreDataError, match="README' is listed with a bad size -1"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path / "d")
+    assert not (tmp_path / "d").exists()
 
 
 def test_the_index_name_is_refused_as_a_key(hostile: DictBackend, tmp_path: Path) -> None:
