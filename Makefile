@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-serve clean venv kserve-venv azurite
+.PHONY: demo test lint typecheck unit bench bench-serve bench-mirror clean venv kserve-venv azurite
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-serve: venv
 	  'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'uvloop==0.21.*' \
 	  "scikit-learn==$$($(BIN)/python -c 'import sklearn; print(sklearn.__version__)')"
 	$(BIN)/python benchmarks/serve_bench.py $(SERVE_BENCH_ARGS)
+
+# Mirror: `modelshelf mirror` of a 2,000-object prefix against `s5cmd cp`, same SeaweedFS, same run.
+bench-mirror: venv
+	$(PIP) install -e '.[test,bench]'
+	$(BIN)/python benchmarks/mirror_bench.py $(MIRROR_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo .mypy_cache .pytest_cache .ruff_cache

@@ -46,6 +46,7 @@ from modelshelf.errors import (
     VersionRemovedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.mirror import MirrorItem, MirrorResult, mirror
 from modelshelf.models import (
     LoadedModel,
     Model,
@@ -90,6 +91,8 @@ __all__ = [
     "InvalidSpecError",
     "LoadedModel",
     "Manifest",
+    "MirrorItem",
+    "MirrorResult",
     "Model",
     "ModelAssetsMissingError",
     "ModelLibrary",
@@ -128,6 +131,7 @@ __all__ = [
     "VersionRemovedError",
     "__version__",
     "load_model",
+    "mirror",
     "open_backend",
     "parse_spec",
     "pull",

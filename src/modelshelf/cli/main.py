@@ -17,6 +17,7 @@ from modelshelf.cli.config import config
 from modelshelf.cli.copy import copy
 from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
+from modelshelf.cli.mirror import mirror
 from modelshelf.cli.predict import predict
 from modelshelf.cli.pull import pull
 from modelshelf.cli.push import push
@@ -39,7 +40,7 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 for command in (
     push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
-    serve, copy, config,
+    serve, copy, config, mirror,
 ):  # fmt: skip
     # Commands that do not declare the common options yet still accept them.
     cli.add_command(common_options(command))

@@ -1,0 +1,430 @@
+"""``modelshelf.mirror``: copy every object under a bucket prefix to a folder, keeping the key tree.
+
+Any prefix of any store, written by modelshelf or not::
+
+    mirror("s3://models/conduct/secrecy/en/version_1.2", "./ptms")
+    # -> ./ptms/conduct/secrecy/en/version_1.2/models/lr/...
+
+The path below DEST is the object's key below the container (bucket), prefix included. A
+prefix stops at a folder boundary (``version_1.2`` never matches ``version_1.20``); a URL that
+names one object fetches just that object, to the same path. How it runs:
+
+1. **List and plan.** The store's listing (paged by obstore past 1,000 keys) is checked key by
+   key (:func:`modelshelf._mirror_plan.check_key`) before anything is written: one key that
+   could leave DEST (``..``, absolute, ``C:``, backslash, control characters, empty segments)
+   refuses the whole mirror, naming the key; DEST is not even created.
+2. **Skip what is there.** ``DEST/.modelshelf-mirror.json`` records, for every file a mirror
+   wrote, the store, the object's size and ETag (or its time, when a store gives no ETag), the
+   sha256 of the bytes received, and the local file's size and mtime. A file is fetched again
+   when the object changed in the store, or the local file changed, went missing or is not in
+   the index. ``verify=True`` also re-hashes local files against the recorded sha256.
+3. **Fetch.** A bounded pool (``max_workers``, default ``MODELSHELF_MAX_CONCURRENCY``) streams
+   objects in 1 MiB+ chunks into a temporary file beside the target, hashing on the way, and
+   renames it into place; objects larger than one range go through the ranged, parallel reads
+   of :mod:`modelshelf.transfer`, one at a time. The index is saved every few seconds and at
+   the end, also when interrupted, so a rerun fetches only what is missing. No file is ever
+   seen under its final name half written.
+
+One index file rather than a sidecar per file: a sidecar doubles the files created (file
+creation is what a many-small-objects mirror spends its time on) and litters the tree that the
+user's tools read; a lost or damaged index only costs fetching again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import stat
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelshelf import constants
+from modelshelf._mirror_plan import INDEX_NAME, MirrorItem, check_key, make_plan, split_url
+from modelshelf._progress import ProgressTask, make_progress
+from modelshelf.backends.base import Backend, ObjectMeta
+from modelshelf.backends.registry import open_backend
+from modelshelf.errors import (
+    InvalidInputError,
+    ObjectNotFoundError,
+    StoreError,
+    UntrustedStoreDataError,
+)
+from modelshelf.transfer import ObjectBlob, _fetch_to_file
+from modelshelf.trust import inside, show
+
+__all__ = ["MirrorItem", "MirrorResult", "mirror"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_CHECKPOINT_SECONDS = 2.0
+_INDEX_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    """What a mirror did (or, for a dry run, would do).
+
+    Attributes:
+        url: the mirrored URL.
+        dest: the destination folder.
+        fetched, fetched_bytes: objects (and their bytes) fetched, or to fetch in a dry run.
+        skipped, skipped_bytes: objects already present and unchanged.
+        dry_run: nothing was written.
+        plan: every object that passed the filters, with its action and reason, in key order.
+    """
+
+    url: str
+    dest: Path
+    fetched: int
+    fetched_bytes: int
+    skipped: int
+    skipped_bytes: int
+    dry_run: bool
+    plan: tuple[MirrorItem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready fields (``--json``)."""
+        return {
+            "url": self.url,
+            "dest": str(self.dest),
+            "dry_run": self.dry_run,
+            "fetched": self.fetched,
+            "fetched_bytes": self.fetched_bytes,
+            "skipped": self.skipped,
+            "skipped_bytes": self.skipped_bytes,
+            "plan": [item.to_json() for item in self.plan],
+        }
+
+
+def mirror(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    dry_run: bool = False,
+    verify: bool = False,
+    max_workers: int | None = None,
+    progress: bool | None = False,
+    **backend_options: Any,
+) -> MirrorResult:
+    """Copy every object under ``url`` to ``dest``, keeping the key tree below the bucket.
+
+    Args:
+        url: ``scheme://container[/prefix]``: ``s3://bucket/a/b``, ``file:///srv/data``,
+            ``memory://name/a``, any registered scheme. A trailing ``/`` means a folder only.
+        dest: the local folder; created when there is something to write.
+        include: globs on the path below the URL's prefix (for one object, its name); ``*``
+            also matches ``/``. Kept if any matches (or none given).
+        exclude: globs as ``include``; whatever matches one is left out.
+        dry_run: plan only: list, check and compare, write nothing.
+        verify: also re-hash local files of unchanged objects against the recorded sha256.
+        max_workers: objects in flight (default ``MODELSHELF_MAX_CONCURRENCY``, 8).
+        progress: draw a progress bar on stderr (``None``: when it is a terminal).
+        **backend_options: settings of the backend (``endpoint``, ``region``, ...).
+
+    Returns:
+        The counts and the plan.
+
+    Raises:
+        UnsupportedStoreError: an unknown scheme or an unusable URL.
+        UntrustedStoreDataError: a listed key could leave DEST or clashes with another;
+            nothing was written.
+        ObjectNotFoundError: nothing exists at the URL.
+        StoreError: the store failed (missing bucket, refused credentials, unreachable), named.
+
+    Example:
+        >>> result = mirror("memory://doc-mirror/none/", "/nonexistent", dry_run=True)
+        >>> result.fetched, result.skipped
+        (0, 0)
+    """
+    store_url, prefix, folder_only = split_url(url)
+    root = Path(dest).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
+    backend = open_backend(store_url, **backend_options)
+    listing, single = _listing(backend, url, prefix, folder_only)
+    index = _load_index(root)
+    local = {key: _stat(root, key) for key in index}
+    items, refused = make_plan(
+        listing,
+        source=store_url,
+        prefix=prefix,
+        single=single,
+        include=include,
+        exclude=exclude,
+        index=index,
+        local=local,
+    )
+    if refused:
+        key, reason = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UntrustedStoreDataError(
+            f"refusing to mirror {url}: the key {show(key, 120)} {reason}{more}; nothing was"
+            f" written to {root} (leave such keys out with --exclude to mirror the rest)",
+            store=store_url,
+            key=key,
+        )
+    if verify:  # reads only: a dry run reports what it finds too
+        items = [_reverified(root, item, index) for item in items]
+    to_fetch = [item for item in items if item.action == "fetch"]
+    if not dry_run and to_fetch:
+        _Run(backend, root, store_url, index, max_workers, progress).fetch_all(to_fetch)
+    skipped = [item for item in items if item.action == "skip"]
+    return MirrorResult(
+        url=url,
+        dest=root,
+        fetched=len(to_fetch),
+        fetched_bytes=sum(item.size for item in to_fetch),
+        skipped=len(skipped),
+        skipped_bytes=sum(item.size for item in skipped),
+        dry_run=dry_run,
+        plan=tuple(items),
+    )
+
+
+def _listing(
+    backend: Backend, url: str, prefix: str, folder_only: bool
+) -> tuple[list[ObjectMeta], bool]:
+    """Everything under ``prefix/``, or the one object ``prefix`` names; ``(metas, single)``."""
+    listing = list(backend.list(prefix))
+    if listing or folder_only:
+        return listing, False
+    try:
+        meta = backend.head(prefix)
+    except ObjectNotFoundError:
+        raise ObjectNotFoundError(
+            f"nothing to mirror at {url}: no object under {prefix}/ and none named {prefix};"
+            " check the prefix (list it with your store's tools)"
+        ) from None
+    # A store's HEAD answers for the key asked; the path it echoes is not trusted over it.
+    return [ObjectMeta(prefix, meta.size, meta.etag, meta.last_modified, meta.version)], True
+
+
+def _load_index(root: Path) -> dict[str, dict[str, Any]]:
+    """The index's entries by key; a missing, damaged or foreign file is an empty index."""
+    path = root / INDEX_NAME
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring the mirror index %s (%s): every file is fetched again", path, exc)
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or data.get("format") != _INDEX_FORMAT:
+        logger.warning("ignoring the mirror index %s: not an index this version writes", path)
+        return {}
+    good: dict[str, dict[str, Any]] = {}
+    for key, entry in files.items():
+        with contextlib.suppress(ValueError):
+            if isinstance(entry, dict):
+                good[check_key(key)] = entry
+    return good
+
+
+def _stat(root: Path, key: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of the regular file at ``key`` below ``root``, else ``None``."""
+    try:
+        st = inside(root, key).lstat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _sha256_file(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb", buffering=0) as handle:
+            while chunk := handle.read(constants.CHUNK_SIZE):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _reverified(root: Path, item: MirrorItem, index: dict[str, dict[str, Any]]) -> MirrorItem:
+    """``item``, turned into a fetch if its local bytes no longer hash to the recorded sha256."""
+    if item.action != "skip":
+        return item
+    if _sha256_file(inside(root, item.key)) == index[item.key].get("sha256"):
+        return item
+    return MirrorItem(item.key, item.size, item.etag, "fetch", "changed locally (sha256)")
+
+
+class _Run:
+    """One mirror's fetches: the pool, the index being updated, its checkpoints."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        root: Path,
+        source: str,
+        index: dict[str, dict[str, Any]],
+        max_workers: int | None,
+        progress: bool | None,
+    ) -> None:
+        self.backend, self.root, self.source = backend, root, source
+        self.index = dict(index)
+        self.workers = max(1, max_workers or constants.max_concurrency())
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.saved_at = time.monotonic()
+        self.dirty = False
+        self.folders: set[Path] = set()
+        self.unreadable: list[str] = []
+
+    def fetch_all(self, items: list[MirrorItem]) -> None:
+        """Fetch ``items``: small ones on the pool, large ones one by one (each ranged)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(exc, self.root, "the destination folder") from exc
+        small = [item for item in items if item.size <= constants.RANGE_SIZE]
+        large = [item for item in items if item.size > constants.RANGE_SIZE]
+        with make_progress(self.progress) as bars:
+            task = bars.task("mirror", sum(i.size for i in items), len(items))
+            try:
+                self._pooled(small, task)
+                for item in large:
+                    self._one(item, task)
+            finally:
+                self._save(force=True)
+        if self.unreadable:
+            first = sorted(self.unreadable)[0]
+            more = f" and {len(self.unreadable) - 1} more" if len(self.unreadable) > 1 else ""
+            raise ObjectNotFoundError(
+                f"{self.backend.url}: {show(first, 120)}{more} were listed but could not be"
+                " read (deleted since the listing, or a key the store lists in a form it cannot"
+                " read back); everything else was mirrored. Run the mirror again, or leave"
+                " them out with --exclude"
+            )
+
+    def _pooled(self, items: list[MirrorItem], task: ProgressTask) -> None:
+        """Fetch ``items`` on a bounded pool; the first error (or an interrupt) cancels the
+        work not yet started, and only the fetches in flight finish."""
+        if not items:
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="modelshelf-mirror") as pool:
+            futures = [pool.submit(self._one, item, task) for item in items]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:
+                for future in futures:
+                    future.cancel()
+            for future in futures:
+                if not future.cancelled() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+
+    def _one(self, item: MirrorItem, task: ProgressTask) -> None:
+        target = inside(self.root, item.key)
+        if target.parent not in self.folders:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _write_error(exc, self.root, item.key) from exc
+            self.folders.add(target.parent)
+        temp = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.mirror-partial")
+        try:
+            sha256 = self._download(item, temp, task)
+            os.replace(temp, target)
+            st = target.stat()
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            if isinstance(exc, ObjectNotFoundError):
+                with self.lock:  # gone since the listing; the rest goes on
+                    self.unreadable.append(item.key)
+                return
+            if isinstance(exc, OSError) and not isinstance(exc, StoreError):
+                raise _write_error(exc, self.root, item.key) from exc
+            raise
+        task.file_done()
+        entry = {
+            "source": self.source,
+            "size": item.size,
+            "etag": item.etag,
+            "last_modified": item.last_modified,
+            "sha256": sha256,
+            "local_size": st.st_size,
+            "local_mtime_ns": st.st_mtime_ns,
+        }
+        with self.lock:
+            self.index[item.key] = entry
+            self.dirty = True
+        self._save()
+
+    def _download(self, item: MirrorItem, temp: Path, task: ProgressTask) -> str:
+        digest = hashlib.sha256()
+        received = 0
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            for chunk in self._chunks(item, fd):
+                digest.update(chunk)
+                received += len(chunk)
+                task.advance(len(chunk))
+        finally:
+            os.close(fd)
+        if received != item.size:
+            raise StoreError(
+                f"{self.backend.url}/{item.key}: received {received} bytes, the listing said"
+                f" {item.size}; the object changed during the mirror: run it again"
+            )
+        return digest.hexdigest()
+
+    def _chunks(self, item: MirrorItem, fd: int) -> Iterator[bytes | memoryview]:
+        if item.size == 0:
+            return  # nothing to read: no request
+        if item.size <= constants.RANGE_SIZE:
+            for chunk in self.backend.get(item.key, _CHUNK):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                yield chunk
+            return
+        actual = self.backend.head(item.key).size  # before planning ranges on a listed size
+        if actual != item.size:
+            raise StoreError(
+                f"{self.backend.url}/{item.key} now holds {actual} bytes, the listing said"
+                f" {item.size}; the object changed during the mirror: run it again"
+            )
+        yield from _fetch_to_file(ObjectBlob(self.backend, item.key), item.size, fd)
+
+    def _save(self, force: bool = False) -> None:
+        """Write the index if it changed and (unless ``force``) the last save is old enough."""
+        with self.lock:
+            now = time.monotonic()
+            if not self.dirty or (not force and now - self.saved_at < _CHECKPOINT_SECONDS):
+                return
+            data = {"format": _INDEX_FORMAT, "files": dict(sorted(self.index.items()))}
+            self.dirty, self.saved_at = False, now
+        path = self.root / INDEX_NAME
+        temp = path.with_name(f"{INDEX_NAME}.{secrets.token_hex(4)}.tmp")
+        try:
+            temp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(temp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise _write_error(exc, self.root, INDEX_NAME) from exc
+
+
+def _write_error(exc: OSError, root: Path, what: str) -> OSError:
+    """An OSError naming what could not be written, and that nothing partial was kept."""
+    reason = exc.strerror or str(exc)
+    error = OSError(
+        exc.errno,
+        f"cannot write {show(what, 120)} under {root}: {reason}; nothing partial was kept,"
+        " run the mirror again once it is fixed",
+    )
+    return error
