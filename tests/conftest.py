@@ -1,6 +1,7 @@
 """Fixtures shared by every test: an isolated environment, so no test touches real user state.
 
-Every test runs with the ``MODELSHELF_*`` and ``AWS_*`` variables of the caller removed, a cache
+Every test runs with the ``MODELSHELF_*`` and cloud (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``)
+variables of the caller removed, a cache
 and a default store in its own ``tmp_path``, no readable AWS profile files, and empty
 ``memory://`` stores. Tests that need S3 settings set them again with ``monkeypatch``.
 """
@@ -32,7 +33,9 @@ class IsolatedEnv:
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IsolatedEnv]:
     for name in list(os.environ):
-        if name.startswith(("MODELSHELF_", "AWS_")):
+        if name.startswith(
+            ("MODELSHELF_", "AWS_", "GOOGLE_", "GCE_", "AZURE_", "AZURITE_", "STORAGE_EMULATOR")
+        ):
             monkeypatch.delenv(name)
     env = IsolatedEnv(cache_dir=tmp_path / "_cache", store_dir=tmp_path / "_store")
     monkeypatch.setenv("MODELSHELF_CACHE_DIR", str(env.cache_dir))

@@ -43,11 +43,42 @@ ENV_OVERRIDES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = 
             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
         ),
     ),
+    "gs": (
+        (("endpoint",), ("GOOGLE_BASE_URL", "STORAGE_EMULATOR_HOST")),
+        (
+            ("service_account", "service_account_key", "application_credentials", "bearer_token"),
+            (
+                "GOOGLE_SERVICE_ACCOUNT",
+                "GOOGLE_SERVICE_ACCOUNT_PATH",
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "GOOGLE_BEARER_TOKEN",
+            ),
+        ),
+    ),
+    "az": (
+        (("endpoint",), ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT")),
+        (("account_name",), ("AZURE_STORAGE_ACCOUNT_NAME",)),
+        (
+            ("account_key", "sas_token", "token"),
+            (
+                "AZURE_STORAGE_ACCOUNT_KEY",
+                "AZURE_STORAGE_ACCESS_KEY",
+                "AZURE_STORAGE_SAS_TOKEN",
+                "AZURE_STORAGE_SAS_KEY",
+                "AZURE_STORAGE_TOKEN",
+            ),
+        ),
+    ),
 }
 """scheme -> ((settings of the file, environment variables that beat them), ...)."""
 
 # Settings of built-in backends that are booleans: text from the CLI ("false") is converted.
-_BOOLEAN_SETTINGS = {"s3": ("anonymous",)}
+_BOOLEAN_SETTINGS = {
+    "s3": ("anonymous",),
+    "gs": ("anonymous",),
+    "az": ("anonymous", "use_emulator"),
+}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 MASK = "***"
 
@@ -177,7 +208,8 @@ def resolve_store(
 
 
 def _scheme(url: str) -> str:
-    return url.split("://", 1)[0].lower() if "://" in url else ""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return {"azure": "az"}.get(scheme, scheme)  # one backend, two spellings
 
 
 def _typed(url: str, options: dict[str, Any]) -> dict[str, Any]:

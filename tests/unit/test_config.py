@@ -328,3 +328,24 @@ def test_a_file_with_secrets_that_others_can_read_is_warned_about(
     config_file.chmod(0o600)
     load_config()
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "variable"),
+    [
+        ("gs://models/shelf", "endpoint", "GOOGLE_BASE_URL"),
+        ("az://models/shelf", "endpoint", "AZURE_STORAGE_ENDPOINT"),
+        ("azure://models/shelf", "account_name", "AZURE_STORAGE_ACCOUNT_NAME"),
+    ],
+)
+def test_cloud_variables_beat_the_file_for_gcs_and_azure(
+    url: str, setting: str, variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelshelf._stores import resolve_store
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[stores.prod]\nurl = "{url}"\n[stores.prod.options]\n{setting} = "file"\n')
+    monkeypatch.setenv("MODELSHELF_CONFIG", str(config))
+    assert resolve_store("prod", {}).options[setting] == "file"
+    monkeypatch.setenv(variable, "from-env")
+    assert setting not in resolve_store("prod", {}).options  # the backend reads the variable
