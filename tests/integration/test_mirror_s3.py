@@ -168,3 +168,24 @@ def test_cli_json_on_s3(
     data = json.loads(capsys.readouterr().out)
     assert (data["fetched"], data["fetched_bytes"]) == (5, sum(range(5)))
     assert all(item["etag"] for item in data["plan"])
+
+
+def test_the_cli_takes_backend_settings_for_the_mirrored_store(
+    s3_bucket: S3Bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--backend-opt reaches the mirrored store: here it is the only place the endpoint is."""
+    from modelshelf.backends import open_backend
+    from modelshelf.cli.main import main
+
+    env = s3_bucket.env
+    opts = {
+        "endpoint": env["AWS_ENDPOINT_URL"],
+        "region": env.get("AWS_REGION", "us-east-1"),
+        "access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+    }
+    open_backend(s3_bucket.url, **opts).put("docs/a.txt", b"hello")
+    args = [f"--backend-opt={k}={v}" for k, v in opts.items()]
+    code = main(["mirror", f"{s3_bucket.url}/docs", str(tmp_path / "out"), *args])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / s3_bucket.prefix / "docs" / "a.txt").read_bytes() == b"hello"

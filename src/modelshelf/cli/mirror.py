@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import common_options, emit_json, human_size, printable, show_progress
+from modelshelf.cli._common import (
+    backend_kwargs_from,
+    common_options,
+    emit_json,
+    human_size,
+    printable,
+    show_progress,
+)
 from modelshelf.errors import InvalidInputError
 from modelshelf.mirror import MirrorResult
 from modelshelf.mirror import mirror as run_mirror
@@ -50,7 +57,9 @@ EXAMPLES = [
     help="Objects in flight at once (default $MODELSHELF_MAX_CONCURRENCY or 8).",
 )
 @common_options
+@click.pass_context
 def mirror(
+    ctx: click.Context,
     url: str,
     dest: str,
     include: tuple[str, ...],
@@ -79,6 +88,7 @@ def mirror(
         verify=verify,
         max_workers=jobs,
         progress=show_progress(quiet, as_json),
+        **backend_kwargs_from(ctx),  # --backend-opt, --profile, --anonymous
     )
     if as_json:
         emit_json(result.to_json())
