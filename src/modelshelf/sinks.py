@@ -201,6 +201,8 @@ class FileSystemDownloader:
             os.replace(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if old.is_symlink():  # a link to a folder was replaced: drop the link, not its target
+                old.unlink()
             shutil.rmtree(old, ignore_errors=True)
 
     def _refuse_clobber(self, dest: Path, pulled: PulledVersion) -> None:
