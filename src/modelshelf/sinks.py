@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelshelf import constants, trust
+from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import ExportError, InvalidInputError, ModelshelfError, ObjectExistsError
 from modelshelf.manifest import FileEntry, Manifest
@@ -150,7 +151,13 @@ class FileSystemDownloader:
     """
 
     def __init__(self, root: str | os.PathLike[str] = ".", *, overwrite: bool = False) -> None:
-        self.root = Path(root).expanduser()
+        text = os.fspath(root)
+        if not text or "\x00" in text:
+            raise InvalidInputError(f"the folder to export to is {trust.show(text)}; name a folder")
+        try:
+            self.root = Path(text).expanduser()
+        except RuntimeError as exc:  # ~user of an unknown user, or no home
+            raise InvalidInputError(f"cannot use the folder {trust.show(text)}: {exc}") from None
         self.overwrite = overwrite
 
     def __repr__(self) -> str:
@@ -227,11 +234,12 @@ class StoreDownloader:
 
     def __init__(self, url: str, *, overwrite: bool = False, **backend_options: Any) -> None:
         self.url = url.rstrip("/") if not url.endswith("://") else url
+        self._shown = without_password(self.url)
         self.overwrite = overwrite
         self._options = backend_options
 
     def __repr__(self) -> str:
-        return f"StoreDownloader({self.url!r}, overwrite={self.overwrite})"
+        return f"StoreDownloader({self._shown!r}, overwrite={self.overwrite})"
 
     def __call__(self, pulled: PulledVersion) -> str:
         """Upload every file of ``pulled``; returns the URL of ``<url>/<name>/<version>``."""
@@ -248,7 +256,7 @@ class StoreDownloader:
                 with contextlib.suppress(Exception):
                     backend.delete(key)
             raise
-        return f"{self.url}/{base}" if not self.url.endswith("://") else f"{self.url}{base}"
+        return f"{self._shown}{'' if self._shown.endswith('/') else '/'}{base}"
 
     def _put(self, backend: Backend, key: str, source: Path, entry: FileEntry) -> bool:
         """Write one object; False when an equal one was there already."""
@@ -262,7 +270,7 @@ class StoreDownloader:
             ):
                 return False
             raise ExportError(
-                f"{self.url}/{key} exists with other content; pass --overwrite"
+                f"{self._shown}/{key} exists with other content; pass --overwrite"
                 " (overwrite=True) to replace it"
             ) from None
 
@@ -350,17 +358,22 @@ def _instantiate(text: str) -> Downloader:
         raise InvalidInputError(f"--to {text}: {module_name} has no {qualname}; check the name")
     if not callable(target):
         raise InvalidInputError(f"--to {text}: {qualname} is not a class or function")
+    return _created(target, f"--to {text}", qualname)
+
+
+def _created(target: object, where: str, qualname: str) -> Downloader:
+    """``target`` itself, or an instance when it is a class (created with no arguments)."""
     if isinstance(target, type):
         try:
             target = target()
         except Exception as exc:
             raise InvalidInputError(
-                f"--to {text}: {qualname}() failed: {type(exc).__name__}: {exc}; a sink class"
+                f"{where}: {qualname}() failed: {type(exc).__name__}: {exc}; a sink class"
                 " given by --to is created with no arguments"
             ) from None
         if not callable(target):
             raise InvalidInputError(
-                f"--to {text}: {qualname} instances are not callable; give the class a"
+                f"{where}: {qualname} instances are not callable; give the class a"
                 " __call__(self, pulled) that returns where the version went"
             )
     return _as_downloader(target)
@@ -372,7 +385,7 @@ def _as_downloader(target: object) -> Downloader:
 
 def export(
     spec: str,
-    to: Downloader | str | os.PathLike[str] = ".",
+    to: Downloader | type[Any] | str | os.PathLike[str] = ".",
     *,
     store: str | Shelf | None = None,
     overwrite: bool = False,
@@ -382,7 +395,8 @@ def export(
 
     Args:
         spec: ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` (a whole version, no sub-path).
-        to: a :class:`Downloader` (any callable taking a :class:`PulledVersion`), or text for
+        to: a :class:`Downloader` (any callable taking a :class:`PulledVersion`; a class is
+            created with no arguments, as from ``--to``), or text for
             :func:`sink_from`: a folder (default: the working folder), a store URL, or
             ``package.module:Class``.
         store: the store to pull from: a :class:`~modelshelf.Shelf`, a URL or a config name
@@ -405,9 +419,14 @@ def export(
 
     target = parse_spec(spec)
     sink: Callable[[PulledVersion], object]
-    sink = sink_from(to, overwrite=overwrite) if isinstance(to, str | os.PathLike) else to
-    if not callable(sink):
-        raise InvalidInputError(f"to={sink!r} is not callable; pass a Downloader, path or URL")
+    if isinstance(to, str | os.PathLike):
+        sink = sink_from(to, overwrite=overwrite)
+    elif callable(to):
+        sink = _created(to, "to=", getattr(to, "__qualname__", "the sink"))
+    else:
+        raise InvalidInputError(
+            f"to={trust.show(to)} is not callable; pass a Downloader, a folder or a store URL"
+        )
     shelf = store if isinstance(store, Shelf) else Shelf(store)
     return export_resolved(shelf, shelf.resolve(target), sink, progress=progress)
 

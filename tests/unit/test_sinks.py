@@ -381,3 +381,20 @@ def test_cli_sink_errors_are_one_line(
     code, out, err = _run(capsys, "export", "nlp/sentiment", "--to", to, "--store", shelf.url)
     assert code == 1 and out == ""
     assert err.startswith("error: ") and expected in err and err.count("\n") == 1
+
+
+def test_a_class_passed_from_python_is_created_with_no_arguments(
+    shelf: Shelf, onnx_version: Manifest
+) -> None:
+    assert export("nlp/sentiment", to=sinks_fixtures.RecordingSink, store=shelf) == (
+        "recorded://nlp/sentiment/1.0"
+    )
+    with pytest.raises(InvalidInputError, match="is not callable"):
+        export("nlp/sentiment", to=42, store=shelf)  # type: ignore[arg-type]
+
+
+def test_store_urls_lose_their_password_in_what_is_shown(
+    shelf: Shelf, onnx_version: Manifest
+) -> None:
+    sink = StoreDownloader("memory://user:s3cret@pw-test/models")
+    assert "s3cret" not in repr(sink)
