@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from modelshelf import constants, trust
 from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
-from modelshelf.errors import ExportError, InvalidInputError, ModelshelfError, ObjectExistsError
+from modelshelf.errors import (
+    ExportError,
+    InvalidInputError,
+    ModelshelfError,
+    ObjectExistsError,
+    UntrustedStoreDataError,
+)
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.models.load import _installed
 from modelshelf.transfer import hash_file
@@ -244,11 +250,11 @@ class StoreDownloader:
     def __call__(self, pulled: PulledVersion) -> str:
         """Upload every file of ``pulled``; returns the URL of ``<url>/<name>/<version>``."""
         backend = open_guarded(self.url, **self._options)
-        base = f"{pulled.name}/{pulled.version}"
+        base = _key(pulled.name, pulled.version)
+        keys = [_key(base, entry.path) for entry in pulled.manifest.files]  # all, before writing
         created: list[str] = []
         try:
-            for entry in pulled.manifest.files:
-                key = f"{base}/{trust.check_relative_path(entry.path)}"
+            for key, entry in zip(keys, pulled.manifest.files, strict=True):
                 if self._put(backend, key, pulled.path_of(entry), entry):
                     created.append(key)
         except BaseException:
@@ -273,6 +279,14 @@ class StoreDownloader:
                 f"{self._shown}/{key} exists with other content; pass --overwrite"
                 " (overwrite=True) to replace it"
             ) from None
+
+
+def _key(*parts: str) -> str:
+    """``parts`` joined by ``/``, refused unless a safe relative key (no ``..``, ``//``, ...)."""
+    try:
+        return trust.check_relative_path("/".join(parts))
+    except ValueError as exc:
+        raise UntrustedStoreDataError(f"refusing the object key: {exc}") from None
 
 
 def _stored_sha256(backend: Backend, key: str) -> str:
