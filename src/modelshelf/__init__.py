@@ -21,6 +21,7 @@ from modelshelf.errors import (
     AssetNotFoundError,
     CacheWriteError,
     ConfigError,
+    ExportError,
     IntegrityError,
     InvalidInputError,
     InvalidManifestError,
@@ -67,6 +68,13 @@ from modelshelf.models import (
 )
 from modelshelf.resolve import Resolved
 from modelshelf.shelf import Shelf, pull, push
+from modelshelf.sinks import (
+    Downloader,
+    FileSystemDownloader,
+    PulledVersion,
+    StoreDownloader,
+    export,
+)
 from modelshelf.spec import AssetSpec, Version, parse_spec
 from modelshelf.store import AliasRecord, Removal, Store
 
@@ -83,7 +91,10 @@ __all__ = [
     "Cache",
     "CacheWriteError",
     "ConfigError",
+    "Downloader",
+    "ExportError",
     "FileEntry",
+    "FileSystemDownloader",
     "GcReport",
     "IntegrityError",
     "InvalidInputError",
@@ -105,6 +116,7 @@ __all__ = [
     "OnnxRunner",
     "PathNotInVersionError",
     "PickleRunner",
+    "PulledVersion",
     "PushSource",
     "Removal",
     "RequirementsError",
@@ -116,6 +128,7 @@ __all__ = [
     "SourcePathError",
     "Store",
     "StoreAuthError",
+    "StoreDownloader",
     "StoreError",
     "StoreUnavailableError",
     "StoreUnreachableError",
@@ -130,6 +143,7 @@ __all__ = [
     "VersionNotFoundError",
     "VersionRemovedError",
     "__version__",
+    "export",
     "load_model",
     "mirror",
     "open_backend",

@@ -26,6 +26,7 @@ ModelshelfError
 ├── NotAModelError              (ValueError)          load_model of a version with no runner
 ├── UnknownModelFormatError     (ValueError)          no (or more than one) model file detected
 ├── RequirementsError           (ImportError)         a model's requirements are not met here
+├── ExportError                                       a downloader (sink) refused or failed
 └── StoreError                                        the backend seam
     ├── StoreUnreachableError   (ConnectionError)     network down, server not running
     │   └── StoreUnavailableError                     server answers 5xx even after retries
@@ -44,6 +45,7 @@ __all__ = [
     "AssetNotFoundError",
     "CacheWriteError",
     "ConfigError",
+    "ExportError",
     "IntegrityError",
     "InvalidInputError",
     "InvalidManifestError",
@@ -121,6 +123,18 @@ class UntrustedStoreDataError(InvalidManifestError):
 
 class InvalidInputError(ModelshelfError, ValueError):
     """An argument is not usable: an empty folder, a malformed ``key=value``, and so on."""
+
+
+class ExportError(ModelshelfError):
+    """A downloader (sink) of ``export`` refused the version or failed; nothing half written.
+
+    Attributes:
+        sink: the sink, as ``module:Class`` or its repr, when known.
+    """
+
+    def __init__(self, message: str, *, sink: str = "") -> None:
+        super().__init__(message)
+        self.sink = sink
 
 
 class ConfigError(InvalidInputError):

@@ -15,6 +15,7 @@ from modelshelf.cli.alias import alias
 from modelshelf.cli.cache import cache
 from modelshelf.cli.config import config
 from modelshelf.cli.copy import copy
+from modelshelf.cli.export import export
 from modelshelf.cli.housekeeping import gc, remove, verify
 from modelshelf.cli.inspect import list_assets, log, show, versions
 from modelshelf.cli.mirror import mirror
@@ -40,7 +41,7 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 for command in (
     push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
-    serve, copy, config, mirror,
+    serve, copy, config, mirror, export,
 ):  # fmt: skip
     # Commands that do not declare the common options yet still accept them.
     cli.add_command(common_options(command))

@@ -1,0 +1,496 @@
+"""Downloaders (sinks): where a pulled version goes after the verified cache.
+
+A :class:`Downloader` is any callable that takes a :class:`PulledVersion` and returns where the
+version went, as text (a path or a URL). :func:`export` pulls a spec into the cache, then hands
+it to one. Two ship with modelshelf:
+
+- :class:`FileSystemDownloader` (the default): plain, writable files under a folder. A version
+  of one file becomes ``ROOT/<name><extension>`` (the extension from the engine in the manifest's
+  ``model`` section: :data:`ENGINE_EXTENSIONS`, empty when unknown); a version of several files
+  becomes the folder ``ROOT/<name>/`` holding the version's tree. The ``/`` segments of an asset
+  name are folders: ``nlp/sentiment`` is ``ROOT/nlp/sentiment.onnx``. The version is not in the
+  path (a deployment folder holds one version of each model): exporting another version over it
+  is refused unless ``overwrite=True``; the same content again is left as it is.
+- :class:`StoreDownloader`: a readable tree ``<prefix>/<name>/<version>/<path>`` in any store.
+
+Your own sink is a class or function; from the command line, ``--to package.module:Class``
+names an installed class, instantiated with no arguments. ``--to`` tells its forms apart so:
+``scheme://...`` is a store URL, ``pkg.mod:Class`` (ASCII identifiers, one colon) is a class,
+anything else is a local path (write ``./pkg.mod:Class`` for a folder of that name).
+
+Example:
+    >>> import modelshelf
+    >>> # modelshelf.export("nlp/sentiment@production", to="./deploy")
+    >>> #     -> "deploy/nlp/sentiment.onnx"
+    >>> # modelshelf.export("nlp/sentiment:1", to="s3://serving/models")
+    >>> #     -> "s3://serving/models/nlp/sentiment/1.3"
+    >>> # modelshelf.export("nlp/sentiment:1", to=MySink(), store=shelf)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from modelshelf import constants, trust
+from modelshelf.backends.base import without_password
+from modelshelf.backends.registry import open_guarded
+from modelshelf.errors import (
+    ExportError,
+    InvalidInputError,
+    ModelshelfError,
+    ObjectExistsError,
+    UntrustedStoreDataError,
+)
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.models.load import _installed
+from modelshelf.transfer import hash_file
+
+if TYPE_CHECKING:
+    from modelshelf.backends.base import Backend
+    from modelshelf.resolve import Resolved
+    from modelshelf.shelf import Shelf
+
+__all__ = [
+    "ENGINE_EXTENSIONS",
+    "Downloader",
+    "FileSystemDownloader",
+    "PulledVersion",
+    "StoreDownloader",
+    "export",
+    "export_resolved",
+    "sink_from",
+]
+
+ENGINE_EXTENSIONS = {
+    "onnx": ".onnx",
+    "torch": ".pt",
+    "torchscript": ".pt",
+    "sklearn": ".skops",
+    "skops": ".skops",
+    "joblib": ".joblib",
+    "pickle": ".pkl",
+    "safetensors": ".safetensors",
+}
+"""File extension of a single-file model, by the engine in its manifest's ``model`` section
+(the names the engine runners record; a ``sklearn`` model saved with joblib gets ``.joblib``)."""
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*", re.ASCII)
+
+
+@dataclass(frozen=True)
+class PulledVersion:
+    """What a :class:`Downloader` receives: one version, whole and verified in the cache.
+
+    Attributes:
+        name: the asset name, e.g. ``nlp/sentiment``.
+        version: the exact version, e.g. ``1.3``.
+        manifest: the version's manifest (files with sizes and sha256, metadata, sections).
+        snapshot: the version's snapshot folder in the cache. Read-only: its files are links to
+            the cache's blobs, so copy them out, never write or move them.
+        engine: the ``engine`` of the manifest's ``model`` section (``"onnx"``, ``"torch"``,
+            ...), or None when the version is not a registered model.
+    """
+
+    name: str
+    version: str
+    manifest: Manifest
+    snapshot: Path
+    engine: str | None = None
+
+    @property
+    def single_file(self) -> FileEntry | None:
+        """The version's only file, or None when it holds several."""
+        files = self.manifest.files
+        return files[0] if len(files) == 1 else None
+
+    def path_of(self, entry: FileEntry) -> Path:
+        """The cached file of ``entry`` inside :attr:`snapshot` (checked to stay under it)."""
+        return trust.inside(self.snapshot, entry.path)
+
+    @property
+    def extension(self) -> str:
+        """:data:`ENGINE_EXTENSIONS` of :attr:`engine` (``.joblib`` for a joblib sklearn)."""
+        section = self.manifest.extra.get("model")
+        props = section.get("props") if isinstance(section, dict) else None
+        if self.engine == "sklearn" and isinstance(props, dict) and props.get("format") == "joblib":
+            return ".joblib"
+        return ENGINE_EXTENSIONS.get(self.engine or "", "")
+
+
+@runtime_checkable
+class Downloader(Protocol):
+    """A sink: stores a pulled version somewhere and returns where (a path or URL, as text).
+
+    Any callable with this signature is one; a class is instantiated by the caller (from
+    ``--to package.module:Class``: with no arguments). It must not change ``pulled.snapshot``.
+    An exception it raises reaches the caller as an :class:`~modelshelf.errors.ExportError`
+    naming the sink; it should leave nothing half written.
+    """
+
+    def __call__(self, pulled: PulledVersion) -> str:
+        """Store ``pulled`` and return where it went."""
+        ...
+
+
+class FileSystemDownloader:
+    """Plain, writable copies under ``root``; see the module docstring for the layout.
+
+    Each file is written to a temporary name beside its target and renamed into place; a
+    version of several files is assembled in a temporary folder and swapped in whole. Every
+    path is checked to stay under ``root``.
+
+    Args:
+        root: the folder to write under (created if missing).
+        overwrite: replace a file or folder that holds something else; otherwise refuse.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] = ".", *, overwrite: bool = False) -> None:
+        text = os.fspath(root)
+        if not text or "\x00" in text:
+            raise InvalidInputError(f"the folder to export to is {trust.show(text)}; name a folder")
+        try:
+            self.root = Path(text).expanduser()
+        except RuntimeError as exc:  # ~user of an unknown user, or no home
+            raise InvalidInputError(f"cannot use the folder {trust.show(text)}: {exc}") from None
+        self.overwrite = overwrite
+
+    def __repr__(self) -> str:
+        return f"FileSystemDownloader({str(self.root)!r}, overwrite={self.overwrite})"
+
+    def __call__(self, pulled: PulledVersion) -> str:
+        """Copy ``pulled`` under :attr:`root`; returns the file or folder written."""
+        single = pulled.single_file
+        if single is not None:
+            dest = trust.inside(self.root, pulled.name + pulled.extension)
+            self._write_file(pulled, single, dest)
+        else:
+            dest = trust.inside(self.root, pulled.name)
+            self._write_tree(pulled, dest)
+        return str(dest)
+
+    def _write_file(self, pulled: PulledVersion, entry: FileEntry, dest: Path) -> None:
+        if dest.is_dir() and not dest.is_symlink():
+            raise ExportError(f"{dest} is a folder; remove it or export to another --to")
+        if _holds(dest, entry):
+            return
+        self._refuse_clobber(dest, pulled)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            _copy_out(pulled.path_of(entry), tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_tree(self, pulled: PulledVersion, dest: Path) -> None:
+        if dest.exists() and not dest.is_dir():
+            raise ExportError(f"{dest} is a file; remove it or export to another --to")
+        if dest.is_dir() and _tree_holds(dest, pulled.manifest.files):
+            return
+        self._refuse_clobber(dest, pulled)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tag = uuid.uuid4().hex[:12]
+        tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
+        old = dest.with_name(f".{dest.name}.{tag}.old")
+        try:
+            for entry in pulled.manifest.files:
+                target = trust.inside(tmp, entry.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_out(pulled.path_of(entry), target)
+            if dest.is_symlink() or dest.exists():
+                os.replace(dest, old)
+            os.replace(tmp, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old.is_symlink():  # a link to a folder was replaced: drop the link, not its target
+                old.unlink()
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _refuse_clobber(self, dest: Path, pulled: PulledVersion) -> None:
+        if (dest.exists() or dest.is_symlink()) and not self.overwrite:
+            raise ExportError(
+                f"{dest} exists and does not hold {pulled.name}:{pulled.version}; pass"
+                " --overwrite (overwrite=True) to replace it, or export to another --to"
+            )
+
+
+class StoreDownloader:
+    """A readable tree ``<prefix>/<name>/<version>/<path>`` in any store, streamed from the cache.
+
+    An object already there with the same content is kept; one with other content is refused
+    unless ``overwrite``. If a write fails, the objects this export created are deleted again.
+
+    Args:
+        url: the store URL, e.g. ``s3://serving/models`` (its prefix is the tree's root).
+        overwrite: replace objects that hold other content.
+        **backend_options: settings for the backend, as for :class:`~modelshelf.Shelf`.
+    """
+
+    def __init__(self, url: str, *, overwrite: bool = False, **backend_options: Any) -> None:
+        self.url = url.rstrip("/") if not url.endswith("://") else url
+        self._shown = without_password(self.url)
+        self.overwrite = overwrite
+        self._options = backend_options
+
+    def __repr__(self) -> str:
+        return f"StoreDownloader({self._shown!r}, overwrite={self.overwrite})"
+
+    def __call__(self, pulled: PulledVersion) -> str:
+        """Upload every file of ``pulled``; returns the URL of ``<url>/<name>/<version>``."""
+        backend = open_guarded(self.url, **self._options)
+        base = _key(pulled.name, pulled.version)
+        keys = [_key(base, entry.path) for entry in pulled.manifest.files]  # all, before writing
+        created: list[str] = []
+        try:
+            for key, entry in zip(keys, pulled.manifest.files, strict=True):
+                if self._put(backend, key, pulled.path_of(entry), entry):
+                    created.append(key)
+        except BaseException:
+            for key in created:
+                with contextlib.suppress(Exception):
+                    backend.delete(key)
+            raise
+        return f"{self._shown}{'' if self._shown.endswith('/') else '/'}{base}"
+
+    def _put(self, backend: Backend, key: str, source: Path, entry: FileEntry) -> bool:
+        """Write one object; False when an equal one was there already."""
+        try:
+            backend.put(key, source, mode="overwrite" if self.overwrite else "create")
+            return True
+        except ObjectExistsError:
+            if (
+                backend.head(key).size == entry.size
+                and _stored_sha256(backend, key) == entry.sha256
+            ):
+                return False
+            raise ExportError(
+                f"{self._shown}/{key} exists with other content; pass --overwrite"
+                " (overwrite=True) to replace it"
+            ) from None
+
+
+def _key(*parts: str) -> str:
+    """``parts`` joined by ``/``, refused unless a safe relative key (no ``..``, ``//``, ...)."""
+    try:
+        return trust.check_relative_path("/".join(parts))
+    except ValueError as exc:
+        raise UntrustedStoreDataError(f"refusing the object key: {exc}") from None
+
+
+def _stored_sha256(backend: Backend, key: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for chunk in backend.get(key, chunk_size=1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_out(source: Path, dest: Path) -> None:
+    """A plain, writable copy of a cached (read-only, possibly linked) file."""
+    shutil.copyfile(source, dest)
+    dest.chmod(0o644)
+
+
+def _holds(dest: Path, entry: FileEntry) -> bool:
+    """True if ``dest`` is a regular file with ``entry``'s size and sha256."""
+    if dest.is_symlink() or not dest.is_file() or dest.stat().st_size != entry.size:
+        return False
+    return hash_file(dest) == entry.sha256
+
+
+def _tree_holds(folder: Path, entries: tuple[FileEntry, ...]) -> bool:
+    """True if ``folder`` holds exactly ``entries``' files with their content."""
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+    if present != {e.path for e in entries}:
+        return False
+    return all(_holds(trust.inside(folder, e.path), e) for e in entries)
+
+
+def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloader:
+    """The sink a ``--to`` value names.
+
+    ``scheme://...`` is a store URL (:class:`StoreDownloader`); ``pkg.mod:Class`` (ASCII
+    identifiers joined by dots, one colon) is an installed class, instantiated with no
+    arguments (``overwrite`` does not apply to it); anything else is a local folder
+    (:class:`FileSystemDownloader`). A class is imported only from an installed module, never
+    from the modelshelf cache or the working folder.
+
+    Raises:
+        InvalidInputError: the class cannot be imported, or it or its instance is not callable.
+
+    Example:
+        >>> sink_from("./deploy")
+        FileSystemDownloader('deploy', overwrite=False)
+    """
+    text = os.fspath(to)
+    if _URL.match(text):
+        return StoreDownloader(text, overwrite=overwrite)
+    if _CLASS.fullmatch(text):
+        return _instantiate(text)
+    return FileSystemDownloader(text, overwrite=overwrite)
+
+
+def _instantiate(text: str) -> Downloader:
+    try:
+        module_name, qualname = trust.check_import_path(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"--to {text}: {exc}") from None
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names or top == "builtins":
+        raise InvalidInputError(
+            f"--to {text}: {module_name} is in Python's standard library, which holds no sinks;"
+            " name a class of the package that provides your sink"
+        )
+    if not _installed(module_name, constants.cache_dir()):
+        raise InvalidInputError(
+            f"--to {text}: no installed module {module_name!r}; install the package that"
+            " provides the sink (modelshelf imports sinks only from installed packages, not"
+            " from the working folder), or write ./{text} for a local folder"
+        )
+    try:
+        target: object = importlib.import_module(module_name)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"--to {text}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if target is None:
+        raise InvalidInputError(f"--to {text}: {module_name} has no {qualname}; check the name")
+    if not callable(target):
+        raise InvalidInputError(f"--to {text}: {qualname} is not a class or function")
+    return _created(target, f"--to {text}", qualname)
+
+
+def _created(target: object, where: str, qualname: str) -> Downloader:
+    """``target`` itself, or an instance when it is a class (created with no arguments)."""
+    if isinstance(target, type):
+        try:
+            target = target()
+        except Exception as exc:
+            raise InvalidInputError(
+                f"{where}: {qualname}() failed: {type(exc).__name__}: {exc}; a sink class"
+                " given by --to is created with no arguments"
+            ) from None
+        if not callable(target):
+            raise InvalidInputError(
+                f"{where}: {qualname} instances are not callable; give the class a"
+                " __call__(self, pulled) that returns where the version went"
+            )
+    return _as_downloader(target)
+
+
+def _as_downloader(target: object) -> Downloader:
+    return target  # type: ignore[return-value]  # checked callable; the Protocol is structural
+
+
+def export(
+    spec: str,
+    to: Downloader | type[Any] | str | os.PathLike[str] = ".",
+    *,
+    store: str | Shelf | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> str:
+    """Pull ``spec`` into the verified cache and hand it to a downloader (sink).
+
+    Args:
+        spec: ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` (a whole version, no sub-path).
+        to: a :class:`Downloader` (any callable taking a :class:`PulledVersion`; a class is
+            created with no arguments, as from ``--to``), or text for
+            :func:`sink_from`: a folder (default: the working folder), a store URL, or
+            ``package.module:Class``.
+        store: the store to pull from: a :class:`~modelshelf.Shelf`, a URL or a config name
+            (default: the default store).
+        overwrite: for a folder or store URL given as text: replace what holds other content.
+        progress: show progress bars while pulling (default: when stderr is a terminal).
+
+    Returns:
+        Where the version went, as the sink says (a path or URL).
+
+    Raises:
+        ExportError: the sink refused or failed (its message names the sink).
+        ModelshelfError: the pull failed (unknown spec, store unreachable, ...).
+
+    Example:
+        >>> # modelshelf.export("nlp/sentiment@production", to="./deploy")
+    """
+    from modelshelf.shelf import Shelf
+    from modelshelf.spec import parse_spec
+
+    target = parse_spec(spec)
+    sink: Callable[[PulledVersion], object]
+    if isinstance(to, str | os.PathLike):
+        sink = sink_from(to, overwrite=overwrite)
+    elif callable(to):
+        sink = _created(to, "to=", getattr(to, "__qualname__", "the sink"))
+    else:
+        raise InvalidInputError(
+            f"to={trust.show(to)} is not callable; pass a Downloader, a folder or a store URL"
+        )
+    shelf = store if isinstance(store, Shelf) else Shelf(store)
+    return export_resolved(shelf, shelf.resolve(target), sink, progress=progress)
+
+
+def export_resolved(
+    shelf: Shelf,
+    resolved: Resolved,
+    sink: Callable[[PulledVersion], object],
+    *,
+    progress: bool | None = None,
+) -> str:
+    """:func:`export` for a version already pinned by :meth:`~modelshelf.Shelf.resolve`."""
+    if resolved.spec.path:
+        raise InvalidInputError(
+            f"export takes a whole version (NAME, NAME:VERSION or NAME@ALIAS), not the sub-path"
+            f" in {str(resolved.spec)!r}; use `modelshelf pull SPEC -o DIR` for part of one"
+        )
+    shelf.pull_resolved(resolved, progress=progress)
+    manifest = resolved.manifest
+    section = manifest.extra.get("model")
+    engine = section.get("engine") if isinstance(section, dict) else None
+    pulled = PulledVersion(
+        name=manifest.name,
+        version=manifest.version,
+        manifest=manifest,
+        snapshot=shelf.cache.snapshot_dir(shelf.store_id, manifest.name, manifest.version),
+        engine=engine if isinstance(engine, str) else None,
+    )
+    try:
+        where = sink(pulled)
+    except ModelshelfError:
+        raise  # already one line naming what failed (a store error keeps its hint)
+    except Exception as exc:
+        raise ExportError(
+            f"the sink {_label(sink)} failed on {manifest.name}:{manifest.version}:"
+            f" {type(exc).__name__}: {exc}",
+            sink=_label(sink),
+        ) from exc
+    if not isinstance(where, str | os.PathLike):
+        raise ExportError(
+            f"the sink {_label(sink)} returned {trust.show(where)}, not where the version went"
+            " (a path or URL as text)",
+            sink=_label(sink),
+        )
+    return os.fspath(where)
+
+
+def _label(sink: object) -> str:
+    """``module:Name`` of a sink function, or of a sink object's class; a built-in's repr."""
+    if isinstance(sink, FileSystemDownloader | StoreDownloader):
+        return repr(sink)
+    kind = sink if inspect.isroutine(sink) or isinstance(sink, type) else type(sink)
+    return f"{getattr(kind, '__module__', '?')}:{getattr(kind, '__qualname__', '?')}"
