@@ -124,24 +124,40 @@ def test_mirror_writes_nothing_outside_dest_through_a_symlink_in_it(tmp_path: Pa
 # -- mirror: keys that are one file on macOS and Windows -------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="review: keys equal after case folding/NFC not refused")
-@pytest.mark.parametrize(
-    "pair",
-    [
-        ("p/Model.bin", "p/model.bin"),
-        (unicodedata.normalize("NFC", "p/café"), unicodedata.normalize("NFD", "p/café")),
-        ("p/Data", "p/data/x"),  # a file and a folder that are one name on APFS/NTFS
-    ],
-)
-def test_keys_that_collide_on_case_insensitive_filesystems_are_refused(
-    pair: tuple[str, str],
-) -> None:
-    listing = [ObjectMeta(key, 3, etag=f"e{i}") for i, key in enumerate(pair)]
+def _plan(*keys: str) -> list[tuple[str, str]]:
+    listing = [ObjectMeta(key, 3, etag=f"e{i}") for i, key in enumerate(keys)]
     _, refused = make_plan(
         listing, source="s3://b", prefix="p", single=False, include=(), exclude=(),
         index={}, local={},
     )  # fmt: skip
-    assert refused, "both keys would be written to one file on macOS/Windows"
+    return refused
+
+
+@pytest.mark.xfail(strict=True, reason="review: mirror accepts two keys equal under NFC")
+def test_keys_equal_under_nfc_are_refused() -> None:
+    # design-notes: "two names equal under NFC are refused" (push does); on APFS both keys are
+    # one file: the second silently replaces the first, and every rerun fetches both again.
+    assert _plan(unicodedata.normalize("NFC", "p/café"), unicodedata.normalize("NFD", "p/café"))
+
+
+@pytest.mark.xfail(strict=True, reason="review: mirror says nothing of keys equal but for case")
+@pytest.mark.parametrize(
+    "pair", [("p/Model.bin", "p/model.bin"), ("p/Data", "p/data/x")], ids=["files", "file-folder"]
+)
+def test_keys_equal_but_for_case_are_refused_or_warned(
+    pair: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # One file on macOS/Windows defaults: data lost without a word (push at least warns).
+    refused = _plan(*pair)
+    assert refused or any("case" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.xfail(strict=True, reason="review: a ':' inside a segment is an NTFS stream")
+@pytest.mark.parametrize("key", ["p/model.bin:hidden", "p/CON", "p/weights.bin."])
+def test_keys_windows_would_not_write_as_that_file_are_refused(key: str) -> None:
+    # check_key refuses "X:" at a segment start for Windows' sake, but "a:b" writes the stream b
+    # of file a, "CON" is the console device and "x." is the file "x" there.
+    assert _plan(key)
 
 
 @pytest.mark.xfail(strict=True, reason="review: --profile loses to AWS_ACCESS_KEY_ID in the env")
