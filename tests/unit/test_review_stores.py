@@ -25,7 +25,7 @@ from modelshelf.backends.gcs import GCSBackend
 from modelshelf.backends.memory import MemoryBackend
 from modelshelf.backends.s3 import S3Backend
 from modelshelf.cli.main import main
-from modelshelf.errors import StoreError
+from modelshelf.errors import StoreError, UnsupportedStoreError
 from modelshelf.mirror import mirror
 
 ENDPOINT = "http://127.0.0.1:9/acme"  # the discard port: nothing here sends a request
@@ -313,3 +313,31 @@ def test_an_xml_error_code_never_names_aws_settings_for_another_cloud(
     with pytest.raises(StoreError) as info:
         translate_error(error, "gs://models", "k", backend.hints)
     assert "AWS" not in str(info.value)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review: a bad gs:// prefix is reported as a credential error"
+)
+@pytest.mark.parametrize(
+    "url", ["gs://models/a/../b", "gs://models/a//b", "gs://models/a\nb", "gs://models/p?x=1"]
+)
+def test_a_malformed_gs_url_is_refused_as_a_url_on_one_line(url: str) -> None:
+    # az:// refuses these before obstore (commit 18cd406); gs:// lets obstore's ValueError reach
+    # the credentials handler: "cannot use the bearer_token setting ... service account", or
+    # drops the query without a word.
+    with pytest.raises(UnsupportedStoreError) as info:
+        open_backend(url, bearer_token="t", endpoint="http://127.0.0.1:9")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review: urlsplit drops \\t\\n\\r: az://c/a<TAB>b opens c/ab"
+)
+@pytest.mark.parametrize("url", ["az://models/a\nb", "az://models/a\tb"])
+def test_an_az_url_with_a_tab_or_newline_is_refused_not_another_prefix(url: str) -> None:
+    backend = None
+    with contextlib.suppress(UnsupportedStoreError):
+        backend = open_backend(
+            url, account_name="acme", account_key=EMULATOR_KEY, endpoint=ENDPOINT
+        )
+    assert backend is None, f"opened {backend.url if backend else ''}"
