@@ -443,3 +443,13 @@ def test_a_copy_error_of_the_destination_names_the_destination_store(
     # Today: "... cannot reach the store s3://prod-models/shelf ... the store 'dev' is declared
     # in ...": the hint points at the store that worked.
     assert "'dev'" not in err
+
+
+@pytest.mark.xfail(strict=True, reason="review: a key written into a gs:// or az:// URL is echoed")
+@pytest.mark.parametrize("url", ["az://acme:S3CR3TKEY@models/p", "gs://svc:S3CR3TKEY@models/p"])
+def test_a_secret_written_into_a_store_url_is_not_echoed(url: str, tmp_path: Path) -> None:
+    # azure.py even expects it ("give the account with AZURE_STORAGE_ACCOUNT_NAME, not in the
+    # URL") and prints the URL whole; gcs.py prints the "bucket" 'svc:S3CR3TKEY@models'.
+    with pytest.raises(ModelshelfError) as info:
+        Shelf(url, cache_dir=tmp_path).versions("a")  # as `modelshelf --store URL versions a`
+    assert "S3CR3TKEY" not in str(info.value)
