@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modelshelf._progress import Progress
+from modelshelf.backends.base import without_password
 from modelshelf.errors import ObjectNotFoundError, VersionExistsError, VersionNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.store_api import StoreLayout
@@ -56,6 +57,8 @@ def copy_version(
         IntegrityError: a source blob is damaged; nothing of it was stored.
     """
     name, version = manifest.name, manifest.version
+    # URLs as shown and recorded (the audit log is kept forever): never with a password.
+    source_url, destination_url = without_password(source.url), without_password(destination.url)
     try:
         there = destination.read_manifest(name, version)
     except (ObjectNotFoundError, VersionNotFoundError):  # absent, or removed (checked next)
@@ -65,11 +68,11 @@ def copy_version(
             raise VersionExistsError(
                 name,
                 version,
-                destination.url,
+                destination_url,
                 hint="It holds different content there, so the copy is refused; compare with"
-                f" `modelshelf show {name}:{version} --store {destination.url}`.",
+                f" `modelshelf show {name}:{version} --store {destination_url}`.",
             )
-        return CopyReport(there, source.url, destination.url, 0, 0, len(manifest.files), True)
+        return CopyReport(there, source_url, destination_url, 0, 0, len(manifest.files), True)
     if version in {str(v) for v in destination.taken_versions(name)}:
         raise destination.version_taken_error(name, version)
     unique = {f.sha256: f for f in manifest.files}
@@ -83,11 +86,11 @@ def copy_version(
 
     run_per_blob(send, missing)
     destination.commit_manifest(manifest)
-    destination.append_log(name, "copy", version=version, source=source.url)
+    destination.append_log(name, "copy", version=version, source=source_url)
     return CopyReport(
         manifest,
-        source.url,
-        destination.url,
+        source_url,
+        destination_url,
         len(missing),
         sum(f.size for f in missing),
         len(unique) - len(missing),

@@ -211,13 +211,17 @@ def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Config
     line, column = int(at.group(1)), int(at.group(2))
     rows = text.split("\n")  # TOML lines end at \n only (not at \x85 or \u2028)
     source = rows[line - 1] if line <= len(rows) else ""
-    key_text = source.split("=", 1)[0].strip() if "=" in source else source.strip()
-    key = f", key {escape_controls(key_text[:60])!r}" if key_text else ""
+    # Name the key only when the line is `key = value` with a plausible key: a line without `=`
+    # may be a secret pasted without its name, which must not be echoed.
+    key_text = source.split("=", 1)[0].strip() if "=" in source else ""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]\" ]{1,60}", key_text):
+        key_text = ""
+    key = f", key {escape_controls(key_text)!r}" if key_text else ""
     return ConfigError(
         f"config file {path}, line {line}, column {column}{key}: {what}; fix the TOML syntax",
         path=str(path),
         line=line,
-        key=key_text[:60],
+        key=key_text,
     )
 
 

@@ -26,7 +26,7 @@ from modelshelf._pull import download_entries, heal_snapshot, select_entries, se
 from modelshelf._push import check_push_args, check_sections, push_files
 from modelshelf._source import PushSource
 from modelshelf._stores import merge_options, resolve_store
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_password
 from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
@@ -82,13 +82,15 @@ class Shelf:
         self.store_name: str | None = None  # the config file's name for the store, if named
         if isinstance(store, Backend):
             self._backend: Backend | None = store
-            self.url = store.url
+            self._open_url = store.url
+            self.url = without_password(store.url)
             identity = store.store_identity()
         else:
             resolved = resolve_store(store or None, options)
             self._backend, self.store_name, options = None, resolved.name, dict(resolved.options)
-            self.url = _normalize_url(resolved.url)
-            identity = store_identity(self.url, **options)
+            self._open_url = _normalize_url(resolved.url)  # what opens it: may hold a password
+            self.url = without_password(self._open_url)  # what is shown: never does
+            identity = store_identity(self._open_url, **options)
         self._backend_options = options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
@@ -109,7 +111,7 @@ class Shelf:
                 " work offline)"
             )
         if self._store is None:
-            backend = self._backend or open_guarded(self.url, **self._backend_options)
+            backend = self._backend or open_guarded(self._open_url, **self._backend_options)
             self._store = Store(backend)
         return self._store
 

@@ -69,7 +69,6 @@ def test_gcs_explicit_credential_beats_a_service_account_in_the_environment(
     assert backend.url == "gs://models"
 
 
-@pytest.mark.xfail(strict=True, reason="review: env does not override a named az:// store's file")
 def test_environment_overrides_the_file_for_a_named_azure_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,7 +90,6 @@ def test_environment_overrides_the_file_for_a_named_azure_store(
 # -- secrets in what is shown ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="review: a password holding '@' is partly shown")
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -189,7 +187,6 @@ class _UserInfoBackend(MemoryBackend):
         return MemoryBackend.from_url("memory://" + url.split("@", 1)[1])
 
 
-@pytest.mark.xfail(strict=True, reason="review: Shelf repr/url keep a URL's password")
 def test_a_shelf_never_shows_a_password_of_its_url() -> None:
     register_backend("reviewauth", _UserInfoBackend, clobber=True)
     shelf = Shelf("reviewauth://user:hunter2@host/x")
@@ -239,7 +236,6 @@ class _Recording(Backend):
 _Recording.__module__ = "thirdparty.stores"
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror ignores --backend-opt/--profile/--anonymous")
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
@@ -284,7 +280,6 @@ class _KeepsItsUrl(MemoryBackend):
 _KeepsItsUrl.__module__ = "thirdparty.stores"
 
 
-@pytest.mark.xfail(strict=True, reason="review: copy writes the source URL's password to the log")
 def test_a_copy_never_records_or_reports_a_password_of_the_source(tmp_path: Path) -> None:
     register_backend("reviewkeep", _KeepsItsUrl, clobber=True)
     model = tmp_path / "model"
@@ -353,7 +348,6 @@ def test_a_mirror_url_with_a_tab_or_newline_is_refused(url: str) -> None:
         split_url(url)  # today ('s3://models', 'conduct/ab', False)
 
 
-@pytest.mark.xfail(strict=True, reason="review: a pasted secret line is echoed as the bad 'key'")
 def test_a_config_error_never_echoes_a_pasted_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -416,9 +410,6 @@ def test_a_mirror_never_writes_a_mix_of_two_versions_of_an_object(
     assert not target.exists() or target.read_bytes() in (b"A" * 16, b"B" * 16)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: a copy's DEST_STORE error is blamed on --store's name"
-)
 def test_a_copy_error_of_the_destination_names_the_destination_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

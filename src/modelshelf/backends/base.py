@@ -33,7 +33,9 @@ def is_secret_option(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/@\s]*@")
+# The userinfo ends at the LAST '@' of the authority (as urllib and HTTP clients read it), so a
+# password may itself hold '@'.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/\s]*@")
 
 
 def without_password(text: str) -> str:

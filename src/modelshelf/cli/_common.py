@@ -231,27 +231,37 @@ def shelf_from(ctx: click.Context) -> Shelf:
     obj = _root(ctx)
     if "shelf" not in obj:
         obj["shelf"] = Shelf(obj.get("store"), backend_kwargs=backend_kwargs_from(ctx))
-        _LAST_STORE.update(name=obj["shelf"].store_name)
+        remember_store(obj["shelf"])
     shelf: Shelf = obj["shelf"]
     return shelf
 
 
-# The config file's name of the store the last shelf_from opened: main() names it in errors.
-_LAST_STORE: dict[str, str | None] = {"name": None}
+# The named stores (config file name -> URL) this command line opened: main() names the one an
+# error is about (its URL is in the message), never another (a copy opens two).
+_NAMED_STORES: dict[str, str] = {}
+
+
+def remember_store(shelf: Shelf) -> None:
+    """Note a store opened by its config-file name, for :func:`store_hint`."""
+    if shelf.store_name:
+        _NAMED_STORES[shelf.store_name] = shelf.url
 
 
 def store_hint(exc: BaseException) -> str | None:
     """For a store error of a named store: where that store is declared."""
-    name = _LAST_STORE.get("name")
-    if not name or not isinstance(exc, StoreError):
+    if not isinstance(exc, StoreError):
+        return None
+    text = str(exc)
+    names = [name for name, url in _NAMED_STORES.items() if url in text]
+    if len(names) != 1:
         return None
     path, _ = constants.config_path()
-    return f"the store {name!r} is declared in {path} (modelshelf config stores)"
+    return f"the store {names[0]!r} is declared in {path} (modelshelf config stores)"
 
 
 def forget_store() -> None:
     """Start a command line afresh (``main`` calls this)."""
-    _LAST_STORE["name"] = None
+    _NAMED_STORES.clear()
 
 
 def asset_name(text: str, command: str) -> str:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import common_options, emit_json, printable, shelf_from, show_progress
+from modelshelf.cli._common import (
+    common_options,
+    emit_json,
+    printable,
+    remember_store,
+    shelf_from,
+    show_progress,
+)
 from modelshelf.shelf import Shelf
 
 EXAMPLES = [
@@ -26,7 +33,9 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
     refuses the copy; one that holds the same version is left as it is.
     """
     source = shelf_from(ctx)
-    report = source.copy(spec, Shelf(destination), progress=show_progress(quiet, as_json))
+    target = Shelf(destination)
+    remember_store(target)
+    report = source.copy(spec, target, progress=show_progress(quiet, as_json))
     if as_json:
         emit_json(
             {
