@@ -43,9 +43,6 @@ def no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- credentials: an explicit setting must beat the environment ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: env AZURE_STORAGE_ACCOUNT_KEY beats an explicit sas_token/token"
-)
 @pytest.mark.parametrize("explicit", [{"sas_token": "sv=2021&sig=abc"}, {"token": "bearer"}])
 def test_azure_explicit_credential_beats_a_key_in_the_environment(
     monkeypatch: pytest.MonkeyPatch, explicit: dict[str, str]
@@ -57,9 +54,6 @@ def test_azure_explicit_credential_beats_a_key_in_the_environment(
     assert chosen["credential_type"] != "access_key"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: env GOOGLE_SERVICE_ACCOUNT beats an explicit bearer_token/key"
-)
 def test_gcs_explicit_credential_beats_a_service_account_in_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -165,7 +159,6 @@ def test_keys_windows_would_not_write_as_that_file_are_refused(key: str) -> None
     assert _plan(key)
 
 
-@pytest.mark.xfail(strict=True, reason="review: --profile loses to AWS_ACCESS_KEY_ID in the env")
 def test_an_explicit_profile_beats_keys_in_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,11 @@ Conditional writes: create-only puts send ``ifGenerationMatch=0`` (obstore does 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
@@ -87,6 +91,29 @@ _CREDENTIAL_VARIABLES = {
     "application_credentials": ("GOOGLE_APPLICATION_CREDENTIALS",),
     "bearer_token": ("GOOGLE_BEARER_TOKEN",),
 }
+
+
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_credential_variables(hide: bool) -> Iterator[None]:
+    """Hide the GOOGLE_* credential variables from obstore while it builds a store.
+
+    obstore reads them itself, eagerly, and a service account file named there would beat (or
+    clash with) the credential chosen here, explicit settings first. The chosen one is passed in
+    the config, so nothing is lost; the variables are back as soon as the store is built.
+    """
+    if not hide:
+        yield
+        return
+    names = [v for variables in _CREDENTIAL_VARIABLES.values() for v in variables]
+    with _ENVIRONMENT_LOCK:
+        saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
 
 
 def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
@@ -159,12 +186,17 @@ class GCSBackend(ObstoreBackend):
         if opts.get("anonymous"):
             config["skip_signature"] = True
         else:
-            for name, variables in _CREDENTIAL_VARIABLES.items():
-                value = settings.get(name) or None
-                source = f"the {name} setting"
-                for variable in variables:
-                    if not value and constants.env(variable):
-                        value, source = constants.env(variable), variable
+            # Every explicit setting beats every variable: a token given for this store must not
+            # lose to a service account named in the shell.
+            chosen = [
+                (name, opts.get(name), f"the {name} setting") for name in _CREDENTIAL_VARIABLES
+            ]
+            chosen += [
+                (name, constants.env(variable), variable)
+                for name, variables in _CREDENTIAL_VARIABLES.items()
+                for variable in variables
+            ]
+            for name, value, source in chosen:
                 if value:
                     config[name] = value
                     credentials_from = source
@@ -183,13 +215,16 @@ class GCSBackend(ObstoreBackend):
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True
         try:
-            store = GCSStore(
-                bucket,
-                prefix=prefix or None,
-                config=config,  # type: ignore[arg-type]
-                client_options=client,  # type: ignore[arg-type]
-                retry_config=_RETRY,
-            )
+            with _without_credential_variables(
+                "skip_signature" in config or any(name in config for name in _CREDENTIAL_VARIABLES)
+            ):
+                store = GCSStore(
+                    bucket,
+                    prefix=prefix or None,
+                    config=config,  # type: ignore[arg-type]
+                    client_options=client,  # type: ignore[arg-type]
+                    retry_config=_RETRY,
+                )
         except (obx.BaseError, ValueError) as exc:
             # obstore reads key files at once: a missing or malformed one fails here.
             raise StoreAuthError(
