@@ -448,9 +448,6 @@ def test_a_secret_written_into_a_store_url_is_not_echoed(url: str, tmp_path: Pat
     assert "S3CR3TKEY" not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: gs:// reads anonymous='false' (--backend-opt) as true"
-)
 def test_gcs_anonymous_false_as_text_keeps_the_signature(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

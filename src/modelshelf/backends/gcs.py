@@ -83,6 +83,7 @@ _RETRY: Any = {
 
 # GCS bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_TRUE = ("1", "true", "yes", "on")
 _ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
 
 _CREDENTIAL_VARIABLES = {
@@ -114,6 +115,11 @@ def _without_credential_variables(hide: bool) -> Iterator[None]:
             yield
         finally:
             os.environ.update(saved)
+
+
+def _flag(value: object) -> bool:
+    """A boolean setting, given as a bool or as text (``--backend-opt anonymous=false``)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
 def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
@@ -183,7 +189,7 @@ class GCSBackend(ObstoreBackend):
         credentials_from = "the Google credentials"
         if endpoint:
             config["base_url"] = endpoint.rstrip("/")
-        if opts.get("anonymous"):
+        if _flag(opts.get("anonymous")):
             config["skip_signature"] = True
         else:
             # Every explicit setting beats every variable: a token given for this store must not
