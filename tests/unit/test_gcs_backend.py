@@ -246,3 +246,21 @@ def test_any_gs_url_opens_or_is_refused_cleanly(rest: str) -> None:
         return
     assert backend.url == identity["url"]
     assert backend.url.startswith("gs://")
+
+
+@pytest.mark.parametrize("control", ["\t", "\n", "\r", "\x00"])
+@pytest.mark.parametrize(
+    "url", ["s3://models/a{}b", "gs://models/a{}b", "s3://mod{}els/p", "gs://models{}/p"]
+)
+def test_a_cloud_url_with_a_control_character_is_refused_on_one_line(
+    url: str, control: str
+) -> None:
+    # urlsplit silently drops tab, CR and LF: s3://models/a<TAB>b would open the prefix "ab".
+    settings = (
+        {"access_key_id": "k", "secret_access_key": "s"}
+        if url.startswith("s3")
+        else {"bearer_token": TOKEN}
+    )
+    with pytest.raises(UnsupportedStoreError, match="control characters") as info:
+        open_backend(url.format(control), endpoint="http://127.0.0.1:9", **settings)
+    assert "\n" not in str(info.value)

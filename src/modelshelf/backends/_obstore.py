@@ -24,6 +24,7 @@ from modelshelf.errors import (
     StoreError,
     StoreUnavailableError,
     StoreUnreachableError,
+    UnsupportedStoreError,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +104,18 @@ def _summary(exc: BaseException) -> str:
     """What obstore said, without its multi-line debug dump."""
     text = str(exc).split("\n\nDebug source:")[0].strip()
     return _one_line(text) if text else type(exc).__name__
+
+
+def refuse_control_characters(url: str, usage: str) -> None:
+    """Refuse a store URL holding control characters, before ``urlsplit`` sees it.
+
+    ``urlsplit`` silently drops tab, CR and LF: ``az://c/a<TAB>b`` would open the prefix ``ab``.
+
+    Raises:
+        UnsupportedStoreError: the URL holds a control (or other unprintable) character.
+    """
+    if not url.isprintable():
+        raise UnsupportedStoreError(f"{url!r}: a store URL holds no control characters; {usage}")
 
 
 def first_line(exc: BaseException) -> str:

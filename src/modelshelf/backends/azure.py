@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 from obstore.store import AzureStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
 from modelshelf.backends.base import ObjectMeta, PutMode, without_password
 from modelshelf.errors import StoreAuthError, StoreError, UnsupportedStoreError
 
@@ -117,6 +117,7 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
         UnsupportedStoreError: no container, an invalid one, or a URL that cannot be split.
     """
     usage = "as az://container/prefix"
+    refuse_control_characters(url, usage)
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "az://c[x": urllib reads brackets as an IPv6 host

@@ -39,7 +39,12 @@ from obstore import exceptions as obx
 from obstore.store import GCSStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints, first_line
+from modelshelf.backends._obstore import (
+    ObstoreBackend,
+    StoreHints,
+    first_line,
+    refuse_control_characters,
+)
 from modelshelf.backends.base import without_password
 from modelshelf.backends.s3 import check_endpoint
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
@@ -253,12 +258,19 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     Raises:
         UnsupportedStoreError: no bucket, or a URL that cannot be split.
     """
+    usage = "as gs://bucket/prefix"
+    refuse_control_characters(url, usage)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise UnsupportedStoreError(
-            f"{url!r} is not a valid GCS URL ({exc}); write gs://bucket/prefix"
-        ) from None
+        raise UnsupportedStoreError(f"{url!r} is not a valid GCS URL ({exc}); {usage}") from None
     if parts.scheme.lower() != "gs" or not parts.netloc:
-        raise UnsupportedStoreError(f"{url}: a GCS URL needs a bucket, as gs://bucket/prefix")
-    return parts.netloc, parts.path.strip("/")
+        raise UnsupportedStoreError(f"{url!r}: a GCS URL needs a bucket, {usage}")
+    if parts.query or parts.fragment:
+        raise UnsupportedStoreError(f"{url!r}: a GCS URL has no query or fragment; {usage}")
+    prefix = parts.path.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise UnsupportedStoreError(
+            f"{url!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
+        )
+    return parts.netloc, prefix

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from obstore.store import S3Store
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
 from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
@@ -336,6 +336,7 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     Raises:
         UnsupportedStoreError: no bucket, or a URL that cannot be split.
     """
+    refuse_control_characters(url, "as s3://bucket/prefix")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
