@@ -293,7 +293,6 @@ def test_a_copy_never_records_or_reports_a_password_of_the_source(tmp_path: Path
     assert "hunter2" not in report.source
 
 
-@pytest.mark.xfail(strict=True, reason="review: S3 error codes give AWS_REGION hints on any cloud")
 @pytest.mark.parametrize("code", ["PermanentRedirect", "AuthorizationHeaderMalformed"])
 @pytest.mark.parametrize("backend", [GCSBackend, AzureBackend], ids=["gcs", "azure"])
 def test_an_xml_error_code_never_names_aws_settings_for_another_cloud(

@@ -233,6 +233,10 @@ class S3Backend(ObstoreBackend):
     hints = StoreHints(
         credentials="AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://",
         endpoint="AWS_ENDPOINT_URL",
+        codes={
+            "PermanentRedirect": "set AWS_REGION to the bucket's region, or check the endpoint",
+            "AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region",
+        },
     )
 
     @classmethod
