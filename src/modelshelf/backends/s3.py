@@ -284,7 +284,8 @@ class S3Backend(ObstoreBackend):
             opts["region"] if "region" in opts else (env("AWS_REGION") or env("AWS_DEFAULT_REGION"))
         )
         key, secret, token, from_profile = _keys(opts)
-        region = region or from_profile.get("region")
+        if from_profile:  # read only when a profile is named or nothing else signs
+            region = region or from_profile.get("region")
         endpoint, source = opts.get("endpoint"), "the endpoint setting"
         for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
             if not endpoint and env(variable):
