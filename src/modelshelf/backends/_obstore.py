@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
 
 import obstore
@@ -24,6 +25,7 @@ from modelshelf.errors import (
     StoreError,
     StoreUnavailableError,
     StoreUnreachableError,
+    UnsupportedStoreError,
 )
 
 if TYPE_CHECKING:
@@ -64,12 +66,11 @@ _S3_MESSAGE = re.compile(r"<Message>([^<]{1,500})</Message>")
 
 _HOST = re.compile(r"\b(https?://[^/\s]+)")
 
-# What to do about an S3 error code; the default points at the endpoint and the URL.
-_NEXT_STEP = {
+# What to do about an XML error code any cloud may send; a store's own codes (naming its own
+# settings) are in its hints. The default points at the endpoint and the URL.
+_NEXT_STEP: Mapping[str, str] = {
     "NoSuchBucket": "create the bucket, or fix the bucket in the store URL",
     "InvalidBucketName": "fix the bucket in the store URL",
-    "PermanentRedirect": "set AWS_REGION to the bucket's region, or check the endpoint",
-    "AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region",
     "SlowDown": "try again shortly",
 }
 
@@ -85,6 +86,9 @@ class StoreHints(NamedTuple):
     """The credential settings, e.g. ``"AWS_ACCESS_KEY_ID or AWS_PROFILE"``."""
     endpoint: str
     """The endpoint setting, e.g. ``"AWS_ENDPOINT_URL"``."""
+    codes: Mapping[str, str] = MappingProxyType({})
+    """Next steps for this cloud's own XML error codes, in its own settings' words, e.g.
+    ``{"AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region"}``."""
 
 
 GENERIC_HINTS = StoreHints(
@@ -103,6 +107,18 @@ def _summary(exc: BaseException) -> str:
     """What obstore said, without its multi-line debug dump."""
     text = str(exc).split("\n\nDebug source:")[0].strip()
     return _one_line(text) if text else type(exc).__name__
+
+
+def refuse_control_characters(url: str, usage: str) -> None:
+    """Refuse a store URL holding control characters, before ``urlsplit`` sees it.
+
+    ``urlsplit`` silently drops tab, CR and LF: ``az://c/a<TAB>b`` would open the prefix ``ab``.
+
+    Raises:
+        UnsupportedStoreError: the URL holds a control (or other unprintable) character.
+    """
+    if not url.isprintable():
+        raise UnsupportedStoreError(f"{url!r}: a store URL holds no control characters; {usage}")
 
 
 def first_line(exc: BaseException) -> str:
@@ -144,9 +160,10 @@ def translate_error(
     """
     where = f"{url.rstrip('/')}/{key}" if key else url
     status, code, cause = _http_failure(exc)
-    if code in _NEXT_STEP and code != "SlowDown":
+    next_step = {**_NEXT_STEP, **hints.codes}
+    if code in next_step and code != "SlowDown":
         # About the bucket or the setup, not one key: a missing bucket is no missing object.
-        raise StoreError(f"{url}: {cause}; {_NEXT_STEP[code]}") from exc
+        raise StoreError(f"{url}: {cause}; {next_step[code]}") from exc
     if isinstance(exc, obx.NotFoundError | FileNotFoundError):
         raise ObjectNotFoundError(f"{where} does not exist") from exc
     if isinstance(exc, obx.AlreadyExistsError | obx.PreconditionError | FileExistsError):
@@ -177,9 +194,7 @@ def translate_error(
             " cached versions stay usable with MODELSHELF_OFFLINE=1."
         ) from exc
     if status is not None:
-        step = _NEXT_STEP.get(
-            code or "", f"check the endpoint ({hints.endpoint}) and the store URL"
-        )
+        step = next_step.get(code or "", f"check the endpoint ({hints.endpoint}) and the store URL")
         raise StoreError(f"{url}: {key or 'store'}: {cause}; {step}") from exc
     raise StoreError(f"{url}: {key or 'store'}: {first_line(exc)}") from exc
 

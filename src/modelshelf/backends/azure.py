@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 from obstore.store import AzureStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
 from modelshelf.backends.base import ObjectMeta, PutMode, without_password
 from modelshelf.errors import StoreAuthError, StoreError, UnsupportedStoreError
 
@@ -117,6 +117,7 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
         UnsupportedStoreError: no container, an invalid one, or a URL that cannot be split.
     """
     usage = "as az://container/prefix"
+    refuse_control_characters(url, usage)
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "az://c[x": urllib reads brackets as an IPv6 host
@@ -187,6 +188,29 @@ def _first(settings: AzureSettings, name: str, *variables: str) -> tuple[Any, st
         if value:
             return value, variable
     return None, ""
+
+
+_CREDENTIAL_VARIABLES = {
+    "account_key": ("AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY"),
+    "sas_token": ("AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY"),
+    "token": ("AZURE_STORAGE_TOKEN",),
+}
+
+
+def _credential(name: str, value: Any, url: str) -> dict[str, Any]:
+    """The obstore config entries for one credential setting (``account_key``, ...)."""
+    if name == "account_key":
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            raise StoreAuthError(
+                f"the Azure account key for {url} is not base64: copy it again from the"
+                " storage account's access keys (AZURE_STORAGE_ACCOUNT_KEY, or account_key)"
+            ) from None
+        return {"account_key": value, "credential_type": "access_key"}
+    if name == "sas_token":
+        return {"sas_key": str(value).lstrip("?"), "credential_type": "sas_token"}
+    return {"token": value, "credential_type": "bearer_token"}
 
 
 def _account_and_endpoint(settings: AzureSettings) -> tuple[str | None, str, str]:
@@ -329,27 +353,19 @@ class AzureBackend(ObstoreBackend):
         """The obstore config entries that choose how requests are signed."""
         if _flag(opts.get("anonymous")):
             return {"skip_signature": True}
-        key, _ = _first(
-            opts, "account_key", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY"
-        )
-        emulator, _ = _first(opts, "use_emulator", "AZURE_STORAGE_USE_EMULATOR")
-        if not key and _flag(emulator) and account == EMULATOR_ACCOUNT:
-            key = EMULATOR_KEY
-        if key:
-            try:
-                base64.b64decode(str(key), validate=True)
-            except (binascii.Error, ValueError):
-                raise StoreAuthError(
-                    f"the Azure account key for {url} is not base64: copy it again from the"
-                    " storage account's access keys (AZURE_STORAGE_ACCOUNT_KEY, or account_key)"
-                ) from None
-            return {"account_key": key, "credential_type": "access_key"}
-        sas, _ = _first(opts, "sas_token", "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_SAS_KEY")
-        if sas:
-            return {"sas_key": str(sas).lstrip("?"), "credential_type": "sas_token"}
-        token, _ = _first(opts, "token", "AZURE_STORAGE_TOKEN")
-        if token:
-            return {"token": token, "credential_type": "bearer_token"}
+        # Every explicit setting beats every variable: a read-only SAS given for this store must
+        # not lose to whatever account key the shell holds.
+        for name in ("account_key", "sas_token", "token"):
+            if opts.get(name) not in (None, ""):
+                return _credential(name, opts[name], url)
+        for name, variables in _CREDENTIAL_VARIABLES.items():
+            value = next((constants.env(v) for v in variables if constants.env(v)), None)
+            if not value and name == "account_key":
+                emulator, _ = _first(opts, "use_emulator", "AZURE_STORAGE_USE_EMULATOR")
+                if _flag(emulator) and account == EMULATOR_ACCOUNT:
+                    value = EMULATOR_KEY
+            if value:
+                return _credential(name, value, url)
         flow = (constants.env("AZURE_CREDENTIAL_TYPE") or "").strip().lower()
         if flow in _DELEGATED:
             return {"credential_type": flow}

@@ -25,7 +25,11 @@ Conditional writes: create-only puts send ``ifGenerationMatch=0`` (obstore does 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
@@ -35,7 +39,12 @@ from obstore import exceptions as obx
 from obstore.store import GCSStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints, first_line
+from modelshelf.backends._obstore import (
+    ObstoreBackend,
+    StoreHints,
+    first_line,
+    refuse_control_characters,
+)
 from modelshelf.backends.base import without_password
 from modelshelf.backends.s3 import check_endpoint
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
@@ -79,6 +88,7 @@ _RETRY: Any = {
 
 # GCS bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_TRUE = ("1", "true", "yes", "on")
 _ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
 
 _CREDENTIAL_VARIABLES = {
@@ -87,6 +97,34 @@ _CREDENTIAL_VARIABLES = {
     "application_credentials": ("GOOGLE_APPLICATION_CREDENTIALS",),
     "bearer_token": ("GOOGLE_BEARER_TOKEN",),
 }
+
+
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_credential_variables(hide: bool) -> Iterator[None]:
+    """Hide the GOOGLE_* credential variables from obstore while it builds a store.
+
+    obstore reads them itself, eagerly, and a service account file named there would beat (or
+    clash with) the credential chosen here, explicit settings first. The chosen one is passed in
+    the config, so nothing is lost; the variables are back as soon as the store is built.
+    """
+    if not hide:
+        yield
+        return
+    names = [v for variables in _CREDENTIAL_VARIABLES.values() for v in variables]
+    with _ENVIRONMENT_LOCK:
+        saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
+
+
+def _flag(value: object) -> bool:
+    """A boolean setting, given as a bool or as text (``--backend-opt anonymous=false``)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
 def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
@@ -156,15 +194,20 @@ class GCSBackend(ObstoreBackend):
         credentials_from = "the Google credentials"
         if endpoint:
             config["base_url"] = endpoint.rstrip("/")
-        if opts.get("anonymous"):
+        if _flag(opts.get("anonymous")):
             config["skip_signature"] = True
         else:
-            for name, variables in _CREDENTIAL_VARIABLES.items():
-                value = settings.get(name) or None
-                source = f"the {name} setting"
-                for variable in variables:
-                    if not value and constants.env(variable):
-                        value, source = constants.env(variable), variable
+            # Every explicit setting beats every variable: a token given for this store must not
+            # lose to a service account named in the shell.
+            chosen = [
+                (name, opts.get(name), f"the {name} setting") for name in _CREDENTIAL_VARIABLES
+            ]
+            chosen += [
+                (name, constants.env(variable), variable)
+                for name, variables in _CREDENTIAL_VARIABLES.items()
+                for variable in variables
+            ]
+            for name, value, source in chosen:
                 if value:
                     config[name] = value
                     credentials_from = source
@@ -183,13 +226,16 @@ class GCSBackend(ObstoreBackend):
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True
         try:
-            store = GCSStore(
-                bucket,
-                prefix=prefix or None,
-                config=config,  # type: ignore[arg-type]
-                client_options=client,  # type: ignore[arg-type]
-                retry_config=_RETRY,
-            )
+            with _without_credential_variables(
+                "skip_signature" in config or any(name in config for name in _CREDENTIAL_VARIABLES)
+            ):
+                store = GCSStore(
+                    bucket,
+                    prefix=prefix or None,
+                    config=config,  # type: ignore[arg-type]
+                    client_options=client,  # type: ignore[arg-type]
+                    retry_config=_RETRY,
+                )
         except (obx.BaseError, ValueError) as exc:
             # obstore reads key files at once: a missing or malformed one fails here.
             raise StoreAuthError(
@@ -212,12 +258,19 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     Raises:
         UnsupportedStoreError: no bucket, or a URL that cannot be split.
     """
+    usage = "as gs://bucket/prefix"
+    refuse_control_characters(url, usage)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise UnsupportedStoreError(
-            f"{url!r} is not a valid GCS URL ({exc}); write gs://bucket/prefix"
-        ) from None
+        raise UnsupportedStoreError(f"{url!r} is not a valid GCS URL ({exc}); {usage}") from None
     if parts.scheme.lower() != "gs" or not parts.netloc:
-        raise UnsupportedStoreError(f"{url}: a GCS URL needs a bucket, as gs://bucket/prefix")
-    return parts.netloc, parts.path.strip("/")
+        raise UnsupportedStoreError(f"{url!r}: a GCS URL needs a bucket, {usage}")
+    if parts.query or parts.fragment:
+        raise UnsupportedStoreError(f"{url!r}: a GCS URL has no query or fragment; {usage}")
+    prefix = parts.path.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise UnsupportedStoreError(
+            f"{url!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
+        )
+    return parts.netloc, prefix

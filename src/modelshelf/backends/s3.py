@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from obstore.store import S3Store
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints
+from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
 from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
@@ -137,6 +137,35 @@ def check_endpoint(
         raise refuse("has a query or fragment", "give http(s)://host[:port][/path] only")
 
 
+def _keys(opts: S3Settings) -> tuple[str | None, str | None, str | None, dict[str, str]]:
+    """The access key, secret and session token that sign, and the profile's settings.
+
+    Every explicit setting beats every variable: an explicit profile's keys, then explicit
+    keys, then ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, then the keys of ``AWS_PROFILE``
+    (or of the ``default`` profile).
+    """
+    env = constants.env
+    explicit = opts.get("profile")
+    named = explicit or env("AWS_PROFILE")
+    given = (opts.get("access_key_id"), opts.get("secret_access_key"), opts.get("session_token"))
+    from_env = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"))
+    has_keys = any(k[0] and k[1] for k in (given, from_env))
+    # The default profile is read only when nothing else signs (as before: a broken unused
+    # ~/.aws file must not stop a store opened with keys).
+    from_profile = _profile_settings(named) if named or not has_keys else {}
+    profile_keys = (
+        from_profile.get("aws_access_key_id"),
+        from_profile.get("aws_secret_access_key"),
+        from_profile.get("aws_session_token"),
+    )
+    for candidate in (profile_keys if explicit else (None, None, None), given, from_env):
+        if candidate[0] and candidate[1]:
+            return (*candidate, from_profile)
+    if profile_keys[0] and profile_keys[1]:
+        return (*profile_keys, from_profile)
+    return None, None, None, from_profile
+
+
 def _check_bucket_and_region(bucket: str, region: str) -> None:
     if not _BUCKET.fullmatch(bucket):
         raise UnsupportedStoreError(
@@ -204,6 +233,10 @@ class S3Backend(ObstoreBackend):
     hints = StoreHints(
         credentials="AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE for s3://",
         endpoint="AWS_ENDPOINT_URL",
+        codes={
+            "PermanentRedirect": "set AWS_REGION to the bucket's region, or check the endpoint",
+            "AuthorizationHeaderMalformed": "set AWS_REGION to the bucket's region",
+        },
     )
 
     @classmethod
@@ -247,19 +280,11 @@ class S3Backend(ObstoreBackend):
             )
         opts: S3Settings = settings  # type: ignore[assignment]
         env = constants.env
-        profile = opts.get("profile") or env("AWS_PROFILE")
-        key = opts.get("access_key_id") or env("AWS_ACCESS_KEY_ID")
-        secret = opts.get("secret_access_key") or env("AWS_SECRET_ACCESS_KEY")
-        token = opts.get("session_token") or env("AWS_SESSION_TOKEN")
         region = (
             opts["region"] if "region" in opts else (env("AWS_REGION") or env("AWS_DEFAULT_REGION"))
         )
-        if profile or not (key and secret):
-            from_profile = _profile_settings(profile)
-            if not (key and secret) and "aws_access_key_id" in from_profile:
-                key = from_profile["aws_access_key_id"]
-                secret = from_profile.get("aws_secret_access_key")
-                token = from_profile.get("aws_session_token")
+        key, secret, token, from_profile = _keys(opts)
+        if from_profile:  # read only when a profile is named or nothing else signs
             region = region or from_profile.get("region")
         endpoint, source = opts.get("endpoint"), "the endpoint setting"
         for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
@@ -316,6 +341,7 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     Raises:
         UnsupportedStoreError: no bucket, or a URL that cannot be split.
     """
+    refuse_control_characters(url, "as s3://bucket/prefix")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
