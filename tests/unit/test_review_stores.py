@@ -422,7 +422,6 @@ def test_a_copy_error_of_the_destination_names_the_destination_store(
     assert "'dev'" not in err
 
 
-@pytest.mark.xfail(strict=True, reason="review: a key written into a gs:// or az:// URL is echoed")
 @pytest.mark.parametrize("url", ["az://acme:S3CR3TKEY@models/p", "gs://svc:S3CR3TKEY@models/p"])
 def test_a_secret_written_into_a_store_url_is_not_echoed(url: str, tmp_path: Path) -> None:
     # azure.py even expects it ("give the account with AZURE_STORAGE_ACCOUNT_NAME, not in the

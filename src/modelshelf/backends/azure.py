@@ -118,16 +118,19 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
     """
     usage = "as az://container/prefix"
     refuse_control_characters(url, usage)
+    shown = without_password(url)  # a key typed into the URL is never echoed
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "az://c[x": urllib reads brackets as an IPv6 host
-        raise UnsupportedStoreError(f"{url!r} is not a valid Azure URL ({exc}); {usage}") from None
+        raise UnsupportedStoreError(
+            f"{shown!r} is not a valid Azure URL ({exc}); {usage}"
+        ) from None
     container = parts.netloc
     if not container:
-        raise UnsupportedStoreError(f"{url!r}: an Azure URL needs a container, {usage}")
+        raise UnsupportedStoreError(f"{shown!r}: an Azure URL needs a container, {usage}")
     if "@" in container:
         raise UnsupportedStoreError(
-            f"{url!r}: give the account with AZURE_STORAGE_ACCOUNT_NAME (or account_name), not in"
+            f"{shown!r}: give the account with AZURE_STORAGE_ACCOUNT_NAME (or account_name), not in"
             f" the URL; write the store {usage}"
         )
     if not _CONTAINER.fullmatch(container):
@@ -136,14 +139,14 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
             f" digits and single hyphens, {usage}"
         )
     if parts.query or parts.fragment:
-        raise UnsupportedStoreError(f"{url!r}: an Azure URL has no query or fragment; {usage}")
+        raise UnsupportedStoreError(f"{shown!r}: an Azure URL has no query or fragment; {usage}")
     prefix = parts.path.strip("/")
     if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
         raise UnsupportedStoreError(
-            f"{url!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
+            f"{shown!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
         )
     if not prefix.isprintable():
-        raise UnsupportedStoreError(f"{url!r}: the prefix holds control characters; {usage}")
+        raise UnsupportedStoreError(f"{shown!r}: the prefix holds control characters; {usage}")
     return container, prefix
 
 

@@ -260,17 +260,23 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     """
     usage = "as gs://bucket/prefix"
     refuse_control_characters(url, usage)
+    shown = without_password(url)  # a key typed into the URL is never echoed
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise UnsupportedStoreError(f"{url!r} is not a valid GCS URL ({exc}); {usage}") from None
+        raise UnsupportedStoreError(f"{shown!r} is not a valid GCS URL ({exc}); {usage}") from None
     if parts.scheme.lower() != "gs" or not parts.netloc:
-        raise UnsupportedStoreError(f"{url!r}: a GCS URL needs a bucket, {usage}")
+        raise UnsupportedStoreError(f"{shown!r}: a GCS URL needs a bucket, {usage}")
+    if "@" in parts.netloc:
+        raise UnsupportedStoreError(
+            f"{shown!r}: credentials do not go in a GCS URL; give them with"
+            f" GOOGLE_APPLICATION_CREDENTIALS (or --backend-opt), and write the store {usage}"
+        )
     if parts.query or parts.fragment:
-        raise UnsupportedStoreError(f"{url!r}: a GCS URL has no query or fragment; {usage}")
+        raise UnsupportedStoreError(f"{shown!r}: a GCS URL has no query or fragment; {usage}")
     prefix = parts.path.strip("/")
     if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
         raise UnsupportedStoreError(
-            f"{url!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
+            f"{shown!r}: the prefix may not hold empty, '.' or '..' segments; {usage}"
         )
     return parts.netloc, prefix
