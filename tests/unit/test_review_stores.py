@@ -69,7 +69,6 @@ def test_gcs_explicit_credential_beats_a_service_account_in_the_environment(
     assert backend.url == "gs://models"
 
 
-@pytest.mark.xfail(strict=True, reason="review: env does not override a named az:// store's file")
 def test_environment_overrides_the_file_for_a_named_azure_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -239,7 +238,6 @@ class _Recording(Backend):
 _Recording.__module__ = "thirdparty.stores"
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror ignores --backend-opt/--profile/--anonymous")
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
