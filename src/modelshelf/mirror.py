@@ -51,7 +51,7 @@ from modelshelf import constants
 from modelshelf._mirror_plan import INDEX_NAME, MirrorItem, check_key, make_plan, split_url
 from modelshelf._progress import ProgressTask, make_progress
 from modelshelf.backends.base import Backend, ObjectMeta
-from modelshelf.backends.registry import open_backend
+from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
     InvalidInputError,
     ObjectNotFoundError,
@@ -152,7 +152,7 @@ def mirror(
     root = Path(dest).expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
-    backend = open_backend(store_url, **backend_options)
+    backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
     listing, single = _listing(backend, url, prefix, folder_only)
     index = _load_index(root)
     local = {key: _stat(root, key) for key in index}

@@ -255,7 +255,6 @@ def test_the_mirror_command_opens_the_store_with_the_given_settings(
     assert _Recording.opened and _Recording.opened[-1] == expected
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror opens third-party backends unguarded")
 def test_mirror_turns_a_third_party_error_into_a_store_error_without_its_secret(
     tmp_path: Path,
 ) -> None:
