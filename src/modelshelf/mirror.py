@@ -12,7 +12,9 @@ names one object fetches just that object, to the same path. How it runs:
 1. **List and plan.** The store's listing (paged by obstore past 1,000 keys) is checked key by
    key (:func:`modelshelf._mirror_plan.check_key`) before anything is written: one key that
    could leave DEST (``..``, absolute, ``C:``, backslash, control characters, empty segments)
-   refuses the whole mirror, naming the key; DEST is not even created.
+   refuses the whole mirror, naming the key; DEST is not even created. DEST and every existing
+   folder a file goes into must be a real folder, not a symbolic link (nor lead out of DEST's
+   real path): checked before anything is written, and again before each write.
 2. **Skip what is there.** ``DEST/.modelshelf-mirror.json`` records, for every file a mirror
    wrote, the store, the object's size and ETag (or its time, when a store gives no ETag), the
    sha256 of the bytes received, and the local file's size and mtime. A file is fetched again
@@ -178,6 +180,9 @@ def mirror(
     if verify:  # reads only: a dry run reports what it finds too
         items = [_reverified(root, item, index) for item in items]
     to_fetch = [item for item in items if item.action == "fetch"]
+    checked: set[Path] = set()
+    for item in to_fetch:  # before anything is written, a dry run included
+        _own_folders(root, inside(root, item.key).parent, checked)
     if not dry_run and to_fetch:
         _Run(backend, root, store_url, index, max_workers, progress).fetch_all(to_fetch)
     skipped = [item for item in items if item.action == "skip"]
@@ -240,6 +245,39 @@ def _stat(root: Path, key: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _own_folders(root: Path, folder: Path, checked: set[Path] | None = None) -> None:
+    """Refuse unless ``root`` and every existing folder from it down to ``folder`` is a real
+    folder (not a symbolic link) whose real path lies in ``root``'s: ``inside`` is lexical, and
+    ``mkdir`` and ``os.replace`` follow links, so a link in DEST would carry writes out of it.
+
+    Raises:
+        InvalidInputError: naming the link (or the folder that leads out of DEST).
+    """
+    real_root = os.path.realpath(root)
+    parts = folder.relative_to(root).parts
+    for depth in range(len(parts) + 1):
+        path = root.joinpath(*parts[:depth])
+        if checked is not None and path in checked:
+            continue
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return  # made by the mirror itself, from here down
+        except OSError:
+            return  # not readable: the write fails and says so
+        real = os.path.realpath(path)
+        outside = os.path.commonpath([real_root, real]) != real_root
+        if stat.S_ISLNK(st.st_mode) or outside:
+            what = "is a symbolic link" if stat.S_ISLNK(st.st_mode) else "leads out of it"
+            raise InvalidInputError(
+                f"refusing to mirror into {root}: {path} {what}, and a mirror writes only into"
+                " DEST's own folders; replace it with a folder or pick another DEST (nothing"
+                " was written through it)"
+            )
+        if checked is not None:
+            checked.add(path)
 
 
 def _sha256_file(path: Path) -> str | None:
@@ -328,15 +366,18 @@ class _Run:
 
     def _one(self, item: MirrorItem, task: ProgressTask) -> None:
         target = inside(self.root, item.key)
+        _own_folders(self.root, target.parent)  # again: the tree may have changed since the plan
         if target.parent not in self.folders:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise _write_error(exc, self.root, item.key) from exc
+            _own_folders(self.root, target.parent)
             self.folders.add(target.parent)
         temp = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.mirror-partial")
         try:
             sha256 = self._download(item, temp, task)
+            _own_folders(self.root, target.parent)
             os.replace(temp, target)
             st = target.stat()
         except BaseException as exc:

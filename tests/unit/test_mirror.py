@@ -462,6 +462,47 @@ def test_unknown_scheme_and_unusable_urls(tmp_path: Path) -> None:
         mirror("memory://models/a/../b", tmp_path)
 
 
+def test_a_symlinked_folder_in_dest_refuses_the_mirror_before_writing(
+    store: Backend, tmp_path: Path
+) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    (dest / "conduct/secrecy").mkdir(parents=True)
+    outside.mkdir()
+    (dest / "conduct/secrecy/en").symlink_to(outside, target_is_directory=True)
+    for dry_run in (True, False):
+        with pytest.raises(InvalidInputError, match=r"secrecy/en is a symbolic link"):
+            mirror(f"memory://models/{PREFIX}", dest, dry_run=dry_run)
+    assert list(outside.iterdir()) == [] and not (dest / ".modelshelf-mirror.json").exists()
+
+
+def test_a_dest_that_is_a_symlink_is_refused(store: Backend, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    with pytest.raises(InvalidInputError, match="link is a symbolic link"):
+        mirror(f"memory://models/{PREFIX}", tmp_path / "link")
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_a_symlink_made_during_the_mirror_is_refused_before_the_write(
+    hostile: DictBackend, tmp_path: Path
+) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    outside.mkdir()
+
+    class Swaps(DictBackend):  # another process swaps a folder of DEST for a link mid-mirror
+        def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+            lr = dest / PREFIX / "models/lr"
+            if lr.is_dir() and not lr.is_symlink():
+                lr.rename(tmp_path / "moved")
+                lr.symlink_to(outside, target_is_directory=True)
+            yield from super().get(key, chunk_size)
+
+    register_backend("mirrortest", Swaps, clobber=True)
+    with pytest.raises(InvalidInputError, match="lr is a symbolic link"):
+        mirror(f"mirrortest://bucket/{PREFIX}", dest, max_workers=1)
+    assert list(outside.iterdir()) == []
+
+
 def test_a_destination_that_is_a_file_is_refused(store: Backend, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(InvalidInputError, match="not a folder"):

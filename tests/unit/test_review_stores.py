@@ -113,7 +113,6 @@ def _seeded(name: str) -> None:
     backend.put("models/lr/config.json", b"{}")
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror follows a symlinked folder out of DEST")
 def test_mirror_writes_nothing_outside_dest_through_a_symlink_in_it(tmp_path: Path) -> None:
     _seeded("review-symlink")
     dest, outside = tmp_path / "dest", tmp_path / "outside"
