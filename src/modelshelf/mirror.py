@@ -321,6 +321,7 @@ class _Run:
         self.dirty = False
         self.folders: set[Path] = set()
         self.unreadable: list[str] = []
+        self.changed: list[str] = []
 
     def fetch_all(self, items: list[MirrorItem]) -> None:
         """Fetch ``items``: small ones on the pool, large ones one by one (each ranged)."""
@@ -338,6 +339,9 @@ class _Run:
                     self._one(item, task)
             finally:
                 self._save(force=True)
+        if self.changed:
+            more = f" ({len(self.changed) - 1} more objects too)" if len(self.changed) > 1 else ""
+            raise StoreError(f"{sorted(self.changed)[0]}{more}; everything else was mirrored")
         if self.unreadable:
             first = sorted(self.unreadable)[0]
             more = f" and {len(self.unreadable) - 1} more" if len(self.unreadable) > 1 else ""
@@ -387,6 +391,10 @@ class _Run:
                 with self.lock:  # gone since the listing; the rest goes on
                     self.unreadable.append(item.key)
                 return
+            if isinstance(exc, _ChangedError):
+                with self.lock:  # nothing kept under its name, not indexed; the rest goes on
+                    self.changed.append(str(exc))
+                return
             if isinstance(exc, OSError) and not isinstance(exc, StoreError):
                 raise _write_error(exc, self.root, item.key) from exc
             raise
@@ -417,7 +425,7 @@ class _Run:
         finally:
             os.close(fd)
         if received != item.size:
-            raise StoreError(
+            raise _ChangedError(
                 f"{self.backend.url}/{item.key}: received {received} bytes, the listing said"
                 f" {item.size}; the object changed during the mirror: run it again"
             )
@@ -433,13 +441,21 @@ class _Run:
                     view = view[os.write(fd, view) :]
                 yield chunk
             return
-        actual = self.backend.head(item.key).size  # before planning ranges on a listed size
-        if actual != item.size:
-            raise StoreError(
-                f"{self.backend.url}/{item.key} now holds {actual} bytes, the listing said"
+        before = self.backend.head(item.key)  # before planning ranges on a listed size
+        if before.size != item.size:
+            raise _ChangedError(
+                f"{self.backend.url}/{item.key} now holds {before.size} bytes, the listing said"
                 f" {item.size}; the object changed during the mirror: run it again"
             )
         yield from _fetch_to_file(ObjectBlob(self.backend, item.key), item.size, fd)
+        # Each range is its own request: another writer's PUT between two of them would leave
+        # a mix of two versions. The same HEAD before and after proves one version was read.
+        after = self.backend.head(item.key)
+        if _version(after) != _version(before) or after.size != before.size:
+            raise _ChangedError(
+                f"{self.backend.url}/{item.key} was replaced while its ranges were read; the"
+                " object changed during the mirror: run it again"
+            )
 
     def _save(self, force: bool = False) -> None:
         """Write the index if it changed and (unless ``force``) the last save is old enough."""
@@ -460,12 +476,24 @@ class _Run:
             raise _write_error(exc, self.root, INDEX_NAME) from exc
 
 
+class _ChangedError(StoreError):
+    """An object changed in the store while it was read: it is left out, the rest goes on."""
+
+
+def _version(meta: ObjectMeta) -> tuple[str, str | None]:
+    """What tells two versions of an object apart in HEADs of the same store: the ETag, else
+    the version id, else the time."""
+    if meta.etag is not None:
+        return ("etag", meta.etag)
+    if meta.version is not None:
+        return ("version", meta.version)
+    return ("time", meta.last_modified.isoformat() if meta.last_modified else None)
+
+
 def _write_error(exc: OSError, root: Path, what: str) -> OSError:
     """An OSError naming what could not be written, and that nothing partial was kept."""
-    reason = exc.strerror or str(exc)
-    error = OSError(
+    return OSError(
         exc.errno,
-        f"cannot write {show(what, 120)} under {root}: {reason}; nothing partial was kept,"
-        " run the mirror again once it is fixed",
+        f"cannot write {show(what, 120)} under {root}: {exc.strerror or exc}; nothing partial"
+        " was kept, run the mirror again once it is fixed",
     )
-    return error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -448,6 +449,34 @@ def test_large_objects_use_ranged_reads(
     result = mirror(f"memory://models/{PREFIX}", tmp_path)
     assert (tmp_path / PREFIX / "big.bin").read_bytes() == big
     assert result.fetched == 4
+
+
+def test_an_object_replaced_between_its_ranges_is_left_out_and_named(
+    hostile: DictBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "RANGE_SIZE", 64)
+    hostile.put(f"{PREFIX}/big.bin", b"A" * 300)
+
+    class Replaced(DictBackend):  # another writer's same-size PUT lands after the first range
+        def head(self, key: str) -> ObjectMeta:
+            data = self.objects[key]
+            return ObjectMeta(key, len(data), etag=hashlib.md5(data).hexdigest())
+
+        def get_range(self, key: str, start: int, end: int) -> bytes:
+            chunk = self.objects[key][start:end]
+            if key.endswith("big.bin"):
+                self.objects[key] = b"B" * len(self.objects[key])
+            return chunk
+
+    register_backend("mirrortest", Replaced, clobber=True)
+    with pytest.raises(StoreError, match=r"big\.bin was replaced.*run it again.*everything else"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path, max_workers=1)
+    assert not (tmp_path / PREFIX / "big.bin").exists()
+    assert files_under(tmp_path) == mine()
+    index = json.loads((tmp_path / ".modelshelf-mirror.json").read_text())["files"]
+    assert f"{PREFIX}/big.bin" not in index
+    rerun = mirror(f"mirrortest://bucket/{PREFIX}", tmp_path)  # one version now: fetched whole
+    assert rerun.fetched == 1 and (tmp_path / PREFIX / "big.bin").read_bytes() == b"B" * 300
 
 
 # -- errors ----------------------------------------------------------------------------------------

@@ -397,7 +397,6 @@ class _ReplacedMidway(Backend):
         raise NotImplementedError
 
 
-@pytest.mark.xfail(strict=True, reason="review: a ranged mirror mixes two versions of an object")
 def test_a_mirror_never_writes_a_mix_of_two_versions_of_an_object(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
