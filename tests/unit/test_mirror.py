@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -286,6 +287,11 @@ def test_dry_run_writes_nothing_and_lists_actions_with_sizes(
         (f"{PREFIX}/nul\x00byte", "control characters"),
         (f"{PREFIX}/clear\x1b[2J", "control characters"),
         (f"{PREFIX}/" + "x" * 300, "longer than 255 bytes"),
+        (f"{PREFIX}/models/lr/coef.npy:hidden", "NTFS stream"),
+        (f"{PREFIX}/models/Con.txt", "as a device"),
+        (f"{PREFIX}/weights.bin.", "ending in '.' or ' '"),
+        (f"{PREFIX}/readme", "same name as 'conduct/secrecy/en/version_1.2/README' but for case"),
+        (f"{PREFIX}/Models", "same name as the folder 'conduct/secrecy/en/version_1.2/models'"),
         ("/etc/passwd", "does not lie under the prefix"),
         ("elsewhere/file", "does not lie under the prefix"),
     ],
@@ -313,6 +319,14 @@ def test_a_whole_bucket_mirror_refuses_escaping_keys_at_the_top(
     DictBackend.extra = [key]
     with pytest.raises(UntrustedStoreDataError, match=re.escape(reason)):
         mirror("mirrortest://bucket", tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+
+
+def test_keys_equal_under_nfc_refuse_the_mirror(hostile: DictBackend, tmp_path: Path) -> None:
+    hostile.put(unicodedata.normalize("NFC", f"{PREFIX}/café"), b"composed")
+    hostile.put(unicodedata.normalize("NFD", f"{PREFIX}/café"), b"decomposed")
+    with pytest.raises(UntrustedStoreDataError, match=r"in Unicode NFC.*one file on macOS"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path / "d")
     assert not (tmp_path / "d").exists()
 
 

@@ -136,14 +136,12 @@ def _plan(*keys: str) -> list[tuple[str, str]]:
     return refused
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror accepts two keys equal under NFC")
 def test_keys_equal_under_nfc_are_refused() -> None:
     # design-notes: "two names equal under NFC are refused" (push does); on APFS both keys are
     # one file: the second silently replaces the first, and every rerun fetches both again.
     assert _plan(unicodedata.normalize("NFC", "p/café"), unicodedata.normalize("NFD", "p/café"))
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror says nothing of keys equal but for case")
 @pytest.mark.parametrize(
     "pair", [("p/Model.bin", "p/model.bin"), ("p/Data", "p/data/x")], ids=["files", "file-folder"]
 )
@@ -155,7 +153,6 @@ def test_keys_equal_but_for_case_are_refused_or_warned(
     assert refused or any("case" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason="review: a ':' inside a segment is an NTFS stream")
 @pytest.mark.parametrize("key", ["p/model.bin:hidden", "p/CON", "p/weights.bin."])
 def test_keys_windows_would_not_write_as_that_file_are_refused(key: str) -> None:
     # check_key refuses "X:" at a segment start for Windows' sake, but "a:b" writes the stream b
