@@ -91,7 +91,8 @@ def split_url(url: str) -> tuple[str, str, bool]:
     ``/`` (or has no prefix): such a URL never names a single object.
 
     Raises:
-        UnsupportedStoreError: the URL has no scheme, or its path is not usable.
+        UnsupportedStoreError: the URL has no scheme, holds a control character (tab, newline:
+            ``urlsplit`` would drop them silently), or its path is not usable.
 
     Example:
         >>> split_url("s3://models/conduct/en/version_1.2")
@@ -103,6 +104,10 @@ def split_url(url: str) -> tuple[str, str, bool]:
         raise UnsupportedStoreError(
             f"cannot mirror {show(url)}: give a URL such as s3://bucket/prefix,"
             " file:///path or memory://name/prefix"
+        )
+    if _UNSAFE_CHARS.search(url):  # urlsplit drops tabs and newlines: another prefix
+        raise UnsupportedStoreError(
+            f"cannot mirror {show(url)}: the URL holds a tab, newline or other control character"
         )
     try:
         parts = urlsplit(url)

@@ -503,6 +503,8 @@ def test_unknown_scheme_and_unusable_urls(tmp_path: Path) -> None:
         mirror("file://server/share", tmp_path)
     with pytest.raises(UnsupportedStoreError, match=r"prefix has a '\.\.' segment"):
         mirror("memory://models/a/../b", tmp_path)
+    with pytest.raises(UnsupportedStoreError, match="tab, newline"):
+        mirror("memory://models/a\tb", tmp_path)  # not memory://models/ab
 
 
 def test_a_symlinked_folder_in_dest_refuses_the_mirror_before_writing(

@@ -337,9 +337,6 @@ def test_an_az_url_with_a_tab_or_newline_is_refused_not_another_prefix(url: str)
     assert backend is None, f"opened {backend.url if backend else ''}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: mirror URL loses \\t\\n\\r and mirrors another prefix"
-)
 @pytest.mark.parametrize("url", ["s3://models/conduct/a\tb", "memory://m/a\nb"])
 def test_a_mirror_url_with_a_tab_or_newline_is_refused(url: str) -> None:
     with pytest.raises(UnsupportedStoreError):
