@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -45,6 +46,10 @@ _UNSAFE_CHARS = re.compile(
 )
 # Windows reads any "X:" at the start of a segment as a drive (ntpath.splitdrive), not only A-Z.
 _DRIVE = re.compile(r".:", re.DOTALL)
+# Device names Windows opens whatever the extension ("CON.txt", "com1 .json"), in any case.
+_RESERVED = re.compile(
+    r"(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|(COM|LPT)[1-9\u00b9\u00b2\u00b3])(\s*\..*)?", re.I | re.S
+)
 
 Action = Literal["fetch", "skip"]
 
@@ -86,7 +91,8 @@ def split_url(url: str) -> tuple[str, str, bool]:
     ``/`` (or has no prefix): such a URL never names a single object.
 
     Raises:
-        UnsupportedStoreError: the URL has no scheme, or its path is not usable.
+        UnsupportedStoreError: the URL has no scheme, holds a control character (tab, newline:
+            ``urlsplit`` would drop them silently), or its path is not usable.
 
     Example:
         >>> split_url("s3://models/conduct/en/version_1.2")
@@ -98,6 +104,10 @@ def split_url(url: str) -> tuple[str, str, bool]:
         raise UnsupportedStoreError(
             f"cannot mirror {show(url)}: give a URL such as s3://bucket/prefix,"
             " file:///path or memory://name/prefix"
+        )
+    if _UNSAFE_CHARS.search(url):  # urlsplit drops tabs and newlines: another prefix
+        raise UnsupportedStoreError(
+            f"cannot mirror {show(url)}: the URL holds a tab, newline or other control character"
         )
     try:
         parts = urlsplit(url)
@@ -131,8 +141,9 @@ def check_key(key: object) -> str:
     backslash, NUL or any control character (C0, DEL, C1, bidi controls, lone surrogates), an
     empty, ``.`` or ``..`` segment (``a//b``, ``a/./b``, ``a/../b``, a trailing ``/``), a
     segment starting with a drive (``C:``, or any character then ``:``; it would reset the path on
-    Windows), a
-    segment of more than 255 bytes of UTF-8, or the name of the mirror's own index.
+    Windows), a segment that Windows would write as another file: holding ``:`` (``a:b`` is the
+    stream ``b`` of ``a``), a device name (``CON``, ``NUL.txt``, ``com1``...) or ending in ``.``
+    or a space; a segment of more than 255 bytes of UTF-8, or the name of the mirror's own index.
 
     Example:
         >>> check_key("models/lr/weights.bin")
@@ -156,6 +167,14 @@ def check_key(key: object) -> str:
             raise ValueError(f"has {what} segment")
         if _DRIVE.match(segment):
             raise ValueError(f"has a segment starting with a drive letter ({show(segment[:2])})")
+        if ":" in segment:
+            raise ValueError(f"holds ':' ({show(segment)} is an NTFS stream on Windows)")
+        if _RESERVED.fullmatch(segment):
+            raise ValueError(f"has a segment Windows reads as a device ({show(segment)})")
+        if segment.endswith((".", " ")):
+            raise ValueError(
+                f"has a segment ending in '.' or ' ' ({show(segment)}; Windows drops it)"
+            )
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise ValueError(f"has a segment longer than {MAX_SEGMENT_BYTES} bytes")
     if key == INDEX_NAME:
@@ -268,7 +287,36 @@ def make_plan(
         for item in items
         if item.key in folders
     )
+    refused.extend(_one_file_elsewhere([item.key for item in items], folders))
     return items, refused
+
+
+def _fold(name: str) -> str:
+    """``name`` as macOS and Windows compare names by default: Unicode NFC, case folded."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _one_file_elsewhere(keys: list[str], folders: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The keys that would be one file with another key (or a folder of one) on macOS or
+    Windows: equal under Unicode NFC, or but for case. Mirrored there, one would silently
+    replace the other, and every rerun would fetch both again."""
+    first: dict[str, str] = {}
+    folded_folders = {_fold(folder): folder for folder in sorted(folders, reverse=True)}
+    refused: list[tuple[str, str]] = []
+    for key in keys:  # in key order: the later key of a pair is named
+        folded = _fold(key)
+        other = first.setdefault(folded, key)
+        if other == key:
+            other = folded_folders.get(folded, key)
+            what = f"the folder {show(other)}"
+        else:
+            what = show(other)
+        if other == key:
+            continue
+        nfc = unicodedata.normalize("NFC", key) == unicodedata.normalize("NFC", other)
+        why = "in Unicode NFC (one composed, one not)" if nfc else "but for case"
+        refused.append((key, f"is the same name as {what} {why}: one file on macOS and Windows"))
+    return refused
 
 
 def _folders(keys: set[str]) -> dict[str, str]:

@@ -12,7 +12,9 @@ names one object fetches just that object, to the same path. How it runs:
 1. **List and plan.** The store's listing (paged by obstore past 1,000 keys) is checked key by
    key (:func:`modelshelf._mirror_plan.check_key`) before anything is written: one key that
    could leave DEST (``..``, absolute, ``C:``, backslash, control characters, empty segments)
-   refuses the whole mirror, naming the key; DEST is not even created.
+   refuses the whole mirror, naming the key; DEST is not even created. DEST and every existing
+   folder a file goes into must be a real folder, not a symbolic link (nor lead out of DEST's
+   real path): checked before anything is written, and again before each write.
 2. **Skip what is there.** ``DEST/.modelshelf-mirror.json`` records, for every file a mirror
    wrote, the store, the object's size and ETag (or its time, when a store gives no ETag), the
    sha256 of the bytes received, and the local file's size and mtime. A file is fetched again
@@ -51,7 +53,7 @@ from modelshelf import constants
 from modelshelf._mirror_plan import INDEX_NAME, MirrorItem, check_key, make_plan, split_url
 from modelshelf._progress import ProgressTask, make_progress
 from modelshelf.backends.base import Backend, ObjectMeta
-from modelshelf.backends.registry import open_backend
+from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
     InvalidInputError,
     ObjectNotFoundError,
@@ -152,7 +154,7 @@ def mirror(
     root = Path(dest).expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
-    backend = open_backend(store_url, **backend_options)
+    backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
     listing, single = _listing(backend, url, prefix, folder_only)
     index = _load_index(root)
     local = {key: _stat(root, key) for key in index}
@@ -178,6 +180,9 @@ def mirror(
     if verify:  # reads only: a dry run reports what it finds too
         items = [_reverified(root, item, index) for item in items]
     to_fetch = [item for item in items if item.action == "fetch"]
+    checked: set[Path] = set()
+    for item in to_fetch:  # before anything is written, a dry run included
+        _own_folders(root, inside(root, item.key).parent, checked)
     if not dry_run and to_fetch:
         _Run(backend, root, store_url, index, max_workers, progress).fetch_all(to_fetch)
     skipped = [item for item in items if item.action == "skip"]
@@ -242,6 +247,39 @@ def _stat(root: Path, key: str) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
+def _own_folders(root: Path, folder: Path, checked: set[Path] | None = None) -> None:
+    """Refuse unless ``root`` and every existing folder from it down to ``folder`` is a real
+    folder (not a symbolic link) whose real path lies in ``root``'s: ``inside`` is lexical, and
+    ``mkdir`` and ``os.replace`` follow links, so a link in DEST would carry writes out of it.
+
+    Raises:
+        InvalidInputError: naming the link (or the folder that leads out of DEST).
+    """
+    real_root = os.path.realpath(root)
+    parts = folder.relative_to(root).parts
+    for depth in range(len(parts) + 1):
+        path = root.joinpath(*parts[:depth])
+        if checked is not None and path in checked:
+            continue
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return  # made by the mirror itself, from here down
+        except OSError:
+            return  # not readable: the write fails and says so
+        real = os.path.realpath(path)
+        outside = os.path.commonpath([real_root, real]) != real_root
+        if stat.S_ISLNK(st.st_mode) or outside:
+            what = "is a symbolic link" if stat.S_ISLNK(st.st_mode) else "leads out of it"
+            raise InvalidInputError(
+                f"refusing to mirror into {root}: {path} {what}, and a mirror writes only into"
+                " DEST's own folders; replace it with a folder or pick another DEST (nothing"
+                " was written through it)"
+            )
+        if checked is not None:
+            checked.add(path)
+
+
 def _sha256_file(path: Path) -> str | None:
     digest = hashlib.sha256()
     try:
@@ -283,6 +321,7 @@ class _Run:
         self.dirty = False
         self.folders: set[Path] = set()
         self.unreadable: list[str] = []
+        self.changed: list[str] = []
 
     def fetch_all(self, items: list[MirrorItem]) -> None:
         """Fetch ``items``: small ones on the pool, large ones one by one (each ranged)."""
@@ -300,6 +339,9 @@ class _Run:
                     self._one(item, task)
             finally:
                 self._save(force=True)
+        if self.changed:
+            more = f" ({len(self.changed) - 1} more objects too)" if len(self.changed) > 1 else ""
+            raise StoreError(f"{sorted(self.changed)[0]}{more}; everything else was mirrored")
         if self.unreadable:
             first = sorted(self.unreadable)[0]
             more = f" and {len(self.unreadable) - 1} more" if len(self.unreadable) > 1 else ""
@@ -328,15 +370,18 @@ class _Run:
 
     def _one(self, item: MirrorItem, task: ProgressTask) -> None:
         target = inside(self.root, item.key)
+        _own_folders(self.root, target.parent)  # again: the tree may have changed since the plan
         if target.parent not in self.folders:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise _write_error(exc, self.root, item.key) from exc
+            _own_folders(self.root, target.parent)
             self.folders.add(target.parent)
         temp = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.mirror-partial")
         try:
             sha256 = self._download(item, temp, task)
+            _own_folders(self.root, target.parent)
             os.replace(temp, target)
             st = target.stat()
         except BaseException as exc:
@@ -345,6 +390,10 @@ class _Run:
             if isinstance(exc, ObjectNotFoundError):
                 with self.lock:  # gone since the listing; the rest goes on
                     self.unreadable.append(item.key)
+                return
+            if isinstance(exc, _ChangedError):
+                with self.lock:  # nothing kept under its name, not indexed; the rest goes on
+                    self.changed.append(str(exc))
                 return
             if isinstance(exc, OSError) and not isinstance(exc, StoreError):
                 raise _write_error(exc, self.root, item.key) from exc
@@ -376,7 +425,7 @@ class _Run:
         finally:
             os.close(fd)
         if received != item.size:
-            raise StoreError(
+            raise _ChangedError(
                 f"{self.backend.url}/{item.key}: received {received} bytes, the listing said"
                 f" {item.size}; the object changed during the mirror: run it again"
             )
@@ -392,13 +441,21 @@ class _Run:
                     view = view[os.write(fd, view) :]
                 yield chunk
             return
-        actual = self.backend.head(item.key).size  # before planning ranges on a listed size
-        if actual != item.size:
-            raise StoreError(
-                f"{self.backend.url}/{item.key} now holds {actual} bytes, the listing said"
+        before = self.backend.head(item.key)  # before planning ranges on a listed size
+        if before.size != item.size:
+            raise _ChangedError(
+                f"{self.backend.url}/{item.key} now holds {before.size} bytes, the listing said"
                 f" {item.size}; the object changed during the mirror: run it again"
             )
         yield from _fetch_to_file(ObjectBlob(self.backend, item.key), item.size, fd)
+        # Each range is its own request: another writer's PUT between two of them would leave
+        # a mix of two versions. The same HEAD before and after proves one version was read.
+        after = self.backend.head(item.key)
+        if _version(after) != _version(before) or after.size != before.size:
+            raise _ChangedError(
+                f"{self.backend.url}/{item.key} was replaced while its ranges were read; the"
+                " object changed during the mirror: run it again"
+            )
 
     def _save(self, force: bool = False) -> None:
         """Write the index if it changed and (unless ``force``) the last save is old enough."""
@@ -419,12 +476,24 @@ class _Run:
             raise _write_error(exc, self.root, INDEX_NAME) from exc
 
 
+class _ChangedError(StoreError):
+    """An object changed in the store while it was read: it is left out, the rest goes on."""
+
+
+def _version(meta: ObjectMeta) -> tuple[str, str | None]:
+    """What tells two versions of an object apart in HEADs of the same store: the ETag, else
+    the version id, else the time."""
+    if meta.etag is not None:
+        return ("etag", meta.etag)
+    if meta.version is not None:
+        return ("version", meta.version)
+    return ("time", meta.last_modified.isoformat() if meta.last_modified else None)
+
+
 def _write_error(exc: OSError, root: Path, what: str) -> OSError:
     """An OSError naming what could not be written, and that nothing partial was kept."""
-    reason = exc.strerror or str(exc)
-    error = OSError(
+    return OSError(
         exc.errno,
-        f"cannot write {show(what, 120)} under {root}: {reason}; nothing partial was kept,"
-        " run the mirror again once it is fixed",
+        f"cannot write {show(what, 120)} under {root}: {exc.strerror or exc}; nothing partial"
+        " was kept, run the mirror again once it is fixed",
     )
-    return error

@@ -4,6 +4,7 @@ DEST, and a key that is accepted lands exactly at its own path."""
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
@@ -20,14 +21,50 @@ pytestmark = pytest.mark.property
 SETTINGS = settings(max_examples=400, deadline=None)
 ROOT = Path("/var/dest")
 
+# Windows would open a device, or drop a trailing '.' or ' ': another file than the key says.
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"{p}{n}" for p in ("COM", "LPT") for n in "123456789"),
+}
+
+
+def _windows_safe(segment: str) -> bool:
+    stem = segment.split(".")[0].rstrip().upper()
+    return (
+        segment not in (".", "..")
+        and not segment.endswith((".", " "))
+        and (stem not in _WINDOWS_RESERVED)
+    )
+
+
 # Segments that are fine, and the pieces hostile keys are made of.
 _SAFE = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\:"),
     min_size=1,
     max_size=12,
-).filter(lambda s: s not in (".", ".."))
+).filter(_windows_safe)
 _HOSTILE = st.sampled_from(
-    ["..", ".", "", "C:", "c:x", "\\", "a\\b", "\x00", "\x1b[2J", "\n", "\u202e", "\ud800", "/"]
+    [
+        *[
+            "..",
+            ".",
+            "",
+            "C:",
+            "c:x",
+            "\\",
+            "a\\b",
+            "\x00",
+            "\x1b[2J",
+            "\n",
+            "\u202e",
+            "\ud800",
+            "/",
+        ],
+        *["a:b", "model.bin:hidden", "CON", "nul.txt", "Com1 .json", "lpt9", "x.", "x "],
+    ]
 )
 _DRIVE_LIKE = st.builds(lambda c, rest: f"{c}:{rest}", st.characters(), st.text(max_size=3))
 _SEGMENT = st.one_of(_SAFE, _HOSTILE, _DRIVE_LIKE, st.text(max_size=6))
@@ -53,6 +90,7 @@ def test_an_accepted_key_stays_inside_dest_at_its_own_path(key: str) -> None:
     windows = PureWindowsPath("C:/dest").joinpath(*key.split("/"))
     assert windows.drive == "C:" and windows.parts[:2] == ("C:\\", "dest")
     assert len(windows.parts) == 2 + len(key.split("/"))
+    assert all(_windows_safe(part) and ":" not in part for part in key.split("/"))
 
 
 @SETTINGS
@@ -88,6 +126,9 @@ def test_a_plan_holds_only_safe_keys_under_the_prefix_and_refuses_the_rest(
     refused_keys = {key for key, _ in refused}
     for meta in listing:  # every listed key is planned, or refused with a reason
         assert meta.path in planned or meta.path in refused_keys
+    # No two planned keys are one file on macOS or Windows (NFC, case).
+    folded = [unicodedata.normalize("NFC", key).casefold() for key in planned - refused_keys]
+    assert len(folded) == len(set(folded))
 
 
 @SETTINGS

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -285,6 +287,11 @@ def test_dry_run_writes_nothing_and_lists_actions_with_sizes(
         (f"{PREFIX}/nul\x00byte", "control characters"),
         (f"{PREFIX}/clear\x1b[2J", "control characters"),
         (f"{PREFIX}/" + "x" * 300, "longer than 255 bytes"),
+        (f"{PREFIX}/models/lr/coef.npy:hidden", "NTFS stream"),
+        (f"{PREFIX}/models/Con.txt", "as a device"),
+        (f"{PREFIX}/weights.bin.", "ending in '.' or ' '"),
+        (f"{PREFIX}/readme", "same name as 'conduct/secrecy/en/version_1.2/README' but for case"),
+        (f"{PREFIX}/Models", "same name as the folder 'conduct/secrecy/en/version_1.2/models'"),
         ("/etc/passwd", "does not lie under the prefix"),
         ("elsewhere/file", "does not lie under the prefix"),
     ],
@@ -312,6 +319,14 @@ def test_a_whole_bucket_mirror_refuses_escaping_keys_at_the_top(
     DictBackend.extra = [key]
     with pytest.raises(UntrustedStoreDataError, match=re.escape(reason)):
         mirror("mirrortest://bucket", tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+
+
+def test_keys_equal_under_nfc_refuse_the_mirror(hostile: DictBackend, tmp_path: Path) -> None:
+    hostile.put(unicodedata.normalize("NFC", f"{PREFIX}/café"), b"composed")
+    hostile.put(unicodedata.normalize("NFD", f"{PREFIX}/café"), b"decomposed")
+    with pytest.raises(UntrustedStoreDataError, match=r"in Unicode NFC.*one file on macOS"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path / "d")
     assert not (tmp_path / "d").exists()
 
 
@@ -450,6 +465,34 @@ def test_large_objects_use_ranged_reads(
     assert result.fetched == 4
 
 
+def test_an_object_replaced_between_its_ranges_is_left_out_and_named(
+    hostile: DictBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "RANGE_SIZE", 64)
+    hostile.put(f"{PREFIX}/big.bin", b"A" * 300)
+
+    class Replaced(DictBackend):  # another writer's same-size PUT lands after the first range
+        def head(self, key: str) -> ObjectMeta:
+            data = self.objects[key]
+            return ObjectMeta(key, len(data), etag=hashlib.md5(data).hexdigest())
+
+        def get_range(self, key: str, start: int, end: int) -> bytes:
+            chunk = self.objects[key][start:end]
+            if key.endswith("big.bin"):
+                self.objects[key] = b"B" * len(self.objects[key])
+            return chunk
+
+    register_backend("mirrortest", Replaced, clobber=True)
+    with pytest.raises(StoreError, match=r"big\.bin was replaced.*run it again.*everything else"):
+        mirror(f"mirrortest://bucket/{PREFIX}", tmp_path, max_workers=1)
+    assert not (tmp_path / PREFIX / "big.bin").exists()
+    assert files_under(tmp_path) == mine()
+    index = json.loads((tmp_path / ".modelshelf-mirror.json").read_text())["files"]
+    assert f"{PREFIX}/big.bin" not in index
+    rerun = mirror(f"mirrortest://bucket/{PREFIX}", tmp_path)  # one version now: fetched whole
+    assert rerun.fetched == 1 and (tmp_path / PREFIX / "big.bin").read_bytes() == b"B" * 300
+
+
 # -- errors ----------------------------------------------------------------------------------------
 def test_unknown_scheme_and_unusable_urls(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedStoreError, match=r"unknown store scheme 'nope://'.*s3://"):
@@ -460,6 +503,49 @@ def test_unknown_scheme_and_unusable_urls(tmp_path: Path) -> None:
         mirror("file://server/share", tmp_path)
     with pytest.raises(UnsupportedStoreError, match=r"prefix has a '\.\.' segment"):
         mirror("memory://models/a/../b", tmp_path)
+    with pytest.raises(UnsupportedStoreError, match="tab, newline"):
+        mirror("memory://models/a\tb", tmp_path)  # not memory://models/ab
+
+
+def test_a_symlinked_folder_in_dest_refuses_the_mirror_before_writing(
+    store: Backend, tmp_path: Path
+) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    (dest / "conduct/secrecy").mkdir(parents=True)
+    outside.mkdir()
+    (dest / "conduct/secrecy/en").symlink_to(outside, target_is_directory=True)
+    for dry_run in (True, False):
+        with pytest.raises(InvalidInputError, match=r"secrecy/en is a symbolic link"):
+            mirror(f"memory://models/{PREFIX}", dest, dry_run=dry_run)
+    assert list(outside.iterdir()) == [] and not (dest / ".modelshelf-mirror.json").exists()
+
+
+def test_a_dest_that_is_a_symlink_is_refused(store: Backend, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    with pytest.raises(InvalidInputError, match="link is a symbolic link"):
+        mirror(f"memory://models/{PREFIX}", tmp_path / "link")
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_a_symlink_made_during_the_mirror_is_refused_before_the_write(
+    hostile: DictBackend, tmp_path: Path
+) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    outside.mkdir()
+
+    class Swaps(DictBackend):  # another process swaps a folder of DEST for a link mid-mirror
+        def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+            lr = dest / PREFIX / "models/lr"
+            if lr.is_dir() and not lr.is_symlink():
+                lr.rename(tmp_path / "moved")
+                lr.symlink_to(outside, target_is_directory=True)
+            yield from super().get(key, chunk_size)
+
+    register_backend("mirrortest", Swaps, clobber=True)
+    with pytest.raises(InvalidInputError, match="lr is a symbolic link"):
+        mirror(f"mirrortest://bucket/{PREFIX}", dest, max_workers=1)
+    assert list(outside.iterdir()) == []
 
 
 def test_a_destination_that_is_a_file_is_refused(store: Backend, tmp_path: Path) -> None:

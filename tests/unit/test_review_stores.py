@@ -106,7 +106,6 @@ def _seeded(name: str) -> None:
     backend.put("models/lr/config.json", b"{}")
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror follows a symlinked folder out of DEST")
 def test_mirror_writes_nothing_outside_dest_through_a_symlink_in_it(tmp_path: Path) -> None:
     _seeded("review-symlink")
     dest, outside = tmp_path / "dest", tmp_path / "outside"
@@ -130,14 +129,12 @@ def _plan(*keys: str) -> list[tuple[str, str]]:
     return refused
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror accepts two keys equal under NFC")
 def test_keys_equal_under_nfc_are_refused() -> None:
     # design-notes: "two names equal under NFC are refused" (push does); on APFS both keys are
     # one file: the second silently replaces the first, and every rerun fetches both again.
     assert _plan(unicodedata.normalize("NFC", "p/café"), unicodedata.normalize("NFD", "p/café"))
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror says nothing of keys equal but for case")
 @pytest.mark.parametrize(
     "pair", [("p/Model.bin", "p/model.bin"), ("p/Data", "p/data/x")], ids=["files", "file-folder"]
 )
@@ -149,7 +146,6 @@ def test_keys_equal_but_for_case_are_refused_or_warned(
     assert refused or any("case" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason="review: a ':' inside a segment is an NTFS stream")
 @pytest.mark.parametrize("key", ["p/model.bin:hidden", "p/CON", "p/weights.bin."])
 def test_keys_windows_would_not_write_as_that_file_are_refused(key: str) -> None:
     # check_key refuses "X:" at a segment start for Windows' sake, but "a:b" writes the stream b
@@ -246,7 +242,6 @@ def test_the_mirror_command_opens_the_store_with_the_given_settings(
     assert _Recording.opened and _Recording.opened[-1] == expected
 
 
-@pytest.mark.xfail(strict=True, reason="review: mirror opens third-party backends unguarded")
 def test_mirror_turns_a_third_party_error_into_a_store_error_without_its_secret(
     tmp_path: Path,
 ) -> None:
@@ -325,9 +320,6 @@ def test_an_az_url_with_a_tab_or_newline_is_refused_not_another_prefix(url: str)
     assert backend is None, f"opened {backend.url if backend else ''}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: mirror URL loses \\t\\n\\r and mirrors another prefix"
-)
 @pytest.mark.parametrize("url", ["s3://models/conduct/a\tb", "memory://m/a\nb"])
 def test_a_mirror_url_with_a_tab_or_newline_is_refused(url: str) -> None:
     with pytest.raises(UnsupportedStoreError):
@@ -381,7 +373,6 @@ class _ReplacedMidway(Backend):
         raise NotImplementedError
 
 
-@pytest.mark.xfail(strict=True, reason="review: a ranged mirror mixes two versions of an object")
 def test_a_mirror_never_writes_a_mix_of_two_versions_of_an_object(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
