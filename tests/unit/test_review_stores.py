@@ -1,7 +1,6 @@
-"""Review of issue 14 (stores): defects found, each pinned by a test that fails today.
+"""Review of issue 14 (stores): each test pins a defect the review found.
 
-Every test here is ``xfail(strict=True)``: when the lead fixes a defect, its test passes, the
-strict xfail turns into a failure, and the marker is removed.
+Each failed on the code as reviewed (then marked ``xfail(strict=True)``) and passes since its fix.
 """
 
 from __future__ import annotations
