@@ -10,6 +10,7 @@ import html
 import os
 import re
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
@@ -31,6 +32,17 @@ from modelshelf.errors import (
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
 
+
+# Few, quick retries for every cloud: a store that is down should say so in seconds, not minutes.
+RETRY_CONFIG: Any = {
+    "max_retries": 3,
+    "retry_timeout": timedelta(seconds=20),
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=100),
+        "max_backoff": timedelta(seconds=2),
+        "base": 2,
+    },
+}
 
 # Multipart parts: big enough that a 1 GiB file is ~64 requests, small enough to run in parallel.
 _MULTIPART_CHUNK = 16 * 1024 * 1024

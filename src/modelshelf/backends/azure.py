@@ -40,7 +40,6 @@ import binascii
 import contextlib
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypedDict
 from urllib.parse import urlsplit
@@ -48,7 +47,12 @@ from urllib.parse import urlsplit
 from obstore.store import AzureStore
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
+from modelshelf.backends._obstore import (
+    RETRY_CONFIG,
+    ObstoreBackend,
+    StoreHints,
+    refuse_control_characters,
+)
 from modelshelf.backends.base import ObjectMeta, PutMode, without_password
 from modelshelf.errors import StoreAuthError, StoreError, UnsupportedStoreError
 
@@ -89,16 +93,6 @@ _HINTS = StoreHints(
     endpoint="AZURE_STORAGE_ENDPOINT, or AZURE_STORAGE_ACCOUNT_NAME for az://",
 )
 
-# Few, quick retries: a store that is down should say so in seconds, not minutes.
-_RETRY: Any = {
-    "max_retries": 3,
-    "retry_timeout": timedelta(seconds=20),
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=2),
-        "base": 2,
-    },
-}
 
 # Container names: 3-63 lowercase letters, digits and single hyphens, starting and ending with a
 # letter or digit; plus the two special containers. Account names: 3-24 lowercase letters/digits.
@@ -302,7 +296,7 @@ class AzureBackend(ObstoreBackend):
                 prefix=prefix or None,
                 config=config,  # type: ignore[arg-type]
                 client_options=client,  # type: ignore[arg-type]
-                retry_config=_RETRY,
+                retry_config=RETRY_CONFIG,
             )
         except ValueError as exc:  # obstore refuses what it cannot put in a request
             raise UnsupportedStoreError(

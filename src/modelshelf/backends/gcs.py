@@ -30,7 +30,6 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
@@ -40,6 +39,7 @@ from obstore.store import GCSStore
 
 from modelshelf import constants
 from modelshelf.backends._obstore import (
+    RETRY_CONFIG,
     ObstoreBackend,
     StoreHints,
     first_line,
@@ -74,17 +74,6 @@ class GCSSettings(TypedDict, total=False):
     anonymous: bool
     """Send unsigned requests (public buckets); no credentials are looked for."""
 
-
-# Retries bounded like S3's: an unreachable or failing server is reported in seconds.
-_RETRY: Any = {
-    "max_retries": 3,
-    "retry_timeout": timedelta(seconds=20),
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=2),
-        "base": 2,
-    },
-}
 
 # GCS bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
@@ -234,7 +223,7 @@ class GCSBackend(ObstoreBackend):
                     prefix=prefix or None,
                     config=config,  # type: ignore[arg-type]
                     client_options=client,  # type: ignore[arg-type]
-                    retry_config=_RETRY,
+                    retry_config=RETRY_CONFIG,
                 )
         except (obx.BaseError, ValueError) as exc:
             # obstore reads key files at once: a missing or malformed one fails here.

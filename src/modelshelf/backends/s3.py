@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import configparser
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
@@ -36,7 +35,12 @@ from urllib.parse import urlsplit
 from obstore.store import S3Store
 
 from modelshelf import constants
-from modelshelf.backends._obstore import ObstoreBackend, StoreHints, refuse_control_characters
+from modelshelf.backends._obstore import (
+    RETRY_CONFIG,
+    ObstoreBackend,
+    StoreHints,
+    refuse_control_characters,
+)
 from modelshelf.backends.base import without_password
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
@@ -60,18 +64,6 @@ class S3Settings(TypedDict, total=False):
     """**Environment variable**: ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``."""
     anonymous: bool
     """Send unsigned requests (public buckets)."""
-
-
-# Few, quick retries: a store that is down should say so in seconds, not minutes.
-_RETRY: Any = {
-    "max_retries": 3,
-    "retry_timeout": timedelta(seconds=20),
-    "backoff": {
-        "init_backoff": timedelta(milliseconds=100),
-        "max_backoff": timedelta(seconds=2),
-        "base": 2,
-    },
-}
 
 
 # Bucket names as S3 (and older, laxer servers) accept them; anything else would be put into URLs.
@@ -323,7 +315,7 @@ class S3Backend(ObstoreBackend):
             prefix=prefix or None,
             config=config,  # type: ignore[arg-type]
             client_options=client,  # type: ignore[arg-type]
-            retry_config=_RETRY,
+            retry_config=RETRY_CONFIG,
         )
         url = f"s3://{bucket}/{prefix}".rstrip("/")
         super().__init__(store, url)
