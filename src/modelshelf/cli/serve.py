@@ -144,7 +144,9 @@ def serve(
     shelf = shelf_from(ctx)
     run_server(
         spec,
-        store=shelf.store_name or shelf.url,  # a name: workers read its settings from the file
+        # A name: workers read its settings from the file. A URL as given (with any password it
+        # carries: Shelf.url is the shown form, without).
+        store=shelf.store_name or (ctx.find_root().obj or {}).get("store") or shelf.url,
         host=host,
         port=port,
         workers=workers,
