@@ -134,7 +134,8 @@ def _keys(opts: S3Settings) -> tuple[str | None, str | None, str | None, dict[st
 
     Every explicit setting beats every variable: an explicit profile's keys, then explicit
     keys, then ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, then the keys of ``AWS_PROFILE``
-    (or of the ``default`` profile).
+    (or of the ``default`` profile). An explicit key or secret given alone beats its own
+    variable and is paired with the other one's.
     """
     env = constants.env
     explicit = opts.get("profile")
@@ -150,6 +151,11 @@ def _keys(opts: S3Settings) -> tuple[str | None, str | None, str | None, dict[st
         from_profile.get("aws_secret_access_key"),
         from_profile.get("aws_session_token"),
     )
+    if any(given[:2]) and not (given[0] and given[1]):
+        # Half a pair given (a rotated secret): it beats its variable, the other half comes
+        # from the environment; a session token belongs to the pair it came with.
+        key, secret = given[0] or from_env[0], given[1] or from_env[1]
+        given = (key, secret, given[2] or from_env[2])
     for candidate in (profile_keys if explicit else (None, None, None), given, from_env):
         if candidate[0] and candidate[1]:
             return (*candidate, from_profile)
