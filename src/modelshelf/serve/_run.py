@@ -1,11 +1,12 @@
 """Running the app on uvicorn for ``modelshelf serve``: workers, logging, metrics folder.
 
-The port opens at once and the model loads in the background, so ``/health`` answers during a
-long load and ``/ready`` turns 200 when the model is in. With one worker a first load that fails
-stops the server, and the error becomes one ``error:`` line and exit code 1. With ``--workers N``
+With one worker the port opens at once and the model loads in the background, so ``/health``
+answers during a long load and ``/ready`` turns 200 when the model is in; a first load that
+fails stops the server, and the error becomes one ``error:`` line and exit code 1. With
+``--workers N``
 the parent loads the model once first (the same error line if it fails, before any worker
-starts; the workers then load from a warm cache) and uvicorn starts N processes that each build
-the app from :func:`app_from_environment` (settings travel as JSON in
+starts) and uvicorn starts N processes that each build the app from :func:`app_from_environment`,
+loading from the warm cache before they accept connections (settings travel as JSON in
 ``MODELSHELF_SERVE_CONFIG``). Either way, ``PROMETHEUS_MULTIPROC_DIR`` points every worker at one
 fresh metrics folder before prometheus_client is imported, so that each scrape sums all workers.
 
@@ -206,8 +207,13 @@ def _freeze(*, first: bool) -> None:
 
 
 def app_from_environment() -> Any:
-    """The app of one worker process, from the settings its parent put in the environment."""
+    """The app of one worker process, from the settings its parent put in the environment.
+
+    A worker loads its model before it accepts a connection: the workers share one socket, so a
+    worker still loading would otherwise take requests it can only answer with 503. The parent
+    has loaded the model once already (errors surfaced there), and the cache is warm.
+    """
     raw = constants.serve_config()
     if raw is None:
         raise RuntimeError(f"{_CONFIG_ENV} is not set; start workers with `modelshelf serve`")
-    return _build(json.loads(raw))
+    return _build(json.loads(raw), load="now")
