@@ -26,7 +26,6 @@ import http.client
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,7 @@ from types import TracebackType
 from typing import Self
 
 from tests.servers.remote import RemoteStore
+from tests.servers.serve_process import free_port
 
 from modelshelf.backends.azure import EMULATOR_ACCOUNT, EMULATOR_KEY
 
@@ -60,13 +60,6 @@ def find_azurite() -> str:
     if found is None:
         raise AzuriteError("Azurite not found; run `make azurite` (npm install into .azurite/)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def container_name(test_name: str) -> str:
@@ -94,7 +87,7 @@ class Azurite:
         """Start the blob service and wait until it answers HTTP."""
         binary = find_azurite()
         self._workdir = Path(tempfile.mkdtemp(prefix="modelshelf-azurite-"))
-        self.port = _free_port()
+        self.port = free_port()
         log = (self._workdir / "azurite.log").open("wb")
         command = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
         command += ["--location", str(self._workdir / "data"), "--silent"]

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from tests.servers.remote import RemoteStore
+from tests.servers.serve_process import free_port
 
 from modelshelf.errors import StoreError
 
@@ -51,13 +51,6 @@ def find_emulator() -> str:
     if found is None:
         raise GcsEmulatorError("gcp-storage-emulator not found; pip install gcp-storage-emulator")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class GcsEmulator:
@@ -89,7 +82,7 @@ class GcsEmulator:
         if self._proc is not None:
             return
         self._workdir = Path(tempfile.mkdtemp(prefix="modelshelf-gcs-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         command = [
             find_emulator(), "-d", str(self._workdir / "data"), "start",

@@ -53,7 +53,7 @@ from modelshelf.backends._obstore import (
     StoreHints,
     refuse_control_characters,
 )
-from modelshelf.backends.base import ObjectMeta, PutMode, without_password
+from modelshelf.backends.base import ObjectMeta, PutMode, is_flag, without_password
 from modelshelf.errors import StoreAuthError, StoreError, UnsupportedStoreError
 
 __all__ = ["AzureBackend", "AzureSettings"]
@@ -101,7 +101,6 @@ _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
 # Flows obstore runs itself when asked to by name (each reads its own AZURE_* variables).
 _DELEGATED = ("managed_identity", "workload_identity", "client_secret", "azure_cli")
-_TRUE = ("1", "true", "yes", "on")
 
 
 def _container_and_prefix(url: str) -> tuple[str, str]:
@@ -172,10 +171,6 @@ def _check_endpoint(endpoint: str, source: str) -> None:
         raise refuse("has a query or fragment")
 
 
-def _flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
-
-
 def _first(settings: AzureSettings, name: str, *variables: str) -> tuple[Any, str]:
     """A setting, else the first variable that is set; with where it came from."""
     if settings.get(name) not in (None, ""):
@@ -215,7 +210,7 @@ def _account_and_endpoint(settings: AzureSettings) -> tuple[str | None, str, str
     account, _ = _first(settings, "account_name", "AZURE_STORAGE_ACCOUNT_NAME")
     endpoint, source = _first(settings, "endpoint", "AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT")
     emulator, _ = _first(settings, "use_emulator", "AZURE_STORAGE_USE_EMULATOR")
-    if _flag(emulator):
+    if is_flag(emulator):
         account = account or EMULATOR_ACCOUNT
         if not endpoint:
             base = constants.env("AZURITE_BLOB_STORAGE_URL") or _EMULATOR_URL
@@ -348,7 +343,7 @@ class AzureBackend(ObstoreBackend):
     @staticmethod
     def _credentials(opts: AzureSettings, url: str, account: str, endpoint: str) -> dict[str, Any]:
         """The obstore config entries that choose how requests are signed."""
-        if _flag(opts.get("anonymous")):
+        if is_flag(opts.get("anonymous")):
             return {"skip_signature": True}
         # Every explicit setting beats every variable: a read-only SAS given for this store must
         # not lose to whatever account key the shell holds.
@@ -359,7 +354,7 @@ class AzureBackend(ObstoreBackend):
             value = next((constants.env(v) for v in variables if constants.env(v)), None)
             if not value and name == "account_key":
                 emulator, _ = _first(opts, "use_emulator", "AZURE_STORAGE_USE_EMULATOR")
-                if _flag(emulator) and account == EMULATOR_ACCOUNT:
+                if is_flag(emulator) and account == EMULATOR_ACCOUNT:
                     value = EMULATOR_KEY
             if value:
                 return _credential(name, value, url)

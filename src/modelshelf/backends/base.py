@@ -28,6 +28,13 @@ _SECRET_NAME = re.compile(
 )
 
 
+def is_flag(value: object) -> bool:
+    """A boolean setting given as a bool or as text (``--backend-opt anonymous=false``)."""
+    return value is True or (
+        isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}
+    )
+
+
 def is_secret_option(name: str) -> bool:
     """True if a backend option's name looks like a credential (key, secret, token, password)."""
     return bool(_SECRET_NAME.search(name))

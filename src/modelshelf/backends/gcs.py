@@ -45,7 +45,7 @@ from modelshelf.backends._obstore import (
     first_line,
     refuse_control_characters,
 )
-from modelshelf.backends.base import without_password
+from modelshelf.backends.base import is_flag, without_password
 from modelshelf.backends.s3 import check_endpoint
 from modelshelf.errors import StoreAuthError, UnsupportedStoreError
 
@@ -77,7 +77,6 @@ class GCSSettings(TypedDict, total=False):
 
 # GCS bucket names: 3-63 characters (up to 222 with dots), lowercase letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
-_TRUE = ("1", "true", "yes", "on")
 _ADC_FILE = Path(".config") / "gcloud" / "application_default_credentials.json"
 
 _CREDENTIAL_VARIABLES = {
@@ -109,11 +108,6 @@ def _without_credential_variables(hide: bool) -> Iterator[None]:
             yield
         finally:
             os.environ.update(saved)
-
-
-def _flag(value: object) -> bool:
-    """A boolean setting, given as a bool or as text (``--backend-opt anonymous=false``)."""
-    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
 def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
@@ -183,7 +177,7 @@ class GCSBackend(ObstoreBackend):
         credentials_from = "the Google credentials"
         if endpoint:
             config["base_url"] = endpoint.rstrip("/")
-        if _flag(opts.get("anonymous")):
+        if is_flag(opts.get("anonymous")):
             config["skip_signature"] = True
         else:
             # Every explicit setting beats every variable: a token given for this store must not
