@@ -35,6 +35,12 @@ DEFAULT_MAX_CONCURRENCY = 8
 CHUNK_SIZE = 8 * 1024 * 1024
 # Files larger than one range are fetched as parallel ranged GETs written at their offsets.
 RANGE_SIZE = 16 * 1024 * 1024
+# A download is written and hashed in pieces of this size as they arrive, so a pull holds a
+# few MiB per request in flight however large the blob (a whole range per request held 330 MiB
+# for a 1 GiB pull).
+STREAM_CHUNK_SIZE = 1024 * 1024
+# Ranges up to this size are read in one piece: fewer calls per small file, little memory.
+WHOLE_READ_SIZE = 4 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 600.0
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -60,7 +60,7 @@ from modelshelf.errors import (
     StoreError,
     UntrustedStoreDataError,
 )
-from modelshelf.transfer import ObjectBlob, _fetch_to_file
+from modelshelf.transfer import ObjectBlob, fetch_into
 from modelshelf.trust import inside, show
 
 __all__ = ["MirrorItem", "MirrorResult", "mirror"]
@@ -416,7 +416,7 @@ class _Run:
     def _download(self, item: MirrorItem, temp: Path, task: ProgressTask) -> str:
         digest = hashlib.sha256()
         received = 0
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             for chunk in self._chunks(item, fd):
                 digest.update(chunk)
@@ -447,7 +447,7 @@ class _Run:
                 f"{self.backend.url}/{item.key} now holds {before.size} bytes, the listing said"
                 f" {item.size}; the object changed during the mirror: run it again"
             )
-        yield from _fetch_to_file(ObjectBlob(self.backend, item.key), item.size, fd)
+        yield from fetch_into(ObjectBlob(self.backend, item.key), item.size, fd)
         # Each range is its own request: another writer's PUT between two of them would leave
         # a mix of two versions. The same HEAD before and after proves one version was read.
         after = self.backend.head(item.key)

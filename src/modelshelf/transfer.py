@@ -35,6 +35,7 @@ from modelshelf.errors import (
 __all__ = [
     "VerifyingReader",
     "download_verified",
+    "fetch_into",
     "hash_file",
     "hash_object",
     "run_concurrently",
@@ -232,6 +233,10 @@ class BlobReader(Protocol):
         """Bytes ``[start, end)``."""
         ...
 
+    def read_chunks(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        """Bytes ``[start, end)`` as they arrive, in pieces (for writing and hashing on the way)."""
+        ...
+
 
 class ObjectBlob:
     """A blob that is one object under one key of a :class:`Backend` (the bucket layout)."""
@@ -254,25 +259,31 @@ class ObjectBlob:
     def read_range(self, start: int, end: int) -> bytes | memoryview:
         return self.backend.get_range(self.key, start, end)
 
+    def read_chunks(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        return self.backend.get_range_chunks(self.key, start, end, constants.STREAM_CHUNK_SIZE)
 
-def _fetch_to_file(blob: BlobReader, size: int, fd: int | None) -> Iterator[memoryview]:
-    """Write the blob into ``fd`` (if any) by ranges, in parallel; yield the ranges in order."""
 
-    def fetch(start: int, end: int) -> memoryview:
-        data = memoryview(blob.read_range(start, end))
-        view = data
-        while view and fd is not None:
-            view = view[os.pwrite(fd, view, start + data.nbytes - view.nbytes) :]
-        return data
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    view = data
+    while view:
+        view = view[os.pwrite(fd, view, offset + data.nbytes - view.nbytes) :]
 
+
+def _ranges_in_order(blob: BlobReader, size: int) -> Iterator[memoryview]:
+    """The blob's bytes by ranges, a bounded window of them in flight, yielded in order."""
     # A generator, never a list: the size comes from a manifest, and a claim of 2**62 bytes
     # must not plan 2**38 ranges up front (callers compare it with the real size first).
     ranges = _ranges(size, constants.RANGE_SIZE)
     if size <= constants.RANGE_SIZE:
-        yield from (fetch(start, end) for start, end in ranges)
+        yield from (memoryview(blob.read_range(start, end)) for start, end in ranges)
         return
+    yield from _in_window(lambda start, end: memoryview(blob.read_range(start, end)), ranges)
+
+
+def _in_window(fetch: Callable[[int, int], R], ranges: Iterator[tuple[int, int]]) -> Iterator[R]:
+    """``fetch`` of each range on a pool, a bounded window ahead; results in order."""
     window = max(2, constants.max_concurrency())
-    pending: deque[Future[memoryview]] = deque()
+    pending: deque[Future[R]] = deque()
     with ThreadPoolExecutor(max_workers=window, thread_name_prefix="modelshelf-range") as pool:
         try:
             for start, end in ranges:
@@ -286,6 +297,57 @@ def _fetch_to_file(blob: BlobReader, size: int, fd: int | None) -> Iterator[memo
                 future.cancel()
 
 
+def _write_pieces(blob: BlobReader, fd: int, start: int, end: int) -> Iterator[memoryview]:
+    """Write ``[start, end)`` of the blob into ``fd`` at its offsets as the pieces arrive."""
+    position = start
+    # A small range comes in one piece: one call instead of a stream's several per file.
+    small = end - start <= constants.WHOLE_READ_SIZE
+    for piece in (blob.read_range(start, end),) if small else blob.read_chunks(start, end):
+        data = memoryview(piece)
+        if data.nbytes > end - position:
+            raise StoreError(
+                f"{blob.where}: the store sent more than the {end - start} bytes asked for at"
+                f" offset {start}; it does not honour ranged reads"
+            )
+        _pwrite_all(fd, data, position)
+        position += data.nbytes
+        yield data
+
+
+def fetch_into(blob: BlobReader, size: int, fd: int) -> Iterator[memoryview]:
+    """Write the blob into ``fd`` (opened for reading too); yield its bytes in order.
+
+    One range: each piece is yielded as soon as it is written, in the thread that received
+    it, so it is hashed while still in the CPU's cache. Several ranges: a window of them
+    streams into the file on a pool, and each finished range is read back in order (its pages
+    are in memory) into one reused buffer. Either way a pull holds a few pieces per request
+    in flight, not whole ranges, and what is hashed is what the file holds. A range that
+    comes back short ends the stream early: the caller sees too few bytes.
+    """
+    if size == 0:
+        return  # nothing to read: no request
+    if size <= constants.RANGE_SIZE:
+        yield from _write_pieces(blob, fd, 0, size)
+        return
+
+    def fetch(start: int, end: int) -> tuple[int, int, int]:
+        return start, end, sum(p.nbytes for p in _write_pieces(blob, fd, start, end))
+
+    buffer = memoryview(bytearray(constants.CHUNK_SIZE))
+    for start, end, written in _in_window(fetch, _ranges(size, constants.RANGE_SIZE)):
+        position = start
+        while position < start + written:
+            count = os.preadv(
+                fd, [buffer[: min(buffer.nbytes, start + written - position)]], position
+            )
+            if count <= 0:
+                raise OSError(f"the cache file ended at {position} of {start + written} bytes")
+            yield buffer[:count]
+            position += count
+        if written < end - start:
+            return
+
+
 def hash_object(
     blob: BlobReader, size: int, progress: ProgressTask | None = None
 ) -> tuple[str, int]:
@@ -295,7 +357,7 @@ def hash_object(
     """
     digest = hashlib.sha256()
     received = 0
-    for chunk in _fetch_to_file(blob, size, None):
+    for chunk in _ranges_in_order(blob, size):
         digest.update(chunk)
         received += chunk.nbytes
         if progress is not None:
@@ -353,11 +415,12 @@ def download_verified(
     digest = hashlib.sha256()
     received = 0
     try:
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Read and write: a large blob is hashed by reading back what was written.
+        fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         raise CacheWriteError(label, str(dest.parent), exc) from exc
     try:
-        for chunk in _fetch_to_file(blob, size, fd):
+        for chunk in fetch_into(blob, size, fd):
             digest.update(chunk)
             received += chunk.nbytes
             if progress is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,10 @@ class CountingBlob:
     def read_range(self, start: int, end: int) -> bytes | memoryview:
         self.reads.append("range")
         return self.inner.read_range(start, end)
+
+    def read_chunks(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        self.reads.append("range")
+        return self.inner.read_chunks(start, end)
 
 
 def test_pull_and_verify_read_blobs_through_open_blob(

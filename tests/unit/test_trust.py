@@ -24,7 +24,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
 )
 from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
-from modelshelf.transfer import ObjectBlob, _fetch_to_file, download_verified
+from modelshelf.transfer import ObjectBlob, download_verified, fetch_into
 
 SHA = "ab" * 32
 
@@ -260,9 +260,9 @@ def test_ranges_are_planned_lazily(
     five_bytes: tuple[CountingBackend, str, str], tmp_path: Path
 ) -> None:
     backend, key, _ = five_bytes
-    fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(tmp_path / "out", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        ranges = _fetch_to_file(ObjectBlob(backend, key), 2**62, fd)
+        ranges = fetch_into(ObjectBlob(backend, key), 2**62, fd)
         assert bytes(next(ranges)) == b"hello"
         ranges.close()
     finally:

@@ -98,6 +98,13 @@ class GuardedBackend(Backend):
     def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
         return self._call("read", key, lambda: self.inner.get_range(key, start, end))
 
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[bytes | memoryview]:
+        return self._stream(
+            "read", key, lambda: self.inner.get_range_chunks(key, start, end, chunk_size)
+        )
+
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         self._call("write", key, lambda: self.inner.put(key, data, mode=mode))
 

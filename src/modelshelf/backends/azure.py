@@ -324,6 +324,12 @@ class AzureBackend(ObstoreBackend):
         with self._container_checked():
             return super().get_range(key, start, end)
 
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[memoryview]:
+        with self._container_checked():
+            yield from super().get_range_chunks(key, start, end, chunk_size)
+
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         with self._container_checked():
             super().put(key, data, mode=mode)

@@ -136,6 +136,19 @@ class Backend(abc.ABC):
         """
         raise NotImplementedError("'get_range' must be implemented")
 
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[bytes | memoryview]:
+        """Bytes ``[start, end)`` of the object as they arrive, in pieces of about ``chunk_size``.
+
+        A pull writes and hashes each piece as it comes, so a backend that streams here keeps
+        a pull's memory at a few pieces per request in flight. The default reads the whole
+        range with :meth:`get_range` (override it to stream); the end-of-object rule is the
+        same as :meth:`get_range`'s.
+        """
+        if start < end:
+            yield self.get_range(key, start, end)
+
     @abc.abstractmethod
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         """Write the whole object atomically: readers see the old object or the new, never a part.
