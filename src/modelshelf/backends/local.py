@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -54,3 +55,16 @@ class LocalBackend(ObstoreBackend):
     def from_url(cls, url: str, **kwargs: Any) -> LocalBackend:
         """Open ``file:///abs/path`` (or a plain path)."""
         return cls(cls.path_for(url), **kwargs)
+
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[memoryview]:
+        # obstore streams a local file in reads of about 8 KiB (277 MiB/s measured) while its
+        # ranged reads run at GB/s: pieces are ranged reads of ``chunk_size``, up to the end
+        # of the object as it is now (a ranged read starting past the end is an error here).
+        end = min(end, self.head(key).size)
+        for position in range(start, end, chunk_size):
+            piece = self.get_range(key, position, min(position + chunk_size, end))
+            yield piece
+            if piece.nbytes < min(chunk_size, end - position):
+                return  # the object was cut short while being read
