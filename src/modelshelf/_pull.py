@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelshelf._progress import Progress
 from modelshelf.cache import Cache
 from modelshelf.errors import PathNotInVersionError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import AssetSpec
-from modelshelf.store_api import StoreLayout
-from modelshelf.transfer import download_verified, run_per_blob
+
+if TYPE_CHECKING:  # a cache hit selects entries only: the transfer machinery loads to fetch
+    from modelshelf.store_api import StoreLayout
 
 logger = logging.getLogger("modelshelf")
 
@@ -54,6 +56,8 @@ def download_entries(
     force: bool = False,
 ) -> None:
     """Fetch each entry's blob into the cache, verified (again, with ``force``)."""
+    from modelshelf.transfer import download_verified, run_per_blob
+
     bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
     def fetch(entry: FileEntry) -> None:

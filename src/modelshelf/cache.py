@@ -41,7 +41,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
-from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_token
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
@@ -169,15 +168,21 @@ class Cache:
 
     def owner(self) -> str:
         """This process's owner token in this cache (its lock is held while the process lives)."""
+        from modelshelf._lock import owner_token  # here: a cache hit never loads filelock
+
         return owner_token(self.owners_dir)
 
     def owner_alive(self, token: str, *, remove_if_dead: bool = False) -> bool:
         """True if the process that owns ``token`` still lives (by its lock, not its PID)."""
+        from modelshelf._lock import owner_alive
+
         return owner_alive(self.owners_dir, token, remove_if_dead=remove_if_dead)
 
     @contextlib.contextmanager
     def maintenance(self) -> Iterator[None]:
         """Exclusive hold for prune, rm and verify: no pull writes a pin meanwhile."""
+        from modelshelf._lock import maintenance_lock
+
         path = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(path, shared=False, timeout=0):
             yield
@@ -192,6 +197,8 @@ class Cache:
         """
         path = self.pins_dir / f"{self.owner()}.{uuid.uuid4().hex[:8]}.json"
         record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
+        from modelshelf._lock import maintenance_lock
+
         lock = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
             atomic_write(path, json.dumps(record).encode(), owner=self.owner())
@@ -227,6 +234,8 @@ class Cache:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
             return dest
+        from modelshelf._lock import blob_lock
+
         lock_path = inside(self.root, "locks", "sha256", entry.sha256[:2], f"{entry.sha256}.lock")
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
             if force or not dest.is_file():  # else another process fetched it while we waited
