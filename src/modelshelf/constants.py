@@ -23,6 +23,7 @@ Without ``MODELSHELF_STORE`` the store is the config file's ``default_store``, e
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import platformdirs
@@ -36,6 +37,8 @@ CHUNK_SIZE = 8 * 1024 * 1024
 # Files larger than one range are fetched as parallel ranged GETs written at their offsets.
 RANGE_SIZE = 16 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 600.0
+# gc keeps unreferenced blobs younger than this: a push may be writing them.
+DEFAULT_GRACE = timedelta(hours=24)
 
 _TRUE = {"1", "true", "yes", "on"}
 
