@@ -36,7 +36,6 @@ import os
 import shutil
 import stat
 import sys
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -58,7 +57,7 @@ _READ_ONLY = 0o444
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
     """``.<name>.<owner>.<rand>.tmp`` beside ``dest``; the PID stands in for an owner outside
     the cache (``pull -o`` destinations), where no cleaner looks."""
-    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 def _clear_way(dest: Path) -> None:
@@ -195,7 +194,7 @@ class Cache:
         shared maintenance lock, so a prune either sees it or has finished deleting. A pin
         whose owner died protects nothing and is removed by the next prune.
         """
-        path = self.pins_dir / f"{self.owner()}.{uuid.uuid4().hex[:8]}.json"
+        path = self.pins_dir / f"{self.owner()}.{os.urandom(4).hex()}.json"
         record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
         from modelshelf._lock import maintenance_lock
 
@@ -251,7 +250,7 @@ class Cache:
         return parts[1] if len(parts) == 3 and parts[0] and parts[1] else None
 
     def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
-        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{os.urandom(4).hex()}.tmp")
         try:
             download(tmp)
             tmp.chmod(_READ_ONLY)

@@ -26,8 +26,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "modelshelf"
 
 # Transfers: on 2 cores more than 4-8 requests in flight gains nothing (measured), and the
@@ -71,6 +69,8 @@ def default_store_url() -> str:
     url = os.environ.get("MODELSHELF_STORE", "").strip()
     if url:
         return url
+    import platformdirs  # here: ~15 ms (tempfile, shutil), not needed when variables are set
+
     return (Path(platformdirs.user_data_dir(APP_NAME)) / "store").as_uri()
 
 
@@ -82,6 +82,8 @@ def store_setting() -> str | None:
 
 def builtin_store_url() -> str:
     """The store used when nothing names one: a folder in the user data dir."""
+    import platformdirs  # here: ~15 ms (tempfile, shutil), not needed when variables are set
+
     return (Path(platformdirs.user_data_dir(APP_NAME)) / "store").as_uri()
 
 
@@ -94,6 +96,8 @@ def config_path() -> tuple[Path, bool]:
     explicit = os.environ.get("MODELSHELF_CONFIG", "").strip()
     if explicit:
         return Path(explicit).expanduser(), True
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml", False
 
 
@@ -105,6 +109,8 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     if xdg:
         return Path(xdg).expanduser() / APP_NAME
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
