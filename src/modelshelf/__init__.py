@@ -13,7 +13,6 @@ Example:
 import importlib
 import sys
 import types
-import typing
 
 from modelshelf.errors import (
     AliasConflictError,
@@ -47,7 +46,8 @@ from modelshelf.errors import (
     VersionRemovedError,
 )
 
-if typing.TYPE_CHECKING:
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms); mypy knows it
+if TYPE_CHECKING:
     from modelshelf._gc import GcReport
     from modelshelf._housekeeping import BlobFault, VerifyReport
     from modelshelf._source import PushSource
@@ -211,13 +211,15 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modelshelf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays a type error
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'modelshelf' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
 
 
 def __dir__() -> list[str]:
@@ -231,10 +233,11 @@ class _Package(types.ModuleType):
     names the function (as eager imports made it), not the module ``modelshelf.mirror``.
     """
 
-    def __setattr__(self, name: str, value: typing.Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         if name in _LAZY and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)
 
 
 sys.modules[__name__].__class__ = _Package
+del TYPE_CHECKING
