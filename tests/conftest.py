@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import obstore  # noqa: F401 - backends import it on first open: here, outside test deadlines
 import pytest
 
 from modelshelf.backends.memory import MemoryBackend

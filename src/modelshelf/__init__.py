@@ -10,11 +10,10 @@ Example:
     >>> # path = shelf.pull("nlp/sentiment:1")                  # latest 1.x, verified
 """
 
-from modelshelf._gc import GcReport
-from modelshelf._housekeeping import BlobFault, VerifyReport
-from modelshelf._source import PushSource
-from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
-from modelshelf.cache import Cache
+import importlib
+import sys
+import types
+
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -46,37 +45,45 @@ from modelshelf.errors import (
     VersionNotFoundError,
     VersionRemovedError,
 )
-from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.mirror import MirrorItem, MirrorResult, mirror
-from modelshelf.models import (
-    LoadedModel,
-    Model,
-    ModelLibrary,
-    OnnxRunner,
-    PickleRunner,
-    Runner,
-    SklearnJoblibRunner,
-    SklearnRunner,
-    TorchPickleRunner,
-    TorchRunner,
-    load_model,
-    register_model,
-    register_onnx_model,
-    register_pickle_model,
-    register_sklearn_model,
-    register_torch_model,
-)
-from modelshelf.resolve import Resolved
-from modelshelf.shelf import Shelf, pull, push
-from modelshelf.sinks import (
-    Downloader,
-    FileSystemDownloader,
-    PulledVersion,
-    StoreDownloader,
-    export,
-)
-from modelshelf.spec import AssetSpec, Version, parse_spec
-from modelshelf.store import AliasRecord, Removal, Store
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms); mypy knows it
+if TYPE_CHECKING:
+    from modelshelf._gc import GcReport
+    from modelshelf._housekeeping import BlobFault, VerifyReport
+    from modelshelf._source import PushSource
+    from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
+    from modelshelf.cache import Cache
+    from modelshelf.manifest import FileEntry, Manifest
+    from modelshelf.mirror import MirrorItem, MirrorResult, mirror
+    from modelshelf.models import (
+        LoadedModel,
+        Model,
+        ModelLibrary,
+        OnnxRunner,
+        PickleRunner,
+        Runner,
+        SklearnJoblibRunner,
+        SklearnRunner,
+        TorchPickleRunner,
+        TorchRunner,
+        load_model,
+        register_model,
+        register_onnx_model,
+        register_pickle_model,
+        register_sklearn_model,
+        register_torch_model,
+    )
+    from modelshelf.resolve import Resolved
+    from modelshelf.shelf import Shelf, pull, push
+    from modelshelf.sinks import (
+        Downloader,
+        FileSystemDownloader,
+        PulledVersion,
+        StoreDownloader,
+        export,
+    )
+    from modelshelf.spec import AssetSpec, Version, parse_spec
+    from modelshelf.store import AliasRecord, Removal, Store
 
 __version__ = "0.1.0"
 
@@ -157,3 +164,80 @@ __all__ = [
     "register_sklearn_model",
     "register_torch_model",
 ]
+
+
+# Every other public name is imported on first use (PEP 562), so ``import modelshelf`` stays
+# light: the store backends (obstore), the CLI (click, rich), file locks and the models load
+# only when something needs them.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("GcReport",), "modelshelf._gc"),
+    **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf._housekeeping"),
+    **dict.fromkeys(("PushSource",), "modelshelf._source"),
+    **dict.fromkeys(
+        ("Backend", "ObjectMeta", "open_backend", "register_backend"), "modelshelf.backends"
+    ),
+    **dict.fromkeys(("Cache",), "modelshelf.cache"),
+    **dict.fromkeys(("FileEntry", "Manifest"), "modelshelf.manifest"),
+    **dict.fromkeys(("MirrorItem", "MirrorResult", "mirror"), "modelshelf.mirror"),
+    **dict.fromkeys(
+        (
+            "LoadedModel",
+            "Model",
+            "ModelLibrary",
+            "OnnxRunner",
+            "PickleRunner",
+            "Runner",
+            "SklearnJoblibRunner",
+            "SklearnRunner",
+            "TorchPickleRunner",
+            "TorchRunner",
+            "load_model",
+            "register_model",
+            "register_onnx_model",
+            "register_pickle_model",
+            "register_sklearn_model",
+            "register_torch_model",
+        ),
+        "modelshelf.models",
+    ),
+    **dict.fromkeys(("Resolved",), "modelshelf.resolve"),
+    **dict.fromkeys(("Shelf", "pull", "push"), "modelshelf.shelf"),
+    **dict.fromkeys(
+        ("Downloader", "FileSystemDownloader", "PulledVersion", "StoreDownloader", "export"),
+        "modelshelf.sinks",
+    ),
+    **dict.fromkeys(("AssetSpec", "Version", "parse_spec"), "modelshelf.spec"),
+    **dict.fromkeys(("AliasRecord", "Removal", "Store"), "modelshelf.store"),
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays a type error
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'modelshelf' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The package module: a public function wins over the submodule of the same name.
+
+    The import system binds each submodule on its package when it loads; ``modelshelf.mirror``
+    names the function (as eager imports made it), not the module ``modelshelf.mirror``.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+del TYPE_CHECKING

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelshelf.constants import DEFAULT_GRACE
 from modelshelf.errors import (
     InvalidInputError,
     InvalidManifestError,
@@ -36,7 +37,6 @@ __all__ = ["DEFAULT_GRACE", "GcReport", "collect_garbage", "parse_grace"]
 
 logger = logging.getLogger("modelshelf")
 
-DEFAULT_GRACE = timedelta(hours=24)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _GRACE = re.compile(r"\s*(\d{1,9})\s*([smhd]?)\s*")
 

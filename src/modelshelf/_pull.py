@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modelshelf._progress import Progress
+from modelshelf import constants
+from modelshelf._progress import Progress, make_progress
 from modelshelf.cache import Cache
-from modelshelf.errors import PathNotInVersionError
+from modelshelf.errors import OfflineError, PathNotInVersionError
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.spec import AssetSpec
-from modelshelf.store_api import StoreLayout
-from modelshelf.transfer import download_verified, run_per_blob
+from modelshelf.spec import AssetSpec, Version
+
+if TYPE_CHECKING:  # a cache hit selects entries only: the transfer machinery loads to fetch
+    from modelshelf.resolve import Resolved
+    from modelshelf.store_api import StoreLayout
 
 logger = logging.getLogger("modelshelf")
 
-__all__ = ["download_entries", "select_entries", "selection_root"]
+__all__ = [
+    "download_entries",
+    "fetch_and_link",
+    "heal_snapshot",
+    "select_entries",
+    "selection_root",
+]
 
 
 def select_entries(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:
@@ -54,6 +65,8 @@ def download_entries(
     force: bool = False,
 ) -> None:
     """Fetch each entry's blob into the cache, verified (again, with ``force``)."""
+    from modelshelf.transfer import download_verified, run_per_blob
+
     bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
     def fetch(entry: FileEntry) -> None:
@@ -71,6 +84,48 @@ def download_entries(
         bar.file_done()
 
     run_per_blob(fetch, entries)
+
+
+def fetch_and_link(
+    cache: Cache,
+    store: Callable[[], StoreLayout],
+    store_id: str,
+    url: str,
+    resolved: Resolved,
+    entries: tuple[FileEntry, ...],
+    progress: bool | Progress | None,
+    force: bool,
+) -> None:
+    """Download what the cache lacks (everything, with ``force``) and link the snapshot.
+
+    ``store`` opens the store (``url``); it is called only when a blob must be fetched.
+    """
+    target, manifest = resolved.spec, resolved.manifest
+    needed = {e.sha256: e for e in entries if force or not cache.has_blob(e.sha256)}
+    if force and (resolved.offline or constants.offline()):
+        raise OfflineError(
+            f"pull --force of {manifest.name}:{manifest.version} needs the store {url},"
+            " which cannot be asked now; try again when it is reachable"
+        )
+    if needed and (resolved.offline or constants.offline()):
+        raise OfflineError(
+            f"{manifest.name}:{manifest.version} is known to this machine but"
+            f" {len(needed)} of its files are not in the cache, and the store cannot be"
+            " asked; pull it once while the store is reachable (or unset MODELSHELF_OFFLINE)"
+        )
+    if needed:
+        chosen = progress if isinstance(progress, Progress) else make_progress(progress)
+        with chosen as bar:
+            download_entries(
+                store(),
+                cache,
+                list(needed.values()),
+                bar,
+                str(target.with_version(Version.parse(manifest.version))),
+                force=force,
+            )
+    cache.link_snapshot(store_id, manifest, entries, relink=force)
+    cache.mark_used(store_id, manifest.name, manifest.version)
 
 
 def heal_snapshot(cache: Cache, store_id: str, manifest: Manifest, *, whole: bool) -> None:

@@ -31,7 +31,14 @@ from modelshelf.backends.base import is_secret_option, without_password
 from modelshelf.config import Config, is_store_name, load_config
 from modelshelf.errors import InvalidInputError
 
-__all__ = ["ENV_OVERRIDES", "ResolvedStore", "mask_options", "merge_options", "resolve_store"]
+__all__ = [
+    "ENV_OVERRIDES",
+    "ResolvedStore",
+    "mask_options",
+    "merge_options",
+    "normalize_url",
+    "resolve_store",
+]
 
 ENV_OVERRIDES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
     "s3": (
@@ -225,3 +232,14 @@ def _typed(url: str, options: dict[str, Any]) -> dict[str, Any]:
                 )
             options[name] = word in _TRUE
     return options
+
+
+def normalize_url(url: str) -> str:
+    """The canonical form of a store URL: a path becomes ``file://``, a trailing ``/`` goes."""
+    if "://" not in url and url.startswith(("/", "~", ".")):
+        return Path(url).expanduser().resolve().as_uri()
+    if url.startswith("file://"):
+        from modelshelf.backends.local import LocalBackend
+
+        return LocalBackend.url_for(url)
+    return url.rstrip("/") if not url.endswith("://") else url

@@ -36,12 +36,10 @@ import os
 import shutil
 import stat
 import sys
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
-from modelshelf._lock import blob_lock, maintenance_lock, owner_alive, owner_token
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
@@ -59,7 +57,7 @@ _READ_ONLY = 0o444
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
     """``.<name>.<owner>.<rand>.tmp`` beside ``dest``; the PID stands in for an owner outside
     the cache (``pull -o`` destinations), where no cleaner looks."""
-    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 def _clear_way(dest: Path) -> None:
@@ -169,15 +167,21 @@ class Cache:
 
     def owner(self) -> str:
         """This process's owner token in this cache (its lock is held while the process lives)."""
+        from modelshelf._lock import owner_token  # here: a cache hit never loads filelock
+
         return owner_token(self.owners_dir)
 
     def owner_alive(self, token: str, *, remove_if_dead: bool = False) -> bool:
         """True if the process that owns ``token`` still lives (by its lock, not its PID)."""
+        from modelshelf._lock import owner_alive
+
         return owner_alive(self.owners_dir, token, remove_if_dead=remove_if_dead)
 
     @contextlib.contextmanager
     def maintenance(self) -> Iterator[None]:
         """Exclusive hold for prune, rm and verify: no pull writes a pin meanwhile."""
+        from modelshelf._lock import maintenance_lock
+
         path = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(path, shared=False, timeout=0):
             yield
@@ -190,8 +194,10 @@ class Cache:
         shared maintenance lock, so a prune either sees it or has finished deleting. A pin
         whose owner died protects nothing and is removed by the next prune.
         """
-        path = self.pins_dir / f"{self.owner()}.{uuid.uuid4().hex[:8]}.json"
+        path = self.pins_dir / f"{self.owner()}.{os.urandom(4).hex()}.json"
         record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
+        from modelshelf._lock import maintenance_lock
+
         lock = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
             atomic_write(path, json.dumps(record).encode(), owner=self.owner())
@@ -227,6 +233,8 @@ class Cache:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
             return dest
+        from modelshelf._lock import blob_lock
+
         lock_path = inside(self.root, "locks", "sha256", entry.sha256[:2], f"{entry.sha256}.lock")
         with blob_lock(lock_path, constants.lock_timeout(), entry.path):
             if force or not dest.is_file():  # else another process fetched it while we waited
@@ -242,7 +250,7 @@ class Cache:
         return parts[1] if len(parts) == 3 and parts[0] and parts[1] else None
 
     def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
-        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{os.urandom(4).hex()}.tmp")
         try:
             download(tmp)
             tmp.chmod(_READ_ONLY)

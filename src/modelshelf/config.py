@@ -27,15 +27,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelshelf import constants
 from modelshelf.errors import ConfigError
 from modelshelf.trust import escape_controls
+
+if TYPE_CHECKING:
+    import tomllib
 
 __all__ = [
     "Config",
@@ -195,6 +197,8 @@ def loads_config(text: str, path: Path) -> Config:
     Raises:
         ConfigError: the text is not TOML, or breaks the grammar above.
     """
+    import tomllib  # here: a store given by URL never reads the config file
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelshelf.cache import Cache
 from modelshelf.errors import ObjectNotFoundError, OfflineError, VersionNotFoundError
 from modelshelf.manifest import Manifest
 from modelshelf.spec import LATEST, AssetSpec, Version, latest_matching
-from modelshelf.store_api import StoreLayout
+
+if TYPE_CHECKING:
+    from modelshelf.store_api import StoreLayout
 
 __all__ = ["Resolved", "ref_key", "resolve_from_cache", "resolve_online"]
 

@@ -14,21 +14,17 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelshelf import constants
-from modelshelf._copy import CopyReport, copy_version
-from modelshelf._export import export_files
-from modelshelf._gc import DEFAULT_GRACE, GcReport, collect_garbage
-from modelshelf._housekeeping import VerifyReport, remove_alias, remove_version, verify_version
 from modelshelf._progress import Progress, make_progress
-from modelshelf._pull import download_entries, heal_snapshot, select_entries, selection_root
-from modelshelf._push import check_push_args, check_sections, push_files
-from modelshelf._source import PushSource
-from modelshelf._stores import merge_options, resolve_store
+from modelshelf._pull import fetch_and_link, heal_snapshot, select_entries, selection_root
+from modelshelf._store_id import store_id
+from modelshelf._stores import merge_options, normalize_url, resolve_store
 from modelshelf.backends.base import Backend, without_password
 from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
+from modelshelf.constants import DEFAULT_GRACE
 from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
@@ -36,10 +32,18 @@ from modelshelf.errors import (
     OfflineError,
     StoreUnreachableError,
 )
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.manifest import Manifest
 from modelshelf.resolve import Resolved, ref_key, resolve_from_cache, resolve_online
 from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
-from modelshelf.store import AliasRecord, Removal, Store
+
+# Each operation imports what it needs when it runs: a pull of a cached version loads neither
+# the store layout, the transfer machinery, file locks, push nor maintenance (start-up time).
+if TYPE_CHECKING:
+    from modelshelf._copy import CopyReport
+    from modelshelf._gc import GcReport
+    from modelshelf._housekeeping import VerifyReport
+    from modelshelf._source import PushSource
+    from modelshelf.store import AliasRecord, Removal, Store
 
 __all__ = ["LinkMode", "Shelf", "pull", "push"]
 
@@ -88,7 +92,7 @@ class Shelf:
         else:
             resolved = resolve_store(store or None, options)
             self._backend, self.store_name, options = None, resolved.name, dict(resolved.options)
-            self._open_url = _normalize_url(resolved.url)  # what opens it: may hold a password
+            self._open_url = normalize_url(resolved.url)  # what opens it: may hold a password
             self.url = without_password(self._open_url)  # what is shown: never does
             identity = store_identity(self._open_url, **options)
         self._backend_options = options
@@ -96,7 +100,7 @@ class Shelf:
         self.cache = Cache(cache_dir)
         # Everything that selects the store (never secrets), without opening it.
         self._identity = identity
-        self.store_id = Store.id_for(self.url, identity)
+        self.store_id = store_id(self.url, identity)  # as Store.id_for
 
     def __repr__(self) -> str:
         return f"Shelf({self.url!r})"
@@ -111,6 +115,8 @@ class Shelf:
                 " work offline)"
             )
         if self._store is None:
+            from modelshelf.store import Store
+
             backend = self._backend or open_guarded(self._open_url, **self._backend_options)
             self._store = Store(backend)
         return self._store
@@ -158,6 +164,9 @@ class Shelf:
             >>> # files = PushSource.from_files({"out/model.pt": "model.pt"})
             >>> # shelf.push(files, "nlp/sentiment", sections={"model": {"engine": "torch"}})
         """
+        from modelshelf._push import check_push_args, check_sections, push_files
+        from modelshelf._source import PushSource
+
         target = _as_spec(spec)
         if target.alias is not None or target.path is not None:
             raise InvalidInputError(
@@ -236,10 +245,14 @@ class Shelf:
         that pulled it keep their cached copy (``modelshelf cache rm`` removes one).
         With ``dry_run`` nothing is written and the record that would be is returned.
         """
+        from modelshelf._housekeeping import remove_version
+
         return remove_version(self.store, _as_spec(spec), message, dry_run=dry_run)
 
     def remove_alias(self, spec: str | AssetSpec, *, expected: str | None = None) -> AliasRecord:
         """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
+        from modelshelf._housekeeping import remove_alias
+
         target = _as_spec(spec)
         record = remove_alias(self.store, target, expected)
         self.cache.forget_ref(self.store_id, target.name, ref_key(target))
@@ -249,6 +262,8 @@ class Shelf:
         self, spec: str | AssetSpec, *, quick: bool = False, progress: bool | Progress | None = None
     ) -> VerifyReport:
         """Check the store holds every blob of a version whole: by sha256, or sizes if ``quick``."""
+        from modelshelf._housekeeping import verify_version
+
         target = _as_spec(spec)
         manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
         with _progress(progress) as bar:
@@ -260,6 +275,8 @@ class Shelf:
         self, spec: str | AssetSpec, destination: str | Shelf, *, progress: bool | None = None
     ) -> CopyReport:
         """Copy a version with its manifest to another store (promote dev to prod); see _copy."""
+        from modelshelf._copy import copy_version
+
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
         manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
         with _progress(progress) as bar:
@@ -267,6 +284,8 @@ class Shelf:
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
         """Delete blobs no live version references and older than ``grace``; see ``_gc``."""
+        from modelshelf._gc import collect_garbage
+
         return collect_garbage(self.store, grace=grace, dry_run=dry_run)
 
     # -- reading -------------------------------------------------------------------------------
@@ -418,8 +437,13 @@ class Shelf:
                 heal_snapshot(
                     self.cache, self.store_id, manifest, whole=len(entries) == len(manifest.files)
                 )
-            self._fetch_and_link(resolved, entries, progress, force)
+            store = lambda: self.store  # noqa: E731 - opened only if a blob is missing
+            fetch_and_link(
+                self.cache, store, self.store_id, self.url, resolved, entries, progress, force
+            )
             if output is not None:
+                from modelshelf._export import export_files
+
                 single = (
                     manifest.file(target.path) is not None
                     if target.path
@@ -434,50 +458,6 @@ class Shelf:
                     single_file=single,
                 )
         return self.cache.snapshot_path(self.store_id, manifest, target.path)
-
-    def _fetch_and_link(
-        self,
-        resolved: Resolved,
-        entries: tuple[FileEntry, ...],
-        progress: bool | Progress | None,
-        force: bool,
-    ) -> None:
-        """Download what the cache lacks (everything, with ``force``) and link the snapshot."""
-        target, manifest = resolved.spec, resolved.manifest
-        needed = {e.sha256: e for e in entries if force or not self.cache.has_blob(e.sha256)}
-        if force and (resolved.offline or constants.offline()):
-            raise OfflineError(
-                f"pull --force of {manifest.name}:{manifest.version} needs the store {self.url},"
-                " which cannot be asked now; try again when it is reachable"
-            )
-        if needed and (resolved.offline or constants.offline()):
-            raise OfflineError(
-                f"{manifest.name}:{manifest.version} is known to this machine but"
-                f" {len(needed)} of its files are not in the cache, and the store cannot be"
-                " asked; pull it once while the store is reachable (or unset MODELSHELF_OFFLINE)"
-            )
-        if needed:
-            with _progress(progress) as bar:
-                download_entries(
-                    self.store,
-                    self.cache,
-                    list(needed.values()),
-                    bar,
-                    str(target.with_version(Version.parse(manifest.version))),
-                    force=force,
-                )
-        self.cache.link_snapshot(self.store_id, manifest, entries, relink=force)
-        self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-
-
-def _normalize_url(url: str) -> str:
-    if "://" not in url and url.startswith(("/", "~", ".")):
-        return Path(url).expanduser().resolve().as_uri()
-    if url.startswith("file://"):
-        from modelshelf.backends.local import LocalBackend
-
-        return LocalBackend.url_for(url)
-    return url.rstrip("/") if not url.endswith("://") else url
 
 
 def _progress(progress: bool | Progress | None) -> Progress:

@@ -15,7 +15,6 @@ listings, the audit log).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import uuid
@@ -28,7 +27,8 @@ from modelshelf._aliases import AliasLayout, AliasRecord
 from modelshelf._blob_copy import copy_verified
 from modelshelf._layout import NOT_OURS, actor, now_iso
 from modelshelf._removal import Removal, is_tombstone
-from modelshelf.backends.base import ObjectMeta, without_password
+from modelshelf._store_id import store_id
+from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import (
     InvalidManifestError,
     ObjectExistsError,
@@ -67,25 +67,8 @@ class Store(AliasLayout):
 
     @staticmethod
     def id_for(url: str, identity: Mapping[str, str] | None = None) -> str:
-        """The cache id of a store: a readable tail of ``url`` plus a hash of its identity.
-
-        Args:
-            url: the store URL, for the readable part.
-            identity: everything that selects the store (backend class, URL, endpoint,
-                options; never secrets), as :meth:`Backend.identity` gives it; default the
-                URL alone. The hash covers its canonical JSON, so stores that differ in any
-                part of it never share cached manifests.
-        """
-        readable = (identity or {}).get("url") or url  # canonical, when the backend gives one
-        slug = re.sub(r"[^a-z0-9]+", "-", without_password(readable).lower())
-        slug = slug.strip("-")[-40:].strip("-")
-        canonical = json.dumps(
-            dict(identity) if identity is not None else {"url": without_password(url)},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-        return f"{slug}-{digest}"
+        """The cache id of a store; see :func:`modelshelf._store_id.store_id`."""
+        return store_id(url, identity)
 
     # -- blobs ---------------------------------------------------------------------------------
     @staticmethod

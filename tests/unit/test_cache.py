@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import modelshelf._lock as lock_module
 import modelshelf.cache as cache_module
 from modelshelf.cache import Cache, atomic_write, place_file
 from modelshelf.manifest import FileEntry, Manifest
@@ -128,7 +129,7 @@ def test_cache_hit_takes_no_lock_and_calls_no_download(
     def no_download(tmp: Path) -> None:
         raise AssertionError("a cache hit must not download")
 
-    monkeypatch.setattr(cache_module, "blob_lock", no_lock)
+    monkeypatch.setattr(lock_module, "blob_lock", no_lock)  # cache imports it on use
     assert cache.fetch_blob(entry, no_download).read_bytes() == b"hit me"
 
 
@@ -138,7 +139,7 @@ def test_a_miss_does_take_the_lock(cache: Cache, monkeypatch: pytest.MonkeyPatch
     def no_lock(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lock taken")
 
-    monkeypatch.setattr(cache_module, "blob_lock", no_lock)
+    monkeypatch.setattr(lock_module, "blob_lock", no_lock)  # cache imports it on use
     with pytest.raises(RuntimeError, match="lock taken"):
         cache.fetch_blob(entry_for(b"x"), writer(b"x"))
 
@@ -147,7 +148,7 @@ def test_a_small_miss_takes_no_lock(cache: Cache, monkeypatch: pytest.MonkeyPatc
     def no_lock(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lock taken")
 
-    monkeypatch.setattr(cache_module, "blob_lock", no_lock)
+    monkeypatch.setattr(lock_module, "blob_lock", no_lock)  # cache imports it on use
     entry = entry_for(b"small")
     assert entry.size < cache_module.LOCKED_DOWNLOAD_SIZE
     assert cache.fetch_blob(entry, writer(b"small")).read_bytes() == b"small"

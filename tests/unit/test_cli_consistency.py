@@ -36,9 +36,17 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _subcommand(group: click.Group, name: str) -> click.Command:
+    # get_command: the root group imports a command's module on first use.
+    command = group.get_command(click.Context(group), name)
+    assert command is not None, name
+    return command
+
+
 def _leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(click.Context(group)):
+        command = _subcommand(group, name)
         if isinstance(command, click.Group):
             found += _leaf_commands(command, (*prefix, name))
         else:
@@ -54,7 +62,7 @@ def test_every_command_takes_the_common_options(path: tuple[str, ...]) -> None:
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        command = _subcommand(command, name)
     flags = {flag for param in command.params for flag in getattr(param, "opts", [])}
     assert {"--store", "--json", "--quiet"} <= flags, path
 

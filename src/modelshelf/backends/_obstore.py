@@ -6,7 +6,6 @@ obstore exception.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -14,9 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
-
-import obstore
-from obstore import exceptions as obx
 
 from modelshelf.backends.base import Backend, ObjectMeta, PutMode
 from modelshelf.errors import (
@@ -30,8 +26,23 @@ from modelshelf.errors import (
 )
 
 if TYPE_CHECKING:
+    import obstore
     from obstore import GetOptions
+    from obstore import exceptions as obx
     from obstore.store import ObjectStore
+
+
+def load_obstore() -> None:
+    """Import obstore, a native extension, when a store is opened or an error translated.
+
+    Not at import: ``import modelshelf`` and a cache hit never pay for it. Binds the module
+    globals ``obstore``, ``obx`` and ``_Translatable`` that the code below uses.
+    """
+    global obstore, obx, _Translatable
+    import obstore
+    from obstore import exceptions as obx
+
+    _Translatable = (obx.BaseError, OSError)
 
 
 # Few, quick retries for every cloud: a store that is down should say so in seconds, not minutes.
@@ -146,6 +157,8 @@ def _http_failure(exc: BaseException) -> tuple[int | None, str | None, str]:
     An S3 error body is XML: ``<Error><Code>NoSuchBucket</Code><Message>...</Message></Error>``;
     its code and message are the cause. Without a body, the status line is.
     """
+    import html  # here: its entity table costs more at start-up than all of this module
+
     text = str(exc).split("\n\nDebug source:")[0]
     code_match, message_match = _S3_CODE.search(text), _S3_MESSAGE.search(text)
     status_match = _HTTP_STATUS.search(text)
@@ -171,6 +184,7 @@ def translate_error(
     obstore's retries raise :class:`StoreUnavailableError`, so callers treat the store as
     unreachable. ``hints`` names the settings to check, in the store's own cloud's words.
     """
+    load_obstore()
     where = f"{url.rstrip('/')}/{key}" if key else url
     status, code, cause = _http_failure(exc)
     next_step = {**_NEXT_STEP, **hints.codes}
@@ -212,7 +226,7 @@ def translate_error(
     raise StoreError(f"{url}: {key or 'store'}: {first_line(exc)}") from exc
 
 
-_Translatable = (obx.BaseError, OSError)
+_Translatable: tuple[type[BaseException], ...] = (OSError,)  # obstore's errors join on load
 
 
 class ObstoreBackend(Backend):
@@ -224,6 +238,7 @@ class ObstoreBackend(Backend):
     hints: StoreHints = GENERIC_HINTS
 
     def __init__(self, store: ObjectStore, url: str) -> None:
+        load_obstore()
         self._store = store
         self.url = url
 

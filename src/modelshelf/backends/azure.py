@@ -44,8 +44,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypedDict
 from urllib.parse import urlsplit
 
-from obstore.store import AzureStore
-
 from modelshelf import constants
 from modelshelf.backends._obstore import (
     RETRY_CONFIG,
@@ -285,6 +283,8 @@ class AzureBackend(ObstoreBackend):
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint.startswith("http://"):
             client["allow_http"] = True
+        from obstore.store import AzureStore  # here: a cache hit never loads obstore
+
         try:
             store = AzureStore(
                 container,

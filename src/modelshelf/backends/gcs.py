@@ -34,9 +34,6 @@ from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
-from obstore import exceptions as obx
-from obstore.store import GCSStore
-
 from modelshelf import constants
 from modelshelf.backends._obstore import (
     RETRY_CONFIG,
@@ -208,6 +205,9 @@ class GCSBackend(ObstoreBackend):
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True
+        from obstore import exceptions as obx  # here: a cache hit never loads obstore
+        from obstore.store import GCSStore
+
         try:
             with _without_credential_variables(
                 "skip_signature" in config or any(name in config for name in _CREDENTIAL_VARIABLES)

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from obstore.store import LocalStore
-
 from modelshelf.backends._obstore import ObstoreBackend
 from modelshelf.errors import UnsupportedStoreError
 
@@ -31,6 +29,8 @@ class LocalBackend(ObstoreBackend):
                 f"cannot create the store folder {self.root}: {exc.strerror}. Choose a writable"
                 " folder with --store file:///path or MODELSHELF_STORE."
             ) from exc
+        from obstore.store import LocalStore  # here: a cache hit never loads obstore
+
         super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
 
     @staticmethod

@@ -7,12 +7,13 @@ objects see each other's pushes, as two clients of one server would.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from obstore.store import MemoryStore
-
 from modelshelf.backends._obstore import ObstoreBackend
+
+if TYPE_CHECKING:
+    from obstore.store import MemoryStore
 
 __all__ = ["MemoryBackend"]
 
@@ -24,6 +25,8 @@ class MemoryBackend(ObstoreBackend):
     """An in-memory store; content lasts as long as the process."""
 
     def __init__(self, name: str = "default") -> None:
+        from obstore.store import MemoryStore  # here: importing the module stays light
+
         with _stores_lock:
             store = _stores.setdefault(name, MemoryStore())
         super().__init__(store, f"memory://{name}")

@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
-from obstore.store import S3Store
-
 from modelshelf import constants
 from modelshelf.backends._obstore import (
     RETRY_CONFIG,
@@ -316,6 +314,8 @@ class S3Backend(ObstoreBackend):
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True
+        from obstore.store import S3Store  # here: a cache hit never loads obstore
+
         store = S3Store(
             bucket,
             prefix=prefix or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -11,23 +12,58 @@ import click
 from modelshelf import __version__, constants
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
 from modelshelf.cli._errors import error_line
-from modelshelf.cli.alias import alias
-from modelshelf.cli.cache import cache
-from modelshelf.cli.config import config
-from modelshelf.cli.copy import copy
-from modelshelf.cli.export import export
-from modelshelf.cli.housekeeping import gc, remove, verify
-from modelshelf.cli.inspect import list_assets, log, show, versions
-from modelshelf.cli.mirror import mirror
-from modelshelf.cli.predict import predict
-from modelshelf.cli.pull import pull
-from modelshelf.cli.push import push
-from modelshelf.cli.serve import serve
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["COMMANDS", "cli", "main", "run"]
+
+COMMANDS = {
+    "alias": "modelshelf.cli.alias:alias",
+    "cache": "modelshelf.cli.cache:cache",
+    "config": "modelshelf.cli.config:config",
+    "copy": "modelshelf.cli.copy:copy",
+    "export": "modelshelf.cli.export:export",
+    "gc": "modelshelf.cli.housekeeping:gc",
+    "log": "modelshelf.cli.inspect:log",
+    "ls": "modelshelf.cli.inspect:list_assets",
+    "mirror": "modelshelf.cli.mirror:mirror",
+    "predict": "modelshelf.cli.predict:predict",
+    "pull": "modelshelf.cli.pull:pull",
+    "push": "modelshelf.cli.push:push",
+    "rm": "modelshelf.cli.housekeeping:remove",
+    "serve": "modelshelf.cli.serve:serve",
+    "show": "modelshelf.cli.inspect:show",
+    "verify": "modelshelf.cli.housekeeping:verify",
+    "versions": "modelshelf.cli.inspect:versions",
+}
+"""Every command, as ``"module:attribute"``: only the module of the command that runs is
+imported (``--help`` imports them all), so ``modelshelf pull`` never loads rich or the server."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group that imports a command's module the first time the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attr = COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            # Commands that do not declare the common options yet still accept them.
+            self.add_command(common_options(command), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # suggest among all, not just loaded
+            raise click.exceptions.NoSuchCommand(
+                str(args[0]), possibilities=self.list_commands(ctx), ctx=ctx
+            ) from exc
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.version_option(__version__, prog_name="modelshelf")
 def cli(as_json: bool, quiet: bool) -> None:
@@ -37,14 +73,6 @@ def cli(as_json: bool, quiet: bool) -> None:
     after the command. --store takes a URL or the name of a store in the config file
     (modelshelf config).
     """
-
-
-for command in (
-    push, pull, list_assets, versions, show, log, alias, cache, verify, remove, gc, predict,
-    serve, copy, config, mirror, export,
-):  # fmt: skip
-    # Commands that do not declare the common options yet still accept them.
-    cli.add_command(common_options(command))
 
 
 class _StderrHandler(logging.Handler):

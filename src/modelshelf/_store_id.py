@@ -1,0 +1,34 @@
+"""The cache id of a store, computed without loading the store layout (a cache hit needs it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+
+from modelshelf.backends.base import without_password
+
+__all__ = ["store_id"]
+
+
+def store_id(url: str, identity: Mapping[str, str] | None = None) -> str:
+    """The cache id of a store: a readable tail of ``url`` plus a hash of its identity.
+
+    Args:
+        url: the store URL, for the readable part.
+        identity: everything that selects the store (backend class, URL, endpoint,
+            options; never secrets), as :meth:`Backend.identity` gives it; default the
+            URL alone. The hash covers its canonical JSON, so stores that differ in any
+            part of it never share cached manifests.
+    """
+    readable = (identity or {}).get("url") or url  # canonical, when the backend gives one
+    slug = re.sub(r"[^a-z0-9]+", "-", without_password(readable).lower())
+    slug = slug.strip("-")[-40:].strip("-")
+    canonical = json.dumps(
+        dict(identity) if identity is not None else {"url": without_password(url)},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return f"{slug}-{digest}"
