@@ -72,6 +72,12 @@ def stalling_get_range(self, key, start, end):
         time.sleep(120)
     return data
 _obstore.ObstoreBackend.get_range = stalling_get_range
+stream = _obstore.ObstoreBackend.get_range_chunks
+def stalling_get_range_chunks(self, key, start, end, chunk_size):
+    if start > 0:
+        time.sleep(120)
+    yield from stream(self, key, start, end, chunk_size)
+_obstore.ObstoreBackend.get_range_chunks = stalling_get_range_chunks
 Shelf(sys.argv[1]).pull(sys.argv[2])
 print("finished")
 """
@@ -224,6 +230,15 @@ def counting_get_range(self, key, start, end):
         log.write(f"{key} {start} {end}\n")
     return data
 _obstore.ObstoreBackend.get_range = counting_get_range
+stream = _obstore.ObstoreBackend.get_range_chunks
+def counting_get_range_chunks(self, key, start, end, chunk_size):
+    got = 0
+    for piece in stream(self, key, start, end, chunk_size):
+        got += memoryview(piece).nbytes
+        yield piece
+    with open(Path(barrier) / f"fetched-{me}", "a") as log:
+        log.write(f"{key} {start} {start + got}\n")
+_obstore.ObstoreBackend.get_range_chunks = counting_get_range_chunks
 shelf = Shelf(url)
 shelf.store.versions("warm/up")  # open the backend and connection before the start line
 """
