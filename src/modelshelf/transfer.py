@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Protocol, TypeVar, cast
 
 from modelshelf import constants
+from modelshelf._local_copy import download_local
 from modelshelf._progress import ProgressTask
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
@@ -33,6 +34,7 @@ from modelshelf.errors import (
 )
 
 __all__ = [
+    "LocalBlob",
     "VerifyingReader",
     "download_verified",
     "hash_file",
@@ -255,6 +257,15 @@ class ObjectBlob:
         return self.backend.get_range(self.key, start, end)
 
 
+class LocalBlob(ObjectBlob):
+    """An object of a local-folder backend that is also the file ``path`` on this machine:
+    :func:`download_verified` copies it in the kernel (:mod:`modelshelf._local_copy`)."""
+
+    def __init__(self, backend: Backend, key: str, path: Path) -> None:
+        super().__init__(backend, key)
+        self.path = path
+
+
 def _fetch_to_file(blob: BlobReader, size: int, fd: int | None) -> Iterator[memoryview]:
     """Write the blob into ``fd`` (if any) by ranges, in parallel; yield the ranges in order."""
 
@@ -345,6 +356,11 @@ def download_verified(
             ``dest`` is then left for the caller to delete.
         CacheWriteError: ``dest`` could not be written (a full disk); left for the caller too.
     """
+    if isinstance(blob, LocalBlob):
+        download_local(
+            blob.path, size, expected_sha256, dest, label=label, where=blob.where, progress=progress
+        )
+        return
     if size > constants.RANGE_SIZE:
         # One HEAD before planning many ranges: a manifest that lies about the size fails here,
         # naming both sizes, instead of fetching (or planning) ranges for bytes that are not

@@ -10,6 +10,7 @@ from obstore.store import LocalStore
 
 from modelshelf.backends._obstore import ObstoreBackend
 from modelshelf.errors import UnsupportedStoreError
+from modelshelf.trust import inside
 
 __all__ = ["LocalBackend"]
 
@@ -31,6 +32,11 @@ class LocalBackend(ObstoreBackend):
                 " folder with --store file:///path or MODELSHELF_STORE."
             ) from exc
         super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
+
+    def local_path(self, key: str) -> Path:
+        """The file that holds ``key``: the key joined under the store folder (checked to stay
+        inside it, lexically; the reader refuses a link there)."""
+        return inside(self.root, key)
 
     @staticmethod
     def path_for(url: str) -> Path:
