@@ -11,7 +11,7 @@ from modelshelf.errors import PathNotInVersionError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import AssetSpec
 from modelshelf.store_api import StoreLayout
-from modelshelf.transfer import download_verified, run_per_blob
+from modelshelf.transfer import LocalBlob, download_verified, run_per_blob
 
 logger = logging.getLogger("modelshelf")
 
@@ -70,7 +70,8 @@ def download_entries(
         cache.fetch_blob(entry, download, force=force)
         bar.file_done()
 
-    run_per_blob(fetch, entries)
+    local = bool(entries) and isinstance(store.open_blob(entries[0].sha256), LocalBlob)
+    run_per_blob(fetch, entries, local=local)
 
 
 def heal_snapshot(cache: Cache, store_id: str, manifest: Manifest, *, whole: bool) -> None:

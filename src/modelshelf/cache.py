@@ -247,8 +247,9 @@ class Cache:
             download(tmp)
             tmp.chmod(_READ_ONLY)
             os.replace(tmp, dest)
-        finally:
+        except BaseException:  # only a failure leaves a temp file (no unlink after a rename)
             tmp.unlink(missing_ok=True)
+            raise
 
     def _remove_stale_temps(self, dest: Path) -> None:
         """Delete temporary files of this blob whose owner died (its lock is free)."""

@@ -197,10 +197,21 @@ def run_concurrently(
     return results  # type: ignore[return-value]
 
 
-def run_per_blob(fn: Callable[[E], R], entries: Sequence[E]) -> dict[str, R]:
+def run_per_blob(
+    fn: Callable[[E], R], entries: Sequence[E], *, local: bool = False
+) -> dict[str, R]:
     """``{entry.sha256: fn(entry)}``: blobs of at most one range share one bounded pool; larger
     ones run one after another, each with its own window of ranges, so requests in flight
-    stay bounded either way."""
+    stay bounded either way.
+
+    Args:
+        local: the blobs are local files (:class:`LocalBlob`), copied with no ranges in flight:
+            all share the pool, largest first, so the longest hash (sha256 is sequential)
+            starts at once and the others fill the remaining cores beside it.
+    """
+    if local:
+        ordered = sorted(entries, key=lambda e: e.size, reverse=True)
+        return dict(zip([e.sha256 for e in ordered], run_concurrently(fn, ordered), strict=True))
     small = [e for e in entries if e.size <= constants.RANGE_SIZE]
     large = [e for e in entries if e.size > constants.RANGE_SIZE]
     found = dict(zip([e.sha256 for e in small], run_concurrently(fn, small), strict=True))

@@ -40,9 +40,10 @@ def _replace(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _cache_is_clean(shelf: Shelf) -> bool:
-    blobs = shelf.cache.root / "blobs"
-    return not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+def _not_cached(shelf: Shelf, data: bytes) -> bool:
+    """The blob of ``data`` is not in the cache, and no temporary file is left."""
+    sha = hashlib.sha256(data).hexdigest()
+    return not shelf.cache.has_blob(sha) and list(shelf.cache.root.rglob("*.tmp")) == []
 
 
 def _pulled_right(shelf: Shelf, files: dict[str, bytes]) -> None:
@@ -99,7 +100,7 @@ def test_the_fallback_copies_when_copy_file_range_is_refused(
 def test_a_full_disk_in_the_fallback_is_a_cache_write_error(
     pushed: tuple[Shelf, dict[str, bytes], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shelf, _, _ = pushed
+    shelf, files, _ = pushed
 
     def refused(*args: object) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -109,7 +110,7 @@ def test_a_full_disk_in_the_fallback_is_a_cache_write_error(
     with pytest.raises(CacheWriteError) as info:
         shelf.pull("m:1.0", progress=False)
     assert info.value.errno == errno.ENOSPC
-    assert _cache_is_clean(shelf) and list(shelf.cache.root.rglob("*.tmp")) == []
+    assert _not_cached(shelf, SMALL) and _not_cached(shelf, files["weights.bin"])
 
 
 @pytest.mark.parametrize("name", ["small.txt", "weights.bin"])
@@ -123,8 +124,7 @@ def test_a_blob_with_other_bytes_of_the_same_size_is_refused(
         shelf.pull("m:1.0", progress=False)
     assert info.value.path == name
     assert info.value.actual == hashlib.sha256(bytes(len(data))).hexdigest()
-    assert not shelf.cache.has_blob(hashlib.sha256(data).hexdigest())
-    assert list(shelf.cache.root.rglob("*.tmp")) == []
+    assert _not_cached(shelf, data)
 
 
 @pytest.mark.parametrize("delta", [-1, 1])
@@ -136,7 +136,7 @@ def test_a_truncated_or_grown_blob_is_refused_naming_both_sizes(
     _replace(_blob(store, data), (data + b"x")[: len(data) + delta])
     with pytest.raises(IntegrityError, match=f"{len(data) + delta} bytes instead of {len(data)}"):
         shelf.pull("m:1.0", progress=False)
-    assert _cache_is_clean(shelf)
+    assert _not_cached(shelf, SMALL)
 
 
 def test_a_symlink_in_place_of_a_blob_is_not_followed(
@@ -150,7 +150,7 @@ def test_a_symlink_in_place_of_a_blob_is_not_followed(
     blob.symlink_to(elsewhere)
     with pytest.raises(IntegrityError, match="symbolic link"):
         shelf.pull("m:1.0", progress=False)
-    assert _cache_is_clean(shelf)
+    assert _not_cached(shelf, SMALL)
 
 
 def test_a_fifo_in_place_of_a_blob_is_refused_without_blocking(
@@ -239,3 +239,21 @@ def test_progress_advances_by_every_byte(tmp_path: Path) -> None:
         progress=task,  # type: ignore[arg-type]
     )
     assert task.done == len(data) and (tmp_path / "out").read_bytes() == data
+
+
+def test_local_blobs_share_one_pool_largest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The largest blob's hash (sequential) starts first; the rest run beside it."""
+    from dataclasses import dataclass
+
+    from modelshelf.transfer import run_per_blob
+
+    @dataclass(frozen=True)
+    class Entry:
+        sha256: str
+        size: int
+
+    entries = [Entry("a", 1), Entry("b", 10 * constants.RANGE_SIZE), Entry("c", 5)]
+    monkeypatch.setattr(constants, "max_concurrency", lambda: 1)
+    order: list[str] = []
+    done = run_per_blob(lambda e: order.append(e.sha256) or e.size, entries, local=True)
+    assert order == ["b", "c", "a"] and done == {e.sha256: e.size for e in entries}
