@@ -27,10 +27,17 @@ def _refused(*args: object) -> int:
 
 
 @settings(max_examples=120, deadline=None)
-@given(size=SIZES, fallback=st.booleans(), damage=st.booleans(), seed=st.binary(max_size=8))
+@given(
+    size=SIZES,
+    fallback=st.booleans(),
+    mapped=st.booleans(),
+    damage=st.booleans(),
+    seed=st.binary(max_size=8),
+)
 def test_copy_is_byte_exact_and_verified(
-    size: int, fallback: bool, damage: bool, seed: bytes
+    size: int, fallback: bool, mapped: bool, damage: bool, seed: bytes
 ) -> None:
+    """Copied by copy_file_range or the fallback, hashed back through a mapping or reads."""
     data = (hashlib.sha256(seed).digest() * (size // 32 + 1))[:size]
     expected = hashlib.sha256(data).hexdigest()
     claimed = expected if not (damage and size) else hashlib.sha256(data + b"!").hexdigest()
