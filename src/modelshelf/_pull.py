@@ -65,7 +65,7 @@ def download_entries(
     force: bool = False,
 ) -> None:
     """Fetch each entry's blob into the cache, verified (again, with ``force``)."""
-    from modelshelf.transfer import download_verified, run_per_blob
+    from modelshelf.transfer import LocalBlob, download_verified, run_per_blob
 
     bar = progress.task(f"pull {label}", sum(e.size for e in entries), len(entries))
 
@@ -83,7 +83,8 @@ def download_entries(
         cache.fetch_blob(entry, download, force=force)
         bar.file_done()
 
-    run_per_blob(fetch, entries)
+    local = bool(entries) and isinstance(store.open_blob(entries[0].sha256), LocalBlob)
+    run_per_blob(fetch, entries, local=local)
 
 
 def fetch_and_link(

@@ -60,6 +60,17 @@ def _tmp_name(dest: Path, owner: str | None = None) -> Path:
     return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
+def _make_dir(folder: Path) -> None:
+    """``folder.mkdir(parents=True, exist_ok=True)`` in one syscall when it exists (pathlib's
+    takes a failed ``mkdir`` and a ``stat``): called for every blob and every linked file."""
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+
+
 def _clear_way(dest: Path) -> None:
     """Remove a folder standing where a file is to be placed (a rename cannot replace it)."""
     try:
@@ -98,7 +109,7 @@ def place_file(source: Path, dest: Path, how: str, *, owner: str | None = None) 
     ``reflink`` (a copy-on-write clone) falls back to a plain copy. Copies are writable.
     A folder standing at ``dest`` is removed first; ``owner`` is as for :func:`atomic_write`.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(dest.parent)
     if how == "hardlink":
         # Creating a link is atomic, so no temporary name is needed unless ``dest`` exists or
         # links are refused; both cases take the careful path below.
@@ -228,7 +239,7 @@ class Cache:
         dest = self.blob_path(entry.sha256)
         if dest.is_file() and not force:
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        _make_dir(dest.parent)
         if entry.size < LOCKED_DOWNLOAD_SIZE:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
@@ -255,8 +266,9 @@ class Cache:
             download(tmp)
             tmp.chmod(_READ_ONLY)
             os.replace(tmp, dest)
-        finally:
+        except BaseException:  # only a failure leaves a temp file (no unlink after a rename)
             tmp.unlink(missing_ok=True)
+            raise
 
     def _remove_stale_temps(self, dest: Path) -> None:
         """Delete temporary files of this blob whose owner died (its lock is free)."""

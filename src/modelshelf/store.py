@@ -38,7 +38,7 @@ from modelshelf.errors import (
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store_api import LayoutGuarantees
-from modelshelf.transfer import BlobReader, ObjectBlob, upload_verified
+from modelshelf.transfer import BlobReader, LocalBlob, ObjectBlob, upload_verified
 
 __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
@@ -85,7 +85,9 @@ class Store(AliasLayout):
 
     def open_blob(self, sha256: str) -> BlobReader:
         """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
-        return ObjectBlob(self.backend, self.blob_key(sha256))
+        key = self.blob_key(sha256)
+        path = self.backend.local_path(key)
+        return ObjectBlob(self.backend, key) if path is None else LocalBlob(self.backend, key, path)
 
     def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
         """Upload one file (or another store's blob) as the blob ``sha256``, only if its bytes

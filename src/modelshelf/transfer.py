@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Protocol, TypeVar, cast
 
 from modelshelf import constants
+from modelshelf._local_copy import download_local
 from modelshelf._progress import ProgressTask
 from modelshelf.backends.base import Backend
 from modelshelf.errors import (
@@ -33,6 +34,7 @@ from modelshelf.errors import (
 )
 
 __all__ = [
+    "LocalBlob",
     "VerifyingReader",
     "download_verified",
     "fetch_into",
@@ -196,10 +198,21 @@ def run_concurrently(
     return results  # type: ignore[return-value]
 
 
-def run_per_blob(fn: Callable[[E], R], entries: Sequence[E]) -> dict[str, R]:
+def run_per_blob(
+    fn: Callable[[E], R], entries: Sequence[E], *, local: bool = False
+) -> dict[str, R]:
     """``{entry.sha256: fn(entry)}``: blobs of at most one range share one bounded pool; larger
     ones run one after another, each with its own window of ranges, so requests in flight
-    stay bounded either way."""
+    stay bounded either way.
+
+    Args:
+        local: the blobs are local files (:class:`LocalBlob`), copied with no ranges in flight:
+            all share the pool, largest first, so the longest hash (sha256 is sequential)
+            starts at once and the others fill the remaining cores beside it.
+    """
+    if local:
+        ordered = sorted(entries, key=lambda e: e.size, reverse=True)
+        return dict(zip([e.sha256 for e in ordered], run_concurrently(fn, ordered), strict=True))
     small = [e for e in entries if e.size <= constants.RANGE_SIZE]
     large = [e for e in entries if e.size > constants.RANGE_SIZE]
     found = dict(zip([e.sha256 for e in small], run_concurrently(fn, small), strict=True))
@@ -261,6 +274,15 @@ class ObjectBlob:
 
     def read_chunks(self, start: int, end: int) -> Iterator[bytes | memoryview]:
         return self.backend.get_range_chunks(self.key, start, end, constants.STREAM_CHUNK_SIZE)
+
+
+class LocalBlob(ObjectBlob):
+    """An object of a local-folder backend that is also the file ``path`` on this machine:
+    :func:`download_verified` copies it in the kernel (:mod:`modelshelf._local_copy`)."""
+
+    def __init__(self, backend: Backend, key: str, path: Path) -> None:
+        super().__init__(backend, key)
+        self.path = path
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -407,6 +429,11 @@ def download_verified(
             ``dest`` is then left for the caller to delete.
         CacheWriteError: ``dest`` could not be written (a full disk); left for the caller too.
     """
+    if isinstance(blob, LocalBlob):
+        download_local(
+            blob.path, size, expected_sha256, dest, label=label, where=blob.where, progress=progress
+        )
+        return
     if size > constants.RANGE_SIZE:
         # One HEAD before planning many ranges: a manifest that lies about the size fails here,
         # naming both sizes, instead of fetching (or planning) ranges for bytes that are not

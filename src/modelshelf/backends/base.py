@@ -118,6 +118,11 @@ class Backend(abc.ABC):
         """:meth:`identity` of this opened backend; backends that take options override it."""
         return type(self).identity(self.url)
 
+    def local_path(self, key: str) -> Path | None:
+        """The file on this machine that holds ``key``, for backends that are a local folder
+        (pulls then copy it in the kernel); ``None``, the default, for every other backend."""
+        return None
+
     @abc.abstractmethod
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
         """Stream the object's bytes in chunks of about ``chunk_size``.

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from modelshelf.backends._obstore import ObstoreBackend
 from modelshelf.errors import UnsupportedStoreError
+from modelshelf.trust import inside
 
 __all__ = ["LocalBackend"]
 
@@ -32,6 +33,11 @@ class LocalBackend(ObstoreBackend):
         from obstore.store import LocalStore  # here: a cache hit never loads obstore
 
         super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
+
+    def local_path(self, key: str) -> Path:
+        """The file that holds ``key``: the key joined under the store folder (checked to stay
+        inside it, lexically; the reader refuses a link there)."""
+        return inside(self.root, key)
 
     @staticmethod
     def path_for(url: str) -> Path:
