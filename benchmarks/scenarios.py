@@ -88,7 +88,7 @@ class Section:
                 "s5cmd + openssl",
                 "cp, then openssl dgst -sha256",
                 VERIFIED,
-                f"openssl on {os.cpu_count()} processes (xargs -P)",
+                f"one openssl per CPU ({os.cpu_count()}), side by side",
             ),
             "s5-up": Row("s5-up", "s5cmd", "cp dir/* s3://…/", "no", "defaults"),
             "boto-down": Row(
