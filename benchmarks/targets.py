@@ -77,7 +77,8 @@ def peak_rss(name: str, row: Row | None, limit: int = RSS_LIMIT) -> Target:
 
 def delta_push(name: str, pushes: list[Uploaded], changed: int) -> Target:
     """Every repeat's push uploaded one blob of exactly the changed file's size."""
-    shown = f"blobs = 1 object of {changed:,} B (+ manifest/log)"
+    size = f"{changed:,} B" if changed > 0 else "the changed file's size"
+    shown = f"blobs = 1 object of {size} (+ manifest/log)"
     if not pushes or changed <= 0:
         return _missing(name, shown)
     worst = max(pushes, key=lambda u: (u.blob_bytes, u.blob_objects))
