@@ -58,7 +58,8 @@ test: venv lint typecheck kserve-venv azurite
 unit:
 	$(BIN)/python -m pytest tests -q -m 'not integration'
 
-# Throughput tables: modelshelf against cp, boto3, s5cmd and hf-style downloads, same run.
+# Issue 15's workloads (W1-W6, import, machine limits): modelshelf beside s5cmd, s5cmd + openssl,
+# boto3 and plain obstore, same run, same SeaweedFS; prints the targets. docs/benchmarks.md.
 bench: venv
 	$(PIP) install -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

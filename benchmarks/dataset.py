@@ -56,7 +56,7 @@ def layout(size_mib: int, files: int) -> list[tuple[str, int]]:
     return plan
 
 
-def _write_random(path: Path, size: int) -> str:
+def write_random(path: Path, size: int) -> str:
     digest = hashlib.sha256()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb", buffering=0) as handle:
@@ -69,13 +69,19 @@ def _write_random(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def ensure_dataset(data_dir: Path, size_mib: int, files: int) -> tuple[Dataset, bool]:
-    """The dataset for these parameters, created if missing; True if it was created now."""
-    name = f"model-{size_mib}m-{files}f"
+def uniform_layout(count: int, size: int, per_dir: int = 1000) -> list[tuple[str, int]]:
+    """(path, size) of ``count`` files of ``size`` bytes, ``per_dir`` to a folder."""
+    return [(f"files/{i // per_dir:03d}/{i:06d}.bin", size) for i in range(count)]
+
+
+def ensure_files(data_dir: Path, name: str, plan: list[tuple[str, int]]) -> tuple[Dataset, bool]:
+    """The folder ``data_dir/name`` holding ``plan``'s files, made (random) if it does not match.
+
+    Returns the dataset and True if it was created now.
+    """
     root = data_dir / name
     record = data_dir / f"{name}.json"
-    plan = layout(size_mib, files)
-    params = {"size_mib": size_mib, "files": files}
+    params = {"plan": [list(entry) for entry in plan]}
     if record.is_file() and root.is_dir():
         saved = json.loads(record.read_text())
         entries = tuple(DataFile(**f) for f in saved["files"])
@@ -86,10 +92,8 @@ def ensure_dataset(data_dir: Path, size_mib: int, files: int) -> tuple[Dataset, 
             return Dataset(root, entries), False
     shutil.rmtree(root, ignore_errors=True)
     record.unlink(missing_ok=True)
-    entries = tuple(DataFile(path, size, _write_random(root / path, size)) for path, size in plan)
-    record.write_text(
-        json.dumps({"params": params, "files": [f.__dict__ for f in entries]}, indent=1)
-    )
+    entries = tuple(DataFile(path, size, write_random(root / path, size)) for path, size in plan)
+    record.write_text(json.dumps({"params": params, "files": [f.__dict__ for f in entries]}))
     return Dataset(root, entries), True
 
 

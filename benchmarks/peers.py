@@ -1,15 +1,12 @@
 """The tools modelshelf is measured against, each used the way its users would use it.
 
-- ``cp -r``: one process on the same disk (GNU cp copies in the kernel); checks nothing.
+- s5cmd: ``s5cmd cp`` with its defaults (256 workers); checks nothing. Its verified twin is
+  ``s5cmd cp`` followed by ``openssl dgst -sha256`` of every file it wrote, one openssl per CPU.
 - boto3: ``upload_file``/``download_file`` with ``TransferConfig(max_concurrency=8)``, files on
   a pool of 8 threads; its default CRC32 checksums cover single-part objects only.
-- s5cmd: ``s5cmd cp`` with its defaults; checks nothing.
-- hf-style: one presigned GET per file, streamed in 10 MiB chunks to a temp file and renamed,
-  8 files at once; checks the size, then (a separate step) re-reads each file for its sha256.
-
-The hf-style client stands in for ``huggingface_hub``'s plain HTTP download, which cannot talk
-to S3: ``hf_hub_download`` checks only the size of what it received (sha256 verification is the
-separate ``hf cache verify`` command), so the re-read is reported as its own step.
+- plain obstore: streaming GETs to files and ``put`` of file paths, 8 objects in flight, no
+  hashing: the floor of the library modelshelf is built on.
+- ``cp -r`` (run by the LOCAL section): one process on the same disk; checks nothing.
 """
 
 from __future__ import annotations
@@ -18,19 +15,16 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks.dataset import Dataset, sha256_file
+from benchmarks.dataset import Dataset
 
 MIB = 1024 * 1024
-FILE_WORKERS = 8  # files in flight: boto3's pool here, and huggingface_hub's max_workers default
+FILE_WORKERS = 8  # files in flight on boto3's pool
 BOTO3_MAX_CONCURRENCY = 8
-HF_CHUNK = 10 * MIB
 
 T = TypeVar("T")
 
@@ -46,11 +40,6 @@ def cpu_seconds() -> float:
     """CPU time of this process (all threads) plus its finished children (s5cmd, cp)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
-
-
-# -- cp -r ----------------------------------------------------------------------------------------
-def cp_tree(source: Path, dest: Path) -> None:
-    subprocess.run(["cp", "-r", str(source), str(dest)], check=True)
 
 
 # -- boto3 ----------------------------------------------------------------------------------------
@@ -116,75 +105,92 @@ def s5cmd_version(binary: str) -> str:
     return done.stdout.strip()
 
 
-def _s5cmd(binary: str, endpoint: str, *args: str) -> None:
-    done = subprocess.run(
-        [binary, "--endpoint-url", endpoint, "--log", "error", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"s5cmd {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+def s5cmd_argv(binary: str, endpoint: str, *args: str) -> list[str]:
+    """The s5cmd command line for ``args`` against ``endpoint``, errors only on stderr."""
+    return [binary, "--endpoint-url", endpoint, "--log", "error", *args]
 
 
-def s5cmd_upload(binary: str, endpoint: str, source: Path, bucket: str, prefix: str) -> None:
-    _s5cmd(binary, endpoint, "cp", f"{source}/*", f"s3://{bucket}/{prefix}/")
+# -- s5cmd + openssl dgst -sha256 -----------------------------------------------------------------
+def openssl_sha256_tree(root: Path, processes: int | None = None) -> dict[str, str]:
+    """sha256 of every file under ``root`` by ``openssl dgst -sha256``, one process per CPU.
 
-
-def s5cmd_download(binary: str, endpoint: str, bucket: str, prefix: str, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    _s5cmd(binary, endpoint, "cp", f"s3://{bucket}/{prefix}/*", f"{dest}/")
-
-
-# -- huggingface-style HTTP download -----------------------------------------------------------
-def hf_style_download(
-    client: Any, bucket: str, prefix: str, dest: Path, expected_sha256: dict[str, str]
-) -> tuple[float, float]:
-    """Download every object under ``prefix`` as ``huggingface_hub`` does over plain HTTP.
-
-    One GET per file (presigned URL, no ranges), streamed in 10 MiB chunks to a temporary file
-    in the destination folder, size-checked, renamed into place; ``FILE_WORKERS`` files at once.
-    Then every file is read again and its sha256 compared with ``expected_sha256``.
+    The files are split into ``processes`` batches of about equal bytes (largest first onto the
+    lightest batch), each hashed by one ``openssl dgst`` running beside the others, so W3's
+    thousands of small files do not cost a process each and no two processes share an output.
 
     Returns:
-        Wall and CPU seconds of the download alone (size check included, re-read excluded).
+        Path relative to ``root`` (POSIX) -> hex digest.
     """
-    import urllib3
-
-    start, cpu_start = time.perf_counter(), cpu_seconds()
-    sizes = list_objects(client, bucket, prefix)
-    http = urllib3.PoolManager(maxsize=FILE_WORKERS, timeout=urllib3.Timeout(connect=5, read=60))
-
-    def fetch(rel: str) -> None:
-        url = client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": f"{prefix}/{rel}"}, ExpiresIn=3600
+    processes = processes or os.cpu_count() or 1
+    files = sorted(
+        ((p.stat().st_size, str(p)) for p in root.rglob("*") if p.is_file()), reverse=True
+    )
+    batches: list[list[str]] = [[] for _ in range(min(processes, len(files)))]
+    loads = [0] * len(batches)
+    for size, name in files:
+        lightest = loads.index(min(loads))
+        batches[lightest].append(name)
+        loads[lightest] += size
+    running = [
+        subprocess.Popen(
+            ["openssl", "dgst", "-sha256", "-r", *batch],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        target = dest / rel
+        for batch in batches
+    ]
+    digests: dict[str, str] = {}
+    for proc in running:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"openssl dgst failed: {err.decode(errors='replace')[-300:]}")
+        for line in out.decode().splitlines():
+            digest, _, name = line.partition(" ")
+            path = Path(name.removeprefix("*"))
+            digests[path.relative_to(root).as_posix()] = digest
+    return digests
+
+
+# -- plain obstore --------------------------------------------------------------------------------
+OBSTORE_WORKERS = 8  # objects in flight
+OBSTORE_CHUNK = 8 * MIB
+
+
+def obstore_store(bucket: str, env: dict[str, str]) -> Any:
+    """An obstore S3Store on the bucket, from the ``AWS_*`` settings in ``env``."""
+    from obstore.store import S3Store
+
+    return S3Store(
+        bucket,
+        endpoint=env["AWS_ENDPOINT_URL"],
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region=env.get("AWS_REGION", "us-east-1"),
+        client_options={"allow_http": True},
+    )
+
+
+def obstore_upload(store: Any, dataset: Dataset, prefix: str) -> None:
+    """``obstore.put`` of every file (multipart above 5 MiB, its default), 8 files at once."""
+    import obstore
+
+    def one(rel: str) -> None:
+        obstore.put(store, f"{prefix}/{rel}", dataset.root / rel)
+
+    _parallel(one, [f.path for f in dataset.files], OBSTORE_WORKERS)
+
+
+def obstore_download(store: Any, prefix: str, dest: Path) -> None:
+    """A streaming GET of every object under ``prefix`` to a file, 8 at once, no hashing."""
+    import obstore
+
+    keys = [m["path"] for batch in obstore.list(store, prefix=prefix + "/") for m in batch]
+
+    def one(key: str) -> None:
+        target = dest / key[len(prefix) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
-        response = http.request("GET", url, preload_content=False)
-        try:
-            if response.status != 200:
-                raise RuntimeError(f"GET {rel}: HTTP {response.status}")
-            with tempfile.NamedTemporaryFile(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".incomplete", delete=False
-            ) as handle:
-                received = 0
-                for chunk in response.stream(HF_CHUNK):
-                    handle.write(chunk)
-                    received += len(chunk)
-        finally:
-            response.release_conn()
-        if received != sizes[rel]:
-            Path(handle.name).unlink(missing_ok=True)
-            raise RuntimeError(f"consistency check failed: {rel} has {received} bytes")
-        os.replace(handle.name, target)
+        with target.open("wb") as handle:
+            for chunk in obstore.get(store, key).stream(min_chunk_size=OBSTORE_CHUNK):
+                handle.write(chunk)
 
-    _parallel(fetch, list(sizes))
-    downloaded, cpu_downloaded = time.perf_counter(), cpu_seconds()
-
-    def verify(rel: str) -> None:
-        if sha256_file(dest / rel) != expected_sha256[rel]:
-            raise RuntimeError(f"sha256 mismatch: {rel}")
-
-    _parallel(verify, list(sizes))
-    return downloaded - start, cpu_downloaded - cpu_start
+    _parallel(one, keys, OBSTORE_WORKERS)

