@@ -38,7 +38,7 @@ from modelshelf.errors import (
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store_api import LayoutGuarantees
-from modelshelf.transfer import BlobReader, ObjectBlob, upload_verified
+from modelshelf.transfer import BlobReader, HashedBytes, ObjectBlob, upload_hashed, upload_verified
 
 __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
@@ -104,9 +104,11 @@ class Store(AliasLayout):
         """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
         return ObjectBlob(self.backend, self.blob_key(sha256))
 
-    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
-        """Upload one file (or another store's blob) as the blob ``sha256``, only if its bytes
-        hash to it.
+    def put_blob(
+        self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
+    ) -> None:
+        """Upload one file (another store's blob, or bytes hashed in memory) as the blob
+        ``sha256``, only if its bytes hash to it.
 
         Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that
         changed since it was hashed fails the upload before anything is stored (see
@@ -119,6 +121,9 @@ class Store(AliasLayout):
             SourcePathError: the file changed since it was hashed.
             IntegrityError: another store's blob is damaged; nothing was stored.
         """
+        if isinstance(path, HashedBytes):  # hashed from these very bytes: sent as they are
+            upload_hashed(self.backend, self.blob_key(sha256), path, sha256)
+            return
         if not isinstance(path, Path):
             if size is None:
                 size = path.size()

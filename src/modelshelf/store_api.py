@@ -24,7 +24,7 @@ from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import AssetNotFoundError, VersionExistsError
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
-from modelshelf.transfer import BlobReader
+from modelshelf.transfer import BlobReader, HashedBytes
 
 __all__ = ["LayoutGuarantees", "MaintainedStore", "StoreLayout"]
 
@@ -104,8 +104,10 @@ class StoreLayout(Protocol):
         """Whether the blob is stored (at ``size`` bytes, when given)."""
         ...
 
-    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
-        """Store a file (or another store's blob) as blob ``sha256``, verified as sent."""
+    def put_blob(
+        self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
+    ) -> None:
+        """Store a file (another store's blob, or hashed bytes) as blob ``sha256``, verified."""
         ...
 
     def open_blob(self, sha256: str) -> BlobReader:

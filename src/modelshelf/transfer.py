@@ -33,12 +33,14 @@ from modelshelf.errors import (
 )
 
 __all__ = [
+    "HashedBytes",
     "VerifyingReader",
     "download_verified",
     "hash_file",
     "hash_object",
     "run_concurrently",
     "run_per_blob",
+    "upload_hashed",
     "upload_verified",
 ]
 
@@ -167,6 +169,53 @@ def upload_verified(backend: Backend, key: str, path: Path, size: int, sha256: s
             f"{backend.url}: the backend stored {key} without reading the whole upload; its"
             " put() must read a file object to the end"
         )
+
+
+class HashedBytes:
+    """Immutable bytes and the sha256 computed from exactly them, here, so the two cannot differ.
+
+    The single-pass upload: a small file is read once into memory, hashed, and these very
+    bytes are sent (:func:`upload_hashed`), so what is stored under a content key is what was
+    hashed without a second read or a second hash of the file.
+    """
+
+    __slots__ = ("_data", "_sha256")
+
+    def __init__(self, data: bytes) -> None:
+        if type(data) is not bytes:  # a bytearray or a view could change after hashing
+            raise TypeError(f"HashedBytes holds immutable bytes, not {type(data).__name__}")
+        self._data = data
+        self._sha256 = hashlib.sha256(data).hexdigest()  # releases the GIL on large data
+
+    @property
+    def data(self) -> bytes:
+        """The bytes."""
+        return self._data
+
+    @property
+    def sha256(self) -> str:
+        """Their sha256 (hex)."""
+        return self._sha256
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"HashedBytes({len(self._data)} bytes, sha256={self._sha256[:12]}...)"
+
+
+def upload_hashed(backend: Backend, key: str, content: HashedBytes, sha256: str) -> None:
+    """Upload ``content`` to ``key``, the content key of ``sha256``, in one request.
+
+    Nothing is read or hashed again: :class:`HashedBytes` computed its digest from the very
+    bytes that are sent, so comparing the two digests is the whole check.
+
+    Raises:
+        ValueError: ``content`` does not hash to ``sha256`` (a caller's bug); nothing is sent.
+    """
+    if content.sha256 != sha256:
+        raise ValueError(f"{key}: the bytes hash to {content.sha256}, not {sha256}")
+    backend.put(key, content.data)
 
 
 def run_concurrently(
