@@ -225,6 +225,7 @@ def push_files(
     uploaded: set[str] = set()  # blobs this push wrote itself (the rest were found present)
     claim_lock = threading.Lock()
     budget = _upload.ByteBudget(_upload.MEMORY_BUDGET)
+    stored = store.blob_finder(len(files))  # a HEAD per blob, or one LIST per shard
 
     def push_one(item: SourceFile) -> FileEntry:
         try:
@@ -259,7 +260,7 @@ def push_files(
         with claim_lock:
             first = digest not in claimed  # identical files in one push: upload once
             claimed.add(digest)
-        if first and not store.has_blob(digest, item.size):
+        if first and not stored(digest, item.size):
             # Never delete a blob here: another push may have found it and committed it.
             store.put_blob(digest, content, item.size)
             uploaded.add(digest)

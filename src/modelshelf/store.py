@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,12 @@ __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+# A push of this many files or more finds its blobs by listing each shard (blobs/sha256/ab/)
+# once instead of a HEAD per blob: on SeaweedFS, 2,000 HEADs took 1.0-1.3 s and 0.7 s of
+# server CPU; the 256 LISTs that replace them 0.13-0.3 s and 0.1-0.2 s.
+LIST_SHARDS_FROM = 512
+# A shard holding more blobs than this (a store of over ~500,000) is looked up by HEAD.
+LIST_SHARD_MAX = 2000
 
 
 class Store(AliasLayout):
@@ -99,6 +106,17 @@ class Store(AliasLayout):
         except ObjectNotFoundError:
             return False
         return size is None or actual == size
+
+    def blob_finder(self, expected: int) -> Callable[[str, int], bool]:
+        """A thread-safe :meth:`has_blob` for a push of about ``expected`` files.
+
+        From :data:`LIST_SHARDS_FROM` files on, each shard that a looked-up blob falls in is
+        listed once and answers for all of its blobs; a shard too long to list cheaply makes
+        every later lookup a HEAD again.
+        """
+        if expected < LIST_SHARDS_FROM:
+            return self.has_blob
+        return _ShardListings(self).has_blob
 
     def open_blob(self, sha256: str) -> BlobReader:
         """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
@@ -263,3 +281,44 @@ class Store(AliasLayout):
                 hint = "delete that key in the store to read the log again"
                 raise self._untrusted(key, "audit record", exc, hint) from exc
         return records
+
+
+class _ShardListings:
+    """The blobs of each shard (``blobs/sha256/ab/``), listed once, on the first lookup in it.
+
+    A listing is a point-in-time answer, as a HEAD is: a blob found here may vanish before the
+    push commits, which the push checks again after its commit.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._shards: dict[str, tuple[threading.Lock, list[dict[str, int] | None]]] = {}
+        self._too_long = False
+
+    def has_blob(self, sha256: str, size: int) -> bool:
+        listing = self._listing(sha256[:2])
+        if listing is None:
+            return self._store.has_blob(sha256, size)
+        return listing.get(sha256) == size
+
+    def _listing(self, shard: str) -> dict[str, int] | None:
+        with self._lock:
+            lock, slot = self._shards.setdefault(shard, (threading.Lock(), []))
+        with lock:
+            if not slot:
+                slot.append(self._list(shard))
+            return slot[0]
+
+    def _list(self, shard: str) -> dict[str, int] | None:
+        if self._too_long:
+            return None
+        found: dict[str, int] = {}
+        for count, meta in enumerate(self._store.backend.list(f"blobs/sha256/{shard}")):
+            if count >= LIST_SHARD_MAX:
+                self._too_long = True  # a large store: HEADs cost less than its listings
+                return None
+            match = _BLOB_KEY.match(meta.path)  # listed keys are outside input
+            if match and match.group(1) == shard:
+                found[match.group(2)] = meta.size
+        return found

@@ -13,7 +13,7 @@ keep one must say so in its ``guarantees`` rather than weaken it silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -102,6 +102,11 @@ class StoreLayout(Protocol):
     # blobs
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
         """Whether the blob is stored (at ``size`` bytes, when given)."""
+        ...
+
+    def blob_finder(self, expected: int) -> Callable[[str, int], bool]:
+        """A thread-safe ``has_blob(sha256, size)`` for a push of about ``expected`` files
+        (it may list blobs in bulk rather than ask for each)."""
         ...
 
     def put_blob(

@@ -10,6 +10,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,9 +18,10 @@ import pytest
 from tests.wrapped_backend import Interleaving, WrappedBackend
 
 from modelshelf import Shelf, _upload
+from modelshelf import store as store_module
 from modelshelf._source import SourceFile
 from modelshelf.backends import Backend, open_backend
-from modelshelf.backends.base import PutMode
+from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
 from modelshelf.store import Store
 from modelshelf.transfer import HashedBytes, upload_hashed
@@ -46,7 +48,21 @@ class Watching(WrappedBackend):
         super().__init__(inner)
         self.blob_puts: list[tuple[str, str]] = []
         self.hold = hold
+        self.blob_heads = 0
+        self.blob_lists: list[str] = []
         self._lock = threading.Lock()
+
+    def head(self, key: str) -> ObjectMeta:
+        if key.startswith("blobs/"):
+            with self._lock:
+                self.blob_heads += 1
+        return self.inner.head(key)
+
+    def list(self, prefix: str) -> Iterator[ObjectMeta]:
+        if prefix.startswith("blobs/"):
+            with self._lock:
+                self.blob_lists.append(prefix)
+        return self.inner.list(prefix)
 
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         if key.startswith("blobs/"):
@@ -260,5 +276,74 @@ def check_only_the_changed_blob_travels(url: str, tmp_path: Path) -> None:
     assert (pulled / "f3.bin").read_bytes() == new
 
 
-def test_new_version_uploads_only_the_changed_file(store_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lookup", ["head", "list"])
+def test_new_version_uploads_only_the_changed_file(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lookup: str
+) -> None:
+    if lookup == "list":
+        monkeypatch.setattr(store_module, "LIST_SHARDS_FROM", 1)
     check_only_the_changed_blob_travels(store_url, tmp_path)
+
+
+# -- finding stored blobs: a HEAD each, or one LIST per shard ---------------------------------
+
+
+def many_files(folder: Path, count: int) -> dict[str, bytes]:
+    folder.mkdir()
+    files = {f"f{i:03d}": os.urandom(64) for i in range(count)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_large_push_lists_each_shard_once_instead_of_a_head_per_blob(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "LIST_SHARDS_FROM", 40)
+    files = many_files(tmp_path / "a", 40)
+    shards = {sha(data)[:2] for data in files.values()}
+    watching = Watching(open_backend(store_url))
+    Shelf(watching, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
+    assert watching.blob_heads == 0
+    assert sorted(watching.blob_lists) == sorted(f"blobs/sha256/{s}" for s in shards)
+    assert len(watching.blob_puts) == 40
+
+    again = Watching(watching.inner)  # the same files again: found listed, nothing uploaded
+    Shelf(again, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
+    assert again.blob_puts == [] and again.blob_heads == 40  # the after-commit check only
+
+
+def test_small_push_asks_for_each_blob(store_url: str, tmp_path: Path) -> None:
+    many_files(tmp_path / "a", 5)
+    watching = Watching(open_backend(store_url))
+    Shelf(watching, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
+    assert watching.blob_lists == [] and watching.blob_heads == 5
+
+
+def test_a_shard_too_long_to_list_turns_lookups_back_into_heads(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = open_backend(store_url)
+    many_files(tmp_path / "a", 6)
+    Shelf(inner, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
+    monkeypatch.setattr(store_module, "LIST_SHARDS_FROM", 1)
+    monkeypatch.setattr(store_module, "LIST_SHARD_MAX", 0)  # every listed shard is too long
+    monkeypatch.setenv("MODELSHELF_MAX_CONCURRENCY", "1")
+    watching = Watching(inner)
+    Shelf(watching, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
+    assert len(watching.blob_lists) == 1  # the first listing gives up; no other is tried
+    assert watching.blob_puts == []
+    assert watching.blob_heads == 6 + 6  # found by HEAD, then the after-commit check
+
+
+def test_listed_keys_that_are_not_blobs_are_ignored(tmp_path: Path) -> None:
+    inner = open_backend((tmp_path / "store").as_uri())
+    data = b"weights"
+    digest = sha(data)
+    inner.put(f"blobs/sha256/{digest[:2]}/{digest}.part", data)  # not a blob key
+    inner.put(f"blobs/sha256/{digest[:2]}/{digest.upper()}", data)
+    store = Store(inner)
+    assert store.blob_finder(10_000)(digest, len(data)) is False
+    store.put_blob(digest, HashedBytes(data))
+    assert store.blob_finder(10_000)(digest, len(data)) is True
+    assert store.blob_finder(10_000)(digest, len(data) + 1) is False
