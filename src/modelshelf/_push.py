@@ -319,10 +319,12 @@ def restore_vanished_blobs(
         for e in manifest.files
         if e.sha256 not in uploaded and e.path in by_path
     }
+    # Looked up after the commit (listings too, when many): a blob gone by now shows as gone.
+    stored = store.blob_finder(len(reused))
 
     def check(pair: tuple[str, SourceFile]) -> None:
         digest, item = pair
-        if store.has_blob(digest, item.size):
+        if stored(digest, item.size):
             return
         if item.changed():
             logger.error(

@@ -310,7 +310,9 @@ def test_large_push_lists_each_shard_once_instead_of_a_head_per_blob(
 
     again = Watching(watching.inner)  # the same files again: found listed, nothing uploaded
     Shelf(again, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
-    assert again.blob_puts == [] and again.blob_heads == 40  # the after-commit check only
+    assert again.blob_puts == [] and again.blob_heads == 0
+    # Listed before the commit, and again after it (the check that found blobs are still there)
+    assert sorted(again.blob_lists) == sorted(2 * [f"blobs/sha256/{s}" for s in shards])
 
 
 def test_small_push_asks_for_each_blob(store_url: str, tmp_path: Path) -> None:
@@ -331,7 +333,8 @@ def test_a_shard_too_long_to_list_turns_lookups_back_into_heads(
     monkeypatch.setenv("MODELSHELF_MAX_CONCURRENCY", "1")
     watching = Watching(inner)
     Shelf(watching, cache_dir=tmp_path / "cache").push(tmp_path / "a", "m")
-    assert len(watching.blob_lists) == 1  # the first listing gives up; no other is tried
+    # The first listing gives up, no other is tried; the same after the commit.
+    assert len(watching.blob_lists) == 2
     assert watching.blob_puts == []
     assert watching.blob_heads == 6 + 6  # found by HEAD, then the after-commit check
 
