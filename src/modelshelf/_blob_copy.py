@@ -3,8 +3,8 @@
 A destination store client (obstore) reads :class:`BlobStream` from inside its own runtime,
 where no other store call may run, so the ranges come from a thread of the stream's own, a few
 ranges ahead. :func:`copy_verified` hashes the bytes as the destination reads them
-(:class:`~modelshelf.transfer.VerifyingReader`): a damaged source fails the upload before the
-object exists.
+(:class:`~modelshelf._verified_upload.VerifyingReader`): a damaged source fails the upload
+before the object exists.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import threading
 from typing import Any, BinaryIO, cast
 
 from modelshelf import constants
+from modelshelf._verified_upload import VerifyingReader
 from modelshelf.backends.base import Backend
 from modelshelf.errors import IntegrityError, StoreError
-from modelshelf.transfer import BlobReader, VerifyingReader, _ranges
+from modelshelf.transfer import BlobReader, _ranges
 
 __all__ = ["BlobStream", "copy_verified"]
 

@@ -7,10 +7,13 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from modelshelf import _upload
 from modelshelf._progress import Progress
 from modelshelf._source import PushSource, SourceFile
+from modelshelf._verified_upload import HashedBytes
 from modelshelf.errors import (
     InvalidInputError,
     ModelshelfError,
@@ -222,6 +225,8 @@ def push_files(
     claimed: set[str] = set()
     uploaded: set[str] = set()  # blobs this push wrote itself (the rest were found present)
     claim_lock = threading.Lock()
+    budget = _upload.ByteBudget(_upload.MEMORY_BUDGET)
+    stored = store.blob_finder(len(files))  # a HEAD per blob, or one LIST per shard
 
     def push_one(item: SourceFile) -> FileEntry:
         try:
@@ -233,21 +238,33 @@ def push_files(
 
     def hash_and_upload(item: SourceFile) -> FileEntry:
         # Hash, then upload at once: one file's upload overlaps the next one's hashing.
-        digest = hash_file(item.local, hashing)
-        hashing.file_done()
-        if item.changed():
-            raise SourcePathError(item.local, "it changed while being hashed; push again")
-        with claim_lock:
-            first = digest not in claimed  # identical files in one push: upload once
-            claimed.add(digest)
-        if first and not store.has_blob(digest, item.size):
+        if item.size <= _upload.SINGLE_PASS_MAX:
+            with budget.hold(item.size):  # read once; the bytes hashed are the bytes sent
+                content = _upload.read_hashed(item)
+                hashing.advance(item.size)
+                hashing.file_done()
+                digest = content.sha256
+                upload_missing(item, digest, content)
+                del content  # freed before the budget lets another file in
+        else:
+            digest = hash_file(item.local, hashing)
+            hashing.file_done()
+            if item.changed():
+                raise SourcePathError(item.local, "it changed while being hashed; push again")
             # Checked as it is sent: a changed file fails the upload and nothing is stored.
-            # Never delete a blob here: another push may have found it and committed it.
-            store.put_blob(digest, item.local, item.size)
-            uploaded.add(digest)
+            upload_missing(item, digest, item.local)
         uploading.advance(item.size)
         uploading.file_done()
         return FileEntry(item.path, item.size, digest)
+
+    def upload_missing(item: SourceFile, digest: str, content: HashedBytes | Path) -> None:
+        with claim_lock:
+            first = digest not in claimed  # identical files in one push: upload once
+            claimed.add(digest)
+        if first and not stored(digest, item.size):
+            # Never delete a blob here: another push may have found it and committed it.
+            store.put_blob(digest, content, item.size)
+            uploaded.add(digest)
 
     entries = run_concurrently(push_one, files)
     who = actor()
@@ -303,10 +320,12 @@ def restore_vanished_blobs(
         for e in manifest.files
         if e.sha256 not in uploaded and e.path in by_path
     }
+    # Looked up after the commit (listings too, when many): a blob gone by now shows as gone.
+    stored = store.blob_finder(len(reused))
 
     def check(pair: tuple[str, SourceFile]) -> None:
         digest, item = pair
-        if store.has_blob(digest, item.size):
+        if stored(digest, item.size):
             return
         if item.changed():
             logger.error(

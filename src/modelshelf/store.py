@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from modelshelf._blob_copy import copy_verified
 from modelshelf._layout import NOT_OURS, actor, now_iso
 from modelshelf._removal import Removal, is_tombstone
 from modelshelf._store_id import store_id
+from modelshelf._verified_upload import HashedBytes, upload_hashed, upload_verified
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import (
     InvalidManifestError,
@@ -38,13 +40,19 @@ from modelshelf.errors import (
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store_api import LayoutGuarantees
-from modelshelf.transfer import BlobReader, LocalBlob, ObjectBlob, upload_verified
+from modelshelf.transfer import BlobReader, LocalBlob, ObjectBlob
 
 __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+# A push of this many files or more finds its blobs by listing each shard (blobs/sha256/ab/)
+# once instead of a HEAD per blob: on SeaweedFS, 2,000 HEADs took 1.0-1.3 s and 0.7 s of
+# server CPU; the 256 LISTs that replace them 0.13-0.3 s and 0.1-0.2 s.
+LIST_SHARDS_FROM = 512
+# A shard holding more blobs than this (a store of over ~500,000) is looked up by HEAD.
+LIST_SHARD_MAX = 2000
 
 
 class Store(AliasLayout):
@@ -83,19 +91,33 @@ class Store(AliasLayout):
             return False
         return size is None or actual == size
 
+    def blob_finder(self, expected: int) -> Callable[[str, int], bool]:
+        """A thread-safe :meth:`has_blob` for a push of about ``expected`` files.
+
+        From :data:`LIST_SHARDS_FROM` files on, each shard that a looked-up blob falls in is
+        listed once and answers for all of its blobs; a shard too long to list cheaply makes
+        every later lookup a HEAD again.
+        """
+        if expected < LIST_SHARDS_FROM:
+            return self.has_blob
+        return _ShardListings(self).has_blob
+
     def open_blob(self, sha256: str) -> BlobReader:
         """Read access to the blob ``sha256`` (its size, byte ranges); nothing is fetched yet."""
         key = self.blob_key(sha256)
         path = self.backend.local_path(key)
         return ObjectBlob(self.backend, key) if path is None else LocalBlob(self.backend, key, path)
 
-    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
-        """Upload one file (or another store's blob) as the blob ``sha256``, only if its bytes
-        hash to it.
+    def put_blob(
+        self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
+    ) -> None:
+        """Upload one file (another store's blob, or bytes hashed in memory) as the blob
+        ``sha256``, only if its bytes hash to it.
 
         Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that
         changed since it was hashed fails the upload before anything is stored (see
-        :func:`~modelshelf.transfer.upload_verified`). Nothing ever deletes a blob on failure.
+        :func:`~modelshelf._verified_upload.upload_verified`). Nothing ever deletes a blob on
+        failure.
 
         Args:
             size: the size hashed (default: the file's size now).
@@ -104,6 +126,9 @@ class Store(AliasLayout):
             SourcePathError: the file changed since it was hashed.
             IntegrityError: another store's blob is damaged; nothing was stored.
         """
+        if isinstance(path, HashedBytes):  # hashed from these very bytes: sent as they are
+            upload_hashed(self.backend, self.blob_key(sha256), path, sha256)
+            return
         if not isinstance(path, Path):
             if size is None:
                 size = path.size()
@@ -243,3 +268,44 @@ class Store(AliasLayout):
                 hint = "delete that key in the store to read the log again"
                 raise self._untrusted(key, "audit record", exc, hint) from exc
         return records
+
+
+class _ShardListings:
+    """The blobs of each shard (``blobs/sha256/ab/``), listed once, on the first lookup in it.
+
+    A listing is a point-in-time answer, as a HEAD is: a blob found here may vanish before the
+    push commits, which the push checks again after its commit.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._shards: dict[str, tuple[threading.Lock, list[dict[str, int] | None]]] = {}
+        self._too_long = False
+
+    def has_blob(self, sha256: str, size: int) -> bool:
+        listing = self._listing(sha256[:2])
+        if listing is None:
+            return self._store.has_blob(sha256, size)
+        return listing.get(sha256) == size
+
+    def _listing(self, shard: str) -> dict[str, int] | None:
+        with self._lock:
+            lock, slot = self._shards.setdefault(shard, (threading.Lock(), []))
+        with lock:
+            if not slot:
+                slot.append(self._list(shard))
+            return slot[0]
+
+    def _list(self, shard: str) -> dict[str, int] | None:
+        if self._too_long:
+            return None
+        found: dict[str, int] = {}
+        for count, meta in enumerate(self._store.backend.list(f"blobs/sha256/{shard}")):
+            if count >= LIST_SHARD_MAX:
+                self._too_long = True  # a large store: HEADs cost less than its listings
+                return None
+            match = _BLOB_KEY.match(meta.path)  # listed keys are outside input
+            if match and match.group(1) == shard:
+                found[match.group(2)] = meta.size
+        return found

@@ -13,13 +13,14 @@ keep one must say so in its ``guarantees`` rather than weaken it silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from modelshelf._aliases import AliasRecord
 from modelshelf._removal import Removal
+from modelshelf._verified_upload import HashedBytes
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import AssetNotFoundError, VersionExistsError
 from modelshelf.manifest import Manifest
@@ -104,8 +105,15 @@ class StoreLayout(Protocol):
         """Whether the blob is stored (at ``size`` bytes, when given)."""
         ...
 
-    def put_blob(self, sha256: str, path: Path | BlobReader, size: int | None = None) -> None:
-        """Store a file (or another store's blob) as blob ``sha256``, verified as sent."""
+    def blob_finder(self, expected: int) -> Callable[[str, int], bool]:
+        """A thread-safe ``has_blob(sha256, size)`` for a push of about ``expected`` files
+        (it may list blobs in bulk rather than ask for each)."""
+        ...
+
+    def put_blob(
+        self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
+    ) -> None:
+        """Store a file (another store's blob, or hashed bytes) as blob ``sha256``, verified."""
         ...
 
     def open_blob(self, sha256: str) -> BlobReader:

@@ -1,23 +1,22 @@
-"""Concurrent, hashed transfers between local files and a backend.
+"""Concurrent, hashed downloads from a store into local files (uploads: ``_verified_upload``).
 
-A download is a series of ranged GETs of ``RANGE_SIZE`` bytes: a bounded window of them is in
-flight, each worker writes its range at its offset as it arrives, and this thread feeds the
-ranges to sha256 in order (hashlib releases the GIL on large updates). Hashing thus overlaps the
-transfer and the writes instead of re-reading the file afterwards, and no byte is copied between
-the store client's buffer, the file and the hash.
+A blob of one range (16 MiB) is one GET whose pieces are written and hashed as they arrive,
+in the thread that receives them. A larger blob is a series of ranged GETs: a bounded window
+of them streams into the file at their offsets, and each finished range is read back in order
+and hashed, so what is hashed is what the file holds and memory is a few pieces per request.
+A blob of a local-folder store is copied in the kernel instead (``_local_copy``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 from modelshelf import constants
 from modelshelf._local_copy import download_local
@@ -27,7 +26,6 @@ from modelshelf.errors import (
     CacheWriteError,
     IntegrityError,
     ObjectNotFoundError,
-    SourcePathError,
     StoreAuthError,
     StoreError,
     StoreUnreachableError,
@@ -35,14 +33,12 @@ from modelshelf.errors import (
 
 __all__ = [
     "LocalBlob",
-    "VerifyingReader",
     "download_verified",
     "fetch_into",
     "hash_file",
     "hash_object",
     "run_concurrently",
     "run_per_blob",
-    "upload_verified",
 ]
 
 T = TypeVar("T")
@@ -71,105 +67,6 @@ def hash_file(path: Path, progress: ProgressTask | None = None) -> str:
             if progress is not None:
                 progress.advance(len(chunk))
     return digest.hexdigest()
-
-
-class SourceChanged(OSError):  # noqa: N818 - raised into the store client, never to callers
-    """Raised from :meth:`VerifyingReader.read` so that the upload reading it fails."""
-
-
-class VerifyingReader(io.RawIOBase):
-    """A binary reader over a local file that checks, as it is read, that it is what was hashed.
-
-    Every ``read`` feeds sha256 and counts bytes. The read that reaches ``size`` bytes compares
-    the digest with ``sha256`` *before* returning its bytes, a read past ``size`` or an early end
-    of file fails too, so the reading store client never holds a complete body that is not the
-    expected content: a single PUT is never sent, a multipart upload is never completed.
-
-    Attributes:
-        failure: why the content was refused (``None`` while it matches).
-        verified: every expected byte was read and matched.
-    """
-
-    def __init__(self, raw: BinaryIO, size: int, sha256: str) -> None:
-        super().__init__()
-        self._raw, self._size, self._expected = raw, size, sha256
-        self._digest = hashlib.sha256()
-        self._seen = self._position = 0
-        self.failure: str | None = None
-        self.verified = False
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._raw.seekable()
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Move as the raw file does; back at 0, verification starts over (a retried upload)."""
-        self._position = self._raw.seek(offset, whence)
-        if self._position == 0 and self.failure is None:
-            self._digest, self._seen, self.verified = hashlib.sha256(), 0, False
-        return self._position
-
-    def _fail(self, reason: str) -> NoReturn:
-        self.failure = reason
-        raise SourceChanged(reason)
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.failure is not None:
-            raise SourceChanged(self.failure)
-        if self._position != self._seen:  # a store client's bug, not a change of the file
-            raise io.UnsupportedOperation("a verified upload must be read in order from 0")
-        data = self._raw.read(-1 if size is None else size)
-        self._seen += len(data)
-        self._position = self._seen
-        if self._seen > self._size:
-            self._fail(f"it now holds more than the {self._size} bytes hashed")
-        self._digest.update(data)
-        if self._seen == self._size and not self.verified:
-            actual = self._digest.hexdigest()
-            if actual != self._expected:
-                self._fail(f"its bytes now hash to {actual}, not {self._expected}")
-            self.verified = True
-        elif not data and self._seen < self._size:
-            self._fail(f"it now ends after {self._seen} of the {self._size} bytes hashed")
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def upload_verified(backend: Backend, key: str, path: Path, size: int, sha256: str) -> None:
-    """Upload the local file ``path`` to ``key`` only if its bytes are ``size`` and ``sha256``.
-
-    The bytes are checked as the backend reads them (:class:`VerifyingReader`), so a file that
-    changed since it was hashed makes the upload itself fail and nothing is stored: a content
-    key only ever receives its own content, and no upload needs to be taken back.
-
-    Raises:
-        SourcePathError: the file changed since it was hashed; the store is untouched.
-        StoreError: the store failed, or stored the object without reading all of it.
-    """
-    with path.open("rb", buffering=0) as raw:
-        reader = VerifyingReader(raw, size, sha256)
-        try:
-            backend.put(key, cast("BinaryIO", reader))  # a binary file object, io's kind
-        except Exception as exc:
-            if reader.failure is None:
-                raise
-            raise SourcePathError(
-                path, f"it changed while being pushed ({reader.failure}); push again"
-            ) from exc
-    if not reader.verified:
-        raise StoreError(
-            f"{backend.url}: the backend stored {key} without reading the whole upload; its"
-            " put() must read a file object to the end"
-        )
 
 
 def run_concurrently(

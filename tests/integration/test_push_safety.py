@@ -1,8 +1,10 @@
 """On SeaweedFS: a file that changes while it is pushed fails that push and stores nothing.
 
-The single-PUT and the multipart paths both read the file through the verifying reader; these
-tests prove that a refused read leaves no object (and no unfinished multipart upload) on a real
-S3 server, and that a racing push's version stays whole.
+Large files are hashed, then read again through the verifying reader as they are sent (the
+``two_pass`` fixture sends small test files that way too). The single-PUT and the multipart
+paths both read the file through that reader; these tests prove that a refused read leaves no
+object (and no unfinished multipart upload) on a real S3 server, and that a racing push's
+version stays whole.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tests.unit.test_push_blobs import (
     check_racing_push_fails_only_the_changed_one,
     one_file,
     rewrite_keeping_mtime,
+    two_pass,  # noqa: F401 - a fixture
 )
 from tests.wrapped_backend import Interleaving
 
@@ -51,10 +54,12 @@ def unfinished_uploads(env: S3Bucket) -> list[str]:
     return [upload["Key"] for upload in listing.get("Uploads", [])]
 
 
+@pytest.mark.usefixtures("two_pass")
 def test_racing_push_keeps_its_version_on_s3(s3_env: S3Bucket, tmp_path: Path) -> None:
     check_racing_push_fails_only_the_changed_one(s3_env.url, tmp_path)
 
 
+@pytest.mark.usefixtures("two_pass")
 @pytest.mark.parametrize("size", [len(ORIGINAL), 3 * PART + 7], ids=["single-put", "multipart"])
 def test_changed_file_stores_nothing_on_s3(
     s3_env: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
@@ -73,6 +78,7 @@ def test_changed_file_stores_nothing_on_s3(
     assert unfinished_uploads(s3_env) == []
 
 
+@pytest.mark.usefixtures("two_pass")
 def test_unchanged_large_file_is_pushed_in_parts_on_s3(
     s3_env: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

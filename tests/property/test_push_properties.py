@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelshelf._source import public_url
-from modelshelf.transfer import SourceChanged, VerifyingReader
+from modelshelf._verified_upload import SourceChanged, VerifyingReader
 
 pytestmark = pytest.mark.property
 

@@ -14,6 +14,7 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf, constants
+from modelshelf import store as store_module
 from modelshelf._gc import collect_garbage, parse_grace
 from modelshelf.backends import Backend, ObjectMeta, open_backend
 from modelshelf.backends.base import PutMode
@@ -313,10 +314,17 @@ class DeleteAfterCommit(WrappedBackend):
             self.inner.delete(f"blobs/sha256/{self.victim[:2]}/{self.victim}")
 
 
+@pytest.mark.parametrize("lookup", ["head", "list"])
 def test_a_push_restores_a_reused_blob_that_vanished_after_its_commit(
-    tmp_path: Path, model: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    model: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    lookup: str,
 ) -> None:
-    backend = DeleteAfterCommit(open_backend("memory://restore"))
+    if lookup == "list":  # blobs found by listing their shards, before and after the commit
+        monkeypatch.setattr(store_module, "LIST_SHARDS_FROM", 1)
+    backend = DeleteAfterCommit(open_backend(f"memory://restore-{lookup}"))
     shelf = Shelf(backend, cache_dir=tmp_path / "c1")
     shelf.push(model, "m", progress=False)
     backend.victim = sha(b"same")  # present before the next push: it will not upload it

@@ -1,7 +1,9 @@
 """A push never harms another push: blob keys hold only their hash's bytes and are never deleted.
 
 The interleavings are injected through a wrapped backend: push A is held inside its blob upload
-while its file changes and push B runs to its commit.
+while its file changes and push B runs to its commit. Tests marked ``two_pass`` send every file
+down the streaming path (hashed, then verified as it is sent), which large files take; the
+single-pass path of small files is tested in test_push_single_pass.py.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import pytest
 from tests.wrapped_backend import Interleaving
 
 import modelshelf.backends._obstore as obstore_backend
-from modelshelf import Shelf
+from modelshelf import Shelf, _upload
+from modelshelf._verified_upload import VerifyingReader, upload_verified
 from modelshelf.backends import open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
 from modelshelf.store import Store
-from modelshelf.transfer import VerifyingReader, upload_verified
 
 ORIGINAL = b"original weights " * 64
 CHANGED = b"CHANGED! weights " * 64  # same size: only the bytes tell them apart
@@ -35,6 +37,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
         return "memory://pushsafe"
     return (tmp_path / "store").as_uri()
+
+
+@pytest.fixture
+def two_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file takes the streaming path of large files: hashed, then verified as sent."""
+    monkeypatch.setattr(_upload, "SINGLE_PASS_MAX", -1)
 
 
 def one_file(folder: Path, data: bytes) -> Path:
@@ -76,6 +84,7 @@ def check_racing_push_fails_only_the_changed_one(store_url: str, tmp_path: Path)
     assert pulled_bytes(store_url, "m:1.0", tmp_path / "fresh") == ORIGINAL
 
 
+@pytest.mark.usefixtures("two_pass")
 def test_file_changing_during_upload_fails_only_that_push(store_url: str, tmp_path: Path) -> None:
     check_racing_push_fails_only_the_changed_one(store_url, tmp_path)
 
@@ -108,6 +117,7 @@ def test_other_push_finding_the_blob_present_keeps_a_whole_version(
     assert pulled_bytes(store_url, "m:1.1", tmp_path / "fresh") == ORIGINAL
 
 
+@pytest.mark.usefixtures("two_pass")
 def test_change_invisible_to_size_and_mtime_is_caught_by_the_bytes(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -125,6 +135,7 @@ def test_change_invisible_to_size_and_mtime_is_caught_by_the_bytes(
         assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
 
 
+@pytest.mark.usefixtures("two_pass")
 @pytest.mark.parametrize("grow", [True, False])
 def test_file_growing_or_shrinking_during_upload_fails(
     store_url: str, tmp_path: Path, grow: bool
@@ -139,6 +150,7 @@ def test_file_growing_or_shrinking_during_upload_fails(
     assert [m.path for m in inner.list("blobs")] == []
 
 
+@pytest.mark.usefixtures("two_pass")
 def test_failed_large_upload_leaves_nothing_in_a_local_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
