@@ -60,7 +60,7 @@ def check_paths(paths: list[str]) -> None:
     for path in unique:
         parts = path.split("/")
         for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in paths:
+            if "/".join(parts[:depth]) in unique:  # a set: the list made this O(n^2)
                 folder = trust.show("/".join(parts[:depth]))
                 raise ValueError(f"{folder} is both a file and a folder")
 
