@@ -65,3 +65,23 @@ class Interleaving(WrappedBackend):
     def delete(self, key: str) -> None:
         self.deletes.append(key)
         self.inner.delete(key)
+
+
+class WatchingReads(WrappedBackend):
+    """Records every read: whole ranges asked of get_range, and the pieces streamed."""
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.whole_reads: list[int] = []
+        self.pieces: list[int] = []
+
+    def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
+        self.whole_reads.append(end - start)
+        return self.inner.get_range(key, start, end)
+
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[bytes | memoryview]:
+        for piece in self.inner.get_range_chunks(key, start, end, chunk_size):
+            self.pieces.append(memoryview(piece).nbytes)
+            yield piece

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.servers.seaweed import S3Bucket
-from tests.wrapped_backend import WrappedBackend
+from tests.wrapped_backend import WatchingReads
 
 from modelshelf import Shelf, constants
-from modelshelf.backends import Backend, open_backend
+from modelshelf.backends import open_backend
 from modelshelf.transfer import ObjectBlob, download_verified
 
 MIB = 1024 * 1024
-
-
-class PieceSizes(WrappedBackend):
-    def __init__(self, inner: Backend) -> None:
-        super().__init__(inner)
-        self.pieces: list[int] = []
-
-    def get_range_chunks(
-        self, key: str, start: int, end: int, chunk_size: int
-    ) -> Iterator[bytes | memoryview]:
-        for piece in self.inner.get_range_chunks(key, start, end, chunk_size):
-            self.pieces.append(memoryview(piece).nbytes)
-            yield piece
 
 
 def test_ranges_arrive_in_pieces_much_smaller_than_a_range(
@@ -41,7 +27,7 @@ def test_ranges_arrive_in_pieces_much_smaller_than_a_range(
     monkeypatch.setattr(constants, "STREAM_CHUNK_SIZE", 256 * 1024)
     monkeypatch.setattr(constants, "WHOLE_READ_SIZE", MIB)
     data = os.urandom(10 * MIB + 5)
-    backend = PieceSizes(open_backend(s3_bucket.url))
+    backend = WatchingReads(open_backend(s3_bucket.url))
     backend.put("big", data)
     sha = hashlib.sha256(data).hexdigest()
     download_verified(ObjectBlob(backend, "big"), len(data), sha, tmp_path / "b", label="big")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.wrapped_backend import WrappedBackend
+from tests.wrapped_backend import WatchingReads, WrappedBackend
 
 from modelshelf import constants, transfer
-from modelshelf.backends import Backend, open_backend
+from modelshelf.backends import open_backend
 from modelshelf.errors import IntegrityError, StoreError
 from modelshelf.transfer import BlobReader, ObjectBlob, download_verified
 
@@ -31,28 +31,8 @@ def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "CHUNK_SIZE", 3 * PIECE)  # the read-back buffer
 
 
-class Watching(WrappedBackend):
-    """Records every read: whole ranges asked of get_range, and the pieces streamed."""
-
-    def __init__(self, inner: Backend) -> None:
-        super().__init__(inner)
-        self.whole_reads: list[int] = []
-        self.pieces: list[int] = []
-
-    def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
-        self.whole_reads.append(end - start)
-        return self.inner.get_range(key, start, end)
-
-    def get_range_chunks(
-        self, key: str, start: int, end: int, chunk_size: int
-    ) -> Iterator[bytes | memoryview]:
-        for piece in self.inner.get_range_chunks(key, start, end, chunk_size):
-            self.pieces.append(memoryview(piece).nbytes)
-            yield piece
-
-
-def stored(data: bytes, name: str) -> tuple[Watching, str]:
-    backend = Watching(open_backend(f"memory://{name}"))
+def stored(data: bytes, name: str) -> tuple[WatchingReads, str]:
+    backend = WatchingReads(open_backend(f"memory://{name}"))
     backend.put("blob", data)
     return backend, hashlib.sha256(data).hexdigest()
 
