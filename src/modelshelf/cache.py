@@ -224,10 +224,10 @@ class Cache:
         shared maintenance lock, so a prune either sees it or has finished deleting. A pin
         whose owner died protects nothing and is removed by the next prune.
         """
-        path = self.pins_dir / f"{self.owner()}.{os.urandom(4).hex()}.json"
-        record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
         from modelshelf._lock import maintenance_lock
 
+        path = self.pins_dir / f"{self.owner()}.{os.urandom(4).hex()}.json"
+        record = {"snapshot": [store_id, name, version], "blobs": sorted(set(shas))}
         lock = self.root / "locks" / "maintenance.lock"
         with maintenance_lock(lock, shared=True, timeout=constants.lock_timeout()):
             atomic_write(path, json.dumps(record).encode(), owner=self.owner())
@@ -280,7 +280,7 @@ class Cache:
         return parts[1] if len(parts) == 3 and parts[0] and parts[1] else None
 
     def _download_into_place(self, dest: Path, download: Callable[[Path], None]) -> None:
-        tmp = dest.with_name(f".{dest.name}.{self.owner()}.{os.urandom(4).hex()}.tmp")
+        tmp = _tmp_name(dest, self.owner())
         try:
             download(tmp)
             tmp.chmod(_READ_ONLY)
