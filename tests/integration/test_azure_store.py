@@ -20,7 +20,7 @@ from tests.servers.azurite import ACCOUNT, Azurite, container_name
 from tests.servers.remote import RemoteStore
 from tests.unit.test_backends import BackendConformance
 
-from modelshelf import Shelf
+from modelshelf import Shelf, _upload
 from modelshelf.backends import Backend, open_backend
 from modelshelf.backends.azure import AzureBackend
 from modelshelf.cli.main import main
@@ -237,8 +237,10 @@ def test_a_sas_token_pushes_and_pulls(
 
 
 def test_a_large_file_goes_up_in_blocks_and_comes_back_exact(
-    az_store: RemoteStore, azurite: Azurite, tmp_path: Path
+    az_store: RemoteStore, azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Files up to 64 MiB go up from memory in one request; this one takes the streamed path.
+    monkeypatch.setattr(_upload, "SINGLE_PASS_MAX", -1)
     data = os.urandom(40 * 1024 * 1024 + 5)  # over the 16 MiB part size: a multipart upload
     shelf = Shelf(az_store.url, **az_store.options)
     manifest = shelf.push(make_tree(tmp_path / "m", {"big.bin": data}), "big")
