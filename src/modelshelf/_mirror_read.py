@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from modelshelf import constants
 from modelshelf._mirror_plan import MirrorItem
 from modelshelf.backends.base import Backend, ObjectMeta
+from modelshelf.backends.local import LocalBackend
 from modelshelf.errors import ObjectNotFoundError, StoreError
 from modelshelf.transfer import ObjectBlob, fetch_into
 from modelshelf.trust import bounded_listing
@@ -32,18 +34,21 @@ class ChangedError(StoreError):
 
 def mirror_listing(
     backend: Backend, url: str, prefix: str, folder_only: bool
-) -> tuple[list[ObjectMeta], bool]:
-    """Everything under ``prefix/``, or the one object ``prefix`` names; ``(metas, single)``.
+) -> tuple[list[ObjectMeta], bool, str]:
+    """Everything under ``prefix/``, or the one object ``prefix`` names; ``(metas, single,
+    prefix)``: a ``file://`` prefix comes back with the links in it resolved (see
+    :func:`_real_prefix`).
 
     Raises:
         UntrustedStoreDataError: the listing holds more than ``MODELSHELF_MAX_LIST_KEYS`` keys.
         ObjectNotFoundError: nothing exists at the URL.
     """
+    prefix = _real_prefix(backend, prefix)
     where = f"{backend.url.rstrip('/')}/{prefix}/" if prefix else backend.url
     bounded = bounded_listing(backend.list(prefix), constants.max_list_keys(), where)
     listing = [_sized(backend, meta) for meta in bounded]
     if listing or folder_only:
-        return listing, False
+        return listing, False, prefix
     try:
         meta = backend.head(prefix)
     except ObjectNotFoundError:
@@ -52,7 +57,25 @@ def mirror_listing(
             " check the prefix (list it with your store's tools)"
         ) from None
     # A store's HEAD answers for the key asked; the path it echoes is not trusted over it.
-    return [ObjectMeta(prefix, meta.size, meta.etag, meta.last_modified, meta.version)], True
+    single = ObjectMeta(prefix, meta.size, meta.etag, meta.last_modified, meta.version)
+    return [single], True, prefix
+
+
+def _real_prefix(backend: Backend, prefix: str) -> str:
+    """A ``file://`` mirror's prefix with the symbolic links in it resolved.
+
+    The path a user types is theirs to choose (``/tmp`` is a link on macOS, ``/home`` on some
+    systems); below it, in what is listed, no link is followed (:mod:`modelshelf.backends.local`).
+    Keys, and the tree below DEST, then follow the folder's real path.
+    """
+    if not prefix or not isinstance(backend, LocalBackend):
+        return prefix
+    real = Path(os.path.realpath(backend.root / prefix))
+    try:
+        below = real.relative_to(backend.root).as_posix()
+    except ValueError:
+        return prefix  # it leads out of the store's folder: listed as typed, links refused
+    return "" if below == "." else below
 
 
 def _sized(backend: Backend, meta: ObjectMeta) -> ObjectMeta:

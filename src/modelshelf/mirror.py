@@ -157,7 +157,7 @@ def mirror(
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
     backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
-    listing, single = mirror_listing(backend, url, prefix, folder_only)
+    listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
     index = _load_index(root)
     local = {key: _stat(root, key) for key in index}
     items, refused = make_plan(
