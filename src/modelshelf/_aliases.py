@@ -96,7 +96,7 @@ class AliasLayout(RemovalLayout):
         """Every alias of ``name`` with its current record (removed aliases left out)."""
         prefix = f"assets/{name}/aliases/"
         latest: dict[str, int] = {}
-        for meta in self.backend.list(prefix.rstrip("/")):
+        for meta in self._listed(prefix.rstrip("/")):
             alias, _, rest = meta.path[len(prefix) :].partition("/")
             match = _ALIAS_RECORD.match(rest)
             if match and int(match.group(1)) > 0 and trust.is_alias(alias):
@@ -180,7 +180,7 @@ class AliasLayout(RemovalLayout):
     def _alias_seqs(self, name: str, alias: str) -> list[int]:
         prefix = self._alias_prefix(name, alias)
         seqs = []
-        for meta in self.backend.list(prefix.rstrip("/")):
+        for meta in self._listed(prefix.rstrip("/")):
             match = _ALIAS_RECORD.match(meta.path[len(prefix) :])
             if match and int(match.group(1)) > 0:
                 seqs.append(int(match.group(1)))

@@ -2,15 +2,20 @@
 
 Only the blobs the destination lacks travel, each streamed from store to store and verified on
 the way; the manifest is committed last, create-only and unchanged, so the version keeps its
-number and provenance (created, author, message, source). A destination that already holds the
-same version with the same content is left as it is; one that holds a *different* version of that
-number is refused. The destination's audit log records the copy and where it came from.
+number and provenance (created, author, message, source). After the commit the blobs found
+present are looked up again, and any that a concurrent gc deleted is copied again
+(:func:`modelshelf._commit.commit_reusing`, the same step as a push's). A destination that
+already holds the same version with the same content is left as it is; one that holds a
+*different* version of that number is refused. The destination's audit log records the copy
+and where it came from.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
 from modelshelf.backends.base import without_password
 from modelshelf.errors import ObjectNotFoundError, VersionExistsError, VersionNotFoundError
@@ -19,6 +24,8 @@ from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import run_per_blob
 
 __all__ = ["CopyReport", "copy_version"]
+
+logger = logging.getLogger("modelshelf")
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,19 @@ def copy_version(
         bar.advance(entry.size)
         bar.file_done()
 
+    def restore(entry: FileEntry) -> None:
+        logger.warning(
+            "%s:%s: the blob of %s vanished from %s during the copy (a concurrent gc?);"
+            " copying it again",
+            name, version, entry.path, destination_url,
+        )  # fmt: skip
+        destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
+
     run_per_blob(send, missing)
-    destination.commit_manifest(manifest)
+    sent = {f.sha256 for f in missing}
+    # Blobs found present may be orphans a gc deletes before it sees this manifest.
+    reused = [f for f in unique.values() if f.sha256 not in sent]
+    commit_reusing(destination, manifest, reused, restore)
     destination.append_log(name, "copy", version=version, source=source_url)
     return CopyReport(
         manifest,

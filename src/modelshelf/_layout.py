@@ -1,4 +1,5 @@
-"""What every part of the store layout shares: the backend, bounded reads, who writes and when.
+"""What every part of the store layout shares: the backend, bounded reads and listings, who
+writes and when.
 
 :class:`KeyLayout` is the base of the layout classes (``_removal``, ``_aliases``, then
 :class:`modelshelf.store.Store`): each adds the keys of one responsibility, and only they know
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import getpass
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from modelshelf import trust
-from modelshelf.backends.base import Backend
+from modelshelf import constants, trust
+from modelshelf.backends.base import Backend, ObjectMeta
 from modelshelf.errors import UntrustedStoreDataError
 
 __all__ = ["NOT_OURS", "KeyLayout", "actor", "now_iso"]
@@ -54,6 +56,12 @@ class KeyLayout:
     @staticmethod
     def manifest_key(name: str, version: str) -> str:
         return f"assets/{name}/versions/{version}.json"
+
+    def _listed(self, prefix: str) -> Iterator[ObjectMeta]:
+        """The store's listing of ``prefix``, refused past ``MODELSHELF_MAX_LIST_KEYS`` keys."""
+        where = f"{self.url}/{prefix}/" if prefix else self.url
+        listing = self.backend.list(prefix)
+        return trust.bounded_listing(listing, constants.max_list_keys(), where, store=self.url)
 
     def _read_bounded(self, key: str, limit: int, what: str) -> bytes:
         """The object at ``key``, refused once it grows past ``limit`` bytes."""

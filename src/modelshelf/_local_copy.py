@@ -9,8 +9,10 @@ hot in the page cache) while the next chunk is copied, so the check covers exact
 land in the cache, and a blob that changes in the store while it is copied fails it.
 
 The store is outside input: the blob is opened without following a symbolic link in its place
-(``O_NOFOLLOW``), without blocking on a FIFO (``O_NONBLOCK``), and must be a regular file of the
-size the manifest records before a byte is copied.
+or in any folder on its way (each part opened with ``O_NOFOLLOW`` from the one before: the store
+folder is a resolved path, so a link in it was planted there), without blocking on a FIFO
+(``O_NONBLOCK``), and must be a regular file of the size the manifest records before a byte is
+copied.
 """
 
 from __future__ import annotations
@@ -33,12 +35,36 @@ __all__ = ["download_local"]
 _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents
 _MAP_AT_LEAST = 1024 * 1024  # hash spans this large through a mapping
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+_FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_DIRECTORY
+
+
+def _open_no_links(path: Path) -> int:
+    """``os.open(path)`` following no symbolic link in any part of ``path``: each folder is
+    opened from the one before it with ``O_NOFOLLOW`` (``ELOOP`` on a link), so a link swapped
+    in after any check is not followed either."""
+    if os.open not in os.supports_dir_fd or not path.is_absolute():
+        return os.open(path, _OPEN_FLAGS)  # no openat here: the last part still is not followed
+    *folders, name = path.parts[1:]
+    fd = os.open(path.anchor, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
+    try:
+        for folder in folders:
+            try:
+                inner = os.open(folder, _FOLDER_FLAGS, dir_fd=fd)
+            except NotADirectoryError:  # Linux's answer for a link with O_DIRECTORY
+                if stat.S_ISLNK(os.stat(folder, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, "a symbolic link on the way", folder) from None
+                raise
+            os.close(fd)
+            fd = inner
+        return os.open(name, _OPEN_FLAGS, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def _open_blob(path: Path, size: int, expected: str, label: str, where: str) -> int:
     """A descriptor of the blob file, refused unless it is a regular file of ``size`` bytes."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = _open_no_links(path)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise IntegrityError(label, expected, "nothing: the blob is missing", where) from exc
     except PermissionError as exc:
@@ -48,7 +74,7 @@ def _open_blob(path: Path, size: int, expected: str, label: str, where: str) -> 
         ) from exc
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            what = "a symbolic link where the blob should be (not followed)"
+            what = "a symbolic link in its place or on its path in the store (not followed)"
             raise IntegrityError(label, expected, what, where) from exc
         raise StoreError(f"{where}: cannot open the blob: {exc.strerror or exc}") from exc
     info = os.fstat(fd)

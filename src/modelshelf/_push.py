@@ -6,11 +6,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from modelshelf import _upload
+from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
 from modelshelf._source import PushSource, SourceFile
 from modelshelf._verified_upload import HashedBytes
@@ -31,7 +32,6 @@ __all__ = [
     "check_sections",
     "next_version",
     "push_files",
-    "restore_vanished_blobs",
 ]
 
 logger = logging.getLogger("modelshelf")
@@ -269,6 +269,8 @@ def push_files(
     entries = run_concurrently(push_one, files)
     who = actor()
     source_info = source.describe()
+    restore = _restorer(store, files)
+    reused = [entry for entry in entries if entry.sha256 not in uploaded]
     for attempt in range(_AUTO_VERSION_TRIES):
         chosen = version or next_version(existing, major=major, within=within)
         manifest = Manifest(
@@ -284,7 +286,7 @@ def push_files(
             extra=dict(sections or {}),
         )
         try:
-            store.commit_manifest(manifest)
+            commit_reusing(store, manifest, reused, restore)
         except VersionExistsError:
             if version is not None or attempt == _AUTO_VERSION_TRIES - 1:
                 raise
@@ -299,46 +301,25 @@ def push_files(
             files=len(entries),
             size=manifest.size,
         )
-        restore_vanished_blobs(store, manifest, files, uploaded)
         return manifest
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def restore_vanished_blobs(
-    store: StoreLayout, manifest: Manifest, files: list[SourceFile], uploaded: set[str]
-) -> None:
-    """After a commit, upload again any blob the push found present that is gone now.
-
-    A blob found present may be an old orphan that a concurrent ``gc`` deletes before this
-    push's manifest shows in gc's listing. Checking after the commit closes that race: either
-    this check sees the blob gone and restores it from the local file, or gc's listing after
-    its deletes sees the new manifest and names the version (docs/design-notes.md).
-    """
+def _restorer(store: StoreLayout, files: list[SourceFile]) -> Callable[[FileEntry], None]:
+    """How a push restores a reused blob that vanished after its commit: from the local file,
+    unless that changed since it was hashed (then the blob cannot be made again from it)."""
     by_path = {item.path: item for item in files}
-    reused = {
-        e.sha256: by_path[e.path]
-        for e in manifest.files
-        if e.sha256 not in uploaded and e.path in by_path
-    }
-    # Looked up after the commit (listings too, when many): a blob gone by now shows as gone.
-    stored = store.blob_finder(len(reused))
 
-    def check(pair: tuple[str, SourceFile]) -> None:
-        digest, item = pair
-        if stored(digest, item.size):
-            return
+    def restore(entry: FileEntry) -> None:
+        item = by_path[entry.path]
         if item.changed():
             logger.error(
-                "%s:%s: the stored copy of %s vanished during the push (a concurrent gc?) and"
-                " the file has changed since; push the original file again to repair it",
-                manifest.name, manifest.version, item.path,
-            )  # fmt: skip
+                "the stored copy of %s vanished during the push (a concurrent gc?) and the file"
+                " has changed since; push the original file again to repair it",
+                item.path,
+            )
             return
         logger.warning("%s vanished from the store during the push; uploading it again", item.path)
-        store.put_blob(digest, item.local, item.size)  # verified as sent
+        store.put_blob(entry.sha256, item.local, item.size)  # verified as sent
 
-    try:
-        run_concurrently(check, list(reused.items()))
-    except ModelshelfError as exc:  # the version is committed: say so, do not fail the push
-        logger.warning("%s:%s is committed, but its blobs could not be re-checked: %s",
-                       manifest.name, manifest.version, exc)  # fmt: skip
+    return restore

@@ -10,6 +10,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_CACHE_DIR`` | cache root | ``$XDG_CACHE_HOME/modelshelf`` or the user cache dir |
 | ``MODELSHELF_OFFLINE`` | ``1`` resolves from the cache only, never asks the store | off |
 | ``MODELSHELF_MAX_CONCURRENCY`` | transfers in flight at once | 8 |
+| ``MODELSHELF_MAX_LIST_KEYS`` | keys read from one store listing before it is refused | 1,000,000 |
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
@@ -41,6 +42,11 @@ STREAM_CHUNK_SIZE = 1024 * 1024
 # Ranges up to this size are read in one piece: fewer calls per small file, little memory.
 WHOLE_READ_SIZE = 4 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 600.0
+# Keys read from one listing a store sends (versions, aliases, log of one asset; every blob for
+# gc; a mirror's prefix) before it is refused: a store that pages forever would otherwise keep
+# the reader going and growing. Real listings of one asset hold thousands of keys; a million
+# blobs is a store of many terabytes; a mirror holds about 1 KiB per listed object (~1 GiB here).
+DEFAULT_MAX_LIST_KEYS = 1_000_000
 # gc keeps unreferenced blobs younger than this: a push may be writing them.
 DEFAULT_GRACE = timedelta(hours=24)
 
@@ -138,6 +144,11 @@ def trust_pickle() -> bool:
 def max_concurrency() -> int:
     """Transfers in flight at once (``MODELSHELF_MAX_CONCURRENCY``)."""
     return _as_int("MODELSHELF_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY)
+
+
+def max_list_keys() -> int:
+    """Keys read from one store listing before it is refused (``MODELSHELF_MAX_LIST_KEYS``)."""
+    return _as_int("MODELSHELF_MAX_LIST_KEYS", DEFAULT_MAX_LIST_KEYS)
 
 
 def lock_timeout() -> float:

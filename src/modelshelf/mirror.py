@@ -25,7 +25,9 @@ names one object fetches just that object, to the same path. How it runs:
    renames it into place; objects larger than one range go through the ranged, parallel reads
    of :mod:`modelshelf.transfer`, one at a time. The index is saved every few seconds and at
    the end, also when interrupted, so a rerun fetches only what is missing. No file is ever
-   seen under its final name half written.
+   seen under its final name half written. Listings and sizes are outside input too: a
+   listing is refused past ``MODELSHELF_MAX_LIST_KEYS`` keys, and no object is read past its
+   listed size (:mod:`modelshelf._mirror_read`).
 
 One index file rather than a sidecar per file: a sidecar doubles the files created (file
 creation is what a many-small-objects mirror spends its time on) and litters the tree that the
@@ -51,8 +53,10 @@ from typing import Any
 
 from modelshelf import constants
 from modelshelf._mirror_plan import INDEX_NAME, MirrorItem, check_key, make_plan, split_url
+from modelshelf._mirror_read import ChangedError as _ChangedError
+from modelshelf._mirror_read import mirror_listing, object_chunks
 from modelshelf._progress import ProgressTask, make_progress
-from modelshelf.backends.base import Backend, ObjectMeta
+from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
     InvalidInputError,
@@ -60,14 +64,12 @@ from modelshelf.errors import (
     StoreError,
     UntrustedStoreDataError,
 )
-from modelshelf.transfer import ObjectBlob, fetch_into
 from modelshelf.trust import inside, show
 
 __all__ = ["MirrorItem", "MirrorResult", "mirror"]
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 1 << 20
 _CHECKPOINT_SECONDS = 2.0
 _INDEX_FORMAT = 1
 
@@ -155,7 +157,7 @@ def mirror(
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
     backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
-    listing, single = _listing(backend, url, prefix, folder_only)
+    listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
     index = _load_index(root)
     local = {key: _stat(root, key) for key in index}
     items, refused = make_plan(
@@ -196,24 +198,6 @@ def mirror(
         dry_run=dry_run,
         plan=tuple(items),
     )
-
-
-def _listing(
-    backend: Backend, url: str, prefix: str, folder_only: bool
-) -> tuple[list[ObjectMeta], bool]:
-    """Everything under ``prefix/``, or the one object ``prefix`` names; ``(metas, single)``."""
-    listing = list(backend.list(prefix))
-    if listing or folder_only:
-        return listing, False
-    try:
-        meta = backend.head(prefix)
-    except ObjectNotFoundError:
-        raise ObjectNotFoundError(
-            f"nothing to mirror at {url}: no object under {prefix}/ and none named {prefix};"
-            " check the prefix (list it with your store's tools)"
-        ) from None
-    # A store's HEAD answers for the key asked; the path it echoes is not trusted over it.
-    return [ObjectMeta(prefix, meta.size, meta.etag, meta.last_modified, meta.version)], True
 
 
 def _load_index(root: Path) -> dict[str, dict[str, Any]]:
@@ -432,30 +416,7 @@ class _Run:
         return digest.hexdigest()
 
     def _chunks(self, item: MirrorItem, fd: int) -> Iterator[bytes | memoryview]:
-        if item.size == 0:
-            return  # nothing to read: no request
-        if item.size <= constants.RANGE_SIZE:
-            for chunk in self.backend.get(item.key, _CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
-                yield chunk
-            return
-        before = self.backend.head(item.key)  # before planning ranges on a listed size
-        if before.size != item.size:
-            raise _ChangedError(
-                f"{self.backend.url}/{item.key} now holds {before.size} bytes, the listing said"
-                f" {item.size}; the object changed during the mirror: run it again"
-            )
-        yield from fetch_into(ObjectBlob(self.backend, item.key), item.size, fd)
-        # Each range is its own request: another writer's PUT between two of them would leave
-        # a mix of two versions. The same HEAD before and after proves one version was read.
-        after = self.backend.head(item.key)
-        if _version(after) != _version(before) or after.size != before.size:
-            raise _ChangedError(
-                f"{self.backend.url}/{item.key} was replaced while its ranges were read; the"
-                " object changed during the mirror: run it again"
-            )
+        return object_chunks(self.backend, item, fd)
 
     def _save(self, force: bool = False) -> None:
         """Write the index if it changed and (unless ``force``) the last save is old enough."""
@@ -474,20 +435,6 @@ class _Run:
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise _write_error(exc, self.root, INDEX_NAME) from exc
-
-
-class _ChangedError(StoreError):
-    """An object changed in the store while it was read: it is left out, the rest goes on."""
-
-
-def _version(meta: ObjectMeta) -> tuple[str, str | None]:
-    """What tells two versions of an object apart in HEADs of the same store: the ETag, else
-    the version id, else the time."""
-    if meta.etag is not None:
-        return ("etag", meta.etag)
-    if meta.version is not None:
-        return ("version", meta.version)
-    return ("time", meta.last_modified.isoformat() if meta.last_modified else None)
 
 
 def _write_error(exc: OSError, root: Path, what: str) -> OSError:

@@ -144,7 +144,7 @@ class Store(AliasLayout):
         committed: set[Version] = set()
         removed: set[Version] = set()
         prefix = f"assets/{name}/versions/"
-        for meta in self.backend.list(prefix.rstrip("/")):
+        for meta in self._listed(prefix.rstrip("/")):
             match = _VERSION_FILE.match(meta.path[len(prefix) :])
             if match:
                 version = trust.listed_version(match.group(1))
@@ -219,7 +219,7 @@ class Store(AliasLayout):
         list_prefix = "assets/" + prefix.strip("/") if prefix.strip("/") else "assets"
         committed: set[tuple[str, str]] = set()
         removed: set[tuple[str, str]] = set()
-        for meta in self.backend.list(list_prefix):
+        for meta in self._listed(list_prefix):
             match = _MANIFEST_KEY.match(meta.path)
             if match and trust.is_name(match.group(1)) and trust.listed_version(match.group(2)):
                 found = removed if match.group(3) == "removed" else committed
@@ -228,7 +228,7 @@ class Store(AliasLayout):
 
     def blobs(self) -> Iterator[tuple[str, ObjectMeta]]:
         """Every blob in the store as ``(sha256, meta)``; keys that are not blobs are skipped."""
-        for meta in self.backend.list("blobs/sha256"):
+        for meta in self._listed("blobs/sha256"):
             match = _BLOB_KEY.match(meta.path)
             if match and match.group(2).startswith(match.group(1)):
                 yield match.group(2), meta
@@ -253,7 +253,7 @@ class Store(AliasLayout):
             UntrustedStoreDataError: a record is not what modelshelf writes (see
                 :func:`modelshelf.trust.check_log_record`); an audit log does not hide records.
         """
-        keys = sorted(m.path for m in self.backend.list(f"assets/{name}/log"))
+        keys = sorted(m.path for m in self._listed(f"assets/{name}/log"))
         records = []
         for key in keys:
             if key.count("/") != name.count("/") + 3:

@@ -13,6 +13,7 @@ alias record                   check_alias_record                   Store alias 
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
 any path joined into the cache inside                               Cache, _export (pull -o)
+number of keys in a listing    bounded_listing                      KeyLayout._listed, mirror
 ```
 
 The ``check_*`` functions raise ``ValueError`` with a one-line reason; the caller, which knows
@@ -32,8 +33,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from modelshelf.errors import InvalidSpecError, UntrustedStoreDataError
 from modelshelf.spec import Version, validate_alias, validate_name
@@ -372,3 +374,30 @@ def inside(root: Path, *parts: str) -> Path:
             f"refusing the path {show(str(joined), 120)}: it does not lie under {root}"
         )
     return joined
+
+
+_Listed = TypeVar("_Listed")
+
+
+def bounded_listing(
+    listing: Iterable[_Listed], limit: int, where: str, *, store: str = ""
+) -> Iterator[_Listed]:
+    """``listing`` as it arrives, refused once it holds more than ``limit`` keys.
+
+    A store chooses how long its listing is: one that pages forever (or returns the same page
+    again and again) would keep a mirror, a gc or an alias lookup reading, and growing, without
+    end. The listing is refused, never cut short: a caller must not act on part of it (gc
+    would delete blobs referenced by the manifests it did not see).
+
+    Raises:
+        UntrustedStoreDataError: naming ``where``, the bound and how to raise it.
+    """
+    for count, item in enumerate(listing):
+        if count >= limit:
+            raise UntrustedStoreDataError(
+                f"{where}: the store listed more than {limit} keys, more than modelshelf reads"
+                " from one listing; stopped, nothing was done with the part read. If the store"
+                " really holds that many, raise MODELSHELF_MAX_LIST_KEYS",
+                store=store,
+            )
+        yield item

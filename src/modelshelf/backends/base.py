@@ -120,7 +120,9 @@ class Backend(abc.ABC):
 
     def local_path(self, key: str) -> Path | None:
         """The file on this machine that holds ``key``, for backends that are a local folder
-        (pulls then copy it in the kernel); ``None``, the default, for every other backend."""
+        (pulls then copy it in the kernel); ``None``, the default, for every other backend.
+        The path must be absolute and real: it is opened following no symbolic link in any
+        of its parts."""
         return None
 
     @abc.abstractmethod
