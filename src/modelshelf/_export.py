@@ -75,7 +75,7 @@ def _judge(blob: Path, entry: FileEntry, link: str) -> Judge:
     def judge(path: Path, info: os.stat_result) -> Verdict:
         if stat.S_ISLNK(info.st_mode):
             try:
-                target = os.readlink(path)
+                target = str(path.readlink())
             except OSError:
                 return "other"
             if target not in (str(blob), str(blob.resolve())):

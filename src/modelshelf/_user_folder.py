@@ -86,7 +86,10 @@ def user_path(text: str | os.PathLike[str], what: str = "folder") -> Path:
     if not raw.startswith("~"):
         return Path(raw)
     first, sep, rest = raw.partition("/")
-    home = os.path.expanduser(first)
+    try:
+        home = str(Path(first).expanduser())
+    except RuntimeError:  # ~user of an unknown user, or no home
+        home = first
     if home == first:
         raise InvalidInputError(
             f"cannot use the {what} {show(raw)}: {show(first)} names no home folder; write"
@@ -114,7 +117,7 @@ def inside_resolved_root(root: Path, *parts: str) -> Path:
     The join itself is checked lexically: links below the root are the policy's business
     (:meth:`UserFolder.plan` refuses every one on the way).
     """
-    return inside(Path(os.path.realpath(os.path.abspath(root))), *parts)
+    return inside(Path(os.path.realpath(root)), *parts)
 
 
 def hash_regular_file(path: Path, size: int) -> str | None:
@@ -178,6 +181,7 @@ class UserFolder:
         root: the folder (a path the user typed goes through :func:`user_path` first).
         overwrite: replace what holds other content (never through a link).
         retry: the last words of a refusal: what else the user can do.
+        label: what is being written (``name:version``), named in a refusal.
 
     Raises:
         UserFolderRefusedError: ``root`` is a symbolic link.
@@ -191,10 +195,12 @@ class UserFolder:
         overwrite: bool = False,
         flag: str = "--overwrite (overwrite=True)",
         retry: str = "choose another folder",
+        label: str = "",
     ) -> None:
         given = root if isinstance(root, Path) else user_path(root)
-        absolute = Path(os.path.abspath(given))
+        absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
+        self.label = label
         try:
             info = absolute.lstat()
         except FileNotFoundError:
@@ -262,7 +268,7 @@ class UserFolder:
             return Step(rel, path, "replace", tuple(clear))
         if verdict == "maybe":
             return Step(rel, path, "compare", tuple(clear))
-        raise self._refusal(path, "exists with other content")
+        raise self._refusal(path, self._other_content())
 
     def _way(self, rel: str) -> Iterable[Path]:
         """The folders from the root to ``rel``'s folder: a link anywhere is refused, a file
@@ -276,17 +282,68 @@ class UserFolder:
             except (FileNotFoundError, NotADirectoryError):
                 return  # made by the write, from here down
             if stat.S_ISLNK(info.st_mode):
-                raise self._refusal(folder, "is a symbolic link, and nothing is written through links")
+                raise self._refusal(
+                    folder, "is a symbolic link, and nothing is written through links"
+                )
             if not stat.S_ISDIR(info.st_mode):
                 self._allow(folder, "is a file where a folder goes")
                 yield folder
                 return
 
+    def tree_step(self, rel: str, holds: Callable[[Path], bool]) -> Step:
+        """The :class:`Step` for a folder written whole (``export``'s tree of a version):
+        ``holds`` says whether an existing folder already holds exactly it (then kept);
+        anything else there is replaced whole only with ``overwrite``."""
+        path = self.path(rel)
+        clear = list(self._way(rel))
+        try:
+            info = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return Step(rel, path, "create", tuple(clear))
+        if stat.S_ISLNK(info.st_mode):
+            raise self._refusal(path, "is a symbolic link, and nothing is written through links")
+        if stat.S_ISDIR(info.st_mode) and holds(path):
+            return Step(rel, path, "keep")
+        what = (
+            self._other_content() if stat.S_ISDIR(info.st_mode) else "is a file where a folder goes"
+        )
+        self._allow(path, what)
+        return Step(rel, path, "replace", tuple(clear))
+
+    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
+        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
+        then takes its place; what was there is removed only after (links in it unfollowed)."""
+        if step.action == "keep":
+            return
+        self.prepare(step)
+        temp = self.temp_path(step)
+        old = self.temp_path(step, "old")
+        try:
+            temp.mkdir()
+            fill(temp)
+            self.check_way(step)
+            if step.action == "replace":
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(step.path, old)
+            os.replace(temp, step.path)
+        finally:
+            for leftover in (temp, old):
+                with contextlib.suppress(FileNotFoundError):
+                    if stat.S_ISDIR(leftover.lstat().st_mode):
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink()
+
+    def _other_content(self) -> str:
+        return f"exists and does not hold {self.label}" if self.label else "holds other content"
+
     def _allow(self, path: Path, what: str) -> None:
         if not self.overwrite:
             raise self._refusal(path, what, overwritable=True)
 
-    def _refusal(self, path: Path, what: str, *, overwritable: bool = True) -> UserFolderRefusedError:
+    def _refusal(
+        self, path: Path, what: str, *, overwritable: bool = True
+    ) -> UserFolderRefusedError:
         next_step = (
             f"pass {self.flag} to replace it, or {self.retry}"
             if overwritable and "link" not in what
@@ -322,7 +379,9 @@ class UserFolder:
                 raise self._refusal(folder, "is no longer a real folder (a symbolic link?)")
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISLNK(step.path.lstat().st_mode) and step.action != "replace":
-                raise self._refusal(step.path, "is a symbolic link, and nothing is written through links")
+                raise self._refusal(
+                    step.path, "is a symbolic link, and nothing is written through links"
+                )
 
     def temp_path(self, step: Step, tag: str = "tmp") -> Path:
         """A temporary name beside ``step.path`` (see :func:`temp_name`)."""

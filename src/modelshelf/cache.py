@@ -40,10 +40,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
+from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
-from modelshelf._user_folder import temp_name
 from modelshelf.trust import inside
 
 __all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "copy_file", "place_file"]
