@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Literal
 
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
-from modelshelf.trust import inside, show
+from modelshelf.trust import escape_controls, inside, show
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -67,6 +67,7 @@ Judge = Callable[[Path, os.stat_result], Verdict]
 
 Action = Literal["keep", "create", "replace", "compare"]
 
+_LINK = "is a symbolic link, and nothing is written through links"
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
 
 
@@ -209,8 +210,8 @@ class UserFolder:
             raise InvalidInputError(f"cannot use the folder {absolute}: {exc.strerror}") from None
         if info is not None and stat.S_ISLNK(info.st_mode):
             raise UserFolderRefusedError(
-                f"refusing to write into {absolute}: it is a symbolic link, and nothing is"
-                f" written through links; give the folder it points to, or {retry}"
+                f"refusing to write into {absolute}: {absolute} {_LINK}; give the folder it"
+                f" points to, or {retry}"
             )
         if info is not None and not stat.S_ISDIR(info.st_mode):
             raise InvalidInputError(f"{absolute} exists and is not a folder; {retry}")
@@ -254,7 +255,7 @@ class UserFolder:
                 return Step(rel, path, "keep")
             if verdict == "same":  # our own link into the cache: the rename replaces the link
                 return Step(rel, path, "replace", tuple(clear))
-            raise self._refusal(path, "is a symbolic link, and nothing is written through links")
+            raise self._refusal(path, _LINK)
         if stat.S_ISDIR(mode):
             self._allow(path, "is a folder where a file goes")
             return Step(rel, path, "replace", (*clear, path))
@@ -282,9 +283,7 @@ class UserFolder:
             except (FileNotFoundError, NotADirectoryError):
                 return  # made by the write, from here down
             if stat.S_ISLNK(info.st_mode):
-                raise self._refusal(
-                    folder, "is a symbolic link, and nothing is written through links"
-                )
+                raise self._refusal(folder, _LINK)
             if not stat.S_ISDIR(info.st_mode):
                 self._allow(folder, "is a file where a folder goes")
                 yield folder
@@ -301,7 +300,7 @@ class UserFolder:
         except (FileNotFoundError, NotADirectoryError):
             return Step(rel, path, "create", tuple(clear))
         if stat.S_ISLNK(info.st_mode):
-            raise self._refusal(path, "is a symbolic link, and nothing is written through links")
+            raise self._refusal(path, _LINK)
         if stat.S_ISDIR(info.st_mode) and holds(path):
             return Step(rel, path, "keep")
         what = (
@@ -339,17 +338,18 @@ class UserFolder:
 
     def _allow(self, path: Path, what: str) -> None:
         if not self.overwrite:
-            raise self._refusal(path, what, overwritable=True)
+            raise self._refusal(path, what)
 
-    def _refusal(
-        self, path: Path, what: str, *, overwritable: bool = True
-    ) -> UserFolderRefusedError:
+    def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
         next_step = (
-            f"pass {self.flag} to replace it, or {self.retry}"
-            if overwritable and "link" not in what
-            else f"remove it or {self.retry}"
+            f"remove it or {self.retry}"
+            if what == _LINK
+            else f"pass {self.flag} to replace it, or {self.retry}"
         )
-        return UserFolderRefusedError(f"refusing to write {path}: it {what}; {next_step}")
+        shown = escape_controls(str(path))  # names chosen by a store: no control characters
+        return UserFolderRefusedError(
+            f"refusing to write into {self.root}: {shown} {what}; {next_step}"
+        )
 
     # -- writing ----------------------------------------------------------------------------
     def prepare(self, step: Step) -> None:
@@ -375,13 +375,13 @@ class UserFolder:
         for part in ["", *step.rel.split("/")[:-1]]:
             folder = folder / part if part else folder
             info = folder.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise self._refusal(folder, _LINK)
             if not stat.S_ISDIR(info.st_mode):
-                raise self._refusal(folder, "is no longer a real folder (a symbolic link?)")
+                raise self._refusal(folder, "is no longer a folder")
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISLNK(step.path.lstat().st_mode) and step.action != "replace":
-                raise self._refusal(
-                    step.path, "is a symbolic link, and nothing is written through links"
-                )
+                raise self._refusal(step.path, _LINK)
 
     def temp_path(self, step: Step, tag: str = "tmp") -> Path:
         """A temporary name beside ``step.path`` (see :func:`temp_name`)."""

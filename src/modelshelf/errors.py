@@ -380,7 +380,7 @@ class TrustRequiredError(ModelshelfError, PermissionError):
     refused because the caller did not pass ``trust=True`` (or set MODELSHELF_TRUST_PICKLE=1)."""
 
 
-class UserFolderRefusedError(ModelshelfError, FileExistsError):
+class UserFolderRefusedError(InvalidInputError):
     """A write into a user's folder (``pull -o``, ``export --to``, ``mirror``) would replace or
     delete something that is not the same content without ``--overwrite``, or go through a
     symbolic link; nothing was written."""

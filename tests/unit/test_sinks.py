@@ -162,7 +162,7 @@ def test_a_folder_where_the_file_goes_is_refused_unless_overwrite(
     # like other content, and replaced only with overwrite (it used to be refused even then).
     folder = tmp_path / "deploy" / "nlp" / "sentiment.onnx"
     (folder / "inner").mkdir(parents=True)
-    with pytest.raises(ExportError, match="is a folder where a file goes.*--overwrite"):
+    with pytest.raises(ExportError, match=r"is a folder where a file goes.*--overwrite"):
         export("nlp/sentiment", to=tmp_path / "deploy", store=shelf)
     assert (folder / "inner").is_dir()
     export("nlp/sentiment", to=tmp_path / "deploy", store=shelf, overwrite=True)
