@@ -20,9 +20,9 @@ Each file is written to a temporary name in its own folder (:func:`temp_name`: d
 unique, under NAME_MAX bytes) and renamed into place; the way to it is checked again with
 ``lstat`` right before the rename, so a link made since the plan is refused, not followed.
 
-Paths typed by a user go through :func:`user_path` (only a ``~`` the user typed first is
-expanded); the folder's root is made absolute and resolved once, and joins under it are checked
-by :func:`inside_resolved_root`.
+Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
+typed first is expanded); the folder's root is made absolute and resolved once, and joins under
+it are checked by :func:`inside_resolved_root`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
-from modelshelf.trust import escape_controls, inside, show
+from modelshelf.trust import escape_controls, inside
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -69,34 +70,6 @@ Action = Literal["keep", "create", "replace", "compare"]
 
 _LINK = "is a symbolic link, and nothing is written through links"
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
-
-
-def user_path(text: str | os.PathLike[str], what: str = "folder") -> Path:
-    """The path a user typed, with only a leading ``~`` or ``~user`` segment expanded.
-
-    ``./~root`` is a folder named ``~root`` in the working folder: the raw text is looked at
-    before :class:`~pathlib.Path` drops the ``./`` (after which ``expanduser`` would read it as
-    root's home).
-
-    Raises:
-        InvalidInputError: empty, holds NUL, or ``~user`` of an unknown user (or no home).
-    """
-    raw = os.fspath(text)
-    if not raw or "\x00" in raw:
-        raise InvalidInputError(f"the {what} {show(raw)} is not a path; name a {what}")
-    if not raw.startswith("~"):
-        return Path(raw)
-    first, sep, rest = raw.partition("/")
-    try:
-        home = str(Path(first).expanduser())
-    except RuntimeError:  # ~user of an unknown user, or no home
-        home = first
-    if home == first:
-        raise InvalidInputError(
-            f"cannot use the {what} {show(raw)}: {show(first)} names no home folder; write"
-            f" ./{raw} for a folder of that name"
-        )
-    return Path(home + sep + rest)
 
 
 def temp_name(name: str, *, owner: str | None = None, tag: str = "tmp") -> str:
@@ -198,7 +171,7 @@ class UserFolder:
         retry: str = "choose another folder",
         label: str = "",
     ) -> None:
-        given = root if isinstance(root, Path) else user_path(root)
+        given = user_path(root)
         absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
         self.label = label

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
+from modelshelf._paths import user_path
 from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
@@ -189,7 +190,7 @@ class Cache:
     """The cache under ``root`` (default: ``MODELSHELF_CACHE_DIR`` or the user cache dir)."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else constants.cache_dir()
+        self.root = user_path(root, "cache folder") if root is not None else constants.cache_dir()
 
     # -- owners, pins and maintenance ----------------------------------------------------------
     @property
