@@ -37,11 +37,14 @@ def export_files(
     *,
     single_file: bool,
     overwrite: bool = False,
+    label: str = "",
 ) -> Path:
     """Place ``entries`` (paths relative to ``root`` inside the asset) under ``output``.
 
     ``copy`` gives plain writable files (a reflink where the filesystem offers one);
     ``hardlink``/``symlink`` give read-only links into the cache that cost no disk.
+
+    ``label`` (``name:version``) is named in a refusal.
 
     Returns:
         ``output`` (absolute, resolved), or the file itself when ``single_file``.
@@ -53,7 +56,11 @@ def export_files(
     if link not in _HOW:
         raise InvalidInputError(f"--link must be one of {', '.join(_HOW)}, not {link!r}")
     folder = UserFolder(
-        output, overwrite=overwrite, flag="--overwrite (overwrite=True)", retry="choose another -o"
+        output,
+        overwrite=overwrite,
+        flag="--overwrite (overwrite=True)",
+        retry="choose another -o",
+        label=label,
     )
     prefix = f"{root}/" if root else ""
     wanted: list[tuple[str, Judge, bool]] = []

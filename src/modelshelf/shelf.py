@@ -467,6 +467,7 @@ class Shelf:
                     link,
                     single_file=single,
                     overwrite=overwrite,
+                    label=f"{manifest.name}:{manifest.version}",
                 )
         return self.cache.snapshot_path(self.store_id, manifest, target.path)
 
