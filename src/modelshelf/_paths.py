@@ -1,4 +1,4 @@
-"""Paths a user typed (flags, environment, config): the one place a ``~`` is expanded. Pure.
+"""Paths a user typed (flags, environment, config): the one place a ``~`` is expanded.
 
 Only a ``~`` or ``~user`` the user typed first is expanded, judged on the raw text:
 :class:`~pathlib.Path` drops a leading ``./``, after which ``expanduser`` would read

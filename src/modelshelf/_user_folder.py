@@ -21,8 +21,9 @@ unique, under NAME_MAX bytes) and renamed into place; the way to it is checked a
 ``lstat`` right before the rename, so a link made since the plan is refused, not followed.
 
 Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
-typed first is expanded); the folder's root is made absolute and resolved once, and joins under
-it are checked by :func:`inside_resolved_root`.
+typed first is expanded); the folder's root is made absolute and resolved once
+(:func:`resolved_root`), and every join under it is checked by :meth:`UserFolder.inside_resolved`
+(lexical :func:`~modelshelf.trust.inside` is wrong for a relative root such as ``.``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ __all__ = [
     "UserFolder",
     "Verdict",
     "hash_regular_file",
-    "inside_resolved_root",
+    "resolved_root",
     "same_content",
     "temp_name",
     "user_path",
@@ -84,14 +85,10 @@ def temp_name(name: str, *, owner: str | None = None, tag: str = "tmp") -> str:
     return f".{stem.decode('utf-8', 'ignore')}{suffix}"
 
 
-def inside_resolved_root(root: Path, *parts: str) -> Path:
-    """``root`` joined with ``parts`` after making ``root`` absolute and resolving its links;
-    refused (as :func:`~modelshelf.trust.inside`) unless the join lies strictly under it.
-
-    The join itself is checked lexically: links below the root are the policy's business
-    (:meth:`UserFolder.plan` refuses every one on the way).
-    """
-    return inside(Path(os.path.realpath(root)), *parts)
+def resolved_root(root: Path) -> Path:
+    """``root`` made absolute with its links resolved: what a containment check compares
+    against (a lexical check under ``.`` refuses every join: ``normpath('./a')`` is ``a``)."""
+    return Path(os.path.realpath(root))
 
 
 def hash_regular_file(path: Path, size: int) -> str | None:
@@ -175,6 +172,8 @@ class UserFolder:
         absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
         self.label = label
+        self._made: set[Path] = set()  # folders this writer made or found: mkdir skipped
+        self._seen: dict[Path, os.stat_result | None] | None = None  # lstat memo while planning
         try:
             info = absolute.lstat()
         except FileNotFoundError:
@@ -188,11 +187,13 @@ class UserFolder:
             )
         if info is not None and not stat.S_ISDIR(info.st_mode):
             raise InvalidInputError(f"{absolute} exists and is not a folder; {retry}")
-        self.root = Path(os.path.realpath(absolute))
+        self.root = resolved_root(absolute)
 
-    def path(self, rel: str) -> Path:
-        """The absolute path of ``rel`` (checked to stay under the root)."""
-        return inside_resolved_root(self.root, rel)
+    def inside_resolved(self, rel: str) -> Path:
+        """The absolute path of ``rel``, refused (as :func:`~modelshelf.trust.inside`) unless
+        it lies strictly under the root, which was resolved once, in the constructor. Links
+        below the root are the policy's business: :meth:`plan` refuses every one on the way."""
+        return inside(self.root, rel)
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, wanted: Iterable[tuple[str, Judge, bool]]) -> list[Step]:
@@ -203,11 +204,15 @@ class UserFolder:
         """
         steps: list[Step] = []
         refused: list[str] = []
-        for rel, judge, ours in wanted:
-            try:
-                steps.append(self.step(rel, judge, ours=ours))
-            except UserFolderRefusedError as exc:
-                refused.append(str(exc))
+        self._seen = {}  # a folder shared by many paths is looked at once per plan
+        try:
+            for rel, judge, ours in wanted:
+                try:
+                    steps.append(self.step(rel, judge, ours=ours))
+                except UserFolderRefusedError as exc:
+                    refused.append(str(exc))
+        finally:
+            self._seen = None
         if refused:
             more = f" (and {len(refused) - 1} more paths)" if len(refused) > 1 else ""
             raise UserFolderRefusedError(f"{refused[0]}{more}; nothing was written")
@@ -215,7 +220,7 @@ class UserFolder:
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
         """The :class:`Step` for one path (see the module's table)."""
-        path = self.path(rel)
+        path = self.inside_resolved(rel)
         clear = list(self._way(rel))
         try:
             info = path.lstat()
@@ -251,9 +256,8 @@ class UserFolder:
         folder = self.root
         for part in parts:
             folder = folder / part
-            try:
-                info = folder.lstat()
-            except (FileNotFoundError, NotADirectoryError):
+            info = self._lstat(folder)
+            if info is None:
                 return  # made by the write, from here down
             if stat.S_ISLNK(info.st_mode):
                 raise self._refusal(folder, _LINK)
@@ -262,11 +266,22 @@ class UserFolder:
                 yield folder
                 return
 
+    def _lstat(self, folder: Path) -> os.stat_result | None:
+        if self._seen is not None and folder in self._seen:
+            return self._seen[folder]
+        try:
+            info: os.stat_result | None = folder.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            info = None
+        if self._seen is not None:
+            self._seen[folder] = info
+        return info
+
     def tree_step(self, rel: str, holds: Callable[[Path], bool]) -> Step:
         """The :class:`Step` for a folder written whole (``export``'s tree of a version):
         ``holds`` says whether an existing folder already holds exactly it (then kept);
         anything else there is replaced whole only with ``overwrite``."""
-        path = self.path(rel)
+        path = self.inside_resolved(rel)
         clear = list(self._way(rel))
         try:
             info = path.lstat()
@@ -333,13 +348,15 @@ class UserFolder:
                 continue  # a folder at the name goes only once the new file is ready
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        self.root.mkdir(parents=True, exist_ok=True)  # the user named it: made as named
-        folder = self.root
-        for part in step.rel.split("/")[:-1]:
-            folder = folder / part
-            with contextlib.suppress(FileExistsError):
-                folder.mkdir()  # not parents=True: each level is made here, never followed
-        self.check_way(step)
+        if step.path.parent not in self._made or step.clear:
+            self.root.mkdir(parents=True, exist_ok=True)  # the user named it: made as named
+            folder = self.root
+            for part in step.rel.split("/")[:-1]:
+                folder = folder / part
+                with contextlib.suppress(FileExistsError):
+                    folder.mkdir()  # not parents=True: each level is made here, never followed
+            self._made.add(step.path.parent)
+        self.check_way(step)  # every time: the tree may have changed since
 
     def check_way(self, step: Step) -> None:
         """Refuse if a folder on the way to ``step.path`` (the root included) is not a real
