@@ -1,71 +1,128 @@
-"""Placing pulled files outside the cache: ``pull -o DIR``."""
+"""Placing pulled files outside the cache: ``pull -o DIR``, under the user-folder policy.
+
+DIR is the user's folder, not ours: every path is planned first under
+:class:`~modelshelf._user_folder.UserFolder`'s policy (same content kept, absent created,
+anything else refused unless ``overwrite``, never through a link), then written.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelshelf.cache import place_file
+from modelshelf._user_folder import Judge, UserFolder, Verdict, hash_regular_file
+from modelshelf.cache import copy_file
 from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import FileEntry
-from modelshelf.trust import inside
 
 if TYPE_CHECKING:
     from modelshelf.cache import Cache
 
 __all__ = ["export_files"]
 
-_HOW = {"copy": "reflink", "hardlink": "hardlink", "symlink": "symlink"}
+_HOW = ("copy", "hardlink", "symlink")
+_READ_ONLY = 0o444
 
 
 def export_files(
     cache: Cache,
     entries: tuple[FileEntry, ...],
     root: str,
-    output: Path,
+    output: str | os.PathLike[str],
     link: str,
     *,
     single_file: bool,
+    overwrite: bool = False,
+    label: str = "",
 ) -> Path:
     """Place ``entries`` (paths relative to ``root`` inside the asset) under ``output``.
 
     ``copy`` gives plain writable files (a reflink where the filesystem offers one);
     ``hardlink``/``symlink`` give read-only links into the cache that cost no disk.
 
+    ``label`` (``name:version``) is named in a refusal.
+
     Returns:
-        ``output``, or the file itself when ``single_file``.
+        ``output`` (absolute, resolved), or the file itself when ``single_file``.
+
+    Raises:
+        UserFolderRefusedError: a path holds something else and ``overwrite`` is false, or a
+            link is in the way; raised before any file is written.
     """
     if link not in _HOW:
         raise InvalidInputError(f"--link must be one of {', '.join(_HOW)}, not {link!r}")
-    if output.exists() and not output.is_dir():
-        raise InvalidInputError(f"{output} exists and is not a folder; choose another -o")
+    folder = UserFolder(
+        output,
+        overwrite=overwrite,
+        flag="--overwrite (overwrite=True)",
+        retry="choose another -o",
+        label=label,
+    )
     prefix = f"{root}/" if root else ""
-    placed: list[Path] = []
+    wanted: list[tuple[str, Judge, bool]] = []
     for entry in entries:
         rel = entry.path[len(prefix) :] if entry.path.startswith(prefix) else entry.path
-        dest = inside(output, rel)
+        wanted.append((rel, _judge(cache.blob_path(entry.sha256), entry, link), False))
+    steps = folder.plan(wanted)  # every refusal before the first write
+    for step, entry in zip(steps, entries, strict=True):
         blob = cache.blob_path(entry.sha256)
-        if link == "copy" and _is_plain_copy(dest, blob) and _same(dest, entry):
-            placed.append(dest)
-            continue
-        place_file(blob.resolve() if link == "symlink" else blob, dest, _HOW[link])
-        placed.append(dest)
+        folder.place(step, lambda temp, blob=blob: _fill(blob, temp, link))  # type: ignore[misc]
     if single_file:
-        return placed[0]
-    return output
+        return steps[0].path
+    return folder.root
 
 
-def _is_plain_copy(dest: Path, blob: Path) -> bool:
-    """A writable regular file that is not the cached blob itself (an earlier hard link)."""
-    if dest.is_symlink() or not dest.is_file():
+def _judge(blob: Path, entry: FileEntry, link: str) -> Judge:
+    """What an existing file at a destination is, against ``entry`` placed as ``link``."""
+
+    def judge(path: Path, info: os.stat_result) -> Verdict:
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                target = str(path.readlink())
+            except OSError:
+                return "other"
+            if target not in (str(blob), str(blob.resolve())):
+                return "other"
+            return "keep" if link == "symlink" else "same"
+        if not stat.S_ISREG(info.st_mode) or info.st_size != entry.size:
+            return "other"
+        linked = _same_inode(info, blob)
+        if linked:
+            return "keep" if link == "hardlink" else "same"
+        if hash_regular_file(path, entry.size) != entry.sha256:
+            return "other"
+        writable = bool(info.st_mode & 0o200)
+        return "keep" if link == "copy" and writable else "same"
+
+    return judge
+
+
+def _same_inode(info: os.stat_result, blob: Path) -> bool:
+    try:
+        other = blob.stat()
+    except OSError:
         return False
-    return not dest.samefile(blob) and bool(dest.stat().st_mode & 0o200)
+    return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
 
 
-def _same(dest: Path, entry: FileEntry) -> bool:
-    """Cheap check that an existing copy already has the content (size, then sha256)."""
-    if dest.stat().st_size != entry.size:
-        return False
-    from modelshelf.transfer import hash_file
-
-    return hash_file(dest) == entry.sha256
+def _fill(blob: Path, temp: Path, link: str) -> None:
+    """Write ``temp`` as ``link`` of ``blob``: a writable copy, a hard link (a read-only copy
+    where links are refused), or a symbolic link to the blob's real path."""
+    if link == "symlink":
+        temp.symlink_to(blob.resolve())
+        return
+    if link == "hardlink":
+        try:
+            os.link(blob, temp)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+        shutil.copyfile(blob, temp)
+        temp.chmod(_READ_ONLY)
+        return
+    copy_file(blob, temp, reflink=True)

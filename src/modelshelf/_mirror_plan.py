@@ -15,13 +15,17 @@ the whole mirror with nothing written.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from modelshelf._user_folder import Judge, Verdict
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UnsupportedStoreError
 from modelshelf.trust import check_size, show
@@ -30,6 +34,8 @@ __all__ = [
     "INDEX_NAME",
     "MirrorItem",
     "check_key",
+    "is_ours",
+    "local_judge",
     "make_plan",
     "matches",
     "split_url",
@@ -327,3 +333,32 @@ def _folders(keys: set[str]) -> dict[str, str]:
         for depth in range(1, len(parts)):
             folders.setdefault("/".join(parts[:depth]), key)
     return folders
+
+
+def local_judge(item: MirrorItem) -> Judge:
+    """A file already at ``item``'s path: other content if its size differs from the
+    listing's, else known only once the object is fetched (compared then)."""
+
+    def judge(path: Path, info: os.stat_result) -> Verdict:
+        if not stat.S_ISREG(info.st_mode) or info.st_size != item.size:
+            return "other"
+        return "maybe"
+
+    return judge
+
+
+def is_ours(
+    item: MirrorItem,
+    index: dict[str, dict[str, Any]],
+    local: tuple[int, int] | None,
+    source: str,
+) -> bool:
+    """Whether the file at ``item``'s path is one this mirror wrote, unchanged since: indexed
+    for this store with the size and mtime it has now, and not found edited by ``verify``."""
+    entry = index.get(item.key)
+    return (
+        entry is not None
+        and entry.get("source") == source
+        and local == (entry.get("local_size"), entry.get("local_mtime_ns"))
+        and item.reason not in ("changed locally", "changed locally (sha256)")
+    )

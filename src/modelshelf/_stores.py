@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import constants
+from modelshelf._paths import user_path
 from modelshelf.backends.base import is_secret_option, without_password
 from modelshelf.config import Config, is_store_name, load_config
 from modelshelf.errors import InvalidInputError
@@ -237,7 +238,7 @@ def _typed(url: str, options: dict[str, Any]) -> dict[str, Any]:
 def normalize_url(url: str) -> str:
     """The canonical form of a store URL: a path becomes ``file://``, a trailing ``/`` goes."""
     if "://" not in url and url.startswith(("/", "~", ".")):
-        return Path(url).expanduser().resolve().as_uri()
+        return user_path(url, "store folder").resolve().as_uri()
     if url.startswith("file://"):
         from modelshelf.backends.local import LocalBackend
 

@@ -40,12 +40,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from modelshelf import constants
+from modelshelf._paths import user_path
+from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
 from modelshelf.trust import inside
 
-__all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "place_file"]
+__all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "copy_file", "place_file"]
 
 COMPLETE_MARKER = ".complete"
 # Blobs this large are downloaded under a per-blob lock, so that processes pulling the same
@@ -55,9 +57,9 @@ _READ_ONLY = 0o444
 
 
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
-    """``.<name>.<owner>.<rand>.tmp`` beside ``dest``; the PID stands in for an owner outside
-    the cache (``pull -o`` destinations), where no cleaner looks."""
-    return dest.with_name(f".{dest.name}.{owner or os.getpid()}.{os.urandom(4).hex()}.tmp")
+    """``.<name>.<owner>.<rand>.tmp`` beside ``dest``, under NAME_MAX bytes however long the
+    name (:func:`~modelshelf._user_folder.temp_name`); the PID stands in for a missing owner."""
+    return dest.with_name(temp_name(dest.name, owner=owner))
 
 
 def _make_dir(folder: Path) -> None:
@@ -108,6 +110,8 @@ def place_file(source: Path, dest: Path, how: str, *, owner: str | None = None) 
     ``hardlink`` falls back to a read-only copy across devices or where links are refused;
     ``reflink`` (a copy-on-write clone) falls back to a plain copy. Copies are writable.
     A folder standing at ``dest`` is removed first; ``owner`` is as for :func:`atomic_write`.
+    For the cache's own folders only (the cache is ours): a user's folder (``pull -o``,
+    ``export``, ``mirror``) is written under :mod:`modelshelf._user_folder`'s policy instead.
     """
     _make_dir(dest.parent)
     if how == "hardlink":
@@ -129,7 +133,7 @@ def place_file(source: Path, dest: Path, how: str, *, owner: str | None = None) 
                 shutil.copyfile(source, tmp)
                 tmp.chmod(_READ_ONLY)
         else:
-            _copy(source, tmp, reflink=how == "reflink")
+            copy_file(source, tmp, reflink=how == "reflink")
         _clear_way(dest)
         os.replace(tmp, dest)
     finally:
@@ -159,7 +163,9 @@ def _files_under(folder: Path) -> set[str] | None:
 _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, XFS, bcachefs)
 
 
-def _copy(source: Path, dest: Path, *, reflink: bool) -> None:
+def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
+    """A writable (0644) copy of ``source`` at the new path ``dest``; a copy-on-write clone
+    first when ``reflink`` and the filesystem offers one."""
     if reflink and sys.platform.startswith("linux"):
         try:
             import fcntl
@@ -184,7 +190,7 @@ class Cache:
     """The cache under ``root`` (default: ``MODELSHELF_CACHE_DIR`` or the user cache dir)."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else constants.cache_dir()
+        self.root = user_path(root, "cache folder") if root is not None else constants.cache_dir()
 
     # -- owners, pins and maintenance ----------------------------------------------------------
     @property

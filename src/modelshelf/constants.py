@@ -27,6 +27,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from modelshelf._paths import user_path
+
 APP_NAME = "modelshelf"
 
 # Transfers: on 2 cores more than 4-8 requests in flight gains nothing (measured), and the
@@ -107,7 +109,7 @@ def config_path() -> tuple[Path, bool]:
     """
     explicit = os.environ.get("MODELSHELF_CONFIG", "").strip()
     if explicit:
-        return Path(explicit).expanduser(), True
+        return user_path(explicit, "MODELSHELF_CONFIG file"), True
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml", False
@@ -117,10 +119,10 @@ def cache_dir() -> Path:
     """The cache root: ``MODELSHELF_CACHE_DIR``, ``$XDG_CACHE_HOME/modelshelf``, or the OS's."""
     explicit = os.environ.get("MODELSHELF_CACHE_DIR", "").strip()
     if explicit:
-        return Path(explicit).expanduser()
+        return user_path(explicit, "MODELSHELF_CACHE_DIR folder")
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     if xdg:
-        return Path(xdg).expanduser() / APP_NAME
+        return user_path(xdg, "XDG_CACHE_HOME folder") / APP_NAME
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP_NAME))

@@ -66,6 +66,7 @@ __all__ = [
     "UnknownModelFormatError",
     "UnsupportedStoreError",
     "UntrustedStoreDataError",
+    "UserFolderRefusedError",
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
@@ -377,3 +378,9 @@ class RequirementsError(ModelshelfError, ImportError):
 class TrustRequiredError(ModelshelfError, PermissionError):
     """A model format that runs code when loaded (pickle, joblib, untrusted skops types) was
     refused because the caller did not pass ``trust=True`` (or set MODELSHELF_TRUST_PICKLE=1)."""
+
+
+class UserFolderRefusedError(InvalidInputError):
+    """A write into a user's folder (``pull -o``, ``export --to``, ``mirror``) would replace or
+    delete something that is not the same content without ``--overwrite``, or go through a
+    symbolic link; nothing was written."""

@@ -12,9 +12,12 @@ names one object fetches just that object, to the same path. How it runs:
 1. **List and plan.** The store's listing (paged by obstore past 1,000 keys) is checked key by
    key (:func:`modelshelf._mirror_plan.check_key`) before anything is written: one key that
    could leave DEST (``..``, absolute, ``C:``, backslash, control characters, empty segments)
-   refuses the whole mirror, naming the key; DEST is not even created. DEST and every existing
-   folder a file goes into must be a real folder, not a symbolic link (nor lead out of DEST's
-   real path): checked before anything is written, and again before each write.
+   refuses the whole mirror, naming the key; DEST is not even created. DEST is the user's
+   folder, written under :mod:`modelshelf._user_folder`'s policy, planned before anything is
+   written: no symbolic link at DEST, on the way or at a name (checked again before each
+   rename); a file this mirror wrote (indexed, unchanged since) is replaced when the object
+   changed; anything else there is refused unless ``overwrite``, except a file of the object's
+   size whose content turns out the same once fetched.
 2. **Skip what is there.** ``DEST/.modelshelf-mirror.json`` records, for every file a mirror
    wrote, the store, the object's size and ETag (or its time, when a store gives no ETag), the
    sha256 of the bytes received, and the local file's size and mtime. A file is fetched again
@@ -41,7 +44,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import stat
 import threading
 import time
@@ -52,17 +54,26 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import constants
-from modelshelf._mirror_plan import INDEX_NAME, MirrorItem, check_key, make_plan, split_url
+from modelshelf._mirror_plan import (
+    INDEX_NAME,
+    MirrorItem,
+    check_key,
+    is_ours,
+    local_judge,
+    make_plan,
+    split_url,
+)
 from modelshelf._mirror_read import ChangedError as _ChangedError
 from modelshelf._mirror_read import mirror_listing, object_chunks
 from modelshelf._progress import ProgressTask, make_progress
+from modelshelf._user_folder import Step, UserFolder, hash_regular_file, temp_name
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
-    InvalidInputError,
     ObjectNotFoundError,
     StoreError,
     UntrustedStoreDataError,
+    UserFolderRefusedError,
 )
 from modelshelf.trust import inside, show
 
@@ -120,6 +131,7 @@ def mirror(
     verify: bool = False,
     max_workers: int | None = None,
     progress: bool | None = False,
+    overwrite: bool = False,
     **backend_options: Any,
 ) -> MirrorResult:
     """Copy every object under ``url`` to ``dest``, keeping the key tree below the bucket.
@@ -135,6 +147,9 @@ def mirror(
         verify: also re-hash local files of unchanged objects against the recorded sha256.
         max_workers: objects in flight (default ``MODELSHELF_MAX_CONCURRENCY``, 8).
         progress: draw a progress bar on stderr (``None``: when it is a terminal).
+        overwrite: replace what DEST holds that this mirror did not write (or that changed
+            since): otherwise such a file is refused before anything is written, unless its
+            size matches and its content turns out the same (then kept).
         **backend_options: settings of the backend (``endpoint``, ``region``, ...).
 
     Returns:
@@ -144,6 +159,9 @@ def mirror(
         UnsupportedStoreError: an unknown scheme or an unusable URL.
         UntrustedStoreDataError: a listed key could leave DEST or clashes with another;
             nothing was written.
+        UserFolderRefusedError: DEST holds a link on the way, or other content at a path,
+            and ``overwrite`` is false; nothing was written (or, for content found to differ
+            only once fetched, everything else was).
         ObjectNotFoundError: nothing exists at the URL.
         StoreError: the store failed (missing bucket, refused credentials, unreachable), named.
 
@@ -153,9 +171,10 @@ def mirror(
         (0, 0)
     """
     store_url, prefix, folder_only = split_url(url)
-    root = Path(dest).expanduser().absolute()
-    if root.exists() and not root.is_dir():
-        raise InvalidInputError(f"the mirror destination {root} exists and is not a folder")
+    folder = UserFolder(
+        dest, overwrite=overwrite, flag="--overwrite (overwrite=True)", retry="pick another DEST"
+    )
+    root = folder.root
     backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
     listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
     index = _load_index(root)
@@ -182,11 +201,14 @@ def mirror(
     if verify:  # reads only: a dry run reports what it finds too
         items = [_reverified(root, item, index) for item in items]
     to_fetch = [item for item in items if item.action == "fetch"]
-    checked: set[Path] = set()
-    for item in to_fetch:  # before anything is written, a dry run included
-        _own_folders(root, inside(root, item.key).parent, checked)
+    # Before anything is written, a dry run included: the user-folder policy for every path.
+    steps = folder.plan(
+        (item.key, local_judge(item), is_ours(item, index, local.get(item.key), store_url))
+        for item in to_fetch
+    )
     if not dry_run and to_fetch:
-        _Run(backend, root, store_url, index, max_workers, progress).fetch_all(to_fetch)
+        run = _Run(backend, folder, store_url, index, max_workers, progress)
+        run.fetch_all(list(zip(to_fetch, steps, strict=True)))
     skipped = [item for item in items if item.action == "skip"]
     return MirrorResult(
         url=url,
@@ -231,39 +253,6 @@ def _stat(root: Path, key: str) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
-def _own_folders(root: Path, folder: Path, checked: set[Path] | None = None) -> None:
-    """Refuse unless ``root`` and every existing folder from it down to ``folder`` is a real
-    folder (not a symbolic link) whose real path lies in ``root``'s: ``inside`` is lexical, and
-    ``mkdir`` and ``os.replace`` follow links, so a link in DEST would carry writes out of it.
-
-    Raises:
-        InvalidInputError: naming the link (or the folder that leads out of DEST).
-    """
-    real_root = os.path.realpath(root)
-    parts = folder.relative_to(root).parts
-    for depth in range(len(parts) + 1):
-        path = root.joinpath(*parts[:depth])
-        if checked is not None and path in checked:
-            continue
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            return  # made by the mirror itself, from here down
-        except OSError:
-            return  # not readable: the write fails and says so
-        real = os.path.realpath(path)
-        outside = os.path.commonpath([real_root, real]) != real_root
-        if stat.S_ISLNK(st.st_mode) or outside:
-            what = "is a symbolic link" if stat.S_ISLNK(st.st_mode) else "leads out of it"
-            raise InvalidInputError(
-                f"refusing to mirror into {root}: {path} {what}, and a mirror writes only into"
-                " DEST's own folders; replace it with a folder or pick another DEST (nothing"
-                " was written through it)"
-            )
-        if checked is not None:
-            checked.add(path)
-
-
 def _sha256_file(path: Path) -> str | None:
     digest = hashlib.sha256()
     try:
@@ -290,13 +279,14 @@ class _Run:
     def __init__(
         self,
         backend: Backend,
-        root: Path,
+        folder: UserFolder,
         source: str,
         index: dict[str, dict[str, Any]],
         max_workers: int | None,
         progress: bool | None,
     ) -> None:
-        self.backend, self.root, self.source = backend, root, source
+        self.backend, self.folder, self.source = backend, folder, source
+        self.root = folder.root
         self.index = dict(index)
         self.workers = max(1, max_workers or constants.max_concurrency())
         self.progress = progress
@@ -306,23 +296,27 @@ class _Run:
         self.folders: set[Path] = set()
         self.unreadable: list[str] = []
         self.changed: list[str] = []
+        self.refused: list[str] = []
 
-    def fetch_all(self, items: list[MirrorItem]) -> None:
+    def fetch_all(self, items: list[tuple[MirrorItem, Step]]) -> None:
         """Fetch ``items``: small ones on the pool, large ones one by one (each ranged)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _write_error(exc, self.root, "the destination folder") from exc
-        small = [item for item in items if item.size <= constants.RANGE_SIZE]
-        large = [item for item in items if item.size > constants.RANGE_SIZE]
+        small = [pair for pair in items if pair[0].size <= constants.RANGE_SIZE]
+        large = [pair for pair in items if pair[0].size > constants.RANGE_SIZE]
         with make_progress(self.progress) as bars:
-            task = bars.task("mirror", sum(i.size for i in items), len(items))
+            task = bars.task("mirror", sum(i.size for i, _ in items), len(items))
             try:
                 self._pooled(small, task)
-                for item in large:
-                    self._one(item, task)
+                for item, step in large:
+                    self._one(item, step, task)
             finally:
                 self._save(force=True)
+        if self.refused:
+            more = f" ({len(self.refused) - 1} more paths too)" if len(self.refused) > 1 else ""
+            raise UserFolderRefusedError(f"{sorted(self.refused)[0]}{more}")
         if self.changed:
             more = f" ({len(self.changed) - 1} more objects too)" if len(self.changed) > 1 else ""
             raise StoreError(f"{sorted(self.changed)[0]}{more}; everything else was mirrored")
@@ -336,13 +330,13 @@ class _Run:
                 " them out with --exclude"
             )
 
-    def _pooled(self, items: list[MirrorItem], task: ProgressTask) -> None:
+    def _pooled(self, items: list[tuple[MirrorItem, Step]], task: ProgressTask) -> None:
         """Fetch ``items`` on a bounded pool; the first error (or an interrupt) cancels the
         work not yet started, and only the fetches in flight finish."""
         if not items:
             return
         with ThreadPoolExecutor(self.workers, thread_name_prefix="modelshelf-mirror") as pool:
-            futures = [pool.submit(self._one, item, task) for item in items]
+            futures = [pool.submit(self._one, item, step, task) for item, step in items]
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)
             finally:
@@ -352,22 +346,27 @@ class _Run:
                 if not future.cancelled() and future.exception() is not None:
                     raise future.exception()  # type: ignore[misc]
 
-    def _one(self, item: MirrorItem, task: ProgressTask) -> None:
-        target = inside(self.root, item.key)
-        _own_folders(self.root, target.parent)  # again: the tree may have changed since the plan
-        if target.parent not in self.folders:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise _write_error(exc, self.root, item.key) from exc
-            _own_folders(self.root, target.parent)
-            self.folders.add(target.parent)
-        temp = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.mirror-partial")
+    def _one(self, item: MirrorItem, step: Step, task: ProgressTask) -> None:
+        parent = step.path.parent
+        try:
+            if parent in self.folders and not step.clear:
+                self.folder.check_way(step)  # again: the tree may have changed since the plan
+            else:
+                self.folder.prepare(step)  # makes the folders, checking each level
+                with self.lock:
+                    self.folders.add(parent)
+        except UserFolderRefusedError:
+            raise
+        except OSError as exc:
+            raise _write_error(exc, self.root, item.key) from exc
+        temp = self.folder.temp_path(step, "mirror-partial")
         try:
             sha256 = self._download(item, temp, task)
-            _own_folders(self.root, target.parent)
-            os.replace(temp, target)
-            st = target.stat()
+            if step.action == "compare" and not self._same_there(step, item, sha256):
+                temp.unlink()
+                return
+            self.folder.commit(step, temp)
+            st = step.path.stat()
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 temp.unlink()
@@ -396,6 +395,20 @@ class _Run:
             self.index[item.key] = entry
             self.dirty = True
         self._save()
+
+    def _same_there(self, step: Step, item: MirrorItem, sha256: str) -> bool:
+        """For a file of the object's size that this mirror did not write: True if it holds
+        the fetched content (the fetched copy then replaces it, nothing is lost); else it is
+        left as it is and named at the end, the user's file."""
+        if hash_regular_file(step.path, item.size) == sha256:
+            return True
+        with self.lock:
+            self.refused.append(
+                f"refusing to write into {self.root}: {step.path} holds other content than"
+                f" {show(item.key, 120)}; it was left as it is and everything else was mirrored;"
+                f" pass {self.folder.flag} to replace it, or pick another DEST"
+            )
+        return False
 
     def _download(self, item: MirrorItem, temp: Path, task: ProgressTask) -> str:
         digest = hashlib.sha256()
@@ -427,7 +440,7 @@ class _Run:
             data = {"format": _INDEX_FORMAT, "files": dict(sorted(self.index.items()))}
             self.dirty, self.saved_at = False, now
         path = self.root / INDEX_NAME
-        temp = path.with_name(f"{INDEX_NAME}.{secrets.token_hex(4)}.tmp")
+        temp = path.with_name(temp_name(INDEX_NAME))
         try:
             temp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
             os.replace(temp, path)

@@ -385,6 +385,7 @@ class Shelf:
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
         force: bool = False,
+        overwrite: bool = False,
     ) -> Path:
         """Fetch a version (or one file or folder of it) into the verified cache.
 
@@ -396,6 +397,9 @@ class Shelf:
             progress: show progress bars (default: when stderr is a terminal).
             force: fetch every file again from the store, verify it, and relink the snapshot,
                 even if the cache holds it (a remedy for a tampered cache).
+            overwrite: with ``output``: replace files and folders there that hold something
+                else. Without it such a path is refused before anything is written (the same
+                content is kept); nothing is ever written through a symbolic link.
 
         Returns:
             The path of the snapshot (a folder, or the file for a file), or within ``output``.
@@ -405,7 +409,12 @@ class Shelf:
                 file is placed in the cache.
         """
         return self.pull_resolved(
-            self.resolve(spec), output=output, link=link, progress=progress, force=force
+            self.resolve(spec),
+            output=output,
+            link=link,
+            progress=progress,
+            force=force,
+            overwrite=overwrite,
         )
 
     def pull_resolved(
@@ -416,6 +425,7 @@ class Shelf:
         link: LinkMode = "copy",
         progress: bool | Progress | None = None,
         force: bool = False,
+        overwrite: bool = False,
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
         target, manifest = resolved.spec, resolved.manifest
@@ -453,9 +463,11 @@ class Shelf:
                     self.cache,
                     entries,
                     selection_root(target, manifest),
-                    Path(output),
+                    output,
                     link,
                     single_file=single,
+                    overwrite=overwrite,
+                    label=f"{manifest.name}:{manifest.version}",
                 )
         return self.cache.snapshot_path(self.store_id, manifest, target.path)
 

@@ -36,13 +36,13 @@ import os
 import re
 import shutil
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelshelf import constants, trust
+from modelshelf._user_folder import UserFolder, hash_regular_file, same_content, user_path
 from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
@@ -51,10 +51,10 @@ from modelshelf.errors import (
     ModelshelfError,
     ObjectExistsError,
     UntrustedStoreDataError,
+    UserFolderRefusedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.models.load import _installed
-from modelshelf.transfer import hash_file
 
 if TYPE_CHECKING:
     from modelshelf.backends.base import Backend
@@ -147,23 +147,20 @@ class Downloader(Protocol):
 class FileSystemDownloader:
     """Plain, writable copies under ``root``; see the module docstring for the layout.
 
-    Each file is written to a temporary name beside its target and renamed into place; a
-    version of several files is assembled in a temporary folder and swapped in whole. Every
-    path is checked to stay under ``root``.
+    ``root`` is the user's folder, written under :mod:`modelshelf._user_folder`'s policy: the
+    same content is left as it is, nothing else is replaced unless ``overwrite``, and nothing
+    is written through a symbolic link already there. A file goes to a temporary name beside
+    its target and is renamed into place; a version of several files is assembled in a
+    temporary folder and swapped in whole.
 
     Args:
-        root: the folder to write under (created if missing).
+        root: the folder to write under (created if missing); only a ``~`` typed first is
+            expanded.
         overwrite: replace a file or folder that holds something else; otherwise refuse.
     """
 
     def __init__(self, root: str | os.PathLike[str] = ".", *, overwrite: bool = False) -> None:
-        text = os.fspath(root)
-        if not text or "\x00" in text:
-            raise InvalidInputError(f"the folder to export to is {trust.show(text)}; name a folder")
-        try:
-            self.root = Path(text).expanduser()
-        except RuntimeError as exc:  # ~user of an unknown user, or no home
-            raise InvalidInputError(f"cannot use the folder {trust.show(text)}: {exc}") from None
+        self.root = user_path(root, "folder to export to")
         self.overwrite = overwrite
 
     def __repr__(self) -> str:
@@ -171,59 +168,41 @@ class FileSystemDownloader:
 
     def __call__(self, pulled: PulledVersion) -> str:
         """Copy ``pulled`` under :attr:`root`; returns the file or folder written."""
-        single = pulled.single_file
-        if single is not None:
-            dest = trust.inside(self.root, pulled.name + pulled.extension)
-            self._write_file(pulled, single, dest)
-        else:
-            dest = trust.inside(self.root, pulled.name)
-            self._write_tree(pulled, dest)
-        return str(dest)
-
-    def _write_file(self, pulled: PulledVersion, entry: FileEntry, dest: Path) -> None:
-        if dest.is_dir() and not dest.is_symlink():
-            raise ExportError(f"{dest} is a folder; remove it or export to another --to")
-        if _holds(dest, entry):
-            return
-        self._refuse_clobber(dest, pulled)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
         try:
-            _copy_out(pulled.path_of(entry), tmp)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _write_tree(self, pulled: PulledVersion, dest: Path) -> None:
-        if dest.exists() and not dest.is_dir():
-            raise ExportError(f"{dest} is a file; remove it or export to another --to")
-        if dest.is_dir() and _tree_holds(dest, pulled.manifest.files):
-            return
-        self._refuse_clobber(dest, pulled)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tag = uuid.uuid4().hex[:12]
-        tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
-        old = dest.with_name(f".{dest.name}.{tag}.old")
-        try:
-            for entry in pulled.manifest.files:
-                target = trust.inside(tmp, entry.path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_out(pulled.path_of(entry), target)
-            if dest.is_symlink() or dest.exists():
-                os.replace(dest, old)
-            os.replace(tmp, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if old.is_symlink():  # a link to a folder was replaced: drop the link, not its target
-                old.unlink()
-            shutil.rmtree(old, ignore_errors=True)
-
-    def _refuse_clobber(self, dest: Path, pulled: PulledVersion) -> None:
-        if (dest.exists() or dest.is_symlink()) and not self.overwrite:
-            raise ExportError(
-                f"{dest} exists and does not hold {pulled.name}:{pulled.version}; pass"
-                " --overwrite (overwrite=True) to replace it, or export to another --to"
+            folder = UserFolder(
+                self.root,
+                overwrite=self.overwrite,
+                retry="export to another --to",
+                label=f"{pulled.name}:{pulled.version}",
             )
+            single = pulled.single_file
+            if single is not None:
+                step = folder.plan(
+                    [
+                        (
+                            pulled.name + pulled.extension,
+                            same_content(single.size, single.sha256),
+                            False,
+                        )
+                    ]
+                )[0]
+                folder.place(step, lambda temp: _copy_out(pulled.path_of(single), temp))
+            else:
+                step = folder.tree_step(
+                    pulled.name, lambda found: _tree_holds(found, pulled.manifest.files)
+                )
+                folder.place_tree(step, lambda temp: _fill_tree(pulled, temp))
+        except UserFolderRefusedError as exc:
+            raise ExportError(str(exc), sink=repr(self)) from None
+        return str(step.path)
+
+
+def _fill_tree(pulled: PulledVersion, temp: Path) -> None:
+    """Copy every file of ``pulled`` into the new, empty folder ``temp``."""
+    for entry in pulled.manifest.files:
+        target = trust.inside(temp, entry.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_out(pulled.path_of(entry), target)
 
 
 class StoreDownloader:
@@ -304,19 +283,25 @@ def _copy_out(source: Path, dest: Path) -> None:
     dest.chmod(0o644)
 
 
-def _holds(dest: Path, entry: FileEntry) -> bool:
-    """True if ``dest`` is a regular file with ``entry``'s size and sha256."""
-    if dest.is_symlink() or not dest.is_file() or dest.stat().st_size != entry.size:
-        return False
-    return hash_file(dest) == entry.sha256
-
-
 def _tree_holds(folder: Path, entries: tuple[FileEntry, ...]) -> bool:
-    """True if ``folder`` holds exactly ``entries``' files with their content."""
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+    """True if ``folder`` holds exactly ``entries``' files with their content, as regular
+    files (a link anywhere in it, or any other file, and it does not)."""
+    present: set[str] = set()
+    pending = [("", str(folder))]
+    try:
+        while pending:
+            prefix, path = pending.pop()
+            with os.scandir(path) as items:
+                for item in items:
+                    if item.is_dir(follow_symlinks=False):
+                        pending.append((f"{prefix}{item.name}/", item.path))
+                    else:
+                        present.add(prefix + item.name)
+    except OSError:
+        return False
     if present != {e.path for e in entries}:
         return False
-    return all(_holds(trust.inside(folder, e.path), e) for e in entries)
+    return all(hash_regular_file(trust.inside(folder, e.path), e.size) == e.sha256 for e in entries)
 
 
 def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloader:

@@ -12,7 +12,8 @@ runner import path             check_import_path                    models.load
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
-any path joined into the cache inside                               Cache, _export (pull -o)
+any path joined into the cache inside (lexical)                     Cache; _user_folder (on a
+                                                                    root resolved first)
 number of keys in a listing    bounded_listing                      KeyLayout._listed, mirror
 ```
 

@@ -19,6 +19,7 @@ from modelshelf.errors import (
     StoreError,
     StoreUnreachableError,
     UntrustedStoreDataError,
+    UserFolderRefusedError,
 )
 from modelshelf.mirror import mirror
 
@@ -70,10 +71,14 @@ def test_more_than_1000_keys_and_folder_boundaries(bucket: S3Bucket, tmp_path: P
     assert files_under(dest) == objects  # the key below the bucket, prefix included
     again = mirror(f"s3://{bucket.bucket}/{prefix}", dest)
     assert (again.fetched, again.skipped) == (0, 1234)
-    # One object changed in the store, one locally: only those two are fetched again.
+    # One object changed in the store, one locally: only those two are fetched again, the
+    # local edit (the user's now, issue 20 item 3) only with overwrite; without it nothing is.
     put_all(bucket, {f"{prefix}/models/lr/00007.bin": b"changed"})
     (dest / prefix / "models/lr/00008.bin").write_bytes(b"edited")
-    third = mirror(f"s3://{bucket.bucket}/{prefix}", dest)
+    with pytest.raises(UserFolderRefusedError, match=r"00008\.bin holds other content"):
+        mirror(f"s3://{bucket.bucket}/{prefix}", dest)
+    assert (dest / prefix / "models/lr/00007.bin").read_bytes() == b"object 7"
+    third = mirror(f"s3://{bucket.bucket}/{prefix}", dest, overwrite=True)
     assert {i.key: i.reason for i in third.plan if i.action == "fetch"} == {
         f"{prefix}/models/lr/00007.bin": "changed in the store",
         f"{prefix}/models/lr/00008.bin": "changed locally",

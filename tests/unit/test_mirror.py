@@ -24,6 +24,7 @@ from modelshelf.errors import (
     StoreError,
     UnsupportedStoreError,
     UntrustedStoreDataError,
+    UserFolderRefusedError,
 )
 from modelshelf.mirror import mirror
 
@@ -180,7 +181,13 @@ def test_a_rerun_skips_unchanged_files_and_refetches_changed_ones(
     hostile.put(f"{PREFIX}/README", b"new text")  # changed in the store
     (tmp_path / PREFIX / "models/lr/config.json").write_bytes(b"edited by hand")
     (tmp_path / PREFIX / "models/lr/coef.npy").unlink()
-    third = mirror(url, tmp_path)
+    # Issue 20 item 3: a file edited by hand is the user's; it used to be fetched over. It is
+    # refused, before anything is written, unless overwrite.
+    with pytest.raises(UserFolderRefusedError, match=r"config\.json holds other content"):
+        mirror(url, tmp_path)
+    assert (tmp_path / PREFIX / "models/lr/config.json").read_bytes() == b"edited by hand"
+    assert not (tmp_path / PREFIX / "models/lr/coef.npy").exists()
+    third = mirror(url, tmp_path, overwrite=True)
     reasons = {item.key.rsplit("/", 1)[-1]: item.reason for item in third.plan}
     assert reasons == {
         "README": "changed in the store",
@@ -201,16 +208,37 @@ def test_verify_catches_an_edit_that_kept_size_and_mtime(store: Backend, tmp_pat
     assert mirror(url, tmp_path).fetched == 0  # the quick check cannot see it
     assert mirror(url, tmp_path, verify=True, dry_run=True).fetched == 1
     assert target.read_bytes() == b"d" * 1000
-    assert mirror(url, tmp_path, verify=True).fetched == 1
+    # The edit is the user's (issue 20 item 3): found, left as it is, named; replaced only
+    # with overwrite.
+    with pytest.raises(UserFolderRefusedError, match=r"coef\.npy holds other content"):
+        mirror(url, tmp_path, verify=True)
+    assert target.read_bytes() == b"d" * 1000
+    assert mirror(url, tmp_path, verify=True, overwrite=True).fetched == 1
     assert target.read_bytes() == b"c" * 1000
 
 
-def test_a_local_file_not_in_the_index_is_replaced(store: Backend, tmp_path: Path) -> None:
+def test_a_local_file_not_in_the_index_is_replaced_only_with_overwrite(
+    store: Backend, tmp_path: Path
+) -> None:
+    # Issue 20 item 3: a file the mirror did not write is the user's; it used to be replaced.
     target = tmp_path / PREFIX / "README"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"someone else's")
-    result = mirror(f"memory://models/{PREFIX}", tmp_path)
+    with pytest.raises(UserFolderRefusedError, match=r"README holds other content.*--overwrite"):
+        mirror(f"memory://models/{PREFIX}", tmp_path)
+    assert files_under(tmp_path) == {f"{PREFIX}/README": b"someone else's"}  # nothing written
+    result = mirror(f"memory://models/{PREFIX}", tmp_path, overwrite=True)
     assert result.fetched == 3 and target.read_bytes() == b"read me"
+
+
+def test_a_local_file_not_in_the_index_with_the_same_content_is_kept(
+    store: Backend, tmp_path: Path
+) -> None:
+    target = tmp_path / PREFIX / "README"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"read me")
+    assert mirror(f"memory://models/{PREFIX}", tmp_path).fetched == 3
+    assert target.read_bytes() == b"read me" and files_under(tmp_path) == mine()
 
 
 def test_a_damaged_index_means_fetching_again(

@@ -32,6 +32,7 @@ from modelshelf.errors import (
     PathNotInVersionError,
     SourcePathError,
     StoreUnreachableError,
+    UserFolderRefusedError,
     VersionExistsError,
     VersionNotFoundError,
 )
@@ -439,14 +440,19 @@ def test_pull_output_gives_writable_copies(shelf: Shelf, model_dir: Path, tmp_pa
     assert blob.read_bytes() == MODEL["model.bin"]  # ... never touches the cache
 
 
-def test_pull_output_again_restores_edited_copies(
+def test_pull_output_again_restores_edited_copies_only_with_overwrite(
     shelf: Shelf, model_dir: Path, tmp_path: Path
 ) -> None:
+    # Issue 20 item 3: an edited copy is the user's now; pulling again used to replace it
+    # silently. It is refused (and left as it is) unless overwrite=True.
     shelf.push(model_dir, "m")
     out = tmp_path / "out"
     shelf.pull("m", output=out)
     (out / "model.bin").write_bytes(b"X" * 1000)  # same size, other content
-    shelf.pull("m", output=out)
+    with pytest.raises(UserFolderRefusedError, match=r"model\.bin.*--overwrite"):
+        shelf.pull("m", output=out)
+    assert (out / "model.bin").read_bytes() == b"X" * 1000
+    shelf.pull("m", output=out, overwrite=True)
     assert (out / "model.bin").read_bytes() == MODEL["model.bin"]
 
 

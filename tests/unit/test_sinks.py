@@ -155,12 +155,18 @@ def test_a_new_version_over_a_folder_needs_overwrite(
     assert sorted(p.name for p in deploy.joinpath("nlp").iterdir()) == ["bert"]
 
 
-def test_a_folder_where_the_file_goes_is_refused(
+def test_a_folder_where_the_file_goes_is_refused_unless_overwrite(
     shelf: Shelf, onnx_version: Manifest, tmp_path: Path
 ) -> None:
-    (tmp_path / "deploy" / "nlp" / "sentiment.onnx").mkdir(parents=True)
-    with pytest.raises(ExportError, match="is a folder"):
-        export("nlp/sentiment", to=tmp_path / "deploy", store=shelf, overwrite=True)
+    # One policy for a user's folder (issue 20 item 3): a folder where a file goes is refused
+    # like other content, and replaced only with overwrite (it used to be refused even then).
+    folder = tmp_path / "deploy" / "nlp" / "sentiment.onnx"
+    (folder / "inner").mkdir(parents=True)
+    with pytest.raises(ExportError, match=r"is a folder where a file goes.*--overwrite"):
+        export("nlp/sentiment", to=tmp_path / "deploy", store=shelf)
+    assert (folder / "inner").is_dir()
+    export("nlp/sentiment", to=tmp_path / "deploy", store=shelf, overwrite=True)
+    assert folder.read_bytes() == ONNX
 
 
 def _manifest(files: list[tuple[str, bytes]], model: dict[str, object] | None = None) -> Manifest:

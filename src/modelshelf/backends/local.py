@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from modelshelf._paths import user_path
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
 from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import UnsupportedStoreError, UntrustedStoreDataError
@@ -40,7 +41,7 @@ class LocalBackend(ObstoreBackend):
     """
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root).expanduser().resolve()
+        self.root = user_path(root, "store folder").resolve()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -62,14 +63,14 @@ class LocalBackend(ObstoreBackend):
     def path_for(url: str) -> Path:
         """The folder a ``file://`` URL (or plain path) names, made absolute."""
         if "://" not in url:
-            return Path(url).expanduser().resolve()
+            return user_path(url, "store folder").resolve()
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
             raise UnsupportedStoreError(
                 f"{url}: file URLs name a local folder, as file:///absolute/path"
                 " (three slashes); a host is not supported"
             )
-        return Path(unquote(parts.path)).expanduser().resolve()
+        return user_path(unquote(parts.path), "store folder").resolve()
 
     @classmethod
     def url_for(cls, url: str) -> str:

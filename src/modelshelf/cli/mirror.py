@@ -50,6 +50,12 @@ EXAMPLES = [
     help="Also re-hash local files that look unchanged against the sha256 recorded when fetched.",
 )
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace files in DEST that this mirror did not write (or that changed since) when"
+    " they hold other content; without it they are refused before anything is written.",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1, max=64),
@@ -66,6 +72,7 @@ def mirror(
     exclude: tuple[str, ...],
     dry_run: bool,
     verify: bool,
+    overwrite: bool,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -87,6 +94,7 @@ def mirror(
         dry_run=dry_run,
         verify=verify,
         max_workers=jobs,
+        overwrite=overwrite,
         progress=show_progress(quiet, as_json),
         **backend_kwargs_from(ctx),  # --backend-opt, --profile, --anonymous
     )

@@ -33,6 +33,12 @@ EXAMPLES = [
     " (no extra disk).",
 )
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="With -o: replace files and folders there that hold something else (without it,"
+    " such a path is refused before anything is written; the same content is kept).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Fetch every file again from the store, verify it and relink the cached copy.",
@@ -44,6 +50,7 @@ def pull(
     spec: str,
     output: str | None,
     link: str | None,
+    overwrite: bool,
     force: bool,
     as_json: bool,
     quiet: bool,
@@ -56,6 +63,8 @@ def pull(
             f"--link {link} places files with -o only; add -o FOLDER, or drop --link to use"
             " the cached path that pull prints"
         )
+    if overwrite and output is None:
+        raise InvalidInputError("--overwrite applies to -o only; add -o FOLDER or drop it")
     shelf = shelf_from(ctx)
     resolved = shelf.resolve(spec)
     path = shelf.pull_resolved(
@@ -64,6 +73,7 @@ def pull(
         link=link or "copy",  # type: ignore[arg-type]
         progress=show_progress(quiet, as_json),
         force=force,
+        overwrite=overwrite,
     )
     if as_json:
         emit_json(

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from modelshelf import constants
+from modelshelf._paths import user_path
 from modelshelf._pull import select_entries
 from modelshelf.backends.base import Backend
 from modelshelf.errors import AssetNotFoundError, InvalidInputError, ModelAssetsMissingError
@@ -285,7 +286,7 @@ class ModelLibrary:
         local = self._overrides.get(target.name)
         if local is None:
             return None
-        path = Path(local).expanduser()
+        path = user_path(local, "MODELSHELF_ASSET_OVERRIDES path")
         if target.path:
             path = path / target.path
         if not path.exists():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
+from modelshelf._paths import user_path
 from modelshelf.errors import (
     InvalidInputError,
     ModelshelfError,
@@ -110,7 +111,7 @@ def local_path(target: str | os.PathLike[str]) -> Path:
     if text.startswith("file:"):
         parsed = urlparse(text)
         text = unquote(parsed.path)
-    return Path(text).expanduser()
+    return user_path(text, "path")
 
 
 def load_detected(found: DetectedFormat, *, trust: bool) -> tuple[type[Runner], Any]:
