@@ -57,6 +57,7 @@ __all__ = [
     "check_version",
     "inside",
     "is_alias",
+    "is_dotted_name",
     "is_name",
     "listed_version",
     "escape_controls",
@@ -186,6 +187,11 @@ def check_relative_path(path: object) -> str:
     if len(path) > MAX_PATH:
         raise ValueError(f"path {show(path)} is longer than {MAX_PATH} characters")
     return path
+
+
+def is_dotted_name(value: str) -> bool:
+    """True for ASCII identifiers joined by dots (``my_pkg.sub``), as an import path's parts."""
+    return re.fullmatch(_DOTTED, value, re.ASCII) is not None
 
 
 def check_import_path(value: object) -> tuple[str, str]:
