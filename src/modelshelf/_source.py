@@ -57,7 +57,8 @@ def collect_files(source: Path) -> tuple[str, list[SourceFile]]:
     """The kind (``file`` or ``directory``) and files of a push source, sorted by path.
 
     Links are followed as ``cp -rL`` and ``hf upload`` do (a Hugging Face snapshot folder is
-    made of links into ``../../blobs``); ``.git``, ``.hg`` and ``.svn`` folders are skipped.
+    made of links into ``../../blobs``); ``.git`` (any case, folder or file), ``.hg`` and
+    ``.svn`` folders are skipped.
     Paths are recorded in Unicode NFC, so a name reads the same whichever form the filesystem
     gave. Folders that hold no file are named in a warning on the ``modelshelf`` logger (a
     version holds files only), as are names that differ only in case.
@@ -114,6 +115,10 @@ def _walk(
     count = 0
     nested_empty: list[str] = []
     for entry in entries:
+        # A .git file is a worktree's pointer to its git folder: git's, not the model's. Any
+        # case: .GIT is the same folder on macOS and Windows.
+        if trust.is_git_name(entry.name):
+            continue
         local = Path(entry.path)
         rel = prefix + unicodedata.normalize("NFC", entry.name)
         info = _stat(local, missing="it vanished while the folder was read")
@@ -390,22 +395,93 @@ def _warn_case(label: object, paths: Iterable[str]) -> None:
             )
 
 
-def _git(folder: Path, *args: str) -> str | None:
+# git obeys the configuration of the folder it runs in, and a pushed folder may have come from
+# a bucket (mirror) or a store (pull -o): its .git/config (or, for a folder laid out as a git
+# directory, its own ``config``) is outside input. Every setting that makes git run a command
+# during these read-only queries is overridden: the file-system monitor, hooks (also through
+# core.hooksPath), any transport (a partial clone fetches missing objects lazily, through
+# core.sshCommand or a remote helper), an implicitly found bare repository, and filters (by
+# name, below). No system or global configuration, no optional index writes, a timeout.
+_GIT_SAFE = (
+    "--no-optional-locks",
+    "-c", "core.fsmonitor=",
+    "-c", f"core.hooksPath={os.devnull}",
+    "-c", "safe.bareRepository=explicit",
+    "-c", "protocol.allow=never",
+    "-c", "core.sshCommand=false",
+    "-c", "submodule.recurse=false",
+)  # fmt: skip
+_GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "GIT_PAGER": "cat",
+}
+_GIT_TIMEOUT = 10.0
+# Fields of a filter driver that name a command, and its flag that makes a missing one fatal.
+_FILTER_COMMANDS = ("clean", "smudge", "process")
+
+
+def _git(folder: Path, *args: str, overrides: Mapping[str, str] | None = None) -> str | None:
+    """``git -C folder <args>`` run safely (see ``_GIT_SAFE``): its stdout, else ``None``.
+
+    ``overrides`` are further settings, handed through ``GIT_CONFIG_KEY_<n>`` rather than
+    ``-c`` so that any key (a filter name may hold ``=``) is set exactly.
+    """
+    # The caller's GIT_* variables (GIT_DIR, GIT_CONFIG_COUNT, GIT_EXTERNAL_DIFF...) would
+    # point these queries elsewhere or add commands: none is kept.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(_GIT_ENV)
+    for index, (key, value) in enumerate((overrides or {}).items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    if overrides:
+        env["GIT_CONFIG_COUNT"] = str(len(overrides))
     try:
         done = subprocess.run(
-            ["git", "-C", str(folder), *args],
+            ["git", *_GIT_SAFE, "-C", str(folder), *args],
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=_GIT_TIMEOUT,
             check=False,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, ValueError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _filters_off(folder: Path) -> dict[str, str] | None:
+    """Settings that turn off every filter driver the folder's configuration defines.
+
+    ``git status`` runs a driver's ``clean`` (or ``process``) command on any file whose stat
+    data is stale, and drivers have free names, so they are read (``git config`` runs nothing)
+    and each one emptied. ``None`` when they cannot be read: then no status is asked.
+    """
+    listed = _git(folder, "config", "-z", "--name-only", "--get-regexp", r"^filter\.")
+    if listed is None:
+        # Exit status 1: no filter at all. Anything else was already None above; tell apart.
+        listed = "" if _git(folder, "rev-parse", "--git-dir") is not None else None
+    if listed is None:
+        return None
+    overrides: dict[str, str] = {}
+    for name in filter(None, listed.split("\0")):
+        driver = name[len("filter.") :].rpartition(".")[0]
+        if driver:
+            for field in _FILTER_COMMANDS:
+                overrides[f"filter.{driver}.{field}"] = ""
+            overrides[f"filter.{driver}.required"] = "false"
+    return overrides
+
+
 def git_source(source: Path) -> dict[str, Any]:
-    """Where the files came from: the absolute path and, inside a git work tree, the commit."""
+    """Where the files came from: the absolute path and, inside a git work tree, the commit.
+
+    git runs with every command-running setting of the folder off (see ``_GIT_SAFE``); when the
+    filter drivers cannot be read, ``git_dirty`` is left out rather than asking ``status``.
+    """
     folder = source if source.is_dir() else source.parent
     info: dict[str, Any] = {"path": str(source.resolve())}
     commit = _git(folder, "rev-parse", "HEAD")
@@ -413,8 +489,20 @@ def git_source(source: Path) -> dict[str, Any]:
     ignored = commit is not None and _git(folder, "check-ignore", "-q", str(source)) is not None
     if commit and not ignored:
         info["git_commit"] = commit
-        status = _git(folder, "status", "--porcelain", "--", ".")
-        info["git_dirty"] = bool(status)
+        filters_off = _filters_off(folder)
+        if filters_off is not None:
+            status = _git(
+                folder,
+                "status",
+                "--porcelain",
+                "--ignore-submodules=all",
+                "--no-renames",
+                "--",
+                ".",
+                overrides=filters_off,
+            )
+            if status is not None:
+                info["git_dirty"] = bool(status)
         remote = _git(folder, "config", "--get", "remote.origin.url")
         if remote:
             info["git_remote"] = public_url(remote)

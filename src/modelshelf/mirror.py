@@ -118,6 +118,7 @@ def mirror(
     verify: bool = False,
     max_workers: int | None = None,
     progress: bool | None = False,
+    include_git: bool = False,
     **backend_options: Any,
 ) -> MirrorResult:
     """Copy every object under ``url`` to ``dest``, keeping the key tree below the bucket.
@@ -133,6 +134,8 @@ def mirror(
         verify: also re-hash local files of unchanged objects against the recorded sha256.
         max_workers: objects in flight (default ``MODELSHELF_MAX_CONCURRENCY``, 8).
         progress: draw a progress bar on stderr (``None``: when it is a terminal).
+        include_git: also mirror keys inside ``.git`` folders (any case); refused by default,
+            since git obeys the config it finds there (``core.fsmonitor`` runs a command).
         **backend_options: settings of the backend (``endpoint``, ``region``, ...).
 
     Returns:
@@ -167,6 +170,7 @@ def mirror(
         exclude=exclude,
         index=index,
         local=local,
+        include_git=include_git,
     )
     if refused:
         key, reason = refused[0]
@@ -234,7 +238,7 @@ def _load_index(root: Path) -> dict[str, dict[str, Any]]:
     for key, entry in files.items():
         with contextlib.suppress(ValueError):
             if isinstance(entry, dict):
-                good[check_key(key)] = entry
+                good[check_key(key, include_git=True)] = entry  # our own record
     return good
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "inside",
     "is_alias",
     "is_dotted_name",
+    "is_git_name",
     "is_name",
     "listed_version",
     "escape_controls",
@@ -184,9 +185,30 @@ def check_relative_path(path: object) -> str:
         raise ValueError(f"unsafe path {show(path)}")
     if any(part in ("", ".", "..") for part in path.split("/")):
         raise ValueError(f"unsafe path {show(path)}")
+    if any(is_git_name(part) for part in path.split("/")):
+        raise ValueError(
+            f"path {show(path)} is inside a .git folder; a version never carries git's files"
+            " (git runs commands its config names)"
+        )
     if len(path) > MAX_PATH:
         raise ValueError(f"path {show(path)} is longer than {MAX_PATH} characters")
     return path
+
+
+# Code points HFS+ ignores in names (so ".g\u200cit" is ".git" on macOS), as git's own
+# is_hfs_dotgit lists them.
+_HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+
+
+def is_git_name(segment: str) -> bool:
+    """True if a file system could open ``segment`` as the ``.git`` folder.
+
+    Case-insensitively (``.GIT`` is ``.git`` on macOS and Windows), with the trailing dots and
+    spaces Windows drops, the code points HFS+ ignores, and NTFS's short name ``GIT~1``; as
+    git itself refuses them in trees. ``.gitignore`` or ``a.git`` are other names.
+    """
+    folded = _HFS_IGNORED.sub("", segment).rstrip(". ").casefold()
+    return folded in (".git", "git~1")
 
 
 def is_dotted_name(value: str) -> bool:

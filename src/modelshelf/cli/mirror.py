@@ -56,6 +56,12 @@ EXAMPLES = [
     default=None,
     help="Objects in flight at once (default $MODELSHELF_MAX_CONCURRENCY or 8).",
 )
+@click.option(
+    "--include-git",
+    is_flag=True,
+    help="Also mirror keys inside .git folders (refused by default: git obeys the config it"
+    " finds there). Only for buckets you trust.",
+)
 @common_options
 @click.pass_context
 def mirror(
@@ -67,6 +73,7 @@ def mirror(
     dry_run: bool,
     verify: bool,
     jobs: int | None,
+    include_git: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -88,6 +95,7 @@ def mirror(
         verify=verify,
         max_workers=jobs,
         progress=show_progress(quiet, as_json),
+        include_git=include_git,
         **backend_kwargs_from(ctx),  # --backend-opt, --profile, --anonymous
     )
     if as_json:
