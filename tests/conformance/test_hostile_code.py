@@ -23,7 +23,8 @@ from tests.unit.test_code_trust import make_dist
 from tests.unit.test_hostile_store import manifest_dict
 
 from modelshelf import Shelf, load_model
-from modelshelf.errors import UntrustedStoreDataError
+from modelshelf.errors import StoreError, UntrustedStoreDataError
+from modelshelf.mirror import mirror
 
 ECHO = "tests.code_trust_fixtures:EchoRunner"
 HOOKS = [
@@ -89,3 +90,42 @@ def test_a_store_cannot_pick_a_module_to_import(
         load_model(spec, store=reader(remote_store, tmp_path, "r"))
     assert "\n" not in str(caught.value)
     assert not imported.exists() and "ms_t20_conf_other" not in sys.modules
+
+
+def test_a_manifest_placing_git_files_is_refused_and_nothing_is_written(
+    remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``.git/config`` (any case) in a version would be obeyed by the next ``git status``."""
+    expect_emulator_gap(remote_store, request)
+    shelf = pushed(remote_store, tmp_path)
+    digest = shelf.manifest("m:1.0").files[0]
+    for index, path in enumerate([".git/config", "sub/.GIT/config", "git~1/config"]):
+        version = f"3.{index}"
+        entry = {"path": path, "size": digest.size, "sha256": digest.sha256}
+        data = manifest_dict(version=version, files=[entry], size=digest.size)
+        key = f"assets/m/versions/{version}.json"
+        put_raw(remote_store, key, json.dumps(data).encode())
+        out = tmp_path / f"out{index}"
+        fresh = reader(remote_store, tmp_path, f"g{index}")
+        for output in (None, out):  # into the cache, and into a folder of the user's
+            with pytest.raises(UntrustedStoreDataError, match=r"\.git folder") as caught:
+                fresh.pull(f"m:{version}", output=output, progress=False)
+            assert "\n" not in str(caught.value) and key in str(caught.value)
+        assert not out.exists()
+        assert not [p for p in fresh.cache.root.rglob("*") if p.name.lower() == ".git"]
+
+
+def test_mirror_refuses_a_bucket_git_folder_unless_asked(
+    remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # The emulator also drops the raw upload of a ".git" key (connection closed): OSError.
+    expect_emulator_gap(remote_store, request, raises=(StoreError, OSError))
+    put_raw(remote_store, "repo/.git/config", b'[core]\n\tfsmonitor = "touch /tmp/x"\n')
+    put_raw(remote_store, "repo/w.bin", b"weights")
+    dest = tmp_path / "dest"
+    with pytest.raises(UntrustedStoreDataError, match=r"\.git.*--include-git"):
+        mirror(f"{remote_store.url}/repo", dest, **remote_store.options)
+    assert not dest.exists()
+    result = mirror(f"{remote_store.url}/repo", dest, include_git=True, **remote_store.options)
+    assert result.fetched == 2
+    assert [p.name for p in dest.rglob("config") if p.parent.name == ".git"] == ["config"]
