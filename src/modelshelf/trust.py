@@ -7,8 +7,11 @@ input, like a command line. This module is the one place that says what is accep
 input from a store             check                                used by
 manifest name, version         check_name, check_version; the       Manifest.from_json,
                                store compares them with the key     Store.read_manifest
-file path, size, sha256        check_file_entry                     Manifest.from_json
-runner import path             check_import_path                    models.load
+file path, size, sha256        check_file_entry (no .git segment:   Manifest.from_json
+                               is_git_name)
+runner/hook import path        check_import_path (syntax only; the  _imports.import_object
+                               object rule is in _imports)
+mirror key .git segments       is_git_name                          _mirror_plan.check_key
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
