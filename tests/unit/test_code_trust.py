@@ -253,3 +253,20 @@ def test_import_object_refuses_before_importing_a_refused_package(tmp_path: Path
     with pytest.raises(ImportRefusedError, match="standard library"):
         import_object("antigravity:x", "runner", expect="a class", from_store=True)
     assert "antigravity" not in sys.modules
+
+
+def test_the_cli_predict_takes_allow_hook_package(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelshelf.cli.main import main
+
+    monkeypatch.delenv("MODELSHELF_ALLOWED_HOOK_PACKAGES", raising=False)
+    hook = "tests.code_trust_fixtures:public_hook"
+    forge(url, tmp_path, {"runner": ECHO, "requirements": [], "artifacts": [], "preprocess": hook})
+    data = tmp_path / "in.json"
+    data.write_text("[1, 2]")
+    args = ["--store", url, "predict", "demo/forged", "--input", str(data)]
+    assert main(args) != 0
+    assert "MODELSHELF_ALLOWED_HOOK_PACKAGES=tests" in capsys.readouterr().err
+    assert main([*args, "--allow-hook-package", "tests"]) == 0
+    assert capsys.readouterr().out.strip() == "[1, 2]"
