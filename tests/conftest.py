@@ -32,7 +32,9 @@ class IsolatedEnv:
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IsolatedEnv]:
+def isolated_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[IsolatedEnv]:
     for name in list(os.environ):
         if name.startswith(
             ("MODELSHELF_", "AWS_", "GOOGLE_", "GCE_", "AZURE_", "AZURITE_", "STORAGE_EMULATOR")
@@ -43,6 +45,11 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Is
     monkeypatch.setenv("MODELSHELF_STORE", env.store_url)
     # A config file of the user's (named stores) must never be read by a test.
     monkeypatch.setenv("MODELSHELF_CONFIG", str(tmp_path / "_no-config.toml"))
+    # The runners and hooks of the tests live in the ``tests`` package and in the test module
+    # itself, which no distribution provides: allow them as a user would allow their own
+    # package (the tests of that rule clear it).
+    own = request.module.__name__ if request.module is not None else "tests"
+    monkeypatch.setenv("MODELSHELF_ALLOWED_HOOK_PACKAGES", f"tests,{own}")
     # Keep ~/.aws out of reach: a profile there must never lend credentials to a test.
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "_no-aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "_no-aws-config"))

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from modelshelf._user_folder import Judge, Verdict
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UnsupportedStoreError
-from modelshelf.trust import check_size, show
+from modelshelf.trust import check_size, is_git_name, show
 
 __all__ = [
     "INDEX_NAME",
@@ -133,14 +133,14 @@ def split_url(url: str) -> tuple[str, str, bool]:
     prefix = path.strip("/")
     if prefix:
         try:
-            check_key(prefix)
+            check_key(prefix, include_git=True)  # typed by the user: asked for
         except ValueError as exc:
             raise UnsupportedStoreError(f"cannot mirror {show(url)}: its prefix {exc}") from None
     store = "file:///" if scheme == "file" else f"{scheme}://{parts.netloc}"
     return store, prefix, (not prefix) or path.endswith("/")
 
 
-def check_key(key: object) -> str:
+def check_key(key: object, *, include_git: bool = False) -> str:
     """``key`` if it can be placed below a folder as the same relative path, else ``ValueError``.
 
     Refused: non-text, empty, longer than 4096 characters, absolute (``/x``), holding a
@@ -150,6 +150,9 @@ def check_key(key: object) -> str:
     Windows), a segment that Windows would write as another file: holding ``:`` (``a:b`` is the
     stream ``b`` of ``a``), a device name (``CON``, ``NUL.txt``, ``com1``...) or ending in ``.``
     or a space; a segment of more than 255 bytes of UTF-8, or the name of the mirror's own index.
+    Unless ``include_git``, also a segment a file system opens as ``.git``
+    (:func:`modelshelf.trust.is_git_name`): git obeys the config it finds there, so a bucket's
+    ``.git/config`` would run its ``core.fsmonitor`` at the next ``git status`` in DEST.
 
     Example:
         >>> check_key("models/lr/weights.bin")
@@ -183,6 +186,11 @@ def check_key(key: object) -> str:
             )
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise ValueError(f"has a segment longer than {MAX_SEGMENT_BYTES} bytes")
+        if not include_git and is_git_name(segment):
+            raise ValueError(
+                f"is inside a .git folder ({show(segment)}), whose config git obeys; mirror"
+                " git's files only if you trust the bucket, with --include-git"
+            )
     if key == INDEX_NAME:
         raise ValueError(f"is the name of the mirror's own index ({INDEX_NAME})")
     return key
@@ -222,6 +230,7 @@ def make_plan(
     exclude: Sequence[str],
     index: Mapping[str, Mapping[str, Any]],
     local: Mapping[str, tuple[int, int] | None],
+    include_git: bool = False,
 ) -> tuple[list[MirrorItem], list[tuple[str, str]]]:
     """Decide, for every listed object, whether to fetch it.
 
@@ -234,6 +243,7 @@ def make_plan(
         index: the index's entries by key (``source``, ``size``, ``etag``, ``last_modified``,
             ``local_size``, ``local_mtime_ns``).
         local: ``(size, mtime_ns)`` of the file now at each indexed key, ``None`` if missing.
+        include_git: accept keys with ``.git`` segments (see :func:`check_key`).
 
     Returns:
         The items in key order, and the refused keys with their reasons (the caller raises).
@@ -256,7 +266,7 @@ def make_plan(
         if not matches(below, include, exclude):
             continue  # never written, so never refused: --exclude lets a user pass a bad key
         try:
-            check_key(key)
+            check_key(key, include_git=include_git)
         except ValueError as exc:
             refused.append((key, str(exc)))
             continue

@@ -10,15 +10,14 @@ import errno
 import logging
 import os
 import stat
-import subprocess
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 from modelshelf import trust
+from modelshelf._git_source import git_source, public_url
 from modelshelf.errors import InvalidInputError, SourcePathError
 from modelshelf.manifest import AssetKind, check_paths
 
@@ -28,8 +27,6 @@ LocalPath = str | os.PathLike[str]
 FileList = Mapping[LocalPath, str] | Iterable[tuple[LocalPath, str]]
 
 logger = logging.getLogger("modelshelf")
-
-_SSH_SCHEMES = {"ssh", "git+ssh", "ssh+git"}
 
 # Version-control internals are never model content.
 _SKIPPED_DIRS = {".git", ".hg", ".svn"}
@@ -57,7 +54,8 @@ def collect_files(source: Path) -> tuple[str, list[SourceFile]]:
     """The kind (``file`` or ``directory``) and files of a push source, sorted by path.
 
     Links are followed as ``cp -rL`` and ``hf upload`` do (a Hugging Face snapshot folder is
-    made of links into ``../../blobs``); ``.git``, ``.hg`` and ``.svn`` folders are skipped.
+    made of links into ``../../blobs``); ``.git`` (any case, folder or file), ``.hg`` and
+    ``.svn`` folders are skipped.
     Paths are recorded in Unicode NFC, so a name reads the same whichever form the filesystem
     gave. Folders that hold no file are named in a warning on the ``modelshelf`` logger (a
     version holds files only), as are names that differ only in case.
@@ -114,6 +112,10 @@ def _walk(
     count = 0
     nested_empty: list[str] = []
     for entry in entries:
+        # A .git file is a worktree's pointer to its git folder: git's, not the model's. Any
+        # case: .GIT is the same folder on macOS and Windows.
+        if trust.is_git_name(entry.name):
+            continue
         local = Path(entry.path)
         rel = prefix + unicodedata.normalize("NFC", entry.name)
         info = _stat(local, missing="it vanished while the folder was read")
@@ -388,54 +390,3 @@ def _warn_case(label: object, paths: Iterable[str]) -> None:
                 folded,
                 path,
             )
-
-
-def _git(folder: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def git_source(source: Path) -> dict[str, Any]:
-    """Where the files came from: the absolute path and, inside a git work tree, the commit."""
-    folder = source if source.is_dir() else source.parent
-    info: dict[str, Any] = {"path": str(source.resolve())}
-    commit = _git(folder, "rev-parse", "HEAD")
-    # A folder git ignores is in the work tree but not described by its commits.
-    ignored = commit is not None and _git(folder, "check-ignore", "-q", str(source)) is not None
-    if commit and not ignored:
-        info["git_commit"] = commit
-        status = _git(folder, "status", "--porcelain", "--", ".")
-        info["git_dirty"] = bool(status)
-        remote = _git(folder, "config", "--get", "remote.origin.url")
-        if remote:
-            info["git_remote"] = public_url(remote)
-    return info
-
-
-def public_url(url: str) -> str:
-    """``url`` without credentials: what may be recorded in a store for everyone to read.
-
-    A URL's user and password (``https://user:TOKEN@host/...``; a token alone is often sent as
-    the user name) and its query and fragment are dropped. ``ssh://`` keeps its user name (the
-    account, not a secret) but not a password. Scp-like ``git@host:org/repo`` and plain paths
-    are kept as they are.
-
-    >>> public_url("https://user:TOKEN@example.com/org/repo.git")
-    'https://example.com/org/repo.git'
-    """
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc or "://" not in url:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username if parts.scheme in _SSH_SCHEMES and parts.username else None
-    netloc = f"{user}@{host}" if user else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -14,6 +14,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
+| ``MODELSHELF_ALLOWED_HOOK_PACKAGES`` | ``a,b.c``: packages runners and hooks may be from | none |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
 | ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
 
@@ -141,6 +142,13 @@ def debug() -> bool:
 def trust_pickle() -> bool:
     """True when ``MODELSHELF_TRUST_PICKLE`` allows loading formats that run code (pickle)."""
     return _is_true(os.environ.get("MODELSHELF_TRUST_PICKLE"))
+
+
+def allowed_hook_packages() -> list[str]:
+    """``MODELSHELF_ALLOWED_HOOK_PACKAGES``: packages (dotted, comma-separated) the user allows
+    a manifest's runner and ``preprocess``/``postprocess`` paths to name; empty entries dropped."""
+    raw = os.environ.get("MODELSHELF_ALLOWED_HOOK_PACKAGES", "")
+    return [name.strip() for name in raw.split(",") if name.strip()]
 
 
 def max_concurrency() -> int:

@@ -132,6 +132,7 @@ def mirror(
     max_workers: int | None = None,
     progress: bool | None = False,
     overwrite: bool = False,
+    include_git: bool = False,
     **backend_options: Any,
 ) -> MirrorResult:
     """Copy every object under ``url`` to ``dest``, keeping the key tree below the bucket.
@@ -150,6 +151,8 @@ def mirror(
         overwrite: replace what DEST holds that this mirror did not write (or that changed
             since): otherwise such a file is refused before anything is written, unless its
             size matches and its content turns out the same (then kept).
+        include_git: also mirror keys inside ``.git`` folders (any case); refused by default,
+            since git obeys the config it finds there (``core.fsmonitor`` runs a command).
         **backend_options: settings of the backend (``endpoint``, ``region``, ...).
 
     Returns:
@@ -188,6 +191,7 @@ def mirror(
         exclude=exclude,
         index=index,
         local=local,
+        include_git=include_git,
     )
     if refused:
         key, reason = refused[0]
@@ -240,7 +244,7 @@ def _load_index(root: Path) -> dict[str, dict[str, Any]]:
     for key, entry in files.items():
         with contextlib.suppress(ValueError):
             if isinstance(entry, dict):
-                good[check_key(key)] = entry
+                good[check_key(key, include_git=True)] = entry  # our own record
     return good
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from modelshelf import constants, trust
+from modelshelf import _imports, constants, trust
 from modelshelf._user_folder import UserFolder, hash_regular_file, same_content, user_path
 from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
@@ -54,7 +54,6 @@ from modelshelf.errors import (
     UserFolderRefusedError,
 )
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.models.load import _installed
 
 if TYPE_CHECKING:
     from modelshelf.backends.base import Backend
@@ -339,24 +338,31 @@ def _instantiate(text: str) -> Downloader:
             f"--to {text}: {module_name} is in Python's standard library, which holds no sinks;"
             " name a class of the package that provides your sink"
         )
-    if not _installed(module_name, constants.cache_dir()):
+    if not _imports.installed(module_name, constants.cache_dir()):
         raise InvalidInputError(
             f"--to {text}: no installed module {module_name!r}; install the package that"
             " provides the sink (modelshelf imports sinks only from installed packages, not"
             " from the working folder), or write ./{text} for a local folder"
         )
     try:
-        target: object = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except Exception as exc:
         raise InvalidInputError(
             f"--to {text}: importing {module_name} failed: {type(exc).__name__}: {exc}"
         ) from None
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
-    if target is None:
-        raise InvalidInputError(f"--to {text}: {module_name} has no {qualname}; check the name")
-    if not callable(target):
-        raise InvalidInputError(f"--to {text}: {qualname} is not a class or function")
+    try:
+        # Typed by the user, yet still only a class or function defined where it is named:
+        # never a walk through a module it imported (pkg:os.system).
+        target = _imports.defined_object(
+            module,
+            module_name,
+            qualname,
+            "the sink",
+            trust.show(text),
+            "a class or function",
+        )
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(f"--to {text}: {exc}") from None
     return _created(target, f"--to {text}", qualname)
 
 

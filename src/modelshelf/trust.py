@@ -7,8 +7,11 @@ input, like a command line. This module is the one place that says what is accep
 input from a store             check                                used by
 manifest name, version         check_name, check_version; the       Manifest.from_json,
                                store compares them with the key     Store.read_manifest
-file path, size, sha256        check_file_entry                     Manifest.from_json
-runner import path             check_import_path                    models.load
+file path, size, sha256        check_file_entry (no .git segment:   Manifest.from_json
+                               is_git_name)
+runner/hook import path        check_import_path (syntax only; the  _imports.import_object
+                               object rule is in _imports)
+mirror key .git segments       is_git_name                          _mirror_plan.check_key
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
@@ -60,6 +63,8 @@ __all__ = [
     "check_version",
     "inside",
     "is_alias",
+    "is_dotted_name",
+    "is_git_name",
     "is_name",
     "listed_version",
     "escape_controls",
@@ -186,9 +191,35 @@ def check_relative_path(path: object) -> str:
         raise ValueError(f"unsafe path {show(path)}")
     if any(part in ("", ".", "..") for part in path.split("/")):
         raise ValueError(f"unsafe path {show(path)}")
+    if any(is_git_name(part) for part in path.split("/")):
+        raise ValueError(
+            f"path {show(path)} is inside a .git folder; a version never carries git's files"
+            " (git runs commands its config names)"
+        )
     if len(path) > MAX_PATH:
         raise ValueError(f"path {show(path)} is longer than {MAX_PATH} characters")
     return path
+
+
+# Code points HFS+ ignores in names (so ".g\u200cit" is ".git" on macOS), as git's own
+# is_hfs_dotgit lists them.
+_HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+
+
+def is_git_name(segment: str) -> bool:
+    """True if a file system could open ``segment`` as the ``.git`` folder.
+
+    Case-insensitively (``.GIT`` is ``.git`` on macOS and Windows), with the trailing dots and
+    spaces Windows drops, the code points HFS+ ignores, and NTFS's short name ``GIT~1``; as
+    git itself refuses them in trees. ``.gitignore`` or ``a.git`` are other names.
+    """
+    folded = _HFS_IGNORED.sub("", segment).rstrip(". ").casefold()
+    return folded in (".git", "git~1")
+
+
+def is_dotted_name(value: str) -> bool:
+    """True for ASCII identifiers joined by dots (``my_pkg.sub``), as an import path's parts."""
+    return re.fullmatch(_DOTTED, value, re.ASCII) is not None
 
 
 def check_import_path(value: object) -> tuple[str, str]:

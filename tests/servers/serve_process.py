@@ -65,6 +65,8 @@ def server_env(cache_dir: Path, extra: dict[str, str] | None = None) -> dict[str
     env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["MODELSHELF_CACHE_DIR"] = str(cache_dir)
+    # The served runners live in the repo's ``tests`` package, which no distribution provides.
+    env["MODELSHELF_ALLOWED_HOOK_PACKAGES"] = "tests"
     env.update(extra or {})
     return env
 

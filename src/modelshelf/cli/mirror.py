@@ -62,6 +62,12 @@ EXAMPLES = [
     default=None,
     help="Objects in flight at once (default $MODELSHELF_MAX_CONCURRENCY or 8).",
 )
+@click.option(
+    "--include-git",
+    is_flag=True,
+    help="Also mirror keys inside .git folders (refused by default: git obeys the config it"
+    " finds there). Only for buckets you trust.",
+)
 @common_options
 @click.pass_context
 def mirror(
@@ -74,6 +80,7 @@ def mirror(
     verify: bool,
     overwrite: bool,
     jobs: int | None,
+    include_git: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -96,6 +103,7 @@ def mirror(
         max_workers=jobs,
         overwrite=overwrite,
         progress=show_progress(quiet, as_json),
+        include_git=include_git,
         **backend_kwargs_from(ctx),  # --backend-opt, --profile, --anonymous
     )
     if as_json:

@@ -44,6 +44,14 @@ EXAMPLES = [
     help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules);"
     " only for files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
 )
+@click.option(
+    "--allow-hook-package",
+    "allow_hook_packages",
+    multiple=True,
+    metavar="PKG",
+    help="A package the model's runner and pre/postprocess functions may come from (repeat;"
+    " also MODELSHELF_ALLOWED_HOOK_PACKAGES). Only for packages you trust.",
+)
 @common_options
 @click.pass_context
 def predict(
@@ -52,6 +60,7 @@ def predict(
     input_path: str,
     ignore_requirements: bool,
     trust: bool,
+    allow_hook_packages: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -68,6 +77,7 @@ def predict(
         ignore_requirements=ignore_requirements,
         trust=trust,
         progress=show_progress(quiet, True),
+        allowed_hook_packages=allow_hook_packages,
     )
     try:
         result = model.predict(data)

@@ -87,6 +87,14 @@ EXAMPLES = [
     is_flag=True,
     help="Allow formats that run code when loaded (pickle); only for files you trust.",
 )
+@click.option(
+    "--allow-hook-package",
+    "allow_hook_packages",
+    multiple=True,
+    metavar="PKG",
+    help="A package the model's runner and pre/postprocess functions may come from (repeat;"
+    " also MODELSHELF_ALLOWED_HOOK_PACKAGES). Only for packages you trust.",
+)
 @common_options
 @click.pass_context
 def serve(
@@ -106,6 +114,7 @@ def serve(
     access_log: bool,
     ignore_requirements: bool,
     trust: bool,
+    allow_hook_packages: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -155,6 +164,7 @@ def serve(
         trust=trust,
         ignore_requirements=ignore_requirements,
         access_log=access_log,
+        allowed_hook_packages=list(allow_hook_packages),
     )
 
 

@@ -4,26 +4,24 @@ A plain model file or folder (a local path, or a pulled asset with no ``model`` 
 detected and loaded by its engine (:mod:`modelshelf.models.plain`); a custom loader can be given
 by import path instead.
 
-Everything in the manifest's ``model`` section is store-sourced. The runner import path passes
-:func:`modelshelf.trust.check_import_path`, and its module is imported only when
-``importlib.util.find_spec`` finds it installed already, outside the modelshelf cache;
-``sys.path`` is never changed.
+Everything in the manifest's ``model`` section is store-sourced. Its runner and hook import
+paths go through :func:`modelshelf._imports.import_object`: a module is imported only when it is
+installed already (outside the modelshelf cache and the working folder) and a package the rule
+allows, and the object must be a class or function defined where it is named; ``sys.path`` is
+never changed.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import os
 import shlex
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from modelshelf import constants, trust
+from modelshelf import _imports, constants, trust
 from modelshelf.errors import (
     InvalidInputError,
     NotAModelError,
@@ -113,6 +111,7 @@ def load_model(
     progress: bool | None = None,
     loader: str | None = None,
     runner: type[Runner] | None = None,
+    allowed_hook_packages: Iterable[str] | None = None,
 ) -> LoadedModel:
     """Pull ``spec``, check its requirements, import its runner and load the model.
 
@@ -135,6 +134,11 @@ def load_model(
             recorded runner or detection: ``runner.load_model(props, artifacts)`` gets the
             recorded props and artifacts when the version has a model section, else ``None``
             and ``{"model": <the version's folder, or the local path>}``.
+        allowed_hook_packages: packages (dotted names) a manifest may name its runner and
+            ``preprocess``/``postprocess`` functions from, besides modelshelf's runners,
+            distributions that require modelshelf, the runner's own distribution (for hooks),
+            and ``MODELSHELF_ALLOWED_HOOK_PACKAGES``. Never the standard library, never a
+            modelshelf function as a hook.
 
     Raises:
         NotAModelError: a version with no model section in which detection finds no model file;
@@ -197,9 +201,21 @@ def load_model(
     path = shelf.pull_resolved(resolved, progress=progress)
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
-    runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root)
+    try:
+        allowed = _imports.allowed_packages(allowed_hook_packages)
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(str(exc)) from None
+    runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root, allowed)
     pre, post = (
-        import_hook(section.get(role), role, where, shelf.url, shelf.cache.root)
+        import_hook(
+            section.get(role),
+            role,
+            where,
+            shelf.url,
+            shelf.cache.root,
+            runner=runner,
+            allowed=allowed,
+        )
         for role in ("preprocess", "postprocess")
     )
     props = _props(section.get("props"), where, shelf.url)
@@ -250,9 +266,12 @@ def _custom(
     cache_root: Path | None = None,
 ) -> LoadedModel:
     try:
-        function = _import_installed(loader, "loader", where, store, cache_root)
-    except UntrustedStoreDataError as exc:
-        raise InvalidInputError(str(exc)) from None
+        # Typed by the user, so no package rule; still only a function defined where named.
+        function = _imports.import_object(
+            loader, "the loader", expect="a function", from_store=False, cache_root=cache_root
+        )
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(f"{where}: {exc}") from None
     if not callable(function) or isinstance(function, type):
         raise InvalidInputError(f"{where}: the loader {trust.show(loader)} is not a function")
     model = function(path)
@@ -302,17 +321,32 @@ def check_requirements(recorded: object, where: str, store: str) -> None:
 
 
 def import_runner(
-    recorded: object, where: str, store: str, cache_root: Path | None = None
+    recorded: object,
+    where: str,
+    store: str,
+    cache_root: Path | None = None,
+    allowed: Iterable[str] | None = None,
 ) -> type[Runner]:
     """The Runner subclass at a store-sourced ``module:QualName``, imported only if installed.
 
-    ``cache_root`` (default: the configured cache) is never a place to import from.
+    ``cache_root`` (default: the configured cache) is never a place to import from. The module
+    must be modelshelf's, an ``allowed`` package's (plus ``MODELSHELF_ALLOWED_HOOK_PACKAGES``)
+    or a distribution's that requires modelshelf, and the class defined where it is named.
 
     Raises:
         UntrustedStoreDataError: the path is malformed, its module is not installed (or lies
-            in the modelshelf cache), or the object is not a Runner subclass.
+            in the modelshelf cache) or not allowed, or the object is not a Runner subclass
+            defined there.
     """
-    target = _import_installed(recorded, "runner", where, store, cache_root)
+    target = _import_installed(
+        recorded,
+        "runner",
+        where,
+        store,
+        cache_root,
+        expect="a modelshelf.Runner subclass",
+        allowed=_imports.allowed_packages(allowed),
+    )
     if not (isinstance(target, type) and issubclass(target, Runner)):
         shown = trust.show(recorded)
         raise _untrusted(where, f"its runner {shown} is not a modelshelf.Runner subclass", store)
@@ -320,84 +354,62 @@ def import_runner(
 
 
 def import_hook(
-    recorded: object, role: str, where: str, store: str, cache_root: Path | None = None
+    recorded: object,
+    role: str,
+    where: str,
+    store: str,
+    cache_root: Path | None = None,
+    *,
+    runner: type[Runner],
+    allowed: Iterable[str] | None = None,
 ) -> Callable[[Any], Any] | None:
-    """The function recorded as ``role`` (``preprocess``/``postprocess``), by the runner rule.
+    """The function recorded as ``role`` (``preprocess``/``postprocess``) beside ``runner``.
 
-    ``None`` when nothing is recorded. The path passes the same checks as a runner path.
+    ``None`` when nothing is recorded. It must be a function defined where it is named, in the
+    runner's distribution or an ``allowed`` package (plus ``MODELSHELF_ALLOWED_HOOK_PACKAGES``),
+    never in modelshelf itself nor the standard library: it is called with request data.
     """
     if recorded is None:
         return None
-    target = _import_installed(recorded, role, where, store, cache_root)
+    target = _import_installed(
+        recorded,
+        role,
+        where,
+        store,
+        cache_root,
+        expect="a function",
+        allowed=_imports.allowed_packages(allowed),
+        runner_module=runner.__module__,
+    )
     if not callable(target) or isinstance(target, type):
         raise _untrusted(where, f"its {role} {trust.show(recorded)} is not a function", store)
     return cast("Callable[[Any], Any]", target)
 
 
 def _import_installed(
-    recorded: object, role: str, where: str, store: str, cache_root: Path | None
+    recorded: object,
+    role: str,
+    where: str,
+    store: str,
+    cache_root: Path | None,
+    *,
+    expect: str,
+    allowed: Collection[str] = (),
+    runner_module: str | None = None,
 ) -> object:
+    """The object a store-sourced path names, by the one rule of :mod:`modelshelf._imports`."""
     try:
-        module_name, qualname = trust.check_import_path(recorded)
-    except ValueError as exc:
-        raise _untrusted(where, f"its {role} is refused: {exc}", store) from None
-    shown = trust.show(recorded)
-    top = module_name.split(".")[0]
-    if top in sys.stdlib_module_names or top == "builtins":
-        # os:system or builtins:eval are installed and callable: a store must not pick them.
-        raise _untrusted(
-            where,
-            f"its {role} {shown} is in Python's standard library; a {role} must come from the"
-            " package that provides the model",
-            store,
+        return _imports.import_object(
+            recorded,
+            f"its {role}",
+            expect=expect,
+            from_store=True,
+            allowed=allowed,
+            runner_module=runner_module,
+            cache_root=cache_root,
         )
-    if not _installed(module_name, cache_root or constants.cache_dir()):
-        raise _untrusted(
-            where,
-            f"its {role} {shown} is not in an installed module; install the package that"
-            " provides it (modelshelf never imports code from the store, the cache or the"
-            " working folder)",
-            store,
-        )
-    target: object = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
-    return target
-
-
-def _installed(module_name: str, cache: Path) -> bool:
-    """True when every package on the way to ``module_name`` is found on ``sys.path`` as it is,
-    none lies in the modelshelf cache, and none is found through the implicit working-folder
-    entry (``''``, as under ``python -c``, a REPL or a notebook): files pulled with
-    ``pull -o .`` land there, and they are store content, not installed code."""
-    cache_root = cache.expanduser().resolve()
-    parts = module_name.split(".")
-    top = parts[0]
-    for depth in range(1, len(parts) + 1):
-        try:
-            found = importlib.util.find_spec(".".join(parts[:depth]))
-        except (ImportError, ValueError):
-            return False
-        if found is None:
-            return False
-        for location in [found.origin, *(found.submodule_search_locations or [])]:
-            if not location or location in ("built-in", "frozen"):
-                continue
-            where = Path(location).resolve()
-            if where.is_relative_to(cache_root) or _via_working_folder(where, top):
-                return False
-    return True
-
-
-def _via_working_folder(location: Path, top: str) -> bool:
-    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is ``''`` or ``'.'``."""
-    for entry in sys.path:
-        base = (Path(entry) if entry else Path.cwd()).resolve()
-        if not location.is_relative_to(base) or location == base:
-            continue
-        if location.relative_to(base).parts[0].split(".")[0] == top:
-            return entry in ("", ".")
-    return False
+    except _imports.ImportRefusedError as exc:
+        raise _untrusted(where, str(exc), store) from None
 
 
 def _props(recorded: object, where: str, store: str) -> dict[str, str] | None:

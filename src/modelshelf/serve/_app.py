@@ -16,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -64,6 +64,7 @@ def create_app(
     options: ServeOptions | None = None,
     trust: bool = False,
     ignore_requirements: bool = False,
+    allowed_hook_packages: Iterable[str] | None = None,
     load: Literal["now", "background"] = "now",
     on_load_error: Callable[[BaseException], None] | None = None,
 ) -> FastAPI:
@@ -88,6 +89,8 @@ def create_app(
         options: batching, limits and polling (:class:`ServeOptions`).
         trust: allow formats that run code when loaded (pickle); see ``load_model``.
         ignore_requirements: load even if the recorded requirements are not met here.
+        allowed_hook_packages: packages the recorded runner and hooks may come from; see
+            ``load_model``.
         load: ``"now"`` loads before returning (errors raise here); ``"background"`` loads
             once the app starts, answering ``/ready`` with 503 until the model is in.
         on_load_error: called with the exception when a background first load fails (the
@@ -112,6 +115,7 @@ def create_app(
             trust=trust,
             ignore_requirements=ignore_requirements,
             runner_cls=runner_cls,
+            allowed_hook_packages=allowed_hook_packages,
         )
     elif model is not None or runner_cls is not None:
         source = ModelSource.from_object(model, runner_cls, name=name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,7 @@ class ModelSource:
         trust: bool = False,
         ignore_requirements: bool = False,
         runner_cls: type[Runner] | None = None,
+        allowed_hook_packages: Iterable[str] | None = None,
     ) -> ModelSource:
         """A registry spec (``team/svc@production``) or a local model file or folder.
 
@@ -142,6 +143,7 @@ class ModelSource:
             "trust": trust,
             "ignore_requirements": ignore_requirements,
             "runner": None if runner_cls is None else check_runner(runner_cls),
+            "allowed_hook_packages": list(allowed_hook_packages or []),
         }
         if is_local_path(spec):
             path = local_path(spec)

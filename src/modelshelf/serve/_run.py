@@ -81,6 +81,7 @@ def serve(
     trust: bool,
     ignore_requirements: bool,
     access_log: bool = True,
+    allowed_hook_packages: list[str] | None = None,
 ) -> None:
     """Serve ``spec`` until SIGINT/SIGTERM; requests in flight finish first."""
     metrics_dir = Path(tempfile.mkdtemp(prefix="modelshelf-metrics-"))
@@ -95,6 +96,7 @@ def serve(
             "options": dataclasses.asdict(options),
             "trust": trust,
             "ignore_requirements": ignore_requirements,
+            "allowed_hook_packages": list(allowed_hook_packages or []),
         }
         common: dict[str, Any] = {
             "host": host,
@@ -159,6 +161,7 @@ def _preflight(settings: dict[str, Any]) -> None:
         name=settings["name"],
         trust=settings["trust"],
         ignore_requirements=settings["ignore_requirements"],
+        allowed_hook_packages=settings.get("allowed_hook_packages"),
     )
     source.load_version(None)
 
@@ -179,6 +182,7 @@ def _build(
         options=ServeOptions(**settings["options"]),
         trust=settings["trust"],
         ignore_requirements=settings["ignore_requirements"],
+        allowed_hook_packages=settings.get("allowed_hook_packages"),
         load=load,  # type: ignore[arg-type]
         on_load_error=on_load_error,
     )

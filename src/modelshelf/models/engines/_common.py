@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from modelshelf import trust
+from modelshelf import _imports, trust
 from modelshelf.errors import InvalidInputError, TrustRequiredError, UntrustedStoreDataError
 from modelshelf.manifest import Manifest
 from modelshelf.models.register import register_model
@@ -56,9 +56,18 @@ def function_path(function: Callable[[Any], Any], role: str) -> str:
         trust.check_import_path(path)
     except ValueError as exc:
         raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
-    target: object = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part, None)
+    if any(part.startswith("_") for part in qualname.split(".")):
+        raise InvalidInputError(
+            f"{role} {path} has a private name, which load_model refuses from a store; give"
+            " the function a public name"
+        )
+    try:
+        # The rule load_model applies, so that nothing is recorded that loading would refuse.
+        target = _imports.defined_object(
+            importlib.import_module(module), module, qualname, role, path, "a function"
+        )
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
     if target is not function:
         raise InvalidInputError(
             f"{role} {path} does not import back to the function given; pass a function"

@@ -1,0 +1,292 @@
+"""Import by path: the one rule for every ``module:QualName`` that modelshelf imports.
+
+Runner, ``preprocess``/``postprocess`` hook and loader paths, and sink classes, all come here
+(:func:`import_object`); backend entry points (installed metadata, not store input) use
+:func:`defined_object` for the object rule only.
+
+Two checks, because importing is itself running code:
+
+- **Before the import** (which module may be imported): never the standard library, never a
+  module found in the modelshelf cache or through the working-folder ``sys.path`` entry; for a
+  path a store sent, only a module of modelshelf, of a package the user allowed
+  (``MODELSHELF_ALLOWED_HOOK_PACKAGES`` or the ``allowed`` argument), or of an installed
+  distribution that requires modelshelf. A hook must further come from the runner's own
+  distribution or an allowed package, and never from modelshelf itself: a modelshelf function
+  called with model output (``_clear_way(path)``) is a weapon even though it is "ours".
+- **On the object reached**: the qualified name is looked up in the module's own namespace and
+  then through classes only (never through a module object, never a dunder name, never a
+  descriptor's ``__get__``); the object must be a plain Python function or a class whose
+  ``__module__`` and ``__qualname__`` are exactly the ones named, so a name a module merely
+  imported (``modelshelf.models.load:os.system``, ``pkg:subprocess.run``) is refused.
+
+Errors are :class:`ImportRefusedError` (a ``ValueError``) with a one-line reason; the caller
+knows the store, the asset and the role and turns it into its own error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import types
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from modelshelf import constants, trust
+
+__all__ = [
+    "ImportRefusedError",
+    "allowed_packages",
+    "defined_object",
+    "import_object",
+    "installed",
+]
+
+_OURS = "modelshelf"
+
+
+class ImportRefusedError(ValueError):
+    """An import path that must not be imported or followed; the message is one line."""
+
+
+def allowed_packages(extra: Iterable[str] | None = None) -> frozenset[str]:
+    """The packages the user allowed store-named code from: the environment plus ``extra``.
+
+    Raises:
+        ImportRefusedError: an entry is not a dotted module name.
+    """
+    names = [*constants.allowed_hook_packages(), *(extra or ())]
+    for name in names:
+        if not isinstance(name, str) or not trust.is_dotted_name(name):
+            shown = trust.show(name)
+            raise ImportRefusedError(f"allowed package {shown} is not a dotted module name")
+    return frozenset(names)
+
+
+def import_object(
+    path: object,
+    role: str,
+    *,
+    expect: str,
+    from_store: bool,
+    allowed: Collection[str] = (),
+    runner_module: str | None = None,
+    cache_root: Path | None = None,
+) -> object:
+    """The function or class ``path`` names, imported only when every rule above holds.
+
+    Args:
+        path: ``package.module:QualName``.
+        role: what the path is for (``runner``, ``preprocess``, ``loader``, ...), for messages.
+        expect: what the object must be, for messages (``a function``).
+        from_store: the path came from a store (a manifest): the package rule applies and
+            private names are refused.
+        allowed: packages the user allowed (dotted prefixes), see :func:`allowed_packages`.
+        runner_module: for a hook, the module of the runner it runs beside; a hook must come
+            from the runner's distribution (or an allowed package). ``None``: not a hook.
+        cache_root: the modelshelf cache, never a place to import from (default: configured).
+
+    Raises:
+        ImportRefusedError: the path breaks a rule; nothing was imported when the module is refused.
+        Exception: whatever importing an allowed module raises.
+    """
+    module_name, qualname = _parse(path, role, from_store)
+    shown = trust.show(path)
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names or top == "builtins":
+        # os:system or builtins:eval are installed and callable: never a runner, hook or sink.
+        raise ImportRefusedError(
+            f"{role} {shown} is in Python's standard library; a {role} must come from the"
+            " package that provides the model"
+        )
+    cache = cache_root or constants.cache_dir()
+    # find_spec of a dotted name imports its parents: the top level is found (which imports
+    # nothing), then the package rule decides, and only then are the parents looked at.
+    for name in (top, module_name):
+        if not installed(name, cache):
+            raise ImportRefusedError(
+                f"{role} {shown} is not in an installed module; install the package that"
+                " provides it (modelshelf never imports code from the store, the cache or the"
+                " working folder)"
+            )
+        if from_store and name == top:
+            _check_package(module_name, role, shown, allowed, runner_module)
+    module = importlib.import_module(module_name)
+    return defined_object(module, module_name, qualname, role, shown, expect)
+
+
+def defined_object(
+    module: types.ModuleType, module_name: str, qualname: str, role: str, shown: str, expect: str
+) -> object:
+    """The function or class ``qualname`` defined in ``module``, never one it re-exports.
+
+    Raises:
+        ImportRefusedError: the name is missing, walks through something that is not a class, or
+            reaches an object that is not a plain function or class defined there by that name.
+    """
+    target: object = module
+    parts = qualname.split(".")
+    for index, part in enumerate(parts):
+        if index and not isinstance(target, type):
+            raise ImportRefusedError(
+                f"{role} {shown} looks up {part!r} inside {'.'.join(parts[:index])!r}, which is"
+                f" not a class; name {expect} where it is defined"
+            )
+        # The namespace itself, never getattr: no module __getattr__, property or descriptor
+        # code runs while a store-named path is followed.
+        space = vars(target) if index == 0 else _class_namespace(target, part)
+        if part not in space:
+            missing = f"{module_name} has no {qualname}"
+            raise ImportRefusedError(f"{role} {shown}: {missing}; check the name")
+        target = space[part]
+        if isinstance(target, staticmethod):
+            target = target.__func__
+        if isinstance(target, types.ModuleType):
+            raise ImportRefusedError(
+                f"{role} {shown} reaches the module {target.__name__!r} through {module_name};"
+                f" name {expect} by the module that defines it"
+            )
+    if not isinstance(target, types.FunctionType | type):
+        raise ImportRefusedError(f"{role} {shown} is not {expect}")
+    defined_in = getattr(target, "__module__", None)
+    defined_as = getattr(target, "__qualname__", None)
+    if defined_in != module_name or defined_as != qualname:
+        raise ImportRefusedError(
+            f"{role} {shown} is {trust.show(f'{defined_in}:{defined_as}')}, only re-exported"
+            f" by {module_name}; a {role} is named by where it is defined"
+        )
+    return target
+
+
+def _class_namespace(cls: object, part: str) -> dict[str, object]:
+    """``{part: value}`` as ``inspect.getattr_static`` finds it on ``cls`` (MRO, no code run)."""
+    try:
+        return {part: inspect.getattr_static(cls, part)}
+    except AttributeError:
+        return {}
+
+
+def _parse(path: object, role: str, from_store: bool) -> tuple[str, str]:
+    try:
+        module_name, qualname = trust.check_import_path(path)
+    except ValueError as exc:
+        raise ImportRefusedError(f"{role} is refused: {exc}") from None
+    shown = trust.show(path)
+    for part in [*module_name.split("."), *qualname.split(".")]:
+        if part.startswith("__"):
+            raise ImportRefusedError(
+                f"{role} {shown} names the dunder {part!r}; name a function or class"
+            )
+    if from_store and any(part.startswith("_") for part in qualname.split(".")):
+        raise ImportRefusedError(
+            f"{role} {shown} names a private name; a store may only name public functions and"
+            " classes"
+        )
+    return module_name, qualname
+
+
+def _check_package(
+    module_name: str,
+    role: str,
+    shown: str,
+    allowed: Collection[str],
+    runner_module: str | None,
+) -> None:
+    """Which module a store may make us import, decided before the import runs any of it."""
+    top = module_name.split(".")[0]
+    if _allowed(module_name, allowed) and (runner_module is None or top != _OURS):
+        return
+    if runner_module is None:
+        if top == _OURS or any(_requires_us(d) for d in _distributions(top)):
+            return
+        raise ImportRefusedError(
+            f"{role} {shown} is in {top!r}, which is neither modelshelf, a package that requires"
+            f" modelshelf, nor allowed; if you trust it, allow it with"
+            f" MODELSHELF_ALLOWED_HOOK_PACKAGES={top} (or allowed_hook_packages=[{top!r}])"
+        )
+    if top == _OURS:
+        # modelshelf's own functions act on paths, caches and stores: none is a hook.
+        raise ImportRefusedError(
+            f"{role} {shown} is a modelshelf internal; a {role} must come from the package"
+            " that provides the model"
+        )
+    runner_dists = _distributions(runner_module.split(".")[0])
+    if runner_dists and runner_dists & _distributions(top):
+        return
+    raise ImportRefusedError(
+        f"{role} {shown} is not in the runner's distribution nor in an allowed package; if you"
+        f" trust {top!r}, allow it with MODELSHELF_ALLOWED_HOOK_PACKAGES={top} (or"
+        f" allowed_hook_packages=[{top!r}])"
+    )
+
+
+def _allowed(module_name: str, allowed: Collection[str]) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in allowed)
+
+
+def _distributions(top: str) -> frozenset[str]:
+    """The installed distributions that provide the top-level package ``top``."""
+    from importlib.metadata import packages_distributions
+
+    if top == _OURS:
+        return frozenset({_OURS})  # an editable install lists no package files
+    return frozenset(packages_distributions().get(top, ()))
+
+
+def _requires_us(dist: str) -> bool:
+    """True if the distribution ``dist`` requires modelshelf outside any extra."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        found = requires(dist) or []
+    except PackageNotFoundError:
+        return False
+    for line in found:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) != _OURS:
+            continue
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            return True
+    return False
+
+
+def installed(module_name: str, cache: Path) -> bool:
+    """True when every package on the way to ``module_name`` is found on ``sys.path`` as it is,
+    none lies in the modelshelf cache, and none is found through the implicit working-folder
+    entry (``''``, as under ``python -c``, a REPL or a notebook): files pulled with
+    ``pull -o .`` land there, and they are store content, not installed code."""
+    cache_root = cache.expanduser().resolve()
+    parts = module_name.split(".")
+    top = parts[0]
+    for depth in range(1, len(parts) + 1):
+        try:
+            found = importlib.util.find_spec(".".join(parts[:depth]))
+        except (ImportError, ValueError):
+            return False
+        if found is None:
+            return False
+        for location in [found.origin, *(found.submodule_search_locations or [])]:
+            if not location or location in ("built-in", "frozen"):
+                continue
+            where = Path(location).resolve()
+            if where.is_relative_to(cache_root) or _via_working_folder(where, top):
+                return False
+    return True
+
+
+def _via_working_folder(location: Path, top: str) -> bool:
+    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is ``''`` or ``'.'``."""
+    for entry in sys.path:
+        base = (Path(entry) if entry else Path.cwd()).resolve()
+        if not location.is_relative_to(base) or location == base:
+            continue
+        if location.relative_to(base).parts[0].split(".")[0] == top:
+            return entry in ("", ".")
+    return False
