@@ -55,15 +55,16 @@ class KeyLayout:
     def manifest_key(name: str, version: str) -> str:
         return f"assets/{name}/versions/{version}.json"
 
-    def _read_bounded(self, key: str, limit: int, what: str) -> bytes:
+    def _read_bounded(self, key: str, limit: int, what: str, other_step: str = "") -> bytes:
         """The object at ``key``, refused once it grows past ``limit`` bytes."""
+        step = f"delete that key in the store{' ' + other_step if other_step else ''}"
         chunks, total = [], 0
         for chunk in self.backend.get(key, chunk_size=1 << 20):
             total += len(chunk)
             if total > limit:
                 raise UntrustedStoreDataError(
                     f"{self.url}/{key} is larger than the {limit} bytes {what} may hold;"
-                    f" {NOT_OURS}: delete that key in the store",
+                    f" {NOT_OURS}: {step}",
                     store=self.url,
                     key=key,
                 )

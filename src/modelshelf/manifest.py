@@ -182,8 +182,21 @@ class Manifest:
             InvalidManifestError: not JSON, or a field is missing or malformed; the message is
                 one line.
         """
+        data_bytes = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        cap = trust.manifest_cap()
+        if len(data_bytes) > cap:
+            raise InvalidManifestError(
+                f"{where} takes {len(data_bytes)} bytes, over the {cap} a manifest may hold;"
+                " if it is yours (a version of far more than 100,000 files), raise"
+                " MODELSHELF_MAX_MANIFEST_MIB"
+            )
         try:
-            data = json.loads(raw)
+            # Counted before decoding: decoded, ``[{},{},...]`` takes 24 times its bytes.
+            trust.check_json_budget(data_bytes)
+        except ValueError as exc:
+            raise InvalidManifestError(f"{where} is malformed: {exc}") from exc
+        try:
+            data = json.loads(data_bytes)
         except (ValueError, RecursionError) as exc:  # JSON, UTF-8, digit limits, nesting
             raise InvalidManifestError(f"{where} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
@@ -218,11 +231,11 @@ class Manifest:
         source = data.get("source") or {}
         if not isinstance(source, dict):
             raise ValueError(f"source must be an object, not {trust.show(source)}")
-        metadata = data.get("metadata") or {}
-        if not isinstance(metadata, dict) or not all(
-            isinstance(v, str | int | float | bool) for v in metadata.values()
-        ):
-            raise ValueError("metadata must be an object of plain values")
+        trust.check_section(source, "source")
+        # Kept, cached and shown (serve's /metadata), so bounded as push bounds them.
+        extra = {k: v for k, v in data.items() if k not in CORE_KEYS}
+        trust.check_section(extra, "the sections other than the core fields")
+        metadata = trust.check_metadata(data.get("metadata") or {})
         return cls(
             name=name,
             version=version,
@@ -231,9 +244,9 @@ class Manifest:
             created=trust.check_text(data["created"], "created"),
             author=trust.check_text(data["author"], "author"),
             message=trust.check_text(
-                data.get("message", ""), "message", limit=trust.MAX_MANIFEST_BYTES, one_line=False
+                data.get("message", ""), "message", limit=trust.MAX_TEXT, one_line=False
             ),
             source=source,
-            metadata={str(k): str(v) for k, v in metadata.items()},
-            extra={k: v for k, v in data.items() if k not in CORE_KEYS},
+            metadata=metadata,
+            extra=extra,
         )
