@@ -12,7 +12,7 @@ import socket
 from datetime import UTC, datetime
 
 from modelshelf import trust
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_secrets
 from modelshelf.errors import UntrustedStoreDataError
 
 __all__ = ["NOT_OURS", "KeyLayout", "actor", "now_iso"]
@@ -49,7 +49,8 @@ class KeyLayout:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.url = backend.url
+        # Every message of the layout names the store by this: never a password or signature.
+        self.url = without_secrets(backend.url)
 
     @staticmethod
     def manifest_key(name: str, version: str) -> str:
