@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.unit.test_hostile_store import (
     GOOD,
     MANIFEST_KEY,
     SHA,
+    DictBackend,
     assert_one_line,
     manifest_dict,
 )
@@ -192,6 +194,32 @@ def test_a_manifest_over_the_cap_is_refused_by_the_store(
         shelf.pull("m:1.1", progress=False)
     monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", len(raw))  # at the cap: read
     assert shelf.store.read_manifest("m", "1.1").version == "1.1"
+
+
+class _Counting(DictBackend):
+    """Serves objects in 64 KiB pieces and counts the bytes it handed out."""
+
+    served = 0
+
+    def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        data = self._object(key)
+        for start in range(0, len(data), 65536):
+            self.served += len(data[start : start + 65536])
+            yield data[start : start + 65536]
+
+
+def test_the_store_stops_reading_a_manifest_at_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = _Counting()
+    shelf = _pushed(tmp_path, backend)
+    backend.put(MANIFEST_KEY, _manifest_bytes(message="m" * 60_000) + b" " * (4 * MiB))
+    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", 100_000)
+    backend.served = 0
+    with pytest.raises(UntrustedStoreDataError) as info:
+        shelf.store.read_manifest("m", "1.1")
+    assert_one_line(info.value, key=MANIFEST_KEY)
+    assert backend.served <= 100_000 + 65536  # not the 4 MiB the store would send
 
 
 def test_a_cached_manifest_over_the_cap_is_refused(
