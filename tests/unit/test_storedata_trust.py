@@ -253,3 +253,53 @@ def test_push_refuses_a_manifest_over_the_cap_with_the_way_out(
         shelf.push(model, "m", progress=False)
     assert "\n" not in str(info.value)
     assert shelf.store.versions("m") == []
+
+
+# -- writing a large manifest costs about its size, not ten times ------------------------------
+
+
+def _big(count: int, **changes: Any) -> Manifest:
+    fields: dict[str, Any] = {
+        "name": "m",
+        "version": "1.0",
+        "kind": "directory",
+        "files": tuple(FileEntry(**f) for f in _files(count)),
+        "created": "2026-01-01T00:00:00.000000Z",
+        "author": "u@h",
+    }
+    fields.update(changes)
+    return Manifest(**fields)
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        _big(3, metadata={"k": "v"}, extra={"model": {"runner": "a:B", "props": [1, {}]}}),
+        _big(
+            0,
+            files=(
+                FileEntry("a/[x],{y}", 0, SHA),
+                FileEntry('odd "quoted"/é\u2028\x7f', 2**49, SHA),
+            ),
+            message='files-"x"',
+        ),
+        _big(1, files=(FileEntry("one", 1, SHA),), kind="file"),
+    ],
+    ids=["sections", "odd-paths", "one-file"],
+)
+def test_to_json_writes_what_json_dumps_would(manifest: Manifest) -> None:
+    expected = json.dumps(manifest.to_dict(), indent=2).encode() + b"\n"
+    assert manifest.to_json() == expected
+    assert Manifest.from_json(manifest.to_json()) == manifest
+
+
+def test_writing_a_large_manifest_costs_about_its_size() -> None:
+    manifest = _big(20_000)
+    tracemalloc.start()
+    try:
+        size = len(manifest.to_json())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # json.dumps(indent=2) encodes token by token in Python: ~9 times the text at its peak.
+    assert peak < 6 * size, f"{peak / MiB:.0f} MiB to write {size / MiB:.1f} MiB"
