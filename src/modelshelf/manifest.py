@@ -261,7 +261,7 @@ class Manifest:
         trust.check_section(source, "source")
         # Kept, cached and shown (serve's /metadata), so bounded as push bounds them.
         extra = {k: v for k, v in data.items() if k not in CORE_KEYS}
-        trust.check_section(extra, "the sections other than the core fields")
+        trust.check_section(extra, "the extra sections")
         metadata = trust.check_metadata(data.get("metadata") or {})
         return cls(
             name=name,

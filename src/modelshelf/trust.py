@@ -322,21 +322,21 @@ def check_section(value: object, what: str, *, nodes: int = MAX_SECTION_NODES) -
         item, depth = stack.pop()
         count += 1
         if count > nodes:
-            raise ValueError(f"{what} holds more than {nodes} values")
+            raise ValueError(f"{what}: more than {nodes} values")
         if depth > MAX_SECTION_DEPTH:
-            raise ValueError(f"{what} is nested deeper than {MAX_SECTION_DEPTH} levels")
+            raise ValueError(f"{what}: nested deeper than {MAX_SECTION_DEPTH} levels")
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    raise ValueError(f"{what} has the key {show(key)}; JSON keys are text")
+                    raise ValueError(f"{what}: the key {show(key)} is not text")
                 stack.append((child, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
         elif not isinstance(item, str | int | float | bool | type(None)):
-            raise ValueError(f"{what} holds {show(item)}, not a JSON value")
+            raise ValueError(f"{what}: {show(item)} is not a JSON value")
     size = len(json.dumps(value, ensure_ascii=False).encode())
     if size > MAX_SECTIONS_BYTES:
-        raise ValueError(f"{what} takes {size} bytes of JSON, over {MAX_SECTIONS_BYTES}")
+        raise ValueError(f"{what}: {size} bytes of JSON, over {MAX_SECTIONS_BYTES}")
     return count
 
 
