@@ -159,3 +159,29 @@ def test_serve_metadata_never_shows_a_plugin_url_secret(
         loaded = client.post("/v2/repository/models/svc/load")
     assert meta["last_swap_error"] and "said no" in meta["last_swap_error"], meta
     _assert_no_secret(_seen(caplog, str(meta), str(result), loaded.text))
+
+
+def test_a_plugin_instance_given_to_a_shelf_never_shows_its_secrets(
+    plugin: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not opened by modelshelf, so not wrapped by the guard: the store layout itself must
+    # name the store by its public form.
+    caplog.set_level(logging.DEBUG)
+    shelf = Shelf(PasswordBackend(), cache_dir=tmp_path / "cache")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(b"weights")
+    shelf.push(model, "m", progress=False)
+    PasswordBackend.objects_of_all["assets/m/versions/1.1.json"] = b"{not json"
+    messages = [repr(shelf), shelf.url, shelf.store.url]
+    for attempt in (
+        lambda: shelf.resolve("other"),
+        lambda: shelf.resolve("m:9"),
+        lambda: shelf.pull("m:1.1", progress=False),
+        lambda: shelf.store.alias_target("m", "prod"),
+    ):
+        with pytest.raises(ModelshelfError) as info:
+            attempt()
+        messages.append(str(info.value))
+        assert "objects.example/models" in messages[-1] or "m:9" in messages[-1]
+    _assert_no_secret(_seen(caplog, *messages))
