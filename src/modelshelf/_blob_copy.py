@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 
 from modelshelf import constants
 from modelshelf._verified_upload import VerifyingReader
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_secrets
 from modelshelf.errors import IntegrityError, StoreError
 from modelshelf.transfer import BlobReader, _ranges
 
@@ -149,6 +149,7 @@ def copy_verified(source: BlobReader, backend: Backend, key: str, size: int, sha
         stream.close()
     if not reader.verified:
         raise StoreError(
-            f"{backend.url}: the backend stored {key} without reading the whole upload; its"
+            f"{without_secrets(backend.url)}"
+            f": the backend stored {key} without reading the whole upload; its"
             " put() must read a file object to the end"
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from modelshelf import constants, trust
-from modelshelf.backends.base import Backend, ObjectMeta
+from modelshelf.backends.base import Backend, ObjectMeta, without_secrets
 from modelshelf.errors import UntrustedStoreDataError
 
 __all__ = ["NOT_OURS", "KeyLayout", "actor", "now_iso"]
@@ -51,7 +51,8 @@ class KeyLayout:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.url = backend.url
+        # Every message of the layout names the store by this: never a password or signature.
+        self.url = without_secrets(backend.url)
 
     @staticmethod
     def manifest_key(name: str, version: str) -> str:
@@ -63,15 +64,16 @@ class KeyLayout:
         listing = self.backend.list(prefix)
         return trust.bounded_listing(listing, constants.max_list_keys(), where, store=self.url)
 
-    def _read_bounded(self, key: str, limit: int, what: str) -> bytes:
+    def _read_bounded(self, key: str, limit: int, what: str, other_step: str = "") -> bytes:
         """The object at ``key``, refused once it grows past ``limit`` bytes."""
+        step = f"delete that key in the store{' ' + other_step if other_step else ''}"
         chunks, total = [], 0
         for chunk in self.backend.get(key, chunk_size=1 << 20):
             total += len(chunk)
             if total > limit:
                 raise UntrustedStoreDataError(
                     f"{self.url}/{key} is larger than the {limit} bytes {what} may hold;"
-                    f" {NOT_OURS}: delete that key in the store",
+                    f" {NOT_OURS}: {step}",
                     store=self.url,
                     key=key,
                 )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelshelf import _upload
+from modelshelf import _upload, trust
 from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
 from modelshelf._source import PushSource, SourceFile
@@ -39,9 +39,10 @@ logger = logging.getLogger("modelshelf")
 FIRST_VERSION = Version((1, 0))
 # Racing pushes without an explicit version take the next free number this many times.
 _AUTO_VERSION_TRIES = 5
-# Manifest sections are small records (runner, engine, requirements, props), not data.
-MAX_SECTIONS_BYTES = 2**20
-MAX_SECTION_DEPTH = 32
+# Manifest sections are small records (runner, engine, requirements, props), not data: push
+# bounds them as every reader does (modelshelf.trust).
+MAX_SECTIONS_BYTES = trust.MAX_SECTIONS_BYTES
+MAX_SECTION_DEPTH = trust.MAX_SECTION_DEPTH
 _MAX_SECTION_NAME = 128
 
 
@@ -102,6 +103,14 @@ def check_push_args(
                 f"metadata {key!r}: {value!r}: keys and values must be text; convert them with"
                 " str() (--meta KEY=VALUE on the command line)"
             )
+    if len(message) > trust.MAX_TEXT:
+        raise InvalidInputError(
+            f"the message has {len(message)} characters, over {trust.MAX_TEXT}; shorten it"
+        )
+    try:
+        trust.check_metadata(metadata)
+    except ValueError as exc:
+        raise InvalidInputError(f"{exc}; keep large data in files of the version") from None
     for alias in aliases:
         if alias == LATEST:
             raise InvalidInputError(
@@ -149,6 +158,10 @@ def check_sections(sections: object) -> dict[str, Any]:
             " large data in files of the version"
         )
     copy: dict[str, Any] = json.loads(text)
+    try:
+        trust.check_section(copy, "the sections")
+    except ValueError as exc:
+        raise InvalidInputError(f"{exc}; keep large data in files of the version") from None
     return copy
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, cast
 
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_secrets
 from modelshelf.errors import SourcePathError, StoreError
 
 __all__ = ["HashedBytes", "SourceChanged", "VerifyingReader", "upload_hashed", "upload_verified"]
@@ -113,7 +113,8 @@ def upload_verified(backend: Backend, key: str, path: Path, size: int, sha256: s
             ) from exc
     if not reader.verified:
         raise StoreError(
-            f"{backend.url}: the backend stored {key} without reading the whole upload; its"
+            f"{without_secrets(backend.url)}"
+            f": the backend stored {key} without reading the whole upload; its"
             " put() must read a file object to the end"
         )
 

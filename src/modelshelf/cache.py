@@ -45,7 +45,7 @@ from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
-from modelshelf.trust import inside
+from modelshelf.trust import inside, manifest_cap
 
 __all__ = ["COMPLETE_MARKER", "Cache", "atomic_write", "copy_file", "place_file"]
 
@@ -315,7 +315,9 @@ class Cache:
         """The cached manifest of a version, or ``None`` if it was never pulled (or is damaged)."""
         path = self._manifest_path(store_id, name, version)
         try:
-            return Manifest.from_json(path.read_bytes(), where=str(path))
+            with path.open("rb") as file:  # one byte over the cap is enough to refuse it
+                raw = file.read(manifest_cap() + 1)
+            return Manifest.from_json(raw, where=str(path))
         except (FileNotFoundError, InvalidManifestError):
             return None
 

@@ -13,6 +13,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_MAX_LIST_KEYS`` | keys read from one store listing before it is refused | 1,000,000 |
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
+| ``MODELSHELF_MAX_MANIFEST_MIB`` | the largest manifest read or written, in MiB | 24 |
 | ``MODELSHELF_TRUST_PICKLE`` | ``1`` lets ``load_model`` hand ``trust=True`` to runners | off |
 | ``MODELSHELF_ALLOWED_HOOK_PACKAGES`` | ``a,b.c``: packages runners and hooks may be from | none |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
@@ -164,6 +165,16 @@ def max_list_keys() -> int:
 def lock_timeout() -> float:
     """Seconds to wait on another process's download (``MODELSHELF_LOCK_TIMEOUT``)."""
     return float(_as_int("MODELSHELF_LOCK_TIMEOUT", int(DEFAULT_LOCK_TIMEOUT)))
+
+
+def max_manifest_bytes(default: int) -> int:
+    """The largest manifest read or written: ``MODELSHELF_MAX_MANIFEST_MIB`` MiB, else ``default``.
+
+    For versions of far more than 100,000 files, whose manifests outgrow the default."""
+    raw = os.environ.get("MODELSHELF_MAX_MANIFEST_MIB")
+    if raw is None or not raw.strip():
+        return default
+    return _as_int("MODELSHELF_MAX_MANIFEST_MIB", 1) * 2**20
 
 
 def serve_config() -> str | None:

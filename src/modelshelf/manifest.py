@@ -8,7 +8,9 @@ where. Pure data, no I/O.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
 from modelshelf import trust
@@ -65,11 +67,24 @@ def check_paths(paths: list[str]) -> None:
                 raise ValueError(f"{folder} is both a file and a folder")
 
 
+def _files_json(files: tuple[FileEntry, ...]) -> str:
+    """The ``files`` list as ``json.dumps(..., indent=2)`` writes it at the top level."""
+    if not files:
+        return "[]"
+    quote = encode_basestring_ascii
+    entries = ",\n".join(
+        f'    {{\n      "path": {quote(f.path)},\n      "size": {int(f.size)},\n'
+        f'      "sha256": {quote(f.sha256)}\n    }}'
+        for f in files
+    )
+    return f"[\n{entries}\n  ]"
+
+
 def _check_no_conflicts(files: list[FileEntry]) -> None:
     check_paths([f.path for f in files])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a manifest may hold 250,000 of them
 class FileEntry:
     """One file of a version: its path inside the asset, size in bytes and sha256 (hex)."""
 
@@ -169,7 +184,16 @@ class Manifest:
         return data
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False).encode() + b"\n"
+        """The manifest as ``json.dumps(self.to_dict(), indent=2)`` writes it, plus a newline.
+
+        The files are written by hand, one string per entry: with ``indent`` the json module
+        encodes in Python, token by token, which took 225 MiB for a manifest of 24 MiB.
+        """
+        data = self.to_dict()
+        marker = f"files-{uuid.uuid4().hex}"  # no text of the manifest can equal it
+        data["files"] = marker
+        text = json.dumps(data, indent=2, sort_keys=False)
+        return text.replace(f'"{marker}"', _files_json(self.files), 1).encode() + b"\n"
 
     @classmethod
     def from_json(cls, raw: bytes | str, where: str = "manifest") -> Manifest:
@@ -182,8 +206,21 @@ class Manifest:
             InvalidManifestError: not JSON, or a field is missing or malformed; the message is
                 one line.
         """
+        data_bytes = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        cap = trust.manifest_cap()
+        if len(data_bytes) > cap:
+            raise InvalidManifestError(
+                f"{where} takes {len(data_bytes)} bytes, over the {cap} a manifest may hold;"
+                " if it is yours (a version of far more than 100,000 files), raise"
+                " MODELSHELF_MAX_MANIFEST_MIB"
+            )
         try:
-            data = json.loads(raw)
+            # Counted before decoding: decoded, ``[{},{},...]`` takes 24 times its bytes.
+            trust.check_json_budget(data_bytes)
+        except ValueError as exc:
+            raise InvalidManifestError(f"{where} is malformed: {exc}") from exc
+        try:
+            data = json.loads(data_bytes)
         except (ValueError, RecursionError) as exc:  # JSON, UTF-8, digit limits, nesting
             raise InvalidManifestError(f"{where} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
@@ -211,18 +248,21 @@ class Manifest:
         items = data["files"]
         if not isinstance(items, list) or not items:
             raise ValueError(f"files must be a non-empty list, not {trust.show(items)}")
-        files = [FileEntry(*trust.check_file_entry(item)) for item in items]
+        files = []
+        for index, item in enumerate(items):
+            files.append(FileEntry(*trust.check_file_entry(item)))
+            items[index] = None  # its dict goes now: a manifest may hold 250,000 of them
         _check_no_conflicts(files)
         if kind == "file" and len(files) != 1:
             raise ValueError(f"a file asset holds one file, not {len(files)}")
         source = data.get("source") or {}
         if not isinstance(source, dict):
             raise ValueError(f"source must be an object, not {trust.show(source)}")
-        metadata = data.get("metadata") or {}
-        if not isinstance(metadata, dict) or not all(
-            isinstance(v, str | int | float | bool) for v in metadata.values()
-        ):
-            raise ValueError("metadata must be an object of plain values")
+        trust.check_section(source, "source")
+        # Kept, cached and shown (serve's /metadata), so bounded as push bounds them.
+        extra = {k: v for k, v in data.items() if k not in CORE_KEYS}
+        trust.check_section(extra, "the extra sections")
+        metadata = trust.check_metadata(data.get("metadata") or {})
         return cls(
             name=name,
             version=version,
@@ -231,9 +271,9 @@ class Manifest:
             created=trust.check_text(data["created"], "created"),
             author=trust.check_text(data["author"], "author"),
             message=trust.check_text(
-                data.get("message", ""), "message", limit=trust.MAX_MANIFEST_BYTES, one_line=False
+                data.get("message", ""), "message", limit=trust.MAX_TEXT, one_line=False
             ),
             source=source,
-            metadata={str(k): str(v) for k, v in metadata.items()},
-            extra={k: v for k, v in data.items() if k not in CORE_KEYS},
+            metadata=metadata,
+            extra=extra,
         )

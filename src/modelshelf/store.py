@@ -32,6 +32,7 @@ from modelshelf._store_id import store_id
 from modelshelf._verified_upload import HashedBytes, upload_hashed, upload_verified
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import (
+    InvalidInputError,
     InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -175,7 +176,9 @@ class Store(AliasLayout):
             InvalidManifestError: it exists but does not parse.
         """
         key = self.manifest_key(name, version)
-        raw = self._read_bounded(key, trust.MAX_MANIFEST_BYTES, "a manifest")
+        raw = self._read_bounded(
+            key, trust.manifest_cap(), "a manifest", "or raise MODELSHELF_MAX_MANIFEST_MIB"
+        )
         if is_tombstone(raw):
             raise self._removed_error(name, version)
         try:
@@ -203,8 +206,16 @@ class Store(AliasLayout):
             VersionRemovedError: the version was removed; its number is never reused.
         """
         key = self.manifest_key(manifest.name, manifest.version)
+        body, cap = manifest.to_json(), trust.manifest_cap()
+        if len(body) > cap:  # no reader would take it: refuse before it exists
+            raise InvalidInputError(
+                f"the manifest of {manifest.name}:{manifest.version} ({len(manifest.files)}"
+                f" files) takes {len(body)} bytes, over the {cap} a manifest may hold; push"
+                " fewer, larger files (an archive), or raise MODELSHELF_MAX_MANIFEST_MIB here"
+                " and wherever it is pulled"
+            )
         try:
-            self.backend.put(key, manifest.to_json(), mode="create")
+            self.backend.put(key, body, mode="create")
         except ObjectExistsError:
             raise self.version_taken_error(manifest.name, manifest.version) from None
 

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from modelshelf import constants
 from modelshelf._local_copy import download_local
 from modelshelf._progress import ProgressTask
-from modelshelf.backends.base import Backend
+from modelshelf.backends.base import Backend, without_secrets
 from modelshelf.errors import (
     CacheWriteError,
     IntegrityError,
@@ -162,7 +162,7 @@ class ObjectBlob:
 
     @property
     def where(self) -> str:
-        return f"{self.backend.url}/{self.key}"
+        return f"{without_secrets(self.backend.url)}/{self.key}"
 
     def size(self) -> int:
         return self.backend.head(self.key).size

@@ -48,7 +48,8 @@ class GuardedBackend(Backend):
 
     def __init__(self, inner: Backend, options: dict[str, Any]) -> None:
         self.inner = inner
-        self.url = str(getattr(inner, "url", "") or type(inner).__name__)
+        # What is shown: the inner backend keeps its raw url (it opened the store with it).
+        self.url = _no_password(str(getattr(inner, "url", "") or type(inner).__name__))
         self._options = options
 
     def __repr__(self) -> str:

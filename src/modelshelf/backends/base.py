@@ -18,7 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-__all__ = ["Backend", "ObjectMeta", "PutMode", "is_secret_option", "without_password"]
+__all__ = [
+    "Backend",
+    "ObjectMeta",
+    "PutMode",
+    "is_secret_option",
+    "without_password",
+    "without_secrets",
+]
 
 # Option names that hold credentials: they never enter a store's identity (or its cache folder).
 _SECRET_NAME = re.compile(
@@ -45,9 +52,42 @@ def is_secret_option(name: str) -> bool:
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/\s]*@")
 
 
-def without_password(text: str) -> str:
-    """``scheme://user:password@host`` -> ``scheme://user@host``, wherever it appears."""
-    return _URL_PASSWORD.sub(r"\g<head>@", text)
+_URL = re.compile(r"[A-Za-z][\w+.-]*://[^\s\"'<>]*")
+_QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^=&#;\s]+)=)(?P<value>[^&#;\s]*)")
+
+
+def _cut_query(url: str) -> str:
+    path, mark, query = url.partition("?")
+    if not mark:
+        return url
+    return path + _QUERY_PARAM.sub(
+        lambda m: m["head"] + "***" if _is_secret_param(m["name"]) else m[0], mark + query
+    )
+
+
+def _is_secret_param(name: str) -> bool:
+    # ``sig`` is an Azure SAS signature; the rest as options (X-Amz-Signature, token, ...).
+    return name.lower() == "sig" or is_secret_option(name)
+
+
+def without_secrets(text: str) -> str:
+    """``text`` with the secrets of every URL in it cut: the password of ``user:password@``
+    and the value of each query parameter named like a credential (``sig``, ``token``,
+    ``X-Amz-Signature``, ``X-Amz-Credential``, ``access_key``, ...: see
+    :func:`is_secret_option`), which become ``***``.
+
+    The one place that makes a URL fit to leave the process (messages, logs, identities,
+    ``/metadata``); backends keep the raw URL only to open the store.
+
+    Example:
+        >>> without_secrets("see https://u:pw@h/c?sv=1&sig=abc")
+        'see https://u@h/c?sv=1&sig=***'
+    """
+    return _URL.sub(lambda m: _cut_query(m[0]), _URL_PASSWORD.sub(r"\g<head>@", text))
+
+
+without_password = without_secrets
+"""The older name of :func:`without_secrets` (it cuts query secrets too)."""
 
 
 def _as_text(value: Any) -> str:

@@ -84,6 +84,8 @@ _CREDENTIAL_VARIABLES = {
 }
 
 
+# Held while a GCS store is set up: from the first read of a Google variable (here and by
+# obstore) to the last, so that no open in another thread reads them while they are hidden.
 _ENVIRONMENT_LOCK = threading.Lock()
 
 
@@ -94,17 +96,17 @@ def _without_credential_variables(hide: bool) -> Iterator[None]:
     obstore reads them itself, eagerly, and a service account file named there would beat (or
     clash with) the credential chosen here, explicit settings first. The chosen one is passed in
     the config, so nothing is lost; the variables are back as soon as the store is built.
+    The caller holds :data:`_ENVIRONMENT_LOCK`.
     """
     if not hide:
         yield
         return
     names = [v for variables in _CREDENTIAL_VARIABLES.values() for v in variables]
-    with _ENVIRONMENT_LOCK:
-        saved = {name: os.environ.pop(name) for name in names if name in os.environ}
-        try:
-            yield
-        finally:
-            os.environ.update(saved)
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _endpoint(settings: GCSSettings) -> tuple[str | None, str]:
@@ -165,6 +167,15 @@ class GCSBackend(ObstoreBackend):
                 " digits, '.', '-' and '_', as gs://bucket/prefix"
             )
         opts: GCSSettings = settings  # type: ignore[assignment]
+        with _ENVIRONMENT_LOCK:
+            store = self._open_store(bucket, prefix, opts)
+        url = f"gs://{bucket}/{prefix}".rstrip("/")
+        super().__init__(store, url)
+        self._identity = type(self).identity(url, **settings)
+
+    @staticmethod
+    def _open_store(bucket: str, prefix: str, opts: GCSSettings) -> Any:
+        """The obstore store; the caller holds :data:`_ENVIRONMENT_LOCK`."""
         endpoint, source = _endpoint(opts)
         if endpoint:
             check_endpoint(
@@ -225,9 +236,7 @@ class GCSBackend(ObstoreBackend):
                 f"cannot use {credentials_from} for gs://{bucket}: {first_line(exc)}; check that"
                 " it names a readable Google service account or ADC JSON file (or holds one)"
             ) from exc
-        url = f"gs://{bucket}/{prefix}".rstrip("/")
-        super().__init__(store, url)
-        self._identity = type(self).identity(url, **settings)
+        return store
 
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> GCSBackend:

@@ -200,22 +200,28 @@ class AliasFollower:
         self._check_lock = threading.Lock()  # one check (and load) at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # start() runs in a background load's thread, stop() in the server's shutdown: without
+        # this lock a stop between creating and starting the thread joined an unstarted one.
+        self._thread_lock = threading.Lock()
 
     def start(self) -> None:
         """Start polling in a daemon thread (no-op when the interval is not positive)."""
-        if self.interval <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="modelshelf-follow", daemon=True)
-        self._thread.start()
+        with self._thread_lock:
+            if self.interval <= 0 or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._stop.clear()
+            thread = threading.Thread(target=self._run, name="modelshelf-follow", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def stop(self, timeout: float | None = 1.0) -> None:
         """Stop polling. A load in progress is not waited for beyond ``timeout`` seconds: it
         finishes in its daemon thread and is dropped, never installed."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        with self._thread_lock:
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
 
     def check_now(self) -> SwapResult:
         """Resolve now; load and swap if the spec names another version. Blocks until done."""
