@@ -1,7 +1,9 @@
 """The trust boundary: the checks every string from a store passes before any use. Pure: no I/O.
 
 A store may be shared, writable by others, or a custom backend, so what it sends is outside
-input, like a command line. This module is the one place that says what is acceptable:
+input, like a command line. This module is the one place that says what is acceptable (the
+size bounds live in :mod:`modelshelf._bounds` and the text primitives in :mod:`modelshelf._text`;
+both are re-exported here, so callers name only ``trust``):
 
 ```
 input from a store             check                                used by
@@ -37,14 +39,24 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from modelshelf import constants
+from modelshelf._bounds import (
+    MAX_MANIFEST_BYTES,
+    MAX_METADATA_ITEMS,
+    MAX_SECTION_DEPTH,
+    MAX_SECTION_NODES,
+    MAX_SECTIONS_BYTES,
+    bounded_listing,
+    check_json_budget,
+    check_metadata,
+    check_section,
+    manifest_cap,
+)
+from modelshelf._text import MAX_LINE, MAX_TEXT, check_text, escape_controls, show
 from modelshelf.errors import InvalidSpecError, UntrustedStoreDataError
 from modelshelf.spec import Version, validate_alias, validate_name
 
@@ -58,6 +70,7 @@ __all__ = [
     "MAX_SECTION_NODES",
     "MAX_SIZE",
     "MAX_TEXT",
+    "bounded_listing",
     "check_alias_record",
     "check_file_entry",
     "check_import_path",
@@ -85,104 +98,18 @@ __all__ = [
 
 MAX_SIZE = 2**50
 """Sizes are below 1 PiB: a claim above it is a lie, not a file."""
-MAX_MANIFEST_BYTES = 24 * 2**20
-"""The default cap of a manifest: one of 20,000 files takes 3.2 MiB, of 100,000 files 16.5 MiB
-(paths of 38 characters, measured). ``MODELSHELF_MAX_MANIFEST_MIB`` raises it."""
-MAX_SECTIONS_BYTES = 2**20
-"""All sections a manifest adds to the core fields (``model``, ...) take this much JSON at most;
-so does its ``source``. They are small records (runner, engine, requirements, props), not data."""
-MAX_SECTION_DEPTH = 32
-MAX_SECTION_NODES = 100_000
-"""Values (containers and scalars) in the sections of one manifest, e.g. a list of 21,000
-class labels fits; its ``source`` has as many again."""
-MAX_METADATA_ITEMS = 1000
-"""User metadata (``--meta KEY=VALUE``) pairs in one manifest."""
-# A file entry is at least ~99 bytes of compact JSON holding one object, three separators and
-# five strings (three are keys, decoded once):
-# a manifest with more containers or separators per byte is no list of files, and would grow
-# many times its size as Python objects (``[{},{},...]`` takes 24 times its bytes).
-_BYTES_PER_CONTAINER = 90
-_BYTES_PER_SEPARATOR = 24
-_BYTES_PER_STRING = 16
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 MAX_RECORD_BYTES = 2**20
 """Alias and audit records are a few hundred bytes."""
-MAX_TEXT = 64 * 1024
-"""The longest string an alias or audit record may hold (a push message)."""
-MAX_LINE = 1024
-"""The longest single-line field: user, host, time, action, version."""
 MAX_PATH = 4096
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _IMPORT_PATH = re.compile(rf"({_DOTTED}):({_DOTTED})", re.ASCII)
 MAX_IMPORT_PATH = 256
-# Characters that would break a line, rewrite a terminal, or fail to encode on output.
-_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _LOG_SCALARS = (str, int, float, bool, type(None))
 # Audit fields that `modelshelf log` prints on one line each.
 _LOG_REQUIRED = ("action", "name", "when", "user", "host")
 _LOG_OPTIONAL = ("version", "alias", "previous")
-
-
-def show(value: object, limit: int = 60) -> str:
-    """Quote an untrusted value for a message: one line, at most about ``limit`` characters."""
-    if isinstance(value, str):
-        text = repr(value[: limit + 1])
-    elif isinstance(value, bool | float | type(None)) or (
-        isinstance(value, int) and abs(value) < 10**limit
-    ):
-        text = repr(value)
-    else:
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
-# C0 and C1 controls, DEL, line/paragraph separators, the bidirectional controls, a BOM, and
-# lone surrogates (not text at all).
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_CONTROLS = [
-    *range(0x00, 0x20),
-    *range(0x7F, 0xA0),
-    0x061C,
-    0x200E,
-    0x200F,
-    0x2028,
-    0x2029,
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
-    0xFEFF,
-    *range(0xD800, 0xE000),
-]
-_ESCAPES = {
-    code: _NAMED_ESCAPES.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    for code in _CONTROLS
-}
-
-
-def escape_controls(text: str) -> str:
-    r"""``text`` with every control character written as a visible escape (``\x1b``, ``\n``).
-
-    One table for both uses: what modelshelf writes from local facts (user and host names), so
-    that its own records pass :func:`check_text`, and what the CLI prints of store text.
-
-    Example:
-        >>> escape_controls("eve\rmallory\x07")
-        'eve\\rmallory\\x07'
-    """
-    return text.translate(_ESCAPES)
-
-
-def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: bool = True) -> str:
-    """``value`` if it is a string of at most ``limit`` characters (one line unless told)."""
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, not {show(value)}")
-    if len(value) > limit:
-        raise ValueError(f"{what} is longer than {limit} characters")
-    if one_line and _NOT_ONE_LINE.search(value):
-        raise ValueError(f"{what} {show(value)} holds control characters")
-    return value
 
 
 def check_name(value: object, expected: str | None = None, *, what: str = "name") -> str:
@@ -302,93 +229,6 @@ def check_file_entry(item: object) -> tuple[str, int, str]:
         check_size(item["size"]),
         check_sha256(item["sha256"]),
     )
-
-
-def manifest_cap() -> int:
-    """The largest manifest read or written, in bytes (``MODELSHELF_MAX_MANIFEST_MIB``)."""
-    return constants.max_manifest_bytes(MAX_MANIFEST_BYTES)
-
-
-def check_json_budget(raw: bytes) -> None:
-    """Refuse JSON text whose values would outgrow its size many times in memory.
-
-    Counted before decoding, in a few passes over the bytes and no copy: a manifest may hold an
-    object or list per ~90 bytes, a ``,`` per ~24 and a string per ~16 (a list of files needs
-    fewer), plus what its sections and metadata may hold. Brackets and commas are first
-    counted everywhere; only text over that budget is counted again outside its strings, so an
-    odd file name never refuses a real manifest.
-    """
-    size = len(raw)
-    spare = 2 * MAX_SECTION_NODES + 2 * MAX_METADATA_ITEMS
-    strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
-    if strings > size // _BYTES_PER_STRING + spare:
-        raise ValueError(f"it holds {strings} strings in {size} bytes, more than a manifest may")
-    containers = raw.count(b"{") + raw.count(b"[")
-    separators = raw.count(b",")
-    containers_max = size // _BYTES_PER_CONTAINER + spare
-    separators_max = size // _BYTES_PER_SEPARATOR + spare
-    if containers > containers_max or separators > separators_max:
-        for match in _JSON_STRING.finditer(raw):  # at most the strings counted above
-            begin, end = match.span()
-            containers -= raw.count(b"{", begin, end) + raw.count(b"[", begin, end)
-            separators -= raw.count(b",", begin, end)
-    if containers > containers_max:
-        raise ValueError(
-            f"it holds {containers} objects and lists in {size} bytes, more than a manifest"
-            f" may ({containers_max})"
-        )
-    if separators > separators_max:
-        raise ValueError(
-            f"it holds {separators} values in {size} bytes, more than a manifest may"
-            f" ({separators_max})"
-        )
-
-
-def check_section(value: object, what: str, *, nodes: int = MAX_SECTION_NODES) -> int:
-    """Check a JSON value kept from a manifest (sections, ``source``); return its node count.
-
-    Objects with text keys, lists and scalars, at most :data:`MAX_SECTION_DEPTH` deep and
-    ``nodes`` values in all, walked without recursion and stopped at the first excess; then at
-    most :data:`MAX_SECTIONS_BYTES` as JSON.
-    """
-    count, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        count += 1
-        if count > nodes:
-            raise ValueError(f"{what}: more than {nodes} values")
-        if depth > MAX_SECTION_DEPTH:
-            raise ValueError(f"{what}: nested deeper than {MAX_SECTION_DEPTH} levels")
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise ValueError(f"{what}: the key {show(key)} is not text")
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif not isinstance(item, str | int | float | bool | type(None)):
-            raise ValueError(f"{what}: {show(item)} is not a JSON value")
-    size = len(json.dumps(value, ensure_ascii=False).encode())
-    if size > MAX_SECTIONS_BYTES:
-        raise ValueError(f"{what}: {size} bytes of JSON, over {MAX_SECTIONS_BYTES}")
-    return count
-
-
-def check_metadata(value: object) -> dict[str, str]:
-    """User metadata: at most :data:`MAX_METADATA_ITEMS` pairs, keys of at most
-    :data:`MAX_LINE` characters and values of :data:`MAX_TEXT`, each text (plain values read
-    from older manifests are turned into text)."""
-    if not isinstance(value, dict):
-        raise ValueError(f"metadata must be an object, not {show(value)}")
-    if len(value) > MAX_METADATA_ITEMS:
-        raise ValueError(f"metadata holds {len(value)} pairs, over {MAX_METADATA_ITEMS}")
-    found = {}
-    for key, item in value.items():
-        check_text(key, "a metadata key", one_line=False)
-        if not isinstance(item, str | int | float | bool):
-            raise ValueError(f"metadata {show(key)} holds {show(item)}, not a plain value")
-        found[key] = check_text(str(item), f"metadata {show(key)}", limit=MAX_TEXT, one_line=False)
-    return found
 
 
 def check_alias_record(data: object, *, alias: str, seq: int) -> dict[str, Any]:
@@ -523,30 +363,3 @@ def inside(root: Path, *parts: str) -> Path:
             f"refusing the path {show(str(joined), 120)}: it does not lie under {root}"
         )
     return joined
-
-
-_Listed = TypeVar("_Listed")
-
-
-def bounded_listing(
-    listing: Iterable[_Listed], limit: int, where: str, *, store: str = ""
-) -> Iterator[_Listed]:
-    """``listing`` as it arrives, refused once it holds more than ``limit`` keys.
-
-    A store chooses how long its listing is: one that pages forever (or returns the same page
-    again and again) would keep a mirror, a gc or an alias lookup reading, and growing, without
-    end. The listing is refused, never cut short: a caller must not act on part of it (gc
-    would delete blobs referenced by the manifests it did not see).
-
-    Raises:
-        UntrustedStoreDataError: naming ``where``, the bound and how to raise it.
-    """
-    for count, item in enumerate(listing):
-        if count >= limit:
-            raise UntrustedStoreDataError(
-                f"{where}: the store listed more than {limit} keys, more than modelshelf reads"
-                " from one listing; stopped, nothing was done with the part read. If the store"
-                " really holds that many, raise MODELSHELF_MAX_LIST_KEYS",
-                store=store,
-            )
-        yield item

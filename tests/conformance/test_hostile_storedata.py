@@ -13,7 +13,7 @@ from tests.servers.gcs import expect_emulator_gap
 from tests.servers.remote import RemoteStore
 from tests.unit.test_hostile_store import assert_one_line, manifest_dict
 
-from modelshelf import trust
+from modelshelf import _bounds
 from modelshelf.errors import UntrustedStoreDataError
 
 KEY = "assets/m/versions/1.1.json"
@@ -52,5 +52,5 @@ def test_a_manifest_over_the_cap_is_refused(
 ) -> None:
     expect_emulator_gap(remote_store, request)
     raw = json.dumps(manifest_dict(message="padding " * 2000)).encode()  # valid, 16 KiB
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", 4096)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", 4096)
     _refused_everywhere(remote_store, tmp_path, raw)

@@ -25,7 +25,7 @@ from tests.unit.test_hostile_store import (
     manifest_dict,
 )
 
-from modelshelf import Shelf, trust
+from modelshelf import Shelf, _bounds, trust
 from modelshelf.backends import Backend, open_backend
 from modelshelf.errors import (
     InvalidInputError,
@@ -185,14 +185,14 @@ def test_a_manifest_over_the_cap_is_refused_by_the_store(
     shelf = _pushed(tmp_path, backend)
     raw = _manifest_bytes(message="padding " * 200)  # ~2 KiB, a valid manifest of m:1.1
     backend.put(MANIFEST_KEY, raw)
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", len(raw) - 1)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", len(raw) - 1)
     with pytest.raises(UntrustedStoreDataError) as info:
         shelf.store.read_manifest("m", "1.1")
     assert_one_line(info.value, key=MANIFEST_KEY)
     assert "MODELSHELF_MAX_MANIFEST_MIB" in str(info.value)
     with pytest.raises(UntrustedStoreDataError):
         shelf.pull("m:1.1", progress=False)
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", len(raw))  # at the cap: read
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", len(raw))  # at the cap: read
     assert shelf.store.read_manifest("m", "1.1").version == "1.1"
 
 
@@ -214,7 +214,7 @@ def test_the_store_stops_reading_a_manifest_at_the_cap(
     backend = _Counting()
     shelf = _pushed(tmp_path, backend)
     backend.put(MANIFEST_KEY, _manifest_bytes(message="m" * 60_000) + b" " * (4 * MiB))
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", 100_000)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", 100_000)
     backend.served = 0
     with pytest.raises(UntrustedStoreDataError) as info:
         shelf.store.read_manifest("m", "1.1")
@@ -230,21 +230,21 @@ def test_a_cached_manifest_over_the_cap_is_refused(
     cached = shelf.cache.load_manifest(shelf.store_id, "m", "1.0")
     assert cached is not None
     size = len(cached.to_json())
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", size - 1)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", size - 1)
     assert shelf.cache.load_manifest(shelf.store_id, "m", "1.0") is None
     with pytest.raises(InvalidManifestError):
         Manifest.from_json(cached.to_json())
     monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
     with pytest.raises(OfflineError):  # not served from a cached manifest the cap refuses
         shelf.pull("m:1.0", progress=False)
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", size)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", size)
     assert shelf.pull("m:1.0", progress=False).is_dir()
 
 
 def test_push_refuses_a_manifest_over_the_cap_with_the_way_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(trust, "MAX_MANIFEST_BYTES", 300)
+    monkeypatch.setattr(_bounds, "MAX_MANIFEST_BYTES", 300)
     shelf = Shelf("memory://storedata-cap-push", cache_dir=tmp_path / "cache")
     model = tmp_path / "model"
     model.mkdir()

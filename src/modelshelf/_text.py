@@ -1,0 +1,79 @@
+"""Outside text made safe to keep and to show: one line, bounded, control characters escaped.
+
+The smallest layer of the trust boundary (:mod:`modelshelf.trust` re-exports all of it): every
+other check quotes what it refuses with :func:`show`, and every record field that must fit on one
+line passes :func:`check_text`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_LINE", "MAX_TEXT", "check_text", "escape_controls", "show"]
+
+MAX_TEXT = 64 * 1024
+"""The longest string an alias or audit record may hold (a push message)."""
+MAX_LINE = 1024
+"""The longest single-line field: user, host, time, action, version."""
+# Characters that would break a line, rewrite a terminal, or fail to encode on output.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def show(value: object, limit: int = 60) -> str:
+    """Quote an untrusted value for a message: one line, at most about ``limit`` characters."""
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+    elif isinstance(value, bool | float | type(None)) or (
+        isinstance(value, int) and abs(value) < 10**limit
+    ):
+        text = repr(value)
+    else:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
+# C0 and C1 controls, DEL, line/paragraph separators, the bidirectional controls, a BOM, and
+# lone surrogates (not text at all).
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROLS = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0xFEFF,
+    *range(0xD800, 0xE000),
+]
+_ESCAPES = {
+    code: _NAMED_ESCAPES.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _CONTROLS
+}
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character written as a visible escape (``\x1b``, ``\n``).
+
+    One table for both uses: what modelshelf writes from local facts (user and host names), so
+    that its own records pass :func:`check_text`, and what the CLI prints of store text.
+
+    Example:
+        >>> escape_controls("eve\rmallory\x07")
+        'eve\\rmallory\\x07'
+    """
+    return text.translate(_ESCAPES)
+
+
+def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: bool = True) -> str:
+    """``value`` if it is a string of at most ``limit`` characters (one line unless told)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be text, not {show(value)}")
+    if len(value) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    if one_line and _NOT_ONE_LINE.search(value):
+        raise ValueError(f"{what} {show(value)} holds control characters")
+    return value
