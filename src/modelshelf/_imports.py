@@ -231,7 +231,47 @@ def _distributions(top: str) -> frozenset[str]:
 
     if top == _OURS:
         return frozenset({_OURS})  # an editable install lists no package files
-    return frozenset(packages_distributions().get(top, ()))
+    found = packages_distributions().get(top)
+    return frozenset(found) if found else _editable_distributions(top)
+
+
+def _editable_distributions(top: str) -> frozenset[str]:
+    """The editable installs (``pip install -e .``) whose project folder holds ``top``.
+
+    Backends such as hatchling record only a ``.pth`` file for an editable install, so
+    ``packages_distributions`` cannot name the project of a runner being developed: its
+    ``direct_url.json`` (PEP 610) names the folder, and the package must have been found there.
+    """
+    import json
+    from importlib.metadata import distributions
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None:
+        return frozenset()
+    where = [spec.origin, *(spec.submodule_search_locations or [])]
+    located = [Path(w).resolve() for w in where if w and w not in ("built-in", "frozen")]
+    names = set()
+    for dist in distributions():
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "null")
+        except (OSError, ValueError):
+            continue
+        if not isinstance(direct, dict) or not isinstance(direct.get("dir_info"), dict):
+            continue
+        url = direct.get("url")
+        if not direct["dir_info"].get("editable") or not isinstance(url, str):
+            continue
+        parts = urlsplit(url)
+        if parts.scheme != "file":
+            continue
+        project = Path(unquote(parts.path)).resolve()
+        if any(path.is_relative_to(project) for path in located):
+            names.add(dist.metadata["Name"])
+    return frozenset(names)
 
 
 def _requires_us(dist: str) -> bool:

@@ -11,6 +11,7 @@ check the package rule clear it.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import textwrap
@@ -270,3 +271,37 @@ def test_the_cli_predict_takes_allow_hook_package(
     assert "MODELSHELF_ALLOWED_HOOK_PACKAGES=tests" in capsys.readouterr().err
     assert main([*args, "--allow-hook-package", "tests"]) == 0
     assert capsys.readouterr().out.strip() == "[1, 2]"
+
+
+def test_a_runner_from_an_editable_install_that_records_no_package_files_is_found(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hatchling's ``pip install -e .`` records only a ``.pth``: the project is known by its
+    PEP 610 ``direct_url.json``, so a runner being developed is not refused as a stranger's."""
+    monkeypatch.delenv("MODELSHELF_ALLOWED_HOOK_PACKAGES", raising=False)
+    project = tmp_path / "project"
+    make_dist(project / "src", "ms_t20_editable", requires_us=True)
+    info = project / "src" / "ms_t20_editable-0.1.dist-info"
+    (info / "top_level.txt").unlink()  # what an editable hatchling install leaves
+    site = tmp_path / "site"
+    site.mkdir()
+    info.rename(site / info.name)
+    direct = {"url": project.as_uri(), "dir_info": {"editable": True}}
+    (site / info.name / "direct_url.json").write_text(json.dumps(direct))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(project / "src"))
+    monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
+    section = {
+        "runner": "ms_t20_editable:R",
+        "requirements": [],
+        "artifacts": [],
+        "postprocess": "ms_t20_editable:hook",
+    }
+    forge(url, tmp_path, section, "a/editable")
+    assert load_model("a/editable", store=fresh(url, tmp_path)).predict(1) == ["hooked", 1]
+
+    # Not editable: the same folder is no longer vouched for by its metadata.
+    (site / info.name / "direct_url.json").write_text(json.dumps({**direct, "dir_info": {}}))
+    monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
+    with pytest.raises(UntrustedStoreDataError, match="neither modelshelf"):
+        load_model("a/editable", store=fresh(url, tmp_path))
