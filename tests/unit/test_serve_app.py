@@ -375,3 +375,24 @@ def test_load_model_with_a_runner_given_here(tmp_path: Path) -> None:
     assert loaded.metadata["engine"] == "folder-sum"
     with pytest.raises(InvalidInputError, match="not both"):
         load_model(tmp_path, runner=FolderSum, loader="json:loads")
+
+
+def test_a_followed_spec_has_its_follower_before_it_answers_ready(tmp_path: Path) -> None:
+    """Ready means a ``/load`` now checks the alias: the follower exists before the first
+    version is active (it used to be made just after, and a ``/load`` in between answered
+    ``swapped: false`` without looking, losing the error of a version that fails to load)."""
+    SlowLoad.gate.set()
+    SlowLoad.fail = False
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    (tmp_path / "w.txt").write_text("3")
+    manifest = register_model(
+        "team/slow", SlowLoad, artifacts={tmp_path / "w.txt": "w.txt"}, store=shelf
+    )
+    shelf.set_alias("team/slow@prod", manifest.version)
+    app = create_app("team/slow@prod", store=shelf, load="background")
+    state = app.state.serve
+    seen: list[bool] = []
+    state.slot.on_swap = lambda old, new: seen.append(state.follower is not None)
+    with TestClient(app) as client:
+        wait_for(lambda: client.get("/ready").status_code == 200)
+    assert seen == [True]

@@ -58,13 +58,17 @@ class ServeState:
         self.install_first(self.source.load_version(None))
 
     def install_first(self, served: ServedVersion) -> None:
-        """Make ``served`` active and decide whether the spec is followed from here."""
-        self.slot.install(served)
+        """Decide whether the spec is followed from here, then make ``served`` active.
+
+        In this order: once the slot is active the server answers ready, and a
+        ``/v2/repository/models/NAME/load`` must then find the follower, not skip the check.
+        """
         source = self.source
         if source.resolve is not None and source.follows(served.version):
             self.follower = AliasFollower(
                 self.slot, source.resolve, source.load_version, self.options.poll_interval
             )
+        self.slot.install(served)
 
     async def start(self) -> None:
         """Start the batcher, and the first load (if pending) or the follower; idempotent.
