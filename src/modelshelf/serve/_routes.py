@@ -23,16 +23,14 @@ import modelshelf
 from modelshelf.serve import _oip
 from modelshelf.serve._app import error_response, request_id_of
 from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
+from modelshelf.serve._body import Charge, RefusedError, charger, clip, read_body
 from modelshelf.serve._http import (
     OFF_LOOP_BYTES,
-    RefusedError,
-    clip,
     dump_json,
     header_length,
     in_codec_thread,
     looks_large,
     parse_json,
-    read_body,
 )
 from modelshelf.serve._metrics import CONTENT_TYPE
 from modelshelf.serve._slot import NotReadyError
@@ -94,12 +92,22 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         request.scope["state"]["model_version"] = answer.version
         return answer
 
+    async def body_of(request: Request) -> bytes:
+        return await read_body(
+            request,
+            state.options.max_body_bytes,
+            state.body_budget,
+            timeout=state.body_timeout,
+            min_rate=state.body_min_rate,
+        )
+
     # ---- our JSON face -------------------------------------------------------------------
     async def predict(request: Request) -> Response:
         async def work() -> Response:
             admit()
-            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
-            data = await in_codec_thread(len(body) > OFF_LOOP_BYTES, parse_json, body)
+            body = await body_of(request)
+            charge = charger(request, state.body_budget)
+            data = await in_codec_thread(len(body) > OFF_LOOP_BYTES, parse_json, body, charge)
             answer = await predict_answer(request, data)
             try:
                 text = await in_codec_thread(looks_large(answer.output), dump_json, answer.output)
@@ -225,11 +233,12 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         async def work() -> Response:
             check_model(model_name, version)
             admit()
-            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
+            body = await body_of(request)
             length = header_length(request)
+            charge = charger(request, state.body_budget)
             try:
                 parsed = await in_codec_thread(
-                    len(body) > OFF_LOOP_BYTES, _oip.parse_infer_request, body, length
+                    len(body) > OFF_LOOP_BYTES, _parse_infer, body, length, charge
                 )
             except _oip.InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
@@ -297,6 +306,10 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         methods=["POST"],
         summary="Check the followed alias now; load and swap in a new version",
     )
+
+
+def _parse_infer(body: bytes, length: int | None, charge: Charge) -> _oip.InferRequest:
+    return _oip.parse_infer_request(body, length, charge=charge)
 
 
 def _encode_response(

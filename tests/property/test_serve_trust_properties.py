@@ -1,0 +1,100 @@
+"""The serve decoder bounds (issue 20, item 6): what a body is charged before decoding is never
+less than what decoding it holds, whatever JSON or BYTES tensors a client builds.
+
+Memory is measured with tracemalloc (the objects the decoded value keeps), so the bound is
+checked exactly, not by timing or RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tracemalloc
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelshelf.serve._cost import json_cost
+from modelshelf.serve._oip import parse_infer_request
+
+pytestmark = pytest.mark.property
+
+SLACK = 4096  # what tracemalloc itself and the decoder's first call allocate, whatever the body
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=4), inner, max_size=6)
+    ),
+    max_leaves=60,
+)
+# The cheapest bodies per object: repeated thousands of times they show the worst ratios.
+units = st.sampled_from(
+    ["{}", "[]", '""', '"ab"', "0", "1e5", "-1", '{"a":0}', "[[]]", '{"k":{}}', '{"a":[]}', "[{}]"]
+)
+
+
+def _held(function: Any, *args: Any) -> int:
+    """Bytes still allocated after ``function(*args)`` while its result is alive."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = function(*args)
+        held = tracemalloc.get_traced_memory()[0] - before
+        del result
+        return held
+    finally:
+        tracemalloc.stop()
+
+
+def _decode(body: bytes) -> Any:
+    return json.loads(body.decode("utf-8"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values, compact=st.booleans())
+def test_json_cost_bounds_any_value(value: Any, compact: bool) -> None:
+    body = json.dumps(value, separators=(",", ":") if compact else None).encode()
+    assert json_cost(body) + SLACK >= _held(_decode, body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(unit=units, count=st.integers(1, 20_000), distinct_keys=st.booleans())
+def test_json_cost_bounds_repeated_cheap_objects(
+    unit: str, count: int, distinct_keys: bool
+) -> None:
+    if distinct_keys:  # keys that the decoder cannot share
+        body = ("{" + ",".join(f'"k{i}":{unit}' for i in range(count)) + "}").encode()
+    else:
+        body = ("[" + ",".join([unit] * count) + "]").encode()
+    assert json_cost(body) + SLACK >= _held(_decode, body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 3), min_size=1000, max_size=5000))
+def test_bytes_tensor_charge_bounds_what_it_builds(sizes: list[int]) -> None:
+    tensors = b"".join(struct.pack("<I", size) + b"x" * size for size in sizes)
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "t",
+                    "datatype": "BYTES",
+                    "shape": [len(sizes)],
+                    "parameters": {"binary_data_size": len(tensors)},
+                }
+            ]
+        }
+    ).encode()
+    charged: list[int] = []
+    held = _held(lambda: parse_infer_request(header + tensors, len(header), charge=charged.append))
+    assert sum(charged) + SLACK >= held

@@ -1,0 +1,274 @@
+"""Hostile HTTP clients of the serve app (issue 20, items 5-7 and the serve "also look at" items).
+
+Each test failed on the code before the fix (or pins a decision taken with the issue). Bodies
+that stall are driven through the ASGI app directly, with a ``receive`` that never answers;
+wall-clock bounds are hang guards only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import struct
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+
+from starlette.testclient import TestClient
+
+from modelshelf.serve import create_app
+
+MiB = 1024 * 1024
+HANG_GUARD = 20.0
+
+
+class Echo:
+    """Returns its input."""
+
+    def predict(self, data: Any) -> Any:
+        return data
+
+
+def _scope(path: str, length: int) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-length", str(length).encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+class Client:
+    """One request through the ASGI app: ``parts`` are sent, then it stalls (or ends)."""
+
+    def __init__(self, parts: list[bytes], *, stall: bool) -> None:
+        self.parts = list(parts)
+        self.stall = stall
+        self.sent: list[bytes] = []
+        self.status: int | None = None
+        self.body = b""
+        self.delivered = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.parts:
+            part = self.parts.pop(0)
+            more = bool(self.parts) or self.stall
+            if not self.parts:
+                self.delivered.set()
+            return {"type": "http.request", "body": part, "more_body": more}
+        await asyncio.Event().wait()  # the stalled client: never another byte
+        raise AssertionError("unreachable")
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+def _budget_app(limit: int, stall: float = 0.2) -> Any:
+    app = create_app(model=Echo(), name="echo")
+    state = app.state.serve
+    state.body_budget = type(state.body_budget)(limit)
+    state.body_budget.stall = stall  # seconds idle before a body yields its share
+    return app
+
+
+# ---- item 7: any decode error of a body is a 400, never a 500 -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" + b"7" * 5000 + b"]",  # past the interpreter's int digit limit: ValueError
+        b'{"x": ' + b"9" * 10_000 + b"}",
+        b"[-" + b"1" * 4301 + b"]",
+    ],
+)
+def test_predict_a_huge_integer_is_a_400_without_a_traceback(
+    body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(create_app(model=Echo(), name="echo")) as client:
+        response = client.post("/predict", content=body)
+    assert response.status_code == 400, response.text
+    assert "digit" in response.json()["error"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_infer_a_huge_integer_is_a_400() -> None:
+    header = (
+        b'{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[' + b"8" * 5000 + b"]}]}"
+    )
+    with TestClient(create_app(model=Echo(), name="echo")) as client:
+        response = client.post("/v2/models/echo/infer", content=header)
+    assert response.status_code == 400, response.text
+
+
+# ---- item 6: what a body decodes to is charged to the budget before it is built -----------------
+
+
+def test_json_of_empty_objects_is_charged_its_decoded_size() -> None:
+    # 2 MiB of `{},` decodes to ~50 MiB of dicts: over a 16 MiB budget, though its bytes fit.
+    app = _budget_app(16 * MiB)
+    body = b"[" + b"{}," * (2 * MiB // 3) + b"{}]"
+    with TestClient(app) as client:
+        response = client.post("/predict", content=body)
+        assert response.status_code == 413, response.text[:300]
+        assert "budget" in response.json()["error"]
+        assert app.state.serve.body_budget.held == 0  # given back after the answer
+        # The same budget still takes an ordinary body of numbers.
+        assert client.post("/predict", content=b"[" + b"1.5," * 100_000 + b"1]").status_code == 200
+    assert app.state.serve.body_budget.held == 0
+
+
+def test_bytes_input_of_millions_of_empty_elements_is_charged() -> None:
+    # 2 M empty BYTES elements: 8 MiB of lengths, ~100 MiB of objects once split.
+    count = 2_000_000
+    tensors = struct.pack("<I", 0) * count
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "t",
+                    "datatype": "BYTES",
+                    "shape": [count],
+                    "parameters": {"binary_data_size": len(tensors)},
+                }
+            ]
+        }
+    ).encode()
+    app = _budget_app(32 * MiB)
+    with TestClient(app) as client:
+        response = client.post(
+            "/v2/models/echo/infer",
+            content=header + tensors,
+            headers={"Inference-Header-Content-Length": str(len(header))},
+        )
+        assert response.status_code == 413, response.text[:300]
+        assert app.state.serve.body_budget.held == 0
+        few = struct.pack("<I", 0) * 1000
+        small = header.replace(str(count).encode(), b"1000").replace(
+            str(len(tensors)).encode(), str(len(few)).encode()
+        )
+        ok = client.post(
+            "/v2/models/echo/infer",
+            content=small + few,
+            headers={"Inference-Header-Content-Length": str(len(small))},
+        )
+        assert ok.status_code == 200, ok.text[:300]
+
+
+# ---- item 5: a stalled body is refused with 408 and yields its share of the budget -------------
+
+
+def test_a_stalled_body_gets_408_after_the_body_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELSHELF_SERVE_BODY_TIMEOUT", "0.3")
+    app = create_app(model=Echo(), name="echo")
+    staller = Client([b"[1,"], stall=True)
+
+    async def scenario() -> None:
+        try:
+            await asyncio.wait_for(
+                app(_scope("/predict", 100), staller.receive, staller.send), HANG_GUARD
+            )
+        finally:
+            await app.state.serve.batcher.aclose()
+
+    asyncio.run(scenario())
+    assert staller.status == 408
+    assert "no byte" in json.loads(staller.body)["error"]
+    assert app.state.serve.body_budget.held == 0
+
+
+def test_a_trickling_body_gets_408_under_the_minimum_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELSHELF_SERVE_BODY_TIMEOUT", "0.3")
+    monkeypatch.setenv("MODELSHELF_SERVE_BODY_MIN_RATE", "1000")
+    app = create_app(model=Echo(), name="echo")
+    status: list[int] = []
+
+    async def scenario() -> None:
+        sent = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            await asyncio.sleep(0.05)  # 20 bytes/s: never idle 0.3 s, far under 1000 bytes/s
+            sent += 1
+            return {"type": "http.request", "body": b" ", "more_body": True}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        try:
+            await asyncio.wait_for(app(_scope("/predict", 10_000), receive, send), HANG_GUARD)
+        finally:
+            await app.state.serve.batcher.aclose()
+
+    asyncio.run(scenario())
+    assert status == [408]
+
+
+def test_a_stalled_body_yields_its_share_to_a_body_that_needs_it() -> None:
+    app = _budget_app(1 * MiB, stall=0.2)
+    staller = Client([b"[" + b"1," * (MiB // 2 - 2) + b"1"], stall=True)  # 2 bytes left
+    normal = Client([b"[1.0, 2.0]"], stall=False)
+
+    async def scenario() -> None:
+        try:
+            stalled = asyncio.ensure_future(
+                app(_scope("/predict", MiB), staller.receive, staller.send)
+            )
+            await staller.delivered.wait()
+            await asyncio.sleep(0.3)  # idle past the stall mark
+            assert app.state.serve.body_budget.held == MiB - 2
+            await asyncio.wait_for(
+                app(_scope("/predict", 10), normal.receive, normal.send), HANG_GUARD
+            )
+            await asyncio.wait_for(stalled, HANG_GUARD)
+        finally:
+            await app.state.serve.batcher.aclose()
+
+    asyncio.run(scenario())
+    assert normal.status == 200, normal.body
+    assert json.loads(normal.body) == [1.0, 2.0]
+    assert staller.status == 408
+    assert "stalled" in json.loads(staller.body)["error"]
+    assert app.state.serve.body_budget.held == 0
+
+
+def test_a_body_arriving_in_time_is_not_evicted() -> None:
+    # The budget is full but its holder is still sending: the newcomer gets 429, not the holder.
+    app = _budget_app(1 * MiB, stall=30.0)
+    holder = Client([b"[" + b"1," * (MiB // 2 - 2) + b"1"], stall=True)  # 2 bytes left
+    newcomer = Client([b"[1.0, 2.0]"], stall=False)
+
+    async def scenario() -> None:
+        try:
+            held = asyncio.ensure_future(app(_scope("/predict", MiB), holder.receive, holder.send))
+            await holder.delivered.wait()
+            await asyncio.sleep(0.05)
+            await asyncio.wait_for(
+                app(_scope("/predict", 10), newcomer.receive, newcomer.send), HANG_GUARD
+            )
+            held.cancel()
+        finally:
+            await app.state.serve.batcher.aclose()
+
+    asyncio.run(scenario())
+    assert newcomer.status == 429
+    assert holder.status is None
