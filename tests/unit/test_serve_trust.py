@@ -11,7 +11,9 @@ import asyncio
 import json
 import logging
 import struct
+import time
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +21,12 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
 
+import httpx
 from starlette.testclient import TestClient
+from tests.models_fixtures import LinearRunner
 
-from modelshelf.serve import create_app
+from modelshelf import Shelf, register_model
+from modelshelf.serve import ServeOptions, create_app
 
 MiB = 1024 * 1024
 HANG_GUARD = 20.0
@@ -272,3 +277,70 @@ def test_a_body_arriving_in_time_is_not_evicted() -> None:
     asyncio.run(scenario())
     assert newcomer.status == 429
     assert holder.status is None
+
+
+# ---- also looked at: what unauthenticated routes show and do ------------------------------------
+
+
+def _alias_app(tmp_path: Path) -> Any:
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    register_model("team/svc", LinearRunner, {"x": 1.0, "bias": 0.0}, store=shelf)
+    register_model("team/svc", LinearRunner, {"x": 2.0, "bias": 0.0}, store=shelf)
+    register_model("team/other", LinearRunner, {"x": 9.0, "bias": 0.0}, store=shelf)
+    shelf.set_alias("team/svc@prod", "1.0")
+    return create_app("team/svc@prod", store=shelf, options=ServeOptions(poll_interval=0))
+
+
+def test_metadata_shows_no_local_path(tmp_path: Path) -> None:
+    # Decision: /metadata is unauthenticated; the cache folder (user name, layout) is not the
+    # client's business. The store URL stays (which store serves is the operator's question,
+    # and Shelf.url never holds a password).
+    with TestClient(_alias_app(tmp_path)) as client:
+        meta = client.get("/metadata").json()
+    assert str(tmp_path / "cache") not in json.dumps(meta)
+    assert "path" not in meta["model"]
+    assert meta["store"] == (tmp_path / "store").as_uri()
+
+
+def test_load_takes_nothing_from_the_client(tmp_path: Path) -> None:
+    # Decision: the load route only re-checks the spec the server was started with; a body,
+    # a query or another model name cannot make it load anything else.
+    app = _alias_app(tmp_path)
+    with TestClient(app) as client:
+        for attempt in (
+            client.post("/v2/repository/models/svc/load", json={"spec": "team/other:1"}),
+            client.post("/v2/repository/models/svc/load?spec=team/other:1"),
+        ):
+            assert attempt.status_code == 200 and attempt.json()["version"] == "1.0"
+        other = client.post("/v2/repository/models/other/load")
+        assert other.status_code == 404
+        assert client.post("/predict", json=[{"x": 1}]).json() == [1.0]
+
+
+def test_concurrent_load_calls_share_one_check(tmp_path: Path) -> None:
+    # Every unauthenticated call used to resolve against the store in turn: N callers, N
+    # store round trips (and N loads when the alias moves). Callers that arrive while a check
+    # runs now share the next one.
+    app = _alias_app(tmp_path)
+    follower = app.state.serve.follower
+    original = follower.check_now
+    calls: list[int] = []
+
+    def counted() -> Any:
+        calls.append(1)
+        time.sleep(0.2)  # a slow store: the other callers arrive meanwhile
+        return original()
+
+    follower.check_now = counted
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = await asyncio.gather(
+                *(client.post("/v2/repository/models/svc/load") for _ in range(10))
+            )
+        await app.state.serve.batcher.aclose()
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(scenario()) == [200] * 10
+    assert len(calls) <= 2, f"{len(calls)} store checks for 10 concurrent load calls"

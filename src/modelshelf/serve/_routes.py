@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -149,7 +150,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 "spec": state.source.spec,
                 "store": state.source.store,
                 "version": None if active is None else active.version,
-                "model": None if active is None else _safe(active.metadata),
+                "model": None if active is None else _public(active.metadata),
                 "draining": state.slot.draining,
                 "following": follower is not None,
                 "poll_interval": None if follower is None else follower.interval,
@@ -276,9 +277,18 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 active = state.slot.active
                 version = None if active is None else active.version
                 return JSONResponse({"name": name, "version": version, "swapped": False})
-            # One thread at a time: more callers wait here on the loop, not in threads.
+            # One thread at a time: more callers wait here on the loop, not in threads; and a
+            # check that started after a caller arrived answers it too, so that N clients
+            # cost one store round trip, not N.
+            arrived = time.monotonic()
             async with state.load_lock:
-                result = await asyncio.to_thread(follower.check_now)
+                last = state.last_check
+                if last is not None and last[0] >= arrived:
+                    result = last[1]
+                else:
+                    started = time.monotonic()
+                    result = await asyncio.to_thread(follower.check_now)
+                    state.last_check = (started, result)
             if result.error is not None:
                 raise RefusedError(500, result.error)
             return JSONResponse(
@@ -325,6 +335,8 @@ def _encode_response(
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 
 
-def _safe(metadata: dict[str, Any]) -> Any:
-    """Metadata as JSON can carry it (paths and other objects as text)."""
-    return json.loads(json.dumps(metadata, default=str))
+def _public(metadata: dict[str, Any]) -> Any:
+    """Metadata for any client, as JSON can carry it (objects as text), without local paths:
+    where the cache lies on the server is not a client's business."""
+    shown = {key: value for key, value in metadata.items() if key != "path"}
+    return json.loads(json.dumps(shown, default=str))

@@ -23,7 +23,7 @@ from modelshelf.serve._batcher import Batcher
 from modelshelf.serve._body import BodyBudget
 from modelshelf.serve._metrics import ServeMetrics
 from modelshelf.serve._model import ModelSource, ServeOptions
-from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion
+from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion, SwapResult
 
 __all__ = ["ServeState"]
 
@@ -47,6 +47,7 @@ class ServeState:
     body_timeout: float = field(init=False)
     body_min_rate: float = field(init=False)
     load_lock: asyncio.Lock = field(init=False)  # one /load check at a time, per event loop
+    last_check: tuple[float, SwapResult] | None = None  # (monotonic start, result) of /load
     _loop: asyncio.AbstractEventLoop | None = None
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
     _loader: threading.Thread | None = None
