@@ -344,3 +344,23 @@ def test_concurrent_load_calls_share_one_check(tmp_path: Path) -> None:
 
     assert asyncio.run(scenario()) == [200] * 10
     assert len(calls) <= 2, f"{len(calls)} store checks for 10 concurrent load calls"
+
+
+def test_a_failed_load_answers_the_one_line_error_shown_on_metadata(tmp_path: Path) -> None:
+    # Decision: the load route is for deploy tools, which need the reason; it answers the
+    # same one-line error /metadata shows (the store URL as Shelf.url shows it: never with a
+    # password), never a traceback, and the old version keeps serving.
+    app = _alias_app(tmp_path)
+    shelf = Shelf((tmp_path / "store").as_uri(), cache_dir=tmp_path / "other-cache")
+    with TestClient(app) as client:
+        shelf.set_alias("team/svc@prod", "1.1")
+        for blob in (tmp_path / "store").rglob("*"):
+            if blob.is_file() and "blobs" in blob.parts:
+                blob.write_bytes(b"junk")  # 1.1's files are damaged in the store
+        answer = client.post("/v2/repository/models/svc/load")
+        assert answer.status_code == 500
+        error = answer.json()["error"]
+        assert "1.1 failed to load" in error and "\n" not in error
+        assert "Traceback" not in answer.text
+        assert client.get("/metadata").json()["last_swap_error"] == error
+        assert client.post("/predict", json=[{"x": 1}]).headers["x-model-version"] == "1.0"
