@@ -15,7 +15,6 @@ Decoding is charged before it starts, at an upper estimate of what it builds
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +54,7 @@ class _Reader:
         self.reserved = 0
         self.gone = False
         self.loop = asyncio.get_running_loop()
-        self.evicted: asyncio.Future[None] = self.loop.create_future()
+        self.timer: asyncio.Timeout | None = None  # the wait for the next chunk, on the loop
 
     def arrived(self, size: int) -> None:
         self.received += size
@@ -81,8 +80,9 @@ class _Reader:
         )
 
     def wake(self) -> None:
-        if not self.evicted.done():
-            self.evicted.set_result(None)
+        """On the loop: end the wait for the next chunk now (it then answers 408)."""
+        if self.timer is not None and not self.timer.expired():
+            self.timer.reschedule(self.loop.time())
 
 
 class BodyBudget:
@@ -206,23 +206,25 @@ async def read_body(
     reader = _Reader()
     budget._begin(reader)
     stream = request.stream().__aiter__()
+    loop = reader.loop
     try:
         while True:
-            step = asyncio.ensure_future(stream.__anext__())
-            done, _ = await asyncio.wait(
-                (step, reader.evicted),
-                timeout=max(0.0, reader.deadline(timeout, min_rate) - time.monotonic()),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if step not in done or reader.gone:
-                step.cancel()
-                with contextlib.suppress(BaseException):
-                    await step
-                raise RefusedError(408, reader.late(timeout, min_rate), {"Connection": "close"})
+            # One timer per wait, no task per chunk: eviction reschedules it to fire now.
+            wait = max(0.0, reader.deadline(timeout, min_rate) - time.monotonic())
             try:
-                chunk = step.result()
+                async with asyncio.timeout_at(loop.time() + wait) as timer:
+                    reader.timer = timer
+                    if reader.gone:
+                        raise TimeoutError
+                    chunk = await anext(stream)
             except StopAsyncIteration:
                 break
+            except TimeoutError:
+                raise RefusedError(
+                    408, reader.late(timeout, min_rate), {"Connection": "close"}
+                ) from None
+            finally:
+                reader.timer = None
             total += len(chunk)
             if total > limit:
                 raise RefusedError(413, _too_large(total, limit))
