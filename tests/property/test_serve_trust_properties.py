@@ -2,7 +2,8 @@
 less than what decoding it holds, whatever JSON or BYTES tensors a client builds.
 
 Memory is measured with tracemalloc (the objects the decoded value keeps), so the bound is
-checked exactly, not by timing or RSS.
+checked exactly, not by timing or RSS. Through the app, a body whose estimate passes a small
+budget is refused before it is decoded, and every answer gives its reservation back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelshelf.serve._cost import json_cost
@@ -98,3 +99,44 @@ def test_bytes_tensor_charge_bounds_what_it_builds(sizes: list[int]) -> None:
     charged: list[int] = []
     held = _held(lambda: parse_infer_request(header + tensors, len(header), charge=charged.append))
     assert sum(charged) + SLACK >= held
+
+
+class _Echo:
+    def predict(self, data: Any) -> Any:
+        return data
+
+
+@pytest.fixture(scope="module")
+def small_budget_client() -> Any:
+    from starlette.testclient import TestClient
+
+    from modelshelf.serve import create_app
+
+    app = create_app(model=_Echo(), name="echo")
+    state = app.state.serve
+    state.body_budget = type(state.body_budget)(64 * 1024)
+    with TestClient(app) as client:
+        yield client, state.body_budget
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(unit=units, count=st.integers(0, 6000), route=st.sampled_from(["predict", "infer"]))
+def test_a_body_is_answered_within_the_budget_and_gives_it_back(
+    small_budget_client: Any, unit: str, count: int, route: str
+) -> None:
+    client, budget = small_budget_client
+    values = "[" + ",".join([unit] * count) + "]"
+    if route == "predict":
+        response = client.post("/predict", content=values.encode())
+    else:
+        tensor = f'{{"name":"x","datatype":"BYTES","shape":[{count}],"data":{values}}}'
+        body = f'{{"inputs":[{tensor}]}}'
+        response = client.post("/v2/models/echo/infer", content=body.encode())
+    assert response.status_code in {200, 400, 413}, response.text[:300]
+    if response.status_code == 413:
+        assert "budget" in response.json()["error"] or "limit" in response.json()["error"]
+    if json_cost(values.encode()) + len(values) > budget.limit:
+        assert response.status_code in {400, 413}  # never decoded past the budget
+    assert budget.held == 0
