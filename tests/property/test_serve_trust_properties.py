@@ -39,18 +39,22 @@ json_values = st.recursive(
     max_leaves=60,
 )
 # The cheapest bodies per object: repeated thousands of times they show the worst ratios.
-units = st.sampled_from(
-    ["{}", "[]", '""', '"ab"', "0", "1e5", "-1", '{"a":0}', "[[]]", '{"k":{}}', '{"a":[]}', "[{}]"]
-)
+_ASCII_UNITS = ["{}", "[]", '""', '"ab"', "0", "1e5", "-1", '{"a":0}', "[[]]", '{"k":{}}']
+# Non-ASCII text: strings of 2 or 4 bytes a character, and a wider decoded text.
+_WIDE_UNITS = ['"\u0101"', '"\u4e2d"', '"\U0001f600"', '"\u0101\u0101"', '{"\u0101":[]}']
+units = st.sampled_from([*_ASCII_UNITS, '{"a":[]}', "[{}]", *_WIDE_UNITS])
 
 
 def _held(function: Any, *args: Any) -> int:
-    """Bytes still allocated after ``function(*args)`` while its result is alive."""
+    """The most bytes allocated at once while ``function(*args)`` ran (the decoded text and
+    the objects), over what was allocated before (a first untraced call warms the caches)."""
+    function(*args)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
         result = function(*args)
-        held = tracemalloc.get_traced_memory()[0] - before
+        held = tracemalloc.get_traced_memory()[1] - before
         del result
         return held
     finally:
@@ -62,21 +66,27 @@ def _decode(body: bytes) -> Any:
 
 
 @settings(max_examples=150, deadline=None)
-@given(value=json_values, compact=st.booleans())
-def test_json_cost_bounds_any_value(value: Any, compact: bool) -> None:
-    body = json.dumps(value, separators=(",", ":") if compact else None).encode()
+@given(value=json_values, compact=st.booleans(), ascii_only=st.booleans())
+def test_json_cost_bounds_any_value(value: Any, compact: bool, ascii_only: bool) -> None:
+    separators = (",", ":") if compact else None
+    body = json.dumps(value, separators=separators, ensure_ascii=ascii_only).encode()
     assert json_cost(body) + SLACK >= _held(_decode, body)
 
 
 @settings(max_examples=60, deadline=None)
-@given(unit=units, count=st.integers(1, 20_000), distinct_keys=st.booleans())
+@given(unit=units, count=st.integers(1, 20_000), distinct_keys=st.booleans(), wide=st.booleans())
 def test_json_cost_bounds_repeated_cheap_objects(
-    unit: str, count: int, distinct_keys: bool
+    unit: str, count: int, distinct_keys: bool, wide: bool
 ) -> None:
     if distinct_keys:  # keys that the decoder cannot share
-        body = ("{" + ",".join(f'"k{i}":{unit}' for i in range(count)) + "}").encode()
+        text = "{" + ",".join(f'"k{i}":{unit}' for i in range(count)) + "}"
     else:
-        body = ("[" + ",".join([unit] * count) + "]").encode()
+        text = "[" + ",".join([unit] * count) + "]"
+    if wide:  # one astral character makes the whole decoded text 4 bytes a character
+        text = (
+            text[:-1] + (',"\U0001f600"' if not distinct_keys else ',"w":"\U0001f600"') + text[-1]
+        )
+    body = text.encode()
     assert json_cost(body) + SLACK >= _held(_decode, body)
 
 

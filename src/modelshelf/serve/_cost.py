@@ -22,6 +22,9 @@ def json_cost(text: bytes, end: int | None = None) -> int:
     the objects it builds, from counts of the structural bytes (no parsing).
 
     A byte inside a string counts as if it were structural, which only raises the estimate.
+    The decoded text takes a byte a character when it is ASCII, else up to four (one astral
+    character makes every character of a Python str four bytes wide).
     """
     end = len(text) if end is None else end
-    return end + sum(weight * text.count(token, 0, end) for token, weight in _COSTS)
+    width = 1 if (text if end == len(text) else text[:end]).isascii() else 4
+    return width * end + sum(weight * text.count(token, 0, end) for token, weight in _COSTS)
