@@ -364,3 +364,25 @@ def test_a_failed_load_answers_the_one_line_error_shown_on_metadata(tmp_path: Pa
         assert "Traceback" not in answer.text
         assert client.get("/metadata").json()["last_swap_error"] == error
         assert client.post("/predict", json=[{"x": 1}]).headers["x-model-version"] == "1.0"
+
+
+def test_a_request_s_decoded_input_is_freed_with_its_answer() -> None:
+    # The budget is given back after the answer, so the decoded input must be gone by then:
+    # the batcher's collector held the last batch (and its ~60 MiB of lists) until the next.
+    import tracemalloc
+
+    class Len:
+        def predict(self, data: Any) -> Any:
+            return len(data)
+
+    body = b"[" + b"[[]]," * (2 * MiB // 5) + b"[]]"
+    with TestClient(create_app(model=Len(), name="len")) as client:
+        client.post("/predict", content=b"[1]")
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            assert client.post("/predict", content=body).json() == 2 * MiB // 5 + 1
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert kept < 4 * MiB, f"{kept / MiB:.0f} MiB of the request still held after its answer"
