@@ -273,7 +273,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         async def work() -> Response:
             check_model(model_name, None)
             follower = state.follower
-            if follower is None:
+            if follower is None or state.slot.active is None:  # not followed, or not loaded yet
                 active = state.slot.active
                 version = None if active is None else active.version
                 return JSONResponse({"name": name, "version": version, "swapped": False})

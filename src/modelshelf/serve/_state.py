@@ -66,12 +66,14 @@ class ServeState:
 
     def install_first(self, served: ServedVersion) -> None:
         """Make ``served`` active and decide whether the spec is followed from here."""
-        self.slot.install(served)
         source = self.source
+        # The follower exists before the version is active: /ready turns 200 on install, and
+        # a /load right after must find the follower (it answered "not followed" in between).
         if source.resolve is not None and source.follows(served.version):
             self.follower = AliasFollower(
                 self.slot, source.resolve, source.load_version, self.options.poll_interval
             )
+        self.slot.install(served)
 
     async def start(self) -> None:
         """Start the batcher, and the first load (if pending) or the follower; idempotent.
