@@ -8,8 +8,8 @@ arrives in time: one that goes ``body_timeout`` seconds without a byte, or avera
 ``body_min_rate`` after that grace, is refused with 408 and its bytes leave the budget; one
 idle for ``SERVE_BODY_STALL_SECONDS`` gives its share up at once when another body needs the
 room (four clients that sent 64 MiB minus one byte and stopped held the whole budget).
-Decoding is charged before it starts, at an upper estimate of what it builds
-(:func:`modelshelf.serve._oip.json_cost`): JSON of empty objects decodes to ~26 times its size.
+Decoding is charged before it starts (:func:`charger`), at an upper estimate of what it builds
+(:mod:`modelshelf.serve._cost`): JSON of empty objects decodes to ~25 times its size.
 """
 
 from __future__ import annotations
