@@ -18,6 +18,8 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_ALLOWED_HOOK_PACKAGES`` | ``a,b.c``: packages runners and hooks may be from | none |
 | ``MODELSHELF_ASSET_OVERRIDES`` | ``a/b=/dir,c=/p``: ModelLibrary assets from local paths | none |
 | ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
+| ``MODELSHELF_SERVE_BODY_TIMEOUT`` | seconds a request body may go without a byte (408) | 10 |
+| ``MODELSHELF_SERVE_BODY_MIN_RATE`` | bytes/s a body must average after that grace (408) | 65536 |
 
 Without ``MODELSHELF_STORE`` the store is the config file's ``default_store``, else
 ``file://<user data dir>/store``.
@@ -54,6 +56,15 @@ DEFAULT_MAX_LIST_KEYS = 1_000_000
 # gc keeps unreferenced blobs younger than this: a push may be writing them.
 DEFAULT_GRACE = timedelta(hours=24)
 
+# Request bodies of `modelshelf serve`: a body that goes this long without a byte, or that
+# averages under the minimum rate once this grace has passed, is refused with 408 and its bytes
+# leave the worker's body budget (stalled clients held the whole budget for minutes).
+DEFAULT_SERVE_BODY_TIMEOUT = 10.0
+DEFAULT_SERVE_BODY_MIN_RATE = 64 * 1024
+# A body idle this long gives its share of the budget up (408) to a body that needs the room:
+# bytes are charged only while they arrive in time.
+SERVE_BODY_STALL_SECONDS = 1.0
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -77,6 +88,21 @@ def _as_int(name: str, default: int) -> int:
         from modelshelf.errors import InvalidInputError
 
         raise InvalidInputError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+def _as_positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        from modelshelf.errors import InvalidInputError
+
+        raise InvalidInputError(f"{name}={raw!r} must be a number above 0; unset it or fix it")
     return value
 
 
@@ -180,6 +206,18 @@ def max_manifest_bytes(default: int) -> int:
 def serve_config() -> str | None:
     """What ``modelshelf serve`` passes to its workers, as JSON (``MODELSHELF_SERVE_CONFIG``)."""
     return os.environ.get("MODELSHELF_SERVE_CONFIG") or None
+
+
+def serve_body_timeout() -> float:
+    """Seconds a request body may go without a byte, and the grace before its minimum rate
+    applies (``MODELSHELF_SERVE_BODY_TIMEOUT``)."""
+    return _as_positive_float("MODELSHELF_SERVE_BODY_TIMEOUT", DEFAULT_SERVE_BODY_TIMEOUT)
+
+
+def serve_body_min_rate() -> float:
+    """Bytes per second a request body must average once its grace has passed
+    (``MODELSHELF_SERVE_BODY_MIN_RATE``)."""
+    return _as_positive_float("MODELSHELF_SERVE_BODY_MIN_RATE", DEFAULT_SERVE_BODY_MIN_RATE)
 
 
 def env(name: str) -> str | None:

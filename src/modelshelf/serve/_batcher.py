@@ -328,6 +328,9 @@ class Batcher:
             running = loop.run_in_executor(self._executor, self._run_batch, batch)
             self._running.add(running)
             running.add_done_callback(functools.partial(self._settle, batch))
+            # Not held while waiting for the next batch: the body budget is given back after
+            # the answer, so the last batch's decoded inputs must die with it.
+            del batch, running
 
     def _settle(self, batch: list[_Request], done: asyncio.Future[list[_Outcome]]) -> None:
         """Back on the loop: free the thread and hand each caller its outcome."""

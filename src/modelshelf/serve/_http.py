@@ -1,16 +1,12 @@
-"""Bodies in and answers out, for both faces: the size limits, decoding and encoding off the
-event loop when they are large, and the refusal every route turns into its error body.
-
-Memory is bounded twice: one body by ``max_body_bytes`` (413), and the bodies being read or
-waiting in the queue of one worker together by a budget (429), so that many connections cannot
-each hold a large body while the queue bound looks respected.
+"""Bodies decoded and answers encoded, for both faces: off the event loop when they are large,
+and every decode failure a 400 naming what was wrong (reading bodies and their memory budget:
+:mod:`modelshelf.serve._body`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,99 +14,21 @@ from typing import Any
 from starlette.requests import Request
 
 from modelshelf.models._jsonable import plain
+from modelshelf.serve._body import Charge, RefusedError, clip
+from modelshelf.serve._cost import json_cost
 
 __all__ = [
-    "BodyBudget",
-    "RefusedError",
-    "clip",
     "dump_json",
     "header_length",
     "in_codec_thread",
     "looks_large",
     "parse_json",
-    "read_body",
 ]
 
 # Bodies and answers above this are decoded and encoded in a thread, so the loop keeps answering.
 OFF_LOOP_BYTES = 256 * 1024
 _LARGE_ELEMENTS = 20_000
 _codec_pool = ThreadPoolExecutor(2, thread_name_prefix="modelshelf-codec")
-
-
-class RefusedError(Exception):
-    """A request refused before or after the runner: status, message and extra headers."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-class BodyBudget:
-    """Bytes of request bodies held at once in one worker (being read, queued or running)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.held = 0
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bool:
-        """Reserve ``size`` bytes; False when that would pass the limit."""
-        with self._lock:
-            if self.held + size > self.limit:
-                return False
-            self.held += size
-            return True
-
-    def give_back(self, size: int) -> None:
-        """Return bytes reserved with :meth:`take`."""
-        with self._lock:
-            self.held -= size
-
-
-def _busy(budget: BodyBudget) -> RefusedError:
-    return RefusedError(
-        429,
-        f"the server holds {budget.held} bytes of request bodies (its limit is {budget.limit});"
-        " retry shortly",
-        {"Retry-After": "1"},
-    )
-
-
-async def read_body(request: Request, limit: int, budget: BodyBudget) -> bytes:
-    """The body, refusing one over ``limit`` (413) or over the worker's ``budget`` (429).
-
-    The bytes stay reserved in ``budget`` (as ``request.state.body_reserved``) until the caller
-    gives them back, after the answer.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise RefusedError(400, f"Content-Length {clip(declared)!r} is not a number") from None
-        if size > limit:
-            raise RefusedError(413, _too_large(size, limit))
-    chunks: list[bytes] = []
-    total = 0
-    state = request.scope.setdefault("state", {})
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise RefusedError(413, _too_large(total, limit))
-        if not budget.take(len(chunk)):
-            raise _busy(budget)
-        state["body_reserved"] = state.get("body_reserved", 0) + len(chunk)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return (
-        f"the request body ({size} bytes or more) is over the limit of {limit} bytes; send"
-        " smaller batches, or start the server with a larger --max-body-mb"
-    )
 
 
 async def in_codec_thread(large: bool, function: Callable[..., Any], *args: Any) -> Any:
@@ -139,8 +57,15 @@ def looks_large(value: Any) -> bool:
     return False
 
 
-def parse_json(body: bytes) -> Any:
-    """The JSON value of ``body``; 400 when it is not UTF-8 JSON or nests too deep."""
+def parse_json(body: bytes, charge: Charge | None = None) -> Any:
+    """The JSON value of ``body``; 400 when it cannot be decoded, whatever the reason.
+
+    ``charge`` is given what decoding will build (an upper estimate) before it starts, and
+    may refuse it. Every decode failure is a 400 naming the fault, never a 500: a number
+    past the interpreter's digit limit raises a plain ValueError inside ``json``.
+    """
+    if charge is not None:
+        charge(json_cost(body))
     try:
         return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
     except UnicodeDecodeError:
@@ -151,6 +76,8 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise RefusedError(400, "the body nests too deep to decode; flatten it") from None
+    except ValueError as exc:  # e.g. an integer of more digits than int() accepts
+        raise RefusedError(400, f"the body cannot be decoded: {clip(str(exc))}") from None
 
 
 def dump_json(value: Any) -> str:
@@ -172,9 +99,3 @@ def header_length(request: Request) -> int | None:
         raise RefusedError(
             400, f"Inference-Header-Content-Length {clip(raw)!r} is not a whole number"
         ) from None
-
-
-def clip(text: str, limit: int = 80) -> str:
-    """``text`` shortened to ``limit`` printable characters, for quoting client input."""
-    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return shown + ("..." if len(text) > limit else "")

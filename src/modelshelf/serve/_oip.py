@@ -40,13 +40,15 @@ import json
 import math
 import reprlib
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
 
 __all__ = [
     "DATATYPES",
@@ -125,7 +127,11 @@ class InferRequest:
 
 
 def parse_infer_request(
-    body: bytes, header_length: int | None, *, max_elements: int = 50_000_000
+    body: bytes,
+    header_length: int | None,
+    *,
+    max_elements: int = 50_000_000,
+    charge: Callable[[int], None] | None = None,
 ) -> InferRequest:
     """Decode an OIP V2 infer request body (JSON, or JSON plus binary tensors).
 
@@ -134,6 +140,8 @@ def parse_infer_request(
         header_length: the ``Inference-Header-Content-Length`` header as an int, or ``None``
             when the whole body is JSON.
         max_elements: the most elements one input may declare in its shape.
+        charge: told the bytes each step will build before it builds them (the JSON header,
+            then each tensor); it may refuse by raising.
 
     Returns:
         The request with every input decoded to a numpy array of its declared shape.
@@ -141,7 +149,8 @@ def parse_infer_request(
     Raises:
         InferenceRequestError: anything malformed; the message names the input and the fault.
     """
-    doc, binary = _header(body, header_length)
+    charge = charge or _free
+    doc, binary = _header(body, header_length, charge)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InferenceRequestError(f"'id' must be a string, not {_show(request_id)}")
@@ -159,7 +168,7 @@ def parse_infer_request(
         if name in inputs:
             raise InferenceRequestError(f"{where} is given twice; input names must be unique")
         if size is None:
-            array = _json_tensor(where, datatype, shape, data)
+            array = _json_tensor(where, datatype, shape, data, charge)
         else:
             if binary is None:
                 raise InferenceRequestError(
@@ -170,6 +179,11 @@ def parse_infer_request(
                     f"{where}: binary_data_size is {size} bytes but only {len(binary) - offset} "
                     "bytes of binary data remain after the JSON header"
                 )
+            # At most what the data can hold, so a shape that lies is a 400, not a 413.
+            if datatype == "BYTES":
+                charge(min(math.prod(shape), size // 4) * BYTES_ELEMENT + 2 * size)
+            else:
+                charge(size)  # the array's copy
             array = _binary_tensor(where, datatype, shape, binary[offset : offset + size])
             offset += size
         inputs[name] = InferInput(name, datatype, shape, array)
@@ -239,7 +253,13 @@ def infer_response(
     return response
 
 
-def _header(body: bytes, header_length: int | None) -> tuple[dict[str, Any], memoryview | None]:
+def _free(size: int) -> None:
+    """The charge of a caller that keeps no budget."""
+
+
+def _header(
+    body: bytes, header_length: int | None, charge: Callable[[int], None]
+) -> tuple[dict[str, Any], memoryview | None]:
     """The JSON header as a dict, and the binary part of the body (None: the body is JSON)."""
     what, header, binary = "the request body", body, None
     if header_length is not None:
@@ -250,6 +270,7 @@ def _header(body: bytes, header_length: int | None) -> tuple[dict[str, Any], mem
             )
         what, header = f"the first {header_length} bytes", body[:header_length]
         binary = memoryview(body)[header_length:]
+    charge(json_cost(body, len(header)))
     try:
         doc = json.loads(header.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
@@ -305,7 +326,13 @@ def _input_fields(
     return name, datatype, tuple(shape), size, raw.get("data")
 
 
-def _json_tensor(where: str, datatype: str, shape: tuple[int, ...], data: Any) -> npt.NDArray[Any]:
+def _json_tensor(
+    where: str,
+    datatype: str,
+    shape: tuple[int, ...],
+    data: Any,
+    charge: Callable[[int], None],
+) -> npt.NDArray[Any]:
     if not isinstance(data, list):
         raise InferenceRequestError(f"{where}: 'data' must be a JSON list, not {_show(data)}")
     flat = _flatten(data)
@@ -315,6 +342,7 @@ def _json_tensor(where: str, datatype: str, shape: tuple[int, ...], data: Any) -
             f"{where}: 'data' holds {len(flat)} elements but shape {list(shape)} needs {count}"
         )
     dtype = DATATYPES[datatype]
+    charge(count * (dtype.itemsize + 8))  # the flat list (when nested) and the array
     allowed, wanted = _JSON_ELEMENTS.get(datatype) or _JSON_ELEMENTS[dtype.kind]
     if not set(map(type, flat)) <= allowed:
         bad = next(item for item in flat if type(item) not in allowed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,16 +24,14 @@ import modelshelf
 from modelshelf.serve import _oip
 from modelshelf.serve._app import error_response, request_id_of
 from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
+from modelshelf.serve._body import Charge, RefusedError, charger, clip, read_body
 from modelshelf.serve._http import (
     OFF_LOOP_BYTES,
-    RefusedError,
-    clip,
     dump_json,
     header_length,
     in_codec_thread,
     looks_large,
     parse_json,
-    read_body,
 )
 from modelshelf.serve._metrics import CONTENT_TYPE
 from modelshelf.serve._slot import NotReadyError
@@ -94,12 +93,22 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         request.scope["state"]["model_version"] = answer.version
         return answer
 
+    async def body_of(request: Request) -> bytes:
+        return await read_body(
+            request,
+            state.options.max_body_bytes,
+            state.body_budget,
+            timeout=state.body_timeout,
+            min_rate=state.body_min_rate,
+        )
+
     # ---- our JSON face -------------------------------------------------------------------
     async def predict(request: Request) -> Response:
         async def work() -> Response:
             admit()
-            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
-            data = await in_codec_thread(len(body) > OFF_LOOP_BYTES, parse_json, body)
+            body = await body_of(request)
+            charge = charger(request, state.body_budget)
+            data = await in_codec_thread(len(body) > OFF_LOOP_BYTES, parse_json, body, charge)
             answer = await predict_answer(request, data)
             try:
                 text = await in_codec_thread(looks_large(answer.output), dump_json, answer.output)
@@ -141,7 +150,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 "spec": state.source.spec,
                 "store": state.source.store,
                 "version": None if active is None else active.version,
-                "model": None if active is None else _safe(active.metadata),
+                "model": None if active is None else _public(active.metadata),
                 "draining": state.slot.draining,
                 "following": follower is not None,
                 "poll_interval": None if follower is None else follower.interval,
@@ -225,11 +234,12 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         async def work() -> Response:
             check_model(model_name, version)
             admit()
-            body = await read_body(request, state.options.max_body_bytes, state.body_budget)
+            body = await body_of(request)
             length = header_length(request)
+            charge = charger(request, state.body_budget)
             try:
                 parsed = await in_codec_thread(
-                    len(body) > OFF_LOOP_BYTES, _oip.parse_infer_request, body, length
+                    len(body) > OFF_LOOP_BYTES, _parse_infer, body, length, charge
                 )
             except _oip.InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
@@ -263,13 +273,22 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         async def work() -> Response:
             check_model(model_name, None)
             follower = state.follower
-            if follower is None:
+            if follower is None or state.slot.active is None:  # not followed, or not loaded yet
                 active = state.slot.active
                 version = None if active is None else active.version
                 return JSONResponse({"name": name, "version": version, "swapped": False})
-            # One thread at a time: more callers wait here on the loop, not in threads.
+            # One thread at a time: more callers wait here on the loop, not in threads; and a
+            # check that started after a caller arrived answers it too, so that N clients
+            # cost one store round trip, not N.
+            arrived = time.monotonic()
             async with state.load_lock:
-                result = await asyncio.to_thread(follower.check_now)
+                last = state.last_check
+                if last is not None and last[0] >= arrived:
+                    result = last[1]
+                else:
+                    started = time.monotonic()
+                    result = await asyncio.to_thread(follower.check_now)
+                    state.last_check = (started, result)
             if result.error is not None:
                 raise RefusedError(500, result.error)
             return JSONResponse(
@@ -299,6 +318,10 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     )
 
 
+def _parse_infer(body: bytes, length: int | None, charge: Charge) -> _oip.InferRequest:
+    return _oip.parse_infer_request(body, length, charge=charge)
+
+
 def _encode_response(
     answer: Answer, model_name: str, request_id: str | None, requested: tuple[str, ...]
 ) -> str:
@@ -312,6 +335,8 @@ def _encode_response(
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 
 
-def _safe(metadata: dict[str, Any]) -> Any:
-    """Metadata as JSON can carry it (paths and other objects as text)."""
-    return json.loads(json.dumps(metadata, default=str))
+def _public(metadata: dict[str, Any]) -> Any:
+    """Metadata for any client, as JSON can carry it (objects as text), without local paths:
+    where the cache lies on the server is not a client's business."""
+    shown = {key: value for key, value in metadata.items() if key != "path"}
+    return json.loads(json.dumps(shown, default=str))

@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelshelf import constants
 from modelshelf.serve._batcher import Batcher
-from modelshelf.serve._http import BodyBudget
+from modelshelf.serve._body import BodyBudget
 from modelshelf.serve._metrics import ServeMetrics
 from modelshelf.serve._model import ModelSource, ServeOptions
-from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion
+from modelshelf.serve._slot import AliasFollower, ModelSlot, ServedVersion, SwapResult
 
 __all__ = ["ServeState"]
 
@@ -43,14 +44,20 @@ class ServeState:
     load_error: BaseException | None = None
     started_at: float = field(default_factory=time.time)
     body_budget: BodyBudget = field(init=False)
+    body_timeout: float = field(init=False)
+    body_min_rate: float = field(init=False)
     load_lock: asyncio.Lock = field(init=False)  # one /load check at a time, per event loop
+    last_check: tuple[float, SwapResult] | None = None  # (monotonic start, result) of /load
     _loop: asyncio.AbstractEventLoop | None = None
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
     _loader: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        # Bodies held at once by one worker: a few of the largest allowed, at least 256 MiB.
-        self.body_budget = BodyBudget(max(4 * self.options.max_body_bytes, 256 * 1024 * 1024))
+        # Bodies held at once by one worker, decoded objects included: a few of the largest
+        # allowed, at least 512 MiB (a 64 MiB body of JSON numbers decodes to ~400 MiB).
+        self.body_budget = BodyBudget(max(8 * self.options.max_body_bytes, 512 * 1024 * 1024))
+        self.body_timeout = constants.serve_body_timeout()
+        self.body_min_rate = constants.serve_body_min_rate()
         self.load_lock = asyncio.Lock()
 
     def load_now(self) -> None:
