@@ -236,15 +236,14 @@ def _distributions(top: str) -> frozenset[str]:
 
 
 def _editable_distributions(top: str) -> frozenset[str]:
-    """The editable installs (``pip install -e .``) whose project folder holds ``top``.
+    """The distributions whose ``.pth`` file puts the folder holding ``top`` on ``sys.path``.
 
-    Backends such as hatchling record only a ``.pth`` file for an editable install, so
-    ``packages_distributions`` cannot name the project of a runner being developed: its
-    ``direct_url.json`` (PEP 610) names the folder, and the package must have been found there.
+    An editable install (``pip install -e .``) by a backend such as hatchling records only a
+    ``.pth`` file naming the project's source folder, so ``packages_distributions`` cannot name
+    the project of a runner being developed. The folder the ``.pth`` names is exactly what the
+    distribution provides: a package beside it (``tests/`` next to ``src/``) is not its.
     """
-    import json
     from importlib.metadata import distributions
-    from urllib.parse import unquote, urlsplit
 
     try:
         spec = importlib.util.find_spec(top)
@@ -252,25 +251,26 @@ def _editable_distributions(top: str) -> frozenset[str]:
         return frozenset()
     if spec is None:
         return frozenset()
-    where = [spec.origin, *(spec.submodule_search_locations or [])]
-    located = [Path(w).resolve() for w in where if w and w not in ("built-in", "frozen")]
+    if spec.submodule_search_locations:
+        location = next(iter(spec.submodule_search_locations), None)
+    else:
+        location = spec.origin
+    if not location or location in ("built-in", "frozen"):
+        return frozenset()
+    holder = Path(location).resolve().parent
     names = set()
     for dist in distributions():
-        try:
-            direct = json.loads(dist.read_text("direct_url.json") or "null")
-        except (OSError, ValueError):
-            continue
-        if not isinstance(direct, dict) or not isinstance(direct.get("dir_info"), dict):
-            continue
-        url = direct.get("url")
-        if not direct["dir_info"].get("editable") or not isinstance(url, str):
-            continue
-        parts = urlsplit(url)
-        if parts.scheme != "file":
-            continue
-        project = Path(unquote(parts.path)).resolve()
-        if any(path.is_relative_to(project) for path in located):
-            names.add(dist.metadata["Name"])
+        for file in dist.files or ():
+            if file.suffix != ".pth":
+                continue
+            try:
+                lines = Path(str(file.locate())).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            entries = [line.strip() for line in lines if line.strip()]
+            paths = [e for e in entries if not e.startswith(("#", "import ", "import\t"))]
+            if any(Path(entry).resolve() == holder for entry in paths):
+                names.add(dist.metadata["Name"])
     return frozenset(names)
 
 

@@ -11,7 +11,6 @@ check the package rule clear it.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import textwrap
@@ -276,8 +275,9 @@ def test_the_cli_predict_takes_allow_hook_package(
 def test_a_runner_from_an_editable_install_that_records_no_package_files_is_found(
     url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """hatchling's ``pip install -e .`` records only a ``.pth``: the project is known by its
-    PEP 610 ``direct_url.json``, so a runner being developed is not refused as a stranger's."""
+    """hatchling's ``pip install -e .`` records only a ``.pth`` naming the source folder: a
+    runner in that folder is the distribution's, a package beside it (``tests/`` next to
+    ``src/``) is not."""
     monkeypatch.delenv("MODELSHELF_ALLOWED_HOOK_PACKAGES", raising=False)
     project = tmp_path / "project"
     make_dist(project / "src", "ms_t20_editable", requires_us=True)
@@ -286,8 +286,9 @@ def test_a_runner_from_an_editable_install_that_records_no_package_files_is_foun
     site = tmp_path / "site"
     site.mkdir()
     info.rename(site / info.name)
-    direct = {"url": project.as_uri(), "dir_info": {"editable": True}}
-    (site / info.name / "direct_url.json").write_text(json.dumps(direct))
+    pth = site / "_ms_t20_editable.pth"
+    pth.write_text(f"{project / 'src'}\n")
+    (site / info.name / "RECORD").write_text(f"{pth.name},,\n{info.name}/METADATA,,\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(project / "src"))
     monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
@@ -300,8 +301,8 @@ def test_a_runner_from_an_editable_install_that_records_no_package_files_is_foun
     forge(url, tmp_path, section, "a/editable")
     assert load_model("a/editable", store=fresh(url, tmp_path)).predict(1) == ["hooked", 1]
 
-    # Not editable: the same folder is no longer vouched for by its metadata.
-    (site / info.name / "direct_url.json").write_text(json.dumps({**direct, "dir_info": {}}))
+    # The .pth names another folder (the project root, say): the package is not the project's.
+    pth.write_text(f"{project}\n")
     monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
     with pytest.raises(UntrustedStoreDataError, match="neither modelshelf"):
         load_model("a/editable", store=fresh(url, tmp_path))
