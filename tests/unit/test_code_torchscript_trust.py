@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,20 @@ def archive(changes: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for info in source.infolist():
-            inner = info.filename.split("/", 1)[1]
+            inner = _unmangled(info.filename.split("/", 1)[1])
             target.writestr(info.filename, changes.get(inner, source.read(info)))
     return out.getvalue()
 
 
+def _unmangled(name: str) -> str:
+    """An entry's name as when Sequential is first scripted in the process: once another test
+    has scripted a different Sequential, torch names this one ``container/___torch_mangle_N.py``."""
+    return re.sub(r"/___torch_mangle_\d+(?=\.py)", "", name)
+
+
 def code_of(replace: str, by: str) -> bytes:
     source = zipfile.ZipFile(io.BytesIO(archive({})))
-    name = next(n for n in source.namelist() if n.endswith(CONTAINER))
+    name = next(n for n in source.namelist() if _unmangled(n).endswith(CONTAINER))
     text = source.read(name).decode()
     assert replace in text
     return text.replace(replace, by).encode()

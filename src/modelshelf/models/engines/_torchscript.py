@@ -241,4 +241,4 @@ def load_untrusted(path: Path, torch: Any) -> Any:
     check_compiled(path, unit)
     from torch.jit._recursive import wrap_cpp_module
 
-    return wrap_cpp_module(cpp_module)
+    return wrap_cpp_module(cpp_module)  # type: ignore[no-untyped-call]
