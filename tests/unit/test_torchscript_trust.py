@@ -188,17 +188,41 @@ def test_with_trust_the_same_torchscript_loads_as_torch_loads_it(tmp_path: Path)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch's deprecation of quantized tensors
-def test_a_custom_class_needs_trust(tmp_path: Path) -> None:
-    """A quantized module holds a torch custom class, whose C++ __setstate__ runs while loading."""
+@pytest.mark.parametrize("split", [False, True])
+def test_a_custom_class_needs_trust(split: bool, tmp_path: Path) -> None:
+    """A quantized module holds a torch custom class, whose C++ __setstate__ runs while loading.
+
+    ``split``: the pickle names it as module ``__torch__.torch`` and name ``classes.quantized.X``,
+    which torch's unpickler joins into the same class.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization's own
         quantized = torch.ao.quantization.quantize_dynamic(
             nn.Sequential(nn.Linear(3, 2)), {nn.Linear}, dtype=torch.qint8
         )
     path = _save(quantized, tmp_path / "q.pt")
+    if split:
+        whole = b"__torch__.torch.classes.quantized\nLinearPackedParamsBase\n"
+        parts = b"__torch__.torch\nclasses.quantized.LinearPackedParamsBase\n"
+        data = path.read_bytes()
+        assert data.count(whole) == 1  # stored uncompressed, same length: the zip stays valid
+        path.write_bytes(data.replace(whole, parts))
     with pytest.raises(TrustRequiredError, match=r"torch\.classes"):
         load_file(path, "torchscript")
-    assert load_file(path, "torchscript", trust=True)(torch.zeros(1, 3)).shape == (1, 2)
+    if not split:
+        assert load_file(path, "torchscript", trust=True)(torch.zeros(1, 3)).shape == (1, 2)
+
+
+def test_a_setstate_that_ran_after_the_archive_check_is_still_refused(tmp_path: Path) -> None:
+    """The file could change between the record check and the load: the compiled check sees it."""
+    from modelshelf.models.engines._torchscript import check_compiled
+
+    path, _ = hostile("setstate", tmp_path)
+    unit = torch._C.CompilationUnit()
+    with _jit_quiet():
+        torch._C.import_ir_module(unit, str(path), torch.device("cpu"), {}, False)
+    with pytest.raises(TrustRequiredError, match="__setstate__"):
+        check_compiled(path, unit)
 
 
 def test_the_io_operator_list_is_rederived_from_the_installed_torch() -> None:

@@ -115,7 +115,9 @@ _IO_WORDS = frozenset(
         "python",
     ]
 )
-_CUSTOM_CLASS = "__torch__.torch.classes."
+# A torch custom class is named __torch__.torch.classes.<ns>.<Class>; any name holding this
+# part is refused, whatever prefix the unpickler or the type parser would accept with it.
+_CUSTOM_CLASS = "torch.classes."
 _SETSTATE = b"__setstate__"
 
 
@@ -168,7 +170,7 @@ def check_archive(path: Path, torch: Any) -> None:
             raise _refuse(path, f"runs __setstate__ while loading ({trust.show(record)})")
         if record in ("data.pkl", "constants.pkl"):
             for qualified in _pickle_globals(path, record, content):
-                if qualified.startswith(_CUSTOM_CLASS):
+                if _CUSTOM_CLASS in qualified:
                     raise _refuse(path, f"holds a torch custom class {trust.show(qualified)}")
 
 
@@ -182,7 +184,7 @@ def _pickle_globals(path: Path, record: str, content: bytes) -> Iterator[str]:
             elif opcode.name in ("STACK_GLOBAL", "INST", "OBJ"):  # torch never writes these
                 raise _refuse(path, f"names a class by {opcode.name} in {record}")
     except ValueError as exc:
-        raise _refuse(path, f"has a {record} that cannot be checked ({exc})") from None
+        raise _refuse(path, f"has a {record} that cannot be checked ({trust.show(str(exc))})") from None
 
 
 def check_compiled(path: Path, compilation_unit: Any) -> None:
@@ -201,6 +203,10 @@ def check_compiled(path: Path, compilation_unit: Any) -> None:
             return
         for function in functions:
             checked.add(function.qualified_name)
+            if function.qualified_name.endswith(".__setstate__"):
+                # check_archive refuses these: the file changed since, and it has run
+                owner = function.qualified_name.rsplit(".", 1)[0]
+                raise _refuse(path, f"ran __setstate__ of {trust.show(owner, 120)} while loading")
             for node in _nodes(function.graph.nodes()):
                 _check_node(path, function.qualified_name, node)
 
@@ -224,11 +230,14 @@ def _check_node(path: Path, where: str, node: Any) -> None:
     kind: str = node.kind()
     namespace = kind.partition("::")[0]
     if namespace not in ALLOWED_NAMESPACES or kind in DENIED_OPERATORS:
-        raise _refuse(path, f"calls {trust.show(kind)} (in {trust.show(where)})")
+        raise _refuse(path, f"calls {trust.show(kind)} (in {trust.show(where, 120)})")
     for value in [*node.inputs(), *node.outputs()]:
         if _CUSTOM_CLASS in value.type().annotation_str:
             custom = value.type().annotation_str
-            raise _refuse(path, f"uses a torch custom class {trust.show(custom)} (in {where})")
+            raise _refuse(
+                path,
+                f"uses a torch custom class {trust.show(custom)} (in {trust.show(where, 120)})",
+            )
 
 
 def load_untrusted(path: Path, torch: Any) -> Any:
