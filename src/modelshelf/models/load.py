@@ -125,7 +125,8 @@ def load_model(
         store: a store URL or a :class:`Shelf`; default the default store.
         ignore_requirements: skip the check of the recorded requirements.
         trust: allow formats that run code when loaded (pickle, joblib, a pickled torch module,
-            untrusted skops types); also ``MODELSHELF_TRUST_PICKLE=1``.
+            untrusted skops types) and TorchScript whose code calls operators beyond tensor
+            math (files, processes, network); also ``MODELSHELF_TRUST_PICKLE=1``.
         progress: show progress bars (default: when stderr is a terminal).
         loader: ``"package.module:function"`` of an installed module: ``function(path)`` returns
             the model (``path`` is the local path or the snapshot folder) and ``predict`` calls
@@ -144,7 +145,9 @@ def load_model(
         NotAModelError: a version with no model section in which detection finds no model file;
             the message names every candidate.
         UnknownModelFormatError: a local path detection does not recognise.
-        TrustRequiredError: a pickle-based format without ``trust``; nothing was unpickled.
+        TrustRequiredError: a pickle-based format without ``trust``; nothing was unpickled. Or
+            TorchScript calling an operator that reaches files, processes or the network;
+            none of its code ran.
         RequirementsError: requirements are missing or mismatched; every one is listed.
         InvalidInputError: ``loader`` is malformed or not in an installed module.
         UntrustedStoreDataError: the model section is malformed, or its runner path is not an

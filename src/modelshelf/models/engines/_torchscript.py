@@ -184,7 +184,8 @@ def _pickle_globals(path: Path, record: str, content: bytes) -> Iterator[str]:
             elif opcode.name in ("STACK_GLOBAL", "INST", "OBJ"):  # torch never writes these
                 raise _refuse(path, f"names a class by {opcode.name} in {record}")
     except ValueError as exc:
-        raise _refuse(path, f"has a {record} that cannot be checked ({trust.show(str(exc))})") from None
+        why = trust.show(str(exc))
+        raise _refuse(path, f"has a {record} that cannot be checked ({why})") from None
 
 
 def check_compiled(path: Path, compilation_unit: Any) -> None:
