@@ -340,3 +340,20 @@ def test_a_damaged_archive_is_still_a_modelshelf_error(tmp_path: Path) -> None:
     (tmp_path / "model.pt").write_bytes(data[: len(data) // 2] + data[-2000:])
     with pytest.raises(ModelshelfError):
         load_model(tmp_path / "model.pt")
+
+
+def test_serve_refuses_torchscript_reading_files_unless_trusted(tmp_path: Path) -> None:
+    """What ``modelshelf serve`` + ``POST /predict`` handed back before: the reader's file."""
+    from starlette.testclient import TestClient
+
+    from modelshelf.serve import create_app
+
+    path, _ = hostile("forward-reads", tmp_path)
+    url = (tmp_path / "store").as_uri()
+    with _jit_quiet():
+        scripted = torch.jit.load(str(path))
+    register_torch_model("svc", scripted, store=Shelf(url, cache_dir=tmp_path / "w"))
+    with pytest.raises(TrustRequiredError, match="aten::from_file"):
+        create_app("svc", store=url, load="now")
+    with TestClient(create_app("svc", store=url, load="now", trust=True)) as client:
+        assert bytes(client.post("/predict", content=b"[[0.0]]").json()) == b"SECRET"
