@@ -175,12 +175,14 @@ def check_archive(path: Path, torch: Any) -> None:
 
 
 def _pickle_globals(path: Path, record: str, content: bytes) -> Iterator[str]:
-    """The ``module.name`` of every GLOBAL in a pickle record, as torch's unpickler joins them."""
+    """The ``module.name`` of every GLOBAL in a pickle record, as torch's unpickler joins them
+    (or with more dots, never fewer)."""
     try:
         for opcode, arg, _ in pickletools.genops(content):
             if opcode.name == "GLOBAL":
-                module, _, name = str(arg).partition(" ")
-                yield f"{module}.{name}"
+                # pickletools joins module and name with a space, torch with a dot; a module
+                # name may hold spaces itself, so every space counts as the join
+                yield str(arg).replace(" ", ".")
             elif opcode.name in ("STACK_GLOBAL", "INST", "OBJ"):  # torch never writes these
                 raise _refuse(path, f"names a class by {opcode.name} in {record}")
     except ValueError as exc:
