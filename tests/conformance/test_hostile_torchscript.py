@@ -36,8 +36,9 @@ def test_torchscript_reading_files_needs_trust_and_ordinary_models_load(
 
     reader = Shelf(remote_store.url, cache_dir=tmp_path / "r", **remote_store.options)
     for name in ("plain", "registered"):
-        with pytest.raises(TrustRequiredError, match="aten::from_file"):
+        with pytest.raises(TrustRequiredError, match="aten::from_file") as info:
             load_model(name, store=reader)
+        assert str(info.value).startswith(f"{name}:")  # the asset, then its store
     example = torch.randn(2, 5, 4)
     with torch.no_grad():
         expected = module(example)

@@ -333,8 +333,10 @@ def test_a_hostile_registered_torch_model_from_a_store_needs_trust(tmp_path: Pat
         scripted = torch.jit.load(str(path))
     register_torch_model("m", scripted, store=Shelf(url, cache_dir=tmp_path / "w"))
     reader = Shelf(url, cache_dir=tmp_path / "r")
-    with pytest.raises(TrustRequiredError, match="aten::from_file"):
+    with pytest.raises(TrustRequiredError, match="aten::from_file") as info:
         load_model("m", store=reader)
+    assert str(info.value).startswith(f"m:1.0 in {url}: model.pt is TorchScript that calls")
+    assert str(tmp_path / "r") not in str(info.value)  # the file, not where the cache is
     out = load_model("m", store=reader, trust=True).predict([[0.0]])
     assert bytes(out.tolist()) == b"SECRET"
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +27,7 @@ from modelshelf.errors import (
     InvalidInputError,
     NotAModelError,
     RequirementsError,
+    TrustRequiredError,
     UnknownModelFormatError,
     UntrustedStoreDataError,
 )
@@ -198,7 +200,8 @@ def load_model(
                 f" or pass loader='package.module:function'{lines}"
                 f"\n  Formats tried: {', '.join(exc.tried)}."
             ) from None
-        return _detected(found, path, manifest, trusted)
+        with _naming(where):
+            return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
         raise _untrusted(where, "the model section is not an object", shelf.url)
     path = shelf.pull_resolved(resolved, progress=progress)
@@ -223,11 +226,21 @@ def load_model(
     )
     props = _props(section.get("props"), where, shelf.url)
     artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-    if _takes_trust(runner.load_model):
-        model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
-    else:
-        model = runner.load_model(props, artifacts)
+    with _naming(where):
+        if _takes_trust(runner.load_model):
+            model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
+        else:
+            model = runner.load_model(props, artifacts)
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+
+
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """A refusal for want of trust names the asset and its store (the loader knows the file)."""
+    try:
+        yield
+    except TrustRequiredError as exc:
+        raise TrustRequiredError(f"{where}: {exc}") from None
 
 
 def _with_runner(
