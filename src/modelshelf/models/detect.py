@@ -90,7 +90,9 @@ ENGINES = ("pickle", "joblib", "skops", "torch", "torchscript", "safetensors", "
 ORDER = ("torchscript", "torch", "skops", "safetensors", "joblib", "pickle", "onnx")
 """Engines in the order their rules are tried (see the table above)."""
 # TorchScript is read by torch's own restricted loader (no arbitrary globals), as registered
-# TorchScript models are; a torch zip may hold a pickled module (a state_dict needs no trust).
+# TorchScript models are, and its code is checked before it runs: operators beyond tensor math
+# need trust (models/engines/_torchscript.py); a torch zip may hold a pickled module (a
+# state_dict needs no trust).
 NEEDS_TRUST = frozenset({"pickle", "joblib", "torch"})
 """Formats whose loading can run code stored in the file."""
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +27,7 @@ from modelshelf.errors import (
     InvalidInputError,
     NotAModelError,
     RequirementsError,
+    TrustRequiredError,
     UnknownModelFormatError,
     UntrustedStoreDataError,
 )
@@ -125,7 +127,8 @@ def load_model(
         store: a store URL or a :class:`Shelf`; default the default store.
         ignore_requirements: skip the check of the recorded requirements.
         trust: allow formats that run code when loaded (pickle, joblib, a pickled torch module,
-            untrusted skops types); also ``MODELSHELF_TRUST_PICKLE=1``.
+            untrusted skops types) and TorchScript whose code calls operators beyond tensor
+            math (files, processes, network); also ``MODELSHELF_TRUST_PICKLE=1``.
         progress: show progress bars (default: when stderr is a terminal).
         loader: ``"package.module:function"`` of an installed module: ``function(path)`` returns
             the model (``path`` is the local path or the snapshot folder) and ``predict`` calls
@@ -144,7 +147,9 @@ def load_model(
         NotAModelError: a version with no model section in which detection finds no model file;
             the message names every candidate.
         UnknownModelFormatError: a local path detection does not recognise.
-        TrustRequiredError: a pickle-based format without ``trust``; nothing was unpickled.
+        TrustRequiredError: a pickle-based format without ``trust``; nothing was unpickled. Or
+            TorchScript calling an operator that reaches files, processes or the network;
+            none of its code ran.
         RequirementsError: requirements are missing or mismatched; every one is listed.
         InvalidInputError: ``loader`` is malformed or not in an installed module.
         UntrustedStoreDataError: the model section is malformed, or its runner path is not an
@@ -195,7 +200,8 @@ def load_model(
                 f" or pass loader='package.module:function'{lines}"
                 f"\n  Formats tried: {', '.join(exc.tried)}."
             ) from None
-        return _detected(found, path, manifest, trusted)
+        with _naming(where):
+            return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
         raise _untrusted(where, "the model section is not an object", shelf.url)
     path = shelf.pull_resolved(resolved, progress=progress)
@@ -220,11 +226,21 @@ def load_model(
     )
     props = _props(section.get("props"), where, shelf.url)
     artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-    if _takes_trust(runner.load_model):
-        model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
-    else:
-        model = runner.load_model(props, artifacts)
+    with _naming(where):
+        if _takes_trust(runner.load_model):
+            model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
+        else:
+            model = runner.load_model(props, artifacts)
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+
+
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """A refusal for want of trust names the asset and its store (the loader knows the file)."""
+    try:
+        yield
+    except TrustRequiredError as exc:
+        raise TrustRequiredError(f"{where}: {exc}") from None
 
 
 def _with_runner(

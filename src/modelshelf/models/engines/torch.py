@@ -16,6 +16,7 @@ from modelshelf.models.engines._common import (
     register_engine_model,
     require_trust,
 )
+from modelshelf.models.engines._torchscript import load_untrusted
 from modelshelf.models.runner import Runner
 
 __all__ = ["TorchPickleRunner", "TorchRunner", "load_file", "register_torch_model"]
@@ -74,6 +75,9 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     """Load a torch file: ``fmt`` is ``torchscript``, ``state_dict``, ``pickle`` (needs trust)
     or ``auto`` (a plain ``torch.save`` file of unknown content).
 
+    TorchScript loads without trust only when its code is plain tensor math: operators that can
+    reach files, processes or the network need trust (:mod:`._torchscript`).
+
     The one torch loader: the runners call it with the file their props name, and plain model
     files (:mod:`modelshelf.models.plain`) with the detected file. ``auto`` loads with
     ``weights_only=True`` (tensors and plain containers: a state_dict) and needs trust only
@@ -94,7 +98,10 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
 
     if fmt == "torchscript":
         with _jit_quiet():
-            module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+            if trust:
+                module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+            else:  # its code may call operators that read files: only plain tensor math passes
+                module = load_untrusted(path, torch)
         module.eval()
         return module
     if fmt == "state_dict":
