@@ -85,7 +85,9 @@ EXAMPLES = [
 @click.option(
     "--trust",
     is_flag=True,
-    help="Allow formats that run code when loaded (pickle); only for files you trust.",
+    help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules) and"
+    " TorchScript calling operators that reach files, processes or the network; only for"
+    " files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
 )
 @click.option(
     "--allow-hook-package",
