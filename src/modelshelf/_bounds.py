@@ -3,7 +3,8 @@
 Part of the trust boundary (:mod:`modelshelf.trust` re-exports all of it). A manifest is bounded
 before it is decoded (:func:`check_json_budget`: counts in the raw bytes), its kept sections and
 metadata after (:func:`check_section`, :func:`check_metadata`), and a store's listing while it
-arrives (:func:`bounded_listing`). Pure: no I/O but the one ``MODELSHELF_MAX_MANIFEST_MIB`` read.
+arrives (:func:`bounded_listing`: keys and bytes of key names). Pure: no I/O but the reads of
+``MODELSHELF_MAX_MANIFEST_MIB`` and ``MODELSHELF_MAX_LIST_MIB``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from modelshelf import constants
 from modelshelf._text import MAX_TEXT, check_text, show
@@ -139,28 +140,53 @@ def check_metadata(value: object) -> dict[str, str]:
     return found
 
 
-_Listed = TypeVar("_Listed")
+class _Keyed(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_Listed = TypeVar("_Listed", bound=_Keyed)
 
 
 def bounded_listing(
-    listing: Iterable[_Listed], limit: int, where: str, *, store: str = ""
+    listing: Iterable[_Listed],
+    limit: int,
+    where: str,
+    *,
+    store: str = "",
+    max_bytes: int | None = None,
 ) -> Iterator[_Listed]:
-    """``listing`` as it arrives, refused once it holds more than ``limit`` keys.
+    """``listing`` as it arrives, refused once it holds more than ``limit`` keys or more than
+    ``max_bytes`` bytes of key names (UTF-8; default ``MODELSHELF_MAX_LIST_MIB``).
 
     A store chooses how long its listing is: one that pages forever (or returns the same page
     again and again) would keep a mirror, a gc or an alias lookup reading, and growing, without
-    end. The listing is refused, never cut short: a caller must not act on part of it (gc
-    would delete blobs referenced by the manifests it did not see).
+    end. Keys alone do not bound the memory: a million keys of 1,000 bytes (S3 allows 1,024)
+    held 1,186 MiB in a mirror, which keeps every key. The listing is refused, never cut
+    short: a caller must not act on part of it (gc would delete blobs referenced by the
+    manifests it did not see).
 
     Raises:
         UntrustedStoreDataError: naming ``where``, the bound and how to raise it.
     """
+    byte_limit = constants.max_list_bytes() if max_bytes is None else max_bytes
+    total = 0
     for count, item in enumerate(listing):
         if count >= limit:
             raise UntrustedStoreDataError(
                 f"{where}: the store listed more than {limit} keys, more than modelshelf reads"
                 " from one listing; stopped, nothing was done with the part read. If the store"
                 " really holds that many, raise MODELSHELF_MAX_LIST_KEYS",
+                store=store,
+            )
+        key = item.path
+        total += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
+        if total > byte_limit:
+            raise UntrustedStoreDataError(
+                f"{where}: the store listed more than {byte_limit / 2**20:g} MiB of key names"
+                f" ({count + 1} keys), more than modelshelf reads from one listing; stopped,"
+                " nothing was done with the part read. If the store really holds keys that"
+                " long, raise MODELSHELF_MAX_LIST_MIB",
                 store=store,
             )
         yield item

@@ -21,7 +21,7 @@ audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
 any path joined into the cache inside (lexical)                     Cache; _user_folder (on a
                                                                     root resolved first)
-number of keys in a listing    bounded_listing                      KeyLayout._listed, mirror
+keys, key bytes of a listing   bounded_listing                      KeyLayout._listed, mirror
 ```
 
 The ``check_*`` functions raise ``ValueError`` with a one-line reason; the caller, which knows
