@@ -27,7 +27,7 @@ RUNAWAY = 20_000  # keys of 1,000 bytes read this far (19 MiB) were not bounded 
 
 def _long_keys(prefix: str, width: int = 1000, char: str = "k") -> Iterator[ObjectMeta]:
     for i in range(RUNAWAY):
-        yield ObjectMeta((f"{prefix}/" + char * width)[: -10] + f"{i:010d}", 1, etag="e")
+        yield ObjectMeta((f"{prefix}/" + char * width)[:-10] + f"{i:010d}", 1, etag="e")
     raise AssertionError(f"the listing of {prefix} was read past {RUNAWAY} keys")
 
 
