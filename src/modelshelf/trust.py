@@ -54,6 +54,7 @@ from modelshelf._bounds import (
     check_json_budget,
     check_metadata,
     check_section,
+    loads_json,
     manifest_cap,
 )
 from modelshelf._text import MAX_LINE, MAX_TEXT, check_text, escape_controls, show
@@ -91,6 +92,7 @@ __all__ = [
     "is_git_name",
     "is_name",
     "listed_version",
+    "loads_json",
     "manifest_cap",
     "escape_controls",
     "show",
