@@ -24,6 +24,8 @@ The rules, each closing a way a credential reached the screen:
   ``key`` or ``pw``, or is ``sig``, ``pass`` or ``pw``.
 - Cutting more than the secret is accepted (an ``@`` later on a line after a non-port
   ``host:x``); showing any part of it is not.
+- Linear time whatever the text (a store's or a plugin's message may be long): each run and
+  line is searched for its last ``@`` once, and a scheme is matched only where a word starts.
 """
 
 from __future__ import annotations
@@ -58,14 +60,61 @@ def is_secret_name(name: str) -> bool:
     )
 
 
-_SCHEME = r"[A-Za-z][\w+.-]*://"
-# The user: no '/', '@', ':', whitespace or IPv6 bracket. The password: to the last '@' before
-# whitespace; else, unless a port follows the ':', to the last '@' of the line.
-_URL_PASSWORD = re.compile(
-    rf"(?P<head>{_SCHEME}[^/@:\s\[\]]*):(?:\S*|(?!\d{{1,5}}(?:[/?#\s]|$))[^\r\n]*)@"
-)
-# A fragment runs to whitespace, '"', '<' or '>' (never raw in a URL); a raw "'" may be in it.
-_URL_FRAGMENT = re.compile(rf"(?P<url>{_SCHEME}[^\s\"<>#]*)#[^\s\"<>]*")
+# Where a URL's userinfo may start: a scheme that begins a word (never mid-word, so a long word
+# is read once, not once per letter), then the user (no '/', '@', ':', whitespace or IPv6
+# bracket) and its ':'.
+_USER_HEAD = re.compile(r"(?<![\w+.-])[A-Za-z][\w+.-]*://[^/@:\s\[\]]*:")
+_PORT = re.compile(r"\d{1,5}(?:[/?#\s]|$)")
+_SPACE = re.compile(r"\s")
+_LINE_END = re.compile(r"[\r\n]")
+# The runs a fragment can be in: whitespace, '"', '<' and '>' are never raw in a URL.
+_RUN = re.compile(r"[^\s\"<>]+")
+
+
+class _LastAt:
+    """The last '@' before the end of the stretch (run or line) holding a position: found once
+    per stretch, so a text of many URLs is read in linear time."""
+
+    def __init__(self, text: str, end: re.Pattern[str]) -> None:
+        self.text, self.end_pattern = text, end
+        self.stop, self.at = -1, -1
+
+    def after(self, position: int) -> int:
+        if position >= self.stop:
+            found = self.end_pattern.search(self.text, position)
+            self.stop = found.start() if found else len(self.text)
+            self.at = self.text.rfind("@", position, self.stop)
+        return self.at if self.at > position else -1
+
+
+def _cut_passwords(text: str) -> str:
+    """Cut ``:password`` of every ``scheme://user:password@``: to the last '@' of its run of
+    non-whitespace; with none there, and no port after the ':', to the last '@' of its line."""
+    if "@" not in text:
+        return text
+    in_run, in_line = _LastAt(text, _SPACE), _LastAt(text, _LINE_END)
+    kept, done, position = [], 0, 0
+    while (head := _USER_HEAD.search(text, position)) is not None:
+        colon = head.end() - 1
+        at = in_run.after(colon)
+        if at < 0 and not _PORT.match(text, colon + 1):
+            at = in_line.after(colon)
+        if at < 0:
+            position = head.end()
+            continue
+        kept.append(text[done:colon])
+        done = position = at  # the '@' is kept
+    kept.append(text[done:])
+    return "".join(kept)
+
+
+def _cut_fragment(run: re.Match[str]) -> str:
+    word = run[0]
+    scheme = word.find("://")
+    mark = word.find("#", scheme) if scheme > 0 else -1
+    return word[:mark] if mark > 0 else word
+
+
 # A parameter starts a query or matrix parameter, or a word; its value runs to the next
 # separator, or is quoted.
 _PARAM = re.compile(
@@ -93,6 +142,7 @@ def without_secrets(text: str) -> str:
         >>> without_secrets("see https://u:pw/x@h/c?sv=1&sig=abc#t=1 and AccountKey=k;A=b")
         'see https://u@h/c?sv=1&sig=*** and AccountKey=***;A=b'
     """
-    text = _URL_PASSWORD.sub(r"\g<head>@", text)
-    text = _URL_FRAGMENT.sub(r"\g<url>", text)
+    text = _cut_passwords(text)
+    if "#" in text:
+        text = _RUN.sub(_cut_fragment, text)
     return _PARAM.sub(_cut_param, text)
