@@ -21,7 +21,7 @@ The rules, each closing a way a credential reached the screen:
   ``"``, ``<`` or ``>`` (none is raw in a URL), or is quoted.
 - A name looks secret when, case-folded and with ``-`` and ``_`` ignored, it holds a
   credential word (secret, password, token, credential, auth, signature, bearer, ...), ends in
-  ``key`` or ``pw``, or is ``sig``, ``pass`` or ``pw``.
+  ``key`` or ``pw``, or is (or has a ``-_.``-separated word) ``key``, ``sig``, ``pass``, ``pw``.
 - Cutting more than the secret is accepted (an ``@`` later on a line after a non-port
   ``host:x``); showing any part of it is not.
 - Linear time whatever the text (a store's or a plugin's message may be long): each run and
@@ -53,8 +53,10 @@ def is_secret_name(name: str) -> bool:
         [True, True, True, False, True]
     """
     folded = name.casefold().replace("-", "").replace("_", "")
+    words = re.split(r"[-_.]", name.casefold())
     return (
         folded in _SECRET_NAMES
+        or any(word in _SECRET_NAMES for word in words)  # aws_sse_customer_key_base64
         or folded.endswith(_SECRET_ENDINGS)
         or bool(_SECRET_WORDS.search(folded))
     )

@@ -92,6 +92,7 @@ def test_what_is_no_secret_is_kept(text: str) -> None:
     [
         *("api-key", "API_KEY", "apiKey", "pw", "PASS", "pwd", "bearer", "Authorization"),
         *("db_pw", "client-secret", "sas_token", "x-amz-security-token", "Account-Key", "sig"),
+        *("aws_sse_customer_key_base64", "key.pass"),
     ],
 )
 def test_secret_names_are_one_rule_for_options_and_parameters(name: str) -> None:
