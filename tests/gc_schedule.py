@@ -4,6 +4,8 @@ Each side runs in its own thread over its own :class:`Gated` view of one store. 
 matter are named; a :class:`Schedule` lets each one happen only after every event listed before
 it has finished, so an order such as ``C < P < D < L`` is forced exactly:
 
+- ``R``: gc's second listing of the manifests, the last before it deletes (every order starts
+  with it: a commit before it would simply keep the blob);
 - ``Lk``: the writer looks the blob up (its first HEAD of the blob key) and finds it present;
 - ``C``: the writer commits its manifest;
 - ``P``: the writer looks the blob up again after its commit (its second HEAD);
@@ -24,12 +26,12 @@ from modelshelf.backends import Backend, ObjectMeta, PutMode
 
 # Every order of the five events in which the writer reuses the blob (Lk < D), C < P and D < L.
 ORDERS = [
-    "Lk D L C P",
-    "Lk D C L P",
-    "Lk D C P L",
-    "Lk C D L P",
-    "Lk C D P L",
-    "Lk C P D L",
+    "R Lk D L C P",
+    "R Lk D C L P",
+    "R Lk D C P L",
+    "R Lk C D L P",
+    "R Lk C D P L",
+    "R Lk C P D L",
 ]
 
 
@@ -100,8 +102,9 @@ class Gated(WrappedBackend):
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         if self.side == "gc" and prefix == "assets":
             self.asset_lists += 1
-            if self.asset_lists == 3:  # gc's listing after its deletes
-                listed = self.schedule.around("L", lambda: list(self.inner.list(prefix)))
+            if self.asset_lists in (2, 3):  # gc's listings before and after its deletes
+                event = "R" if self.asset_lists == 2 else "L"
+                listed = self.schedule.around(event, lambda: list(self.inner.list(prefix)))
                 assert isinstance(listed, list)
                 return iter(listed)
         return self.inner.list(prefix)
