@@ -152,7 +152,8 @@ def test_the_next_gc_restores_a_blob_a_killed_gc_left_in_quarantine(
     dying = DiesBeforeLastListing(inner, lambda: shelf.push(model, "new", progress=False))
     with pytest.raises(KeyboardInterrupt):
         collect_garbage(Store(dying), now=LATER)
-    assert not shelf.verify("new:1.0", progress=False).ok  # the blob sits in the quarantine
+    (fault,) = shelf.verify("new:1.0", progress=False).faults  # the blob is in the quarantine
+    assert fault.problem == "missing" and "/gc/" in fault.actual and "modelshelf gc" in fault.actual
     assert len(quarantine(inner)) == 1
     report = collect_garbage(Store(inner), now=LATER + timedelta(days=2))
     assert report.deleted == () and report.restored == ("new:1.0",)
