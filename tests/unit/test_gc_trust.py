@@ -209,3 +209,24 @@ def test_copying_again_repairs_a_destination_version_that_lost_a_blob(
     assert destination.verify("m:1.0", progress=False).ok
     third = source.copy("m:1.0", destination, progress=False)
     assert third.already_there and third.blobs_copied == 0 and third.blobs_present == 1
+
+
+def test_a_copy_the_service_refuses_is_streamed_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 copies at most 5 GiB in one request: a refused server-side copy falls back to get+put;
+    a missing source is still 'not found'."""
+    from obstore import exceptions as obx
+
+    from modelshelf.backends import _obstore
+    from modelshelf.errors import ObjectNotFoundError
+
+    backend = open_backend("memory://gc-copy-fallback")
+    backend.put("blobs/big", b"large object")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise obx.GenericError("EntityTooLarge: the copy source is larger than 5 GiB")
+
+    monkeypatch.setattr(_obstore.obstore, "copy", refuse)
+    backend.copy("blobs/big", "gc/big")
+    assert backend.read("gc/big") == b"large object"
+    with pytest.raises(ObjectNotFoundError):
+        backend.copy("blobs/absent", "gc/absent")

@@ -252,6 +252,10 @@ class Backend(abc.ABC):
         reader = _ChunkReader(self.get(source, chunk_size=8 << 20))
         try:
             self.put(target, cast("BinaryIO", reader))  # a binary file object, io's kind
+        except Exception:
+            if reader.failure is not None:  # the read failed (not found...): its own error
+                raise reader.failure from None
+            raise
         finally:
             reader.close()
 
@@ -282,6 +286,7 @@ class _ChunkReader(io.RawIOBase):
         self._stop = threading.Event()
         self._left = memoryview(b"")
         self._ended = False
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._fetch, args=(chunks,), daemon=True)
         self._thread.start()
 
@@ -316,6 +321,7 @@ class _ChunkReader(io.RawIOBase):
                 return 0
             if isinstance(item, BaseException):
                 self._ended = True
+                self.failure = item
                 raise item
             self._left = memoryview(item)
         size = min(len(buffer), len(self._left))
