@@ -250,9 +250,9 @@ def _recover(
         lacking = {
             sha: names for sha, names in users.items() if not store.has_blob(sha, held[sha].size)
         }
-        kept = _put_back(
-            store, run, lacking, {sha: held[sha].size for sha in lacking}, restored, broken
-        )
+        sizes = {sha: held[sha].size for sha in lacking}
+        why = "uses a blob that a gc stopped midway left in its quarantine"
+        kept = _put_back(store, run, lacking, sizes, restored, broken, why)
         stale = [
             sha
             for sha, meta in held.items()
@@ -279,6 +279,7 @@ def _put_back(
     sizes: dict[str, int],
     restored: set[str],
     broken: set[str],
+    why: str = "was committed while gc ran and uses a blob gc was deleting",
 ) -> set[str]:
     """Put each blob of ``users`` back from ``run``'s quarantine; the ones to keep there
     (they could not be put back for a reason other than their own bytes)."""
@@ -297,10 +298,7 @@ def _put_back(
             )  # fmt: skip
             return None if isinstance(exc, IntegrityError | ObjectNotFoundError) else sha
         restored.update(users[sha])
-        logger.warning(
-            "%s was committed while gc ran and uses a blob gc was deleting; gc put it back",
-            ", ".join(users[sha]),
-        )
+        logger.warning("%s %s; gc put it back", ", ".join(users[sha]), why)
         return None
 
     found: Callable[[str], str | None] = one
