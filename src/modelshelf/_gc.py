@@ -298,7 +298,8 @@ def _put_back(
             )  # fmt: skip
             return None if isinstance(exc, IntegrityError | ObjectNotFoundError) else sha
         restored.update(users[sha])
-        logger.warning("%s %s; gc put it back", ", ".join(users[sha]), why)
+        for spec in users[sha]:
+            logger.warning("%s %s; gc put it back", spec, why)
         return None
 
     found: Callable[[str], str | None] = one

@@ -110,7 +110,7 @@ def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool, quiet: bool
         f" and {report.young} younger than {grace}"
         + (f", and {report.undated} the store gives no time for" if report.undated else "")
         + (
-            f"; put back the blobs of {len(report.restored)} versions committed meanwhile"
+            f"; put back the blobs gc was deleting that {len(report.restored)} versions use"
             if report.restored
             else ""
         )
