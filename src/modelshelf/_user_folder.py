@@ -17,8 +17,11 @@ is replaced without asking: nothing is lost. A caller may also mark a path *ours
 it wrote and its index records unchanged), which is replaced like the same content.
 
 Each file is written to a temporary name in its own folder (:func:`temp_name`: dot-prefixed,
-unique, under NAME_MAX bytes) and renamed into place; the way to it is checked again with
-``lstat`` right before the rename, so a link made since the plan is refused, not followed.
+unique, under NAME_MAX bytes) and renamed into place, all through directory descriptors
+(:mod:`modelshelf._dir_fd`): the root and each folder on the way are opened with ``O_NOFOLLOW``,
+made with ``mkdirat``, and the temporary file is created, renamed and removed relative to its
+folder's descriptor (:meth:`UserFolder.slot`). A folder swapped for a link at any moment is
+never followed; the way is walked again before the rename, so such a swap is refused by name.
 
 Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
 typed first is expanded); the folder's root is made absolute and resolved once
@@ -29,16 +32,18 @@ typed first is expanded); the folder's root is made absolute and resolved once
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from modelshelf._dir_fd import fd_path, open_folder, walk
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
 from modelshelf.trust import escape_controls, inside
@@ -46,6 +51,7 @@ from modelshelf.trust import escape_controls, inside
 __all__ = [
     "MAX_NAME_BYTES",
     "Judge",
+    "Slot",
     "Step",
     "UserFolder",
     "Verdict",
@@ -101,6 +107,11 @@ def hash_regular_file(path: Path, size: int) -> str | None:
         fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
+    return _hash_fd(fd, size)
+
+
+def _hash_fd(fd: int, size: int) -> str | None:
+    """The sha256 of the open regular file ``fd`` if it has ``size`` bytes; closes ``fd``."""
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size != size:
@@ -172,7 +183,6 @@ class UserFolder:
         absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
         self.label = label
-        self._made: set[Path] = set()  # folders this writer made or found: mkdir skipped
         self._seen: dict[Path, os.stat_result | None] | None = None  # lstat memo while planning
         try:
             info = absolute.lstat()
@@ -297,30 +307,6 @@ class UserFolder:
         self._allow(path, what)
         return Step(rel, path, "replace", tuple(clear))
 
-    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
-        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
-        then takes its place; what was there is removed only after (links in it unfollowed)."""
-        if step.action == "keep":
-            return
-        self.prepare(step)
-        temp = self.temp_path(step)
-        old = self.temp_path(step, "old")
-        try:
-            temp.mkdir()
-            fill(temp)
-            self.check_way(step)
-            if step.action == "replace":
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(step.path, old)
-            os.replace(temp, step.path)
-        finally:
-            for leftover in (temp, old):
-                with contextlib.suppress(FileNotFoundError):
-                    if stat.S_ISDIR(leftover.lstat().st_mode):
-                        shutil.rmtree(leftover)
-                    else:
-                        leftover.unlink()
-
     def _other_content(self) -> str:
         return f"exists and does not hold {self.label}" if self.label else "holds other content"
 
@@ -340,67 +326,187 @@ class UserFolder:
         )
 
     # -- writing ----------------------------------------------------------------------------
-    def prepare(self, step: Step) -> None:
-        """Make ``step``'s folders (and, with overwrite, remove what it clears), checking the
-        way again: no link may have appeared since the plan."""
-        for path in step.clear:
-            if path == step.path:
-                continue  # a folder at the name goes only once the new file is ready
-            with contextlib.suppress(FileNotFoundError):
-                # An earlier step of this plan may have put a folder there already (the file
-                # ``a`` cleared for ``a/x`` is the folder ``a`` by the time ``a/y`` comes).
-                if not stat.S_ISDIR(path.lstat().st_mode):
-                    path.unlink()
-        if step.path.parent not in self._made or step.clear:
-            self.root.mkdir(parents=True, exist_ok=True)  # the user named it: made as named
-            folder = self.root
-            for part in step.rel.split("/")[:-1]:
-                folder = folder / part
-                with contextlib.suppress(FileExistsError):
-                    folder.mkdir()  # not parents=True: each level is made here, never followed
-            self._made.add(step.path.parent)
-        self.check_way(step)  # every time: the tree may have changed since
-
-    def check_way(self, step: Step) -> None:
-        """Refuse if a folder on the way to ``step.path`` (the root included) is not a real
-        folder, or a link now sits at the name: called right before each rename."""
-        folder = self.root
-        for part in ["", *step.rel.split("/")[:-1]]:
-            folder = folder / part if part else folder
-            info = folder.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                raise self._refusal(folder, _LINK)
-            if not stat.S_ISDIR(info.st_mode):
-                raise self._refusal(folder, "is no longer a folder")
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISLNK(step.path.lstat().st_mode) and step.action != "replace":
-                raise self._refusal(step.path, _LINK)
-
-    def temp_path(self, step: Step, tag: str = "tmp") -> Path:
-        """A temporary name beside ``step.path`` (see :func:`temp_name`)."""
-        return step.path.with_name(temp_name(step.path.name, tag=tag))
-
-    def commit(self, step: Step, temp: Path) -> None:
-        """Rename ``temp`` to ``step.path`` after checking the way once more; a folder the
-        plan was allowed to replace is removed (links in it are removed, not followed)."""
-        self.check_way(step)
-        if step.path in step.clear:
-            with contextlib.suppress(FileNotFoundError):
-                info = step.path.lstat()
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(step.path)
-        os.replace(temp, step.path)
+    @contextlib.contextmanager
+    def slot(self, step: Step, tag: str = "tmp") -> Iterator[Slot]:
+        """Make ``step``'s folders (and, with overwrite, remove the files it clears) through
+        directory descriptors, refusing a link met anywhere on the way, and give a
+        :class:`Slot`: a temporary name in the open folder, removed on the way out unless
+        committed."""
+        fd = self._open_parent(step)
+        slot = Slot(self, step, fd, temp_name(step.path.name, tag=tag))
+        try:
+            yield slot
+        finally:
+            try:
+                for name in (slot.temp, slot.old):
+                    _remove(name, fd)
+            finally:
+                os.close(fd)
 
     def place(self, step: Step, fill: Callable[[Path], None], tag: str = "tmp") -> None:
         """Write ``step`` (unless kept): ``fill`` writes (or links) the temporary path, which is
         then renamed into place; nothing is left under a temporary name."""
         if step.action == "keep":
             return
-        self.prepare(step)
-        temp = self.temp_path(step, tag)
+        with self.slot(step, tag) as slot:
+            fill(slot.path)
+            slot.commit()
+
+    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
+        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
+        then takes its place; what was there is removed only after (links in it unfollowed)."""
+        if step.action == "keep":
+            return
+        with self.slot(step) as slot:
+            os.mkdir(slot.temp, 0o700, dir_fd=slot.fd)  # ours alone until it takes its place
+            fill(slot.path)
+            os.chmod(slot.temp, 0o777 & ~_umask(), dir_fd=slot.fd, follow_symlinks=False)
+            slot.swap_tree()
+
+    def _open_root(self) -> int:
+        """The root, made as the user named it, opened without following a link in its place
+        (it was resolved once: a link there now was swapped in since)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         try:
-            fill(temp)
-            self.commit(step, temp)
+            return open_folder(self.root)
+        except OSError as exc:
+            raise self._way_refusal(exc, self.root) from None
+
+    def _open_parent(self, step: Step) -> int:
+        """A descriptor of ``step``'s folder, made level by level from the root's; the files
+        ``step`` clears (overwrite: a file where a folder goes) are unlinked through their
+        folder's descriptor first."""
+        root = self._open_root()
+        try:
+            for path in step.clear:
+                if path != step.path:  # a folder at the name goes only once the file is ready
+                    self._unlink_file(root, path)
+            try:
+                fd = walk(root, step.rel.split("/")[:-1], make=True)
+            except OSError as exc:
+                raise self._way_refusal(exc, self.root / exc.filename) from None
         finally:
+            os.close(root)
+        try:
+            self._refuse_new_link(step, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _unlink_file(self, root: int, path: Path) -> None:
+        *parts, name = path.relative_to(self.root).parts
+        try:
+            fd = walk(root, parts)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # an earlier step of this plan has replaced it by a folder already
+        except OSError as exc:
+            raise self._way_refusal(exc, self.root / exc.filename) from None
+        try:
+            # An earlier step of this plan may have put a folder there already (the file
+            # ``a`` cleared for ``a/x`` is the folder ``a`` by the time ``a/y`` comes).
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def _refuse_new_link(self, step: Step, fd: int) -> None:
+        """A link at the name is replaced (never followed) only when the plan allowed it."""
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode) and step.action != "replace":
+                raise self._refusal(step.path, _LINK)
+
+    def check_way(self, step: Step, fd: int) -> None:
+        """Refuse if ``step``'s folder, the one open as ``fd``, is no longer reached from the
+        root (a link swapped in on the way, the folder moved) or a link now sits at the name:
+        called right before each rename. The write itself goes through ``fd`` whatever this
+        finds: the check only turns a swap into a refusal instead of a file in a moved folder."""
+        root = self._open_root()
+        try:
+            try:
+                now = walk(root, step.rel.split("/")[:-1])
+            except OSError as exc:
+                raise self._way_refusal(exc, self.root / (exc.filename or "")) from None
+        finally:
+            os.close(root)
+        try:
+            there, held = os.fstat(now), os.fstat(fd)
+        finally:
+            os.close(now)
+        if (there.st_dev, there.st_ino) != (held.st_dev, held.st_ino):
+            raise self._refusal(step.path.parent, "was moved while it was written")
+        self._refuse_new_link(step, fd)
+
+    def _way_refusal(self, exc: OSError, path: Path) -> BaseException:
+        if exc.errno == errno.ELOOP:
+            return self._refusal(path, _LINK)
+        if exc.errno == errno.ENOTDIR:
+            return self._refusal(path, "is no longer a folder")
+        return exc
+
+
+class Slot:
+    """A temporary name in ``step``'s open folder (see :meth:`UserFolder.slot`).
+
+    Attributes:
+        fd: the folder's descriptor; every write goes through it.
+        temp: the temporary name in it.
+        path: a path to ``temp`` that the kernel resolves through ``fd``
+            (:func:`~modelshelf._dir_fd.fd_path`), for writers that take a path.
+    """
+
+    def __init__(self, folder: UserFolder, step: Step, fd: int, temp: str) -> None:
+        self.folder, self.step, self.fd, self.temp = folder, step, fd, temp
+        self.old = temp_name(step.path.name, tag="old")
+        self.path = fd_path(fd, temp, step.path.with_name(temp))
+
+    def commit(self) -> None:
+        """Rename the temporary file to the name after checking the way once more; a folder
+        the plan was allowed to replace is removed (links in it removed, not followed)."""
+        step, fd = self.step, self.fd
+        self.folder.check_way(step, fd)
+        if step.path in step.clear:
+            with contextlib.suppress(FileNotFoundError):
+                info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(step.path.name, dir_fd=fd)
+        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
+
+    def swap_tree(self) -> None:
+        """The filled temporary folder takes the name; what was there is moved aside and
+        removed on the way out of the slot."""
+        step, fd = self.step, self.fd
+        self.folder.check_way(step, fd)
+        if step.action == "replace":
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(step.path.name, self.old, src_dir_fd=fd, dst_dir_fd=fd)
+        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
+
+    def stat(self) -> os.stat_result:
+        """The ``lstat`` of what is at the name now."""
+        return os.stat(self.step.path.name, dir_fd=self.fd, follow_symlinks=False)
+
+    def hash_there(self, size: int) -> str | None:
+        """The sha256 of the regular file of ``size`` bytes at the name, else None."""
+        try:
+            fd = os.open(self.step.path.name, _READ_FLAGS, dir_fd=self.fd)
+        except OSError:
+            return None
+        return _hash_fd(fd, size)
+
+
+def _remove(name: str, dir_fd: int) -> None:
+    """Remove ``name`` in the open folder, a folder whole (links in it removed, unfollowed)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            shutil.rmtree(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
