@@ -18,11 +18,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["FOLDER_FLAGS", "READ_FLAGS", "fd_path", "open_folder", "walk"]
+__all__ = [
+    "FOLDER_FLAGS",
+    "MAX_NAME_BYTES",
+    "READ_FLAGS",
+    "fd_path",
+    "open_folder",
+    "temp_name",
+    "walk",
+]
+
+MAX_NAME_BYTES = 255
+"""NAME_MAX of Linux and macOS file systems: a file name's length in bytes (UTF-8)."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW | os.O_DIRECTORY
@@ -84,3 +96,15 @@ def fd_path(fd: int, name: str, fallback: Path) -> Path:
     if _HAS_PROC_FD:
         return _PROC_FD / str(fd) / name
     return fallback
+
+
+def temp_name(name: str, *, owner: str | None = None, tag: str = "tmp") -> str:
+    """``.<name>.<owner>.<rand>.<tag>``: a unique, hidden name beside ``name``, at most
+    :data:`MAX_NAME_BYTES` bytes in UTF-8 (``name`` is cut by bytes, on a character boundary).
+
+    ``owner`` (the PID when None) lets the cache tell a dead writer's leftover.
+    """
+    suffix = f".{owner or os.getpid()}.{secrets.token_hex(4)}.{tag}"
+    budget = MAX_NAME_BYTES - 1 - len(suffix.encode())
+    stem = name.encode("utf-8", "surrogateescape")[: max(budget, 0)]
+    return f".{stem.decode('utf-8', 'ignore')}{suffix}"

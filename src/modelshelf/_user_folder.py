@@ -35,7 +35,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from modelshelf._dir_fd import fd_path, open_folder, walk
+from modelshelf._dir_fd import MAX_NAME_BYTES, fd_path, open_folder, temp_name, walk
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
 from modelshelf.trust import escape_controls, inside
@@ -62,8 +61,6 @@ __all__ = [
     "user_path",
 ]
 
-MAX_NAME_BYTES = 255
-"""NAME_MAX of Linux and macOS file systems: a file name's length in bytes (UTF-8)."""
 
 Verdict = Literal["keep", "same", "other", "maybe"]
 """What a file already at a path holds, as a caller judges it against what goes there:
@@ -77,18 +74,6 @@ Action = Literal["keep", "create", "replace", "compare"]
 
 _LINK = "is a symbolic link, and nothing is written through links"
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
-
-
-def temp_name(name: str, *, owner: str | None = None, tag: str = "tmp") -> str:
-    """``.<name>.<owner>.<rand>.<tag>``: a unique, hidden name beside ``name``, at most
-    :data:`MAX_NAME_BYTES` bytes in UTF-8 (``name`` is cut by bytes, on a character boundary).
-
-    ``owner`` (the PID when None) lets the cache tell a dead writer's leftover.
-    """
-    suffix = f".{owner or os.getpid()}.{secrets.token_hex(4)}.{tag}"
-    budget = MAX_NAME_BYTES - 1 - len(suffix.encode())
-    stem = name.encode("utf-8", "surrogateescape")[: max(budget, 0)]
-    return f".{stem.decode('utf-8', 'ignore')}{suffix}"
 
 
 def resolved_root(root: Path) -> Path:

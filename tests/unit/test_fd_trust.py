@@ -17,8 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf import Shelf
-from modelshelf.errors import ModelshelfError
+from modelshelf import Shelf, export
+from modelshelf.backends.local import LocalBackend
+from modelshelf.errors import (
+    ModelshelfError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    UntrustedStoreDataError,
+)
+from modelshelf.mirror import mirror
 
 linux_x86 = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "aarch64"),
@@ -79,3 +86,95 @@ def test_pull_into_a_folder_being_swapped_for_a_link_writes_nothing_outside(
         if found := everything_under(victim):
             leaked[round_] = found
     assert leaked == {}
+
+
+@linux_x86
+def test_mirror_of_a_file_store_being_swapped_reads_nothing_behind_a_link(tmp_path: Path) -> None:
+    # B5: the class of "the store's writer swaps a listed folder for a link to a private one
+    # between the read's check and its open": every read of a file:// key goes through a
+    # descriptor chain opened with O_NOFOLLOW, so no byte from behind the link is read.
+    private = tmp_path / "private"
+    private.mkdir()
+    secret = b"SECRET-of-the-victim: hunter2\n"
+    (private / "f").write_bytes(secret)
+    copied: list[int] = []
+    for round_ in range(25):
+        store = tmp_path / f"store{round_}"
+        (store / "d").mkdir(parents=True)
+        for i in range(20):
+            (store / "d" / f"f{i}").write_bytes(b"x" * len(secret))
+        (store / "d" / "f").write_bytes(b"x" * len(secret))
+        (store / "dl").symlink_to(private, target_is_directory=True)
+        dest = tmp_path / f"dest{round_}"
+        with swapping(store / "d", store / "dl"), contextlib.suppress(ModelshelfError, OSError):
+            mirror(store.as_uri(), dest, max_workers=2)
+        if any(b"SECRET" in p.read_bytes() for p in dest.rglob("*") if p.is_file()):
+            copied.append(round_)
+    assert copied == []
+
+
+@pytest.mark.parametrize("op", ["get", "get_range", "head", "put", "delete"])
+def test_file_store_key_ops_never_pass_a_link_on_the_way(tmp_path: Path, op: str) -> None:
+    # B5, deterministic: a folder of the key that is a link is refused (no check by path
+    # that a later open could miss: the open itself refuses).
+    root = tmp_path / "store"
+    (root / "real").mkdir(parents=True)
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "k").write_bytes(b"private")
+    (root / "ln").symlink_to(private, target_is_directory=True)
+    backend = LocalBackend(root)
+    with pytest.raises(UntrustedStoreDataError, match=r"'ln' is a symbolic link"):
+        if op == "get":
+            b"".join(backend.get("ln/k", 1024))
+        elif op == "get_range":
+            backend.get_range("ln/k", 0, 3)
+        elif op == "head":
+            backend.head("ln/k")
+        elif op == "put":
+            backend.put("ln/new", b"x")
+        else:
+            backend.delete("ln/k")
+    assert sorted(p.name for p in private.iterdir()) == ["k"]
+    assert (private / "k").read_bytes() == b"private"
+
+
+def test_file_store_head_get_and_listing_agree_on_etag_and_size(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "store")
+    backend.put("a/b", b"hello")
+    [listed] = backend.list("a")
+    head = backend.head("a/b")
+    assert (listed.etag, listed.size) == (head.etag, head.size)
+    assert listed.etag is not None and listed.etag.startswith('"')
+    assert b"".join(backend.get("a/b", 2)) == b"hello"
+    assert bytes(backend.get_range("a/b", 1, 3)) == b"el"
+    assert bytes(backend.get_range("a/b", 3, 99)) == b"lo"
+    assert b"".join(bytes(c) for c in backend.get_range_chunks("a/b", 0, 5, 2)) == b"hello"
+    with pytest.raises(ObjectExistsError):
+        backend.put("a/b", b"other", mode="create")
+    assert backend.read("a/b") == b"hello"
+    backend.delete("a/b")
+    backend.delete("a/b")  # deleting a missing key is no error
+    with pytest.raises(ObjectNotFoundError):
+        backend.head("a/b")
+
+
+NAME_255 = "é" * 127 + "a"  # 255 bytes in UTF-8: the longest valid file name
+assert len(NAME_255.encode()) == 255
+
+
+def test_a_255_byte_name_goes_to_a_file_store_by_push_and_export(tmp_path: Path) -> None:
+    # B7: obstore's local store writes ``<name>#<n>`` first (ENAMETOOLONG); puts go through
+    # a temporary name of at most NAME_MAX bytes here, renamed into place.
+    tree = tmp_path / "v"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / NAME_255).write_bytes(b"long")
+    (tree / "e").write_bytes(b"e")
+    shelf = Shelf()
+    shelf.push(tree, "long", progress=False)
+    to = tmp_path / "exported"
+    export("long", to=to.as_uri())
+    [version] = [p for p in (to / "long").iterdir()]
+    assert (version / "d" / NAME_255).read_bytes() == b"long"
+    other = Shelf(cache_dir=tmp_path / "cache2")
+    assert (Path(other.pull("long", progress=False)) / "d" / NAME_255).read_bytes() == b"long"
