@@ -11,6 +11,15 @@ there, decided per path before anything is written (:meth:`UserFolder.plan`)::
       a file where a folder goes; a FIFO...       path and --overwrite
     a symbolic link: DIR itself, a folder on    refuse                 refuse
       the way, or the final name
+    a new file in a hidden folder that was      refuse                 create
+      there already (~/.ssh, ~/.local, ...)
+    the modelshelf cache: DIR in it, a path     refuse                 refuse
+      in it, or a folder holding it
+
+A hidden folder a version makes itself may hold anything, and so may DIR's top (a fresh
+``.gitattributes``); a mirror may add to hidden folders its index shows it made. The caches
+refused are the default one and the one the caller names: a file at a blob's name would be
+served to every asset sharing that blob.
 
 Same content found in another form (a read-only link into the cache where a copy is asked for)
 is replaced without asking: nothing is lost. A caller may also mark a path *ours* (mirror: a file
@@ -33,16 +42,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import shutil
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from modelshelf._dir_fd import MAX_NAME_BYTES, fd_path, open_folder, temp_name, walk
+from modelshelf import constants
+from modelshelf._dir_fd import MAX_NAME_BYTES, open_folder, temp_name, walk
+from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
 from modelshelf.trust import escape_controls, inside
@@ -73,42 +82,16 @@ Judge = Callable[[Path, os.stat_result], Verdict]
 Action = Literal["keep", "create", "replace", "compare"]
 
 _LINK = "is a symbolic link, and nothing is written through links"
-_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+_HIDDEN = (
+    "is a hidden folder that was there already, and a version adds no files to one"
+    " (other programs read .ssh, .config, .local)"
+)
 
 
 def resolved_root(root: Path) -> Path:
     """``root`` made absolute with its links resolved: what a containment check compares
     against (a lexical check under ``.`` refuses every join: ``normpath('./a')`` is ``a``)."""
     return Path(os.path.realpath(root))
-
-
-def hash_regular_file(path: Path, size: int) -> str | None:
-    """The sha256 of the regular file at ``path`` if it has ``size`` bytes, else None.
-
-    Opened without following a link and without blocking on a FIFO: what sits in a user's
-    folder may be anything.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    return _hash_fd(fd, size)
-
-
-def _hash_fd(fd: int, size: int) -> str | None:
-    """The sha256 of the open regular file ``fd`` if it has ``size`` bytes; closes ``fd``."""
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return None
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def same_content(size: int, sha256: str) -> Judge:
@@ -163,11 +146,17 @@ class UserFolder:
         flag: str = "--overwrite (overwrite=True)",
         retry: str = "choose another folder",
         label: str = "",
+        caches: Iterable[Path] = (),
+        own_folders: Collection[str] = (),
     ) -> None:
         given = user_path(root)
         absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
         self.label = label
+        self.own_folders = own_folders
+        # The cache is modelshelf's own (a file at a blob's name is served to every asset
+        # sharing it): no user folder is in it, holds a write into it, or replaces it.
+        self.caches = {resolved_root(c) for c in (constants.cache_dir(), *caches)}
         self._seen: dict[Path, os.stat_result | None] | None = None  # lstat memo while planning
         try:
             info = absolute.lstat()
@@ -183,6 +172,39 @@ class UserFolder:
         if info is not None and not stat.S_ISDIR(info.st_mode):
             raise InvalidInputError(f"{absolute} exists and is not a folder; {retry}")
         self.root = resolved_root(absolute)
+        for cache in self.caches:
+            if self.root == cache or cache in self.root.parents:
+                raise UserFolderRefusedError(
+                    f"refusing to write into {self.root}: it lies in the modelshelf cache"
+                    f" {cache}, which is modelshelf's own; {retry}"
+                )
+
+    def _refuse_cache(self, path: Path) -> None:
+        """A path in a cache, or a folder holding one (replaced whole), is never written."""
+        for cache in self.caches:
+            if path == cache or cache in path.parents or path in cache.parents:
+                raise UserFolderRefusedError(
+                    f"refusing to write into {self.root}: {escape_controls(str(path))} lies in"
+                    f" the modelshelf cache {cache} or holds it, and the cache is modelshelf's"
+                    f" own (nothing there is written by a pull -o, an export or a mirror);"
+                    f" {self.retry}"
+                )
+
+    def _refuse_hidden(self, rel: str) -> None:
+        """Files go into a hidden folder that exists already (``~/.ssh``, ``~/.config``,
+        ``~/.local``: read by other programs) only with overwrite, or if this writer made it
+        (``own_folders``); hidden files in folders the version makes, or at the top, are fine."""
+        parts = rel.split("/")[:-1]
+        folder = self.root
+        for depth, part in enumerate(parts, 1):
+            folder = folder / part
+            if not part.startswith("."):
+                continue
+            info = self._lstat(folder)
+            if info is None:
+                return  # made by this write, from here down
+            if stat.S_ISDIR(info.st_mode) and "/".join(parts[:depth]) not in self.own_folders:
+                self._allow(folder, _HIDDEN)
 
     def inside_resolved(self, rel: str) -> Path:
         """The absolute path of ``rel``, refused (as :func:`~modelshelf.trust.inside`) unless
@@ -215,6 +237,13 @@ class UserFolder:
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
         """The :class:`Step` for one path (see the module's table)."""
+        step = self._step(rel, judge, ours=ours)
+        if step.action != "keep":
+            self._refuse_cache(step.path)
+            self._refuse_hidden(rel)
+        return step
+
+    def _step(self, rel: str, judge: Judge, *, ours: bool) -> Step:
         path = self.inside_resolved(rel)
         clear = list(self._way(rel))
         try:
@@ -277,6 +306,8 @@ class UserFolder:
         ``holds`` says whether an existing folder already holds exactly it (then kept);
         anything else there is replaced whole only with ``overwrite``."""
         path = self.inside_resolved(rel)
+        self._refuse_cache(path)
+        self._refuse_hidden(f"{rel}/-")
         clear = list(self._way(rel))
         try:
             info = path.lstat()
@@ -300,11 +331,12 @@ class UserFolder:
             raise self._refusal(path, what)
 
     def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
-        next_step = (
-            f"remove it or {self.retry}"
-            if what == _LINK
-            else f"pass {self.flag} to replace it, or {self.retry}"
-        )
+        if what == _LINK:
+            next_step = f"remove it or {self.retry}"
+        elif what == _HIDDEN:
+            next_step = f"pass {self.flag} to write into it anyway, or {self.retry}"
+        else:
+            next_step = f"pass {self.flag} to replace it, or {self.retry}"
         shown = escape_controls(str(path))  # names chosen by a store: no control characters
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {shown} {what}; {next_step}"
@@ -324,7 +356,7 @@ class UserFolder:
         finally:
             try:
                 for name in (slot.temp, slot.old):
-                    _remove(name, fd)
+                    remove_any(name, fd)
             finally:
                 os.close(fd)
 
@@ -345,7 +377,7 @@ class UserFolder:
         with self.slot(step) as slot:
             os.mkdir(slot.temp, 0o700, dir_fd=slot.fd)  # ours alone until it takes its place
             fill(slot.path)
-            os.chmod(slot.temp, 0o777 & ~_umask(), dir_fd=slot.fd, follow_symlinks=False)
+            os.chmod(slot.temp, 0o777 & ~umask(), dir_fd=slot.fd, follow_symlinks=False)
             slot.swap_tree()
 
     def _open_root(self) -> int:
@@ -430,68 +462,3 @@ class UserFolder:
         if exc.errno == errno.ENOTDIR:
             return self._refusal(path, "is no longer a folder")
         return exc
-
-
-class Slot:
-    """A temporary name in ``step``'s open folder (see :meth:`UserFolder.slot`).
-
-    Attributes:
-        fd: the folder's descriptor; every write goes through it.
-        temp: the temporary name in it.
-        path: a path to ``temp`` that the kernel resolves through ``fd``
-            (:func:`~modelshelf._dir_fd.fd_path`), for writers that take a path.
-    """
-
-    def __init__(self, folder: UserFolder, step: Step, fd: int, temp: str) -> None:
-        self.folder, self.step, self.fd, self.temp = folder, step, fd, temp
-        self.old = temp_name(step.path.name, tag="old")
-        self.path = fd_path(fd, temp, step.path.with_name(temp))
-
-    def commit(self) -> None:
-        """Rename the temporary file to the name after checking the way once more; a folder
-        the plan was allowed to replace is removed (links in it removed, not followed)."""
-        step, fd = self.step, self.fd
-        self.folder.check_way(step, fd)
-        if step.path in step.clear:
-            with contextlib.suppress(FileNotFoundError):
-                info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(step.path.name, dir_fd=fd)
-        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
-
-    def swap_tree(self) -> None:
-        """The filled temporary folder takes the name; what was there is moved aside and
-        removed on the way out of the slot."""
-        step, fd = self.step, self.fd
-        self.folder.check_way(step, fd)
-        if step.action == "replace":
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(step.path.name, self.old, src_dir_fd=fd, dst_dir_fd=fd)
-        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
-
-    def stat(self) -> os.stat_result:
-        """The ``lstat`` of what is at the name now."""
-        return os.stat(self.step.path.name, dir_fd=self.fd, follow_symlinks=False)
-
-    def hash_there(self, size: int) -> str | None:
-        """The sha256 of the regular file of ``size`` bytes at the name, else None."""
-        try:
-            fd = os.open(self.step.path.name, _READ_FLAGS, dir_fd=self.fd)
-        except OSError:
-            return None
-        return _hash_fd(fd, size)
-
-
-def _remove(name: str, dir_fd: int) -> None:
-    """Remove ``name`` in the open folder, a folder whole (links in it removed, unfollowed)."""
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
-            shutil.rmtree(name, dir_fd=dir_fd)
-        else:
-            os.unlink(name, dir_fd=dir_fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -181,6 +181,10 @@ def mirror(
     backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
     listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
     index = _load_index(root)
+    # Hidden folders this mirror made earlier (its index has files in them) take new files.
+    folder.own_folders = {
+        key.rsplit("/", i)[0] for key in index for i in range(1, key.count("/") + 1)
+    }
     local = {key: _stat(root, key) for key in index}
     items, refused = make_plan(
         listing,
