@@ -61,8 +61,9 @@ def everything_under(root: Path) -> list[str]:
 
 
 @linux_x86
+@pytest.mark.parametrize("link", ["copy", "hardlink", "symlink"])
 def test_pull_into_a_folder_being_swapped_for_a_link_writes_nothing_outside(
-    tmp_path: Path,
+    tmp_path: Path, link: str
 ) -> None:
     # B2: the class of "a local user who can write to DIR swaps a folder on the way for a link
     # between the check and the write": every write goes through a descriptor of the folder
@@ -75,14 +76,14 @@ def test_pull_into_a_folder_being_swapped_for_a_link_writes_nothing_outside(
     shelf.push(src, "m", progress=False)
     shelf.pull("m", progress=False)  # warm: the pull -o below is only the placing
     leaked: dict[int, list[str]] = {}
-    for round_ in range(60):
+    for round_ in range(40):
         out, victim = tmp_path / f"dir{round_}", tmp_path / f"victim{round_}"
         (out / "sub").mkdir(parents=True)
         victim.mkdir()
         (out / "alt").symlink_to(victim, target_is_directory=True)
         # refusing is fine; a byte outside DIR is not
         with swapping(out / "sub", out / "alt"), contextlib.suppress(ModelshelfError, OSError):
-            shelf.pull("m", output=out, progress=False)
+            shelf.pull("m", output=out, link=link, progress=False)  # type: ignore[arg-type]
         if found := everything_under(victim):
             leaked[round_] = found
     assert leaked == {}
@@ -178,3 +179,19 @@ def test_a_255_byte_name_goes_to_a_file_store_by_push_and_export(tmp_path: Path)
     assert (version / "d" / NAME_255).read_bytes() == b"long"
     other = Shelf(cache_dir=tmp_path / "cache2")
     assert (Path(other.pull("long", progress=False)) / "d" / NAME_255).read_bytes() == b"long"
+
+
+def test_create_only_puts_where_hard_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some mounted filesystems refuse hard links: create-only writes still fail on a taken name.
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    backend = LocalBackend(tmp_path / "store")
+    monkeypatch.setattr(os, "link", no_links)
+    backend.put("r/one", b"first", mode="create")
+    with pytest.raises(ObjectExistsError):
+        backend.put("r/one", b"second", mode="create")
+    assert backend.read("r/one") == b"first"
+    assert [m.path for m in backend.list("r")] == ["r/one"]  # no temporary file left

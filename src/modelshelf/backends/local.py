@@ -201,7 +201,7 @@ class LocalBackend(ObstoreBackend):
                 finally:
                     os.close(fd)
                 if mode == "create":
-                    os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+                    _link_new(folder, temp, name)
                 else:
                     os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
             except OSError as exc:
@@ -237,6 +237,28 @@ class LocalBackend(ObstoreBackend):
                     " folders themselves to have them listed",
                     self.url, len(skipped), show(sorted(skipped)[0], 120),
                 )  # fmt: skip
+
+
+def _link_new(folder: int, temp: str, name: str) -> None:
+    """Give the written ``temp`` the name ``name`` only if nothing has it (a hard link fails
+    with ``EEXIST``); where hard links are refused, the name is created exclusively and
+    filled from ``temp`` (create-only objects are small records)."""
+    try:
+        os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    source = os.open(temp, READ_FLAGS, dir_fd=folder)
+    try:
+        target = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=folder)
+        try:
+            while chunk := os.read(source, _CHUNK):
+                _write_view(target, memoryview(chunk))
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
 
 
 def _pread(fd: int, start: int, end: int) -> memoryview:
