@@ -53,6 +53,13 @@ def isolated_env(
     # Keep ~/.aws out of reach: a profile there must never lend credentials to a test.
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "_no-aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "_no-aws-config"))
+    # Each test runs in an empty working folder of its own: a pull -o . or a stray relative
+    # path lands there, and the repository root (where the ``tests`` package lives) is not the
+    # working folder, from which modelshelf never imports a runner (pull -o . puts store files
+    # there), however sys.path spells it (``python -m pytest`` puts it first).
+    work = tmp_path.with_name(f"{tmp_path.name}-cwd")  # beside tmp_path: tests list what is in it
+    work.mkdir()
+    monkeypatch.chdir(work)
     MemoryBackend.reset()
     yield env
     MemoryBackend.reset()

@@ -143,7 +143,7 @@ def verify_cache(cache: Cache) -> CacheVerifyReport:
                 report.restored_blobs.append(sha)
         for snap, manifest in checked:
             cache.complete_marker(snap.store_id, snap.name, snap.version).unlink(missing_ok=True)
-            present = tuple(e for e in manifest.files if cache.has_blob(e.sha256))
+            present = tuple(e for e in manifest.files if cache.has_blob(e.sha256, e.size))
             cache.link_snapshot(snap.store_id, manifest, present)
             if cache.is_complete(snap.store_id, snap.name, snap.version):
                 report.repaired.append(snap)

@@ -5,9 +5,10 @@ orphan that a concurrent ``gc`` deletes after the lookup and before the new mani
 gc's listing; the version would then be committed without it (verify says ``missing``, pulls
 raise IntegrityError). :func:`commit_reusing` is the one step both use: it commits the manifest
 and then looks the reused blobs up again, handing each one that is gone to the caller's
-``restore`` (the local file for a push, the source store for a copy). Either this check sees
-the blob gone and restores it, or gc's listing after its deletes sees the new manifest and
-names the version (docs/design-notes.md, "Removal and garbage collection").
+``restore`` (the local file for a push, the source store for a copy). Either this check runs
+after gc's delete, sees the blob gone and restores it, or it runs before, so the commit precedes
+gc's listing after its deletes, which sees the new manifest and puts the blob back from gc's
+quarantine (:mod:`modelshelf._gc`; docs/design-notes.md, "Removal and garbage collection").
 """
 
 from __future__ import annotations

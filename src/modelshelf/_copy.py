@@ -5,9 +5,10 @@ the way; the manifest is committed last, create-only and unchanged, so the versi
 number and provenance (created, author, message, source). After the commit the blobs found
 present are looked up again, and any that a concurrent gc deleted is copied again
 (:func:`modelshelf._commit.commit_reusing`, the same step as a push's). A destination that
-already holds the same version with the same content is left as it is; one that holds a
-*different* version of that number is refused. The destination's audit log records the copy
-and where it came from.
+already holds the same version with the same content keeps its manifest, but its blobs are
+looked up and any missing one is copied again (a version a gc or a hand broke is repaired by
+copying it again); one that holds a *different* version of that number is refused. The
+destination's audit log records the copy and where it came from.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def copy_version(
                 hint="It holds different content there, so the copy is refused; compare with"
                 f" `modelshelf show {name}:{version} --store {destination_url}`.",
             )
-        return CopyReport(there, source_url, destination_url, 0, 0, len(manifest.files), True)
+        return _repair(there, source, destination, progress, source_url, destination_url)
     if version in {str(v) for v in destination.taken_versions(name)}:
         raise destination.version_taken_error(name, version)
     unique = {f.sha256: f for f in manifest.files}
@@ -113,4 +114,44 @@ def copy_version(
         sum(f.size for f in missing),
         len(unique) - len(missing),
         False,
+    )
+
+
+def _repair(
+    there: Manifest,
+    source: StoreLayout,
+    destination: StoreLayout,
+    progress: Progress,
+    source_url: str,
+    destination_url: str,
+) -> CopyReport:
+    """The version is in the destination already: copy again only the blobs it lacks there."""
+    unique = {f.sha256: f for f in there.files}
+    stored = destination.blob_finder(len(unique))
+    missing = [f for f in unique.values() if not stored(f.sha256, f.size)]
+    if missing:
+        logger.warning(
+            "%s:%s is in %s already but lacks %d blob%s; copying %s again",
+            there.name, there.version, destination_url, len(missing),
+            "s" if len(missing) != 1 else "", "it" if len(missing) == 1 else "them",
+        )  # fmt: skip
+        bar = progress.task(
+            f"repair {there.name}:{there.version}", sum(f.size for f in missing), len(missing)
+        )
+
+        def send(entry: FileEntry) -> None:
+            destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
+            bar.advance(entry.size)
+            bar.file_done()
+
+        run_per_blob(send, missing)
+        destination.append_log(there.name, "repair", version=there.version, source=source_url)
+    return CopyReport(
+        there,
+        source_url,
+        destination_url,
+        len(missing),
+        sum(f.size for f in missing),
+        len(unique) - len(missing),
+        True,
     )

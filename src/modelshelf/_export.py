@@ -61,6 +61,7 @@ def export_files(
         flag="--overwrite (overwrite=True)",
         retry="choose another -o",
         label=label,
+        caches=(cache.root,),
     )
     prefix = f"{root}/" if root else ""
     wanted: list[tuple[str, Judge, bool]] = []

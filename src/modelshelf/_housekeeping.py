@@ -112,6 +112,7 @@ def verify_version(
         return problem
 
     found = run_per_blob(check, list(unique.values()))
+    _name_quarantined(store, found)
     faults = tuple(
         BlobFault(e.path, store.open_blob(e.sha256).name, e.sha256, e.size, *problem)
         for e in entries
@@ -126,6 +127,22 @@ def verify_version(
         sum(e.size for e in unique.values()),
         faults,
     )
+
+
+def _name_quarantined(store: MaintainedStore, found: dict[str, tuple[str, str] | None]) -> None:
+    """Say where a missing blob is when a gc's quarantine holds it (one listing, only when a
+    blob is missing): a gc killed midway left it there, and the next gc puts it back. verify
+    itself writes nothing."""
+    missing = {sha for sha, problem in found.items() if problem and problem[0] == "missing"}
+    if not missing:
+        return
+    for run, sha, _ in store.quarantined():
+        if sha in missing:
+            found[sha] = (
+                "missing",
+                f"nothing: the blob is missing, but {store.url}/gc/{run}/ holds it (a gc was"
+                " stopped midway); `modelshelf gc` puts it back",
+            )
 
 
 def _check_blob(

@@ -322,11 +322,14 @@ def installed(module_name: str, cache: Path) -> bool:
 
 
 def _via_working_folder(location: Path, top: str) -> bool:
-    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is ``''`` or ``'.'``."""
+    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is the working folder,
+    however it is spelt: ``''`` (``python -c``, a REPL, a notebook), ``'.'``, or the absolute
+    path that ``python -m`` and ``python script.py`` (run from that folder) put first."""
+    cwd = Path.cwd().resolve()
     for entry in sys.path:
-        base = (Path(entry) if entry else Path.cwd()).resolve()
+        base = (Path(entry) if entry else cwd).resolve()
         if not location.is_relative_to(base) or location == base:
             continue
         if location.relative_to(base).parts[0].split(".")[0] == top:
-            return entry in ("", ".")
+            return entry in ("", ".") or base == cwd
     return False

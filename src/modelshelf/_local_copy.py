@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from modelshelf import constants
+from modelshelf._dir_fd import open_folder
 from modelshelf._progress import ProgressTask
 from modelshelf.errors import CacheWriteError, IntegrityError, StoreAuthError, StoreError
 
@@ -35,7 +36,6 @@ __all__ = ["download_local"]
 _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents
 _MAP_AT_LEAST = 1024 * 1024  # hash spans this large through a mapping
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
-_FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_DIRECTORY
 
 
 def _open_no_links(path: Path) -> int:
@@ -48,12 +48,7 @@ def _open_no_links(path: Path) -> int:
     fd = os.open(path.anchor, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
     try:
         for folder in folders:
-            try:
-                inner = os.open(folder, _FOLDER_FLAGS, dir_fd=fd)
-            except NotADirectoryError:  # Linux's answer for a link with O_DIRECTORY
-                if stat.S_ISLNK(os.stat(folder, dir_fd=fd, follow_symlinks=False).st_mode):
-                    raise OSError(errno.ELOOP, "a symbolic link on the way", folder) from None
-                raise
+            inner = open_folder(folder, fd)  # ELOOP for a link, also with O_DIRECTORY
             os.close(fd)
             fd = inner
         return os.open(name, _OPEN_FLAGS, dir_fd=fd)

@@ -102,7 +102,7 @@ def fetch_and_link(
     ``store`` opens the store (``url``); it is called only when a blob must be fetched.
     """
     target, manifest = resolved.spec, resolved.manifest
-    needed = {e.sha256: e for e in entries if force or not cache.has_blob(e.sha256)}
+    needed = {e.sha256: e for e in entries if force or not cache.has_blob(e.sha256, e.size)}
     if force and (resolved.offline or constants.offline()):
         raise OfflineError(
             f"pull --force of {manifest.name}:{manifest.version} needs the store {url},"

@@ -11,14 +11,26 @@ there, decided per path before anything is written (:meth:`UserFolder.plan`)::
       a file where a folder goes; a FIFO...       path and --overwrite
     a symbolic link: DIR itself, a folder on    refuse                 refuse
       the way, or the final name
+    a new file in a hidden folder that was      refuse                 create
+      there already (~/.ssh, ~/.local, ...)
+    the modelshelf cache: DIR in it, a path     refuse                 refuse
+      in it, or a folder holding it
+
+A hidden folder a version makes itself may hold anything, and so may DIR's top (a fresh
+``.gitattributes``); a mirror may add to hidden folders its index shows it made. The caches
+refused are the default one and the one the caller names: a file at a blob's name would be
+served to every asset sharing that blob.
 
 Same content found in another form (a read-only link into the cache where a copy is asked for)
 is replaced without asking: nothing is lost. A caller may also mark a path *ours* (mirror: a file
 it wrote and its index records unchanged), which is replaced like the same content.
 
 Each file is written to a temporary name in its own folder (:func:`temp_name`: dot-prefixed,
-unique, under NAME_MAX bytes) and renamed into place; the way to it is checked again with
-``lstat`` right before the rename, so a link made since the plan is refused, not followed.
+unique, under NAME_MAX bytes) and renamed into place, all through directory descriptors
+(:mod:`modelshelf._dir_fd`): the root and each folder on the way are opened with ``O_NOFOLLOW``,
+made with ``mkdirat``, and the temporary file is created, renamed and removed relative to its
+folder's descriptor (:meth:`UserFolder.slot`). A folder swapped for a link at any moment is
+never followed; the way is walked again before the rename, so such a swap is refused by name.
 
 Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
 typed first is expanded); the folder's root is made absolute and resolved once
@@ -29,16 +41,17 @@ typed first is expanded); the folder's root is made absolute and resolved once
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import os
-import secrets
-import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from modelshelf import constants
+from modelshelf._dir_fd import MAX_NAME_BYTES, open_folder, temp_name, walk
+from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
 from modelshelf.trust import escape_controls, inside
@@ -46,6 +59,7 @@ from modelshelf.trust import escape_controls, inside
 __all__ = [
     "MAX_NAME_BYTES",
     "Judge",
+    "Slot",
     "Step",
     "UserFolder",
     "Verdict",
@@ -56,8 +70,6 @@ __all__ = [
     "user_path",
 ]
 
-MAX_NAME_BYTES = 255
-"""NAME_MAX of Linux and macOS file systems: a file name's length in bytes (UTF-8)."""
 
 Verdict = Literal["keep", "same", "other", "maybe"]
 """What a file already at a path holds, as a caller judges it against what goes there:
@@ -70,49 +82,16 @@ Judge = Callable[[Path, os.stat_result], Verdict]
 Action = Literal["keep", "create", "replace", "compare"]
 
 _LINK = "is a symbolic link, and nothing is written through links"
-_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
-
-
-def temp_name(name: str, *, owner: str | None = None, tag: str = "tmp") -> str:
-    """``.<name>.<owner>.<rand>.<tag>``: a unique, hidden name beside ``name``, at most
-    :data:`MAX_NAME_BYTES` bytes in UTF-8 (``name`` is cut by bytes, on a character boundary).
-
-    ``owner`` (the PID when None) lets the cache tell a dead writer's leftover.
-    """
-    suffix = f".{owner or os.getpid()}.{secrets.token_hex(4)}.{tag}"
-    budget = MAX_NAME_BYTES - 1 - len(suffix.encode())
-    stem = name.encode("utf-8", "surrogateescape")[: max(budget, 0)]
-    return f".{stem.decode('utf-8', 'ignore')}{suffix}"
+_HIDDEN = (
+    "is a hidden folder that was there already, and a version adds no files to one"
+    " (other programs read .ssh, .config, .local)"
+)
 
 
 def resolved_root(root: Path) -> Path:
     """``root`` made absolute with its links resolved: what a containment check compares
     against (a lexical check under ``.`` refuses every join: ``normpath('./a')`` is ``a``)."""
     return Path(os.path.realpath(root))
-
-
-def hash_regular_file(path: Path, size: int) -> str | None:
-    """The sha256 of the regular file at ``path`` if it has ``size`` bytes, else None.
-
-    Opened without following a link and without blocking on a FIFO: what sits in a user's
-    folder may be anything.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return None
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def same_content(size: int, sha256: str) -> Judge:
@@ -167,12 +146,17 @@ class UserFolder:
         flag: str = "--overwrite (overwrite=True)",
         retry: str = "choose another folder",
         label: str = "",
+        caches: Iterable[Path] = (),
+        own_folders: Collection[str] = (),
     ) -> None:
         given = user_path(root)
         absolute = given.absolute()
         self.overwrite, self.flag, self.retry = overwrite, flag, retry
         self.label = label
-        self._made: set[Path] = set()  # folders this writer made or found: mkdir skipped
+        self.own_folders = own_folders
+        # The cache is modelshelf's own (a file at a blob's name is served to every asset
+        # sharing it): no user folder is in it, holds a write into it, or replaces it.
+        self.caches = {resolved_root(c) for c in (constants.cache_dir(), *caches)}
         self._seen: dict[Path, os.stat_result | None] | None = None  # lstat memo while planning
         try:
             info = absolute.lstat()
@@ -188,6 +172,39 @@ class UserFolder:
         if info is not None and not stat.S_ISDIR(info.st_mode):
             raise InvalidInputError(f"{absolute} exists and is not a folder; {retry}")
         self.root = resolved_root(absolute)
+        for cache in self.caches:
+            if self.root == cache or cache in self.root.parents:
+                raise UserFolderRefusedError(
+                    f"refusing to write into {self.root}: it lies in the modelshelf cache"
+                    f" {cache}, which is modelshelf's own; {retry}"
+                )
+
+    def _refuse_cache(self, path: Path) -> None:
+        """A path in a cache, or a folder holding one (replaced whole), is never written."""
+        for cache in self.caches:
+            if path == cache or cache in path.parents or path in cache.parents:
+                raise UserFolderRefusedError(
+                    f"refusing to write into {self.root}: {escape_controls(str(path))} lies in"
+                    f" the modelshelf cache {cache} or holds it, and the cache is modelshelf's"
+                    f" own (nothing there is written by a pull -o, an export or a mirror);"
+                    f" {self.retry}"
+                )
+
+    def _refuse_hidden(self, rel: str) -> None:
+        """Files go into a hidden folder that exists already (``~/.ssh``, ``~/.config``,
+        ``~/.local``: read by other programs) only with overwrite, or if this writer made it
+        (``own_folders``); hidden files in folders the version makes, or at the top, are fine."""
+        parts = rel.split("/")[:-1]
+        folder = self.root
+        for depth, part in enumerate(parts, 1):
+            folder = folder / part
+            if not part.startswith("."):
+                continue
+            info = self._lstat(folder)
+            if info is None:
+                return  # made by this write, from here down
+            if stat.S_ISDIR(info.st_mode) and "/".join(parts[:depth]) not in self.own_folders:
+                self._allow(folder, _HIDDEN)
 
     def inside_resolved(self, rel: str) -> Path:
         """The absolute path of ``rel``, refused (as :func:`~modelshelf.trust.inside`) unless
@@ -220,6 +237,13 @@ class UserFolder:
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
         """The :class:`Step` for one path (see the module's table)."""
+        step = self._step(rel, judge, ours=ours)
+        if step.action != "keep":
+            self._refuse_cache(step.path)
+            self._refuse_hidden(rel)
+        return step
+
+    def _step(self, rel: str, judge: Judge, *, ours: bool) -> Step:
         path = self.inside_resolved(rel)
         clear = list(self._way(rel))
         try:
@@ -282,6 +306,8 @@ class UserFolder:
         ``holds`` says whether an existing folder already holds exactly it (then kept);
         anything else there is replaced whole only with ``overwrite``."""
         path = self.inside_resolved(rel)
+        self._refuse_cache(path)
+        self._refuse_hidden(f"{rel}/-")
         clear = list(self._way(rel))
         try:
             info = path.lstat()
@@ -297,30 +323,6 @@ class UserFolder:
         self._allow(path, what)
         return Step(rel, path, "replace", tuple(clear))
 
-    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
-        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
-        then takes its place; what was there is removed only after (links in it unfollowed)."""
-        if step.action == "keep":
-            return
-        self.prepare(step)
-        temp = self.temp_path(step)
-        old = self.temp_path(step, "old")
-        try:
-            temp.mkdir()
-            fill(temp)
-            self.check_way(step)
-            if step.action == "replace":
-                with contextlib.suppress(FileNotFoundError):
-                    os.replace(step.path, old)
-            os.replace(temp, step.path)
-        finally:
-            for leftover in (temp, old):
-                with contextlib.suppress(FileNotFoundError):
-                    if stat.S_ISDIR(leftover.lstat().st_mode):
-                        shutil.rmtree(leftover)
-                    else:
-                        leftover.unlink()
-
     def _other_content(self) -> str:
         return f"exists and does not hold {self.label}" if self.label else "holds other content"
 
@@ -329,78 +331,134 @@ class UserFolder:
             raise self._refusal(path, what)
 
     def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
-        next_step = (
-            f"remove it or {self.retry}"
-            if what == _LINK
-            else f"pass {self.flag} to replace it, or {self.retry}"
-        )
+        if what == _LINK:
+            next_step = f"remove it or {self.retry}"
+        elif what == _HIDDEN:
+            next_step = f"pass {self.flag} to write into it anyway, or {self.retry}"
+        else:
+            next_step = f"pass {self.flag} to replace it, or {self.retry}"
         shown = escape_controls(str(path))  # names chosen by a store: no control characters
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {shown} {what}; {next_step}"
         )
 
     # -- writing ----------------------------------------------------------------------------
-    def prepare(self, step: Step) -> None:
-        """Make ``step``'s folders (and, with overwrite, remove what it clears), checking the
-        way again: no link may have appeared since the plan."""
-        for path in step.clear:
-            if path == step.path:
-                continue  # a folder at the name goes only once the new file is ready
-            with contextlib.suppress(FileNotFoundError):
-                # An earlier step of this plan may have put a folder there already (the file
-                # ``a`` cleared for ``a/x`` is the folder ``a`` by the time ``a/y`` comes).
-                if not stat.S_ISDIR(path.lstat().st_mode):
-                    path.unlink()
-        if step.path.parent not in self._made or step.clear:
-            self.root.mkdir(parents=True, exist_ok=True)  # the user named it: made as named
-            folder = self.root
-            for part in step.rel.split("/")[:-1]:
-                folder = folder / part
-                with contextlib.suppress(FileExistsError):
-                    folder.mkdir()  # not parents=True: each level is made here, never followed
-            self._made.add(step.path.parent)
-        self.check_way(step)  # every time: the tree may have changed since
-
-    def check_way(self, step: Step) -> None:
-        """Refuse if a folder on the way to ``step.path`` (the root included) is not a real
-        folder, or a link now sits at the name: called right before each rename."""
-        folder = self.root
-        for part in ["", *step.rel.split("/")[:-1]]:
-            folder = folder / part if part else folder
-            info = folder.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                raise self._refusal(folder, _LINK)
-            if not stat.S_ISDIR(info.st_mode):
-                raise self._refusal(folder, "is no longer a folder")
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISLNK(step.path.lstat().st_mode) and step.action != "replace":
-                raise self._refusal(step.path, _LINK)
-
-    def temp_path(self, step: Step, tag: str = "tmp") -> Path:
-        """A temporary name beside ``step.path`` (see :func:`temp_name`)."""
-        return step.path.with_name(temp_name(step.path.name, tag=tag))
-
-    def commit(self, step: Step, temp: Path) -> None:
-        """Rename ``temp`` to ``step.path`` after checking the way once more; a folder the
-        plan was allowed to replace is removed (links in it are removed, not followed)."""
-        self.check_way(step)
-        if step.path in step.clear:
-            with contextlib.suppress(FileNotFoundError):
-                info = step.path.lstat()
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(step.path)
-        os.replace(temp, step.path)
+    @contextlib.contextmanager
+    def slot(self, step: Step, tag: str = "tmp") -> Iterator[Slot]:
+        """Make ``step``'s folders (and, with overwrite, remove the files it clears) through
+        directory descriptors, refusing a link met anywhere on the way, and give a
+        :class:`Slot`: a temporary name in the open folder, removed on the way out unless
+        committed."""
+        fd = self._open_parent(step)
+        slot = Slot(self, step, fd, temp_name(step.path.name, tag=tag))
+        try:
+            yield slot
+        finally:
+            try:
+                for name in (slot.temp, slot.old):
+                    remove_any(name, fd)
+            finally:
+                os.close(fd)
 
     def place(self, step: Step, fill: Callable[[Path], None], tag: str = "tmp") -> None:
         """Write ``step`` (unless kept): ``fill`` writes (or links) the temporary path, which is
         then renamed into place; nothing is left under a temporary name."""
         if step.action == "keep":
             return
-        self.prepare(step)
-        temp = self.temp_path(step, tag)
+        with self.slot(step, tag) as slot:
+            fill(slot.path)
+            slot.commit()
+
+    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
+        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
+        then takes its place; what was there is removed only after (links in it unfollowed)."""
+        if step.action == "keep":
+            return
+        with self.slot(step) as slot:
+            os.mkdir(slot.temp, 0o700, dir_fd=slot.fd)  # ours alone until it takes its place
+            fill(slot.path)
+            os.chmod(slot.temp, 0o777 & ~umask(), dir_fd=slot.fd, follow_symlinks=False)
+            slot.swap_tree()
+
+    def _open_root(self) -> int:
+        """The root, made as the user named it, opened without following a link in its place
+        (it was resolved once: a link there now was swapped in since)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         try:
-            fill(temp)
-            self.commit(step, temp)
+            return open_folder(self.root)
+        except OSError as exc:
+            raise self._way_refusal(exc, self.root) from None
+
+    def _open_parent(self, step: Step) -> int:
+        """A descriptor of ``step``'s folder, made level by level from the root's; the files
+        ``step`` clears (overwrite: a file where a folder goes) are unlinked through their
+        folder's descriptor first."""
+        root = self._open_root()
+        try:
+            for path in step.clear:
+                if path != step.path:  # a folder at the name goes only once the file is ready
+                    self._unlink_file(root, path)
+            try:
+                fd = walk(root, step.rel.split("/")[:-1], make=True)
+            except OSError as exc:
+                raise self._way_refusal(exc, self.root / exc.filename) from None
         finally:
+            os.close(root)
+        try:
+            self._refuse_new_link(step, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _unlink_file(self, root: int, path: Path) -> None:
+        *parts, name = path.relative_to(self.root).parts
+        try:
+            fd = walk(root, parts)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # an earlier step of this plan has replaced it by a folder already
+        except OSError as exc:
+            raise self._way_refusal(exc, self.root / exc.filename) from None
+        try:
+            # An earlier step of this plan may have put a folder there already (the file
+            # ``a`` cleared for ``a/x`` is the folder ``a`` by the time ``a/y`` comes).
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                if not stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    os.unlink(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def _refuse_new_link(self, step: Step, fd: int) -> None:
+        """A link at the name is replaced (never followed) only when the plan allowed it."""
+        with contextlib.suppress(FileNotFoundError):
+            info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode) and step.action != "replace":
+                raise self._refusal(step.path, _LINK)
+
+    def check_way(self, step: Step, fd: int) -> None:
+        """Refuse if ``step``'s folder, the one open as ``fd``, is no longer reached from the
+        root (a link swapped in on the way, the folder moved) or a link now sits at the name:
+        called right before each rename. The write itself goes through ``fd`` whatever this
+        finds: the check only turns a swap into a refusal instead of a file in a moved folder."""
+        root = self._open_root()
+        try:
+            try:
+                now = walk(root, step.rel.split("/")[:-1])
+            except OSError as exc:
+                raise self._way_refusal(exc, self.root / (exc.filename or "")) from None
+        finally:
+            os.close(root)
+        try:
+            there, held = os.fstat(now), os.fstat(fd)
+        finally:
+            os.close(now)
+        if (there.st_dev, there.st_ino) != (held.st_dev, held.st_ino):
+            raise self._refusal(step.path.parent, "was moved while it was written")
+        self._refuse_new_link(step, fd)
+
+    def _way_refusal(self, exc: OSError, path: Path) -> BaseException:
+        if exc.errno == errno.ELOOP:
+            return self._refusal(path, _LINK)
+        if exc.errno == errno.ENOTDIR:
+            return self._refusal(path, "is no longer a folder")
+        return exc

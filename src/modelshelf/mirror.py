@@ -66,7 +66,7 @@ from modelshelf._mirror_plan import (
 from modelshelf._mirror_read import ChangedError as _ChangedError
 from modelshelf._mirror_read import mirror_listing, object_chunks
 from modelshelf._progress import ProgressTask, make_progress
-from modelshelf._user_folder import Step, UserFolder, hash_regular_file, temp_name
+from modelshelf._user_folder import Slot, Step, UserFolder, temp_name
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
@@ -181,6 +181,10 @@ def mirror(
     backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
     listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
     index = _load_index(root)
+    # Hidden folders this mirror made earlier (its index has files in them) take new files.
+    folder.own_folders = {
+        key.rsplit("/", i)[0] for key in index for i in range(1, key.count("/") + 1)
+    }
     local = {key: _stat(root, key) for key in index}
     items, refused = make_plan(
         listing,
@@ -297,7 +301,6 @@ class _Run:
         self.lock = threading.Lock()
         self.saved_at = time.monotonic()
         self.dirty = False
-        self.folders: set[Path] = set()
         self.unreadable: list[str] = []
         self.changed: list[str] = []
         self.refused: list[str] = []
@@ -351,29 +354,16 @@ class _Run:
                     raise future.exception()  # type: ignore[misc]
 
     def _one(self, item: MirrorItem, step: Step, task: ProgressTask) -> None:
-        parent = step.path.parent
         try:
-            if parent in self.folders and not step.clear:
-                self.folder.check_way(step)  # again: the tree may have changed since the plan
-            else:
-                self.folder.prepare(step)  # makes the folders, checking each level
-                with self.lock:
-                    self.folders.add(parent)
-        except UserFolderRefusedError:
-            raise
-        except OSError as exc:
-            raise _write_error(exc, self.root, item.key) from exc
-        temp = self.folder.temp_path(step, "mirror-partial")
-        try:
-            sha256 = self._download(item, temp, task)
-            if step.action == "compare" and not self._same_there(step, item, sha256):
-                temp.unlink()
-                return
-            self.folder.commit(step, temp)
-            st = step.path.stat()
+            # The folders are made (each level checked) and the file written through the
+            # descriptor of its folder: a link swapped in on the way is never followed.
+            with self.folder.slot(step, "mirror-partial") as slot:
+                sha256 = self._download(item, slot.path, task)
+                if step.action == "compare" and not self._same_there(step, item, sha256, slot):
+                    return
+                slot.commit()
+                st = slot.stat()
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             if isinstance(exc, ObjectNotFoundError):
                 with self.lock:  # gone since the listing; the rest goes on
                     self.unreadable.append(item.key)
@@ -400,11 +390,11 @@ class _Run:
             self.dirty = True
         self._save()
 
-    def _same_there(self, step: Step, item: MirrorItem, sha256: str) -> bool:
+    def _same_there(self, step: Step, item: MirrorItem, sha256: str, slot: Slot) -> bool:
         """For a file of the object's size that this mirror did not write: True if it holds
         the fetched content (the fetched copy then replaces it, nothing is lost); else it is
         left as it is and named at the end, the user's file."""
-        if hash_regular_file(step.path, item.size) == sha256:
+        if slot.hash_there(item.size) == sha256:
             return True
         with self.lock:
             self.refused.append(

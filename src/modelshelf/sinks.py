@@ -100,6 +100,7 @@ class PulledVersion:
             the cache's blobs, so copy them out, never write or move them.
         engine: the ``engine`` of the manifest's ``model`` section (``"onnx"``, ``"torch"``,
             ...), or None when the version is not a registered model.
+        cache_root: the cache the snapshot is in (a folder sink never writes into it).
     """
 
     name: str
@@ -107,6 +108,7 @@ class PulledVersion:
     manifest: Manifest
     snapshot: Path
     engine: str | None = None
+    cache_root: Path | None = None
 
     @property
     def single_file(self) -> FileEntry | None:
@@ -173,6 +175,7 @@ class FileSystemDownloader:
                 overwrite=self.overwrite,
                 retry="export to another --to",
                 label=f"{pulled.name}:{pulled.version}",
+                caches=() if pulled.cache_root is None else (pulled.cache_root,),
             )
             single = pulled.single_file
             if single is not None:
@@ -459,6 +462,7 @@ def export_resolved(
         manifest=manifest,
         snapshot=shelf.cache.snapshot_dir(shelf.store_id, manifest.name, manifest.version),
         engine=engine if isinstance(engine, str) else None,
+        cache_root=shelf.cache.root,
     )
     try:
         where = sink(pulled)

@@ -6,6 +6,7 @@ assets/<name>/versions/1.3.json                   manifest; created only if abse
 assets/<name>/aliases/<alias>/00000017.json       alias record 17; created only if absent
 assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an alias move
 assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
+gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until its run ends
 ```
 The layout is built in layers, each the only one that knows its keys: ``_layout.KeyLayout``
 (shared reads), ``_removal.RemovalLayout`` (removed versions and tombstones),
@@ -48,6 +49,9 @@ __all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
 _BLOB_KEY = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
+_QUARANTINE_KEY = re.compile(
+    r"^gc/([0-9]{8}T[0-9]{6}Z-[0-9a-f]{12})/sha256/([0-9a-f]{2})/([0-9a-f]{64})$"
+)
 # A push of this many files or more finds its blobs by listing each shard (blobs/sha256/ab/)
 # once instead of a HEAD per blob: on SeaweedFS, 2,000 HEADs took 1.0-1.3 s and 0.7 s of
 # server CPU; the 256 LISTs that replace them 0.13-0.3 s and 0.1-0.2 s.
@@ -247,6 +251,40 @@ class Store(AliasLayout):
     def delete_blob(self, sha256: str) -> None:
         """Delete one blob (garbage collection only: a referenced blob must never go)."""
         self.backend.delete(self.blob_key(sha256))
+
+    # -- gc's quarantine: a blob being deleted can still be put back --------------------------
+    @staticmethod
+    def quarantine_key(run: str, sha256: str) -> str:
+        return f"gc/{run}/sha256/{sha256[:2]}/{sha256}"
+
+    def quarantine_blob(self, sha256: str, run: str) -> None:
+        """Move a blob gc deletes to the quarantine of gc run ``run``: copy it there (by the
+        service where it can), then delete it from ``blobs/``.
+
+        Raises:
+            ObjectNotFoundError: the blob is gone already (another gc); nothing was moved.
+        """
+        self.backend.copy(self.blob_key(sha256), self.quarantine_key(run, sha256))
+        self.backend.delete(self.blob_key(sha256))
+
+    def quarantined(self) -> Iterator[tuple[str, str, ObjectMeta]]:
+        """Every blob in a gc quarantine as ``(run, sha256, meta)``; other keys are skipped."""
+        for meta in self._listed("gc"):
+            match = _QUARANTINE_KEY.match(meta.path)
+            if match and match.group(3).startswith(match.group(2)):
+                yield match.group(1), match.group(3), meta
+
+    def restore_blob(self, sha256: str, run: str, size: int) -> None:
+        """Put a quarantined blob back in ``blobs/``, only if its bytes are ``sha256``.
+
+        Raises:
+            IntegrityError: the quarantined object is not that blob (nothing was stored).
+        """
+        self.put_blob(sha256, ObjectBlob(self.backend, self.quarantine_key(run, sha256)), size)
+
+    def drop_quarantined(self, sha256: str, run: str) -> None:
+        """Delete a blob from gc run ``run``'s quarantine: the end of its deletion."""
+        self.backend.delete(self.quarantine_key(run, sha256))
 
     # -- audit log -----------------------------------------------------------------------------
     def append_log(self, name: str, action: str, **fields: Any) -> None:

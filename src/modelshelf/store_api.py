@@ -167,3 +167,20 @@ class MaintainedStore(StoreLayout, Protocol):
     def delete_blob(self, sha256: str) -> None:
         """Delete one blob (garbage collection only)."""
         ...
+
+    def quarantine_blob(self, sha256: str, run: str) -> None:
+        """Move one blob to gc run ``run``'s quarantine (gc's first phase of a delete);
+        ObjectNotFoundError if it is gone already."""
+        ...
+
+    def quarantined(self) -> Iterator[tuple[str, str, ObjectMeta]]:
+        """Every quarantined blob of every gc run: ``(run, sha256, its metadata)``."""
+        ...
+
+    def restore_blob(self, sha256: str, run: str, size: int) -> None:
+        """Put a quarantined blob back, verified (IntegrityError if its bytes are not it)."""
+        ...
+
+    def drop_quarantined(self, sha256: str, run: str) -> None:
+        """Delete one blob from a run's quarantine (gc's second phase)."""
+        ...

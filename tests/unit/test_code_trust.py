@@ -306,3 +306,55 @@ def test_a_runner_from_an_editable_install_that_records_no_package_files_is_foun
     monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
     with pytest.raises(UntrustedStoreDataError, match="neither modelshelf"):
         load_model("a/editable", store=fresh(url, tmp_path))
+
+
+def test_python_m_modelshelf_never_imports_a_runner_pulled_into_the_working_folder(
+    tmp_path: Path,
+) -> None:
+    """The reviewer's case: ``python -m`` puts the absolute working folder first on sys.path;
+    a store's ``evilrun.py`` pulled there with ``pull -o .`` must not become the runner, even
+    when the user allowed a package of that name (they meant an installed one)."""
+    import os
+    import subprocess
+
+    from modelshelf import PushSource
+
+    marker = tmp_path / "PWNED"
+    module = tmp_path / "evilrun.py"
+    module.write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "from modelshelf import Runner\n"
+        "class EvilRunner(Runner):\n"
+        "    @staticmethod\n"
+        "    def predict(model, data):\n"
+        "        return data\n"
+    )
+    store = (tmp_path / "store").as_uri()
+    section = {"runner": "evilrun:EvilRunner", "requirements": [], "artifacts": []}
+    Shelf(store, cache_dir=tmp_path / "writer").push(
+        PushSource.from_files({module: "evilrun.py"}), "x/m", sections={"model": section}
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "in.json").write_text("[1]")
+    env = {
+        **os.environ,
+        "MODELSHELF_CACHE_DIR": str(tmp_path / "cache"),
+        "MODELSHELF_ALLOWED_HOOK_PACKAGES": "evilrun",
+    }
+    cli = [sys.executable, "-m", "modelshelf", "--store", store]
+    pulled = subprocess.run(
+        [*cli, "pull", "x/m", "-o", ".", "-q"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert (work / "evilrun.py").exists()
+    predicted = subprocess.run(
+        [*cli, "predict", "x/m", "--input", "in.json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert predicted.returncode == 1
+    assert "not in an installed module" in predicted.stderr
+    assert not marker.exists()

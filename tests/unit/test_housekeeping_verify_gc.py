@@ -290,16 +290,19 @@ def test_a_version_committed_while_gc_read_keeps_its_blob(shelf: Shelf) -> None:
     assert reused in blob_shas(store)
 
 
-def test_a_version_committed_during_the_deletes_is_named(
+def test_a_version_committed_during_the_deletes_gets_its_blob_back(
     shelf: Shelf, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Issue 20 review B4: gc used to delete the blob and only name the version as broken; it
+    # now puts the blob back from its quarantine (tests/unit/test_gc_trust.py has every order).
     hooked = Hooked(shelf.store.backend)
     store = Store(hooked)
     reused = orphan(store, b"old orphan")
     hooked.on_delete.append(lambda: commit_using(store, "late", reused, len(b"old orphan")))
     with caplog.at_level(logging.WARNING, logger="modelshelf"):
         report = collect_garbage(store, now=LATER)
-    assert report.deleted == (reused,) and report.broken == ("late:1.0",)
+    assert report.deleted == () and report.broken == () and report.restored == ("late:1.0",)
+    assert reused in blob_shas(store)
     assert "late:1.0 was committed while gc ran" in caplog.text
 
 

@@ -247,17 +247,20 @@ def test_a_forged_hook_from_the_standard_library_is_refused(
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("spelling", ["", ".", "absolute"])
 def test_a_module_in_the_working_folder_is_never_imported(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
 ) -> None:
-    """Under ``python -c``, a REPL or a notebook, ``''`` (the working folder) is on sys.path,
-    and ``pull -o .`` puts store files there: they are not installed code."""
+    """Under ``python -c``, a REPL or a notebook ``''`` (the working folder) is on sys.path;
+    ``python -m`` and ``python script.py`` put its absolute path there; ``pull -o .`` puts store
+    files there: they are not installed code, however the entry is spelt."""
     work = tmp_path / "work"
     work.mkdir()
     marker = tmp_path / "imported"
     (work / "evil_cwd_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X: pass\n")
     monkeypatch.chdir(work)
-    monkeypatch.syspath_prepend("")
+    monkeypatch.syspath_prepend(str(work) if spelling == "absolute" else spelling)
+    monkeypatch.setenv("MODELSHELF_ALLOWED_HOOK_PACKAGES", "evil_cwd_mod")  # allowing a name
     forge(url, tmp_path, {"runner": "evil_cwd_mod:X", "requirements": [], "artifacts": []})
     with pytest.raises(UntrustedStoreDataError, match="is not in an installed module"):
         load_model("demo/forged", store=fresh(url, tmp_path))

@@ -117,3 +117,6 @@ class GuardedBackend(Backend):
 
     def delete(self, key: str) -> None:
         self._call("delete", key, lambda: self.inner.delete(key))
+
+    def copy(self, source: str, target: str) -> None:
+        self._call("copy", source, lambda: self.inner.copy(source, target))

@@ -329,6 +329,21 @@ class ObstoreBackend(Backend):
         except _Translatable as exc:
             translate_error(exc, self.url, prefix, self.hints)
 
+    def copy(self, source: str, target: str) -> None:
+        if self.local_path(source) is not None:
+            super().copy(source, target)  # a local folder: through its guarded get and put
+            return
+        try:
+            obstore.copy(self._store, source, target, overwrite=True)  # by the service itself
+        except _Translatable as exc:
+            try:
+                translate_error(exc, self.url, source, self.hints)
+            except ObjectNotFoundError:
+                raise
+            except StoreError:
+                # S3 copies at most 5 GiB in one request: stream what the service would not copy.
+                super().copy(source, target)
+
     def delete(self, key: str) -> None:
         try:
             obstore.delete(self._store, key)

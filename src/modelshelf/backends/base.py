@@ -10,12 +10,15 @@ unreachable, auth) so that callers never see a vendor exception.
 from __future__ import annotations
 
 import abc
+import io
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from modelshelf._secrets import is_secret_name, without_secrets
 
@@ -193,6 +196,26 @@ class Backend(abc.ABC):
         """Remove one object; deleting a missing key is not an error."""
         raise NotImplementedError("'delete' must be implemented")
 
+    def copy(self, source: str, target: str) -> None:
+        """Copy the object at ``source`` to ``target`` (overwriting it) in this store.
+
+        The default streams the bytes through this machine (:meth:`get`, then :meth:`put`);
+        a backend whose service copies objects itself overrides it. gc moves the blobs it
+        deletes to a quarantine with this, so it should cost no transfer where it can.
+
+        Raises:
+            ObjectNotFoundError: ``source`` does not exist.
+        """
+        reader = _ChunkReader(self.get(source, chunk_size=8 << 20))
+        try:
+            self.put(target, cast("BinaryIO", reader))  # a binary file object, io's kind
+        except Exception:
+            if reader.failure is not None:  # the read failed (not found...): its own error
+                raise reader.failure from None
+            raise
+        finally:
+            reader.close()
+
     def read(self, key: str) -> bytes:
         """Return the whole object (for small records such as manifests)."""
         return b"".join(self.get(key, chunk_size=1 << 20))
@@ -206,3 +229,63 @@ class Backend(abc.ABC):
         except ObjectNotFoundError:
             return False
         return True
+
+
+class _ChunkReader(io.RawIOBase):
+    """A binary file object over an iterator of chunks, for :meth:`Backend.copy`'s put.
+
+    The chunks are fetched in a thread of their own: a store client that reads the file object
+    from inside its own event loop (obstore's put) cannot also drive its get there.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._left = memoryview(b"")
+        self._ended = False
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._fetch, args=(chunks,), daemon=True)
+        self._thread.start()
+
+    def _fetch(self, chunks: Iterator[bytes]) -> None:
+        try:
+            for chunk in chunks:
+                if not self._offer(bytes(chunk)):
+                    return
+            self._offer(None)
+        except BaseException as exc:  # handed to the reader, which raises it in put
+            self._offer(exc)
+
+    def _offer(self, item: bytes | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            if self._ended:
+                return 0
+            item = self._queue.get()
+            if item is None:
+                self._ended = True
+                return 0
+            if isinstance(item, BaseException):
+                self._ended = True
+                self.failure = item
+                raise item
+            self._left = memoryview(item)
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()

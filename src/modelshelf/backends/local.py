@@ -7,23 +7,32 @@ which skips every entry that is a link or lies behind one (and says how many), a
 write or delete of a key that passes through a link is refused (obstore's own walk and opens
 follow links, and a link loop fails its whole listing). Links in the store folder's own path
 are the user's choice: the folder is resolved once, when the store is opened.
+
+No check is made by path before a use by path (a folder swapped for a link in between would be
+followed): reads, heads, puts, deletes and the listing go through directory descriptors, each
+folder opened from the one before with ``O_NOFOLLOW`` (:mod:`modelshelf._dir_fd`); a read is of
+the descriptor that was ``fstat``-ed. obstore is not used for any key here: its ETag format
+(inode, mtime in microseconds, size, in hex) is kept, so listings, heads and older caches agree.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import unquote, urlsplit
 
+from modelshelf._dir_fd import READ_FLAGS, open_folder, temp_name, walk
 from modelshelf._paths import user_path
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
 from modelshelf.backends.base import ObjectMeta, PutMode
-from modelshelf.errors import UnsupportedStoreError, UntrustedStoreDataError
+from modelshelf.errors import ObjectNotFoundError, UnsupportedStoreError, UntrustedStoreDataError
 from modelshelf.trust import inside, show
 
 __all__ = ["LocalBackend"]
@@ -31,13 +40,17 @@ __all__ = ["LocalBackend"]
 logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UPLOAD_TAG = "modelshelf-upload"
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_CHUNK = 8 * 1024 * 1024
 
 
 class LocalBackend(ObstoreBackend):
     """A store in a local folder, created on first use.
 
-    obstore writes each object to a temporary file and renames it, so readers never see part of
-    an object, and create-only writes use the filesystem's exclusive create.
+    Each object is written to a temporary file in its folder and renamed into place, so readers
+    never see part of an object; create-only writes hard-link it into place, which fails if the
+    name exists.
     """
 
     def __init__(self, root: Path | str) -> None:
@@ -83,51 +96,131 @@ class LocalBackend(ObstoreBackend):
         return cls(cls.path_for(url), **kwargs)
 
     # -- no symbolic link is followed ------------------------------------------------------
-    def _link_in(self, key: str) -> str | None:
-        """The first part of ``key`` (as a path below the store folder) that is a symbolic
-        link, or ``None``. A part that does not exist ends the search: nothing below it can
-        be followed."""
-        path = self.root
-        parts = key.split("/")
-        for depth, part in enumerate(parts, 1):
-            path = path / part
-            try:
-                if stat.S_ISLNK(os.lstat(path).st_mode):
-                    return "/".join(parts[:depth])
-            except (OSError, ValueError):  # missing, not a folder, NUL: nothing to follow
-                return None
-        return None
+    def _refusal(self, key: str, link: str) -> UntrustedStoreDataError:
+        return UntrustedStoreDataError(
+            f"{show(key, 120)} in the store {self.url}: {show(link, 120)} is a symbolic"
+            " link, and a file:// store follows none (it could lead anywhere on this"
+            " machine); replace it with the file or folder itself",
+            store=self.url,
+            key=key,
+        )
 
-    def _refuse_links(self, key: str) -> None:
-        link = self._link_in(key)
-        if link is not None:
-            raise UntrustedStoreDataError(
-                f"{show(key, 120)} in the store {self.url}: {show(link, 120)} is a symbolic"
-                " link, and a file:// store follows none (it could lead anywhere on this"
-                " machine); replace it with the file or folder itself",
-                store=self.url,
-                key=key,
-            )
+    def _fail(self, exc: OSError, key: str) -> NoReturn:
+        """Raise what ``exc`` means for ``key``: a link met is refused by name, a missing
+        folder or file (or one that is not a folder) is a missing object."""
+        if exc.errno == errno.ELOOP:
+            raise self._refusal(key, exc.filename or key) from None
+        if isinstance(exc, NotADirectoryError):
+            exc = FileNotFoundError(errno.ENOENT, "not found")
+        translate_error(exc, self.url, key, self.hints)
+
+    @contextlib.contextmanager
+    def _folder(self, key: str, *, make: bool = False) -> Iterator[tuple[int, str]]:
+        """The descriptor of ``key``'s folder and its last part: every folder from the store
+        folder down opened with ``O_NOFOLLOW`` from the one before (made when ``make``)."""
+        *parts, name = self.local_path(key).relative_to(self.root).parts
+        try:
+            root = open_folder(self.root)
+            try:
+                fd = walk(root, parts, make=make)
+            finally:
+                os.close(root)
+        except OSError as exc:
+            self._fail(exc, key)
+        try:
+            yield fd, name
+        finally:
+            os.close(fd)
+
+    def _open(self, key: str) -> tuple[int, os.stat_result]:
+        """``key``'s regular file, open for reading through the descriptor chain, and its
+        ``fstat`` (taken from the descriptor: what is read is what was looked at)."""
+        with self._folder(key) as (folder, name):
+            try:
+                fd = os.open(name, READ_FLAGS, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    exc.filename = key
+                self._fail(exc, key)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a folder or a FIFO is no object
+            os.close(fd)
+            translate_error(FileNotFoundError(errno.ENOENT, "not a file"), self.url, key)
+        return fd, info
 
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
-        self._refuse_links(key)
-        return super().get(key, chunk_size)
+        fd, _ = self._open(key)
+        try:
+            while chunk := os.read(fd, chunk_size):
+                yield chunk
+        finally:
+            os.close(fd)
 
     def get_range(self, key: str, start: int, end: int) -> memoryview:
-        self._refuse_links(key)
-        return super().get_range(key, start, end)
+        fd, info = self._open(key)
+        try:
+            return _pread(fd, start, min(end, info.st_size))
+        finally:
+            os.close(fd)
+
+    def get_range_chunks(
+        self, key: str, start: int, end: int, chunk_size: int
+    ) -> Iterator[memoryview]:
+        # Ranged reads of ``chunk_size`` from one descriptor, up to the end of the object
+        # as it was opened.
+        fd, info = self._open(key)
+        try:
+            end = min(end, info.st_size)
+            for position in range(start, end, chunk_size):
+                piece = _pread(fd, position, min(position + chunk_size, end))
+                yield piece
+                if piece.nbytes < min(chunk_size, end - position):
+                    return  # the object was cut short while being read
+        finally:
+            os.close(fd)
 
     def head(self, key: str) -> ObjectMeta:
-        self._refuse_links(key)
-        return super().head(key)
+        fd, info = self._open(key)
+        os.close(fd)
+        return _file_meta(key, info)
 
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
-        self._refuse_links(key)  # a folder link would carry the write out of the store
-        super().put(key, data, mode=mode)
+        """Write a temporary file in the key's folder (opened through the descriptor chain,
+        made as needed) and rename it into place; ``create`` links it instead, which fails if
+        the name exists. The temporary name stays under NAME_MAX bytes (obstore's
+        ``<name>#<n>`` did not for a 255-byte name) and is never listed."""
+        with self._folder(key, make=True) as (folder, name):
+            temp = temp_name(name, tag=_UPLOAD_TAG)
+            try:
+                fd = os.open(temp, _CREATE_FLAGS, 0o666, dir_fd=folder)
+            except OSError as exc:
+                self._fail(exc, key)
+            try:
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
+                if mode == "create":
+                    _link_new(folder, temp, name)
+                else:
+                    os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            except OSError as exc:
+                self._fail(exc, key)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp, dir_fd=folder)
 
     def delete(self, key: str) -> None:
-        self._refuse_links(key)
-        super().delete(key)
+        try:
+            with self._folder(key) as (folder, name):
+                try:
+                    os.unlink(name, dir_fd=folder)
+                except FileNotFoundError:
+                    return
+                except OSError as exc:
+                    self._fail(exc, key)
+        except ObjectNotFoundError:
+            return  # a missing folder on the way: nothing to delete
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         """Every regular file under ``prefix/``, as obstore lists them, but walked without
@@ -135,10 +228,6 @@ class LocalBackend(ObstoreBackend):
         top = prefix.strip("/")
         skipped: list[str] = []
         try:
-            link = self._link_in(top) if top else None
-            if link is not None:
-                skipped.append(link)
-                return
             yield from _walk(self, top, skipped)
         finally:
             if skipped:
@@ -149,53 +238,140 @@ class LocalBackend(ObstoreBackend):
                     self.url, len(skipped), show(sorted(skipped)[0], 120),
                 )  # fmt: skip
 
-    def get_range_chunks(
-        self, key: str, start: int, end: int, chunk_size: int
-    ) -> Iterator[memoryview]:
-        # obstore streams a local file in reads of about 8 KiB (277 MiB/s measured) while its
-        # ranged reads run at GB/s: pieces are ranged reads of ``chunk_size``, up to the end
-        # of the object as it is now (a ranged read starting past the end is an error here).
-        end = min(end, self.head(key).size)
-        for position in range(start, end, chunk_size):
-            piece = self.get_range(key, position, min(position + chunk_size, end))
-            yield piece
-            if piece.nbytes < min(chunk_size, end - position):
-                return  # the object was cut short while being read
+
+def _link_new(folder: int, temp: str, name: str) -> None:
+    """Give the written ``temp`` the name ``name`` only if nothing has it (a hard link fails
+    with ``EEXIST``); where hard links are refused, the name is created exclusively and
+    filled from ``temp`` (create-only objects are small records)."""
+    try:
+        os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    source = os.open(temp, READ_FLAGS, dir_fd=folder)
+    try:
+        target = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=folder)
+        try:
+            while chunk := os.read(source, _CHUNK):
+                _write_view(target, memoryview(chunk))
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
+
+
+def _pread(fd: int, start: int, end: int) -> memoryview:
+    """Bytes ``[start, end)`` of ``fd`` (fewer at its end), read into one buffer."""
+    buffer = bytearray(max(end - start, 0))
+    view = memoryview(buffer)
+    got = 0
+    while got < len(buffer):
+        read = os.preadv(fd, [view[got:]], start + got)
+        if read == 0:
+            break
+        got += read
+    return view[:got]
+
+
+def _write_all(fd: int, data: bytes | Path | BinaryIO) -> None:
+    """Write ``data`` (bytes, a local file, or a file object read until ``b""``) to ``fd``;
+    an exception while reading fails the put before anything is renamed."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        _write_view(fd, memoryview(data))
+        return
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            _copy_from(handle, fd)
+        return
+    _copy_from(data, fd)
+
+
+def _copy_from(reader: BinaryIO, fd: int) -> None:
+    while chunk := reader.read(_CHUNK):
+        _write_view(fd, memoryview(chunk))
+
+
+def _write_view(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _walk(backend: LocalBackend, top: str, skipped: list[str]) -> Iterator[ObjectMeta]:
     """The regular files below ``top`` (a folder of the store, ``""`` for all), depth first;
-    each link found is added to ``skipped`` and not followed."""
-    folders = [top]
-    while folders:
-        folder = folders.pop()
+    each link found is added to ``skipped`` and not followed. Each folder is opened from the
+    one before it without following a link, and read through its descriptor."""
+    try:
+        root = open_folder(backend.root)
+    except OSError as exc:
+        translate_error(exc, backend.url, top, backend.hints)
+    try:
         try:
-            with os.scandir(backend.root / folder if folder else backend.root) as found:
-                entries = sorted(found, key=lambda entry: entry.name, reverse=True)
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # removed while listed, or the prefix names no folder
+            start = walk(root, top.split("/")) if top else os.dup(root)
         except OSError as exc:
-            translate_error(exc, backend.url, folder, backend.hints)
-        for entry in entries:
-            key = f"{folder}/{entry.name}" if folder else entry.name
+            if exc.errno == errno.ELOOP:
+                skipped.append(exc.filename)
+            return  # a link, or the prefix names no folder
+    finally:
+        os.close(root)
+    folders = [(top, start)]
+    try:
+        while folders:
+            folder, fd = folders.pop()
             try:
-                key.encode("utf-8")
-            except UnicodeEncodeError:
-                continue  # not a name a key can hold (obstore cannot read it either)
-            try:
-                if entry.is_symlink():
-                    skipped.append(key)
-                elif entry.is_dir(follow_symlinks=False):
-                    folders.append(key)
-                elif entry.is_file(follow_symlinks=False) and not _upload_temp(entry.name):
-                    yield _file_meta(key, entry.stat(follow_symlinks=False))
-            except FileNotFoundError:
-                continue  # removed while listed
+                yield from _entries(backend, folder, fd, folders, skipped)
+            finally:
+                os.close(fd)
+    finally:
+        for _, fd in folders:
+            os.close(fd)
+
+
+def _entries(
+    backend: LocalBackend,
+    folder: str,
+    fd: int,
+    folders: list[tuple[str, int]],
+    skipped: list[str],
+) -> Iterator[ObjectMeta]:
+    try:
+        with os.scandir(fd) as found:
+            names = sorted((entry.name for entry in found), reverse=True)
+    except OSError as exc:
+        translate_error(exc, backend.url, folder, backend.hints)
+    inner: list[tuple[str, int]] = []
+    for name in names:
+        key = f"{folder}/{name}" if folder else name
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            continue  # not a name a key can hold (obstore cannot read it either)
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                skipped.append(key)
+            elif stat.S_ISDIR(info.st_mode):
+                inner.append((key, open_folder(name, fd)))
+            elif stat.S_ISREG(info.st_mode) and not _upload_temp(name):
+                yield _file_meta(key, info)
+        except FileNotFoundError:
+            continue  # removed while listed
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # swapped for a link since the stat
+                skipped.append(key)
+                continue
+            if exc.errno == errno.ENOTDIR:
+                continue
+            raise
+    folders.extend(reversed(inner))  # depth first, in name order as before
 
 
 def _upload_temp(name: str) -> bool:
-    """obstore's temporary file of an upload in progress (``name#3``): never listed, as
-    obstore's own listing leaves it out (everything after the first ``#`` is digits)."""
+    """The temporary file of an upload in progress: never listed. Ours
+    (``.<name>.<pid>.<hex>.modelshelf-upload``) or obstore's (``name#3``, from a version that
+    wrote through obstore: everything after the first ``#`` is digits)."""
+    if name.startswith(".") and name.endswith(f".{_UPLOAD_TAG}"):
+        return True
     _, mark, suffix = name.partition("#")
     return bool(mark) and suffix.isascii() and suffix.isdigit()
 

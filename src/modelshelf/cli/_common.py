@@ -119,6 +119,26 @@ def quiet_option(fn: F) -> F:
     )(fn)
 
 
+def model_trust_options(fn: F) -> F:
+    """``--trust`` and ``--allow-hook-package PKG``: what a model loaded from a store may run
+    (``trust``, ``allow_hook_packages``); one wording for ``predict`` and ``serve``."""
+    fn = click.option(
+        "--allow-hook-package",
+        "allow_hook_packages",
+        multiple=True,
+        metavar="PKG",
+        help="A package the model's runner and pre/postprocess functions may come from (repeat;"
+        " also MODELSHELF_ALLOWED_HOOK_PACKAGES). Only for packages you trust.",
+    )(fn)
+    return click.option(
+        "--trust",
+        is_flag=True,
+        help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules)"
+        " and TorchScript calling operators that reach files, processes or the network; only"
+        " for files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
+    )(fn)
+
+
 def store_option(fn: F) -> F:
     """``--store URL``: the store to use; read back with :func:`shelf_from`."""
     return click.option(

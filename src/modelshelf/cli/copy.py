@@ -52,7 +52,12 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
         return
     what = printable(f"{report.manifest.name}:{report.manifest.version}")
     if report.already_there:
-        click.echo(f"{what} is already in {printable(report.destination)}; nothing copied")
+        repaired = (
+            f"{report.blobs_copied} missing blobs ({report.bytes_copied} bytes) copied again"
+            if report.blobs_copied
+            else "nothing copied"
+        )
+        click.echo(f"{what} is already in {printable(report.destination)}; {repaired}")
         return
     click.echo(
         f"{what} -> {printable(report.destination)}: {report.blobs_copied} blobs"

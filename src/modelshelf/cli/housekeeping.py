@@ -109,6 +109,11 @@ def gc(ctx: click.Context, dry_run: bool, grace: str, as_json: bool, quiet: bool
         f" kept {report.referenced} in use by {report.versions} versions"
         f" and {report.young} younger than {grace}"
         + (f", and {report.undated} the store gives no time for" if report.undated else "")
+        + (
+            f"; put back the blobs gc was deleting that {len(report.restored)} versions use"
+            if report.restored
+            else ""
+        )
     )
-    if report.broken:
+    if report.broken:  # each is named in a warning, with the step that repairs it
         ctx.exit(1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from modelshelf.cli._common import common_options, shelf_from, show_progress
+from modelshelf.cli._common import common_options, model_trust_options, shelf_from, show_progress
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import load_model
 from modelshelf.models._jsonable import plain
@@ -38,21 +38,7 @@ EXAMPLES = [
     is_flag=True,
     help="Load even if the recorded requirements are missing or mismatched here.",
 )
-@click.option(
-    "--trust",
-    is_flag=True,
-    help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules) and"
-    " TorchScript calling operators that reach files, processes or the network; only for"
-    " files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
-)
-@click.option(
-    "--allow-hook-package",
-    "allow_hook_packages",
-    multiple=True,
-    metavar="PKG",
-    help="A package the model's runner and pre/postprocess functions may come from (repeat;"
-    " also MODELSHELF_ALLOWED_HOOK_PACKAGES). Only for packages you trust.",
-)
+@model_trust_options
 @common_options
 @click.pass_context
 def predict(

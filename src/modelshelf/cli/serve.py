@@ -7,7 +7,12 @@ import sys
 
 import click
 
-from modelshelf.cli._common import backend_kwargs_from, common_options, shelf_from
+from modelshelf.cli._common import (
+    backend_kwargs_from,
+    common_options,
+    model_trust_options,
+    shelf_from,
+)
 from modelshelf.errors import InvalidInputError
 
 # What the serve extra installs; checked before anything is imported from it.
@@ -82,21 +87,7 @@ EXAMPLES = [
 )
 @click.option("--access-log/--no-access-log", default=True, help="One JSON line per request.")
 @click.option("--ignore-requirements", is_flag=True, help="Load even if requirements mismatch.")
-@click.option(
-    "--trust",
-    is_flag=True,
-    help="Allow formats that run code when loaded (pickle, joblib, pickled torch modules) and"
-    " TorchScript calling operators that reach files, processes or the network; only for"
-    " files from a source you trust. Also MODELSHELF_TRUST_PICKLE=1.",
-)
-@click.option(
-    "--allow-hook-package",
-    "allow_hook_packages",
-    multiple=True,
-    metavar="PKG",
-    help="A package the model's runner and pre/postprocess functions may come from (repeat;"
-    " also MODELSHELF_ALLOWED_HOOK_PACKAGES). Only for packages you trust.",
-)
+@model_trust_options
 @common_options
 @click.pass_context
 def serve(
