@@ -193,7 +193,7 @@ class AliasLayout(RemovalLayout):
         key = f"{self._alias_prefix(name, alias)}{seq:08d}.json"
         raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an alias record")
         try:
-            fields = trust.check_alias_record(json.loads(raw), alias=alias, seq=seq)
+            fields = trust.check_alias_record(trust.loads_json(raw), alias=alias, seq=seq)
         except (ValueError, RecursionError) as exc:
             hint = f"set the alias again with `modelshelf alias set {name}@{alias} VERSION`"
             raise self._untrusted(key, "alias record", exc, hint) from exc

@@ -1,17 +1,20 @@
 """Size bounds of outside JSON and listings: what a store may make modelshelf hold in memory.
 
 Part of the trust boundary (:mod:`modelshelf.trust` re-exports all of it). A manifest is bounded
-before it is decoded (:func:`check_json_budget`: counts in the raw bytes), its kept sections and
-metadata after (:func:`check_section`, :func:`check_metadata`), and a store's listing while it
-arrives (:func:`bounded_listing`). Pure: no I/O but the one ``MODELSHELF_MAX_MANIFEST_MIB`` read.
+before it is decoded (:func:`check_json_budget`: counts in the raw bytes), decoded refusing
+non-finite numbers (:func:`loads_json`, as every store record is), its kept sections and metadata
+after (:func:`check_section`, :func:`check_metadata`), and a store's listing while it
+arrives (:func:`bounded_listing`: keys and bytes of key names). Pure: no I/O but the reads of
+``MODELSHELF_MAX_MANIFEST_MIB`` and ``MODELSHELF_MAX_LIST_MIB``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from modelshelf import constants
 from modelshelf._text import MAX_TEXT, check_text, show
@@ -27,6 +30,8 @@ __all__ = [
     "check_json_budget",
     "check_metadata",
     "check_section",
+    "count_json_strings",
+    "loads_json",
     "manifest_cap",
 ]
 
@@ -68,7 +73,7 @@ def check_json_budget(raw: bytes) -> None:
     """
     size = len(raw)
     spare = 2 * MAX_SECTION_NODES + 2 * MAX_METADATA_ITEMS
-    strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
+    strings = count_json_strings(raw, size // _BYTES_PER_STRING + spare)
     if strings > size // _BYTES_PER_STRING + spare:
         raise ValueError(f"it holds {strings} strings in {size} bytes, more than a manifest may")
     containers = raw.count(b"{") + raw.count(b"[")
@@ -90,6 +95,43 @@ def check_json_budget(raw: bytes) -> None:
             f"it holds {separators} values in {size} bytes, more than a manifest may"
             f" ({separators_max})"
         )
+
+
+def count_json_strings(raw: bytes, budget: int) -> int:
+    """The strings (keys included) of the JSON text ``raw``, never fewer than it holds.
+
+    Every string has two quotes that are not escaped, so half the quotes is an upper bound, one
+    fast count. Only when that is over ``budget`` are the strings counted exactly (a pass of
+    :data:`_JSON_STRING`, which reads escapes as the decoder does): subtracting each ``\\"``
+    from the quotes, as this once did, also took away the closing quote of a string ending in
+    an escaped backslash (``"a\\\\"``), so such strings counted as half a string each.
+    """
+    strings = raw.count(b'"') // 2
+    if strings > budget:
+        strings = sum(1 for _ in _JSON_STRING.finditer(raw))
+    return strings
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a finite number; JSON has none")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{show(text, 40)} is not a finite number (it reads as {value})")
+    return value
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """``json.loads`` for store JSON (manifests, records): ``NaN``, ``Infinity`` and numbers
+    beyond a float (``1e999999``) are refused, not read as ``nan``/``inf``: modelshelf would
+    write them back as text no standard JSON reader takes.
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError``), or a non-finite number.
+    """
+    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def check_section(value: object, what: str, *, nodes: int = MAX_SECTION_NODES) -> int:
@@ -139,28 +181,53 @@ def check_metadata(value: object) -> dict[str, str]:
     return found
 
 
-_Listed = TypeVar("_Listed")
+class _Keyed(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_Listed = TypeVar("_Listed", bound=_Keyed)
 
 
 def bounded_listing(
-    listing: Iterable[_Listed], limit: int, where: str, *, store: str = ""
+    listing: Iterable[_Listed],
+    limit: int,
+    where: str,
+    *,
+    store: str = "",
+    max_bytes: int | None = None,
 ) -> Iterator[_Listed]:
-    """``listing`` as it arrives, refused once it holds more than ``limit`` keys.
+    """``listing`` as it arrives, refused once it holds more than ``limit`` keys or more than
+    ``max_bytes`` bytes of key names (UTF-8; default ``MODELSHELF_MAX_LIST_MIB``).
 
     A store chooses how long its listing is: one that pages forever (or returns the same page
     again and again) would keep a mirror, a gc or an alias lookup reading, and growing, without
-    end. The listing is refused, never cut short: a caller must not act on part of it (gc
-    would delete blobs referenced by the manifests it did not see).
+    end. Keys alone do not bound the memory: a million keys of 1,000 bytes (S3 allows 1,024)
+    held 1,186 MiB in a mirror, which keeps every key. The listing is refused, never cut
+    short: a caller must not act on part of it (gc would delete blobs referenced by the
+    manifests it did not see).
 
     Raises:
         UntrustedStoreDataError: naming ``where``, the bound and how to raise it.
     """
+    byte_limit = constants.max_list_bytes() if max_bytes is None else max_bytes
+    total = 0
     for count, item in enumerate(listing):
         if count >= limit:
             raise UntrustedStoreDataError(
                 f"{where}: the store listed more than {limit} keys, more than modelshelf reads"
                 " from one listing; stopped, nothing was done with the part read. If the store"
                 " really holds that many, raise MODELSHELF_MAX_LIST_KEYS",
+                store=store,
+            )
+        key = item.path
+        total += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
+        if total > byte_limit:
+            raise UntrustedStoreDataError(
+                f"{where}: the store listed more than {byte_limit / 2**20:g} MiB of key names"
+                f" ({count + 1} keys), more than modelshelf reads from one listing; stopped,"
+                " nothing was done with the part read. If the store really holds keys that"
+                " long, raise MODELSHELF_MAX_LIST_MIB",
                 store=store,
             )
         yield item

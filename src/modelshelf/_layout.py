@@ -59,7 +59,8 @@ class KeyLayout:
         return f"assets/{name}/versions/{version}.json"
 
     def _listed(self, prefix: str) -> Iterator[ObjectMeta]:
-        """The store's listing of ``prefix``, refused past ``MODELSHELF_MAX_LIST_KEYS`` keys."""
+        """The store's listing of ``prefix``, refused past ``MODELSHELF_MAX_LIST_KEYS`` keys or
+        ``MODELSHELF_MAX_LIST_MIB`` MiB of key names."""
         where = f"{self.url}/{prefix}/" if prefix else self.url
         listing = self.backend.list(prefix)
         return trust.bounded_listing(listing, constants.max_list_keys(), where, store=self.url)

@@ -1,12 +1,13 @@
 """The reading side of ``modelshelf mirror``: the listing and each object's bytes, bounded.
 
 A bucket's listing and sizes are outside input. The listing is refused past
-``MODELSHELF_MAX_LIST_KEYS`` keys (a store that pages forever would keep the mirror reading and
-growing); an object listed without a size gets its HEAD's. Each object is read up to its listed
-size and no further: a store that lists 10 bytes and sends gigabytes fails the object after one
-chunk, with nothing kept (the caller removes the temporary file). Larger objects are read in
-ranges of exactly the listed size, between two HEADs that prove one version was read. Keys
-reach this module through ``_mirror_plan.check_key`` (no control characters): shown as they are.
+``MODELSHELF_MAX_LIST_KEYS`` keys or ``MODELSHELF_MAX_LIST_MIB`` MiB of key names (a store that
+pages forever would keep the mirror reading and growing, and it keeps every key); an object
+listed without a size gets its HEAD's. Each object is read up to its listed size and no
+further: a store that lists 10 bytes and sends gigabytes fails the object after one chunk, with
+nothing kept (the caller removes the temporary file). Larger objects are read in ranges of
+exactly the listed size, between two HEADs that prove one version was read. Keys reach this
+module through ``_mirror_plan.check_key`` (no control characters): shown as they are.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def mirror_listing(
     :func:`_real_prefix`).
 
     Raises:
-        UntrustedStoreDataError: the listing holds more than ``MODELSHELF_MAX_LIST_KEYS`` keys.
+        UntrustedStoreDataError: the listing holds more than ``MODELSHELF_MAX_LIST_KEYS`` keys
+            or ``MODELSHELF_MAX_LIST_MIB`` MiB of key names.
         ObjectNotFoundError: nothing exists at the URL.
     """
     prefix = _real_prefix(backend, prefix)

@@ -57,7 +57,7 @@ def is_tombstone(raw: bytes) -> bool:
     if TOMBSTONE.encode() not in raw[:200]:
         return False
     try:
-        data = json.loads(raw)
+        data = trust.loads_json(raw)
     except ValueError:
         return False
     return isinstance(data, dict) and TOMBSTONE in data
@@ -99,7 +99,7 @@ class RemovalLayout(KeyLayout):
         try:
             raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "a removal record")
             return Removal(
-                **trust.check_removal_record(json.loads(raw), name=name, version=version)
+                **trust.check_removal_record(trust.loads_json(raw), name=name, version=version)
             )
         except ObjectNotFoundError:
             return None

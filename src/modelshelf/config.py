@@ -101,7 +101,10 @@ class StoreConfig:
         shown = [g for g in given if not g.endswith("=None")]
         options = f", options=[{', '.join(sorted(self.options))}]" if self.options else ""
         fields = "".join(f", {s}" for s in shown)
-        return f"StoreConfig({self.name!r}, url={self.url!r}{fields}{options})"
+        # A repr reaches logs and tracebacks: the URL (and endpoint) with their secrets cut.
+        from modelshelf._secrets import without_secrets
+
+        return without_secrets(f"StoreConfig({self.name!r}, url={self.url!r}{fields}{options})")
 
     def settings(self) -> dict[str, OptionValue]:
         """The backend keyword arguments this store declares: the fields that are set, and
@@ -176,10 +179,14 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def _warn_if_others_can_read(config: Config) -> None:
-    """Warn when a file holding secret options is readable by other users (as ssh does)."""
-    from modelshelf.backends.base import is_secret_option  # pure: no I/O, no obstore
+    """Warn when a file holding secret options or URL secrets is readable by other users (as ssh
+    does)."""
+    from modelshelf._secrets import is_secret_name, without_secrets  # pure: no I/O, no obstore
 
-    secret = any(is_secret_option(k) for s in config.stores.values() for k in s.options)
+    secret = any(
+        any(is_secret_name(k) for k in s.options) or without_secrets(s.url) != s.url
+        for s in config.stores.values()
+    )
     try:
         mode = config.path.stat().st_mode
     except OSError:

@@ -11,6 +11,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_OFFLINE`` | ``1`` resolves from the cache only, never asks the store | off |
 | ``MODELSHELF_MAX_CONCURRENCY`` | transfers in flight at once | 8 |
 | ``MODELSHELF_MAX_LIST_KEYS`` | keys read from one store listing before it is refused | 1,000,000 |
+| ``MODELSHELF_MAX_LIST_MIB`` | MiB of key names read from one listing before it is refused | 128 |
 | ``MODELSHELF_LOCK_TIMEOUT`` | seconds to wait for another process's download of a blob | 600 |
 | ``MODELSHELF_DEBUG`` | ``1`` makes the CLI show tracebacks | off |
 | ``MODELSHELF_MAX_MANIFEST_MIB`` | the largest manifest read or written, in MiB | 24 |
@@ -53,6 +54,9 @@ DEFAULT_LOCK_TIMEOUT = 600.0
 # the reader going and growing. Real listings of one asset hold thousands of keys; a million
 # blobs is a store of many terabytes; a mirror holds about 1 KiB per listed object (~1 GiB here).
 DEFAULT_MAX_LIST_KEYS = 1_000_000
+DEFAULT_MAX_LIST_MIB = 128
+"""A million keys of 134 bytes on average; keys of 1,000 bytes stop at 134,000 (a mirror
+then holds about 220 MiB, not the 1,186 MiB a million of them took)."""
 # gc keeps unreferenced blobs younger than this: a push may be writing them.
 DEFAULT_GRACE = timedelta(hours=24)
 
@@ -186,6 +190,12 @@ def max_concurrency() -> int:
 def max_list_keys() -> int:
     """Keys read from one store listing before it is refused (``MODELSHELF_MAX_LIST_KEYS``)."""
     return _as_int("MODELSHELF_MAX_LIST_KEYS", DEFAULT_MAX_LIST_KEYS)
+
+
+def max_list_bytes() -> int:
+    """Bytes of key names (UTF-8) read from one store listing before it is refused
+    (``MODELSHELF_MAX_LIST_MIB``, in MiB)."""
+    return _as_int("MODELSHELF_MAX_LIST_MIB", DEFAULT_MAX_LIST_MIB) * 2**20
 
 
 def lock_timeout() -> float:

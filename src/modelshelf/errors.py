@@ -39,6 +39,8 @@ ModelshelfError
 
 from __future__ import annotations
 
+from modelshelf._secrets import without_secrets
+
 __all__ = [
     "AliasConflictError",
     "AliasNotFoundError",
@@ -74,7 +76,15 @@ __all__ = [
 
 
 class ModelshelfError(Exception):
-    """Base class of every error raised by modelshelf."""
+    """Base class of every error raised by modelshelf.
+
+    Its text never shows a secret: whatever a message quotes (a URL with its password, a
+    ``sig=`` parameter, a backend's own error text) is cut by
+    :func:`modelshelf._secrets.without_secrets` here, the one place every error passes through.
+    """
+
+    def __str__(self) -> str:
+        return without_secrets(super().__str__())
 
 
 class InvalidSpecError(ModelshelfError, ValueError):

@@ -220,7 +220,7 @@ class Manifest:
         except ValueError as exc:
             raise InvalidManifestError(f"{where} is malformed: {exc}") from exc
         try:
-            data = json.loads(data_bytes)
+            data = trust.loads_json(data_bytes)  # no NaN or Infinity: not written back
         except (ValueError, RecursionError) as exc:  # JSON, UTF-8, digit limits, nesting
             raise InvalidManifestError(f"{where} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):

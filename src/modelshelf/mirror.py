@@ -29,8 +29,8 @@ names one object fetches just that object, to the same path. How it runs:
    of :mod:`modelshelf.transfer`, one at a time. The index is saved every few seconds and at
    the end, also when interrupted, so a rerun fetches only what is missing. No file is ever
    seen under its final name half written. Listings and sizes are outside input too: a
-   listing is refused past ``MODELSHELF_MAX_LIST_KEYS`` keys, and no object is read past its
-   listed size (:mod:`modelshelf._mirror_read`).
+   listing is refused past ``MODELSHELF_MAX_LIST_KEYS`` keys or ``MODELSHELF_MAX_LIST_MIB``
+   MiB of key names, and no object is read past its listed size (:mod:`modelshelf._mirror_read`).
 
 One index file rather than a sidecar per file: a sidecar doubles the files created (file
 creation is what a many-small-objects mirror spends its time on) and litters the tree that the

@@ -312,7 +312,7 @@ class Store(AliasLayout):
             except ObjectNotFoundError:
                 continue  # removed while we listed
             try:
-                records.append(trust.check_log_record(json.loads(raw), name=name))
+                records.append(trust.check_log_record(trust.loads_json(raw), name=name))
             except (ValueError, RecursionError) as exc:
                 hint = "delete that key in the store to read the log again"
                 raise self._untrusted(key, "audit record", exc, hint) from exc

@@ -21,7 +21,7 @@ audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
 any path joined into the cache inside (lexical)                     Cache; _user_folder (on a
                                                                     root resolved first)
-number of keys in a listing    bounded_listing                      KeyLayout._listed, mirror
+keys, key bytes of a listing   bounded_listing                      KeyLayout._listed, mirror
 ```
 
 The ``check_*`` functions raise ``ValueError`` with a one-line reason; the caller, which knows
@@ -54,6 +54,7 @@ from modelshelf._bounds import (
     check_json_budget,
     check_metadata,
     check_section,
+    loads_json,
     manifest_cap,
 )
 from modelshelf._text import MAX_LINE, MAX_TEXT, check_text, escape_controls, show
@@ -91,6 +92,7 @@ __all__ = [
     "is_git_name",
     "is_name",
     "listed_version",
+    "loads_json",
     "manifest_cap",
     "escape_controls",
     "show",

@@ -91,7 +91,10 @@ def _assert_no_secret(text: str) -> None:
             "see https://h/p?token=t0k&access_key=k&a=1 now",
             "see https://h/p?token=***&access_key=***&a=1 now",
         ),
-        ("plain text, a=b&sig=not-a-url", "plain text, a=b&sig=not-a-url"),
+        # A secret-named pair is cut in any text, not only in a URL (issue 20 round two: a
+        # connection string or a `;sig=` list leaked); prose such as KEY=VALUE is kept.
+        ("plain text, a=b&sig=not-a-url", "plain text, a=b&sig=***"),
+        ("write --meta KEY=VALUE", "write --meta KEY=VALUE"),
         ("gs://bucket/prefix?generation=5", "gs://bucket/prefix?generation=5"),
     ],
 )

@@ -119,7 +119,9 @@ def _container_and_prefix(url: str) -> tuple[str, str]:
     container = parts.netloc
     if not container:
         raise UnsupportedStoreError(f"{shown!r}: an Azure URL needs a container, {usage}")
-    if "@" in container:
+    # A password may hold '/', so urllib's netloc may end inside it ("AK:se" of
+    # az://AK:se/cr@acct): a ':' is refused with the '@', and never quoted as a container name.
+    if "@" in container or ":" in container:
         raise UnsupportedStoreError(
             f"{shown!r}: give the account with AZURE_STORAGE_ACCOUNT_NAME (or account_name), not in"
             f" the URL; write the store {usage}"

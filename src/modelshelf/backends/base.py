@@ -13,13 +13,14 @@ import abc
 import io
 import json
 import queue
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
+
+from modelshelf._secrets import is_secret_name, without_secrets
 
 __all__ = [
     "Backend",
@@ -30,13 +31,6 @@ __all__ = [
     "without_secrets",
 ]
 
-# Option names that hold credentials: they never enter a store's identity (or its cache folder).
-_SECRET_NAME = re.compile(
-    r"secret|passw|token|credential|auth|private|access_?key|api_?key|account_?key|(^|_)key$"
-    r"|cookie|signature|sas",
-    re.IGNORECASE,
-)
-
 
 def is_flag(value: object) -> bool:
     """A boolean setting given as a bool or as text (``--backend-opt anonymous=false``)."""
@@ -46,47 +40,10 @@ def is_flag(value: object) -> bool:
 
 
 def is_secret_option(name: str) -> bool:
-    """True if a backend option's name looks like a credential (key, secret, token, password)."""
-    return bool(_SECRET_NAME.search(name))
-
-
-# The userinfo ends at the LAST '@' of the authority (as urllib and HTTP clients read it), so a
-# password may itself hold '@'.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://[^/@:\s]*):[^/\s]*@")
-
-
-_URL = re.compile(r"[A-Za-z][\w+.-]*://[^\s\"'<>]*")
-_QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[^=&#;\s]+)=)(?P<value>[^&#;\s]*)")
-
-
-def _cut_query(url: str) -> str:
-    path, mark, query = url.partition("?")
-    if not mark:
-        return url
-    return path + _QUERY_PARAM.sub(
-        lambda m: m["head"] + "***" if _is_secret_param(m["name"]) else m[0], mark + query
-    )
-
-
-def _is_secret_param(name: str) -> bool:
-    # ``sig`` is an Azure SAS signature; the rest as options (X-Amz-Signature, token, ...).
-    return name.lower() == "sig" or is_secret_option(name)
-
-
-def without_secrets(text: str) -> str:
-    """``text`` with the secrets of every URL in it cut: the password of ``user:password@``
-    and the value of each query parameter named like a credential (``sig``, ``token``,
-    ``X-Amz-Signature``, ``X-Amz-Credential``, ``access_key``, ...: see
-    :func:`is_secret_option`), which become ``***``.
-
-    The one place that makes a URL fit to leave the process (messages, logs, identities,
-    ``/metadata``); backends keep the raw URL only to open the store.
-
-    Example:
-        >>> without_secrets("see https://u:pw@h/c?sv=1&sig=abc")
-        'see https://u@h/c?sv=1&sig=***'
-    """
-    return _URL.sub(lambda m: _cut_query(m[0]), _URL_PASSWORD.sub(r"\g<head>@", text))
+    """True if a backend option's name looks like a credential (key, secret, token, password):
+    the one rule of :func:`modelshelf._secrets.is_secret_name`, also used for URL parameters.
+    Such options never enter a store's identity (or its cache folder) nor any output."""
+    return is_secret_name(name)
 
 
 without_password = without_secrets

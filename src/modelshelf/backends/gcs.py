@@ -259,7 +259,9 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
         raise UnsupportedStoreError(f"{shown!r} is not a valid GCS URL ({exc}); {usage}") from None
     if parts.scheme.lower() != "gs" or not parts.netloc:
         raise UnsupportedStoreError(f"{shown!r}: a GCS URL needs a bucket, {usage}")
-    if "@" in parts.netloc:
+    # A password may hold '/', so urllib's netloc may end inside it ("AK:se" of
+    # gs://AK:se/cr@bucket): a ':' is refused with the '@', and never quoted as a bucket name.
+    if "@" in parts.netloc or ":" in parts.netloc:
         raise UnsupportedStoreError(
             f"{shown!r}: credentials do not go in a GCS URL; give them with"
             f" GOOGLE_APPLICATION_CREDENTIALS (or --backend-opt), and write the store {usage}"

@@ -344,9 +344,18 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. "s3://b[x": urllib reads brackets as an IPv6 host
         raise UnsupportedStoreError(
-            f"{url!r} is not a valid S3 URL ({exc}); the bucket name uses letters, digits,"
-            " '.', '-' and '_', as s3://bucket/prefix"
+            f"{without_password(url)!r} is not a valid S3 URL ({exc}); the bucket name uses"
+            " letters, digits, '.', '-' and '_', as s3://bucket/prefix"
         ) from None
+    shown = without_password(url)  # a key typed into the URL is never echoed
     if not parts.netloc:
-        raise UnsupportedStoreError(f"{url}: an S3 URL needs a bucket, as s3://bucket/prefix")
+        raise UnsupportedStoreError(f"{shown}: an S3 URL needs a bucket, as s3://bucket/prefix")
+    # A password may hold '/', so urllib's netloc may end inside it ("AK:se" of
+    # s3://AK:se/cr@bucket): user:password@ is refused here, never quoted as a bucket name.
+    if "@" in parts.netloc or ":" in parts.netloc:
+        raise UnsupportedStoreError(
+            f"{shown!r}: an S3 URL names only the bucket, no user:password@ or :port; give"
+            " credentials with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile, or"
+            " --backend-opt), a server with --endpoint, and write the store as s3://bucket/prefix"
+        )
     return parts.netloc, parts.path.strip("/")

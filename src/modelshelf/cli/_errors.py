@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelshelf import errors
+from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import printable
 
 __all__ = ["error_line", "format_error"]
@@ -60,7 +61,10 @@ def error_line(exc: BaseException) -> str:
         lines = str(exc).strip().splitlines()
         detail = f": {lines[0]}" if lines else ""
         return printable(
-            f"unexpected {type(exc).__name__}{detail}. This is a bug; run again with"
-            " MODELSHELF_DEBUG=1 to see the traceback, and report it"
+            without_secrets(
+                f"unexpected {type(exc).__name__}{detail}. This is a bug; run again with"
+                " MODELSHELF_DEBUG=1 to see the traceback, and report it"
+            )
         )
-    return "\n".join(printable(line) for line in text.split("\n"))
+    # Formatters build text from the error's fields (URLs among them): cut again, as a whole.
+    return "\n".join(printable(line) for line in without_secrets(text).split("\n"))

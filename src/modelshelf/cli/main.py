@@ -10,6 +10,7 @@ import traceback
 import click
 
 from modelshelf import __version__, constants
+from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
 from modelshelf.cli._errors import error_line
 
@@ -80,7 +81,9 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         # Warnings quote store text (server messages, paths): escaped like all other output.
-        click.echo(f"{record.levelname.lower()}: {printable(record.getMessage())}", err=True)
+        # ... and with secrets cut: a warning may quote a URL or a backend's own error text.
+        message = printable(without_secrets(record.getMessage()))
+        click.echo(f"{record.levelname.lower()}: {message}", err=True)
 
 
 def _setup_logging() -> None:
@@ -115,12 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # the one place that turns anything into a line
-        if constants.debug():
-            traceback.print_exc()
+        if constants.debug():  # a chained backend error may quote a URL: cut like the line
+            click.echo(without_secrets(traceback.format_exc()).rstrip("\n"), err=True)
         click.echo(f"error: {error_line(exc)}", err=True)
         hint = store_hint(exc)
         if hint:
-            click.echo(f"  hint: {printable(hint)}", err=True)
+            click.echo(f"  hint: {printable(without_secrets(hint))}", err=True)
         return 1
     return code if isinstance(code, int) else 0
 
