@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 import types
 from collections.abc import Collection, Iterable
@@ -240,8 +241,11 @@ def _editable_distributions(top: str) -> frozenset[str]:
 
     An editable install (``pip install -e .``) by a backend such as hatchling records only a
     ``.pth`` file naming the project's source folder, so ``packages_distributions`` cannot name
-    the project of a runner being developed. The folder the ``.pth`` names is exactly what the
-    distribution provides: a package beside it (``tests/`` next to ``src/``) is not its.
+    the project of a runner being developed. The folder the ``.pth`` names is what the
+    distribution provides, but only the package named like the distribution itself is credited
+    (``my-project`` provides ``my_project``): a package beside it (``tests/`` next to ``src/``)
+    is not its, and neither is one a ``pull -o .`` dropped into that source folder. Any other
+    package of the project is allowed by name (``MODELSHELF_ALLOWED_HOOK_PACKAGES``).
     """
     from importlib.metadata import distributions
 
@@ -269,9 +273,17 @@ def _editable_distributions(top: str) -> frozenset[str]:
                 continue
             entries = [line.strip() for line in lines if line.strip()]
             paths = [e for e in entries if not e.startswith(("#", "import ", "import\t"))]
+            name = dist.metadata["Name"]
+            if not isinstance(name, str) or _as_package(name) != top.lower():
+                continue
             if any(Path(entry).resolve() == holder for entry in paths):
-                names.add(dist.metadata["Name"])
+                names.add(name)
     return frozenset(names)
+
+
+def _as_package(distribution: str) -> str:
+    """The import name a distribution name spells: ``My-Project.x`` is ``my_project_x``."""
+    return re.sub(r"[-_.]+", "_", distribution).lower()
 
 
 def _requires_us(dist: str) -> bool:

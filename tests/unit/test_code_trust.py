@@ -301,6 +301,21 @@ def test_a_runner_from_an_editable_install_that_records_no_package_files_is_foun
     forge(url, tmp_path, section, "a/editable")
     assert load_model("a/editable", store=fresh(url, tmp_path)).predict(1) == ["hooked", 1]
 
+    # A package that a pull -o dropped into that source folder is not the project's: only the
+    # package named like the distribution is credited (the second review's break E).
+    dropped = project / "src" / "ms_t20_dropped"
+    dropped.mkdir()
+    marker = tmp_path / "dropped.imported"
+    (dropped / "__init__.py").write_text(
+        (project / "src" / "ms_t20_editable" / "__init__.py")
+        .read_text()
+        .replace(str(site.parent / "project" / "src" / "ms_t20_editable.imported"), str(marker))
+    )
+    forge(url, tmp_path, {**section, "runner": "ms_t20_dropped:R", "postprocess": None}, "a/drop")
+    with pytest.raises(UntrustedStoreDataError, match="neither modelshelf"):
+        load_model("a/drop", store=fresh(url, tmp_path))
+    assert not marker.exists() and "ms_t20_dropped" not in sys.modules
+
     # The .pth names another folder (the project root, say): the package is not the project's.
     pth.write_text(f"{project}\n")
     monkeypatch.delitem(sys.modules, "ms_t20_editable", raising=False)
