@@ -6,7 +6,13 @@ symbolic links, and a link leads anywhere on this machine (``etclink -> /etc``, 
 which skips every entry that is a link or lies behind one (and says how many), and every read,
 write or delete of a key that passes through a link is refused (obstore's own walk and opens
 follow links, and a link loop fails its whole listing). Links in the store folder's own path
-are the user's choice: the folder is resolved once, when the store is opened.
+are the user's choice: the folder is resolved once, when the store is opened. A listing skips
+only the exact names of our own uploads in progress (counted too), and refuses a prefix that
+would leave the store folder, by the rule keys follow (:func:`~modelshelf.trust.inside`).
+
+The folder's shape is outside input too: a listing holds open only the folders on its current
+path (one subfolder is opened when its turn comes), and every descriptor taken here is closed
+when its call or iterator ends, fails or is abandoned.
 
 No check is made by path before a use by path (a folder swapped for a link in between would be
 followed): reads, heads, puts, deletes and the listing go through directory descriptors, each
@@ -153,10 +159,13 @@ class LocalBackend(ObstoreBackend):
                 if exc.errno == errno.ELOOP:
                     exc.filename = key
                 self._fail(exc, key)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # a folder or a FIFO is no object
-            os.close(fd)
-            translate_error(FileNotFoundError(errno.ENOENT, "not a file"), self.url, key)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # a folder or a FIFO is no object
+                translate_error(FileNotFoundError(errno.ENOENT, "not a file"), self.url, key)
+        except BaseException:
+            os.close(fd)  # the caller gets no descriptor to close
+            raise
         return fd, info
 
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
@@ -338,7 +347,8 @@ class _Skipped:
         if self.uploads:
             logger.warning(
                 "%s: skipped %d files named like a modelshelf upload in progress (first: %s);"
-                " a killed upload leaves such a file: delete it, or rename it if it is yours",
+                " an upload in progress, or a killed one, leaves such a file: if none runs,"
+                " delete it (or rename it, if it is a file of yours)",
                 url, len(self.uploads), show(min(self.uploads), 120),
             )  # fmt: skip
 
