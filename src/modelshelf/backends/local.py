@@ -6,7 +6,13 @@ symbolic links, and a link leads anywhere on this machine (``etclink -> /etc``, 
 which skips every entry that is a link or lies behind one (and says how many), and every read,
 write or delete of a key that passes through a link is refused (obstore's own walk and opens
 follow links, and a link loop fails its whole listing). Links in the store folder's own path
-are the user's choice: the folder is resolved once, when the store is opened.
+are the user's choice: the folder is resolved once, when the store is opened. A listing skips
+only the exact names of our own uploads in progress (counted too), and refuses a prefix that
+would leave the store folder, by the rule keys follow (:func:`~modelshelf.trust.inside`).
+
+The folder's shape is outside input too: a listing holds open only the folders on its current
+path (one subfolder is opened when its turn comes), and every descriptor taken here is closed
+when its call or iterator ends, fails or is abandoned.
 
 No check is made by path before a use by path (a folder swapped for a link in between would be
 followed): reads, heads, puts, deletes and the listing go through directory descriptors, each
@@ -21,6 +27,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,7 +39,12 @@ from modelshelf._dir_fd import READ_FLAGS, open_folder, temp_name, walk
 from modelshelf._paths import user_path
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
 from modelshelf.backends.base import ObjectMeta, PutMode
-from modelshelf.errors import ObjectNotFoundError, UnsupportedStoreError, UntrustedStoreDataError
+from modelshelf.errors import (
+    ObjectNotFoundError,
+    StoreError,
+    UnsupportedStoreError,
+    UntrustedStoreDataError,
+)
 from modelshelf.trust import inside, show
 
 __all__ = ["LocalBackend"]
@@ -43,6 +55,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UPLOAD_TAG = "modelshelf-upload"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _CHUNK = 8 * 1024 * 1024
+# Exactly the names ``temp_name(name, tag=_UPLOAD_TAG)`` makes (``.<name>.<pid>.<8 hex>.<tag>``):
+# only these are an upload in progress, never listed. A store's other files are listed, even
+# named ``.x.1.2.modelshelf-upload`` or ``take#2`` (obstore's own temporary names: obstore
+# writes no key here any more, so such a file is the store's, or an old leftover).
+_UPLOAD_TEMP = re.compile(rf"\..+\.[0-9]+\.[0-9a-f]{{8}}\.{_UPLOAD_TAG}", re.DOTALL)
 
 
 class LocalBackend(ObstoreBackend):
@@ -142,10 +159,13 @@ class LocalBackend(ObstoreBackend):
                 if exc.errno == errno.ELOOP:
                     exc.filename = key
                 self._fail(exc, key)
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # a folder or a FIFO is no object
-            os.close(fd)
-            translate_error(FileNotFoundError(errno.ENOENT, "not a file"), self.url, key)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # a folder or a FIFO is no object
+                translate_error(FileNotFoundError(errno.ENOENT, "not a file"), self.url, key)
+        except BaseException:
+            os.close(fd)  # the caller gets no descriptor to close
+            raise
         return fd, info
 
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
@@ -224,19 +244,30 @@ class LocalBackend(ObstoreBackend):
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         """Every regular file under ``prefix/``, as obstore lists them, but walked without
-        following any link: links (and what lies behind them) are skipped and counted."""
+        following any link: links (and what lies behind them) are skipped and counted, and so
+        are our own uploads in progress (only names our writer makes)."""
         top = prefix.strip("/")
-        skipped: list[str] = []
+        if top:
+            self._check_prefix(prefix, top)
+        skipped = _Skipped()
         try:
             yield from _walk(self, top, skipped)
         finally:
-            if skipped:
-                logger.warning(
-                    "%s: skipped %d entries that are symbolic links (first: %s) and all behind"
-                    " them; a file:// store follows no links: replace them with the files or"
-                    " folders themselves to have them listed",
-                    self.url, len(skipped), show(sorted(skipped)[0], 120),
-                )  # fmt: skip
+            skipped.warn(self.url)
+
+    def _check_prefix(self, prefix: str, top: str) -> None:
+        """Refuse a prefix that would lead out of the store folder (``..``) or that no key can
+        start with (``.``, ``//``, NUL, backslash): the rule :meth:`local_path` applies to keys."""
+        try:
+            inside(self.root, top)
+        except UntrustedStoreDataError:
+            raise UntrustedStoreDataError(
+                f"cannot list {show(prefix, 120)} in the store {self.url}: a file:// listing"
+                " prefix is a folder of the store, without '.', '..', '//', NUL or '\\'"
+                " parts; name the folder under the store itself",
+                store=self.url,
+                key=prefix,
+            ) from None
 
 
 def _link_new(folder: int, temp: str, name: str) -> None:
@@ -297,83 +328,148 @@ def _write_view(fd: int, view: memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _walk(backend: LocalBackend, top: str, skipped: list[str]) -> Iterator[ObjectMeta]:
+class _Skipped:
+    """What a listing left out, counted, to be told once at its end: links (and all behind
+    them) and our own uploads in progress."""
+
+    def __init__(self) -> None:
+        self.links: list[str] = []
+        self.uploads: list[str] = []
+
+    def warn(self, url: str) -> None:
+        if self.links:
+            logger.warning(
+                "%s: skipped %d entries that are symbolic links (first: %s) and all behind"
+                " them; a file:// store follows no links: replace them with the files or"
+                " folders themselves to have them listed",
+                url, len(self.links), show(min(self.links), 120),
+            )  # fmt: skip
+        if self.uploads:
+            logger.warning(
+                "%s: skipped %d files named like a modelshelf upload in progress (first: %s);"
+                " an upload in progress, or a killed one, leaves such a file: if none runs,"
+                " delete it (or rename it, if it is a file of yours)",
+                url, len(self.uploads), show(min(self.uploads), 120),
+            )  # fmt: skip
+
+
+class _Folder:
+    """One folder on the path of the walk: its descriptor (open while its subfolders are
+    walked) and the names of the subfolders still to walk, the next one last."""
+
+    __slots__ = ("fd", "key", "pending")
+
+    def __init__(self, key: str, fd: int) -> None:
+        self.key = key
+        self.fd = fd
+        self.pending: list[str] = []
+
+
+def _walk(backend: LocalBackend, top: str, skipped: _Skipped) -> Iterator[ObjectMeta]:
     """The regular files below ``top`` (a folder of the store, ``""`` for all), depth first;
     each link found is added to ``skipped`` and not followed. Each folder is opened from the
-    one before it without following a link, and read through its descriptor."""
+    one before it without following a link, and read through its descriptor.
+
+    A subfolder is opened only when its turn comes, so the descriptors held at once are the
+    folders on the current path (the depth of the walk), not one per subfolder found (a
+    folder with more subfolders than the open-file limit failed the listing with EMFILE and
+    leaked them); every one is closed when the walk ends, fails or is abandoned.
+    """
     try:
         root = open_folder(backend.root)
     except OSError as exc:
-        translate_error(exc, backend.url, top, backend.hints)
+        _list_failed(exc, backend, top)
     try:
         try:
             start = walk(root, top.split("/")) if top else os.dup(root)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                skipped.append(exc.filename)
+                skipped.links.append(exc.filename)
             return  # a link, or the prefix names no folder
     finally:
         os.close(root)
-    folders = [(top, start)]
+    path = [_Folder(top, start)]
     try:
-        while folders:
-            folder, fd = folders.pop()
-            try:
-                yield from _entries(backend, folder, fd, folders, skipped)
-            finally:
-                os.close(fd)
+        yield from _entries(backend, path[-1], skipped)
+        while path:
+            folder = path[-1]
+            if not folder.pending:
+                os.close(path.pop().fd)
+                continue
+            name = folder.pending.pop()
+            key = f"{folder.key}/{name}" if folder.key else name
+            fd = _open_inner(backend, folder, name, key, skipped)
+            if fd is not None:
+                path.append(_Folder(key, fd))
+                yield from _entries(backend, path[-1], skipped)
     finally:
-        for _, fd in folders:
-            os.close(fd)
+        for folder in path:
+            os.close(folder.fd)
 
 
-def _entries(
-    backend: LocalBackend,
-    folder: str,
-    fd: int,
-    folders: list[tuple[str, int]],
-    skipped: list[str],
-) -> Iterator[ObjectMeta]:
+def _open_inner(
+    backend: LocalBackend, folder: _Folder, name: str, key: str, skipped: _Skipped
+) -> int | None:
+    """The subfolder ``name`` of ``folder``, opened without following a link; None when it
+    went away or was swapped for a link (counted) or a file since it was listed."""
     try:
-        with os.scandir(fd) as found:
+        return open_folder(name, folder.fd)
+    except FileNotFoundError:
+        return None  # removed while listed
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            skipped.links.append(key)
+            return None
+        if exc.errno == errno.ENOTDIR:
+            return None
+        _list_failed(exc, backend, key)
+
+
+def _entries(backend: LocalBackend, folder: _Folder, skipped: _Skipped) -> Iterator[ObjectMeta]:
+    """The regular files of ``folder`` (read through its descriptor); its subfolders are
+    noted in ``folder.pending`` by name, opened later by :func:`_walk`."""
+    try:
+        with os.scandir(folder.fd) as found:
             names = sorted((entry.name for entry in found), reverse=True)
     except OSError as exc:
-        translate_error(exc, backend.url, folder, backend.hints)
-    inner: list[tuple[str, int]] = []
+        _list_failed(exc, backend, folder.key)
+    inner: list[str] = []
     for name in names:
-        key = f"{folder}/{name}" if folder else name
+        key = f"{folder.key}/{name}" if folder.key else name
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
             continue  # not a name a key can hold (obstore cannot read it either)
         try:
-            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISLNK(info.st_mode):
-                skipped.append(key)
-            elif stat.S_ISDIR(info.st_mode):
-                inner.append((key, open_folder(name, fd)))
-            elif stat.S_ISREG(info.st_mode) and not _upload_temp(name):
-                yield _file_meta(key, info)
+            info = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
         except FileNotFoundError:
             continue  # removed while listed
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # swapped for a link since the stat
-                skipped.append(key)
-                continue
-            if exc.errno == errno.ENOTDIR:
-                continue
-            raise
-    folders.extend(reversed(inner))  # depth first, in name order as before
+            _list_failed(exc, backend, key)
+        if stat.S_ISLNK(info.st_mode):
+            skipped.links.append(key)
+        elif stat.S_ISDIR(info.st_mode):
+            inner.append(name)
+        elif not stat.S_ISREG(info.st_mode):
+            continue  # a FIFO, socket or device is no object
+        elif _UPLOAD_TEMP.fullmatch(name):
+            skipped.uploads.append(key)
+        else:
+            yield _file_meta(key, info)
+    folder.pending = inner[::-1]  # depth first, in name order as before
 
 
-def _upload_temp(name: str) -> bool:
-    """The temporary file of an upload in progress: never listed. Ours
-    (``.<name>.<pid>.<hex>.modelshelf-upload``) or obstore's (``name#3``, from a version that
-    wrote through obstore: everything after the first ``#`` is digits)."""
-    if name.startswith(".") and name.endswith(f".{_UPLOAD_TAG}"):
-        return True
-    _, mark, suffix = name.partition("#")
-    return bool(mark) and suffix.isascii() and suffix.isdigit()
+def _list_failed(exc: OSError, backend: LocalBackend, key: str) -> NoReturn:
+    """Raise what a failed step of the walk means; running out of descriptors (a store whose
+    folders nest deeper than the open-file limit) is said as such, without loading anything
+    (an import needs a descriptor too)."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        raise StoreError(
+            f"cannot list {show(key, 120)} in the store {backend.url}: its folders nest deeper"
+            f" than this process may open files ({exc.strerror}); raise the limit (ulimit -n)"
+            " or remove the nesting"
+        ) from None
+    translate_error(exc, backend.url, key, backend.hints)
 
 
 def _file_meta(key: str, st: os.stat_result) -> ObjectMeta:
