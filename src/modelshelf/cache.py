@@ -35,12 +35,12 @@ import json
 import os
 import shutil
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal, overload
 
 from modelshelf import constants
+from modelshelf._dir_fd import WRITE_FLAGS, copy_fd
 from modelshelf._paths import user_path
 from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
@@ -62,6 +62,11 @@ COMPLETE_MARKER = ".complete"
 # version fetch them once; smaller ones are cheaper to fetch twice than to lock.
 LOCKED_DOWNLOAD_SIZE = 1024 * 1024
 _READ_ONLY = 0o444
+_TAG_TEXT = (
+    constants.CACHEDIR_SIGNATURE
+    + b"\n# This file is a cache directory tag created by modelshelf.\n"
+    + b"# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
 
 
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
@@ -189,24 +194,17 @@ def is_blob_file(path: Path, size: int | None) -> bool:
     return stat.S_ISREG(info.st_mode) and sized and not info.st_mode & 0o222
 
 
-_FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, XFS, bcachefs)
-
-
 def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
     """A writable (0644) copy of ``source`` at the new path ``dest``; a copy-on-write clone
-    first when ``reflink`` and the filesystem offers one."""
-    if reflink and sys.platform.startswith("linux"):
-        try:
-            import fcntl
-
-            with source.open("rb") as src, dest.open("wb") as dst:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-            dest.chmod(0o644)
-            return
-        except (OSError, ImportError):
-            dest.unlink(missing_ok=True)
-    shutil.copyfile(source, dest)
-    dest.chmod(0o644)
+    first when ``reflink`` and the filesystem offers one. ``dest`` is created ``O_EXCL |
+    O_NOFOLLOW`` and written only through that descriptor (never unlinked and reopened by
+    name: another writer could put a link there in between)."""
+    out = os.open(dest, WRITE_FLAGS, 0o644)
+    try:
+        copy_fd(source, out, reflink=reflink)
+        os.fchmod(out, 0o644)
+    finally:
+        os.close(out)
 
 
 def _is_our_copy(dest: Path, entry: FileEntry) -> bool:
@@ -220,6 +218,26 @@ class Cache:
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = user_path(root, "cache folder") if root is not None else constants.cache_dir()
+        self._tagged = False
+        self.mark()
+
+    def mark(self) -> None:
+        """Write the root's ``CACHEDIR.TAG`` if it is missing (once per Cache: a ``stat``):
+        backup tools skip the cache, and a user-folder writer refuses to write in it (a file
+        at a blob's name would be trusted)."""
+        if self._tagged:
+            return
+        tag = self.root / constants.CACHEDIR_TAG
+        try:
+            tag.lstat()
+        except FileNotFoundError:
+            if not self.root.is_dir():
+                return  # made by the first write, which marks it
+            with contextlib.suppress(CacheWriteError):  # a read-only cache is still read
+                atomic_write(tag, _TAG_TEXT, owner=self.owner())
+        except OSError:
+            return
+        self._tagged = True
 
     # -- owners, pins and maintenance ----------------------------------------------------------
     @property
@@ -298,6 +316,7 @@ class Cache:
         if not force and is_blob_file(dest, entry.size):
             return dest
         _make_dir(dest.parent)
+        self.mark()
         if entry.size < LOCKED_DOWNLOAD_SIZE:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
@@ -343,6 +362,7 @@ class Cache:
     def save_manifest(self, store_id: str, manifest: Manifest) -> None:
         path = self._manifest_path(store_id, manifest.name, manifest.version)
         atomic_write(path, manifest.to_json(), owner=self.owner())
+        self.mark()
 
     def load_manifest(self, store_id: str, name: str, version: str) -> Manifest | None:
         """The cached manifest of a version, or ``None`` if it was never pulled (or is damaged)."""
