@@ -32,6 +32,7 @@ __all__ = [
     "READ_FLAGS",
     "WRITE_FLAGS",
     "copy_fd",
+    "copy_file",
     "create_file",
     "fd_path",
     "identity",
@@ -164,6 +165,19 @@ def copy_fd(source: Path, dst: int, *, reflink: bool = True) -> None:
         _copy_fd(src, dst)
     finally:
         os.close(src)
+
+
+def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
+    """A writable (0644) copy of ``source`` at the new path ``dest`` (in the cache's own
+    folders); a copy-on-write clone first when ``reflink`` and the filesystem offers one.
+    ``dest`` is created ``O_EXCL | O_NOFOLLOW`` and written only through that descriptor
+    (never unlinked and reopened by name: a link could be put there in between)."""
+    out = os.open(dest, WRITE_FLAGS, 0o644)
+    try:
+        copy_fd(source, out, reflink=reflink)
+        os.fchmod(out, 0o644)
+    finally:
+        os.close(out)
 
 
 def _copy_fd(src: int, dst: int) -> None:

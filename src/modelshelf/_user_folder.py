@@ -52,14 +52,14 @@ import contextlib
 import errno
 import os
 import stat
-import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from modelshelf import constants
-from modelshelf._dir_fd import MAX_NAME_BYTES, READ_FLAGS, fd_path, open_root, temp_name, walk
+from modelshelf._dir_fd import MAX_NAME_BYTES, temp_name, walk
+from modelshelf._folder_root import OpenRoot, resolved_root, same_content, tagged_folder
 from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
@@ -95,38 +95,6 @@ _HIDDEN = (
     "is a hidden folder that was there already, and a version adds no files to one"
     " (other programs read .ssh, .config, .local)"
 )
-
-
-def resolved_root(root: Path) -> Path:
-    """``root`` made absolute with its links resolved: what a containment check compares
-    against (a lexical check under ``.`` refuses every join: ``normpath('./a')`` is ``a``)."""
-    return Path(os.path.realpath(root))
-
-
-def _holds_tag(name: str, dir_fd: int | None = None) -> bool:
-    """True if ``name`` is a file beginning with the CACHEDIR.TAG signature (unfollowed)."""
-    try:
-        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return False
-    try:
-        head = os.read(fd, len(constants.CACHEDIR_SIGNATURE))
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return head == constants.CACHEDIR_SIGNATURE
-
-
-def same_content(size: int, sha256: str) -> Judge:
-    """A :data:`Judge` keeping a regular file with ``size`` bytes hashing to ``sha256``."""
-
-    def judge(path: Path, info: os.stat_result) -> Verdict:
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return "other"
-        return "keep" if hash_regular_file(path, size) == sha256 else "other"
-
-    return judge
 
 
 @dataclass(frozen=True)
@@ -182,9 +150,6 @@ class UserFolder:
         # sharing it): no user folder is in it, holds a write into it, or replaces it.
         self.caches = {resolved_root(c) for c in (constants.cache_dir(), *caches)}
         self._seen: dict[Path, os.stat_result | None] | None = None  # lstat memo while planning
-        self._tags: dict[Path, bool] = {}  # which folders on the way hold a CACHEDIR.TAG
-        self._fd: int | None = None  # the root, opened once (see _root_fd)
-        self._fd_lock = threading.Lock()
         try:
             info = absolute.lstat()
         except FileNotFoundError:
@@ -205,9 +170,9 @@ class UserFolder:
                     f"refusing to write into {self.root}: it lies in the modelshelf cache"
                     f" {cache}, which is modelshelf's own; {retry}"
                 )
-        for folder in (self.root, *self.root.parents):  # once: the root's ancestors
-            if _holds_tag(str(folder / constants.CACHEDIR_TAG)):
-                raise self._cache_refusal(folder)
+        if (tagged := tagged_folder(self.root)) is not None:  # once: the root's ancestors
+            raise self._cache_refusal(tagged)
+        self._open = OpenRoot(self.root)  # opened on first use, then kept: see _root_fd
 
     def __enter__(self) -> UserFolder:
         return self
@@ -217,27 +182,17 @@ class UserFolder:
 
     def close(self) -> None:
         """Close the root's descriptor (opened on first use)."""
-        with self._fd_lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        self._open.close()
 
     def _root_fd(self, *, make: bool = False) -> int | None:
-        """The root's descriptor, opened once from ``/`` without following a link on any
-        component (it was resolved: a link there now was swapped in), and kept: a parent
-        swapped later is never followed. None while the root does not exist (unless ``make``:
-        then it is made level by level)."""
-        with self._fd_lock:
-            if self._fd is None:
-                try:
-                    self._fd = open_root(self.root, make=make)
-                except FileNotFoundError:
-                    if make:
-                        raise
-                    return None
-                except OSError as exc:
-                    raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
-            return self._fd
+        """The root's descriptor (:class:`~modelshelf._folder_root.OpenRoot`): a link on its
+        way now was swapped in since it was resolved, and is refused."""
+        try:
+            return self._open.fd(make=make)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
 
     def _cache_refusal(self, folder: Path) -> UserFolderRefusedError:
         return UserFolderRefusedError(
@@ -249,11 +204,8 @@ class UserFolder:
 
     def _refuse_tagged(self, folder: Path) -> None:
         """A folder on the way (under the root) marked as a cache is never written in."""
-        if folder not in self._tags:
-            fd = self._root_fd()
-            rel = os.fspath(folder.relative_to(self.root) / constants.CACHEDIR_TAG)
-            self._tags[folder] = fd is not None and _holds_tag(rel, fd)
-        if self._tags[folder]:
+        self._root_fd()
+        if self._open.is_cache(folder):
             raise self._cache_refusal(folder)
 
     def _refuse_cache(self, path: Path) -> None:
@@ -299,7 +251,6 @@ class UserFolder:
         steps: list[Step] = []
         refused: list[str] = []
         self._seen = {}  # a folder shared by many paths is looked at once per plan
-        self._root_fd()
         try:
             for rel, judge, ours in wanted:
                 try:
@@ -315,6 +266,7 @@ class UserFolder:
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
         """The :class:`Step` for one path (see the module's table)."""
+        self._root_fd()  # a link on the root's way: refused here, by name
         step = self._step(rel, judge, ours=ours)
         if step.action != "keep":
             self._refuse_cache(step.path)
@@ -324,11 +276,11 @@ class UserFolder:
     def _step(self, rel: str, judge: Judge, *, ours: bool) -> Step:
         path = self.inside_resolved(rel)
         clear = list(self._way(rel))
-        info = self._lstat_now(path)
+        info = self._open.lstat(path)
         if info is None:
             return Step(rel, path, "create", tuple(clear))
         mode = info.st_mode
-        there = self._through_root(path)
+        there = self._open.through(path)
         if stat.S_ISLNK(mode):
             verdict = judge(there, info)
             if verdict == "keep":
@@ -374,43 +326,28 @@ class UserFolder:
     def _lstat(self, folder: Path) -> os.stat_result | None:
         if self._seen is not None and folder in self._seen:
             return self._seen[folder]
-        info = self._lstat_now(folder)
+        info = self._open.lstat(folder)
         if self._seen is not None:
             self._seen[folder] = info
         return info
-
-    def _lstat_now(self, path: Path) -> os.stat_result | None:
-        """The ``lstat`` of ``path`` (under the root) relative to the root's descriptor."""
-        fd = self._root_fd()
-        if fd is None:
-            return None  # no root yet: nothing under it
-        try:
-            return os.stat(path.relative_to(self.root), dir_fd=fd, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
-    def _through_root(self, path: Path) -> Path:
-        """``path`` named through the root's descriptor, for a judge that reads it."""
-        fd = self._root_fd()
-        rel = os.fspath(path.relative_to(self.root))
-        return path if fd is None else fd_path(fd, rel, path)
 
     def tree_step(self, rel: str, holds: Callable[[Path], bool]) -> Step:
         """The :class:`Step` for a folder written whole (``export``'s tree of a version):
         ``holds`` says whether an existing folder already holds exactly it (then kept);
         anything else there is replaced whole only with ``overwrite``."""
+        self._root_fd()
         path = self.inside_resolved(rel)
         self._refuse_cache(path)
         self._refuse_hidden(f"{rel}/-")
         clear = list(self._way(rel))
-        info = self._lstat_now(path)
+        info = self._open.lstat(path)
         if info is None:
             return Step(rel, path, "create", tuple(clear))
         if stat.S_ISLNK(info.st_mode):
             raise self._refusal(path, _LINK)
         if stat.S_ISDIR(info.st_mode):
             self._refuse_tagged(path)
-        if stat.S_ISDIR(info.st_mode) and holds(self._through_root(path)):
+        if stat.S_ISDIR(info.st_mode) and holds(self._open.through(path)):
             return Step(rel, path, "keep")
         what = (
             self._other_content() if stat.S_ISDIR(info.st_mode) else "is a file where a folder goes"

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Literal, overload
 
 from modelshelf import constants
-from modelshelf._dir_fd import WRITE_FLAGS, copy_fd
+from modelshelf._dir_fd import copy_file
 from modelshelf._paths import user_path
 from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
@@ -62,11 +62,6 @@ COMPLETE_MARKER = ".complete"
 # version fetch them once; smaller ones are cheaper to fetch twice than to lock.
 LOCKED_DOWNLOAD_SIZE = 1024 * 1024
 _READ_ONLY = 0o444
-_TAG_TEXT = (
-    constants.CACHEDIR_SIGNATURE
-    + b"\n# This file is a cache directory tag created by modelshelf.\n"
-    + b"# For information about cache directory tags, see https://bford.info/cachedir/\n"
-)
 
 
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
@@ -194,19 +189,6 @@ def is_blob_file(path: Path, size: int | None) -> bool:
     return stat.S_ISREG(info.st_mode) and sized and not info.st_mode & 0o222
 
 
-def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
-    """A writable (0644) copy of ``source`` at the new path ``dest``; a copy-on-write clone
-    first when ``reflink`` and the filesystem offers one. ``dest`` is created ``O_EXCL |
-    O_NOFOLLOW`` and written only through that descriptor (never unlinked and reopened by
-    name: another writer could put a link there in between)."""
-    out = os.open(dest, WRITE_FLAGS, 0o644)
-    try:
-        copy_fd(source, out, reflink=reflink)
-        os.fchmod(out, 0o644)
-    finally:
-        os.close(out)
-
-
 def _is_our_copy(dest: Path, entry: FileEntry) -> bool:
     """A read-only copy of the right size: what ``place_file`` makes where links are refused."""
     info = dest.lstat()
@@ -234,7 +216,7 @@ class Cache:
             if not self.root.is_dir():
                 return  # made by the first write, which marks it
             with contextlib.suppress(CacheWriteError):  # a read-only cache is still read
-                atomic_write(tag, _TAG_TEXT, owner=self.owner())
+                atomic_write(tag, constants.CACHEDIR_TAG_TEXT, owner=self.owner())
         except OSError:
             return
         self._tagged = True
