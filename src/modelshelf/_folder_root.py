@@ -11,6 +11,7 @@ was planned is the folder written.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -23,7 +24,24 @@ from modelshelf._folder_slot import hash_regular_file
 if TYPE_CHECKING:
     from modelshelf._user_folder import Judge, Verdict
 
-__all__ = ["OpenRoot", "holds_tag", "resolved_root", "same_content", "tagged_folder"]
+__all__ = [
+    "BLOB_NAME",
+    "BLOB_REASON",
+    "OpenRoot",
+    "holds_tag",
+    "resolved_root",
+    "same_content",
+    "tagged_folder",
+]
+
+
+# A cache made later around such a file (a project's Shelf(cache_dir=...)) would take a
+# read-only one (--link hardlink) as a verified blob: no CACHEDIR.TAG is there yet to refuse.
+BLOB_NAME = re.compile(r"(?:^|/)blobs/sha256/[0-9a-f]{2}/[0-9a-f]{64}$")
+BLOB_REASON = (
+    "has the name of a blob in a modelshelf cache (blobs/sha256/xx/<sha256>), and a cache"
+    " made there later would trust it"
+)
 
 
 def resolved_root(root: Path) -> Path:

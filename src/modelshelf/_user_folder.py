@@ -17,6 +17,8 @@ there, decided per path before anything is written (:meth:`UserFolder.plan`)::
       in it, or a folder holding it
     any cache: DIR, a folder above it or on     refuse                 refuse
       the way holds a CACHEDIR.TAG
+    a new file at a blob's name (blobs/sha256/  refuse                 refuse
+      xx/<sha256>), where a cache may be made
 
 A hidden folder a version makes itself may hold anything, and so may DIR's top (a fresh
 ``.gitattributes``); a mirror may add to hidden folders its index shows it made. The caches
@@ -57,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from modelshelf import constants
+from modelshelf import _folder_root, constants
 from modelshelf._dir_fd import MAX_NAME_BYTES, temp_name, walk
 from modelshelf._folder_root import OpenRoot, resolved_root, same_content, tagged_folder
 from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
@@ -271,6 +273,8 @@ class UserFolder:
         if step.action != "keep":
             self._refuse_cache(step.path)
             self._refuse_hidden(rel)
+            if _folder_root.BLOB_NAME.search(rel):
+                raise self._refusal(step.path, _folder_root.BLOB_REASON)
         return step
 
     def _step(self, rel: str, judge: Judge, *, ours: bool) -> Step:
@@ -365,6 +369,8 @@ class UserFolder:
     def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
         if what == _LINK:
             next_step = f"remove it or {self.retry}"
+        elif what == _folder_root.BLOB_REASON:
+            next_step = f"leave it out of the version, or {self.retry}"
         elif what == _HIDDEN:
             next_step = f"pass {self.flag} to write into it anyway, or {self.retry}"
         else:
@@ -428,7 +434,7 @@ class UserFolder:
 
     def replaced_refusal(self, path: Path | None) -> UserFolderRefusedError:
         """A temporary name (or, ``path``, the name) no longer holds the file written."""
-        what = "the temporary file" if path is None else escape_controls(str(path))
+        what = "the temporary copy" if path is None else escape_controls(str(path))
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {what} was replaced by something else while"
             f" it was written (another writer of the folder); nothing was kept; {self.retry}"

@@ -328,6 +328,34 @@ def test_a_second_cache_inside_dir_is_never_written(
     assert got.read_bytes() == honest
 
 
+def test_a_file_at_a_blobs_name_is_not_placed_where_a_cache_may_be_made_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review2 c1/two_caches.sh as written: proj/cacheB does not exist yet (no CACHEDIR.TAG to
+    # refuse); the pull made it, and project B's Shelf(cache_dir=proj/cacheB) adopted it.
+    store = tmp_path / "store"
+    honest = b"honest weights 0001\n"
+    sha = hashlib.sha256(honest).hexdigest()
+    monkeypatch.setenv("MODELSHELF_CACHE_DIR", str(tmp_path / "cacheA"))
+    shelf_a = Shelf(store.as_uri())
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / "weights.bin").write_bytes(honest)
+    shelf_a.push(tmp_path / "h" / "weights.bin", "team/honest", progress=False)
+    evil = tmp_path / "evil"
+    planted = evil / "cacheB" / "blobs" / "sha256" / sha[:2] / sha
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"EVIL!! weights 6666\n")
+    (evil / "README.md").write_text("readme\n")
+    shelf_a.push(evil, "x/tools", progress=False)
+    proj = tmp_path / "proj"
+    for link in ("hardlink", "copy", "symlink"):
+        with pytest.raises(UserFolderRefusedError, match=r"the name of a blob"):
+            shelf_a.pull("x/tools", output=proj, link=link, overwrite=True, progress=False)  # type: ignore[arg-type]
+    assert not (proj / "cacheB").exists()
+    got = Path(Shelf(store.as_uri(), cache_dir=proj / "cacheB").pull("team/honest", progress=False))
+    assert got.read_bytes() == honest
+
+
 def test_every_cache_root_is_marked_and_a_root_inside_one_is_refused(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c")
     assert not (tmp_path / "c").exists()  # nothing made by opening a cache that is not there
