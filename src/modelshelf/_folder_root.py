@@ -10,6 +10,7 @@ was planned is the folder written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelshelf import constants
-from modelshelf._dir_fd import READ_FLAGS, fd_path, open_root
+from modelshelf._dir_fd import READ_FLAGS, create_file, fd_path, open_root, temp_name
 from modelshelf._folder_slot import hash_regular_file
 
 if TYPE_CHECKING:
@@ -109,6 +110,25 @@ class OpenRoot:
                         raise
                     return None
             return self._fd
+
+    def replace_file(self, name: str, data: bytes) -> None:
+        """Write ``data`` to a new temporary file in the (open) root, through its descriptor,
+        and rename it to ``name``; nothing is left under the temporary name."""
+        fd = self.fd(make=True)
+        assert fd is not None  # made
+        temp = temp_name(name)
+        out = create_file(temp, fd, 0o666)
+        try:
+            try:
+                while data:
+                    data = data[os.write(out, data) :]
+            finally:
+                os.close(out)
+            os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=fd)
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -196,6 +196,12 @@ class UserFolder:
         except OSError as exc:
             raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
 
+    def write_top(self, name: str, data: bytes) -> None:
+        """Replace the file ``name`` at the root (a mirror's index, ours) with ``data``."""
+        fd = self._root_fd(make=True)
+        assert fd is not None  # made
+        self._open.replace_file(name, data)
+
     def _cache_refusal(self, folder: Path) -> UserFolderRefusedError:
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {escape_controls(str(folder))} holds a"

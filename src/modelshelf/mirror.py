@@ -66,7 +66,7 @@ from modelshelf._mirror_plan import (
 from modelshelf._mirror_read import ChangedError as _ChangedError
 from modelshelf._mirror_read import mirror_listing, object_chunks
 from modelshelf._progress import ProgressTask, make_progress
-from modelshelf._user_folder import Slot, Step, UserFolder, temp_name
+from modelshelf._user_folder import Slot, Step, UserFolder
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
@@ -434,14 +434,9 @@ class _Run:
                 return
             data = {"format": _INDEX_FORMAT, "files": dict(sorted(self.index.items()))}
             self.dirty, self.saved_at = False, now
-        path = self.root / INDEX_NAME
-        temp = path.with_name(temp_name(INDEX_NAME))
-        try:
-            temp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(temp, path)
+        try:  # through the root's descriptor, as every file of the mirror
+            self.folder.write_top(INDEX_NAME, json.dumps(data, separators=(",", ":")).encode())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             raise _write_error(exc, self.root, INDEX_NAME) from exc
 
 
