@@ -422,3 +422,25 @@ def test_a_folder_on_the_way_marked_as_a_cache_is_refused_even_with_overwrite(
     with folder, pytest.raises(UserFolderRefusedError, match=r"sub holds a CACHEDIR\.TAG"):
         folder.plan([("sub", same_content(1, "0" * 64), False)])  # replacing it whole
     assert [p.name for p in (tmp_path / "out" / "sub").iterdir()] == [constants.CACHEDIR_TAG]
+
+
+@pytest.mark.parametrize("refused", [(), ("copy_file_range",), ("copy_file_range", "sendfile")])
+def test_a_copy_through_descriptors_takes_every_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: tuple[str, ...]
+) -> None:
+    from modelshelf._dir_fd import copy_file
+
+    def refuse(*_: object) -> int:
+        raise OSError(18, "refused here")  # EXDEV
+
+    for name in refused:
+        monkeypatch.setattr(os, name, refuse)
+    data = os.urandom(3 << 20 | 123)
+    (tmp_path / "src").write_bytes(data)
+    copy_file(tmp_path / "src", tmp_path / "dst", reflink=True)
+    assert (tmp_path / "dst").read_bytes() == data
+    assert (tmp_path / "dst").stat().st_mode & 0o777 == 0o644
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FileExistsError):  # a new file only: never through a link
+        copy_file(tmp_path / "src", tmp_path / "link", reflink=False)
+    assert not (tmp_path / "elsewhere").exists()
