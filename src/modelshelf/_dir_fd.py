@@ -8,9 +8,11 @@ the one before it with ``O_NOFOLLOW | O_DIRECTORY`` (a link fails with ``ELOOP``
 ``mkdirat`` when absent, and every create, rename, link, unlink and read is done relative to the
 descriptor of the folder that was checked.
 
-For the few calls that only take a path (a reflink or a copy through :mod:`shutil`),
-:func:`fd_path` names the file through ``/proc/self/fd/N/NAME``: the kernel resolves it from the
-open folder itself, never from its path.
+A file written there is created ``O_CREAT | O_EXCL | O_NOFOLLOW`` relative to its folder and
+filled only through its own descriptor (:func:`create_file`, :func:`copy_fd`): a name is never
+looked up again once made (another writer of the folder may put a link there meanwhile). A
+root is opened once from ``/``, every component ``O_NOFOLLOW`` (:func:`open_root`), and its
+descriptor is kept: a parent swapped for a link later is never followed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,8 +30,14 @@ __all__ = [
     "FOLDER_FLAGS",
     "MAX_NAME_BYTES",
     "READ_FLAGS",
+    "WRITE_FLAGS",
+    "copy_fd",
+    "copy_file",
+    "create_file",
     "fd_path",
+    "identity",
     "open_folder",
+    "open_root",
     "temp_name",
     "walk",
 ]
@@ -41,6 +50,11 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW | os.O_DIRECTORY
 """A folder, never through a link in its place."""
 READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW | os.O_NONBLOCK
 """A file to read: no link in its place, no blocking on a FIFO."""
+
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
+"""A new file: made here and now (never a name that exists, never through a link)."""
+_PATH_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_CLOEXEC | _NOFOLLOW | os.O_DIRECTORY
+_FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, XFS, bcachefs)
 
 _PROC_FD = Path("/proc/self/fd")
 _HAS_PROC_FD = _PROC_FD.is_dir()
@@ -87,6 +101,101 @@ def walk(base: int, parts: Sequence[str], *, make: bool = False) -> int:
         exc.filename = "/".join(parts[:depth])
         raise
     return fd
+
+
+def open_root(path: Path, *, make: bool = False) -> int:
+    """The absolute, resolved folder ``path`` opened from ``/`` one component at a time, each
+    without following a link (``O_PATH`` on the way: no read permission needed there), and
+    made level by level with ``make``. ``path`` is resolved, so a link met is a swap.
+
+    Raises:
+        OSError: as :func:`walk`, ``filename`` the ``/``-joined parts up to the one refused.
+    """
+    *parts, last = path.parts[1:] or (".",)
+    base = os.open("/", _PATH_FLAGS)
+    try:
+        for depth, part in enumerate(parts, 1):
+            try:
+                inner = os.open(part, _PATH_FLAGS, dir_fd=base)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and make:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, dir_fd=base)
+                    inner = os.open(part, _PATH_FLAGS, dir_fd=base)
+                else:
+                    exc.filename = "/" + "/".join(parts[:depth])
+                    raise
+            os.close(base)
+            base = inner
+        try:
+            return walk(base, [last], make=make)
+        except OSError as exc:
+            exc.filename = os.fspath(path)
+            raise
+    finally:
+        os.close(base)
+
+
+def identity(info: os.stat_result) -> tuple[int, int]:
+    """``(st_dev, st_ino)``: which file a stat describes, whatever its name."""
+    return info.st_dev, info.st_ino
+
+
+def create_file(name: str, dir_fd: int, mode: int = 0o600) -> int:
+    """A new file ``name`` in the open folder, opened for writing (:data:`WRITE_FLAGS`):
+    ``FileExistsError`` if anything (a link too) is there already. The caller closes it."""
+    return os.open(name, WRITE_FLAGS, mode, dir_fd=dir_fd)
+
+
+def copy_fd(source: Path, dst: int, *, reflink: bool = True) -> None:
+    """Copy the regular file at ``source`` (ours: a cache blob) into the open, empty ``dst``:
+    a copy-on-write clone when ``reflink`` and the filesystem offers one, else an in-kernel
+    copy (``copy_file_range``, then ``sendfile``), else ``read``/``write``; only ever through
+    the descriptor, never by the name it was created under."""
+    src = os.open(source, READ_FLAGS)
+    try:
+        if reflink and sys.platform.startswith("linux"):
+            try:
+                import fcntl
+
+                fcntl.ioctl(dst, _FICLONE, src)
+                return
+            except (OSError, ImportError):
+                pass  # not on this filesystem: copy; nothing was written
+        _copy_fd(src, dst)
+    finally:
+        os.close(src)
+
+
+def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
+    """A writable (0644) copy of ``source`` at the new path ``dest`` (in the cache's own
+    folders); a copy-on-write clone first when ``reflink`` and the filesystem offers one.
+    ``dest`` is created ``O_EXCL | O_NOFOLLOW`` and written only through that descriptor
+    (never unlinked and reopened by name: a link could be put there in between)."""
+    out = os.open(dest, WRITE_FLAGS, 0o644)
+    try:
+        copy_fd(source, out, reflink=reflink)
+        os.fchmod(out, 0o644)
+    finally:
+        os.close(out)
+
+
+def _copy_fd(src: int, dst: int) -> None:
+    size = os.fstat(src).st_size
+    done = 0
+    with contextlib.suppress(OSError):  # refused (EXDEV, ENOSYS, EINVAL...): the next way
+        while done < size and (n := os.copy_file_range(src, dst, size - done, done, done)):
+            done += n
+    if done == 0:
+        with contextlib.suppress(OSError):
+            while done < size and (n := os.sendfile(dst, src, done, size - done)):
+                done += n
+    os.lseek(dst, done, os.SEEK_SET)
+    while chunk := os.pread(src, 1 << 20, done):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
+        done += len(chunk)
 
 
 def fd_path(fd: int, name: str, fallback: Path) -> Path:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelshelf._user_folder import Judge, UserFolder, Verdict, hash_regular_file
-from modelshelf.cache import copy_file
+from modelshelf._user_folder import Judge, Slot, UserFolder, Verdict, hash_regular_file
 from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import FileEntry
 
@@ -68,10 +66,11 @@ def export_files(
     for entry in entries:
         rel = entry.path[len(prefix) :] if entry.path.startswith(prefix) else entry.path
         wanted.append((rel, _judge(cache.blob_path(entry.sha256), entry, link), False))
-    steps = folder.plan(wanted)  # every refusal before the first write
-    for step, entry in zip(steps, entries, strict=True):
-        blob = cache.blob_path(entry.sha256)
-        folder.place(step, lambda temp, blob=blob: _fill(blob, temp, link))  # type: ignore[misc]
+    with folder:
+        steps = folder.plan(wanted)  # every refusal before the first write
+        for step, entry in zip(steps, entries, strict=True):
+            blob = cache.blob_path(entry.sha256)
+            folder.place(step, lambda slot, blob=blob: _fill(blob, slot, link))  # type: ignore[misc]
     if single_file:
         return steps[0].path
     return folder.root
@@ -110,20 +109,20 @@ def _same_inode(info: os.stat_result, blob: Path) -> bool:
     return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
 
 
-def _fill(blob: Path, temp: Path, link: str) -> None:
-    """Write ``temp`` as ``link`` of ``blob``: a writable copy, a hard link (a read-only copy
-    where links are refused), or a symbolic link to the blob's real path."""
+def _fill(blob: Path, slot: Slot, link: str) -> None:
+    """Make ``slot``'s temporary file as ``link`` of ``blob``: a writable copy, a hard link (a
+    read-only copy where links are refused), or a symbolic link to the blob's real path; only
+    through the slot (the temporary name is made once, never looked up again)."""
     if link == "symlink":
-        temp.symlink_to(blob.resolve())
+        slot.symlink_to(str(blob.resolve()))
         return
     if link == "hardlink":
         try:
-            os.link(blob, temp)
+            slot.link_from(blob)
             return
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
-        shutil.copyfile(blob, temp)
-        temp.chmod(_READ_ONLY)
+        slot.copy_from(blob, mode=_READ_ONLY, reflink=False)
         return
-    copy_file(blob, temp, reflink=True)
+    slot.copy_from(blob, mode=0o644)

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelshelf._dir_fd import READ_FLAGS as _READ_FLAGS
-from modelshelf._dir_fd import fd_path, temp_name
+from modelshelf._dir_fd import (
+    WRITE_FLAGS,
+    copy_fd,
+    identity,
+    open_folder,
+    temp_name,
+)
 
 if TYPE_CHECKING:
     from modelshelf._user_folder import Step, UserFolder
@@ -53,17 +59,70 @@ def _hash_fd(fd: int, size: int) -> str | None:
 class Slot:
     """A temporary name in ``step``'s open folder (see :meth:`UserFolder.slot`).
 
+    The temporary file (or folder, or link) is made here, relative to ``fd``, and written only
+    through its own descriptor: its name is never looked up again, since another writer of the
+    folder may put a link there at any moment. Right before the rename, what sits at the name
+    must still be the very file made (``(st_dev, st_ino)``), else the write is refused.
+
     Attributes:
         fd: the folder's descriptor; every write goes through it.
         temp: the temporary name in it.
-        path: a path to ``temp`` that the kernel resolves through ``fd``
-            (:func:`~modelshelf._dir_fd.fd_path`), for writers that take a path.
     """
 
     def __init__(self, folder: UserFolder, step: Step, fd: int, temp: str) -> None:
         self.folder, self.step, self.fd, self.temp = folder, step, fd, temp
         self.old = temp_name(step.path.name, tag="old")
-        self.path = fd_path(fd, temp, step.path.with_name(temp))
+        self._made: tuple[int, int] | None = None
+
+    # -- filling: each makes the temporary name once and remembers which file it is ----------
+    def create_file(self, mode: int = 0o600, *, read: bool = False) -> int:
+        """The temporary file, new (``O_EXCL | O_NOFOLLOW``), open for writing (and reading
+        with ``read``); the caller writes through it and closes it."""
+        flags = (WRITE_FLAGS & ~os.O_WRONLY) | os.O_RDWR if read else WRITE_FLAGS
+        out = os.open(self.temp, flags, mode, dir_fd=self.fd)
+        self._made = identity(os.fstat(out))
+        return out
+
+    def copy_from(self, source: Path, *, mode: int, reflink: bool = True) -> None:
+        """The temporary file as a copy of ``source`` (a cache blob) with ``mode``."""
+        out = self.create_file()
+        try:
+            copy_fd(source, out, reflink=reflink)
+            os.fchmod(out, mode)
+        finally:
+            os.close(out)
+
+    def link_from(self, source: Path) -> None:
+        """The temporary name as a hard link to ``source`` (a cache blob)."""
+        os.link(source, self.temp, dst_dir_fd=self.fd, follow_symlinks=False)
+        made = os.stat(self.temp, dir_fd=self.fd, follow_symlinks=False)
+        if identity(made) == identity(source.lstat()):  # else a swap: refused at the rename
+            self._made = identity(made)
+
+    def symlink_to(self, target: str) -> None:
+        """The temporary name as a symbolic link to ``target``."""
+        os.symlink(target, self.temp, dir_fd=self.fd)
+        info = os.stat(self.temp, dir_fd=self.fd, follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode) and os.readlink(self.temp, dir_fd=self.fd) == target:
+            self._made = identity(info)
+
+    def make_folder(self) -> int:
+        """The temporary folder, new and 0700 (no one else can enter it), opened; the caller
+        fills it only relative to the descriptor returned, and closes it."""
+        os.mkdir(self.temp, 0o700, dir_fd=self.fd)
+        inner = open_folder(self.temp, self.fd)
+        self._made = identity(os.fstat(inner))
+        return inner
+
+    # -- placing ------------------------------------------------------------------------------
+    def _check_made(self, name: str) -> None:
+        """Refuse unless ``name`` holds the file this slot made (not a link swapped in)."""
+        try:
+            info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is None or self._made is None or identity(info) != self._made:
+            raise self.folder.replaced_refusal(self.step.path if name != self.temp else None)
 
     def commit(self) -> None:
         """Rename the temporary file to the name after checking the way once more; a folder
@@ -75,7 +134,7 @@ class Slot:
                 info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISDIR(info.st_mode):
                     shutil.rmtree(step.path.name, dir_fd=fd)
-        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
+        self._rename()
 
     def swap_tree(self) -> None:
         """The filled temporary folder takes the name; what was there is moved aside and
@@ -85,7 +144,17 @@ class Slot:
         if step.action == "replace":
             with contextlib.suppress(FileNotFoundError):
                 os.replace(step.path.name, self.old, src_dir_fd=fd, dst_dir_fd=fd)
-        os.replace(self.temp, step.path.name, src_dir_fd=fd, dst_dir_fd=fd)
+        self._rename()
+
+    def _rename(self) -> None:
+        name = self.step.path.name
+        self._check_made(self.temp)
+        os.replace(self.temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        try:
+            self._check_made(name)  # swapped between the check and the rename: not ours
+        except BaseException:
+            remove_any(name, self.fd)
+            raise
 
     def stat(self) -> os.stat_result:
         """The ``lstat`` of what is at the name now."""

@@ -15,11 +15,17 @@ there, decided per path before anything is written (:meth:`UserFolder.plan`)::
       there already (~/.ssh, ~/.local, ...)
     the modelshelf cache: DIR in it, a path     refuse                 refuse
       in it, or a folder holding it
+    any cache: DIR, a folder above it or on     refuse                 refuse
+      the way holds a CACHEDIR.TAG
+    a new file at a blob's name (blobs/sha256/  refuse                 refuse
+      xx/<sha256>), where a cache may be made
 
 A hidden folder a version makes itself may hold anything, and so may DIR's top (a fresh
 ``.gitattributes``); a mirror may add to hidden folders its index shows it made. The caches
-refused are the default one and the one the caller names: a file at a blob's name would be
-served to every asset sharing that blob.
+refused are the default one, the one the caller names, and any folder marked as a cache by a
+``CACHEDIR.TAG`` with the standard signature (every modelshelf cache writes one: a project's
+second cache inside DIR is refused too): a file at a blob's name would be served to every asset
+sharing that blob.
 
 Same content found in another form (a read-only link into the cache where a copy is asked for)
 is replaced without asking: nothing is lost. A caller may also mark a path *ours* (mirror: a file
@@ -27,10 +33,14 @@ it wrote and its index records unchanged), which is replaced like the same conte
 
 Each file is written to a temporary name in its own folder (:func:`temp_name`: dot-prefixed,
 unique, under NAME_MAX bytes) and renamed into place, all through directory descriptors
-(:mod:`modelshelf._dir_fd`): the root and each folder on the way are opened with ``O_NOFOLLOW``,
-made with ``mkdirat``, and the temporary file is created, renamed and removed relative to its
-folder's descriptor (:meth:`UserFolder.slot`). A folder swapped for a link at any moment is
-never followed; the way is walked again before the rename, so such a swap is refused by name.
+(:mod:`modelshelf._dir_fd`): the root is opened once, from ``/`` with ``O_NOFOLLOW`` on every
+component, and that descriptor serves the plan's looks, every write and every check (close the
+folder when done: it is a context manager); each folder on the way is opened from it with
+``O_NOFOLLOW``, made with ``mkdirat``, and the temporary file is created ``O_EXCL |
+O_NOFOLLOW`` relative to its folder's descriptor and written only through its own
+(:meth:`UserFolder.slot`, :class:`~modelshelf._folder_slot.Slot`). A folder swapped for a link
+at any moment is never followed; the way is walked again before the rename, so such a swap is
+refused by name, and a temporary name that no longer holds the file made is refused too.
 
 Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
 typed first is expanded); the folder's root is made absolute and resolved once
@@ -49,8 +59,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from modelshelf import constants
-from modelshelf._dir_fd import MAX_NAME_BYTES, open_folder, temp_name, walk
+from modelshelf import _folder_root, constants
+from modelshelf._dir_fd import MAX_NAME_BYTES, temp_name, walk
+from modelshelf._folder_root import OpenRoot, resolved_root, same_content, tagged_folder
 from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
 from modelshelf._paths import user_path
 from modelshelf.errors import InvalidInputError, UserFolderRefusedError
@@ -86,23 +97,6 @@ _HIDDEN = (
     "is a hidden folder that was there already, and a version adds no files to one"
     " (other programs read .ssh, .config, .local)"
 )
-
-
-def resolved_root(root: Path) -> Path:
-    """``root`` made absolute with its links resolved: what a containment check compares
-    against (a lexical check under ``.`` refuses every join: ``normpath('./a')`` is ``a``)."""
-    return Path(os.path.realpath(root))
-
-
-def same_content(size: int, sha256: str) -> Judge:
-    """A :data:`Judge` keeping a regular file with ``size`` bytes hashing to ``sha256``."""
-
-    def judge(path: Path, info: os.stat_result) -> Verdict:
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return "other"
-        return "keep" if hash_regular_file(path, size) == sha256 else "other"
-
-    return judge
 
 
 @dataclass(frozen=True)
@@ -178,6 +172,49 @@ class UserFolder:
                     f"refusing to write into {self.root}: it lies in the modelshelf cache"
                     f" {cache}, which is modelshelf's own; {retry}"
                 )
+        if (tagged := tagged_folder(self.root)) is not None:  # once: the root's ancestors
+            raise self._cache_refusal(tagged)
+        self._open = OpenRoot(self.root)  # opened on first use, then kept: see _root_fd
+
+    def __enter__(self) -> UserFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the root's descriptor (opened on first use)."""
+        self._open.close()
+
+    def _root_fd(self, *, make: bool = False) -> int | None:
+        """The root's descriptor (:class:`~modelshelf._folder_root.OpenRoot`): a link on its
+        way now was swapped in since it was resolved, and is refused."""
+        try:
+            return self._open.fd(make=make)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
+
+    def write_top(self, name: str, data: bytes) -> None:
+        """Replace the file ``name`` at the root (a mirror's index, ours) with ``data``."""
+        fd = self._root_fd(make=True)
+        assert fd is not None  # made
+        self._open.replace_file(name, data)
+
+    def _cache_refusal(self, folder: Path) -> UserFolderRefusedError:
+        return UserFolderRefusedError(
+            f"refusing to write into {self.root}: {escape_controls(str(folder))} holds a"
+            f" {constants.CACHEDIR_TAG}, so it is a modelshelf cache or another program's, and"
+            f" nothing is written in a cache (a file at a blob's name would be trusted there);"
+            f" {self.retry}"
+        )
+
+    def _refuse_tagged(self, folder: Path) -> None:
+        """A folder on the way (under the root) marked as a cache is never written in."""
+        self._root_fd()
+        if self._open.is_cache(folder):
+            raise self._cache_refusal(folder)
 
     def _refuse_cache(self, path: Path) -> None:
         """A path in a cache, or a folder holding one (replaced whole), is never written."""
@@ -237,34 +274,38 @@ class UserFolder:
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
         """The :class:`Step` for one path (see the module's table)."""
+        self._root_fd()  # a link on the root's way: refused here, by name
         step = self._step(rel, judge, ours=ours)
         if step.action != "keep":
             self._refuse_cache(step.path)
             self._refuse_hidden(rel)
+            if _folder_root.BLOB_NAME.search(rel):
+                raise self._refusal(step.path, _folder_root.BLOB_REASON)
         return step
 
     def _step(self, rel: str, judge: Judge, *, ours: bool) -> Step:
         path = self.inside_resolved(rel)
         clear = list(self._way(rel))
-        try:
-            info = path.lstat()
-        except (FileNotFoundError, NotADirectoryError):
+        info = self._open.lstat(path)
+        if info is None:
             return Step(rel, path, "create", tuple(clear))
         mode = info.st_mode
+        there = self._open.through(path)
         if stat.S_ISLNK(mode):
-            verdict = judge(path, info)
+            verdict = judge(there, info)
             if verdict == "keep":
                 return Step(rel, path, "keep")
             if verdict == "same":  # our own link into the cache: the rename replaces the link
                 return Step(rel, path, "replace", tuple(clear))
             raise self._refusal(path, _LINK)
         if stat.S_ISDIR(mode):
+            self._refuse_tagged(path)
             self._allow(path, "is a folder where a file goes")
             return Step(rel, path, "replace", (*clear, path))
         if not stat.S_ISREG(mode):
             self._allow(path, "is not a regular file")
             return Step(rel, path, "replace", tuple(clear))
-        verdict = judge(path, info)
+        verdict = judge(there, info)
         if verdict == "keep":
             return Step(rel, path, "keep")
         if verdict == "same" or ours or self.overwrite:
@@ -285,6 +326,8 @@ class UserFolder:
                 return  # made by the write, from here down
             if stat.S_ISLNK(info.st_mode):
                 raise self._refusal(folder, _LINK)
+            if stat.S_ISDIR(info.st_mode):
+                self._refuse_tagged(folder)
             if not stat.S_ISDIR(info.st_mode):
                 self._allow(folder, "is a file where a folder goes")
                 yield folder
@@ -293,10 +336,7 @@ class UserFolder:
     def _lstat(self, folder: Path) -> os.stat_result | None:
         if self._seen is not None and folder in self._seen:
             return self._seen[folder]
-        try:
-            info: os.stat_result | None = folder.lstat()
-        except (FileNotFoundError, NotADirectoryError):
-            info = None
+        info = self._open.lstat(folder)
         if self._seen is not None:
             self._seen[folder] = info
         return info
@@ -305,17 +345,19 @@ class UserFolder:
         """The :class:`Step` for a folder written whole (``export``'s tree of a version):
         ``holds`` says whether an existing folder already holds exactly it (then kept);
         anything else there is replaced whole only with ``overwrite``."""
+        self._root_fd()
         path = self.inside_resolved(rel)
         self._refuse_cache(path)
         self._refuse_hidden(f"{rel}/-")
         clear = list(self._way(rel))
-        try:
-            info = path.lstat()
-        except (FileNotFoundError, NotADirectoryError):
+        info = self._open.lstat(path)
+        if info is None:
             return Step(rel, path, "create", tuple(clear))
         if stat.S_ISLNK(info.st_mode):
             raise self._refusal(path, _LINK)
-        if stat.S_ISDIR(info.st_mode) and holds(path):
+        if stat.S_ISDIR(info.st_mode):
+            self._refuse_tagged(path)
+        if stat.S_ISDIR(info.st_mode) and holds(self._open.through(path)):
             return Step(rel, path, "keep")
         what = (
             self._other_content() if stat.S_ISDIR(info.st_mode) else "is a file where a folder goes"
@@ -333,6 +375,8 @@ class UserFolder:
     def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
         if what == _LINK:
             next_step = f"remove it or {self.retry}"
+        elif what == _folder_root.BLOB_REASON:
+            next_step = f"leave it out of the version, or {self.retry}"
         elif what == _HIDDEN:
             next_step = f"pass {self.flag} to write into it anyway, or {self.retry}"
         else:
@@ -360,34 +404,47 @@ class UserFolder:
             finally:
                 os.close(fd)
 
-    def place(self, step: Step, fill: Callable[[Path], None], tag: str = "tmp") -> None:
-        """Write ``step`` (unless kept): ``fill`` writes (or links) the temporary path, which is
-        then renamed into place; nothing is left under a temporary name."""
+    def place(self, step: Step, fill: Callable[[Slot], None], tag: str = "tmp") -> None:
+        """Write ``step`` (unless kept): ``fill`` makes the slot's temporary file (or link)
+        through the slot (:meth:`Slot.copy_from`, ...), which is then renamed into place;
+        nothing is left under a temporary name."""
         if step.action == "keep":
             return
         with self.slot(step, tag) as slot:
-            fill(slot.path)
+            fill(slot)
             slot.commit()
 
-    def place_tree(self, step: Step, fill: Callable[[Path], None]) -> None:
-        """Write ``step``'s folder whole: ``fill`` fills a temporary folder beside it, which
-        then takes its place; what was there is removed only after (links in it unfollowed)."""
+    def place_tree(self, step: Step, fill: Callable[[int], None]) -> None:
+        """Write ``step``'s folder whole: ``fill`` fills a new 0700 temporary folder beside it
+        through its descriptor (given), which then takes its place; what was there is removed
+        only after (links in it unfollowed)."""
         if step.action == "keep":
             return
         with self.slot(step) as slot:
-            os.mkdir(slot.temp, 0o700, dir_fd=slot.fd)  # ours alone until it takes its place
-            fill(slot.path)
-            os.chmod(slot.temp, 0o777 & ~umask(), dir_fd=slot.fd, follow_symlinks=False)
+            inner = slot.make_folder()  # ours alone until it takes its place
+            try:
+                fill(inner)
+                os.fchmod(inner, 0o777 & ~umask())
+            finally:
+                os.close(inner)
             slot.swap_tree()
 
     def _open_root(self) -> int:
-        """The root, made as the user named it, opened without following a link in its place
-        (it was resolved once: a link there now was swapped in since)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """A new descriptor of the root, made if absent: a copy of the one opened once."""
         try:
-            return open_folder(self.root)
+            fd = self._root_fd(make=True)
         except OSError as exc:
-            raise self._way_refusal(exc, self.root) from None
+            raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
+        assert fd is not None  # made
+        return os.dup(fd)
+
+    def replaced_refusal(self, path: Path | None) -> UserFolderRefusedError:
+        """A temporary name (or, ``path``, the name) no longer holds the file written."""
+        what = "the temporary copy" if path is None else escape_controls(str(path))
+        return UserFolderRefusedError(
+            f"refusing to write into {self.root}: {what} was replaced by something else while"
+            f" it was written (another writer of the folder); nothing was kept; {self.retry}"
+        )
 
     def _open_parent(self, step: Step) -> int:
         """A descriptor of ``step``'s folder, made level by level from the root's; the files

@@ -35,12 +35,12 @@ import json
 import os
 import shutil
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal, overload
 
 from modelshelf import constants
+from modelshelf._dir_fd import copy_file
 from modelshelf._paths import user_path
 from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
@@ -189,26 +189,6 @@ def is_blob_file(path: Path, size: int | None) -> bool:
     return stat.S_ISREG(info.st_mode) and sized and not info.st_mode & 0o222
 
 
-_FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (btrfs, XFS, bcachefs)
-
-
-def copy_file(source: Path, dest: Path, *, reflink: bool) -> None:
-    """A writable (0644) copy of ``source`` at the new path ``dest``; a copy-on-write clone
-    first when ``reflink`` and the filesystem offers one."""
-    if reflink and sys.platform.startswith("linux"):
-        try:
-            import fcntl
-
-            with source.open("rb") as src, dest.open("wb") as dst:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-            dest.chmod(0o644)
-            return
-        except (OSError, ImportError):
-            dest.unlink(missing_ok=True)
-    shutil.copyfile(source, dest)
-    dest.chmod(0o644)
-
-
 def _is_our_copy(dest: Path, entry: FileEntry) -> bool:
     """A read-only copy of the right size: what ``place_file`` makes where links are refused."""
     info = dest.lstat()
@@ -220,6 +200,26 @@ class Cache:
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = user_path(root, "cache folder") if root is not None else constants.cache_dir()
+        self._tagged = False
+        self.mark()
+
+    def mark(self) -> None:
+        """Write the root's ``CACHEDIR.TAG`` if it is missing (once per Cache: a ``stat``):
+        backup tools skip the cache, and a user-folder writer refuses to write in it (a file
+        at a blob's name would be trusted)."""
+        if self._tagged:
+            return
+        tag = self.root / constants.CACHEDIR_TAG
+        try:
+            tag.lstat()
+        except FileNotFoundError:
+            if not self.root.is_dir():
+                return  # made by the first write, which marks it
+            with contextlib.suppress(CacheWriteError):  # a read-only cache is still read
+                atomic_write(tag, constants.CACHEDIR_TAG_TEXT, owner=self.owner())
+        except OSError:
+            return
+        self._tagged = True
 
     # -- owners, pins and maintenance ----------------------------------------------------------
     @property
@@ -298,6 +298,7 @@ class Cache:
         if not force and is_blob_file(dest, entry.size):
             return dest
         _make_dir(dest.parent)
+        self.mark()
         if entry.size < LOCKED_DOWNLOAD_SIZE:
             # A second download of a small blob costs less than taking a lock for it.
             self._download_into_place(dest, download)
@@ -343,6 +344,7 @@ class Cache:
     def save_manifest(self, store_id: str, manifest: Manifest) -> None:
         path = self._manifest_path(store_id, manifest.name, manifest.version)
         atomic_write(path, manifest.to_json(), owner=self.owner())
+        self.mark()
 
     def load_manifest(self, store_id: str, name: str, version: str) -> Manifest | None:
         """The cached manifest of a version, or ``None`` if it was never pulled (or is damaged)."""

@@ -38,6 +38,15 @@ APP_NAME = "modelshelf"
 
 # Transfers: on 2 cores more than 4-8 requests in flight gains nothing (measured), and the
 # filesystem prefers writes of 1 MiB or more.
+CACHEDIR_TAG = "CACHEDIR.TAG"
+"""The file marking every cache root (https://bford.info/cachedir/): backup tools skip the
+folder, and a user-folder writer (``pull -o``, ``export``, ``mirror``) refuses to write in it."""
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+CACHEDIR_TAG_TEXT = (
+    CACHEDIR_SIGNATURE
+    + b"\n# This file is a cache directory tag created by modelshelf.\n"
+    + b"# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
 DEFAULT_MAX_CONCURRENCY = 8
 CHUNK_SIZE = 8 * 1024 * 1024
 # Files larger than one range are fetched as parallel ranged GETs written at their offsets.

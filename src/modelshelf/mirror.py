@@ -66,7 +66,7 @@ from modelshelf._mirror_plan import (
 from modelshelf._mirror_read import ChangedError as _ChangedError
 from modelshelf._mirror_read import mirror_listing, object_chunks
 from modelshelf._progress import ProgressTask, make_progress
-from modelshelf._user_folder import Slot, Step, UserFolder, temp_name
+from modelshelf._user_folder import Slot, Step, UserFolder
 from modelshelf.backends.base import Backend
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
@@ -177,57 +177,58 @@ def mirror(
     folder = UserFolder(
         dest, overwrite=overwrite, flag="--overwrite (overwrite=True)", retry="pick another DEST"
     )
-    root = folder.root
-    backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
-    listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
-    index = _load_index(root)
-    # Hidden folders this mirror made earlier (its index has files in them) take new files.
-    folder.own_folders = {
-        key.rsplit("/", i)[0] for key in index for i in range(1, key.count("/") + 1)
-    }
-    local = {key: _stat(root, key) for key in index}
-    items, refused = make_plan(
-        listing,
-        source=store_url,
-        prefix=prefix,
-        single=single,
-        include=include,
-        exclude=exclude,
-        index=index,
-        local=local,
-        include_git=include_git,
-    )
-    if refused:
-        key, reason = refused[0]
-        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        raise UntrustedStoreDataError(
-            f"refusing to mirror {url}: the key {show(key, 120)} {reason}{more}; nothing was"
-            f" written to {root} (leave such keys out with --exclude to mirror the rest)",
-            store=store_url,
-            key=key,
+    with folder:  # its root is opened once, closed here
+        root = folder.root
+        backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
+        listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
+        index = _load_index(root)
+        # Hidden folders this mirror made earlier (its index has files in them) take new files.
+        folder.own_folders = {
+            key.rsplit("/", i)[0] for key in index for i in range(1, key.count("/") + 1)
+        }
+        local = {key: _stat(root, key) for key in index}
+        items, refused = make_plan(
+            listing,
+            source=store_url,
+            prefix=prefix,
+            single=single,
+            include=include,
+            exclude=exclude,
+            index=index,
+            local=local,
+            include_git=include_git,
         )
-    if verify:  # reads only: a dry run reports what it finds too
-        items = [_reverified(root, item, index) for item in items]
-    to_fetch = [item for item in items if item.action == "fetch"]
-    # Before anything is written, a dry run included: the user-folder policy for every path.
-    steps = folder.plan(
-        (item.key, local_judge(item), is_ours(item, index, local.get(item.key), store_url))
-        for item in to_fetch
-    )
-    if not dry_run and to_fetch:
-        run = _Run(backend, folder, store_url, index, max_workers, progress)
-        run.fetch_all(list(zip(to_fetch, steps, strict=True)))
-    skipped = [item for item in items if item.action == "skip"]
-    return MirrorResult(
-        url=url,
-        dest=root,
-        fetched=len(to_fetch),
-        fetched_bytes=sum(item.size for item in to_fetch),
-        skipped=len(skipped),
-        skipped_bytes=sum(item.size for item in skipped),
-        dry_run=dry_run,
-        plan=tuple(items),
-    )
+        if refused:
+            key, reason = refused[0]
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise UntrustedStoreDataError(
+                f"refusing to mirror {url}: the key {show(key, 120)} {reason}{more}; nothing was"
+                f" written to {root} (leave such keys out with --exclude to mirror the rest)",
+                store=store_url,
+                key=key,
+            )
+        if verify:  # reads only: a dry run reports what it finds too
+            items = [_reverified(root, item, index) for item in items]
+        to_fetch = [item for item in items if item.action == "fetch"]
+        # Before anything is written, a dry run included: the user-folder policy for every path.
+        steps = folder.plan(
+            (item.key, local_judge(item), is_ours(item, index, local.get(item.key), store_url))
+            for item in to_fetch
+        )
+        if not dry_run and to_fetch:
+            run = _Run(backend, folder, store_url, index, max_workers, progress)
+            run.fetch_all(list(zip(to_fetch, steps, strict=True)))
+        skipped = [item for item in items if item.action == "skip"]
+        return MirrorResult(
+            url=url,
+            dest=root,
+            fetched=len(to_fetch),
+            fetched_bytes=sum(item.size for item in to_fetch),
+            skipped=len(skipped),
+            skipped_bytes=sum(item.size for item in skipped),
+            dry_run=dry_run,
+            plan=tuple(items),
+        )
 
 
 def _load_index(root: Path) -> dict[str, dict[str, Any]]:
@@ -358,7 +359,7 @@ class _Run:
             # The folders are made (each level checked) and the file written through the
             # descriptor of its folder: a link swapped in on the way is never followed.
             with self.folder.slot(step, "mirror-partial") as slot:
-                sha256 = self._download(item, slot.path, task)
+                sha256 = self._download(item, slot, task)
                 if step.action == "compare" and not self._same_there(step, item, sha256, slot):
                     return
                 slot.commit()
@@ -404,10 +405,10 @@ class _Run:
             )
         return False
 
-    def _download(self, item: MirrorItem, temp: Path, task: ProgressTask) -> str:
+    def _download(self, item: MirrorItem, slot: Slot, task: ProgressTask) -> str:
         digest = hashlib.sha256()
         received = 0
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = slot.create_file(0o666, read=True)  # new, never through a link; written via fd
         try:
             for chunk in self._chunks(item, fd):
                 digest.update(chunk)
@@ -433,14 +434,9 @@ class _Run:
                 return
             data = {"format": _INDEX_FORMAT, "files": dict(sorted(self.index.items()))}
             self.dirty, self.saved_at = False, now
-        path = self.root / INDEX_NAME
-        temp = path.with_name(temp_name(INDEX_NAME))
-        try:
-            temp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(temp, path)
+        try:  # through the root's descriptor, as every file of the mirror
+            self.folder.write_top(INDEX_NAME, json.dumps(data, separators=(",", ":")).encode())
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             raise _write_error(exc, self.root, INDEX_NAME) from exc
 
 

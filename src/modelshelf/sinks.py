@@ -34,7 +34,6 @@ import importlib
 import inspect
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelshelf import _imports, constants, trust
-from modelshelf._user_folder import UserFolder, hash_regular_file, same_content, user_path
+from modelshelf._dir_fd import copy_fd, create_file, walk
+from modelshelf._user_folder import Step, UserFolder, hash_regular_file, same_content, user_path
 from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import (
@@ -170,41 +170,50 @@ class FileSystemDownloader:
     def __call__(self, pulled: PulledVersion) -> str:
         """Copy ``pulled`` under :attr:`root`; returns the file or folder written."""
         try:
-            folder = UserFolder(
+            with UserFolder(
                 self.root,
                 overwrite=self.overwrite,
                 retry="export to another --to",
                 label=f"{pulled.name}:{pulled.version}",
                 caches=() if pulled.cache_root is None else (pulled.cache_root,),
-            )
-            single = pulled.single_file
-            if single is not None:
-                step = folder.plan(
-                    [
-                        (
-                            pulled.name + pulled.extension,
-                            same_content(single.size, single.sha256),
-                            False,
-                        )
-                    ]
-                )[0]
-                folder.place(step, lambda temp: _copy_out(pulled.path_of(single), temp))
-            else:
-                step = folder.tree_step(
-                    pulled.name, lambda found: _tree_holds(found, pulled.manifest.files)
-                )
-                folder.place_tree(step, lambda temp: _fill_tree(pulled, temp))
+            ) as folder:
+                step = self._write(folder, pulled)
         except UserFolderRefusedError as exc:
             raise ExportError(str(exc), sink=repr(self)) from None
         return str(step.path)
 
+    @staticmethod
+    def _write(folder: UserFolder, pulled: PulledVersion) -> Step:
+        single = pulled.single_file
+        if single is not None:
+            rel = pulled.name + pulled.extension
+            step = folder.plan([(rel, same_content(single.size, single.sha256), False)])[0]
+            source = pulled.path_of(single)
+            folder.place(step, lambda slot: slot.copy_from(source, mode=0o644, reflink=False))
+            return step
+        step = folder.tree_step(
+            pulled.name, lambda found: _tree_holds(found, pulled.manifest.files)
+        )
+        folder.place_tree(step, lambda inner: _fill_tree(pulled, inner))
+        return step
 
-def _fill_tree(pulled: PulledVersion, temp: Path) -> None:
-    """Copy every file of ``pulled`` into the new, empty folder ``temp``."""
+
+def _fill_tree(pulled: PulledVersion, inner: int) -> None:
+    """Copy every file of ``pulled`` into the new, empty (0700) folder open as ``inner``: each
+    folder made and opened relative to it without following links, each file created
+    ``O_EXCL | O_NOFOLLOW`` and written through its own descriptor."""
     for entry in pulled.manifest.files:
-        target = trust.inside(temp, entry.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _copy_out(pulled.path_of(entry), target)
+        *parts, name = trust.inside(Path("/"), entry.path).parts[1:]  # refused if unsafe
+        folder = walk(inner, parts, make=True)
+        try:
+            out = create_file(name, folder)
+        finally:
+            os.close(folder)
+        try:
+            copy_fd(pulled.path_of(entry), out, reflink=False)
+            os.fchmod(out, 0o644)
+        finally:
+            os.close(out)
 
 
 class StoreDownloader:
@@ -277,12 +286,6 @@ def _stored_sha256(backend: Backend, key: str) -> str:
     for chunk in backend.get(key, chunk_size=1 << 20):
         digest.update(chunk)
     return digest.hexdigest()
-
-
-def _copy_out(source: Path, dest: Path) -> None:
-    """A plain, writable copy of a cached (read-only, possibly linked) file."""
-    shutil.copyfile(source, dest)
-    dest.chmod(0o644)
 
 
 def _tree_holds(folder: Path, entries: tuple[FileEntry, ...]) -> bool:

@@ -328,6 +328,8 @@ def test_cache_writes_name_their_temp_files_after_their_owner(
     """So that prune and verify can tell a dead writer's leftover from a live write."""
     seen: list[str] = []
     real = os.replace
+    cache.root.mkdir(parents=True, exist_ok=True)
+    cache.mark()  # its CACHEDIR.TAG, written once, is not what this counts
 
     def spy(src: str | Path, dst: str | Path) -> None:
         seen.append(Path(src).name)

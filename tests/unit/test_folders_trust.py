@@ -15,7 +15,7 @@ import pytest
 
 from modelshelf import Shelf, export
 from modelshelf._paths import user_path
-from modelshelf._user_folder import MAX_NAME_BYTES, UserFolder, same_content, temp_name
+from modelshelf._user_folder import MAX_NAME_BYTES, Slot, UserFolder, same_content, temp_name
 from modelshelf.cli.main import main
 from modelshelf.errors import ExportError, InvalidInputError, UserFolderRefusedError
 from modelshelf.mirror import mirror
@@ -147,8 +147,10 @@ def test_a_link_made_after_the_plan_is_refused_before_the_rename(tmp_path: Path)
         [("a/f", same_content(len(data), hashlib.sha256(data).hexdigest()), False)]
     )
 
-    def fill(temp: Path) -> None:  # another process swaps the folder for a link meanwhile
-        temp.write_bytes(data)
+    def fill(slot: Slot) -> None:  # another process swaps the folder for a link meanwhile
+        out = slot.create_file()
+        os.write(out, data)
+        os.close(out)
         (tmp_path / "o/a").rename(tmp_path / "moved")
         (tmp_path / "o/a").symlink_to(outside, target_is_directory=True)
 
