@@ -82,6 +82,14 @@ export PYTHONPATH="$root/code${PYTHONPATH:+:$PYTHONPATH}"
 register='import modelshelf, demo_runners; m = modelshelf.register_model("demo/linear", demo_runners.Linear, {"a": 2, "b": 1}); print(f"{m.name}:{m.version}")'
 run python -c "$register"
 echo "[1, 2, 3]" > "$root/rows.json"
+# A store names the runner; modelshelf imports it only from a package that requires modelshelf
+# or that you allow: demo_runners is a plain module, so it is refused until allowed.
+printf '\n$ modelshelf predict demo/linear --input rows.json   (must fail: demo_runners is not allowed yet)\n'
+if modelshelf predict demo/linear --input "$root/rows.json"; then
+  echo "BUG: imported a runner from a package nobody allowed" >&2; exit 1
+fi
+printf '\n$ export MODELSHELF_ALLOWED_HOOK_PACKAGES=demo_runners\n'
+export MODELSHELF_ALLOWED_HOOK_PACKAGES=demo_runners
 run modelshelf predict demo/linear --input "$root/rows.json"
 predicted=$(modelshelf predict demo/linear --input "$root/rows.json" | tr -d ' \n')
 [ "$predicted" = "[3,5,7]" ] || { echo "BUG: expected [3,5,7], got $predicted" >&2; exit 1; }
