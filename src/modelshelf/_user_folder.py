@@ -399,8 +399,7 @@ class UserFolder:
             yield slot
         finally:
             try:
-                for name in (slot.temp, slot.old):
-                    remove_any(name, fd)
+                remove_any(slot.temp, fd)  # never slot.old: the user's, put back if not placed
             finally:
                 os.close(fd)
 
