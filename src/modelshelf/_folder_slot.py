@@ -165,10 +165,12 @@ class Slot:
         back (never over anything), so a refused write leaves the user's folder as it was."""
         try:
             self._rename(replace=replace)
-        except BaseException:
-            if aside:  # if the name was taken meanwhile, the old one stays under its aside name
-                with contextlib.suppress(OSError):
+        except BaseException as exc:
+            if aside:
+                try:
                     rename_noreplace(self.old, self.step.path.name, self.fd)
+                except OSError:  # the name was taken meanwhile: the old one stays aside, named
+                    raise self._kept_aside_refusal() from exc
             raise
         if aside:
             remove_any(self.old, self.fd)
@@ -190,6 +192,14 @@ class Slot:
         except BaseException:
             remove_any(name, self.fd)
             raise
+
+    def _kept_aside_refusal(self) -> UserFolderRefusedError:
+        folder, path = self.folder, self.step.path
+        return UserFolderRefusedError(
+            f"refusing to write into {folder.root}: {escape_controls(str(path))} was taken by"
+            " another writer of the folder while it was written; what was there is kept as"
+            f" {escape_controls(str(path.parent / self.old))}: move it back, or {folder.retry}"
+        )
 
     def _appeared_refusal(self) -> UserFolderRefusedError:
         folder = self.folder

@@ -192,3 +192,28 @@ def test_rename_noreplace_never_replaces(
         os.close(fd)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c", "e"]
     assert (tmp_path / "b").read_bytes() == b"b" and (tmp_path / "c").read_bytes() == b"a"
+
+
+def test_a_users_folder_that_cannot_go_back_is_kept_aside_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other writer takes the name between the move aside and the rename: the user's
+    # folder cannot be renamed back, so it stays under its aside name, never removed.
+    shelf = _model(tmp_path, folder=True)
+    out = tmp_path / "out"
+    mine = out / "team" / "model"
+    mine.mkdir(parents=True)
+    (mine / "mine.txt").write_bytes(MINE)
+    original = Slot._rename
+
+    def taken_then_rename(self: Slot, *, replace: bool) -> None:
+        mine.write_bytes(b"theirs\n")
+        original(self, replace=replace)
+
+    monkeypatch.setattr(Slot, "_rename", taken_then_rename)
+    with pytest.raises(ExportError, match="kept as") as caught:
+        export("team/model", to=out, store=shelf, overwrite=True)
+    aside = [p for p in mine.parent.iterdir() if p.name.startswith(".model.")]
+    assert len(aside) == 1 and (aside[0] / "mine.txt").read_bytes() == MINE
+    assert str(aside[0]) in str(caught.value)
+    assert mine.read_bytes() == b"theirs\n"
