@@ -18,6 +18,7 @@ descriptor is kept: a parent swapped for a link later is never followed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import secrets
@@ -38,6 +39,7 @@ __all__ = [
     "identity",
     "open_folder",
     "open_root",
+    "rename_noreplace",
     "temp_name",
     "walk",
 ]
@@ -134,6 +136,38 @@ def open_root(path: Path, *, make: bool = False) -> int:
             raise
     finally:
         os.close(base)
+
+
+_RENAME_NOREPLACE = 1
+try:
+    _renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+except OSError:  # pragma: no cover - no C library to load
+    _renameat2 = None
+
+
+def rename_noreplace(src: str, dst: str, dir_fd: int) -> None:
+    """Rename ``src`` to ``dst`` in the open folder, never replacing what is at ``dst``.
+
+    Raises FileExistsError if anything (a file, a folder, a link) is at ``dst``: a name that
+    was free when the plan was made may be taken by another writer of the folder since, and
+    ``os.replace`` would silently overwrite it. ``renameat2(RENAME_NOREPLACE)`` is atomic;
+    where it is missing a file is hard-linked (``linkat`` never replaces) then unlinked.
+    """
+    if _renameat2 is not None:
+        if _renameat2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EPERM):  # unsupported here: fall back
+            raise OSError(err, os.strerror(err), dst)
+    if not stat.S_ISDIR(os.stat(src, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+        os.link(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        os.unlink(src, dir_fd=dir_fd)
+        return
+    # a folder cannot be hard-linked: the narrowest check-then-rename there is
+    with contextlib.suppress(FileNotFoundError):
+        os.stat(dst, dir_fd=dir_fd, follow_symlinks=False)
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def identity(info: os.stat_result) -> tuple[int, int]:

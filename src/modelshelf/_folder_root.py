@@ -11,6 +11,7 @@ was planned is the folder written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelshelf import constants
-from modelshelf._dir_fd import READ_FLAGS, create_file, fd_path, open_root, temp_name
+from modelshelf._dir_fd import READ_FLAGS, create_file, fd_path, identity, open_root, temp_name
 from modelshelf._folder_slot import hash_regular_file
 
 if TYPE_CHECKING:
@@ -111,19 +112,60 @@ class OpenRoot:
                     return None
             return self._fd
 
+    def read_file(self, name: str, limit: int) -> bytes | None:
+        """The bytes of the regular file ``name`` at the root (ours, e.g. a mirror's index),
+        read through the root's descriptor; None if the root or the file is absent.
+
+        Raises:
+            OSError: ``name`` is a link (``ELOOP``: never followed), a FIFO, a device, a
+                folder (nothing that can block or never end is read), or over ``limit`` bytes.
+        """
+        fd = self.fd()
+        if fd is None:
+            return None
+        try:
+            src = os.open(name, READ_FLAGS, dir_fd=fd)  # O_NOFOLLOW | O_NONBLOCK: a FIFO opens
+        except FileNotFoundError:
+            return None
+        try:
+            info = os.fstat(src)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", name)
+            if info.st_size > limit:
+                raise OSError(errno.EFBIG, f"over {limit} bytes", name)
+            chunks: list[bytes] = []
+            total = 0
+            while total <= limit and (chunk := os.read(src, 1 << 20)):  # it may grow meanwhile
+                chunks.append(chunk)
+                total += len(chunk)
+            if total > limit:
+                raise OSError(errno.EFBIG, f"over {limit} bytes", name)
+            return b"".join(chunks)
+        finally:
+            os.close(src)
+
     def replace_file(self, name: str, data: bytes) -> None:
         """Write ``data`` to a new temporary file in the (open) root, through its descriptor,
-        and rename it to ``name``; nothing is left under the temporary name."""
+        and rename it to ``name`` if the temporary name still holds that very file (another
+        writer of the folder may swap it for a link); nothing is left under the temporary
+        name."""
         fd = self.fd(make=True)
         assert fd is not None  # made
         temp = temp_name(name)
         out = create_file(temp, fd, 0o666)
         try:
             try:
+                made = identity(os.fstat(out))
                 while data:
                     data = data[os.write(out, data) :]
             finally:
                 os.close(out)
+            if identity(os.stat(temp, dir_fd=fd, follow_symlinks=False)) != made:
+                raise OSError(
+                    errno.ESTALE,
+                    f"the temporary file {temp} was replaced by something else while it was"
+                    " written (another writer of the folder)",
+                )
             os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
         except BaseException:
             with contextlib.suppress(OSError):

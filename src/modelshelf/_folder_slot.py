@@ -18,8 +18,11 @@ from modelshelf._dir_fd import (
     copy_fd,
     identity,
     open_folder,
+    rename_noreplace,
     temp_name,
 )
+from modelshelf.errors import UserFolderRefusedError
+from modelshelf.trust import escape_controls
 
 if TYPE_CHECKING:
     from modelshelf._user_folder import Step, UserFolder
@@ -71,7 +74,7 @@ class Slot:
 
     def __init__(self, folder: UserFolder, step: Step, fd: int, temp: str) -> None:
         self.folder, self.step, self.fd, self.temp = folder, step, fd, temp
-        self.old = temp_name(step.path.name, tag="old")
+        self.old = temp_name(step.path.name, tag="old")  # what was at the name, moved aside
         self._made: tuple[int, int] | None = None
 
     # -- filling: each makes the temporary name once and remembers which file it is ----------
@@ -126,35 +129,85 @@ class Slot:
 
     def commit(self) -> None:
         """Rename the temporary file to the name after checking the way once more; a folder
-        the plan was allowed to replace is removed (links in it removed, not followed)."""
+        the plan was allowed to replace is moved aside first, put back if the write is refused,
+        and removed (links in it removed, not followed) only once the new file is in place."""
         step, fd = self.step, self.fd
         self.folder.check_way(step, fd)
+        self._check_made(self.temp)  # before anything of the user's is moved
+        aside = False
         if step.path in step.clear:
             with contextlib.suppress(FileNotFoundError):
                 info = os.stat(step.path.name, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(step.path.name, dir_fd=fd)
-        self._rename()
+                    aside = self._move_aside()
+        self._place(replace=step.action != "create" and not aside, aside=aside)
 
     def swap_tree(self) -> None:
-        """The filled temporary folder takes the name; what was there is moved aside and
-        removed on the way out of the slot."""
+        """The filled temporary folder takes the name; what was there is moved aside, put back
+        if the write is refused, and removed on the way out of the slot only once the new
+        folder is in place."""
         step, fd = self.step, self.fd
         self.folder.check_way(step, fd)
-        if step.action == "replace":
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(step.path.name, self.old, src_dir_fd=fd, dst_dir_fd=fd)
-        self._rename()
+        self._check_made(self.temp)  # before anything of the user's is moved
+        aside = step.action == "replace" and self._move_aside()
+        self._place(replace=False, aside=aside)
 
-    def _rename(self) -> None:
+    def _move_aside(self) -> bool:
+        """Rename what is at the name to :attr:`old` (never over anything); False if gone."""
+        try:
+            rename_noreplace(self.step.path.name, self.old, self.fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _place(self, *, replace: bool, aside: bool) -> None:
+        """Rename the temporary name to the name; on any failure, what was moved aside goes
+        back (never over anything), so a refused write leaves the user's folder as it was."""
+        try:
+            self._rename(replace=replace)
+        except BaseException as exc:
+            if aside:
+                try:
+                    rename_noreplace(self.old, self.step.path.name, self.fd)
+                except OSError:  # the name was taken meanwhile: the old one stays aside, named
+                    raise self._kept_aside_refusal() from exc
+            raise
+        if aside:
+            remove_any(self.old, self.fd)
+
+    def _rename(self, *, replace: bool) -> None:
+        """``replace``: over what is at the name (allowed by the plan); else only if the name
+        is still free (something put there since the plan is refused, never overwritten)."""
         name = self.step.path.name
         self._check_made(self.temp)
-        os.replace(self.temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        if replace:
+            os.replace(self.temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        else:
+            try:
+                rename_noreplace(self.temp, name, self.fd)
+            except FileExistsError:
+                raise self._appeared_refusal() from None
         try:
             self._check_made(name)  # swapped between the check and the rename: not ours
         except BaseException:
             remove_any(name, self.fd)
             raise
+
+    def _kept_aside_refusal(self) -> UserFolderRefusedError:
+        folder, path = self.folder, self.step.path
+        return UserFolderRefusedError(
+            f"refusing to write into {folder.root}: {escape_controls(str(path))} was taken by"
+            " another writer of the folder while it was written; what was there is kept as"
+            f" {escape_controls(str(path.parent / self.old))}: move it back, or {folder.retry}"
+        )
+
+    def _appeared_refusal(self) -> UserFolderRefusedError:
+        folder = self.folder
+        return UserFolderRefusedError(
+            f"refusing to write into {folder.root}: {escape_controls(str(self.step.path))}"
+            " appeared while it was written (another writer of the folder) and was left as it"
+            f" is; pass {folder.flag} to replace it, or {folder.retry}"
+        )
 
     def stat(self) -> os.stat_result:
         """The ``lstat`` of what is at the name now."""

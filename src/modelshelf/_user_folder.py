@@ -196,6 +196,10 @@ class UserFolder:
         except OSError as exc:
             raise self._way_refusal(exc, Path(exc.filename or self.root)) from None
 
+    def read_top(self, name: str, limit: int) -> bytes | None:
+        """The regular file ``name`` at the root (ours), see :meth:`OpenRoot.read_file`."""
+        return self._open.read_file(name, limit)
+
     def write_top(self, name: str, data: bytes) -> None:
         """Replace the file ``name`` at the root (a mirror's index, ours) with ``data``."""
         fd = self._root_fd(make=True)
@@ -399,8 +403,7 @@ class UserFolder:
             yield slot
         finally:
             try:
-                for name in (slot.temp, slot.old):
-                    remove_any(name, fd)
+                remove_any(slot.temp, fd)  # never slot.old: the user's, put back if not placed
             finally:
                 os.close(fd)
 

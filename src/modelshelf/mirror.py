@@ -83,6 +83,8 @@ logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SECONDS = 2.0
 _INDEX_FORMAT = 1
+_INDEX_LIMIT = 256 << 20
+"""The largest index read (~1 KiB an object: 256k objects); a larger file is ignored."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def mirror(
         root = folder.root
         backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
         listing, single, prefix = mirror_listing(backend, url, prefix, folder_only)
-        index = _load_index(root)
+        index = _load_index(folder)
         # Hidden folders this mirror made earlier (its index has files in them) take new files.
         folder.own_folders = {
             key.rsplit("/", i)[0] for key in index for i in range(1, key.count("/") + 1)
@@ -231,13 +233,19 @@ def mirror(
         )
 
 
-def _load_index(root: Path) -> dict[str, dict[str, Any]]:
-    """The index's entries by key; a missing, damaged or foreign file is an empty index."""
-    path = root / INDEX_NAME
+def _load_index(folder: UserFolder) -> dict[str, dict[str, Any]]:
+    """The index's entries by key; a missing, damaged or foreign file is an empty index.
+
+    Read through the root's descriptor, never through a link, without blocking on a FIFO and
+    up to :data:`_INDEX_LIMIT`: DEST may be shared, and what sits at the index's name may be
+    anything another writer put there.
+    """
+    path = folder.root / INDEX_NAME
     try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
+        raw = folder.read_top(INDEX_NAME, _INDEX_LIMIT)
+        if raw is None:
+            return {}
+        data = json.loads(raw)
     except (OSError, ValueError) as exc:
         logger.warning("ignoring the mirror index %s (%s): every file is fetched again", path, exc)
         return {}
