@@ -11,9 +11,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from modelshelf._mirror_plan import check_key, make_plan, matches, split_url
+from modelshelf._mirror_plan import _UNSAFE_CHARS, check_key, make_plan, matches, split_url
 from modelshelf.backends.base import ObjectMeta
-from modelshelf.errors import UntrustedStoreDataError
+from modelshelf.errors import UnsupportedStoreError, UntrustedStoreDataError
 from modelshelf.trust import inside
 
 pytestmark = pytest.mark.property
@@ -136,6 +136,10 @@ def test_a_plan_holds_only_safe_keys_under_the_prefix_and_refuses_the_rest(
 def test_split_url_gives_the_bucket_and_the_prefix_back(parts: list[str], scheme: str) -> None:
     prefix = "/".join(parts)
     if "?" in prefix or "#" in prefix or "%" in prefix:
+        return
+    if _UNSAFE_CHARS.search(prefix):  # a bidi or other format control (Cf): refused by design
+        with pytest.raises(UnsupportedStoreError, match="control character"):
+            split_url(f"{scheme}://bucket/{prefix}")
         return
     assert split_url(f"{scheme}://bucket/{prefix}") == (f"{scheme}://bucket", prefix, False)
     assert split_url(f"{scheme}://bucket/{prefix}/") == (f"{scheme}://bucket", prefix, True)
