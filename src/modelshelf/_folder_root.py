@@ -24,7 +24,7 @@ from modelshelf._dir_fd import READ_FLAGS, create_file, fd_path, identity, open_
 from modelshelf._folder_slot import hash_regular_file
 
 if TYPE_CHECKING:
-    from modelshelf._user_folder import Judge, Verdict
+    from modelshelf._folder_plan import Judge, Verdict
 
 __all__ = [
     "BLOB_NAME",

@@ -25,7 +25,8 @@ from modelshelf.errors import UserFolderRefusedError
 from modelshelf.trust import escape_controls
 
 if TYPE_CHECKING:
-    from modelshelf._user_folder import Step, UserFolder
+    from modelshelf._folder_plan import Step
+    from modelshelf._user_folder import UserFolder
 
 __all__ = ["Slot", "hash_regular_file", "remove_any", "umask"]
 

@@ -55,12 +55,11 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from modelshelf import _folder_root, constants
 from modelshelf._dir_fd import MAX_NAME_BYTES, temp_name, walk
+from modelshelf._folder_plan import Judge, Step, Verdict
 from modelshelf._folder_root import OpenRoot, resolved_root, same_content, tagged_folder
 from modelshelf._folder_slot import Slot, hash_regular_file, remove_any, umask
 from modelshelf._paths import user_path
@@ -82,40 +81,11 @@ __all__ = [
 ]
 
 
-Verdict = Literal["keep", "same", "other", "maybe"]
-"""What a file already at a path holds, as a caller judges it against what goes there:
-``keep`` it is what goes there; ``same`` the same content in another form (replaced freely);
-``other`` different content; ``maybe`` the same size, content known only after the fetch."""
-
-Judge = Callable[[Path, os.stat_result], Verdict]
-"""Judges the regular file or symbolic link at a path (its ``lstat``) against what goes there."""
-
-Action = Literal["keep", "create", "replace", "compare"]
-
 _LINK = "is a symbolic link, and nothing is written through links"
 _HIDDEN = (
     "is a hidden folder that was there already, and a version adds no files to one"
     " (other programs read .ssh, .config, .local)"
 )
-
-
-@dataclass(frozen=True)
-class Step:
-    """What the plan does at one path.
-
-    Attributes:
-        rel: the ``/``-joined path below the folder's root.
-        path: the absolute path.
-        action: ``keep`` (nothing to write), ``create``, ``replace`` (allowed: the same
-            content, ours, or ``overwrite``), or ``compare`` (a file of the same size that is
-            not ours: written only if its content turns out equal, see :meth:`UserFolder.settle`).
-        clear: what ``overwrite`` removes first: a folder at the name, files on the way.
-    """
-
-    rel: str
-    path: Path
-    action: Action
-    clear: tuple[Path, ...] = ()
 
 
 class UserFolder:
