@@ -85,12 +85,7 @@ def copy_version(
         raise destination.version_taken_error(name, version)
     unique = {f.sha256: f for f in manifest.files}
     missing = [f for f in unique.values() if not destination.has_blob(f.sha256, f.size)]
-    bar = progress.task(f"copy {name}:{version}", sum(f.size for f in missing), len(missing))
-
-    def send(entry: FileEntry) -> None:
-        destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
-        bar.advance(entry.size)
-        bar.file_done()
+    _send(f"copy {name}:{version}", missing, source, destination, progress)
 
     def restore(entry: FileEntry) -> None:
         logger.warning(
@@ -100,7 +95,6 @@ def copy_version(
         )  # fmt: skip
         destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
 
-    run_per_blob(send, missing)
     sent = {f.sha256 for f in missing}
     # Blobs found present may be orphans a gc deletes before it sees this manifest.
     reused = [f for f in unique.values() if f.sha256 not in sent]
@@ -135,16 +129,7 @@ def _repair(
             there.name, there.version, destination_url, len(missing),
             "s" if len(missing) != 1 else "", "it" if len(missing) == 1 else "them",
         )  # fmt: skip
-        bar = progress.task(
-            f"repair {there.name}:{there.version}", sum(f.size for f in missing), len(missing)
-        )
-
-        def send(entry: FileEntry) -> None:
-            destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
-            bar.advance(entry.size)
-            bar.file_done()
-
-        run_per_blob(send, missing)
+        _send(f"repair {there.name}:{there.version}", missing, source, destination, progress)
         destination.append_log(there.name, "repair", version=there.version, source=source_url)
     return CopyReport(
         there,
@@ -155,3 +140,21 @@ def _repair(
         len(unique) - len(missing),
         True,
     )
+
+
+def _send(
+    label: str,
+    missing: list[FileEntry],
+    source: StoreLayout,
+    destination: StoreLayout,
+    progress: Progress,
+) -> None:
+    """Stream each of ``missing`` from ``source`` to ``destination`` (verified by ``put_blob``)."""
+    bar = progress.task(label, sum(f.size for f in missing), len(missing))
+
+    def send(entry: FileEntry) -> None:
+        destination.put_blob(entry.sha256, source.open_blob(entry.sha256), entry.size)
+        bar.advance(entry.size)
+        bar.file_done()
+
+    run_per_blob(send, missing)
