@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Literal, overload
 
 from modelshelf import constants
-from modelshelf._dir_fd import copy_file
+from modelshelf._dir_fd import copy_file, temp_name
 from modelshelf._paths import user_path
-from modelshelf._user_folder import temp_name
 from modelshelf.errors import CacheWriteError, InvalidManifestError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
@@ -66,7 +65,7 @@ _READ_ONLY = 0o444
 
 def _tmp_name(dest: Path, owner: str | None = None) -> Path:
     """``.<name>.<owner>.<rand>.tmp`` beside ``dest``, under NAME_MAX bytes however long the
-    name (:func:`~modelshelf._user_folder.temp_name`); the PID stands in for a missing owner."""
+    name (:func:`~modelshelf._dir_fd.temp_name`); the PID stands in for a missing owner."""
     return dest.with_name(temp_name(dest.name, owner=owner))
 
 
