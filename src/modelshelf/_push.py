@@ -111,6 +111,10 @@ def check_push_args(
         trust.check_metadata(metadata)
     except ValueError as exc:
         raise InvalidInputError(f"{exc}; keep large data in files of the version") from None
+    if isinstance(aliases, str):  # "prod" would be four aliases p, r, o, d
+        raise InvalidInputError(
+            f"aliases must be a list of alias names, not the text {aliases!r}; pass [{aliases!r}]"
+        )
     for alias in aliases:
         if alias == LATEST:
             raise InvalidInputError(
@@ -210,12 +214,15 @@ def push_files(
     progress: Progress,
     sections: dict[str, Any] | None = None,
     within: Version | None = None,
+    recorded_source: dict[str, Any] | None = None,
 ) -> Manifest:
     """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`.
 
     The caller has checked the arguments with :func:`check_push_args` and the ``sections``
     (recorded as the manifest's ``extra``) with :func:`check_sections`. ``within`` (a major
     version, without ``version``) takes the next free minor version of that major.
+    ``recorded_source`` is the manifest's ``source`` when the files' folder is not where they came
+    from (``register_model`` saves them in a temporary folder); default ``source.describe()``.
     """
     if within is not None and (version is not None or major or within.depth != 1):
         raise InvalidInputError(
@@ -281,7 +288,7 @@ def push_files(
 
     entries = run_concurrently(push_one, files)
     who = actor()
-    source_info = source.describe()
+    source_info = source.describe() if recorded_source is None else recorded_source
     restore = _restorer(store, files)
     reused = [entry for entry in entries if entry.sha256 not in uploaded]
     for attempt in range(_AUTO_VERSION_TRIES):

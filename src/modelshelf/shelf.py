@@ -193,17 +193,7 @@ class Shelf:
                 progress=bar,
                 sections=extra,
             )
-        for alias in wanted:
-            try:
-                self.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
-            except ModelshelfError:
-                name, version = manifest.name, manifest.version
-                logger.warning(
-                    "%s:%s was pushed, but @%s was not moved; do not push again, run"
-                    " `modelshelf alias set %s@%s %s`",
-                    name, version, alias, name, alias, version,
-                )  # fmt: skip
-                raise
+        move_aliases_after_push(self, manifest, wanted)
         return manifest
 
     def set_alias(
@@ -474,6 +464,23 @@ class Shelf:
 
 def _progress(progress: bool | Progress | None) -> Progress:
     return progress if isinstance(progress, Progress) else make_progress(progress)
+
+
+def move_aliases_after_push(shelf: Shelf, manifest: Manifest, aliases: Sequence[str]) -> None:
+    """Point each alias (checked by ``check_push_args`` before the push) at the new version,
+    audited; a failure says the version exists and how to move the alias rather than push again.
+    Shared by :meth:`Shelf.push` and ``register_model``."""
+    for alias in aliases:
+        try:
+            shelf.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
+        except ModelshelfError:
+            name, version = manifest.name, manifest.version
+            logger.warning(
+                "%s:%s was pushed, but @%s was not moved; do not push again, run"
+                " `modelshelf alias set %s@%s %s`",
+                name, version, alias, name, alias, version,
+            )  # fmt: skip
+            raise
 
 
 def push(
