@@ -35,7 +35,8 @@ from modelshelf.manifest import Manifest
 from modelshelf.models import plain
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
-from modelshelf.models.runner import Runner, check_runner
+from modelshelf.models.runner import Runner, check_runner, overrides
+from modelshelf.models.saved import SavedInstance
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -186,7 +187,11 @@ def load_model(
             return _with_runner(runner, None, {MODEL_FOLDER: path}, path, manifest, trusted)
         props = _props(section.get("props"), where, shelf.url)
         artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-        return _with_runner(runner, props, artifacts, path, manifest, trusted)
+        saved = saved_instance(
+            section, runner, where, shelf.url, shelf.cache.root, allowed_hook_packages
+        )
+        with _naming(where, shelf.url):
+            return _with_runner(runner, props, artifacts, path, manifest, trusted, saved)
     if section is None:
         path = shelf.pull_resolved(resolved, progress=progress)
         try:
@@ -226,21 +231,64 @@ def load_model(
     )
     props = _props(section.get("props"), where, shelf.url)
     artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-    with _naming(where):
-        if _takes_trust(runner.load_model):
-            model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
-        else:
-            model = runner.load_model(props, artifacts)
+    saved = saved_instance(section, runner, where, shelf.url, shelf.cache.root, allowed)
+    with _naming(where, shelf.url):
+        model = _run_load_model(runner, props, artifacts, trusted, saved)
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
 
 
 @contextmanager
-def _naming(where: str) -> Iterator[None]:
-    """A refusal for want of trust names the asset and its store (the loader knows the file)."""
+def _naming(where: str, store: str = "") -> Iterator[None]:
+    """A refusal for want of trust, or of the files a section names, names the asset and its
+    store (the loader knows the file)."""
     try:
         yield
     except TrustRequiredError as exc:
         raise TrustRequiredError(f"{where}: {exc}") from None
+    except UntrustedStoreDataError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise _untrusted(where, str(exc), store) from None
+
+
+def _run_load_model(
+    runner: type[Runner],
+    props: dict[str, str] | None,
+    artifacts: dict[str, Path],
+    trusted: bool,
+    saved: SavedInstance | None,
+) -> Any:
+    """The runner's ``load_model``; when it does not override it and the version holds an
+    instance saved by engine, the default loads that instance back as it was saved."""
+    if saved is not None and not overrides(runner, "load_model"):
+        return saved.load(artifacts[MODEL_FOLDER], trust=trusted)
+    if _takes_trust(runner.load_model):
+        return runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
+    return runner.load_model(props, artifacts)
+
+
+def saved_instance(
+    section: dict[str, Any],
+    runner: type[Runner],
+    where: str,
+    store: str,
+    cache_root: Path | None = None,
+    allowed: Iterable[str] | None = None,
+) -> SavedInstance | None:
+    """How the section says the instance was saved, with its state_dict class imported (see
+    :meth:`SavedInstance.with_class`) when the default ``load_model`` will load it.
+
+    Raises:
+        UntrustedStoreDataError: an unknown format, or a class path that is malformed, not
+            allowed, or not a torch module defined where it is named.
+    """
+    try:
+        found = SavedInstance.from_section(section)
+        if found is None or overrides(runner, "load_model"):
+            return found
+        return found.with_class(runner.__module__, _imports.allowed_packages(allowed), cache_root)
+    except ValueError as exc:  # ImportRefusedError included
+        raise _untrusted(where, str(exc), store) from None
 
 
 def _with_runner(
@@ -250,11 +298,9 @@ def _with_runner(
     path: Path,
     manifest: Manifest | None,
     trusted: bool,
+    saved: SavedInstance | None = None,
 ) -> LoadedModel:
-    if _takes_trust(runner.load_model):
-        model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
-    else:
-        model = runner.load_model(props, artifacts)
+    model = _run_load_model(runner, props, artifacts, trusted, saved)
     section = {"engine": runner.engine, "runner": f"{runner.__module__}:{runner.__qualname__}"}
     return LoadedModel(model, runner, path, manifest, trusted, section)
 

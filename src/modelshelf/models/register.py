@@ -1,9 +1,12 @@
 """``register_model``: a runner, a model instance and artifact files pushed as one version.
 
-The version holds the files ``save_model`` wrote (under ``model/``) and the artifacts (at the
-paths given), and its manifest a ``model`` section: engine, runner import path, requirements,
-props, artifact names, and the Python and library versions it was registered with. Every
-argument is checked before anything is written; the push is one commit.
+The version holds the files ``save_model`` wrote (or, for a runner that does not save, the
+instance saved by its engine: :mod:`modelshelf.models.saved`) under ``model/`` and the
+artifacts (at the paths given), and its manifest a ``model`` section: engine, runner import
+path, requirements, props, how the instance was saved, artifact names, and the Python and
+library versions it was registered with; its ``source`` is the registration (the runner and
+the working folder's git state). Every argument is checked before anything is written; the
+push is one commit, then the aliases move, as for ``Shelf.push``.
 """
 
 from __future__ import annotations
@@ -11,18 +14,19 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from modelshelf import trust
 from modelshelf._progress import make_progress
 from modelshelf._push import check_push_args, check_sections, push_files
-from modelshelf._source import PushSource, collect_files
+from modelshelf._source import PushSource, collect_files, git_source
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
+from modelshelf.models import saved
 from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
-from modelshelf.shelf import Shelf
+from modelshelf.shelf import Shelf, move_aliases_after_push
 from modelshelf.spec import Version, validate_name
 
 __all__ = ["MODEL_FOLDER", "SECTION", "StoreArg", "expand_artifacts", "register_model", "shelf_of"]
@@ -53,36 +57,49 @@ def register_model(
     *,
     progress: bool | None = None,
     hooks: Mapping[str, str] | None = None,
+    message: str = "",
+    aliases: Sequence[str] = (),
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
     Args:
         name: the asset name, e.g. ``"nlp/sentiment"`` (no version: see ``version``).
         runner_cls: a :class:`Runner` subclass defined in an importable module.
-        model_instance: saved with ``runner_cls.save_model``; ``None`` needs a runner that
-            overrides ``load_model``, or artifacts (the default ``load_model`` returns them).
+        model_instance: saved with ``runner_cls.save_model`` when the runner overrides it; else
+            saved for you by its engine (skops for scikit-learn, TorchScript or a state_dict
+            for torch, ``.onnx`` for an ONNX ModelProto, pickle for anything else; see
+            :mod:`modelshelf.models.saved`) and loaded back the same way by the default
+            ``load_model``. ``None`` needs a runner that overrides ``load_model``, or
+            artifacts (the default ``load_model`` returns them).
         version: ``None`` for the next version; a major such as ``"2"`` for the next minor
             of it (2.3 -> 2.4, or 2.0 first); a full version such as ``"2.5"`` for that one.
-        requirements: PEP 508 requirements (``"numpy>=1.26"``) checked when loading.
+        requirements: PEP 508 requirements (``"numpy>=1.26"``) checked when loading; an
+            instance saved by engine adds that engine's (``torch==<installed>``).
         artifacts: ``{local file, folder or "folder/*": path in the asset}``. A folder and
             ``folder/*`` both take every file under it, recursively, kept under the path given.
-            No other wildcard is accepted; ``model/`` is reserved for ``save_model``'s files.
-        metadata: text key/value pairs recorded in the manifest.
+            No other wildcard is accepted; ``model/`` is reserved for the saved instance.
+        metadata: text key/value pairs recorded in the manifest (as ``Shelf.push``).
         store: a store URL or a :class:`Shelf`; default the default store.
         progress: show progress bars (default: when stderr is a terminal).
         hooks: ``{"preprocess"|"postprocess": "module:function"}``, import paths of functions
             that take the place of the runner's methods when loaded (the engine helpers set it).
+        message: recorded in the manifest and the audit log (as ``Shelf.push``).
+        aliases: then point ``name@alias`` at the new version, for each (not ``latest``),
+            audited; checked with every other argument before anything is written.
 
     Returns:
-        The committed manifest; ``manifest.extra["model"]`` is the model section.
+        The committed manifest; ``manifest.extra["model"]`` is the model section, and
+        ``manifest.source`` the registration: the runner and the working folder's git state.
 
     Raises:
         InvalidInputError: an argument is refused; nothing was written.
+        InvalidSpecError: an alias is not a valid alias name; nothing was written.
         SourcePathError: an artifact is missing or cannot be pushed.
         VersionExistsError: the explicit version exists already.
 
     Example:
         >>> # register_model("demo/doubler", Doubler, artifacts={"ckpt/*": "ckpt"})
+        >>> # register_model("demo/iris", PredictOnly, fitted_pipeline, aliases=["prod"])
     """
     try:
         validate_name(name)
@@ -100,17 +117,15 @@ def register_model(
             " load_model and no artifacts are given, so there would be no model to load; pass"
             " model_instance, artifacts, or override load_model"
         )
-    if model_instance is not None and not saves:
-        raise InvalidInputError(
-            f"the runner {runner.__qualname__} does not override save_model, so model_instance"
-            " would be lost; override save_model and load_model, or pass model_instance=None"
-        )
     from modelshelf import __version__  # at call time: modelshelf imports this module
 
     explicit, within = _version_choice(version)
+    by_engine = model_instance is not None and not saves
     reqs = _check_requirements(requirements)
+    if by_engine:  # the engine's distributions, told from sys.modules (nothing imported)
+        reqs += _engine_requirements(saved.engine_of(model_instance), reqs)
     meta = dict(metadata or {})
-    check_push_args(explicit, major=False, message="", metadata=meta, aliases=())
+    wanted = check_push_args(explicit, major=False, message=message, metadata=meta, aliases=aliases)
     section: dict[str, Any] = {
         "format": SECTION_FORMAT,
         "engine": runner.engine,
@@ -124,14 +139,19 @@ def register_model(
     }
     section.update(_check_hooks(hooks or {}))
     shelf = shelf_of(store)
+    # The registration is the source, not the temporary folder the instance is saved in.
+    recorded_source = {"runner": runner_path, **_working_folder_source()}
     with tempfile.TemporaryDirectory(prefix="modelshelf-register-") as tmp:
         if model_instance is not None:
             folder = Path(tmp) / MODEL_FOLDER
             folder.mkdir()
-            section["props"] = _check_props(runner.save_model(model_instance, folder), runner)
-            saved = collect_files(folder)[1] if any(folder.iterdir()) else []
-            pairs += [(f.local, f"{MODEL_FOLDER}/{f.path}") for f in saved]
-            if saved:
+            if by_engine:
+                section.update(saved.save_instance(model_instance, folder).fields())
+            else:
+                section["props"] = _check_props(runner.save_model(model_instance, folder), runner)
+            written = collect_files(folder)[1] if any(folder.iterdir()) else []
+            pairs += [(f.local, f"{MODEL_FOLDER}/{f.path}") for f in written]
+            if written:
                 section["artifacts"] = sorted([*names, MODEL_FOLDER])
         if not pairs:
             raise InvalidInputError(
@@ -140,18 +160,45 @@ def register_model(
             )
         extra = check_sections({SECTION: section})
         with make_progress(progress) as bar:
-            return push_files(
+            manifest = push_files(
                 shelf.store,
                 PushSource.from_files(pairs),
                 name,
                 explicit,
-                message="",
+                message=message,
                 metadata=meta,
                 major=False,
                 progress=bar,
                 sections=extra,
                 within=within,
+                recorded_source=recorded_source,
             )
+    move_aliases_after_push(shelf, manifest, wanted)
+    return manifest
+
+
+def _working_folder_source() -> dict[str, Any]:
+    """The caller's working folder and its git state (git run safely: ``git_source``)."""
+    try:
+        return git_source(Path.cwd())
+    except OSError:  # the working folder was removed
+        return {}
+
+
+def _engine_requirements(fmt: str, given: list[Any]) -> list[Any]:
+    """The distributions an instance saved as ``fmt`` loads with, pinned to the installed
+    version, except those the caller's requirements name already."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from modelshelf.models.engines._common import engine_requirement  # above: its helpers call us
+
+    named = {canonicalize_name(r.name) for r in given}
+    return [
+        Requirement(engine_requirement(d))
+        for d in saved.engine_distributions(saved.SavedInstance(fmt))
+        if canonicalize_name(d) not in named
+    ]
 
 
 def _check_hooks(hooks: Mapping[str, str]) -> dict[str, str]:

@@ -82,7 +82,8 @@ def require_trust(trusted: bool, what: str, path: Path) -> None:
         raise TrustRequiredError(
             f"{path.name} is {what}, a format that runs code when it is loaded, so it could do"
             " anything a program can; load it only from a store you trust, with"
-            " load_model(..., trust=True) or MODELSHELF_TRUST_PICKLE=1"
+            " load_model(..., trust=True), --trust on the command line, or"
+            " MODELSHELF_TRUST_PICKLE=1"
         )
 
 

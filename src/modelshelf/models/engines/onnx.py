@@ -11,7 +11,7 @@ from modelshelf.manifest import Manifest
 from modelshelf.models.engines._common import identity, model_file, register_engine_model
 from modelshelf.models.runner import Runner
 
-__all__ = ["OnnxRunner", "load_file", "register_onnx_model"]
+__all__ = ["OnnxRunner", "load_file", "load_proto", "register_onnx_model"]
 
 _DTYPES = {
     "tensor(float)": "float32",
@@ -92,7 +92,8 @@ def register_onnx_model(
         preprocess_data: a module-level function applied to the input (recorded by path).
         postprocess_data: a module-level function applied to the output (recorded by path).
         requirements: PEP 508 requirements besides ``onnxruntime``.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``.
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
+            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
     """
     return register_engine_model(
         name,
@@ -111,3 +112,14 @@ def load_file(path: Path) -> Any:
     import onnxruntime
 
     return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def load_proto(path: Path) -> Any:
+    """The ``onnx.ModelProto`` in the file at ``path``, as it was saved.
+
+    External data is not followed: a graph saved by modelshelf holds its weights, and a path
+    inside a stored graph (outside input) must not make us read another file.
+    """
+    import onnx
+
+    return onnx.load(str(path), load_external_data=False)

@@ -67,8 +67,8 @@ def register_pickle_model(
         preprocess_data: a module-level function applied to the input (recorded by path).
         postprocess_data: a module-level function applied to the output (recorded by path).
         requirements: PEP 508 requirements besides the engine's.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``
-            of :func:`~modelshelf.register_model`.
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
+            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
     """
     return register_engine_model(
         name,

@@ -59,7 +59,8 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
         raise TrustRequiredError(
             f"{path.name} holds types skops does not trust ({', '.join(untrusted[:5])}); loading"
             " them can run their code. Load it only from a store you trust, with"
-            " load_model(..., trust=True) or MODELSHELF_TRUST_PICKLE=1"
+            " load_model(..., trust=True), --trust on the command line, or"
+            " MODELSHELF_TRUST_PICKLE=1"
         )
     return skops.io.load(path, trusted=untrusted or None)
 
@@ -122,7 +123,8 @@ def register_sklearn_model(
         postprocess_data: a module-level function applied to the output (recorded by path).
         requirements: PEP 508 requirements besides ``scikit-learn`` (and ``skops``).
         fmt: ``"skops"`` (default) or ``"joblib"``.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``.
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
+            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"fmt={fmt!r}: use 'skops' (default) or 'joblib'")

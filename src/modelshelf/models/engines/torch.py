@@ -19,7 +19,14 @@ from modelshelf.models.engines._common import (
 from modelshelf.models.engines._torchscript import load_untrusted
 from modelshelf.models.runner import Runner
 
-__all__ = ["TorchPickleRunner", "TorchRunner", "load_file", "register_torch_model"]
+__all__ = [
+    "TorchPickleRunner",
+    "TorchRunner",
+    "load_file",
+    "register_torch_model",
+    "save_file",
+    "script",
+]
 
 
 @contextmanager
@@ -39,31 +46,55 @@ def _jit_quiet() -> Iterator[None]:
 def _save(model: Any, folder: Path, pickled: bool) -> dict[str, str]:
     import torch
 
-    name = "model" + TorchRunner.extension
     if pickled:
-        torch.save(model, folder / name)
-        return {"file": name, "format": "pickle"}
+        return save_file(model, folder, "pickle")
     if isinstance(model, Mapping):
-        torch.save(dict(model), folder / name)
-        return {"file": name, "format": "state_dict"}
+        return save_file(dict(model), folder, "state_dict")
     if not isinstance(model, torch.jit.ScriptModule):
         if not isinstance(model, torch.nn.Module):
             raise InvalidInputError(
                 f"a torch model must be an nn.Module, a TorchScript module or a state_dict,"
                 f" not {type(model).__name__}"
             )
-        try:
-            with _jit_quiet():
-                model = torch.jit.script(model)
-        except Exception as exc:
+        scripted, reason = script(model)
+        if scripted is None:
             raise InvalidInputError(
-                f"torch.jit.script could not compile {type(model).__name__} ({exc}); pass a"
+                f"torch.jit.script could not compile {type(model).__name__} ({reason}); pass a"
                 " traced module (torch.jit.trace(model, example)), its state_dict(), or"
                 " fmt='pickle' (loading it then needs trust=True)"
-            ) from None
-    with _jit_quiet():
-        torch.jit.save(model, str(folder / name))
-    return {"file": name, "format": "torchscript"}
+            )
+        model = scripted
+    return save_file(model, folder, "torchscript")
+
+
+def script(module: Any) -> tuple[Any, str]:
+    """``(torch.jit.script(module), "")``, or ``(None, why)`` when it cannot be compiled."""
+    import torch
+
+    if isinstance(module, torch.jit.ScriptModule):
+        return module, ""
+    try:
+        with _jit_quiet():
+            return torch.jit.script(module), ""
+    except Exception as exc:  # torch raises many kinds: any of them means "not scriptable"
+        return None, " ".join(str(exc).split())[:300]
+
+
+def save_file(model: Any, folder: Path, fmt: str) -> dict[str, str]:
+    """Write ``folder/model.pt`` as ``fmt`` and return its props: ``torchscript`` (a
+    ScriptModule), ``state_dict`` (a mapping of tensors) or ``pickle`` (anything torch saves).
+
+    The one torch writer: the runners and the default save of :mod:`modelshelf.models.saved`.
+    """
+    import torch
+
+    name = "model" + TorchRunner.extension
+    if fmt == "torchscript":
+        with _jit_quiet():
+            torch.jit.save(model, str(folder / name))
+    else:
+        torch.save(model, folder / name)
+    return {"file": name, "format": fmt}
 
 
 def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
@@ -178,7 +209,8 @@ def register_torch_model(
         requirements: PEP 508 requirements besides ``torch==<installed>``.
         fmt: ``"torchscript"`` (default; a state_dict is stored as such) or ``"pickle"``
             (``torch.save`` of the whole module; loading needs ``trust=True``).
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``.
+        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
+            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
     """
     if fmt not in ("torchscript", "pickle"):
         raise InvalidInputError(f"fmt={fmt!r}: use 'torchscript' (default) or 'pickle'")
