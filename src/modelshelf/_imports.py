@@ -105,12 +105,9 @@ def import_object(
     # find_spec of a dotted name imports its parents: the top level is found (which imports
     # nothing), then the package rule decides, and only then are the parents looked at.
     for name in (top, module_name):
-        if not installed(name, cache):
-            raise ImportRefusedError(
-                f"{role} {shown} is not in an installed module; install the package that"
-                " provides it (modelshelf never imports code from the store, the cache or the"
-                " working folder)"
-            )
+        where = _not_installed(name, cache)
+        if where is not None:
+            raise ImportRefusedError(f"{role} {shown} is not in an installed module{where}")
         if from_store and name == top:
             _check_package(module_name, role, shown, allowed, runner_module)
     module = importlib.import_module(module_name)
@@ -314,6 +311,11 @@ def installed(module_name: str, cache: Path) -> bool:
     none lies in the modelshelf cache, and none is found through the implicit working-folder
     entry (``''``, as under ``python -c``, a REPL or a notebook): files pulled with
     ``pull -o .`` land there, and they are store content, not installed code."""
+    return _not_installed(module_name, cache) is None
+
+
+def _not_installed(module_name: str, cache: Path) -> str | None:
+    """``None`` when :func:`installed`; else the rest of a refusal: why, and how to fix it."""
     cache_root = cache.expanduser().resolve()
     parts = module_name.split(".")
     top = parts[0]
@@ -321,20 +323,46 @@ def installed(module_name: str, cache: Path) -> bool:
         try:
             found = importlib.util.find_spec(".".join(parts[:depth]))
         except (ImportError, ValueError):
-            return False
+            found = None
         if found is None:
-            return False
+            return (
+                "; install the package that provides it (modelshelf never imports code from the"
+                " store, the cache or the working folder)"
+            )
         for location in [found.origin, *(found.submodule_search_locations or [])]:
             if not location or location in ("built-in", "frozen"):
                 continue
             where = Path(location).resolve()
-            if where.is_relative_to(cache_root) or _via_working_folder(where, top):
-                return False
-    return True
+            if where.is_relative_to(cache_root):
+                return (
+                    f": {trust.escape_controls(str(where))} lies in the modelshelf cache, which"
+                    " holds store content, never code to import; install the package that"
+                    " provides it"
+                )
+            base = _via_working_folder(where, top)
+            if base is not None:
+                return _in_working_folder(where, base)
+    return None
 
 
-def _via_working_folder(location: Path, top: str) -> bool:
-    """True if the ``sys.path`` entry that holds ``top`` at ``location`` is the working folder,
+def _in_working_folder(location: Path, base: Path) -> str:
+    """How to make a module found in the working folder importable. From that folder it is
+    always found there first (``''`` or its absolute path leads ``sys.path``), installed or
+    not: the code moves into a folder of its own (a src layout) on the path, or the command
+    runs from another folder with the working folder on ``PYTHONPATH``."""
+    project = any((base / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg"))
+    here = "run `pip install -e .`" if project else "set PYTHONPATH=src"
+    # Local paths, but a pulled file's name is the store's: escaped, never cut (to be copied).
+    return (
+        f": {trust.escape_controls(str(location))} is in the working folder, which modelshelf"
+        " never imports from (`pull -o .` puts store files there); if it is your code, move it"
+        f" into src/ and {here}, or run from another folder with"
+        f" PYTHONPATH={trust.escape_controls(str(base))}"
+    )
+
+
+def _via_working_folder(location: Path, top: str) -> Path | None:
+    """The working folder, if the ``sys.path`` entry that holds ``top`` at ``location`` is it,
     however it is spelt: ``''`` (``python -c``, a REPL, a notebook), ``'.'``, or the absolute
     path that ``python -m`` and ``python script.py`` (run from that folder) put first."""
     cwd = Path.cwd().resolve()
@@ -343,5 +371,5 @@ def _via_working_folder(location: Path, top: str) -> bool:
         if not location.is_relative_to(base) or location == base:
             continue
         if location.relative_to(base).parts[0].split(".")[0] == top:
-            return entry in ("", ".") or base == cwd
-    return False
+            return base if entry in ("", ".") or base == cwd else None
+    return None
