@@ -399,3 +399,40 @@ def test_aliases_given_as_text_are_refused_by_push_too(url: str, tmp_path: Path)
     with pytest.raises(InvalidInputError, match="list of alias names"):
         Shelf(url).push(tmp_path / "m.bin", "demo/text", aliases="prod")
     assert Shelf(url).assets() == []
+
+
+def test_a_runner_given_at_load_time_loads_the_saved_instance_too(url: str, tmp_path: Path) -> None:
+    """``load_model(spec, runner=...)`` with a runner that does not override load_model: the
+    default loads the saved instance, as for the recorded runner."""
+    register_model("demo/other", fx.PredictOnly, fx.Scaler(4.0), store=url)
+    loaded = load_model("demo/other", store=fresh(url, tmp_path), runner=fx.PredictOnly, trust=True)
+    assert loaded.predict([1]) == [4.0]
+    with pytest.raises(TrustRequiredError, match=r"demo/other:1\.0"):
+        load_model("demo/other", store=fresh(url, tmp_path, "b"), runner=fx.PredictOnly)
+
+
+def test_a_saved_file_missing_from_the_version_is_refused_naming_the_asset(
+    url: str, tmp_path: Path
+) -> None:
+    shelf = forge(url, tmp_path, {"saved_as": "onnx"})  # the version holds model/model.pt only
+    with pytest.raises(UntrustedStoreDataError, match=r"demo/forged:1.0 .*model/model.onnx"):
+        load_model("demo/forged", store=shelf)
+
+
+def test_a_state_dict_that_does_not_fit_its_class_is_refused(url: str, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    model = tmp_path / "model.pt"
+    torch.save({"other.weight": torch.zeros(2)}, model)
+    section = {
+        "runner": f"{RUNNERS}:TorchPredict",
+        "requirements": [],
+        "artifacts": ["model"],
+        "props": None,
+        "saved_as": "torch-state-dict",
+        "saved_class": "tests.runner_contract_torch:Unscriptable",
+    }
+    Shelf(url, cache_dir=tmp_path / "writer").push(
+        PushSource.from_files({model: "model/model.pt"}), "demo/misfit", sections={"model": section}
+    )
+    with pytest.raises(UntrustedStoreDataError, match=r"demo/misfit:1.0 .*does not fit"):
+        load_model("demo/misfit", store=fresh(url, tmp_path))

@@ -20,7 +20,10 @@ class Runner:
     """Base class of a model runner: override :meth:`predict`, and more as needed.
 
     ``save_model`` and ``load_model`` go together: a runner that overrides ``save_model`` must
-    override ``load_model`` too (checked at registration).
+    override ``load_model`` too (checked at registration). A runner that does not override
+    ``save_model`` gets the instance given to ``register_model`` saved by its engine (skops,
+    TorchScript or a state_dict, ONNX, pickle: :mod:`modelshelf.models.saved`), and the
+    default ``load_model`` loads it back the same way.
 
     Attributes:
         engine: a short name recorded in the manifest's ``model`` section (``"custom"``).
@@ -42,10 +45,12 @@ class Runner:
 
         The props (text keys and values, e.g. ``{"weights": "weights.json"}``) are recorded in
         the manifest and given back to :meth:`load_model`. The files land under ``model/`` in
-        the stored version.
+        the stored version. Not overridden, ``register_model`` saves the instance by its
+        engine instead (:mod:`modelshelf.models.saved`) and records no props.
         """
         raise NotImplementedError(
-            "this runner does not save model instances; override save_model and load_model"
+            "this runner does not save model instances itself; register_model saves them by"
+            " engine (modelshelf.models.saved)"
         )
 
     @staticmethod
@@ -53,10 +58,12 @@ class Runner:
         """The model, from ``props`` and ``artifacts`` (name in the asset -> local path).
 
         ``props`` is what :meth:`save_model` returned, or ``None`` when it is not overridden.
-        ``artifacts["model"]`` is the folder that ``save_model`` wrote. A ``load_model`` that
-        accepts a keyword ``trust`` is given it (``True`` when the caller allowed formats that
-        run code when loaded, such as pickle). The default returns ``artifacts`` itself, so a
-        runner that overrides only :meth:`predict` gets the artifact paths as its model.
+        ``artifacts["model"]`` is the folder that ``save_model`` wrote (or the instance saved
+        by engine). A ``load_model`` that accepts a keyword ``trust`` is given it (``True`` when
+        the caller allowed formats that run code when loaded, such as pickle). The default
+        loads an instance saved by engine back as it was saved (``load_model`` reads how from
+        the model section); without one it returns ``artifacts`` itself, so a runner that
+        overrides only :meth:`predict` gets the artifact paths as its model.
         """
         return artifacts
 
