@@ -161,6 +161,10 @@ def load_model(
         >>> # model = load_model("./model.onnx"); model.predict([[1.0, 2.0, 3.0]])
     """
     trusted = trust or constants.trust_pickle()
+    try:
+        allowed = _imports.allowed_packages(allowed_hook_packages)
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(str(exc)) from None
     if runner is not None and loader is not None:
         raise InvalidInputError("give a runner or a loader, not both")
     if runner is not None:
@@ -187,9 +191,7 @@ def load_model(
             return _with_runner(runner, None, {MODEL_FOLDER: path}, path, manifest, trusted)
         props = _props(section.get("props"), where, shelf.url)
         artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-        saved = saved_instance(
-            section, runner, where, shelf.url, shelf.cache.root, allowed_hook_packages
-        )
+        saved = saved_instance(section, runner, where, shelf.url, shelf.cache.root, allowed)
         with _naming(where, shelf.url):
             return _with_runner(runner, props, artifacts, path, manifest, trusted, saved)
     if section is None:
@@ -212,10 +214,6 @@ def load_model(
     path = shelf.pull_resolved(resolved, progress=progress)
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
-    try:
-        allowed = _imports.allowed_packages(allowed_hook_packages)
-    except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(str(exc)) from None
     runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root, allowed)
     pre, post = (
         import_hook(
@@ -239,8 +237,7 @@ def load_model(
 
 @contextmanager
 def _naming(where: str, store: str = "") -> Iterator[None]:
-    """A refusal for want of trust, or of the files a section names, names the asset and its
-    store (the loader knows the file)."""
+    """A refusal (trust, or the files a section names) names the asset and its store."""
     try:
         yield
     except TrustRequiredError as exc:
@@ -272,21 +269,17 @@ def saved_instance(
     runner: type[Runner],
     where: str,
     store: str,
-    cache_root: Path | None = None,
-    allowed: Iterable[str] | None = None,
+    cache_root: Path | None,
+    allowed: frozenset[str],
 ) -> SavedInstance | None:
-    """How the section says the instance was saved, with its state_dict class imported (see
-    :meth:`SavedInstance.with_class`) when the default ``load_model`` will load it.
-
-    Raises:
-        UntrustedStoreDataError: an unknown format, or a class path that is malformed, not
-            allowed, or not a torch module defined where it is named.
-    """
+    """How the section says the instance was saved, its state_dict class imported (see
+    :meth:`SavedInstance.with_class`) if the default ``load_model`` will load it; a refusal
+    is one :class:`UntrustedStoreDataError` line."""
     try:
         found = SavedInstance.from_section(section)
         if found is None or overrides(runner, "load_model"):
             return found
-        return found.with_class(runner.__module__, _imports.allowed_packages(allowed), cache_root)
+        return found.with_class(runner.__module__, allowed, cache_root)
     except ValueError as exc:  # ImportRefusedError included
         raise _untrusted(where, str(exc), store) from None
 
