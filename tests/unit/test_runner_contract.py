@@ -419,10 +419,19 @@ def test_a_saved_file_missing_from_the_version_is_refused_naming_the_asset(
         load_model("demo/forged", store=shelf)
 
 
-def test_a_state_dict_that_does_not_fit_its_class_is_refused(url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("mismatch", "does not fit"), ("list", "not a mapping of tensors")],
+)
+def test_a_state_dict_that_does_not_fit_its_class_is_refused(
+    url: str, tmp_path: Path, content: str, reason: str
+) -> None:
     torch = pytest.importorskip("torch")
     model = tmp_path / "model.pt"
-    torch.save({"other.weight": torch.zeros(2)}, model)
+    if content == "list":
+        torch.save([torch.zeros(2)], model)
+    else:
+        torch.save({"other.weight": torch.zeros(2)}, model)
     section = {
         "runner": f"{RUNNERS}:TorchPredict",
         "requirements": [],
@@ -434,5 +443,5 @@ def test_a_state_dict_that_does_not_fit_its_class_is_refused(url: str, tmp_path:
     Shelf(url, cache_dir=tmp_path / "writer").push(
         PushSource.from_files({model: "model/model.pt"}), "demo/misfit", sections={"model": section}
     )
-    with pytest.raises(UntrustedStoreDataError, match=r"demo/misfit:1.0 .*does not fit"):
+    with pytest.raises(UntrustedStoreDataError, match=rf"demo/misfit:1.0 .*{reason}"):
         load_model("demo/misfit", store=fresh(url, tmp_path))

@@ -170,10 +170,15 @@ class SavedInstance:
 
 def _module_with(cls: type, path: str, state: Any) -> Any:
     """``cls()`` with ``state`` loaded into it, in eval mode."""
+    if not isinstance(state, Mapping):
+        raise UntrustedStoreDataError(
+            f"the saved state_dict for {trust.show(path)} is a {type(state).__name__}, not a"
+            " mapping of tensors; the version was tampered with"
+        )
     module = cls()  # an nn.Module (checked by with_class)
     try:
         module.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError) as exc:
+    except (RuntimeError, TypeError, ValueError, AttributeError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise UntrustedStoreDataError(
             f"the saved state_dict does not fit {trust.show(path)} ({reason}); the class changed"
