@@ -87,7 +87,7 @@ def test_torch_module_with_a_predict_only_runner_is_saved_as_torchscript(
 
 
 def test_unscriptable_torch_module_falls_back_to_its_state_dict_and_class(
-    url: str, tmp_path: Path
+    url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     torch = pytest.importorskip("torch")
     from tests import runner_contract_torch as tfx
@@ -99,6 +99,7 @@ def test_unscriptable_torch_module_falls_back_to_its_state_dict_and_class(
     section = manifest.extra["model"]
     assert section["saved_as"] == "torch-state-dict"
     assert section["saved_class"] == "tests.runner_contract_torch:Unscriptable"
+    assert "saved its state_dict" in caplog.text  # the user learns the format changed
     loaded = load_model("demo/state", store=fresh(url, tmp_path))  # weights only: no trust
     assert type(loaded.model) is tfx.Unscriptable
     assert loaded.model.training is False

@@ -22,6 +22,7 @@ other value: the section is store input. The files are written and read by the e
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -32,6 +33,8 @@ from modelshelf import _imports, trust
 from modelshelf.errors import InvalidInputError, RequirementsError, UntrustedStoreDataError
 
 __all__ = ["FILES", "SavedInstance", "engine_distributions", "save_instance"]
+
+logger = logging.getLogger("modelshelf")
 
 FILES = {
     "skops": "model.skops",
@@ -257,6 +260,12 @@ def save_instance(model: Any, folder: Path) -> SavedInstance:
         return SavedInstance("torchscript")
     path = _rebuildable(type(model), reason)
     torch.save_file(model.state_dict(), folder, "state_dict")
+    logger.warning(
+        "torch.jit.script could not compile %s (%s); saved its state_dict, loaded into %s()",
+        type(model).__qualname__,
+        reason,
+        path,
+    )
     return SavedInstance("torch-state-dict", path)
 
 
