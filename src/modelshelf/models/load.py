@@ -33,9 +33,11 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import Manifest
 from modelshelf.models import plain
+from modelshelf.models._signing import loaded_signature, recorded_signature
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner
+from modelshelf.models.signature import Signature
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -52,6 +54,8 @@ class LoadedModel:
         trust: whether formats that run code when loaded were allowed.
         section: the model section; for a detected file ``engine`` is ``detected:<engine>``
             with ``evidence`` and ``file``, for a custom loader ``engine`` is ``custom``.
+        signature: the inputs and outputs the model takes and gives: the recorded signature
+            (``register_model(..., input_example=x)``), else an ONNX graph's own, else ``None``.
     """
 
     model: Any
@@ -62,6 +66,7 @@ class LoadedModel:
     section: dict[str, Any] = field(default_factory=dict, repr=False)
     preprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
     postprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
+    signature: Signature | None = field(default=None, repr=False)
 
     def predict(self, data: Any) -> Any:
         """``postprocess_data(predict(model, preprocess_data(data)))`` of the runner.
@@ -91,6 +96,7 @@ class LoadedModel:
             "artifacts": list(self.section.get("artifacts") or []),
             "python": self.section.get("python"),
             "libraries": dict(self.section.get("libraries") or {}),
+            "signature": None if self.signature is None else self.signature.to_dict(),
             "manifest": None
             if m is None
             else {
@@ -208,6 +214,10 @@ def load_model(
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
     try:
+        recorded = recorded_signature(section.get("signature"))
+    except ValueError as exc:
+        raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
+    try:
         allowed = _imports.allowed_packages(allowed_hook_packages)
     except _imports.ImportRefusedError as exc:
         raise InvalidInputError(str(exc)) from None
@@ -231,7 +241,8 @@ def load_model(
             model = runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
         else:
             model = runner.load_model(props, artifacts)
-    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+    signature = loaded_signature(recorded, runner, model, hooked=bool(pre or post))
+    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post, signature)
 
 
 @contextmanager
@@ -256,7 +267,8 @@ def _with_runner(
     else:
         model = runner.load_model(props, artifacts)
     section = {"engine": runner.engine, "runner": f"{runner.__module__}:{runner.__qualname__}"}
-    return LoadedModel(model, runner, path, manifest, trusted, section)
+    signature = loaded_signature(None, runner, model, hooked=False)
+    return LoadedModel(model, runner, path, manifest, trusted, section, signature=signature)
 
 
 def _detected(
@@ -269,7 +281,8 @@ def _detected(
         "file": str(found.path),
         "runner": f"{runner.__module__}:{runner.__qualname__}",
     }
-    return LoadedModel(model, runner, path, manifest, trusted, section)
+    signature = loaded_signature(None, runner, model, hooked=False)
+    return LoadedModel(model, runner, path, manifest, trusted, section, signature=signature)
 
 
 def _custom(

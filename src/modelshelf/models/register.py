@@ -21,6 +21,7 @@ from modelshelf._push import check_push_args, check_sections, push_files
 from modelshelf._source import PushSource, collect_files
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
+from modelshelf.models._signing import signature_section
 from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
 from modelshelf.shelf import Shelf
 from modelshelf.spec import Version, validate_name
@@ -53,6 +54,7 @@ def register_model(
     *,
     progress: bool | None = None,
     hooks: Mapping[str, str] | None = None,
+    input_example: Any = None,
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
@@ -72,6 +74,10 @@ def register_model(
         progress: show progress bars (default: when stderr is a terminal).
         hooks: ``{"preprocess"|"postprocess": "module:function"}``, import paths of functions
             that take the place of the runner's methods when loaded (the engine helpers set it).
+        input_example: what a caller would pass to ``LoadedModel.predict`` (an array, a list,
+            a dict of arrays, a DataFrame, a tensor, text): its names, datatypes and shapes
+            and those of one prediction on it are recorded as the model's signature
+            (:mod:`modelshelf.models.signature`). An ONNX graph run as it is describes itself.
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section.
@@ -138,6 +144,17 @@ def register_model(
                 f"save_model of {runner.__qualname__} wrote no file and no artifacts are given;"
                 " a version holds at least one file"
             )
+        section.update(
+            signature_section(
+                runner,
+                model_instance,
+                input_example,
+                props=section["props"],
+                artifacts=artifacts or {},
+                model_folder=Path(tmp) / MODEL_FOLDER,
+                hooks=hooks or {},
+            )
+        )
         extra = check_sections({SECTION: section})
         with make_progress(progress) as bar:
             return push_files(

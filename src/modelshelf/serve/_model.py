@@ -16,6 +16,7 @@ from typing import Any
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
+from modelshelf.models._signing import loaded_signature
 from modelshelf.models.load import LoadedModel, load_model
 from modelshelf.models.plain import CustomLoaderRunner, is_local_path, local_path
 from modelshelf.models.register import StoreArg, shelf_of
@@ -85,6 +86,7 @@ def served_from(loaded: LoadedModel, version: str) -> ServedVersion:
         predict_fn=runner.predict,
         postprocess=loaded.postprocess or runner.postprocess_data,
         metadata=loaded.metadata,
+        signature=loaded.signature,
     )
 
 
@@ -213,6 +215,7 @@ class ModelSource:
                 postprocess=runner.postprocess_data,
                 metadata={"runner": f"{runner.__module__}:{runner.__qualname__}"}
                 | {"engine": runner.engine},
+                signature=loaded_signature(None, runner, model, hooked=False),
             )
 
         return cls(_check_name(name or "model"), load_object)
