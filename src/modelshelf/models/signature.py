@@ -17,6 +17,7 @@ importing those libraries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,6 +158,14 @@ class Signature:
         return None
 
 
+def _shown(value: object) -> str:
+    """A JSON value from a manifest, quoted as JSON text (bounded, one line)."""
+    try:
+        return trust.show(json.dumps(value))
+    except (TypeError, ValueError):
+        return trust.show(value)
+
+
 def _casts(given: str, wanted: str) -> bool:
     if given == wanted:
         return True
@@ -206,7 +215,7 @@ def _spec(item: object, where: str) -> TensorSpec:
         or any(type(d) is not int or not -1 <= d <= MAX_DIM for d in shape)
     ):
         raise ValueError(
-            f"signature {where} shape {trust.show(shape)} must be at most {MAX_DIMS} integers >= -1"
+            f"signature {where} shape {_shown(shape)} must be at most {MAX_DIMS} integers >= -1"
         )
     return TensorSpec(name, datatype, tuple(shape))
 
