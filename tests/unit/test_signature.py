@@ -175,6 +175,7 @@ def test_outputs_that_are_no_tensor_are_left_out_with_a_warning(url: str, tmp_pa
         ({1: [1.0]}, r"must be text"),
         ({"a\nb": [1.0]}, r"control characters"),
         (np.array([1 + 2j]), r"dtype complex128"),
+        ([1, "a"], r"has dtype <U21 \(list\)"),
     ],
 )
 def test_an_example_that_is_no_tensor_is_refused_before_anything_is_written(

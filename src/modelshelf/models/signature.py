@@ -276,6 +276,11 @@ def _one(name: str, value: Any, what: str) -> TensorSpec:
     if array.size == 0:
         raise InvalidInputError(f"{where} is empty, so its datatype cannot be told; give one row")
     datatype = _datatype(array)
+    if datatype == "BYTES" and isinstance(value, list | tuple):
+        # numpy turns [1, "a"] into text ('1', 'a'): only a list of text is BYTES
+        leaves = np.asarray(value, dtype=object).ravel().tolist()
+        if not all(isinstance(x, str | bytes) for x in leaves):
+            datatype = None
     if datatype is None:
         raise InvalidInputError(
             f"{where} has dtype {array.dtype} ({type(value).__name__}); give numbers, booleans"
