@@ -13,7 +13,7 @@ from typing import Any
 from modelshelf import trust
 from modelshelf.cli._common import printable
 from modelshelf.manifest import Manifest
-from modelshelf.models._signing import recorded_signature
+from modelshelf.models.signature import from_section
 
 __all__ = ["model_lines"]
 
@@ -42,7 +42,7 @@ def model_lines(manifest: Manifest) -> list[str]:
     if python is not None:
         lines.append(_line("python", _text(python)))
     try:
-        signature = recorded_signature(section.get("signature"))
+        signature = from_section(section.get("signature"))
     except ValueError as exc:
         return [*lines, _line("signature", f"refused: {printable(str(exc))}")]
     if signature is None:

@@ -1,5 +1,5 @@
-"""The signature ``register_model`` records (from the input example and one prediction on it,
-or from an ONNX graph), and the one a loaded model has (recorded, or its ONNX graph's).
+"""The signature ``register_model`` records: from the input example and one prediction on it,
+or from an ONNX graph.
 
 The prediction runs as ``LoadedModel.predict`` would run it: the recorded preprocess hook (or
 the runner's ``preprocess_data``), the runner's ``predict``, the postprocess hook (or
@@ -27,15 +27,10 @@ from modelshelf.models.signature import (
     Signature,
     describe,
     onnx_signature,
+    takes_graph_signature,
 )
 
-__all__ = [
-    "load_with",
-    "loaded_signature",
-    "recorded_signature",
-    "signature_section",
-    "takes_graph_signature",
-]
+__all__ = ["load_with", "signature_section"]
 
 _ROLES = ("preprocess", "postprocess")
 
@@ -89,19 +84,6 @@ def signature_section(
         )
         outputs = ()
     return {"signature": Signature(inputs, outputs).to_dict()}
-
-
-def takes_graph_signature(runner: type[Runner], hooks: Mapping[str, str] | None) -> bool:
-    """Whether the ONNX graph describes what a caller sends and gets: the built-in ONNX
-    runner's ``predict``, with no preprocess or postprocess in between."""
-    from modelshelf.models.engines.onnx import OnnxRunner
-
-    return (
-        runner.predict is OnnxRunner.predict
-        and not overrides(runner, "preprocess_data")
-        and not overrides(runner, "postprocess_data")
-        and not any((hooks or {}).get(role) for role in _ROLES)
-    )
 
 
 def _graph_of(model: Any) -> Signature | None:
@@ -163,24 +145,3 @@ def load_with(
     ):
         return runner.load_model(props, artifacts, trust=trust)  # type: ignore[call-arg]
     return runner.load_model(props, artifacts)
-
-
-def recorded_signature(recorded: object) -> Signature | None:
-    """The signature a model section records (store input: parsed strictly), ``None`` if none.
-
-    Raises:
-        ValueError: the recorded signature is malformed; one line saying why.
-    """
-    return None if recorded is None else Signature.from_dict(recorded)
-
-
-def loaded_signature(
-    recorded: Signature | None, runner: type[Runner], model: Any, hooked: bool
-) -> Signature | None:
-    """What a loaded model takes and gives: the recorded signature, else the graph of an ONNX
-    session run as it is by the built-in runner (no hooks), else ``None``."""
-    if recorded is not None:
-        return recorded
-    if hooked or not takes_graph_signature(runner, None):
-        return None
-    return onnx_signature(model) if callable(getattr(model, "get_inputs", None)) else None

@@ -33,11 +33,10 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import Manifest
 from modelshelf.models import plain
-from modelshelf.models._signing import loaded_signature, recorded_signature
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner
-from modelshelf.models.signature import Signature
+from modelshelf.models.signature import Signature, from_section, loaded_signature
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -214,7 +213,7 @@ def load_model(
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
     try:
-        recorded = recorded_signature(section.get("signature"))
+        recorded = from_section(section.get("signature"))
     except ValueError as exc:
         raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
+from modelshelf.models.runner import Runner, overrides
 
 __all__ = [
     "DATATYPES",
@@ -35,7 +36,10 @@ __all__ = [
     "Signature",
     "TensorSpec",
     "describe",
+    "from_section",
+    "loaded_signature",
     "onnx_signature",
+    "takes_graph_signature",
 ]
 
 DATATYPES = (
@@ -369,3 +373,40 @@ def _graph_specs(args: Iterable[Any]) -> list[TensorSpec]:
         shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))
         specs.append(TensorSpec(str(arg.name), datatype, shape))
     return specs
+
+
+# ---- the signature of a model ---------------------------------------------------------------
+
+
+def takes_graph_signature(runner: type[Runner], hooks: Mapping[str, str] | None) -> bool:
+    """Whether the ONNX graph describes what a caller sends and gets: the built-in ONNX
+    runner's ``predict``, with no preprocess or postprocess in between."""
+    from modelshelf.models.engines.onnx import OnnxRunner
+
+    return (
+        runner.predict is OnnxRunner.predict
+        and not overrides(runner, "preprocess_data")
+        and not overrides(runner, "postprocess_data")
+        and not any((hooks or {}).get(role) for role in ("preprocess", "postprocess"))
+    )
+
+
+def from_section(recorded: object) -> Signature | None:
+    """The signature a model section records (store input: parsed strictly), ``None`` if none.
+
+    Raises:
+        ValueError: the recorded signature is malformed; one line saying why.
+    """
+    return None if recorded is None else Signature.from_dict(recorded)
+
+
+def loaded_signature(
+    recorded: Signature | None, runner: type[Runner], model: Any, hooked: bool
+) -> Signature | None:
+    """What a loaded model takes and gives: the recorded signature, else the graph of an ONNX
+    session run as it is by the built-in runner (no hooks), else ``None``."""
+    if recorded is not None:
+        return recorded
+    if hooked or not takes_graph_signature(runner, None):
+        return None
+    return onnx_signature(model) if callable(getattr(model, "get_inputs", None)) else None
