@@ -466,3 +466,35 @@ def test_a_dataframe_shaped_value_is_described_by_column() -> None:
         TensorSpec("age", "INT64", (-1,)),
         TensorSpec("name", "BYTES", (-1,)),
     )
+
+
+def test_show_prints_a_hostile_model_section_escaped_and_bounded(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    section = {
+        "engine": "evil\x1b[2J\nengine   forged",
+        "runner": {"not": "text"},
+        "saved_as": ["x"] * 1000,
+        "props": {"file": 7},
+        "preprocess": "m:f\r",
+        "requirements": ["a" * 5000, 3],
+        "signature": None,
+    }
+    Shelf(url, cache_dir=tmp_path / "writer").push(
+        PushSource.from_files({tmp_path / "f.txt": "f.txt"}),
+        "demo/odd",
+        sections={"model": section},
+    )
+    assert main(["show", "demo/odd", "--store", url]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert "engine   evil\\x1b[2J\\nengine   forged" in out.splitlines()
+    assert "runner   <dict>" in out.splitlines()
+    assert "saved as <list>" in out.splitlines()
+    assert max(len(line) for line in out.splitlines()) < 1100
+    Shelf(url, cache_dir=tmp_path / "writer").push(
+        PushSource.from_files({tmp_path / "f.txt": "f.txt"}), "demo/odd2", sections={"model": 5}
+    )
+    assert main(["show", "demo/odd2", "--store", url]) == 0
+    assert "model    refused: the model section is not an object" in capsys.readouterr().out
