@@ -22,6 +22,7 @@ from modelshelf.cli._common import (
     printable,
     shelf_from,
 )
+from modelshelf.cli._model_section import model_lines
 from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
@@ -114,6 +115,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
             lines.append(f"{key.replace('_', ' '):<8} {printable(manifest.source[key])}")
     for key, value in manifest.metadata.items():
         lines.append(f"meta     {printable(key)}={printable(value)}")
+    lines += model_lines(manifest)
     for line in lines:
         console.print(line, markup=False)
     table = Table("path", "size", "sha256", box=None, pad_edge=False)

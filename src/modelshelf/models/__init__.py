@@ -21,6 +21,7 @@ from modelshelf.models.library import Model, ModelLibrary
 from modelshelf.models.load import LoadedModel, NotAModelError, RequirementsError, load_model
 from modelshelf.models.register import register_model
 from modelshelf.models.runner import Runner
+from modelshelf.models.signature import Signature, TensorSpec
 
 __all__ = [
     "LoadedModel",
@@ -31,8 +32,10 @@ __all__ = [
     "PickleRunner",
     "RequirementsError",
     "Runner",
+    "Signature",
     "SklearnJoblibRunner",
     "SklearnRunner",
+    "TensorSpec",
     "TorchPickleRunner",
     "TorchRunner",
     "load_model",

@@ -37,6 +37,7 @@ from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner, overrides
 from modelshelf.models.saved import SavedInstance
+from modelshelf.models.signature import Signature, from_section, loaded_signature
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -53,6 +54,8 @@ class LoadedModel:
         trust: whether formats that run code when loaded were allowed.
         section: the model section; for a detected file ``engine`` is ``detected:<engine>``
             with ``evidence`` and ``file``, for a custom loader ``engine`` is ``custom``.
+        signature: the inputs and outputs the model takes and gives: the recorded signature
+            (``register_model(..., input_example=x)``), else an ONNX graph's own, else ``None``.
     """
 
     model: Any
@@ -63,6 +66,7 @@ class LoadedModel:
     section: dict[str, Any] = field(default_factory=dict, repr=False)
     preprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
     postprocess: Callable[[Any], Any] | None = field(default=None, repr=False)
+    signature: Signature | None = field(default=None, repr=False)
 
     def predict(self, data: Any) -> Any:
         """``postprocess_data(predict(model, preprocess_data(data)))`` of the runner.
@@ -92,6 +96,7 @@ class LoadedModel:
             "artifacts": list(self.section.get("artifacts") or []),
             "python": self.section.get("python"),
             "libraries": dict(self.section.get("libraries") or {}),
+            "signature": None if self.signature is None else self.signature.to_dict(),
             "manifest": None
             if m is None
             else {
@@ -214,6 +219,10 @@ def load_model(
     path = shelf.pull_resolved(resolved, progress=progress)
     if not ignore_requirements:
         check_requirements(section.get("requirements", []), where, shelf.url)
+    try:
+        recorded = from_section(section.get("signature"))
+    except ValueError as exc:
+        raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
     runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root, allowed)
     pre, post = (
         import_hook(
@@ -232,7 +241,8 @@ def load_model(
     saved = saved_instance(section, runner, where, shelf.url, shelf.cache.root, allowed)
     with _naming(where, shelf.url):
         model = _run_load_model(runner, props, artifacts, trusted, saved)
-    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post)
+    signature = loaded_signature(recorded, runner, model, hooked=bool(pre or post))
+    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post, signature)
 
 
 @contextmanager
@@ -295,7 +305,8 @@ def _with_runner(
 ) -> LoadedModel:
     model = _run_load_model(runner, props, artifacts, trusted, saved)
     section = {"engine": runner.engine, "runner": f"{runner.__module__}:{runner.__qualname__}"}
-    return LoadedModel(model, runner, path, manifest, trusted, section)
+    signature = loaded_signature(None, runner, model, hooked=False)
+    return LoadedModel(model, runner, path, manifest, trusted, section, signature=signature)
 
 
 def _detected(
@@ -308,7 +319,8 @@ def _detected(
         "file": str(found.path),
         "runner": f"{runner.__module__}:{runner.__qualname__}",
     }
-    return LoadedModel(model, runner, path, manifest, trusted, section)
+    signature = loaded_signature(None, runner, model, hooked=False)
+    return LoadedModel(model, runner, path, manifest, trusted, section, signature=signature)
 
 
 def _custom(

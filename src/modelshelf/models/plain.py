@@ -180,16 +180,8 @@ def _load(engine: str, path: Path, trust: bool) -> Any:
 
 
 def _load_safetensors(path: Path) -> Any:
-    """Tensors by name: torch tensors when torch is installed, else numpy arrays.
+    """Tensors by name (torch tensors when torch is installed, else numpy arrays), the header
+    checked first; needs the ``safetensors`` package (the ``safetensors`` extra)."""
+    from modelshelf.models.engines.safetensors import load_file
 
-    Needs the ``safetensors`` package (not a modelshelf dependency).
-    """
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError:
-        from safetensors.numpy import load_file as load_numpy
-
-        return load_numpy(str(path))
-    from safetensors.torch import load_file as load_torch
-
-    return load_torch(str(path), device="cpu")
+    return load_file(path)

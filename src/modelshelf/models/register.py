@@ -25,6 +25,7 @@ from modelshelf._source import PushSource, collect_files, git_source
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
 from modelshelf.models import saved
+from modelshelf.models._signing import signature_section
 from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
 from modelshelf.shelf import Shelf, move_aliases_after_push
 from modelshelf.spec import Version, validate_name
@@ -59,6 +60,7 @@ def register_model(
     hooks: Mapping[str, str] | None = None,
     message: str = "",
     aliases: Sequence[str] = (),
+    input_example: Any = None,
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
@@ -86,6 +88,10 @@ def register_model(
         message: recorded in the manifest and the audit log (as ``Shelf.push``).
         aliases: then point ``name@alias`` at the new version, for each (not ``latest``),
             audited; checked with every other argument before anything is written.
+        input_example: what a caller would pass to ``LoadedModel.predict`` (an array, a list,
+            a dict of arrays, a DataFrame, a tensor, text): its names, datatypes and shapes
+            and those of one prediction on it are recorded as the model's signature
+            (:mod:`modelshelf.models.signature`). An ONNX graph run as it is describes itself.
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section, and
@@ -158,6 +164,17 @@ def register_model(
                 f"save_model of {runner.__qualname__} wrote no file and no artifacts are given;"
                 " a version holds at least one file"
             )
+        section.update(
+            signature_section(
+                runner,
+                model_instance,
+                input_example,
+                props=section["props"],
+                artifacts=artifacts or {},
+                model_folder=Path(tmp) / MODEL_FOLDER,
+                hooks=hooks or {},
+            )
+        )
         extra = check_sections({SECTION: section})
         with make_progress(progress) as bar:
             manifest = push_files(

@@ -20,6 +20,7 @@ from modelshelf.models.load import LoadedModel, load_model
 from modelshelf.models.plain import CustomLoaderRunner, is_local_path, local_path
 from modelshelf.models.register import StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner
+from modelshelf.models.signature import loaded_signature
 from modelshelf.serve._slot import ServedVersion
 from modelshelf.spec import parse_spec
 
@@ -85,6 +86,7 @@ def served_from(loaded: LoadedModel, version: str) -> ServedVersion:
         predict_fn=runner.predict,
         postprocess=loaded.postprocess or runner.postprocess_data,
         metadata=loaded.metadata,
+        signature=loaded.signature,
     )
 
 
@@ -213,6 +215,7 @@ class ModelSource:
                 postprocess=runner.postprocess_data,
                 metadata={"runner": f"{runner.__module__}:{runner.__qualname__}"}
                 | {"engine": runner.engine},
+                signature=loaded_signature(None, runner, model, hooked=False),
             )
 
         return cls(_check_name(name or "model"), load_object)

@@ -183,6 +183,18 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                     f" is {current}",
                 )
 
+    def check_signature(parsed: _oip.InferRequest) -> None:
+        """400 before the model runs when the inputs contradict the active version's signature
+        (a swap in between runs the request on the new version, whose own errors then apply)."""
+        active = state.slot.active
+        signature = None if active is None else active.signature
+        if signature is None:
+            return
+        given = [(t.name, t.datatype, t.shape) for t in parsed.inputs]
+        why = signature.contradiction(given)
+        if why is not None:
+            raise RefusedError(400, f"{why}; see GET /v2/models/{name} for its inputs")
+
     async def v2_server(request: Request) -> Response:
         request.scope.setdefault("state", {})["route"] = "v2"
         return JSONResponse(
@@ -205,13 +217,14 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
             check_model(model_name, version)
             active = state.slot.active
             meta = {} if active is None else active.metadata
+            signature = None if active is None else active.signature
             return JSONResponse(
                 {
                     "name": name,
                     "versions": [] if active is None else [active.version],
                     "platform": str(meta.get("engine") or "modelshelf"),
-                    "inputs": [],
-                    "outputs": [],
+                    "inputs": [t.to_dict() for t in signature.inputs] if signature else [],
+                    "outputs": [t.to_dict() for t in signature.outputs] if signature else [],
                 }
             )
 
@@ -243,6 +256,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 )
             except _oip.InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
+            check_signature(parsed)
             answer = await predict_answer(request, _oip.runner_input(parsed))
             if version is not None and answer.version != version:
                 raise RefusedError(

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelshelf.errors import ModelshelfError
+from modelshelf.models.signature import Signature
 
 __all__ = ["AliasFollower", "Lease", "ModelSlot", "NotReadyError", "ServedVersion", "SwapResult"]
 
@@ -42,6 +43,8 @@ class ServedVersion:
         model: what the runner's ``load_model`` returned.
         preprocess, predict, postprocess: the runner's three data methods, bound to the model.
         metadata: what ``/metadata`` shows about this version.
+        signature: the inputs and outputs it takes and gives (OIP model metadata; infer
+            requests that contradict it are refused before the model runs), or ``None``.
     """
 
     version: str
@@ -50,6 +53,7 @@ class ServedVersion:
     predict_fn: Callable[[Any, Any], Any]
     postprocess: Callable[[Any], Any]
     metadata: dict[str, Any] = field(default_factory=dict)
+    signature: Signature | None = None
     leases: int = 0
     retired: bool = False
 
