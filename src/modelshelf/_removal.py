@@ -80,6 +80,16 @@ class RemovalLayout(KeyLayout):
         if wanted is not None and self.removal(name, str(wanted)) is not None:
             return self._removed_error(name, str(wanted))
         if not live:
+            removed = self.removed_versions(name)
+            if removed:
+                shown = ", ".join(str(v) for v in removed[:10])
+                return AssetNotFoundError(
+                    f"{name} has no versions left in {self.url}: {shown}"
+                    f"{' ...' if len(removed) > 10 else ''} removed (`modelshelf log {name}`"
+                    " says by whom); push a new version to use it again",
+                    name=name,
+                    store=self.url,
+                )
             return AssetNotFoundError(
                 f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
                 name=name,
@@ -92,6 +102,18 @@ class RemovalLayout(KeyLayout):
             name=name,
             store=self.url,
         )
+
+    def removed_versions(self, name: str) -> list[Version]:
+        """The removed versions of ``name``, newest first (one listing; names not ours skipped)."""
+        prefix = f"assets/{name}/versions/"
+        found = set()
+        for meta in self._listed(prefix.rstrip("/")):
+            rest = meta.path[len(prefix) :]
+            if rest.endswith(".removed") and "/" not in rest:
+                version = trust.listed_version(rest[: -len(".removed")])
+                if version is not None:
+                    found.add(version)
+        return sorted(found, reverse=True)
 
     def removal(self, name: str, version: str) -> Removal | None:
         """The removal record of a version, or ``None`` if it was not removed."""

@@ -21,6 +21,7 @@ from modelshelf.cli._common import (
     human_size,
     printable,
     shelf_from,
+    status,
 )
 from modelshelf.transfer import run_concurrently
 
@@ -59,6 +60,8 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
     asset = asset_name(name, "versions")
     found = shelf.versions(asset)
     aliases = shelf.aliases(asset)
+    if not found:  # every version was removed: the asset and its log remain
+        status(f"{asset} has no versions left (`modelshelf log {asset}` shows the removals)", quiet)
     manifests = (
         run_concurrently(lambda v: shelf.manifest(f"{asset}:{v}"), found) if long_format else []
     )
