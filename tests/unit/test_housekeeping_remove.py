@@ -309,7 +309,7 @@ def test_alias_rm_cli(shelf: Shelf, model: Path, capsys: pytest.CaptureFixture[s
     code, out, _ = run(capsys, "-s", shelf.url, "alias", "history", "m@prod")
     assert [line.split("\t")[1] for line in out.splitlines()] == ["1.0", "(removed)"]
     code, out, _ = run(capsys, "-s", shelf.url, "log", "m")
-    assert "alias @prod -> removed (was 1.0)" in out
+    assert "alias @prod removed (was 1.0)" in out
     code, _, err = run(capsys, "-s", shelf.url, "alias", "rm", "m@prod")
     assert code == 1 and "removed by" in err
 
