@@ -47,9 +47,9 @@ class Removal:
         return json.dumps(self.__dict__, indent=2).encode() + b"\n"
 
     def describe(self) -> str:
-        """``removed by ann@host at <time> ('why')``, for messages."""
+        """``removed by ann@host at 2026-11-30 16:47:04Z ('why')``, for messages."""
         why = f" ({self.message!r})" if self.message else ""
-        return f"removed by {self.who}@{self.host} at {self.when}{why}"
+        return f"removed by {self.who}@{self.host} at {trust.show_time(self.when)}{why}"
 
 
 def is_tombstone(raw: bytes) -> bool:
