@@ -126,3 +126,20 @@ def test_json_after_a_message_option_value_is_still_the_flag(
 ) -> None:
     code, _, err = run(capsys, "rm", "m:3.0", "-m", "why", "--json")
     assert code == 1 and json.loads(err)["type"] == "VersionNotFoundError"
+
+
+def test_warnings_before_a_json_error_are_json_lines_too(
+    model: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "pull", "m", "-q")
+    monkeypatch.setenv("MODELSHELF_OFFLINE", "1")
+    code, out, err = run(capsys, "pull", "m", "--json", "-q")  # warns: the cached resolution
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert code == 0 and json.loads(out)["version"] == "1.0"
+    assert lines and all(set(line) == {"warning"} for line in lines)
+    assert "cached resolution" in lines[0]["warning"]
+    code, _, err = run(capsys, "pull", "never-pulled", "--json")
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert code == 1 and lines[-1]["type"] == "OfflineError" and lines[-1]["exit"] == 1
+    code, _, err = run(capsys, "pull", "m", "-q")  # and text again without --json
+    assert code == 0 and err.startswith("warning: ")

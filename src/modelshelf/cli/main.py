@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import traceback
@@ -77,13 +78,19 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 
 class _StderrHandler(logging.Handler):
-    """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it)."""
+    """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it); with
+    ``--json``, as ``{"warning": "..."}`` lines, so that stderr holds one format."""
+
+    as_json = False  # set by main() for each command line
 
     def emit(self, record: logging.LogRecord) -> None:
+        # A warning may quote a URL or a backend's own error text: secrets cut.
+        message = without_secrets(record.getMessage())
+        if self.as_json:  # json.dumps escapes every control character
+            click.echo(json.dumps({record.levelname.lower(): message}), err=True)
+            return
         # Warnings quote store text (server messages, paths): escaped like all other output.
-        # ... and with secrets cut: a warning may quote a URL or a backend's own error text.
-        message = printable(without_secrets(record.getMessage()))
-        click.echo(f"{record.levelname.lower()}: {message}", err=True)
+        click.echo(f"{record.levelname.lower()}: {printable(message)}", err=True)
 
 
 def _setup_logging() -> None:
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     forget_store()
     args = sys.argv[1:] if argv is None else list(argv)
-    as_json = _wants_json(args)
+    as_json = _StderrHandler.as_json = _wants_json(args)
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
         code = cli.main(args=args, prog_name="modelshelf", standalone_mode=False)
