@@ -48,7 +48,7 @@ class Removal:
 
     def describe(self) -> str:
         """``removed by ann@host at 2026-11-30 16:47:04Z ('why')``, for messages."""
-        why = f" ({self.message!r})" if self.message else ""
+        why = f" ({trust.show(self.message)})" if self.message else ""
         return f"removed by {self.who}@{self.host} at {trust.show_time(self.when)}{why}"
 
 
