@@ -91,13 +91,15 @@ def show_time(value: object) -> str:
         >>> show_time("2026-11-30T16:47:04.123456Z")
         '2026-11-30 16:47:04Z'
     """
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            return escape_controls(str(value))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        when = when.astimezone(UTC)  # OverflowError at the calendar's edges (year 1, 9999)
+    except (ValueError, OverflowError):
+        return escape_controls(str(value))
+    # Not strftime: its %Y does not pad years below 1000 on every platform.
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+        f" {when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
+    )

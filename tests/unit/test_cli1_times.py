@@ -9,10 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelshelf import Shelf
 from modelshelf._text import show_time
-from modelshelf.cli._common import format_time
+from modelshelf.cli._common import format_time, printable
 from modelshelf.cli.main import main
 
 RAW_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # any ISO time as the store keeps it
@@ -104,3 +106,16 @@ def test_library_messages_use_the_same_format(tmp_path: Path, model: Path) -> No
 )
 def test_show_time(value: str, shown: str) -> None:
     assert show_time(value) == format_time(value) == shown
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_at_the_edge_of_the_calendar_prints_as_it_is(value: str) -> None:
+    # A store's record may hold any ISO text; moving it to UTC must not crash `log`.
+    assert show_time(value) == value
+
+
+@given(st.text(max_size=40) | st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()))
+def test_any_time_text_from_a_store_shows_as_one_safe_line(value: str) -> None:
+    shown = show_time(value)
+    assert SHOWN.fullmatch(shown) or shown == printable(value)
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", shown)
