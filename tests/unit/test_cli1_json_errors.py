@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 
-from modelshelf.cli.main import main
+from modelshelf.cli.main import cli, main
 from modelshelf.shelf import Shelf
 
 
@@ -143,3 +144,28 @@ def test_warnings_before_a_json_error_are_json_lines_too(
     assert code == 1 and lines[-1]["type"] == "OfflineError" and lines[-1]["exit"] == 1
     code, _, err = run(capsys, "pull", "m", "-q")  # and text again without --json
     assert code == 0 and err.startswith("warning: ")
+
+
+def _leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name in group.list_commands(click.Context(group)):
+        command = group.get_command(click.Context(group), name)
+        assert command is not None
+        if isinstance(command, click.Group):
+            found += _leaf_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _leaf_commands(cli), ids=" ".join)
+def test_every_command_gives_a_usage_error_as_json(
+    capsys: pytest.CaptureFixture[str], path: tuple[str, ...]
+) -> None:
+    code, out, err = run(capsys, *path, "--no-such-flag", "--json")
+    assert (code, out) == (2, "") and err.count("\n") == 1, err
+    assert json.loads(err) == {
+        "error": "No such option '--no-such-flag'.",
+        "type": "NoSuchOption",
+        "exit": 2,
+    }

@@ -31,7 +31,7 @@ EXAMPLES = [
     "modelshelf ls nlp                   # assets under nlp/",
     "modelshelf versions nlp/sentiment   # newest first, with aliases",
     "modelshelf show nlp/sentiment@production",
-    "modelshelf log nlp/sentiment        # pushes and alias moves: who, when, from where",
+    "modelshelf log nlp/sentiment        # pushes, copies, alias moves, removals: who, when",
 ]
 
 
