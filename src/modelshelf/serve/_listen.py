@@ -25,9 +25,12 @@ def bind(host: str, port: int) -> socket.socket:
         ServeAddressError: the host is not an address of this machine, or the port is in use
             or needs privileges; the message says which flag to change.
     """
+    # The family as uvicorn chooses it: IPv6 only for an address written with ':' (so
+    # "localhost" stays 127.0.0.1, as it was when uvicorn bound the port).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         found = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+            host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE
         )
     except (socket.gaierror, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
@@ -35,7 +38,7 @@ def bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}: {reason}; pass --host with an address of this machine"
             " (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"
         ) from None
-    family, kind, proto, _, address = found[0]
+    _, kind, proto, _, address = found[0]
     sock = socket.socket(family, kind, proto)
     # As uvicorn does: a port whose last connections linger in TIME_WAIT is free to serve again
     # (a port another process listens on still fails, with EADDRINUSE).
