@@ -64,7 +64,11 @@ class AliasLayout(RemovalLayout):
         seq = self._latest_alias_seq(name, alias)
         record = self._read_alias_record(name, alias, seq) if seq else None
         if record is None or record.version is None:
-            removed = f" (removed by {record.who}@{record.host} at {record.when})" if record else ""
+            removed = (
+                f" (removed by {record.who}@{record.host} at {trust.show_time(record.when)})"
+                if record
+                else ""
+            )
             raise AliasNotFoundError(
                 f"{name} has no alias {alias!r} in {self.url}{removed}; set it with"
                 f" `modelshelf alias set {name}@{alias} VERSION`",

@@ -47,9 +47,9 @@ class Removal:
         return json.dumps(self.__dict__, indent=2).encode() + b"\n"
 
     def describe(self) -> str:
-        """``removed by ann@host at <time> ('why')``, for messages."""
-        why = f" ({self.message!r})" if self.message else ""
-        return f"removed by {self.who}@{self.host} at {self.when}{why}"
+        """``removed by ann@host at 2026-11-30 16:47:04Z ('why')``, for messages."""
+        why = f" ({trust.show(self.message)})" if self.message else ""
+        return f"removed by {self.who}@{self.host} at {trust.show_time(self.when)}{why}"
 
 
 def is_tombstone(raw: bytes) -> bool:
@@ -80,6 +80,16 @@ class RemovalLayout(KeyLayout):
         if wanted is not None and self.removal(name, str(wanted)) is not None:
             return self._removed_error(name, str(wanted))
         if not live:
+            removed = self.removed_versions(name)
+            if removed:
+                shown = ", ".join(str(v) for v in removed[:10])
+                return AssetNotFoundError(
+                    f"{name} has no versions left in {self.url}: {shown}"
+                    f"{' ...' if len(removed) > 10 else ''} removed (`modelshelf log {name}`"
+                    " says by whom); push a new version to use it again",
+                    name=name,
+                    store=self.url,
+                )
             return AssetNotFoundError(
                 f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
                 name=name,
@@ -92,6 +102,18 @@ class RemovalLayout(KeyLayout):
             name=name,
             store=self.url,
         )
+
+    def removed_versions(self, name: str) -> list[Version]:
+        """The removed versions of ``name``, newest first (one listing; names not ours skipped)."""
+        prefix = f"assets/{name}/versions/"
+        found = set()
+        for meta in self._listed(prefix.rstrip("/")):
+            rest = meta.path[len(prefix) :]
+            if rest.endswith(".removed") and "/" not in rest:
+                version = trust.listed_version(rest[: -len(".removed")])
+                if version is not None:
+                    found.add(version)
+        return sorted(found, reverse=True)
 
     def removal(self, name: str, version: str) -> Removal | None:
         """The removal record of a version, or ``None`` if it was not removed."""

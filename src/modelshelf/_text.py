@@ -8,8 +8,9 @@ line passes :func:`check_text`. Pure: no I/O.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
-__all__ = ["MAX_LINE", "MAX_TEXT", "check_text", "escape_controls", "show"]
+__all__ = ["MAX_LINE", "MAX_TEXT", "check_text", "escape_controls", "show", "show_time"]
 
 MAX_TEXT = 64 * 1024
 """The longest string an alias or audit record may hold (a push message)."""
@@ -77,3 +78,28 @@ def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: boo
     if one_line and _NOT_ONE_LINE.search(value):
         raise ValueError(f"{what} {show(value)} holds control characters")
     return value
+
+
+def show_time(value: object) -> str:
+    """A time as people read it everywhere: ``2026-11-30 16:47:04Z`` (UTC, to the second).
+
+    The one format of every text output and message (the CLI's ``format_time`` is this);
+    ``--json`` and the records keep the full ISO 8601 time. A value that is not an ISO time
+    (a forged record, ``"unknown time"``) is shown as it is, escaped.
+
+    Example:
+        >>> show_time("2026-11-30T16:47:04.123456Z")
+        '2026-11-30 16:47:04Z'
+    """
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        when = when.astimezone(UTC)  # OverflowError at the calendar's edges (year 1, 9999)
+    except (ValueError, OverflowError):
+        return escape_controls(str(value))
+    # Not strftime: its %Y does not pad years below 1000 on every platform.
+    return (
+        f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+        f" {when.hour:02d}:{when.minute:02d}:{when.second:02d}Z"
+    )

@@ -60,6 +60,8 @@ __all__ = [
     "OfflineError",
     "PathNotInVersionError",
     "RequirementsError",
+    "ServeAddressError",
+    "ServeError",
     "SourcePathError",
     "StoreAuthError",
     "StoreError",
@@ -146,6 +148,14 @@ class ExportError(ModelshelfError):
     def __init__(self, message: str, *, sink: str = "") -> None:
         super().__init__(message)
         self.sink = sink
+
+
+class ServeError(ModelshelfError):
+    """``modelshelf serve`` could not start serving (before or while uvicorn started)."""
+
+
+class ServeAddressError(ServeError, InvalidInputError):
+    """The server cannot listen where it was told: a port in use or reserved, a host not here."""
 
 
 class ConfigError(InvalidInputError):

@@ -284,21 +284,24 @@ class Shelf:
         return self.store.assets(prefix)
 
     def versions(self, name: str) -> list[str]:
-        """Versions of ``name``, newest first.
+        """Live versions of ``name``, newest first; empty once every version was removed.
 
         Raises:
-            AssetNotFoundError: the asset has no version.
+            AssetNotFoundError: the asset never had a version.
         """
-        found = self.store.versions(_as_spec(name).name)
-        if not found:
-            raise self._asset_not_found(_as_spec(name).name)
+        asset = _as_spec(name).name
+        found = self.store.versions(asset)
+        # A removed number stays taken and the asset keeps its log and aliases: it is known,
+        # with no version left (``rm`` of the last version must not turn into "no asset").
+        if not found and not self.store.taken_versions(asset):
+            raise self._asset_not_found(asset)
         return [str(v) for v in found]
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:
         """The aliases of ``name`` and where each points.
 
         Raises:
-            AssetNotFoundError: the asset has no version (as :meth:`versions`).
+            AssetNotFoundError: the asset never had a version (as :meth:`versions`).
         """
         asset = _as_spec(name).name
         records = self.store.aliases(asset)

@@ -348,7 +348,7 @@ def _instantiate(text: str) -> Downloader:
         raise InvalidInputError(
             f"--to {text}: no installed module {module_name!r}; install the package that"
             " provides the sink (modelshelf imports sinks only from installed packages, not"
-            " from the working folder), or write ./{text} for a local folder"
+            f" from the working folder), or write ./{text} for a local folder"
         )
     try:
         module = importlib.import_module(module_name)

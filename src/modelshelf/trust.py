@@ -57,7 +57,14 @@ from modelshelf._bounds import (
     loads_json,
     manifest_cap,
 )
-from modelshelf._text import MAX_LINE, MAX_TEXT, check_text, escape_controls, show
+from modelshelf._text import (
+    MAX_LINE,
+    MAX_TEXT,
+    check_text,
+    escape_controls,
+    show,
+    show_time,
+)
 from modelshelf.errors import InvalidSpecError, UntrustedStoreDataError
 from modelshelf.spec import Version, validate_alias, validate_name
 
@@ -96,6 +103,7 @@ __all__ = [
     "manifest_cap",
     "escape_controls",
     "show",
+    "show_time",
 ]
 
 MAX_SIZE = 2**50

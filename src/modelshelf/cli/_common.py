@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
@@ -15,7 +14,7 @@ from modelshelf._stores import merge_options
 from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.shelf import Shelf
 from modelshelf.spec import AssetSpec, parse_spec
-from modelshelf.trust import escape_controls
+from modelshelf.trust import escape_controls, show_time
 
 __all__ = [
     "alias_spec",
@@ -354,7 +353,8 @@ def printable(text: object) -> str:
 
 
 def format_time(value: object) -> str:
-    """An ISO time from a store as ``2026-11-30 16:47:04Z`` (UTC, to the second), everywhere.
+    """An ISO time from a store as ``2026-11-30 16:47:04Z`` (UTC, to the second), everywhere:
+    :func:`modelshelf.trust.show_time`, which library messages use too.
 
     Text that is not an ISO time is shown as it is (escaped), so a forged record still prints.
 
@@ -362,13 +362,4 @@ def format_time(value: object) -> str:
         >>> format_time("2026-11-30T16:47:04.123456Z")
         '2026-11-30 16:47:04Z'
     """
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            return printable(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return show_time(value)

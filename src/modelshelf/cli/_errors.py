@@ -1,4 +1,5 @@
-"""How the CLI reports errors: one line with the cause, the next step, exit code 1.
+"""How the CLI reports errors: one line with the cause, the next step, exit code 1; with
+``--json``, one JSON object on one line (:func:`json_error`).
 
 Each known error type maps to a formatter; the most specific match wins. ``MODELSHELF_DEBUG=1``
 prints the traceback as well. Every line is escaped (:func:`printable`): messages quote store
@@ -7,13 +8,14 @@ text, which must not reach a terminal raw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from modelshelf import errors
 from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import printable
 
-__all__ = ["error_line", "format_error"]
+__all__ = ["error_line", "error_text", "format_error", "json_error"]
 
 Formatter = Callable[[BaseException], str]
 
@@ -45,12 +47,11 @@ def format_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def error_line(exc: BaseException) -> str:
-    """What ``main`` prints after ``error: `` for any exception, escaped for the terminal.
+def error_text(exc: BaseException) -> str:
+    """What to say of ``exc``, with secrets cut but not yet escaped (``--json`` escapes it).
 
-    Our own messages may span lines on purpose (a hint, a caret under a spec); each line is
-    escaped on its own. Anything that is not a modelshelf or OS error is a bug: one line, and
-    how to see the traceback.
+    Our own messages may span lines on purpose (a hint, a caret under a spec). Anything that
+    is not a modelshelf or OS error is a bug: one line, and how to see the traceback.
     """
     if isinstance(exc, errors.ModelshelfError):
         text = format_error(exc)
@@ -60,11 +61,29 @@ def error_line(exc: BaseException) -> str:
     else:
         lines = str(exc).strip().splitlines()
         detail = f": {lines[0]}" if lines else ""
-        return printable(
-            without_secrets(
-                f"unexpected {type(exc).__name__}{detail}. This is a bug; run again with"
-                " MODELSHELF_DEBUG=1 to see the traceback, and report it"
-            )
+        text = (
+            f"unexpected {type(exc).__name__}{detail}. This is a bug; run again with"
+            " MODELSHELF_DEBUG=1 to see the traceback, and report it"
         )
     # Formatters build text from the error's fields (URLs among them): cut again, as a whole.
-    return "\n".join(printable(line) for line in without_secrets(text).split("\n"))
+    return without_secrets(text)
+
+
+def error_line(exc: BaseException) -> str:
+    """What ``main`` prints after ``error: `` for any exception, escaped for the terminal.
+
+    Each line of :func:`error_text` is escaped on its own.
+    """
+    return "\n".join(printable(line) for line in error_text(exc).split("\n"))
+
+
+def json_error(message: str, kind: str, code: int, hint: str | None = None) -> str:
+    """The one line ``--json`` prints on stderr for a failure: ``{"error", "type", "exit"}``.
+
+    ``json.dumps`` escapes every control character, so store text in a message cannot reach
+    a terminal raw, and a message of several lines stays one line.
+    """
+    data: dict[str, object] = {"error": message, "type": kind, "exit": code}
+    if hint:
+        data["hint"] = without_secrets(hint)
+    return json.dumps(data)

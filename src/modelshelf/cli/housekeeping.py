@@ -68,14 +68,21 @@ def remove(
     """
     shelf = shelf_from(ctx)
     removal = shelf.remove(spec, message=message, dry_run=dry_run)
+    # Asked after the removal: an asset with no version left is still known (empty answers).
     aliases = sorted(
         a for a, r in shelf.aliases(removal.name).items() if r.version == removal.version
     )
+    left = [v for v in shelf.versions(removal.name) if v != removal.version]  # dry run: would be
     if as_json:
-        emit_json({"dry_run": dry_run, **removal.__dict__, "aliases": aliases})
+        emit_json(
+            {"dry_run": dry_run, **removal.__dict__, "aliases": aliases, "versions_left": left}
+        )
         return
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {removal.name}:{removal.version}")
+    none_left = (
+        "" if left else f"; {removal.name} {'would have' if dry_run else 'has'} no versions left"
+    )
+    click.echo(f"{verb} {removal.name}:{removal.version}{none_left}")
     for alias in aliases:
         status(
             f"warning: @{alias} points at it; move it with"

@@ -21,7 +21,9 @@ from modelshelf.cli._common import (
     human_size,
     printable,
     shelf_from,
+    status,
 )
+from modelshelf.cli._log_lines import log_event, log_line
 from modelshelf.cli._model_section import model_lines
 from modelshelf.transfer import run_concurrently
 
@@ -30,7 +32,7 @@ EXAMPLES = [
     "modelshelf ls nlp                   # assets under nlp/",
     "modelshelf versions nlp/sentiment   # newest first, with aliases",
     "modelshelf show nlp/sentiment@production",
-    "modelshelf log nlp/sentiment        # pushes and alias moves: who, when, from where",
+    "modelshelf log nlp/sentiment        # pushes, copies, alias moves, removals: who, when",
 ]
 
 
@@ -60,6 +62,8 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
     asset = asset_name(name, "versions")
     found = shelf.versions(asset)
     aliases = shelf.aliases(asset)
+    if not found:  # every version was removed: the asset and its log remain
+        status(f"{asset} has no versions left (`modelshelf log {asset}` shows the removals)", quiet)
     manifests = (
         run_concurrently(lambda v: shelf.manifest(f"{asset}:{v}"), found) if long_format else []
     )
@@ -129,18 +133,14 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
 @common_options
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
-    """Show the audit log of NAME: every push and alias move, oldest first."""
+    """Show the audit log of NAME: every push, copy, alias move and removal, oldest first.
+
+    --json prints the records as the store holds them, each with its "event" (its action;
+    "alias-set" or "alias-remove" for an alias record).
+    """
     records = shelf_from(ctx).log(asset_name(name, "log"))
     if as_json:
-        emit_json(records)
+        emit_json([{**record, "event": log_event(record)} for record in records])
         return
     for record in records:
-        what = (
-            f"{record.get('action')} {record.get('version')}"
-            if record.get("action") in ("push", "remove")
-            else f"alias @{record.get('alias')} -> {record.get('version') or 'removed'}"
-            f" (was {record.get('previous') or 'unset'})"
-        )
-        note = f"  {record['message']}" if record.get("message") else ""
-        who = f"{record.get('user')}@{record.get('host')}"
-        click.echo(f"{format_time(record.get('when'))}  {printable(who)}  {printable(what + note)}")
+        click.echo(log_line(record))

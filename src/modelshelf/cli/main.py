@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import traceback
@@ -12,7 +13,7 @@ import click
 from modelshelf import __version__, constants
 from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
-from modelshelf.cli._errors import error_line
+from modelshelf.cli._errors import error_line, error_text, json_error
 
 __all__ = ["COMMANDS", "cli", "main", "run"]
 
@@ -77,13 +78,19 @@ def cli(as_json: bool, quiet: bool) -> None:
 
 
 class _StderrHandler(logging.Handler):
-    """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it)."""
+    """Log records as ``warning: ...`` lines on whatever stderr is now (tests swap it); with
+    ``--json``, as ``{"warning": "..."}`` lines, so that stderr holds one format."""
+
+    as_json = False  # set by main() for each command line
 
     def emit(self, record: logging.LogRecord) -> None:
+        # A warning may quote a URL or a backend's own error text: secrets cut.
+        message = without_secrets(record.getMessage())
+        if self.as_json:  # json.dumps escapes every control character
+            click.echo(json.dumps({record.levelname.lower(): message}), err=True)
+            return
         # Warnings quote store text (server messages, paths): escaped like all other output.
-        # ... and with secrets cut: a warning may quote a URL or a backend's own error text.
-        message = printable(without_secrets(record.getMessage()))
-        click.echo(f"{record.levelname.lower()}: {message}", err=True)
+        click.echo(f"{record.levelname.lower()}: {printable(message)}", err=True)
 
 
 def _setup_logging() -> None:
@@ -93,38 +100,62 @@ def _setup_logging() -> None:
     logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` was given, before or after the command (up to a ``--``).
+
+    Read from the arguments, not the parsed options: a usage error stops click before the
+    option's callback runs, and that error must be JSON too.
+    """
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _fail(as_json: bool, message: str, kind: str, code: int, hint: str | None = None) -> int:
+    """Print one failure: ``error: ...`` (and a hint) as text, or one JSON line; return code."""
+    if as_json:
+        click.echo(json_error(message, kind, code, hint), err=True)
+    else:
+        click.echo(message, err=True)
+        if hint:
+            click.echo(f"  hint: {printable(without_secrets(hint))}", err=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 usage error, 130 interrupted).
 
     Every exception ends as one ``error: ...`` line and exit code 1, whatever its type (obstore's
-    Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback.
+    Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback. With
+    ``--json`` anywhere on the line, every failure (usage errors included) is instead one line
+    ``{"error": ..., "type": ..., "exit": ...}`` on stderr, with the same exit code.
     """
     _setup_logging()
     forget_store()
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = _StderrHandler.as_json = _wants_json(args)
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
-        code = cli.main(args=argv, prog_name="modelshelf", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+        code = cli.main(args=args, prog_name="modelshelf", standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C in a command into Abort
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            return _fail(as_json, "interrupted" if as_json else "aborted", "KeyboardInterrupt", 130)
+        return _fail(as_json, "aborted", "Abort", 130)
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        if not as_json:
+            exc.show()
+            return exc.exit_code
+        return _fail(as_json, exc.format_message(), type(exc).__name__, exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+        return _fail(as_json, "interrupted", "KeyboardInterrupt", 130)
     except SystemExit as exc:
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # the one place that turns anything into a line
         if constants.debug():  # a chained backend error may quote a URL: cut like the line
             click.echo(without_secrets(traceback.format_exc()).rstrip("\n"), err=True)
-        click.echo(f"error: {error_line(exc)}", err=True)
-        hint = store_hint(exc)
-        if hint:
-            click.echo(f"  hint: {printable(without_secrets(hint))}", err=True)
-        return 1
+        if as_json:
+            return _fail(True, error_text(exc), type(exc).__name__, 1, store_hint(exc))
+        return _fail(False, f"error: {error_line(exc)}", type(exc).__name__, 1, store_hint(exc))
     return code if isinstance(code, int) else 0
 
 

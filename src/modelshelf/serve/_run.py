@@ -1,5 +1,8 @@
 """Running the app on uvicorn for ``modelshelf serve``: workers, logging, metrics folder.
 
+Before uvicorn logs anything the spec is resolved (a local model must exist) and the socket is
+bound here (``_listen.bind``), so a spec naming nothing or a port in use is one error line and
+exit code 1, not uvicorn's start-up lines and its exit code 3; uvicorn serves that socket.
 With one worker the port opens at once and the model loads in the background, so ``/health``
 answers during a long load and ``/ready`` turns 200 when the model is in; a first load that
 fails stops the server, and the error becomes one ``error:`` line and exit code 1. With
@@ -30,12 +33,15 @@ import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from modelshelf import constants
+from modelshelf.errors import InvalidInputError, ServeError
+from modelshelf.serve._listen import bind, started_message
 
 __all__ = ["app_from_environment", "serve"]
 
@@ -83,12 +89,20 @@ def serve(
     access_log: bool = True,
     allowed_hook_packages: list[str] | None = None,
 ) -> None:
-    """Serve ``spec`` until SIGINT/SIGTERM; requests in flight finish first."""
+    """Serve ``spec`` until SIGINT/SIGTERM; requests in flight finish first.
+
+    Everything that can be checked is checked before uvicorn logs a line: the spec resolves
+    (or the local model exists) and the address is bound here (:func:`_listen.bind`), so a bad
+    spec or a port in use is one error, not uvicorn's start-up lines and its exit code 3.
+
+    Raises:
+        ServeAddressError: the port is in use or reserved, or the host is not here.
+        ServeError: uvicorn stopped while starting.
+    """
     metrics_dir = Path(tempfile.mkdtemp(prefix="modelshelf-metrics-"))
     os.environ[_METRICS_ENV] = str(metrics_dir)
+    sock: socket.socket | None = None
     try:
-        import uvicorn
-
         settings = {
             "spec": spec,
             "store": store,
@@ -98,6 +112,8 @@ def serve(
             "ignore_requirements": ignore_requirements,
             "allowed_hook_packages": list(allowed_hook_packages or []),
         }
+        _check_source(settings)
+        sock = bind(host, port)
         common: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -106,29 +122,70 @@ def serve(
             "timeout_graceful_shutdown": None,  # in-flight requests always finish
         }
         if workers == 1:
-            _serve_one(settings, common)
+            _serve_one(settings, common, sock)
             return
         _preflight(settings)
         os.environ[_CONFIG_ENV] = json.dumps(settings)
-        previous = signal.signal(signal.SIGTERM, _ignore)
-        try:
-            uvicorn.run(
-                "modelshelf.serve._run:app_from_environment",
-                factory=True,
-                workers=workers,
-                **common,
-            )
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        _serve_many(workers, common, sock)
     finally:
+        if sock is not None:
+            sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_source(settings: dict[str, Any]) -> None:
+    """Resolve the spec (a registry spec), or find the file (a local model), before uvicorn
+    starts: what names nothing fails here, as one error line. The model itself loads later."""
+    from modelshelf.serve._model import ModelSource
+
+    source = ModelSource.from_spec(
+        settings["spec"],
+        store=settings["store"],
+        name=settings["name"],
+        trust=settings["trust"],
+        ignore_requirements=settings["ignore_requirements"],
+        allowed_hook_packages=settings.get("allowed_hook_packages"),
+    )
+    if source.resolve is not None:
+        source.resolve()
+    elif source.spec is not None and not Path(source.spec).exists():
+        raise InvalidInputError(
+            f"nothing to serve at {source.spec}: no such file or folder; give a model file or"
+            " folder, or a spec such as team/svc@production"
+        )
+
+
+def _startup_failed(exc: SystemExit) -> ServeError:
+    """uvicorn's ``sys.exit(3)`` at start-up, as our error (its own lines say why)."""
+    return ServeError(
+        f"the server stopped while starting (uvicorn exit code {exc.code}); the lines above say why"
+    )
+
+
+def _serve_many(workers: int, common: dict[str, Any], sock: socket.socket) -> None:
+    """``workers`` processes serving ``sock``, each building its app from the environment."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "modelshelf.serve._run:app_from_environment", factory=True, workers=workers, **common
+    )
+    started_message(sock)
+    previous = signal.signal(signal.SIGTERM, _ignore)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except SystemExit as exc:
+        if exc.code:
+            raise _startup_failed(exc) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _ignore(_signum: int, _frame: object) -> None:
     """Takes the SIGTERM uvicorn re-raises after it has shut down gracefully."""
 
 
-def _serve_one(settings: dict[str, Any], common: dict[str, Any]) -> None:
+def _serve_one(settings: dict[str, Any], common: dict[str, Any], sock: socket.socket) -> None:
     """One worker in this process; a failed first load stops it and raises here."""
     import uvicorn
 
@@ -142,9 +199,15 @@ def _serve_one(settings: dict[str, Any], common: dict[str, Any]) -> None:
 
     app = _build(settings, load="background", on_load_error=stop_on_error)
     server = uvicorn.Server(uvicorn.Config(app, **common))
+    started_message(sock)
     previous = signal.signal(signal.SIGTERM, _ignore)
     try:
-        server.run()
+        server.run(sockets=[sock])
+    except SystemExit as exc:
+        if failed:
+            raise failed[0] from None
+        if exc.code:
+            raise _startup_failed(exc) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     if failed:
