@@ -53,6 +53,7 @@ def register_model(
     *,
     progress: bool | None = None,
     hooks: Mapping[str, str] | None = None,
+    if_changed: bool = False,
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
@@ -72,6 +73,8 @@ def register_model(
         progress: show progress bars (default: when stderr is a terminal).
         hooks: ``{"preprocess"|"postprocess": "module:function"}``, import paths of functions
             that take the place of the runner's methods when loaded (the engine helpers set it).
+        if_changed: when the saved files, artifacts and model section equal those of the
+            latest version in scope, return that version and write nothing (``Shelf.push``).
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section.
@@ -151,6 +154,7 @@ def register_model(
                 progress=bar,
                 sections=extra,
                 within=within,
+                if_changed=if_changed,
             )
 
 
