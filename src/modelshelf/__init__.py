@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from modelshelf._gc import GcReport
     from modelshelf._housekeeping import BlobFault, VerifyReport
     from modelshelf._push import PushReport
+    from modelshelf._repair import BlobRepair, RepairReport
     from modelshelf._source import PushSource
     from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
     from modelshelf.cache import Cache
@@ -97,6 +98,7 @@ __all__ = [
     "AssetSpec",
     "Backend",
     "BlobFault",
+    "BlobRepair",
     "Cache",
     "CacheWriteError",
     "ConfigError",
@@ -129,6 +131,7 @@ __all__ = [
     "PushReport",
     "PushSource",
     "Removal",
+    "RepairReport",
     "RequirementsError",
     "Resolved",
     "Runner",
@@ -177,6 +180,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("GcReport",), "modelshelf._gc"),
     **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf._housekeeping"),
     **dict.fromkeys(("PushReport",), "modelshelf._push"),
+    **dict.fromkeys(("BlobRepair", "RepairReport"), "modelshelf._repair"),
     **dict.fromkeys(("PushSource",), "modelshelf._source"),
     **dict.fromkeys(
         ("Backend", "ObjectMeta", "open_backend", "register_backend"), "modelshelf.backends"

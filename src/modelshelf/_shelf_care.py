@@ -1,4 +1,4 @@
-"""The facade's care of stored versions: verify, copy (promote) and garbage collection.
+"""The facade's care of stored versions: verify, repair, copy (promote) and garbage collection.
 
 :class:`ShelfCare` is a part of :class:`~modelshelf.shelf.Shelf` (its base), kept in a module
 of its own so that the facade stays readable; each method imports what it needs when it runs.
@@ -6,6 +6,8 @@ of its own so that the facade stays readable; each method imports what it needs 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from modelshelf._copy import CopyReport
     from modelshelf._gc import GcReport
     from modelshelf._housekeeping import VerifyReport
+    from modelshelf._repair import RepairReport
     from modelshelf.cache import Cache
     from modelshelf.resolve import Resolved
     from modelshelf.shelf import Shelf
@@ -34,7 +37,7 @@ def _progress(progress: bool | Progress | None) -> Progress:
 
 
 class ShelfCare:
-    """Verify, copy and gc, over the store and cache of the :class:`Shelf` it is part of."""
+    """Verify, repair, copy and gc, over the store and cache of the :class:`Shelf` it is part of."""
 
     if TYPE_CHECKING:
         cache: Cache
@@ -56,6 +59,43 @@ class ShelfCare:
         with _progress(progress) as bar:
             return verify_version(
                 self.store, manifest, select_entries(target, manifest), quick=quick, progress=bar
+            )
+
+    def repair(
+        self,
+        spec: str | AssetSpec,
+        sources: Sequence[str | os.PathLike[str]] = (),
+        *,
+        progress: bool | Progress | None = None,
+    ) -> RepairReport:
+        """Put back every damaged or missing blob of a version from a copy that hashes to it.
+
+        Every blob of the version (or of the file or folder ``spec`` names) is hashed in the
+        store, as :meth:`verify` does. Each one that is missing or does not hash to its name is
+        uploaded again from the first good copy found: a gc quarantine of the store, the local
+        cache, then ``sources`` (files, or folders: the file at the blob's path first, then any
+        file under them of its size). Each copy is hashed before it is used and verified as it
+        is sent; a blob that verifies is never written. The repair is audited (``log``).
+
+        Args:
+            spec: the version, e.g. ``nlp/sentiment:1.3`` or ``nlp/sentiment@production``.
+            sources: local files and folders that may hold the original files.
+
+        Returns:
+            What was repaired and what is left broken (``report.ok`` when nothing is).
+
+        Raises:
+            SourcePathError: a source does not exist (checked before anything is read).
+        """
+        from modelshelf._pull import select_entries
+        from modelshelf._repair import check_sources, repair_version
+
+        folders = check_sources(sources)
+        target = _as_spec(spec)
+        manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
+        with _progress(progress) as bar:
+            return repair_version(
+                self.store, self.cache, manifest, select_entries(target, manifest), folders, bar
             )
 
     def copy(
