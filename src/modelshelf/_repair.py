@@ -14,7 +14,6 @@ A repair that wrote something leaves an audit record (``repair``).
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -35,7 +34,7 @@ from modelshelf.transfer import run_concurrently
 
 __all__ = ["BlobRepair", "RepairReport", "repair_version"]
 
-logger = logging.getLogger("modelshelf")
+_ABSENT = "no such file"
 
 
 @dataclass(frozen=True)
@@ -216,9 +215,19 @@ class _Finder:
 
     def try_file(self, fault: BlobFault, path: Path) -> str | None:
         """Upload ``path`` as the blob if its bytes hash to it; where it came from, or None."""
-        content = self._read(fault, path)
-        if content is None:
+        loaded = self._load(path, fault.size)
+        if isinstance(loaded, str):
+            cached = path == self.cache.blob_path(fault.sha256)
+            if not (cached and loaded == _ABSENT):  # the cache lacking a blob is no news
+                self.refuse(fault.sha256, f"{path}: {loaded}")
             return None
+        content, digest = loaded
+        if digest != fault.sha256:
+            self.refuse(fault.sha256, f"{path}: its bytes hash to {digest}")
+            return None
+        return self._send(fault, path, content)
+
+    def _send(self, fault: BlobFault, path: Path, content: HashedBytes | Path) -> str | None:
         try:
             self.store.put_blob(fault.sha256, content, fault.size)  # verified as it is sent
         except SourcePathError as exc:  # it changed after it was hashed: nothing was stored
@@ -228,50 +237,39 @@ class _Finder:
         self.bar.file_done()
         return "the cache" if path == self.cache.blob_path(fault.sha256) else str(path)
 
-    def _read(self, fault: BlobFault, path: Path) -> HashedBytes | Path | None:
-        """The bytes of ``path`` (small files) or the path itself (large ones, hashed here and
-        verified again as they are sent), if they hash to the blob; else ``None``."""
+    def _load(self, path: Path, size: int) -> tuple[HashedBytes | Path, str] | str:
+        """``(content, sha256)`` of the regular file ``path`` of ``size`` bytes: its bytes when
+        small, else the path (hashed here, verified again as it is sent); else why not."""
         try:
             # O_NONBLOCK: a FIFO put where a file was expected must not hang the repair.
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
-            if path != self.cache.blob_path(fault.sha256):
-                self.refuse(fault.sha256, f"{path}: no such file")
-            return None
+            return _ABSENT
         except OSError as exc:
-            self.refuse(fault.sha256, f"{path}: cannot open it ({exc.strerror})")
-            return None
+            return f"cannot open it ({exc.strerror})"
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                self.refuse(fault.sha256, f"{path}: not a regular file")
-                return None
-            if info.st_size != fault.size:
-                self.refuse(fault.sha256, f"{path}: {info.st_size} bytes, not {fault.size}")
-                return None
+                return "not a regular file"
+            if info.st_size != size:
+                return f"{info.st_size} bytes, not {size}"
             self.seen.add((info.st_dev, info.st_ino))
-            if fault.size <= _upload.SINGLE_PASS_MAX:
-                with self.budget.hold(fault.size):
-                    small = HashedBytes(_read_all(fd, fault.size))
-                content: HashedBytes | Path = small
-                digest = small.sha256
-            else:
-                content, digest = path, _hash_fd(fd)
+            if size > _upload.SINGLE_PASS_MAX:
+                return path, _hash_fd(fd)
+            with self.budget.hold(size):
+                small = HashedBytes(_read_all(fd, size))
+            return small, small.sha256
         except OSError as exc:
-            self.refuse(fault.sha256, f"{path}: cannot read it ({exc.strerror})")
-            return None
+            return f"cannot read it ({exc.strerror})"
         finally:
             os.close(fd)
-        if digest != fault.sha256:
-            self.refuse(fault.sha256, f"{path}: its bytes hash to {digest}")
-            return None
-        return content
 
     def search(self, repairs: list[BlobRepair]) -> list[BlobRepair]:
-        """Look for the blobs still broken among every file under the sources, by hashing
-        the files of a size one of them has (names are not trusted: any file may be it)."""
+        """Look for the blobs still broken among every file under the sources: each file of a
+        size one of them has is hashed once (names are not trusted: any file may be it)."""
         left = {r.fault.sha256: r for r in repairs if not r.repaired}
         sizes = {r.fault.size for r in left.values()}
+        hashed = dict.fromkeys(sizes, 0)
         for path in self._files():
             try:
                 info = path.stat()
@@ -281,18 +279,28 @@ class _Finder:
                 continue
             if (info.st_dev, info.st_ino) in self.seen:
                 continue  # hashed already, as a direct candidate
-            for sha, broken in list(left.items()):
-                if broken.fault.size != info.st_size:
-                    continue
-                source = self.try_file(broken.fault, path)
-                if source is not None:
-                    del left[sha]
-                    done = BlobRepair(broken.fault, broken.paths, source, broken.tried)
-                    repairs = [done if r.fault.sha256 == sha else r for r in repairs]
-                    break
+            loaded = self._load(path, info.st_size)
+            if isinstance(loaded, str):
+                continue
+            hashed[info.st_size] += 1
+            content, digest = loaded
+            broken = left.get(digest)
+            if broken is None:
+                continue
+            source = self._send(broken.fault, path, content)
+            if source is not None:
+                del left[digest]
+                done = BlobRepair(broken.fault, broken.paths, source, broken.tried)
+                repairs = [done if r.fault.sha256 == digest else r for r in repairs]
             if not left:
                 break
-        return repairs
+        note = "other file(s) of its size under the --from folders hashed; none is it"
+        return [
+            BlobRepair(r.fault, r.paths, None, (*r.tried, f"{hashed[r.fault.size]} {note}"))
+            if r.fault.sha256 in left
+            else r
+            for r in repairs
+        ]
 
     def _files(self) -> Iterator[Path]:
         """Every file under the source folders (links to folders are not followed: no cycle)."""

@@ -260,3 +260,29 @@ def test_a_large_file_is_hashed_then_verified_again_as_it_is_sent(
     assert shelf.repair("m", [model], progress=False).ok
     assert sent == [model / "weights.bin"]  # the path: uploaded through the verifying reader
     assert shelf.verify("m", progress=False).ok
+
+
+def test_each_file_under_the_folders_is_hashed_once_whatever_it_could_be(
+    shelf: Shelf, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelshelf import _repair
+
+    (model / "twin.bin").write_bytes(os.urandom(3000))  # two blobs of one size
+    manifest = shelf.push(model, "m", progress=False)
+    for path in ("weights.bin", "twin.bin"):
+        corrupt(shelf, blob_of(manifest, path))
+    decoys = tmp_path / "decoys"
+    decoys.mkdir()
+    for name in ("a.dat", "b.dat", "c.dat"):
+        (decoys / name).write_bytes(os.urandom(3000))
+    hashed: list[int] = []
+    real = _repair.HashedBytes
+
+    def counting(data: bytes) -> object:
+        hashed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(_repair, "HashedBytes", counting)
+    report = shelf.repair("m", [decoys], progress=False)
+    assert len(report.broken) == 2 and len(hashed) == 3  # not 6: one hash per file
+    assert all("3 other file(s) of its size" in r.tried[-1] for r in report.broken)
