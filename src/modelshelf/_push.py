@@ -1,7 +1,7 @@
 """A push: hash the files, pick the version, upload missing blobs, commit the manifest.
 
 With ``if_changed``, the files are hashed first and compared with the latest version in scope
-(:mod:`modelshelf._same_content`): when they and the sections are the same, nothing is uploaded
+(:mod:`modelshelf._push_compare`): when they and the sections are the same, nothing is uploaded
 or written and that version is returned. Every push says which version it repeats, if any.
 """
 
@@ -301,10 +301,10 @@ def push_version(
         # NAME:2 of an asset of 2-part versions: compare with the latest 2.x, else the next 2.x
         # (without if_changed it stays refused as ambiguous: NAME:2.N says which).
         version, within = None, version
-    if within is not None and existing and existing[0].depth <= within.depth:
+    if within is not None and existing and existing[0].depth < 2:
         raise InvalidInputError(
-            f"{name} uses {existing[0].depth}-part versions (newest {existing[0]}), which have"
-            f" no versions under {within}; push as {name}:{'.'.join(['N'] * existing[0].depth)}"
+            f"{name} uses 1-part versions (newest {existing[0]}), which have no minor versions;"
+            f" push as {name}:N"
         )
     extra = dict(sections or {})
     # The version this push may repeat: read before hashing, so a different listing, size or

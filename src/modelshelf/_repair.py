@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import _upload
-from modelshelf._housekeeping import BlobFault, verify_version
+from modelshelf._housekeeping import BlobFault, VerifyReport, verify_version
 from modelshelf._progress import Progress, ProgressTask
 from modelshelf._verified_upload import HashedBytes
+from modelshelf.backends.base import without_password
 from modelshelf.cache import Cache
 from modelshelf.constants import CHUNK_SIZE
 from modelshelf.errors import IntegrityError, ObjectNotFoundError, SourcePathError
@@ -169,7 +170,7 @@ def repair_version(
     return report
 
 
-def _counts(verified: Any) -> tuple[str, str, int, int, int]:
+def _counts(verified: VerifyReport) -> tuple[str, str, int, int, int]:
     return verified.name, verified.version, verified.files, verified.blobs, verified.size
 
 
@@ -193,7 +194,7 @@ class _Finder:
         self.tried.setdefault(sha256, []).append(why)
 
     def from_quarantine(self, fault: BlobFault, run: str) -> str | None:
-        where = f"{self.store.url}/gc/{run}/"
+        where = f"{without_password(self.store.url)}/gc/{run}/"  # shown and printed
         try:
             self.store.restore_blob(fault.sha256, run, fault.size)  # verified as it is copied
         except (IntegrityError, ObjectNotFoundError) as exc:
