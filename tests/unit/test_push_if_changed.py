@@ -355,3 +355,13 @@ def test_register_model_if_changed(tmp_path: Path) -> None:
     )
     assert changed.version == "1.1"
     assert Shelf(url).versions("demo/linear") == ["1.1", "1.0"]
+
+
+def test_an_engine_helper_takes_if_changed(tmp_path: Path) -> None:
+    from modelshelf.models.engines.pickle import register_pickle_model
+
+    url = (tmp_path / "models").as_uri()
+    first = register_pickle_model("demo/pk", {"w": [1.0, 2.0]}, store=url)
+    assert register_pickle_model("demo/pk", {"w": [1.0, 2.0]}, store=url, if_changed=True) == first
+    changed = register_pickle_model("demo/pk", {"w": [1.0, 3.0]}, store=url, if_changed=True)
+    assert changed.version == "1.1"

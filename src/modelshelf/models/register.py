@@ -75,6 +75,9 @@ def register_model(
             that take the place of the runner's methods when loaded (the engine helpers set it).
         if_changed: when the saved files, artifacts and model section equal those of the
             latest version in scope, return that version and write nothing (``Shelf.push``).
+            The saved bytes are compared: a format whose archive differs from one save to the
+            next (skops names entries by object id; TorchScript holds a random id) makes a
+            new version each time.
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section.
