@@ -286,3 +286,25 @@ def test_each_file_under_the_folders_is_hashed_once_whatever_it_could_be(
     report = shelf.repair("m", [decoys], progress=False)
     assert len(report.broken) == 2 and len(hashed) == 3  # not 6: one hash per file
     assert all("3 other file(s) of its size" in r.tried[-1] for r in report.broken)
+
+
+def test_a_manifest_that_lies_about_a_size_never_gets_a_good_blob_replaced(
+    shelf: Shelf, backend: Counting, model: Path, tmp_path: Path
+) -> None:
+    manifest = shelf.push(model, "m", progress=False)
+    weights = blob_of(manifest, "weights.bin")
+    doc = json.loads(manifest.to_json())
+    doc["version"] = "1.1"
+    for entry in doc["files"]:
+        if entry["path"] == "weights.bin":
+            entry["size"] = 2999  # a hostile writer's manifest: the blob looks truncated
+    backend.inner.put("assets/m/versions/1.1.json", json.dumps(doc).encode(), mode="create")
+    (tmp_path / "short.bin").write_bytes((model / "weights.bin").read_bytes()[:2999])
+    backend.puts = []
+    report = shelf.repair("m:1.1", [model, tmp_path], progress=False)
+    (left,) = report.broken
+    assert left.fault.problem == "size" and backend.puts == []
+    assert (tmp_path / "store" / shelf.store.blob_key(weights)).read_bytes() == (
+        model / "weights.bin"
+    ).read_bytes()  # the good blob is as it was; 1.0 still verifies
+    assert shelf.verify("m:1.0", progress=False).ok
