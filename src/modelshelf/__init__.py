@@ -51,6 +51,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms);
 if TYPE_CHECKING:
     from modelshelf._gc import GcReport
     from modelshelf._housekeeping import BlobFault, VerifyReport
+    from modelshelf._push import PushReport
+    from modelshelf._repair import BlobRepair, RepairReport
     from modelshelf._source import PushSource
     from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
     from modelshelf.cache import Cache
@@ -96,6 +98,7 @@ __all__ = [
     "AssetSpec",
     "Backend",
     "BlobFault",
+    "BlobRepair",
     "Cache",
     "CacheWriteError",
     "ConfigError",
@@ -125,8 +128,10 @@ __all__ = [
     "PathNotInVersionError",
     "PickleRunner",
     "PulledVersion",
+    "PushReport",
     "PushSource",
     "Removal",
+    "RepairReport",
     "RequirementsError",
     "Resolved",
     "Runner",
@@ -174,6 +179,8 @@ __all__ = [
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("GcReport",), "modelshelf._gc"),
     **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf._housekeeping"),
+    **dict.fromkeys(("PushReport",), "modelshelf._push"),
+    **dict.fromkeys(("BlobRepair", "RepairReport"), "modelshelf._repair"),
     **dict.fromkeys(("PushSource",), "modelshelf._source"),
     **dict.fromkeys(
         ("Backend", "ObjectMeta", "open_backend", "register_backend"), "modelshelf.backends"

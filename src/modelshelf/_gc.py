@@ -292,7 +292,7 @@ def _put_back(
             broken.update(users[sha])
             logger.warning(
                 "%s use%s blob %s, which gc could not put back from %s (%s); run"
-                " `modelshelf gc` again, or push or copy the same files again to repair it",
+                " `modelshelf gc` again, or `modelshelf repair SPEC --from DIR` to repair it",
                 ", ".join(users[sha]), "s" if len(users[sha]) == 1 else "",
                 sha, where, exc,
             )  # fmt: skip

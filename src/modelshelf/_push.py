@@ -1,4 +1,9 @@
-"""A push: hash the files, pick the version, upload missing blobs, commit the manifest."""
+"""A push: hash the files, pick the version, upload missing blobs, commit the manifest.
+
+With ``if_changed``, the files are hashed first and compared with the latest version in scope
+(:mod:`modelshelf._push_compare`): when they and the sections are the same, nothing is uploaded
+or written and that version is returned. Every push says which version it repeats, if any.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,21 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelshelf import _upload, trust
 from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
+from modelshelf._push_compare import (
+    candidate_of,
+    content_of,
+    content_of_manifest,
+    readable,
+    same_files,
+    same_listing,
+)
 from modelshelf._source import PushSource, SourceFile
 from modelshelf._verified_upload import HashedBytes
 from modelshelf.errors import (
@@ -28,10 +42,12 @@ from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import hash_file, run_concurrently
 
 __all__ = [
+    "PushReport",
     "check_push_args",
     "check_sections",
     "next_version",
     "push_files",
+    "push_version",
 ]
 
 logger = logging.getLogger("modelshelf")
@@ -44,6 +60,28 @@ _AUTO_VERSION_TRIES = 5
 MAX_SECTIONS_BYTES = trust.MAX_SECTIONS_BYTES
 MAX_SECTION_DEPTH = trust.MAX_SECTION_DEPTH
 _MAX_SECTION_NAME = 128
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What a push did.
+
+    Attributes:
+        manifest: the version pushed, or (``new_version`` False) the version that already held the
+            same content and sections, as stored (its own message, time and source).
+        new_version: a new version was committed; False when ``if_changed`` found it unchanged, in
+            which case nothing was uploaded or written (aliases aside).
+        same_as: the version in scope whose content and sections equal this push's, if any
+            (for a new version: the one it repeats).
+        aliases_moved: aliases moved to ``manifest`` (each a numbered record and an audit one).
+        aliases_kept: aliases that pointed at ``manifest`` already (nothing written for them).
+    """
+
+    manifest: Manifest
+    new_version: bool = True
+    same_as: str | None = None
+    aliases_moved: tuple[str, ...] = ()
+    aliases_kept: tuple[str, ...] = ()
 
 
 def next_version(existing: list[Version], *, major: bool, within: Version | None = None) -> Version:
@@ -214,8 +252,41 @@ def push_files(
     progress: Progress,
     sections: dict[str, Any] | None = None,
     within: Version | None = None,
+    if_changed: bool = False,
     recorded_source: dict[str, Any] | None = None,
 ) -> Manifest:
+    """:func:`push_version`, returning the manifest of the version pushed (or found unchanged)."""
+    return push_version(
+        store,
+        source,
+        name,
+        version,
+        message=message,
+        metadata=metadata,
+        major=major,
+        progress=progress,
+        sections=sections,
+        within=within,
+        if_changed=if_changed,
+        recorded_source=recorded_source,
+    ).manifest
+
+
+def push_version(
+    store: StoreLayout,
+    source: PushSource,
+    name: str,
+    version: Version | None,
+    *,
+    message: str,
+    metadata: dict[str, str],
+    major: bool,
+    progress: Progress,
+    sections: dict[str, Any] | None = None,
+    within: Version | None = None,
+    if_changed: bool = False,
+    recorded_source: dict[str, Any] | None = None,
+) -> PushReport:
     """Push ``source`` as ``name`` (``version`` or the next one); see :meth:`Shelf.push`.
 
     The caller has checked the arguments with :func:`check_push_args` and the ``sections``
@@ -223,6 +294,10 @@ def push_files(
     version, without ``version``) takes the next free minor version of that major.
     ``recorded_source`` is the manifest's ``source`` when the files' folder is not where they came
     from (``register_model`` saves them in a temporary folder); default ``source.describe()``.
+    ``if_changed``: when the files and sections equal those of the latest version in scope
+    (``version`` itself when it exists, else the latest of ``within``, else the latest), return
+    that version and write nothing; a ``version`` shorter than the asset's (``NAME:2`` of an
+    asset at ``1.4``) is then such a scope, and the next version in it when they differ.
     """
     if within is not None and (version is not None or major or within.depth != 1):
         raise InvalidInputError(
@@ -231,13 +306,32 @@ def push_files(
         )
     kind, files = source.collect()
     existing = store.taken_versions(name)
-    if version is not None:
-        _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
+    if if_changed and version is not None and existing and version.depth < existing[0].depth:
+        # NAME:2 of an asset of 2-part versions: compare with the latest 2.x, else the next 2.x
+        # (without if_changed it stays refused as ambiguous: NAME:2.N says which).
+        version, within = None, version
     if within is not None and existing and existing[0].depth < 2:
         raise InvalidInputError(
             f"{name} uses 1-part versions (newest {existing[0]}), which have no minor versions;"
             f" push as {name}:N"
         )
+    extra = dict(sections or {})
+    # The version this push may repeat: read before hashing, so a different listing, size or
+    # section decides "changed" without reading a byte of the files.
+    candidate = candidate_of(store, name, version, within, existing)
+    exact = version is None or (candidate is not None and candidate.version == str(version))
+    known: dict[str, str] = {}  # sha256 of files hashed while deciding, by path
+    if (
+        if_changed
+        and candidate is not None
+        and exact
+        and same_listing(candidate, kind, [(f.path, f.size) for f in files], metadata, extra)
+    ):
+        same, known = same_files(candidate, files, progress, source.label)
+        if same:  # nothing is uploaded, nothing written
+            return PushReport(candidate, new_version=False, same_as=candidate.version)
+    if version is not None:
+        _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
 
     total = sum(f.size for f in files)
     hashing = progress.task(f"hash {source.label}", total, len(files))
@@ -267,7 +361,9 @@ def push_files(
                 upload_missing(item, digest, content)
                 del content  # freed before the budget lets another file in
         else:
-            digest = hash_file(item.local, hashing)
+            digest = known.get(item.path) or hash_file(item.local, hashing)
+            if item.path in known:
+                hashing.advance(item.size)  # hashed while deciding: not read again here
             hashing.file_done()
             if item.changed():
                 raise SourcePathError(item.local, "it changed while being hashed; push again")
@@ -287,6 +383,9 @@ def push_files(
             uploaded.add(digest)
 
     entries = run_concurrently(push_one, files)
+    ours = content_of(kind, entries, metadata, extra)
+    repeats = candidate is not None and content_of_manifest(candidate) == ours
+    same_as = candidate.version if candidate is not None and repeats else None
     who = actor()
     source_info = source.describe() if recorded_source is None else recorded_source
     restore = _restorer(store, files)
@@ -303,11 +402,15 @@ def push_files(
             message=message,
             source=source_info,
             metadata=metadata,
-            extra=dict(sections or {}),
+            extra=extra,
         )
         try:
             commit_reusing(store, manifest, reused, restore)
         except VersionExistsError:
+            # A racing push took the number: if it pushed this very content, it is the answer.
+            racer = readable(store, name, str(chosen)) if if_changed else None
+            if racer is not None and content_of_manifest(racer) == ours:
+                return PushReport(racer, new_version=False, same_as=racer.version)
             if version is not None or attempt == _AUTO_VERSION_TRIES - 1:
                 raise
             logger.info("%s:%s was taken by a concurrent push; trying the next", name, chosen)
@@ -321,7 +424,7 @@ def push_files(
             files=len(entries),
             size=manifest.size,
         )
-        return manifest
+        return PushReport(manifest, new_version=True, same_as=same_as)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -292,7 +292,7 @@ class IntegrityError(ModelshelfError):
         super().__init__(
             f"integrity check failed for {path!r}{place}: expected sha256 {expected},"
             f" got {actual}. Nothing was placed in the cache. The copy in the store is damaged:"
-            f" delete that key and push the same files again to restore it."
+            f" `modelshelf repair SPEC --from DIR` uploads it again from the original file."
         )
 
 

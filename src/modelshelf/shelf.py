@@ -12,20 +12,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelshelf import constants
 from modelshelf._progress import Progress, make_progress
 from modelshelf._pull import fetch_and_link, heal_snapshot, select_entries, selection_root
+from modelshelf._shelf_care import ShelfCare
 from modelshelf._store_id import store_id
 from modelshelf._stores import merge_options, normalize_url, resolve_store
 from modelshelf.backends.base import Backend, without_password
 from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
-from modelshelf.constants import DEFAULT_GRACE
 from modelshelf.errors import (
+    AliasNotFoundError,
     AssetNotFoundError,
     InvalidInputError,
     ModelshelfError,
@@ -39,9 +40,7 @@ from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
 # Each operation imports what it needs when it runs: a pull of a cached version loads neither
 # the store layout, the transfer machinery, file locks, push nor maintenance (start-up time).
 if TYPE_CHECKING:
-    from modelshelf._copy import CopyReport
-    from modelshelf._gc import GcReport
-    from modelshelf._housekeeping import VerifyReport
+    from modelshelf._push import PushReport
     from modelshelf._source import PushSource
     from modelshelf.store import AliasRecord, Removal, Store
 
@@ -56,7 +55,7 @@ def _as_spec(spec: str | AssetSpec) -> AssetSpec:
     return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
 
 
-class Shelf:
+class Shelf(ShelfCare):
     """One store plus the local cache.
 
     Args:
@@ -133,6 +132,7 @@ class Shelf:
         aliases: Sequence[str] = (),
         progress: bool | Progress | None = None,
         sections: Mapping[str, Any] | None = None,
+        if_changed: bool = False,
     ) -> Manifest:
         """Upload a file or folder, or an explicit list of files, as a new, immutable version.
 
@@ -150,12 +150,17 @@ class Shelf:
             progress: show progress bars (default: when stderr is a terminal).
             sections: named JSON values recorded in the manifest (``Manifest.extra``), e.g.
                 ``{"model": {"engine": "torch"}}``; not a core key, 1 MiB of JSON in all.
+            if_changed: when the files (paths, sizes, sha256), metadata and sections equal
+                those of the latest version in scope (the version ``spec`` names, the latest
+                3.x for ``name:3``, else the latest), upload and write nothing and return that
+                version; ``aliases`` are still moved to it (see :meth:`push_report`). When
+                they differ, ``name:3`` pushes the next 3.x.
 
         Returns:
-            The committed manifest.
+            The committed manifest (with ``if_changed``, maybe the unchanged version's).
 
         Raises:
-            VersionExistsError: the explicit version exists already.
+            VersionExistsError: the explicit version exists already (with other content).
             SourcePathError: ``path`` is missing or empty, or holds what cannot be pushed.
             InvalidInputError: an argument is refused; nothing was written.
 
@@ -164,7 +169,40 @@ class Shelf:
             >>> # files = PushSource.from_files({"out/model.pt": "model.pt"})
             >>> # shelf.push(files, "nlp/sentiment", sections={"model": {"engine": "torch"}})
         """
-        from modelshelf._push import check_push_args, check_sections, push_files
+        return self.push_report(
+            path,
+            spec,
+            message=message,
+            metadata=metadata,
+            major=major,
+            aliases=aliases,
+            progress=progress,
+            sections=sections,
+            if_changed=if_changed,
+        ).manifest
+
+    def push_report(
+        self,
+        path: str | os.PathLike[str] | PushSource,
+        spec: str | AssetSpec,
+        *,
+        message: str = "",
+        metadata: dict[str, str] | None = None,
+        major: bool = False,
+        aliases: Sequence[str] = (),
+        progress: bool | Progress | None = None,
+        sections: Mapping[str, Any] | None = None,
+        if_changed: bool = False,
+    ) -> PushReport:
+        """:meth:`push`, saying what happened: created or unchanged, which version it repeats
+        (``same_as``), and which aliases moved.
+
+        An alias given is moved to the returned version also when nothing changed: from the
+        version it was read at (compare-and-swap: a concurrent move fails this one with
+        AliasConflictError) and audited like every move; one that points there already is
+        left as it is, so an unchanged push writes nothing at all.
+        """
+        from modelshelf._push import check_push_args, check_sections, push_version
         from modelshelf._source import PushSource
 
         target = _as_spec(spec)
@@ -182,7 +220,7 @@ class Shelf:
         )
         extra = check_sections(sections)
         with _progress(progress) as bar:
-            manifest = push_files(
+            report = push_version(
                 self.store,
                 path if isinstance(path, PushSource) else PushSource.from_path(path),
                 target.name,
@@ -192,9 +230,16 @@ class Shelf:
                 major=major,
                 progress=bar,
                 sections=extra,
+                if_changed=if_changed,
             )
-        move_aliases_after_push(self, manifest, wanted)
-        return manifest
+        return move_aliases_after_push(self, report, wanted)
+
+    def _alias_version(self, name: str, alias: str) -> str:
+        """Where ``name@alias`` points now (``""`` when unset), for a compare-and-swap move."""
+        try:
+            return self.store.read_alias(name, alias).version or ""
+        except AliasNotFoundError:
+            return ""
 
     def set_alias(
         self, spec: str | AssetSpec, version: str, *, expected: str | None = None
@@ -247,36 +292,6 @@ class Shelf:
         record = remove_alias(self.store, target, expected)
         self.cache.forget_ref(self.store_id, target.name, ref_key(target))
         return record
-
-    def verify(
-        self, spec: str | AssetSpec, *, quick: bool = False, progress: bool | Progress | None = None
-    ) -> VerifyReport:
-        """Check the store holds every blob of a version whole: by sha256, or sizes if ``quick``."""
-        from modelshelf._housekeeping import verify_version
-
-        target = _as_spec(spec)
-        manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
-        with _progress(progress) as bar:
-            return verify_version(
-                self.store, manifest, select_entries(target, manifest), quick=quick, progress=bar
-            )
-
-    def copy(
-        self, spec: str | AssetSpec, destination: str | Shelf, *, progress: bool | None = None
-    ) -> CopyReport:
-        """Copy a version with its manifest to another store (promote dev to prod); see _copy."""
-        from modelshelf._copy import copy_version
-
-        other = destination if isinstance(destination, Shelf) else Shelf(destination)
-        manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
-        with _progress(progress) as bar:
-            return copy_version(manifest, self.store, other.store, bar)
-
-    def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
-        """Delete blobs no live version references and older than ``grace``; see ``_gc``."""
-        from modelshelf._gc import collect_garbage
-
-        return collect_garbage(self.store, grace=grace, dry_run=dry_run)
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
@@ -469,13 +484,27 @@ def _progress(progress: bool | Progress | None) -> Progress:
     return progress if isinstance(progress, Progress) else make_progress(progress)
 
 
-def move_aliases_after_push(shelf: Shelf, manifest: Manifest, aliases: Sequence[str]) -> None:
-    """Point each alias (checked by ``check_push_args`` before the push) at the new version,
-    audited; a failure says the version exists and how to move the alias rather than push again.
-    Shared by :meth:`Shelf.push` and ``register_model``."""
+def move_aliases_after_push(shelf: Shelf, report: PushReport, aliases: Sequence[str]) -> PushReport:
+    """Point each alias (checked by ``check_push_args`` before the push) at the version pushed,
+    audited, and say which moved; shared by :meth:`Shelf.push_report` and ``register_model``.
+
+    After a new version the alias moves, last writer wins, as always. When the push found its
+    content unchanged, the alias moves from the version it was read at (compare-and-swap: a
+    concurrent move fails this one with AliasConflictError), and one that points there already
+    is left as it is, so an unchanged push writes nothing at all. A failure says the version
+    exists and how to move the alias rather than push again.
+    """
+    manifest = report.manifest
+    moved: list[str] = []
     for alias in aliases:
+        expected = None
+        if not report.new_version:
+            expected = shelf._alias_version(manifest.name, alias)
+            if expected == manifest.version:
+                continue
         try:
-            shelf.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version)
+            shelf.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version,
+                            expected=expected)  # fmt: skip
         except ModelshelfError:
             name, version = manifest.name, manifest.version
             logger.warning(
@@ -484,6 +513,9 @@ def move_aliases_after_push(shelf: Shelf, manifest: Manifest, aliases: Sequence[
                 name, version, alias, name, alias, version,
             )  # fmt: skip
             raise
+        moved.append(alias)
+    kept = tuple(a for a in aliases if a not in moved)
+    return replace(report, aliases_moved=tuple(moved), aliases_kept=kept)
 
 
 def push(

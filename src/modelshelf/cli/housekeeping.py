@@ -45,8 +45,11 @@ def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: boo
             f" {len(report.faults)} bad file(s)" + ("" if report.faults else ", all good"),
             quiet and not report.faults,
         )
-        if report.faults:
-            status("  repair: push the same files again; the store then holds them whole")
+        if report.faults:  # a push reuses a blob present at its size: it cannot mend one
+            status(
+                f"  repair: `modelshelf repair {report.name}:{report.version} --from DIR`"
+                " (DIR: a folder holding the original files; the cache is tried too)"
+            )
     if report.faults:
         ctx.exit(1)
 

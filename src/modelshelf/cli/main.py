@@ -30,6 +30,7 @@ COMMANDS = {
     "predict": "modelshelf.cli.predict:predict",
     "pull": "modelshelf.cli.pull:pull",
     "push": "modelshelf.cli.push:push",
+    "repair": "modelshelf.cli.repair:repair",
     "rm": "modelshelf.cli.housekeeping:remove",
     "serve": "modelshelf.cli.serve:serve",
     "show": "modelshelf.cli.inspect:show",

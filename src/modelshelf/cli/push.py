@@ -20,6 +20,7 @@ EXAMPLES = [
     "modelshelf push ./model nlp/sentiment --major    # 1.4 -> 2.0",
     "modelshelf push ./model nlp/sentiment:3.0        # explicit; fails if 3.0 exists",
     "modelshelf push ./model nlp/sentiment -a staging # and point @staging at it",
+    "modelshelf push ./model nlp/sentiment --if-changed -a staging   # idempotent, for CI",
     "modelshelf push model.onnx vision/detector -m 'retrained' --meta dataset=coco-2017",
 ]
 
@@ -46,6 +47,10 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--major", is_flag=True, help="Start the next major version (1.4 -> 2.0).")
 @click.option("--alias", "-a", "aliases", multiple=True, metavar="ALIAS",
               help="Then point NAME@ALIAS at the new version; repeatable.")  # fmt: skip
+@click.option("--if-changed", is_flag=True,
+              help="Push only if the files, metadata or sections differ from the latest version"
+              " (of NAME:MAJOR, or NAME:VERSION itself); else print that version, upload"
+              " nothing, and still point -a aliases at it.")  # fmt: skip
 @json_option
 @quiet_option
 @click.pass_context
@@ -57,13 +62,18 @@ def push(
     meta: tuple[str, ...],
     major: bool,
     aliases: tuple[str, ...],
+    if_changed: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Push PATH (a file or folder) as a new version of SPEC (NAME or NAME:VERSION)."""
+    """Push PATH (a file or folder) as a new version of SPEC (NAME, NAME:MAJOR or NAME:VERSION).
+
+    With --if-changed, a push whose files and sections equal the latest version's creates
+    nothing; without it a new version is made, and the output says which one it repeats.
+    """
     shelf = shelf_from(ctx)
     # Shelf.push checks every argument (aliases included) before it writes anything.
-    manifest = shelf.push(
+    report = shelf.push_report(
         path,
         spec,
         message=message,
@@ -71,21 +81,36 @@ def push(
         major=major,
         aliases=aliases,
         progress=show_progress(quiet, as_json),
+        if_changed=if_changed,
     )
+    manifest = report.manifest
     aliases = tuple(dict.fromkeys(aliases))
+    what = f"{manifest.name}:{manifest.version}"
     if as_json:
         emit_json(
             {
-                "spec": f"{manifest.name}:{manifest.version}",
+                "spec": what,
                 "store": shelf.url,
                 "aliases": list(aliases),
+                "new_version": report.new_version,
+                "same_as": report.same_as,
+                "aliases_moved": list(report.aliases_moved),
+                "aliases_kept": list(report.aliases_kept),
                 **manifest.to_dict(),
             }
         )
         return
-    status(
-        f"pushed {len(manifest.files)} files ({human_size(manifest.size)}) to {shelf.url}", quiet
-    )
-    for alias in aliases:
+    if not report.new_version:
+        status(f"unchanged: {what} holds the same files and sections; nothing pushed", quiet)
+    else:
+        same = f" (same content as {manifest.name}:{report.same_as})" if report.same_as else ""
+        status(
+            f"pushed {len(manifest.files)} files ({human_size(manifest.size)}) to {shelf.url}"
+            + same,
+            quiet,
+        )
+    for alias in report.aliases_moved:
         status(f"{manifest.name}@{alias} -> {manifest.version}", quiet)
-    click.echo(f"{manifest.name}:{manifest.version}")
+    for alias in report.aliases_kept:
+        status(f"{manifest.name}@{alias} is at {manifest.version} already", quiet)
+    click.echo(what)

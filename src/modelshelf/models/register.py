@@ -20,7 +20,7 @@ from typing import Any
 
 from modelshelf import trust
 from modelshelf._progress import make_progress
-from modelshelf._push import check_push_args, check_sections, push_files
+from modelshelf._push import check_push_args, check_sections, push_version
 from modelshelf._source import PushSource, collect_files, git_source
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
@@ -61,6 +61,7 @@ def register_model(
     message: str = "",
     aliases: Sequence[str] = (),
     input_example: Any = None,
+    if_changed: bool = False,
 ) -> Manifest:
     """Push a model as a new version of ``name``, with its runner recorded by import path.
 
@@ -92,6 +93,11 @@ def register_model(
             a dict of arrays, a DataFrame, a tensor, text): its names, datatypes and shapes
             and those of one prediction on it are recorded as the model's signature
             (:mod:`modelshelf.models.signature`). An ONNX graph run as it is describes itself.
+        if_changed: when the saved files, artifacts and model section equal those of the
+            latest version in scope, return that version and write nothing (``Shelf.push``).
+            The saved bytes are compared: a format whose archive differs from one save to the
+            next (skops names entries by object id; TorchScript holds a random id) makes a
+            new version each time.
 
     Returns:
         The committed manifest; ``manifest.extra["model"]`` is the model section, and
@@ -177,7 +183,7 @@ def register_model(
         )
         extra = check_sections({SECTION: section})
         with make_progress(progress) as bar:
-            manifest = push_files(
+            report = push_version(
                 shelf.store,
                 PushSource.from_files(pairs),
                 name,
@@ -189,9 +195,9 @@ def register_model(
                 sections=extra,
                 within=within,
                 recorded_source=recorded_source,
+                if_changed=if_changed,
             )
-    move_aliases_after_push(shelf, manifest, wanted)
-    return manifest
+    return move_aliases_after_push(shelf, report, wanted).manifest
 
 
 def _working_folder_source() -> dict[str, Any]:

@@ -1,0 +1,157 @@
+"""What an idempotent push (``if_changed``) compares, and the version it compares with.
+
+A version's *content* is its kind, its files (path, size, sha256) and everything the user gave
+to describe it: metadata and the named sections (``Manifest.extra``: the model section, ...).
+What describes the push instead (the message, the source folder and its git commit, the time,
+the author) differs from one run of a pipeline to the next and never counts.
+
+The version compared with is read from the store: outside input. One that cannot be read or
+does not pass the trust checks is never "the same" as anything; the push then creates a version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from modelshelf._progress import Progress
+from modelshelf._source import SourceFile
+from modelshelf.errors import (
+    InvalidManifestError,
+    ObjectNotFoundError,
+    SourcePathError,
+    VersionNotFoundError,
+)
+from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.spec import Version
+from modelshelf.store_api import StoreLayout
+from modelshelf.transfer import hash_file, run_concurrently
+
+__all__ = [
+    "Content",
+    "candidate_of",
+    "content_of",
+    "content_of_manifest",
+    "readable",
+    "same_files",
+    "same_listing",
+]
+
+logger = logging.getLogger("modelshelf")
+
+Content = tuple[str, tuple[tuple[str, int, str], ...], Any, Any]
+"""``(kind, ((path, size, sha256), ...) sorted, metadata, sections)``, comparable with ``==``."""
+
+
+def content_of(
+    kind: str, files: Iterable[FileEntry], metadata: Mapping[str, str], extra: Mapping[str, Any]
+) -> Content:
+    """The content of a push about to be a version, as one comparable value.
+
+    ``metadata`` and ``extra`` compare as JSON values: a stored manifest's sections are decoded
+    JSON and a push's are checked JSON copies (``_push.check_sections``), so the two compare
+    equal exactly when they would be written the same.
+    """
+    listing = tuple(sorted((f.path, f.size, f.sha256) for f in files))
+    return kind, listing, dict(metadata), dict(extra)
+
+
+def content_of_manifest(manifest: Manifest) -> Content:
+    """The content of a committed version (see :func:`content_of`)."""
+    return content_of(manifest.kind, manifest.files, manifest.metadata, manifest.extra)
+
+
+def same_listing(
+    manifest: Manifest,
+    kind: str,
+    sized: Iterable[tuple[str, int]],
+    metadata: Mapping[str, str],
+    extra: Mapping[str, Any],
+) -> bool:
+    """Whether ``manifest`` may hold this push, known before anything is hashed: the same
+    kind, paths, sizes, metadata and sections (only the files' sha256 is left to compare)."""
+    theirs = sorted((f.path, f.size) for f in manifest.files)
+    return (
+        manifest.kind == kind
+        and sorted(sized) == theirs
+        and dict(manifest.metadata) == dict(metadata)
+        and dict(manifest.extra) == dict(extra)
+    )
+
+
+def candidate_of(
+    store: StoreLayout,
+    name: str,
+    version: Version | None,
+    within: Version | None,
+    existing: list[Version],
+) -> Manifest | None:
+    """The version a push compares with: ``version`` itself when it was committed, else the
+    newest live version (of ``within``, when given); ``None`` when there is none or it cannot
+    be read.
+
+    Args:
+        existing: every version number taken (``taken_versions``), newest first.
+    """
+    if version is not None and version in existing:
+        return readable(store, name, str(version))
+    scope = [v for v in existing if within is None or within.matches(v)]
+    if not scope:
+        return None
+    try:
+        return readable(store, name, str(scope[0]), removed_too=True)
+    except VersionNotFoundError:  # the newest was removed: the live ones need a listing
+        live = [v for v in store.versions(name) if within is None or within.matches(v)]
+        return readable(store, name, str(live[0])) if live else None
+
+
+def readable(
+    store: StoreLayout, name: str, version: str, *, removed_too: bool = False
+) -> Manifest | None:
+    """The manifest of ``name:version``, or ``None`` when it is absent, removed (raised with
+    ``removed_too``) or damaged (with a warning: such a version is never the same as a push).
+    """
+    try:
+        return store.read_manifest(name, version)
+    except VersionNotFoundError:
+        if removed_too:
+            raise
+        return None
+    except ObjectNotFoundError:
+        return None
+    except InvalidManifestError as exc:
+        logger.warning(
+            "%s:%s cannot be compared with this push (%s); pushing a new version",
+            name, version, exc,
+        )  # fmt: skip
+        return None
+
+
+def same_files(
+    candidate: Manifest, files: list[SourceFile], progress: Progress, label: str
+) -> tuple[bool, dict[str, str]]:
+    """Hash the files, whose paths and sizes match ``candidate``'s: whether every sha256
+    matches too, and the digests found by path. Hashing stops at the first difference."""
+    wanted = {f.path: f.sha256 for f in candidate.files}
+    task = progress.task(f"compare {label}", sum(f.size for f in files), len(files))
+    differs = threading.Event()
+    known: dict[str, str] = {}
+
+    def one(item: SourceFile) -> None:
+        if differs.is_set():
+            return
+        try:
+            digest = hash_file(item.local, task)
+        except OSError as exc:
+            raise SourcePathError(item.local, f"cannot read it ({exc.strerror})") from exc
+        task.file_done()
+        if item.changed():
+            raise SourcePathError(item.local, "it changed while being hashed; push again")
+        known[item.path] = digest
+        if digest != wanted.get(item.path):
+            differs.set()
+
+    run_concurrently(one, files)
+    return not differs.is_set(), known
