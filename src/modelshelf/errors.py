@@ -39,9 +39,14 @@ ModelshelfError
 
 from __future__ import annotations
 
+from typing import Self
+
 from modelshelf._secrets import without_secrets
 
 __all__ = [
+    "FOR_CLI",
+    "FOR_PYTHON",
+    "OPTIONS",
     "AliasConflictError",
     "AliasNotFoundError",
     "AssetNotFoundError",
@@ -75,16 +80,57 @@ __all__ = [
 ]
 
 
+#: The arguments an error may name as the next step, as each face spells them: keyword ->
+#: (the Python API's words, the command line's words). The one place that knows both: an error
+#: keeps ``{keyword}`` in its :attr:`ModelshelfError.fix`, ``str()`` shows the Python words and
+#: the CLI's error printer the flag (``render(FOR_CLI)``).
+OPTIONS: dict[str, tuple[str, str]] = {
+    "trust": ("trust=True", "--trust"),
+    "anonymous": ("anonymous=True", "--anonymous"),
+    "aliases": ("aliases=[...]", "-a ALIAS"),
+    "overwrite": ("overwrite=True", "--overwrite"),
+    "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
+    # No flag takes a loader: the CLI names the Python call that does.
+    "loader": (
+        "loader='package.module:function'",
+        "load_model(..., loader='package.module:function')",
+    ),
+}
+FOR_PYTHON, FOR_CLI = 0, 1
+"""Which words of :data:`OPTIONS` :meth:`ModelshelfError.render` uses."""
+
+
 class ModelshelfError(Exception):
     """Base class of every error raised by modelshelf.
 
     Its text never shows a secret: whatever a message quotes (a URL with its password, a
     ``sig=`` parameter, a backend's own error text) is cut by
     :func:`modelshelf._secrets.without_secrets` here, the one place every error passes through.
+
+    Attributes:
+        fix: the next step when it is an argument, appended to the message: our own words
+            with a ``{keyword}`` field per argument (a key of :data:`OPTIONS`), never outside
+            text (that goes in the message). Empty when the message says it all.
     """
 
+    fix: str = ""
+
+    def with_fix(self, fix: str) -> Self:
+        """Append the next step ``fix`` (see :attr:`fix`), e.g.
+        ``TrustRequiredError("x.pkl runs code").with_fix("; pass {trust}")``; returns self."""
+        self.fix = fix
+        return self
+
+    def render(self, face: int = FOR_PYTHON) -> str:
+        """The message with its fix in the words of ``face`` (:data:`FOR_PYTHON` or
+        :data:`FOR_CLI`), secrets cut."""
+        text = super().__str__()
+        if self.fix:
+            text += self.fix.format_map({key: words[face] for key, words in OPTIONS.items()})
+        return without_secrets(text)
+
     def __str__(self) -> str:
-        return without_secrets(super().__str__())
+        return self.render(FOR_PYTHON)
 
 
 class InvalidSpecError(ModelshelfError, ValueError):

@@ -196,10 +196,9 @@ def load_model(
             raise NotAModelError(
                 f"{where} is not a registered model (its manifest has no 'model' section) and"
                 f" detection found no single model file in it ({exc.reason}); pull its files with"
-                f" `modelshelf pull {manifest.name}:{manifest.version}`, register it with a runner,"
-                f" or pass loader='package.module:function'{lines}"
-                f"\n  Formats tried: {', '.join(exc.tried)}."
-            ) from None
+                f" `modelshelf pull {manifest.name}:{manifest.version}` or register it with a"
+                f" runner{lines}\n  Formats tried: {', '.join(exc.tried)}."
+            ).with_fix("\n  Or load it with {loader}.") from None
         with _naming(where):
             return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
@@ -240,7 +239,10 @@ def _naming(where: str) -> Iterator[None]:
     try:
         yield
     except TrustRequiredError as exc:
-        raise TrustRequiredError(f"{where}: {exc}") from None
+        # The refusal's fix (trust=True, or --trust on the command line) goes along.
+        raise TrustRequiredError(f"{where}: {exc.args[0] if exc.args else exc}").with_fix(
+            exc.fix
+        ) from None
 
 
 def _with_runner(
@@ -331,9 +333,8 @@ def check_requirements(recorded: object, where: str, store: str) -> None:
         raise RequirementsError(
             f"{where} needs {len(problems)} requirement(s) this environment does not meet: "
             + "; ".join(problems)
-            + f". Install them (pip install {command}) or pass ignore_requirements=True"
-            " (--ignore-requirements)"
-        )
+            + f". Install them (pip install {command})"
+        ).with_fix(" or pass {ignore_requirements}")
 
 
 def import_runner(

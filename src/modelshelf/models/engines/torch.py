@@ -59,8 +59,8 @@ def _save(model: Any, folder: Path, pickled: bool) -> dict[str, str]:
             raise InvalidInputError(
                 f"torch.jit.script could not compile {type(model).__name__} ({exc}); pass a"
                 " traced module (torch.jit.trace(model, example)), its state_dict(), or"
-                " fmt='pickle' (loading it then needs trust=True)"
-            ) from None
+                " fmt='pickle'"
+            ).with_fix(" (loading it then needs {trust})") from None
     with _jit_quiet():
         torch.jit.save(model, str(folder / name))
     return {"file": name, "format": "torchscript"}
