@@ -243,8 +243,8 @@ class UserFolder:
         if refused:
             more = f" (and {len(refused) - 1} more paths)" if len(refused) > 1 else ""
             first = refused[0]  # its message, then its fix: --overwrite or overwrite=True
-            raise UserFolderRefusedError(f"{first.args[0]}{more}; nothing was written").with_fix(
-                first.fix
+            raise UserFolderRefusedError(f"{first.args[0]}{more}; nothing was written").fix_from(
+                first
             )
         return steps
 

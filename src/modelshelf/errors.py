@@ -39,6 +39,9 @@ ModelshelfError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from string import Formatter
+from types import MappingProxyType
 from typing import Self
 
 from modelshelf._secrets import without_secrets
@@ -83,13 +86,18 @@ __all__ = [
 #: The arguments an error may name as the next step, as each face spells them: keyword ->
 #: (the Python API's words, the command line's words). The one place that knows both: an error
 #: keeps ``{keyword}`` in its :attr:`ModelshelfError.fix`, ``str()`` shows the Python words and
-#: the CLI's error printer the flag (``render(FOR_CLI)``).
+#: the CLI's error printer the flag (``render(FOR_CLI)``). Words may hold a ``{value}`` given
+#: to :meth:`ModelshelfError.with_fix`.
 OPTIONS: dict[str, tuple[str, str]] = {
     "trust": ("trust=True", "--trust"),
     "anonymous": ("anonymous=True", "--anonymous"),
     "aliases": ("aliases=[...]", "-a ALIAS"),
     "overwrite": ("overwrite=True", "--overwrite"),
     "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
+    "allowed_hook_packages": (
+        "allowed_hook_packages=[{package!r}]",
+        "--allow-hook-package {package}",
+    ),
     # No flag takes a loader: the CLI names the Python call that does.
     "loader": (
         "loader='package.module:function'",
@@ -110,23 +118,36 @@ class ModelshelfError(Exception):
     Attributes:
         fix: the next step when it is an argument, appended to the message: our own words
             with a ``{keyword}`` field per argument (a key of :data:`OPTIONS`), never outside
-            text (that goes in the message). Empty when the message says it all.
+            text, which goes in the message or in :attr:`fix_values`. Empty when the message
+            says it all.
+        fix_values: the values of the other fields of :attr:`fix` and of the words it names
+            (``package`` for ``allowed_hook_packages``); inserted as they are, never parsed.
     """
 
     fix: str = ""
+    fix_values: Mapping[str, str] = MappingProxyType({})
 
-    def with_fix(self, fix: str) -> Self:
+    def with_fix(self, fix: str, **values: str) -> Self:
         """Append the next step ``fix`` (see :attr:`fix`), e.g.
         ``TrustRequiredError("x.pkl runs code").with_fix("; pass {trust}")``; returns self."""
-        self.fix = fix
+        self.fix, self.fix_values = fix, MappingProxyType(dict(values))
         return self
+
+    def fix_from(self, other: ModelshelfError) -> Self:
+        """Carry ``other``'s fix over to this error, which says ``other``'s message again."""
+        return self.with_fix(other.fix, **other.fix_values)
 
     def render(self, face: int = FOR_PYTHON) -> str:
         """The message with its fix in the words of ``face`` (:data:`FOR_PYTHON` or
         :data:`FOR_CLI`), secrets cut."""
         text = super().__str__()
         if self.fix:
-            text += self.fix.format_map({key: words[face] for key, words in OPTIONS.items()})
+            named = {field for _, field, _, _ in Formatter().parse(self.fix) if field}
+            words = {
+                key: OPTIONS[key][face].format_map(self.fix_values)
+                for key in named & OPTIONS.keys()
+            }
+            text += self.fix.format_map({**self.fix_values, **words})
         return without_secrets(text)
 
     def __str__(self) -> str:

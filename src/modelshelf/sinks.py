@@ -179,7 +179,7 @@ class FileSystemDownloader:
             ) as folder:
                 step = self._write(folder, pulled)
         except UserFolderRefusedError as exc:
-            raise ExportError(exc.args[0], sink=repr(self)).with_fix(exc.fix) from None
+            raise ExportError(exc.args[0], sink=repr(self)).fix_from(exc) from None
         return str(step.path)
 
     @staticmethod
@@ -367,7 +367,7 @@ def _instantiate(text: str) -> Downloader:
             "a class or function",
         )
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"--to {text}: {exc}") from None
+        raise InvalidInputError(f"--to {text}: {exc.args[0]}").fix_from(exc) from None
     return _created(target, f"--to {text}", qualname)
 
 

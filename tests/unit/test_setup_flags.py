@@ -39,19 +39,24 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def cli_names(err: str, option: str) -> None:
+def words(option: str, package: str = "") -> tuple[str, str]:
+    python, flag = OPTIONS[option]
+    return python.format(package=package), flag.format(package=package)
+
+
+def cli_names(err: str, option: str, package: str = "") -> None:
     """``err`` (a CLI error) names ``option``'s flag and none of the Python keywords."""
-    flag = OPTIONS[option][1]
+    flag = words(option, package)[1]
     assert err.startswith("error: "), err
     assert flag in err, err
-    for keyword, _ in OPTIONS.values():
+    for keyword in (python.partition("=")[0] + "=" for python, _ in OPTIONS.values()):
         assert keyword not in err.replace(flag, ""), err  # loader's words hold its keyword
     assert "{" + option + "}" not in err  # no field left unfilled
 
 
-def python_names(message: str, option: str) -> None:
+def python_names(message: str, option: str, package: str = "") -> None:
     """``message`` (``str()`` of an error from the API) names the keyword and not the flag."""
-    python, flag = OPTIONS[option]
+    python, flag = words(option, package)
     assert python in message, message
     assert flag not in message, message
     assert "{" + option + "}" not in message
@@ -77,8 +82,8 @@ def pushed(tmp_path: Path) -> Shelf:
 def test_each_option_renders_as_the_keyword_in_python_and_the_flag_on_the_cli(
     option: str,
 ) -> None:
-    error = TrustRequiredError("x.pkl runs code").with_fix(f"; pass {{{option}}}")
-    python, flag = OPTIONS[option]
+    error = TrustRequiredError("x.pkl runs code").with_fix(f"; pass {{{option}}}", package="pkg")
+    python, flag = (words.format(package="pkg") for words in OPTIONS[option])
     assert str(error) == f"x.pkl runs code; pass {python}"
     assert error.render(FOR_PYTHON) == str(error)
     assert error.render(FOR_CLI) == f"x.pkl runs code; pass {flag}"
@@ -97,7 +102,7 @@ def test_outside_text_in_the_message_is_never_formatted(text: str) -> None:
 def test_no_raise_in_the_sources_spells_a_keyword_itself() -> None:
     # Every keyword named as a fix goes through with_fix; a literal "trust=True" in a raise
     # would reach the command line as it is (the defect of issue 21, CLI 8).
-    keywords = [python for python, _ in OPTIONS.values()]
+    keywords = [python.partition("=")[0] + "=" for python, _ in OPTIONS.values()]
     found = []
     for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -260,3 +265,21 @@ def test_az_without_credentials_names_anonymous_as_each_face_spells_it(
     with pytest.raises(modelshelf.StoreAuthError) as caught:
         open_backend("az://models/team", account_name="acme")
     python_names(str(caught.value), "anonymous")
+
+
+def test_a_runner_from_a_package_not_allowed_names_the_allowing_option_as_each_face_spells_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register_model("demo/linear", mfx.LinearRunner, {"x": 2.0, "bias": 1.0})
+    monkeypatch.delenv("MODELSHELF_ALLOWED_HOOK_PACKAGES")  # tests is allowed by conftest
+    data = tmp_path / "x.json"
+    data.write_text('[{"x": 1}]')
+    code, err = run(capsys, "predict", "demo/linear", "--input", str(data))
+    assert code == 1 and "MODELSHELF_ALLOWED_HOOK_PACKAGES=tests or" in err
+    cli_names(err, "allowed_hook_packages", "tests")
+    with pytest.raises(modelshelf.UntrustedStoreDataError) as caught:
+        load_model("demo/linear")
+    python_names(str(caught.value), "allowed_hook_packages", "tests")
+    assert "allowed_hook_packages=['tests']" in str(caught.value)
+    assert run(capsys, "predict", "demo/linear", "--input", str(data), "-q",
+               "--allow-hook-package", "tests") == (0, "")  # fmt: skip

@@ -240,8 +240,8 @@ def _naming(where: str) -> Iterator[None]:
         yield
     except TrustRequiredError as exc:
         # The refusal's fix (trust=True, or --trust on the command line) goes along.
-        raise TrustRequiredError(f"{where}: {exc.args[0] if exc.args else exc}").with_fix(
-            exc.fix
+        raise TrustRequiredError(f"{where}: {exc.args[0] if exc.args else exc}").fix_from(
+            exc
         ) from None
 
 
@@ -289,7 +289,7 @@ def _custom(
             loader, "the loader", expect="a function", from_store=False, cache_root=cache_root
         )
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"{where}: {exc}") from None
+        raise InvalidInputError(f"{where}: {exc.args[0]}").fix_from(exc) from None
     if not callable(function) or isinstance(function, type):
         raise InvalidInputError(f"{where}: the loader {trust.show(loader)} is not a function")
     model = function(path)
@@ -425,8 +425,8 @@ def _import_installed(
             runner_module=runner_module,
             cache_root=cache_root,
         )
-    except _imports.ImportRefusedError as exc:
-        raise _untrusted(where, str(exc), store) from None
+    except _imports.ImportRefusedError as exc:  # its fix (allow the package) goes along
+        raise _untrusted(where, exc.args[0], store).fix_from(exc) from None
 
 
 def _props(recorded: object, where: str, store: str) -> dict[str, str] | None:
