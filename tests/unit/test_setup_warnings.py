@@ -68,6 +68,15 @@ def test_the_cli_prints_one_warning_line_for_a_missing_config_file(
     assert line.startswith(f"warning: MODELSHELF_CONFIG={str(missing_config)!r} names a file")
 
 
+def test_modelshelf_config_says_it_in_its_output_and_does_not_warn_again(
+    missing_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "config")
+    assert code == 0 and err == ""
+    assert f"config file: {missing_config} (does not exist)" in out
+    assert "chosen by MODELSHELF_CONFIG" in out
+
+
 def test_a_store_name_with_a_missing_config_file_warns_then_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
