@@ -108,6 +108,14 @@ FOR_PYTHON, FOR_CLI = 0, 1
 """Which words of :data:`OPTIONS` :meth:`ModelshelfError.render` uses."""
 
 
+class _Fields(dict[str, str]):
+    """Format values where a field nobody filled stays as written: an error must print even
+    if its fix names a field it was not given (``str()`` never raises)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 class ModelshelfError(Exception):
     """Base class of every error raised by modelshelf.
 
@@ -130,7 +138,7 @@ class ModelshelfError(Exception):
     def with_fix(self, fix: str, **values: str) -> Self:
         """Append the next step ``fix`` (see :attr:`fix`), e.g.
         ``TrustRequiredError("x.pkl runs code").with_fix("; pass {trust}")``; returns self."""
-        self.fix, self.fix_values = fix, MappingProxyType(dict(values))
+        self.fix, self.fix_values = fix, dict(values)  # a dict: the error still pickles
         return self
 
     def fix_from(self, other: ModelshelfError) -> Self:
@@ -143,11 +151,9 @@ class ModelshelfError(Exception):
         text = super().__str__()
         if self.fix:
             named = {field for _, field, _, _ in Formatter().parse(self.fix) if field}
-            words = {
-                key: OPTIONS[key][face].format_map(self.fix_values)
-                for key in named & OPTIONS.keys()
-            }
-            text += self.fix.format_map({**self.fix_values, **words})
+            values = _Fields(self.fix_values)
+            words = {key: OPTIONS[key][face].format_map(values) for key in named & OPTIONS.keys()}
+            text += self.fix.format_map(_Fields({**self.fix_values, **words}))
         return without_secrets(text)
 
     def __str__(self) -> str:

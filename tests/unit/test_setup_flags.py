@@ -99,6 +99,15 @@ def test_outside_text_in_the_message_is_never_formatted(text: str) -> None:
     assert error.render(FOR_CLI) == f"{text}; pass --trust"
 
 
+def test_an_error_with_a_fix_pickles_and_always_prints() -> None:
+    error = TrustRequiredError("x").with_fix("; {allowed_hook_packages}", package="pkg")
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == "x; allowed_hook_packages=['pkg']"
+    assert again.render(FOR_CLI) == "x; --allow-hook-package pkg"
+    # A field nobody filled stays as written rather than str() raising.
+    assert str(TrustRequiredError("y").with_fix("; {nope}")) == "y; {nope}"
+
+
 def test_no_raise_in_the_sources_spells_a_keyword_itself() -> None:
     # Every keyword named as a fix goes through with_fix; a literal "trust=True" in a raise
     # would reach the command line as it is (the defect of issue 21, CLI 8).

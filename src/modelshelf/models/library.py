@@ -320,7 +320,7 @@ def _warn_unused_overrides(
     for name, path in overrides.items():
         if name in assets:
             continue
-        known = ", ".join(sorted(assets)[:20]) or "none"
+        known = ", ".join(sorted(assets)[:20]) + (", ..." if len(assets) > 20 else "") or "none"
         message = (
             f"MODELSHELF_ASSET_OVERRIDES entry {show(f'{name}={path}', 200)} names no asset of"
             f" this ModelLibrary's configurations (their assets: {known}), so it overrides"
