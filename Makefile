@@ -4,12 +4,29 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-serve bench-mirror clean venv kserve-venv azurite
+# torch comes with the test extra (make test, make bench). PyPI's torch 2.13.0 for Linux x86_64
+# is the CUDA build: it pulls several GB of nvidia-* packages. The CPU-only build lives on the
+# PyTorch index; name it to get that one instead (pip prefers 2.13.0+cpu over 2.13.0):
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (PIP_EXTRA_INDEX_URL=... in the environment does the same for any pip install.)
+TORCH_INDEX ?=
+TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_INDEX)))
+
+# The demo's own virtualenv: modelshelf and its server extra (the demo serves a model), nothing
+# else: no torch, scikit-learn, onnx or test tools, which the demo does not use.
+DEMO_VENV := .venv-demo
+DEMO_BIN  := $(DEMO_VENV)/bin
+
+.PHONY: demo demo-venv test lint typecheck unit bench bench-serve bench-mirror clean venv kserve-venv azurite
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[test]'
+	$(PIP) install $(TORCH_PIP) -e '.[test]'
+
+demo-venv:
+	test -x $(DEMO_BIN)/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/python -m pip --disable-pip-version-check -q install -e '.[serve]'
 
 # The kserve client for tests/serve, in its own virtualenv: it pulls the kubernetes client and
 # many pins that must not bend ours. The stamp is written only after a full install, so a failed
@@ -39,8 +56,8 @@ $(AZURITE_STAMP):
 	touch $@
 
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
-demo: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+demo: demo-venv
+	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" bash scripts/demo.sh
 
 lint: venv
 	$(BIN)/ruff check
@@ -61,7 +78,7 @@ unit:
 # Issue 15's workloads (W1-W6, import, machine limits): modelshelf beside s5cmd, s5cmd + openssl,
 # boto3 and plain obstore, same run, same SeaweedFS; prints the targets. docs/benchmarks.md.
 bench: venv
-	$(PIP) install -e '.[test,bench]'
+	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 # Serving: `modelshelf serve` (1-2 workers, batching off/on) against MLServer and in-process calls,
@@ -79,8 +96,8 @@ bench-serve: venv
 
 # Mirror: `modelshelf mirror` of a 2,000-object prefix against `s5cmd cp`, same SeaweedFS, same run.
 bench-mirror: venv
-	$(PIP) install -e '.[test,bench]'
+	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
 	$(BIN)/python benchmarks/mirror_bench.py $(MIRROR_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo .mypy_cache .pytest_cache .ruff_cache

@@ -56,7 +56,6 @@ def export_files(
     folder = UserFolder(
         output,
         overwrite=overwrite,
-        flag="--overwrite (overwrite=True)",
         retry="choose another -o",
         label=label,
         caches=(cache.root,),

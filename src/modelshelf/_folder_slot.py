@@ -207,8 +207,8 @@ class Slot:
         return UserFolderRefusedError(
             f"refusing to write into {folder.root}: {escape_controls(str(self.step.path))}"
             " appeared while it was written (another writer of the folder) and was left as it"
-            f" is; pass {folder.flag} to replace it, or {folder.retry}"
-        )
+            " is"
+        ).with_fix(folder.overwrite_fix())
 
     def stat(self) -> os.stat_result:
         """The ``lstat`` of what is at the name now."""

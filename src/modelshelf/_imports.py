@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from modelshelf import constants, trust
+from modelshelf.errors import ModelshelfError
 
 __all__ = [
     "ImportRefusedError",
@@ -47,8 +48,12 @@ __all__ = [
 _OURS = "modelshelf"
 
 
-class ImportRefusedError(ValueError):
-    """An import path that must not be imported or followed; the message is one line."""
+class ImportRefusedError(ModelshelfError, ValueError):
+    """An import path that must not be imported or followed; the message is one line.
+
+    Callers say it again naming the asset (and carry its :attr:`~ModelshelfError.fix`, e.g.
+    ``--allow-hook-package PKG`` on the command line, with :meth:`~ModelshelfError.fix_from`).
+    """
 
 
 def allowed_packages(extra: Iterable[str] | None = None) -> frozenset[str]:
@@ -184,6 +189,13 @@ def _parse(path: object, role: str, from_store: bool) -> tuple[str, str]:
     return module_name, qualname
 
 
+# The next step of a package refused for want of being allowed (``package`` is its name).
+_ALLOW = (
+    "; if you trust {package!r}, allow it with MODELSHELF_ALLOWED_HOOK_PACKAGES={package}"
+    " or {allowed_hook_packages}"
+)
+
+
 def _check_package(
     module_name: str,
     role: str,
@@ -200,9 +212,8 @@ def _check_package(
             return
         raise ImportRefusedError(
             f"{role} {shown} is in {top!r}, which is neither modelshelf, a package that requires"
-            f" modelshelf, nor allowed; if you trust it, allow it with"
-            f" MODELSHELF_ALLOWED_HOOK_PACKAGES={top} (or allowed_hook_packages=[{top!r}])"
-        )
+            " modelshelf, nor allowed"
+        ).with_fix(_ALLOW, package=top)
     if top == _OURS:
         # modelshelf's own functions act on paths, caches and stores: none is a hook.
         raise ImportRefusedError(
@@ -213,10 +224,8 @@ def _check_package(
     if runner_dists and runner_dists & _distributions(top):
         return
     raise ImportRefusedError(
-        f"{role} {shown} is not in the runner's distribution nor in an allowed package; if you"
-        f" trust {top!r}, allow it with MODELSHELF_ALLOWED_HOOK_PACKAGES={top} (or"
-        f" allowed_hook_packages=[{top!r}])"
-    )
+        f"{role} {shown} is not in the runner's distribution nor in an allowed package"
+    ).with_fix(_ALLOW, package=top)
 
 
 def _allowed(module_name: str, allowed: Collection[str]) -> bool:

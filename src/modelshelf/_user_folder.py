@@ -107,7 +107,6 @@ class UserFolder:
         root: str | os.PathLike[str],
         *,
         overwrite: bool = False,
-        flag: str = "--overwrite (overwrite=True)",
         retry: str = "choose another folder",
         label: str = "",
         caches: Iterable[Path] = (),
@@ -115,7 +114,7 @@ class UserFolder:
     ) -> None:
         given = user_path(root)
         absolute = given.absolute()
-        self.overwrite, self.flag, self.retry = overwrite, flag, retry
+        self.overwrite, self.retry = overwrite, retry
         self.label = label
         self.own_folders = own_folders
         # The cache is modelshelf's own (a file at a blob's name is served to every asset
@@ -231,19 +230,22 @@ class UserFolder:
             UserFolderRefusedError: naming the first path refused (and how many more).
         """
         steps: list[Step] = []
-        refused: list[str] = []
+        refused: list[UserFolderRefusedError] = []
         self._seen = {}  # a folder shared by many paths is looked at once per plan
         try:
             for rel, judge, ours in wanted:
                 try:
                     steps.append(self.step(rel, judge, ours=ours))
                 except UserFolderRefusedError as exc:
-                    refused.append(str(exc))
+                    refused.append(exc)
         finally:
             self._seen = None
         if refused:
             more = f" (and {len(refused) - 1} more paths)" if len(refused) > 1 else ""
-            raise UserFolderRefusedError(f"{refused[0]}{more}; nothing was written")
+            first = refused[0]  # its message, then its fix: --overwrite or overwrite=True
+            raise UserFolderRefusedError(f"{first.args[0]}{more}; nothing was written").fix_from(
+                first
+            )
         return steps
 
     def step(self, rel: str, judge: Judge, *, ours: bool = False) -> Step:
@@ -346,19 +348,22 @@ class UserFolder:
         if not self.overwrite:
             raise self._refusal(path, what)
 
+    def overwrite_fix(self, action: str = "replace it") -> str:
+        """The next step of a refusal that ``overwrite`` lifts (:attr:`ModelshelfError.fix`:
+        ``--overwrite`` on the command line, ``overwrite=True`` in Python)."""
+        return f"; pass {{overwrite}} to {action}, or {self.retry}"
+
     def _refusal(self, path: Path, what: str) -> UserFolderRefusedError:
-        if what == _LINK:
-            next_step = f"remove it or {self.retry}"
-        elif what == _folder_root.BLOB_REASON:
-            next_step = f"leave it out of the version, or {self.retry}"
-        elif what == _HIDDEN:
-            next_step = f"pass {self.flag} to write into it anyway, or {self.retry}"
-        else:
-            next_step = f"pass {self.flag} to replace it, or {self.retry}"
         shown = escape_controls(str(path))  # names chosen by a store: no control characters
-        return UserFolderRefusedError(
-            f"refusing to write into {self.root}: {shown} {what}; {next_step}"
-        )
+        refused = f"refusing to write into {self.root}: {shown} {what}"
+        if what == _LINK:
+            return UserFolderRefusedError(f"{refused}; remove it or {self.retry}")
+        if what == _folder_root.BLOB_REASON:
+            return UserFolderRefusedError(
+                f"{refused}; leave it out of the version, or {self.retry}"
+            )
+        action = "write into it anyway" if what == _HIDDEN else "replace it"
+        return UserFolderRefusedError(refused).with_fix(self.overwrite_fix(action))
 
     # -- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager

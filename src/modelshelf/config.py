@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf import constants
 from modelshelf.errors import ConfigError
-from modelshelf.trust import escape_controls
+from modelshelf.trust import escape_controls, show
 
 if TYPE_CHECKING:
     import tomllib
@@ -153,12 +153,16 @@ class Config:
 def load_config(path: Path | None = None) -> Config:
     """Read the config file (default: :func:`modelshelf.constants.config_path`).
 
-    A missing file is an empty config. Raises:
+    A missing file is an empty config; when ``MODELSHELF_CONFIG`` named it, that is most likely
+    a typo, so a warning says so (once per file and process). Raises:
         ConfigError: the file cannot be read, is not TOML, or breaks the grammar above.
     """
+    chosen = False
     if path is None:
-        path, _ = constants.config_path()
+        path, chosen = constants.config_path()
     if not path.exists():
+        if chosen:
+            _warn_missing(path)
         return Config(path=path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -176,6 +180,25 @@ def load_config(path: Path | None = None) -> Config:
     config = loads_config(text, path)
     _warn_if_others_can_read(config)
     return config
+
+
+_WARNED_MISSING: set[Path] = set()
+
+
+def _warn_missing(path: Path) -> None:
+    """``MODELSHELF_CONFIG`` names a file that does not exist: every named store then fails and
+    the default store silently becomes the built-in one. One warning per file and process."""
+    if path in _WARNED_MISSING:
+        return
+    _WARNED_MISSING.add(path)
+    given = os.environ.get("MODELSHELF_CONFIG", "").strip()
+    where = "" if given == str(path) else f" ({show(str(path), 200)})"
+    logger.warning(
+        "MODELSHELF_CONFIG=%s names a file that does not exist%s, so no named store or"
+        " default_store is read from it; create it (`modelshelf config` shows a template),"
+        " or fix or unset MODELSHELF_CONFIG",
+        show(given, 200), where,
+    )  # fmt: skip
 
 
 def _warn_if_others_can_read(config: Config) -> None:

@@ -39,9 +39,17 @@ ModelshelfError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from string import Formatter
+from types import MappingProxyType
+from typing import Self
+
 from modelshelf._secrets import without_secrets
 
 __all__ = [
+    "FOR_CLI",
+    "FOR_PYTHON",
+    "OPTIONS",
     "AliasConflictError",
     "AliasNotFoundError",
     "AssetNotFoundError",
@@ -77,16 +85,81 @@ __all__ = [
 ]
 
 
+#: The arguments an error may name as the next step, as each face spells them: keyword ->
+#: (the Python API's words, the command line's words). The one place that knows both: an error
+#: keeps ``{keyword}`` in its :attr:`ModelshelfError.fix`, ``str()`` shows the Python words and
+#: the CLI's error printer the flag (``render(FOR_CLI)``). Words may hold a ``{value}`` given
+#: to :meth:`ModelshelfError.with_fix`.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "trust": ("trust=True", "--trust"),
+    "anonymous": ("anonymous=True", "--anonymous"),
+    "aliases": ("aliases=[...]", "-a ALIAS"),
+    "overwrite": ("overwrite=True", "--overwrite"),
+    "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
+    "allowed_hook_packages": (
+        "allowed_hook_packages=[{package!r}]",
+        "--allow-hook-package {package}",
+    ),
+    # No flag takes a loader: the CLI names the Python call that does.
+    "loader": (
+        "loader='package.module:function'",
+        "load_model(..., loader='package.module:function')",
+    ),
+}
+FOR_PYTHON, FOR_CLI = 0, 1
+"""Which words of :data:`OPTIONS` :meth:`ModelshelfError.render` uses."""
+
+
+class _Fields(dict[str, str]):
+    """Format values where a field nobody filled stays as written: an error must print even
+    if its fix names a field it was not given (``str()`` never raises)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 class ModelshelfError(Exception):
     """Base class of every error raised by modelshelf.
 
     Its text never shows a secret: whatever a message quotes (a URL with its password, a
     ``sig=`` parameter, a backend's own error text) is cut by
     :func:`modelshelf._secrets.without_secrets` here, the one place every error passes through.
+
+    Attributes:
+        fix: the next step when it is an argument, appended to the message: our own words
+            with a ``{keyword}`` field per argument (a key of :data:`OPTIONS`), never outside
+            text, which goes in the message or in :attr:`fix_values`. Empty when the message
+            says it all.
+        fix_values: the values of the other fields of :attr:`fix` and of the words it names
+            (``package`` for ``allowed_hook_packages``); inserted as they are, never parsed.
     """
 
+    fix: str = ""
+    fix_values: Mapping[str, str] = MappingProxyType({})
+
+    def with_fix(self, fix: str, **values: str) -> Self:
+        """Append the next step ``fix`` (see :attr:`fix`), e.g.
+        ``TrustRequiredError("x.pkl runs code").with_fix("; pass {trust}")``; returns self."""
+        self.fix, self.fix_values = fix, dict(values)  # a dict: the error still pickles
+        return self
+
+    def fix_from(self, other: ModelshelfError) -> Self:
+        """Carry ``other``'s fix over to this error, which says ``other``'s message again."""
+        return self.with_fix(other.fix, **other.fix_values)
+
+    def render(self, face: int = FOR_PYTHON) -> str:
+        """The message with its fix in the words of ``face`` (:data:`FOR_PYTHON` or
+        :data:`FOR_CLI`), secrets cut."""
+        text = super().__str__()
+        if self.fix:
+            named = {field for _, field, _, _ in Formatter().parse(self.fix) if field}
+            values = _Fields(self.fix_values)
+            words = {key: OPTIONS[key][face].format_map(values) for key in named & OPTIONS.keys()}
+            text += self.fix.format_map(_Fields({**self.fix_values, **words}))
+        return without_secrets(text)
+
     def __str__(self) -> str:
-        return without_secrets(super().__str__())
+        return self.render(FOR_PYTHON)
 
 
 class InvalidSpecError(ModelshelfError, ValueError):

@@ -176,9 +176,7 @@ def mirror(
         (0, 0)
     """
     store_url, prefix, folder_only = split_url(url)
-    folder = UserFolder(
-        dest, overwrite=overwrite, flag="--overwrite (overwrite=True)", retry="pick another DEST"
-    )
+    folder = UserFolder(dest, overwrite=overwrite, retry="pick another DEST")
     with folder:  # its root is opened once, closed here
         root = folder.root
         backend = open_guarded(store_url, **backend_options)  # a plugin's own errors: StoreError
@@ -332,7 +330,9 @@ class _Run:
                 self._save(force=True)
         if self.refused:
             more = f" ({len(self.refused) - 1} more paths too)" if len(self.refused) > 1 else ""
-            raise UserFolderRefusedError(f"{sorted(self.refused)[0]}{more}")
+            raise UserFolderRefusedError(f"{sorted(self.refused)[0]}{more}").with_fix(
+                self.folder.overwrite_fix()
+            )
         if self.changed:
             more = f" ({len(self.changed) - 1} more objects too)" if len(self.changed) > 1 else ""
             raise StoreError(f"{sorted(self.changed)[0]}{more}; everything else was mirrored")
@@ -408,8 +408,7 @@ class _Run:
         with self.lock:
             self.refused.append(
                 f"refusing to write into {self.root}: {step.path} holds other content than"
-                f" {show(item.key, 120)}; it was left as it is and everything else was mirrored;"
-                f" pass {self.folder.flag} to replace it, or pick another DEST"
+                f" {show(item.key, 120)}; it was left as it is and everything else was mirrored"
             )
         return False
 

@@ -208,9 +208,8 @@ class Shelf(ShelfCare):
         target = _as_spec(spec)
         if target.alias is not None or target.path is not None:
             raise InvalidInputError(
-                f"push takes NAME or NAME:VERSION, not {str(target)!r}; point aliases with"
-                " aliases=[...] (-a ALIAS)"
-            )
+                f"push takes NAME or NAME:VERSION, not {str(target)!r}"
+            ).with_fix("; point aliases with {aliases}")
         wanted = check_push_args(
             target.version,
             major=major,

@@ -179,7 +179,7 @@ class FileSystemDownloader:
             ) as folder:
                 step = self._write(folder, pulled)
         except UserFolderRefusedError as exc:
-            raise ExportError(str(exc), sink=repr(self)) from None
+            raise ExportError(exc.args[0], sink=repr(self)).fix_from(exc) from None
         return str(step.path)
 
     @staticmethod
@@ -265,9 +265,8 @@ class StoreDownloader:
                 and _stored_sha256(backend, key) == entry.sha256
             ):
                 return False
-            raise ExportError(
-                f"{self._shown}/{key} exists with other content; pass --overwrite"
-                " (overwrite=True) to replace it"
+            raise ExportError(f"{self._shown}/{key} exists with other content").with_fix(
+                "; pass {overwrite} to replace it"
             ) from None
 
 
@@ -368,7 +367,7 @@ def _instantiate(text: str) -> Downloader:
             "a class or function",
         )
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"--to {text}: {exc}") from None
+        raise InvalidInputError(f"--to {text}: {exc.args[0]}").fix_from(exc) from None
     return _created(target, f"--to {text}", qualname)
 
 

@@ -22,12 +22,29 @@ ON_PURPOSE = {
     ("serve/_routes.py", '"/v2/models/{model_name}"'),  # FastAPI path parameters
     ("serve/_routes.py", '"/v2/models/{model_name}/versions/{version}"'),
     ("serve/_routes.py", '"/v2/repository/models/{model_name}/load"'),
+    # The fix of a refused hook package: ``with_fix`` fills it (errors.OPTIONS below too).
+    (
+        "_imports.py",
+        '"; if you trust {package!r}, allow it with MODELSHELF_ALLOWED_HOOK_PACKAGES={package}"',
+    ),
+    ("_imports.py", '" or {allowed_hook_packages}"'),
+    ("errors.py", '"allowed_hook_packages=[{package!r}]"'),
+    ("errors.py", '"--allow-hook-package {package}"'),
 }
 _SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
 
 
 def _significant(tokens: list[tokenize.TokenInfo]) -> list[tokenize.TokenInfo]:
     return [t for t in tokens if t.type not in _SKIP]
+
+
+def _fix_template(tokens: list[tokenize.TokenInfo], index: int) -> bool:
+    """Whether the string at ``index`` is (a piece of) the argument of ``.with_fix(...)``:
+    ``ModelshelfError.with_fix`` fills ``{keyword}`` with the words of the face that prints it."""
+    significant = _significant(tokens[:index])
+    while significant and significant[-1].type == tokenize.STRING:  # implicit concatenation
+        significant.pop()
+    return [t.string for t in significant[-2:]] == ["with_fix", "("]
 
 
 def unfilled_templates(source: str, module: str) -> list[str]:
@@ -47,7 +64,12 @@ def unfilled_templates(source: str, module: str) -> list[str]:
             not before or before[0].string in (":", "") or before[0].type == tokenize.ENDMARKER
         )
         formatted = [t.string for t in after[:2]] == [".", "format"]
-        if docstring or formatted or (module, token.string) in ON_PURPOSE:
+        if (
+            docstring
+            or formatted
+            or _fix_template(tokens, index)
+            or (module, token.string) in ON_PURPOSE
+        ):
             continue
         found.append(f"{module}:{token.start[0]}: {token.string[:100]}")
     return found

@@ -134,7 +134,7 @@ def test_a_version_adds_no_file_to_an_existing_hidden_folder(tmp_path: Path, rel
     shelf.push(tree(tmp_path / "v", {rel: b"import os", "README.md": b"card"}), "x/card")
     home = tmp_path / "home"
     (home / rel.split("/")[0]).mkdir(parents=True)
-    with pytest.raises(UserFolderRefusedError, match=r"hidden folder .*--overwrite"):
+    with pytest.raises(UserFolderRefusedError, match=r"hidden folder .*overwrite=True"):
         shelf.pull("x/card", output=home, progress=False)
     assert sorted(p.name for p in home.rglob("*")) == [rel.split("/")[0]]  # nothing written
     shelf.pull("x/card", output=home, overwrite=True, progress=False)  # the user asked

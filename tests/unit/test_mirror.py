@@ -224,7 +224,7 @@ def test_a_local_file_not_in_the_index_is_replaced_only_with_overwrite(
     target = tmp_path / PREFIX / "README"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"someone else's")
-    with pytest.raises(UserFolderRefusedError, match=r"README holds other content.*--overwrite"):
+    with pytest.raises(UserFolderRefusedError, match=r"README holds other content.*overwrite=True"):
         mirror(f"memory://models/{PREFIX}", tmp_path)
     assert files_under(tmp_path) == {f"{PREFIX}/README": b"someone else's"}  # nothing written
     result = mirror(f"memory://models/{PREFIX}", tmp_path, overwrite=True)

@@ -78,7 +78,7 @@ def test_a_file_put_at_the_name_after_the_plan_is_not_overwritten(
     assert acted == ["part0.bin"]
     message = str(caught.value)
     assert "\n" not in message and "part0.bin" in message
-    assert "--overwrite" in message or (what == "link" and "symbolic link" in message)
+    assert "overwrite=True" in message or (what == "link" and "symbolic link" in message)
     if what == "file":
         assert final.read_bytes() == MINE
     elif what == "folder":
@@ -100,7 +100,7 @@ def test_a_folder_put_at_a_trees_name_after_the_plan_is_not_replaced(
         (final / "mine.txt").write_bytes(MINE)
 
     acted = _before(monkeypatch, "swap_tree", user_writes)
-    with pytest.raises(ExportError, match="--overwrite"):
+    with pytest.raises(ExportError, match="overwrite=True"):
         export("team/model", to=out, store=shelf)
     assert acted == ["model"]
     assert sorted(p.name for p in final.iterdir()) == ["mine.txt"]

@@ -449,7 +449,7 @@ def test_pull_output_again_restores_edited_copies_only_with_overwrite(
     out = tmp_path / "out"
     shelf.pull("m", output=out)
     (out / "model.bin").write_bytes(b"X" * 1000)  # same size, other content
-    with pytest.raises(UserFolderRefusedError, match=r"model\.bin.*--overwrite"):
+    with pytest.raises(UserFolderRefusedError, match=r"model\.bin.*overwrite=True"):
         shelf.pull("m", output=out)
     assert (out / "model.bin").read_bytes() == b"X" * 1000
     shelf.pull("m", output=out, overwrite=True)

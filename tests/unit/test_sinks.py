@@ -133,7 +133,7 @@ def test_same_content_again_is_left_and_other_content_is_refused(
     assert export("nlp/sentiment", to=deploy, store=shelf) == str(first)  # idempotent
     first.write_bytes(b"someone else's file")
     with pytest.raises(
-        ExportError, match=r"exists and does not hold nlp/sentiment:1\.0.*--overwrite"
+        ExportError, match=r"exists and does not hold nlp/sentiment:1\.0.*overwrite=True"
     ):
         export("nlp/sentiment", to=deploy, store=shelf)
     assert first.read_bytes() == b"someone else's file"  # not clobbered
@@ -147,7 +147,7 @@ def test_a_new_version_over_a_folder_needs_overwrite(
     deploy = tmp_path / "deploy"
     folder = Path(export("nlp/bert", to=deploy, store=shelf))
     (folder / "stale.txt").write_text("left by hand")
-    with pytest.raises(ExportError, match="--overwrite"):
+    with pytest.raises(ExportError, match="overwrite=True"):
         export("nlp/bert", to=deploy, store=shelf)
     assert (folder / "stale.txt").exists()
     export("nlp/bert", to=deploy, store=shelf, overwrite=True)
@@ -162,7 +162,7 @@ def test_a_folder_where_the_file_goes_is_refused_unless_overwrite(
     # like other content, and replaced only with overwrite (it used to be refused even then).
     folder = tmp_path / "deploy" / "nlp" / "sentiment.onnx"
     (folder / "inner").mkdir(parents=True)
-    with pytest.raises(ExportError, match=r"is a folder where a file goes.*--overwrite"):
+    with pytest.raises(ExportError, match=r"is a folder where a file goes.*overwrite=True"):
         export("nlp/sentiment", to=tmp_path / "deploy", store=shelf)
     assert (folder / "inner").is_dir()
     export("nlp/sentiment", to=tmp_path / "deploy", store=shelf, overwrite=True)

@@ -371,10 +371,9 @@ class AzureBackend(ObstoreBackend):
             return {"credential_type": flow}
         raise StoreAuthError(
             f"no Azure credentials found for {url} (account {account} at {endpoint}): set"
-            " AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_TOKEN, pass"
-            " anonymous=True for a public container, or set AZURE_CREDENTIAL_TYPE to"
-            f" one of {', '.join(_DELEGATED)}"
-        )
+            " AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_TOKEN, set"
+            f" AZURE_CREDENTIAL_TYPE to one of {', '.join(_DELEGATED)}"
+        ).with_fix(", or pass {anonymous} for a public container")
 
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> AzureBackend:

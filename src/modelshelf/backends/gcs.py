@@ -209,10 +209,9 @@ class GCSBackend(ObstoreBackend):
                 ):
                     raise StoreAuthError(
                         f"no Google credentials found for gs://{bucket}: set"
-                        " GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT_KEY), run"
-                        " `gcloud auth application-default login`, or pass anonymous=True for"
-                        " a public bucket"
-                    )
+                        " GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT_KEY) or run"
+                        " `gcloud auth application-default login`"
+                    ).with_fix(", or pass {anonymous} for a public bucket")
         client: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
         if endpoint and endpoint.startswith("http://"):
             client["allow_http"] = True

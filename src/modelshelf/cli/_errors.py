@@ -20,14 +20,20 @@ __all__ = ["error_line", "error_text", "format_error", "json_error"]
 Formatter = Callable[[BaseException], str]
 
 
+def _text(exc: BaseException) -> str:
+    """The message of ``exc`` with the arguments it names as flags (``--trust``, not
+    ``trust=True``): :data:`modelshelf.errors.OPTIONS`."""
+    return exc.render(errors.FOR_CLI) if isinstance(exc, errors.ModelshelfError) else str(exc)
+
+
 def _versions_hint(exc: BaseException) -> str:
     name = getattr(exc, "name", "") or "NAME"
-    return f"{exc}\n  hint: list the versions with `modelshelf versions {name}`"
+    return f"{_text(exc)}\n  hint: list the versions with `modelshelf versions {name}`"
 
 
 def _aliases_hint(exc: BaseException) -> str:
     name = getattr(exc, "name", "") or "NAME"
-    return f"{exc}\n  hint: list the aliases with `modelshelf alias ls {name}`"
+    return f"{_text(exc)}\n  hint: list the aliases with `modelshelf alias ls {name}`"
 
 
 # Errors whose own message does not already say what to run next; subclasses first.
@@ -43,7 +49,7 @@ def format_error(exc: BaseException) -> str:
         if isinstance(exc, kind):
             return formatter(exc)
     if isinstance(exc, errors.ModelshelfError):
-        return str(exc)
+        return _text(exc)
     return f"{type(exc).__name__}: {exc}"
 
 

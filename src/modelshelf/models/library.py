@@ -36,6 +36,7 @@ from modelshelf.resolve import Resolved
 from modelshelf.shelf import Shelf
 from modelshelf.spec import parse_spec, validate_name
 from modelshelf.transfer import run_concurrently
+from modelshelf.trust import show
 
 __all__ = ["Model", "ModelLibrary"]
 
@@ -157,6 +158,7 @@ class ModelLibrary:
                         f" {self._classes[name].__name__} and {cls.__name__}; rename one"
                     )
                 self._classes[name] = cls
+        declared = dict(self._classes)  # an override for a model not required is no typo
         if required_models is not None:
             required = list(dict.fromkeys(required_models))
             unknown = [n for n in required if n not in self._classes]
@@ -175,6 +177,7 @@ class ModelLibrary:
         self._overrides = constants.asset_overrides()
         for asset_name in self._overrides:
             validate_name(asset_name)  # a typo would otherwise silently override nothing
+        _warn_unused_overrides(self._overrides, declared)
         self._store, self._cache_dir = store, cache_dir
         self._shelf: Shelf | None = None
         self._shelf_lock = threading.Lock()
@@ -298,6 +301,34 @@ class ModelLibrary:
             path,
         )
         return path
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_unused_overrides(
+    overrides: Mapping[str, str], declared: Mapping[str, type[Model]]
+) -> None:
+    """Warn (once per message and process) for each ``MODELSHELF_ASSET_OVERRIDES`` entry that
+    names no asset of the declared configurations: a typo there would override nothing, and
+    the store's asset would be served instead of the local folder."""
+    assets = {
+        parse_spec(spec).name
+        for name, cls in declared.items()
+        if isinstance(spec := cls.CONFIGURATIONS[name].get("asset"), str)
+    }
+    for name, path in overrides.items():
+        if name in assets:
+            continue
+        known = ", ".join(sorted(assets)[:20]) + (", ..." if len(assets) > 20 else "") or "none"
+        message = (
+            f"MODELSHELF_ASSET_OVERRIDES entry {show(f'{name}={path}', 200)} names no asset of"
+            f" this ModelLibrary's configurations (their assets: {known}), so it overrides"
+            " nothing; fix the asset name or remove the entry"
+        )
+        if message not in _WARNED:
+            _WARNED.add(message)
+            logger.warning("%s", message)
 
 
 def _resolve(shelf: Shelf, spec: str) -> Resolved | str:

@@ -208,10 +208,9 @@ def load_model(
             raise NotAModelError(
                 f"{where} is not a registered model (its manifest has no 'model' section) and"
                 f" detection found no single model file in it ({exc.reason}); pull its files with"
-                f" `modelshelf pull {manifest.name}:{manifest.version}`, register it with a runner,"
-                f" or pass loader='package.module:function'{lines}"
-                f"\n  Formats tried: {', '.join(exc.tried)}."
-            ) from None
+                f" `modelshelf pull {manifest.name}:{manifest.version}` or register it with a"
+                f" runner{lines}\n  Formats tried: {', '.join(exc.tried)}."
+            ).with_fix("\n  Or load it with {loader}.") from None
         with _naming(where):
             return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
@@ -251,7 +250,10 @@ def _naming(where: str, store: str = "") -> Iterator[None]:
     try:
         yield
     except TrustRequiredError as exc:
-        raise TrustRequiredError(f"{where}: {exc}") from None
+        # The refusal's fix (trust=True, or --trust on the command line) goes along.
+        raise TrustRequiredError(f"{where}: {exc.args[0] if exc.args else exc}").fix_from(
+            exc
+        ) from None
     except UntrustedStoreDataError as exc:
         if str(exc).startswith(where):
             raise
@@ -338,7 +340,7 @@ def _custom(
             loader, "the loader", expect="a function", from_store=False, cache_root=cache_root
         )
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"{where}: {exc}") from None
+        raise InvalidInputError(f"{where}: {exc.args[0]}").fix_from(exc) from None
     if not callable(function) or isinstance(function, type):
         raise InvalidInputError(f"{where}: the loader {trust.show(loader)} is not a function")
     model = function(path)
@@ -382,9 +384,8 @@ def check_requirements(recorded: object, where: str, store: str) -> None:
         raise RequirementsError(
             f"{where} needs {len(problems)} requirement(s) this environment does not meet: "
             + "; ".join(problems)
-            + f". Install them (pip install {command}) or pass ignore_requirements=True"
-            " (--ignore-requirements)"
-        )
+            + f". Install them (pip install {command})"
+        ).with_fix(" or pass {ignore_requirements}")
 
 
 def import_runner(
@@ -475,8 +476,8 @@ def _import_installed(
             runner_module=runner_module,
             cache_root=cache_root,
         )
-    except _imports.ImportRefusedError as exc:
-        raise _untrusted(where, str(exc), store) from None
+    except _imports.ImportRefusedError as exc:  # its fix (allow the package) goes along
+        raise _untrusted(where, exc.args[0], store).fix_from(exc) from None
 
 
 def _props(recorded: object, where: str, store: str) -> dict[str, str] | None:

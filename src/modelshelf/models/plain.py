@@ -146,8 +146,8 @@ def load_detected(found: DetectedFormat, *, trust: bool) -> tuple[type[Runner], 
         raise UnknownModelFormatError(
             str(path),
             f"it looks like {engine} ({found.evidence}), but {engine} could not load it: {first}",
-            hint="Check the file, or give a loader with loader='package.module:function'.",
-        ) from exc
+            hint="Check the file",
+        ).with_fix(", or load it with {loader}.") from exc
     if engine == "torch" and isinstance(model, Mapping):
         return SafetensorsRunner, model  # a state_dict: weights, loaded without any trust
     return RUNNERS[engine], model

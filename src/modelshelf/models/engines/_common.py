@@ -81,10 +81,8 @@ def require_trust(trusted: bool, what: str, path: Path) -> None:
     if not trusted:
         raise TrustRequiredError(
             f"{path.name} is {what}, a format that runs code when it is loaded, so it could do"
-            " anything a program can; load it only from a store you trust, with"
-            " load_model(..., trust=True), --trust on the command line, or"
-            " MODELSHELF_TRUST_PICKLE=1"
-        )
+            " anything a program can; load it only from a store you trust"
+        ).with_fix(", with {trust} or MODELSHELF_TRUST_PICKLE=1")
 
 
 def model_file(props: dict[str, str] | None, artifacts: dict[str, Path]) -> tuple[Path, str]:

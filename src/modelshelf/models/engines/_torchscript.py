@@ -148,9 +148,8 @@ def _words(name: str) -> list[str]:
 def _refuse(path: Path, what: str) -> TrustRequiredError:
     return TrustRequiredError(
         f"{path.name} is TorchScript that {what}, which can reach files, processes or the network;"
-        " load it only from a store you trust, with load_model(..., trust=True), --trust, or"
-        " MODELSHELF_TRUST_PICKLE=1"
-    )
+        " load it only from a store you trust"
+    ).with_fix(", with {trust} or MODELSHELF_TRUST_PICKLE=1")
 
 
 def check_archive(path: Path, torch: Any) -> None:

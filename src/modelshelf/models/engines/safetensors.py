@@ -178,8 +178,8 @@ def load_file(path: Path, *, framework: str = "auto") -> dict[str, Any]:
     if framework == "numpy" and lacking:
         raise _refuse(
             path,
-            f"it holds {', '.join(lacking)} tensors, which numpy cannot hold; load it with"
-            " loader='modelshelf.models.engines.safetensors:load_torch'",
+            f"it holds {', '.join(lacking)} tensors, which numpy cannot hold; load it as torch"
+            " tensors (modelshelf.models.engines.safetensors:load_torch, with torch installed)",
         )
     try:
         if framework == "torch":

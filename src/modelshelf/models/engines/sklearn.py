@@ -58,10 +58,8 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     if untrusted and not trust:
         raise TrustRequiredError(
             f"{path.name} holds types skops does not trust ({', '.join(untrusted[:5])}); loading"
-            " them can run their code. Load it only from a store you trust, with"
-            " load_model(..., trust=True), --trust on the command line, or"
-            " MODELSHELF_TRUST_PICKLE=1"
-        )
+            " them can run their code. Load it only from a store you trust"
+        ).with_fix(", with {trust} or MODELSHELF_TRUST_PICKLE=1")
     return skops.io.load(path, trusted=untrusted or None)
 
 

@@ -61,8 +61,8 @@ def _save(model: Any, folder: Path, pickled: bool) -> dict[str, str]:
             raise InvalidInputError(
                 f"torch.jit.script could not compile {type(model).__name__} ({reason}); pass a"
                 " traced module (torch.jit.trace(model, example)), its state_dict(), or"
-                " fmt='pickle' (loading it then needs trust=True)"
-            )
+                " fmt='pickle'"
+            ).with_fix(" (loading it then needs {trust})")
         model = scripted
     return save_file(model, folder, "torchscript")
 
