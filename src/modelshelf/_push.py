@@ -223,6 +223,7 @@ def push_files(
             " and no explicit version or --major"
         )
     kind, files = source.collect()
+    store.create()  # a push may start a store; every read before it needs the store to exist
     existing = store.taken_versions(name)
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes

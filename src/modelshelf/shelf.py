@@ -84,6 +84,7 @@ class Shelf:
     ) -> None:
         options = merge_options(backend_kwargs, backend_options)
         self.store_name: str | None = None  # the config file's name for the store, if named
+        self._create_on_open = False
         if isinstance(store, Backend):
             self._backend: Backend | None = store
             self._open_url = store.url
@@ -95,6 +96,9 @@ class Shelf:
             self._open_url = normalize_url(resolved.url)  # what opens it: may hold a password
             self.url = without_password(self._open_url)  # what is shown: never does
             identity = store_identity(self._open_url, **options)
+            # The built-in store is no path anyone typed: made on first use, as a user's
+            # first `modelshelf ls` expects an empty store there, not an error.
+            self._create_on_open = resolved.source == "built-in"
         self._backend_options = options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
@@ -119,6 +123,8 @@ class Shelf:
 
             backend = self._backend or open_guarded(self._open_url, **self._backend_options)
             self._store = Store(backend)
+            if self._create_on_open:
+                self._store.create()
         return self._store
 
     # -- writing -------------------------------------------------------------------------------
@@ -279,6 +285,7 @@ class Shelf:
 
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
         manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
+        other.store.create()  # a copy may start a store (the source exists: it was read)
         with _progress(progress) as bar:
             return copy_version(manifest, self.store, other.store, bar)
 

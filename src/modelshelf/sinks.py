@@ -240,6 +240,7 @@ class StoreDownloader:
     def __call__(self, pulled: PulledVersion) -> str:
         """Upload every file of ``pulled``; returns the URL of ``<url>/<name>/<version>``."""
         backend = open_guarded(self.url, **self._options)
+        backend.create_store()  # an export may start a store (a file:// folder)
         base = _key(pulled.name, pulled.version)
         keys = [_key(base, entry.path) for entry in pulled.manifest.files]  # all, before writing
         created: list[str] = []

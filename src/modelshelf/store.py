@@ -83,6 +83,11 @@ class Store(AliasLayout):
         """The cache id of a store; see :func:`modelshelf._store_id.store_id`."""
         return store_id(url, identity)
 
+    def create(self) -> None:
+        """Make the store exist before a first write: its backend's
+        :meth:`~modelshelf.backends.Backend.create_store` (a ``file://`` folder is made)."""
+        self.backend.create_store()
+
     # -- blobs ---------------------------------------------------------------------------------
     @staticmethod
     def blob_key(sha256: str) -> str:

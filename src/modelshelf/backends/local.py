@@ -42,6 +42,7 @@ from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import (
     ObjectNotFoundError,
     StoreError,
+    StoreNotFoundError,
     UnsupportedStoreError,
     UntrustedStoreDataError,
 )
@@ -63,15 +64,23 @@ _UPLOAD_TEMP = re.compile(rf"\..+\.[0-9]+\.[0-9a-f]{{8}}\.{_UPLOAD_TAG}", re.DOT
 
 
 class LocalBackend(ObstoreBackend):
-    """A store in a local folder, created on first use.
+    """A store in a local folder, made by the first write (:meth:`create_store`, or a put).
 
-    Each object is written to a temporary file in its folder and renamed into place, so readers
-    never see part of an object; create-only writes hard-link it into place, which fails if the
-    name exists.
+    Opening one makes nothing: a read of a folder that does not exist raises
+    :class:`~modelshelf.errors.StoreNotFoundError` (a mistyped path is said to be one, never
+    made and listed as an empty store). Each object is written to a temporary file in its
+    folder and renamed into place, so readers never see part of an object; create-only writes
+    hard-link it into place, which fails if the name exists.
     """
 
     def __init__(self, root: Path | str) -> None:
         self.root = user_path(root, "store folder").resolve()
+        # No obstore store underneath: every key is read and written through descriptors
+        # here (and copies go through get and put, as for any local folder).
+        self.url = self.root.as_uri()
+
+    def create_store(self) -> None:
+        """Make the store folder (and its parents) if it is absent."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -79,9 +88,24 @@ class LocalBackend(ObstoreBackend):
                 f"cannot create the store folder {self.root}: {exc.strerror}. Choose a writable"
                 " folder with --store file:///path or MODELSHELF_STORE."
             ) from exc
-        from obstore.store import LocalStore  # here: a cache hit never loads obstore
 
-        super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
+    def _open_root(self, *, make: bool = False) -> int:
+        """The store folder's descriptor; absent, it is made for a write (``make``) and is
+        :class:`StoreNotFoundError` for a read, as is a file in its place."""
+        try:
+            return open_folder(self.root)
+        except FileNotFoundError:
+            if not make:
+                raise self._no_store("the folder does not exist", "or push to create it") from None
+        except NotADirectoryError:
+            raise self._no_store("not a folder", "a store is a folder") from None
+        self.create_store()
+        return open_folder(self.root)
+
+    def _no_store(self, why: str, step: str) -> StoreNotFoundError:
+        return StoreNotFoundError(
+            f"no store at {self.url} ({why}): check the path, {step}", store=self.url
+        )
 
     def local_path(self, key: str) -> Path:
         """The file that holds ``key``: the key joined under the store folder (checked to stay
@@ -137,11 +161,13 @@ class LocalBackend(ObstoreBackend):
         folder down opened with ``O_NOFOLLOW`` from the one before (made when ``make``)."""
         *parts, name = self.local_path(key).relative_to(self.root).parts
         try:
-            root = open_folder(self.root)
+            root = self._open_root(make=make)
             try:
                 fd = walk(root, parts, make=make)
             finally:
                 os.close(root)
+        except StoreNotFoundError:
+            raise
         except OSError as exc:
             self._fail(exc, key)
         try:
@@ -239,8 +265,8 @@ class LocalBackend(ObstoreBackend):
                     return
                 except OSError as exc:
                     self._fail(exc, key)
-        except ObjectNotFoundError:
-            return  # a missing folder on the way: nothing to delete
+        except (ObjectNotFoundError, StoreNotFoundError):
+            return  # a missing folder on the way, or no store: nothing to delete
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         """Every regular file under ``prefix/``, as obstore lists them, but walked without
@@ -376,7 +402,9 @@ def _walk(backend: LocalBackend, top: str, skipped: _Skipped) -> Iterator[Object
     leaked them); every one is closed when the walk ends, fails or is abandoned.
     """
     try:
-        root = open_folder(backend.root)
+        root = backend._open_root()
+    except StoreNotFoundError:
+        raise
     except OSError as exc:
         _list_failed(exc, backend, top)
     try:
