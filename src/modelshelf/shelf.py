@@ -297,7 +297,8 @@ class Shelf:
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
-        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``."""
+        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``, or
+        matching a glob such as ``nl*`` (``*`` stops at ``/``, ``**`` does not)."""
         return self.store.assets(prefix)
 
     def versions(self, name: str) -> list[str]:

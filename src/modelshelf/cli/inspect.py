@@ -6,12 +6,16 @@ through :func:`format_time`. ``--json`` prints the store's values exactly.
 
 from __future__ import annotations
 
+import json
+import shlex
+
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from modelshelf._name_glob import is_glob
 from modelshelf._pull import select_entries
 from modelshelf.cli._common import (
     asset_name,
@@ -21,6 +25,7 @@ from modelshelf.cli._common import (
     human_size,
     printable,
     shelf_from,
+    status,
 )
 from modelshelf.transfer import run_concurrently
 
@@ -33,13 +38,34 @@ EXAMPLES = [
 ]
 
 
-@click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
-@click.argument("prefix", required=False, default="")
+_LS_GLOBS = [
+    "modelshelf ls 'nl*'                 # a glob: nlp/..., nlu/...",
+    "modelshelf ls 'nlp/*sent*'          # '*' stops at '/'; '**' crosses it",
+]
+
+
+@click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2] + _LS_GLOBS))
+@click.argument("prefix", required=False, default="", metavar="[PREFIX|GLOB]")
 @common_options
 @click.pass_context
 def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> None:
-    """List assets, optionally under PREFIX."""
-    names = shelf_from(ctx).assets(prefix)
+    """List assets, optionally under PREFIX or matching GLOB.
+
+    PREFIX is whole segments: nlp lists nlp/sentiment, not nlp2. A GLOB (quote it for the
+    shell) has * and ? (never matching '/'), [abc], and ** (matching across '/'); it selects a
+    name when it matches the name or its first segments, so 'nl*' lists nlp/sentiment.
+    """
+    shelf = shelf_from(ctx)
+    names = shelf.assets(prefix)
+    if not names and prefix.strip("/") and not is_glob(prefix):
+        # Nothing under the whole segment: would the glob of the word find something?
+        wider = prefix.strip("/") + "*"
+        if shelf.assets(wider):
+            status(
+                f"no asset under {printable(json.dumps(prefix, ensure_ascii=False))}; did you mean"
+                f" ls {printable(shlex.quote(wider))}?",
+                quiet,
+            )
     if as_json:
         emit_json(names)
         return
