@@ -28,6 +28,9 @@ EXAMPLES = [
 def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: bool) -> None:
     """Copy SPEC's version from --store to DEST_STORE, keeping its number and provenance.
 
+    DEST_STORE is a URL, a path (./folder: a file:// store there) or the name of a store in the
+    config file, as for --store and export --to.
+
     Only the blobs DEST_STORE lacks travel, streamed store to store and verified on the way; the
     manifest is committed last. A DEST_STORE that holds a different version of that number
     refuses the copy; one that holds the same version is left as it is.

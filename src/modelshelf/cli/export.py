@@ -22,8 +22,9 @@ EXAMPLES = [
     "to",
     default=".",
     show_default=True,
-    help="A folder, a store URL (scheme://...), or package.module:Class (an installed sink"
-    " class, created with no arguments).",
+    help="A folder, a store URL (scheme://...), the name of a store in the config file (a"
+    " folder of that name is ./NAME), or package.module:Class (an installed sink class,"
+    " created with no arguments).",
 )
 @click.option(
     "--overwrite",
@@ -38,8 +39,9 @@ def export(
     """Pull SPEC (NAME[:VERSION|@ALIAS]) into the cache and export it; print where it went.
 
     A folder gets a plain, writable copy: one file as NAME.EXT (the extension from the model's
-    engine), several as the folder NAME/. A store URL gets NAME/VERSION/PATH objects, opened
-    with that store's own environment settings (--backend-opt and --profile apply to --store).
+    engine), several as the folder NAME/. A store URL or configured store gets
+    NAME/VERSION/PATH objects, opened with that store's own settings (--backend-opt and
+    --profile apply to --store).
     """
     if not to.strip():
         raise InvalidInputError("--to needs a folder, store URL or package.module:Class")
