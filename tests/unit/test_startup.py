@@ -103,7 +103,7 @@ def test_a_cli_pinned_hit_loads_no_obstore(warm: dict[str, str]) -> None:
     # Only the command that runs is imported.
     commands = {m for m in modules if m.startswith("modelshelf.cli.")}
     assert commands <= {"modelshelf.cli.main", "modelshelf.cli._common", "modelshelf.cli.pull",
-                        "modelshelf.cli._errors"}  # fmt: skip
+                        "modelshelf.cli._errors", "modelshelf.cli._complete"}  # fmt: skip
 
 
 def test_a_cli_miss_does_open_the_store(warm: dict[str, str], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from modelshelf.cli._common import (
     shelf_from,
     show_progress,
 )
+from modelshelf.cli._complete import complete_spec
 from modelshelf.shelf import Shelf
 
 EXAMPLES = [
@@ -21,7 +22,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.argument("destination", metavar="DEST_STORE")
 @common_options
 @click.pass_context

@@ -27,6 +27,13 @@ from modelshelf.cli._common import (
     shelf_from,
     status,
 )
+from modelshelf.cli._complete import (
+    complete_name,
+    complete_spec,
+    remember_names,
+    remember_version,
+    remember_versions,
+)
 from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
@@ -45,7 +52,9 @@ _LS_GLOBS = [
 
 
 @click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2] + _LS_GLOBS))
-@click.argument("prefix", required=False, default="", metavar="[PREFIX|GLOB]")
+@click.argument(
+    "prefix", required=False, default="", metavar="[PREFIX|GLOB]", shell_complete=complete_name
+)
 @common_options
 @click.pass_context
 def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> None:
@@ -57,6 +66,7 @@ def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> 
     """
     shelf = shelf_from(ctx)
     names = shelf.assets(prefix)
+    remember_names(shelf, names, prefix)  # for shell completion
     if not names and prefix.strip("/") and not is_glob(prefix):
         # Nothing under the whole segment: would the glob of the word find something?
         wider = prefix.strip("/") + "*"
@@ -74,7 +84,7 @@ def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> 
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[2])
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.option("--long", "-l", "long_format", is_flag=True,
               help="Also show when, by whom, size and message (reads each manifest).")  # fmt: skip
 @common_options
@@ -85,6 +95,7 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
     asset = asset_name(name, "versions")
     found = shelf.versions(asset)
     aliases = shelf.aliases(asset)
+    remember_versions(shelf, asset, found, aliases)  # for shell completion
     manifests = (
         run_concurrently(lambda v: shelf.manifest(f"{asset}:{v}"), found) if long_format else []
     )
@@ -114,13 +125,15 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[3])
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @common_options
 @click.pass_context
 def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     """Show the manifest of the version SPEC resolves to (only the files under a /SUB/PATH)."""
-    resolved = shelf_from(ctx).resolve(spec)
+    shelf = shelf_from(ctx)
+    resolved = shelf.resolve(spec)
     manifest = resolved.manifest
+    remember_version(shelf, manifest.name, manifest.version, resolved.spec.alias)
     files = select_entries(resolved.spec, manifest)  # fails as pull does on a missing sub path
     if as_json:
         emit_json(manifest.to_dict())
@@ -149,7 +162,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[4])
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @common_options
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
