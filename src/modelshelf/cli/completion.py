@@ -10,9 +10,9 @@ EXAMPLES = [
     "modelshelf completion fish > ~/.config/fish/completions/modelshelf.fish",
 ]
 
-# bash splits words at ':' (COMP_WORDBREAKS), so NAME:VERSION would complete as two words; the
-# script takes ':' out of the word breaks, as npm's and others' scripts do.
-_BASH_WORDBREAKS = '\nCOMP_WORDBREAKS="${COMP_WORDBREAKS//:/}"\n'
+# bash splits words at ':' and '@' (COMP_WORDBREAKS), so NAME:VERSION and NAME@ALIAS would
+# complete as two words; the script takes both out of the word breaks, as npm's does for ':'.
+_BASH_WORDBREAKS = '\nCOMP_WORDBREAKS="${COMP_WORDBREAKS//[:@]/}"\n'
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
@@ -23,8 +23,8 @@ def completion(shell: str) -> None:
     Commands, options, and asset names, versions and aliases complete. Names and versions come
     from the last `ls`, `versions`, `pull` and `show` against the store (kept in the cache):
     completing never asks the store. This is click's shell completion: `_MODELSHELF_COMPLETE=
-    zsh_source modelshelf` prints the same script (for bash this one also takes ':' out of
-    COMP_WORDBREAKS, so that NAME:VERSION completes as one word).
+    zsh_source modelshelf` prints the same script (for bash this one also takes ':' and '@'
+    out of COMP_WORDBREAKS, so that NAME:VERSION and NAME@ALIAS complete as one word).
     """
     from click.shell_completion import get_completion_class
 
