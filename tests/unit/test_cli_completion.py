@@ -202,6 +202,14 @@ def test_a_damaged_listing_completes_only_what_is_valid(
     path.unlink()
     path.mkdir()  # not even a file
     assert complete("modelshelf pull ") == []
+    path.rmdir()
+    good = path.with_name("elsewhere.json")
+    good.write_text(json.dumps({"format": 1, "names": ["linked/name"]}))
+    path.symlink_to(good)  # read without following a link
+    assert complete("modelshelf pull ") == []
+    path.unlink()
+    os.mkfifo(path)  # a FIFO would block a plain open: completion must not hang
+    assert complete("modelshelf pull ") == []
 
 
 def test_the_listing_stays_bounded(tmp_path: Path) -> None:
