@@ -315,11 +315,10 @@ def _tree_holds(folder: Path, entries: tuple[FileEntry, ...]) -> bool:
 def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloader:
     """The sink a ``--to`` value names.
 
-    A word that names a store of the config file (``prod``) is that store, opened with its
-    settings (:func:`~modelshelf._stores.configured_store`, the rule of every command); a
-    ``Path`` is always a folder. ``scheme://...`` is a store URL (:class:`StoreDownloader`);
-    ``pkg.mod:Class`` (ASCII
-    identifiers joined by dots, one colon) is an installed class, instantiated with no
+    A word the config file declares (``prod``) is that store, with its settings
+    (:func:`~modelshelf._stores.configured_store`: every command's rule; a ``Path`` is a
+    folder). ``scheme://...`` is a store URL (:class:`StoreDownloader`); ``pkg.mod:Class``
+    (ASCII identifiers joined by dots, one colon) is an installed class, instantiated with no
     arguments (``overwrite`` does not apply to it); anything else is a local folder
     (:class:`FileSystemDownloader`). A class is imported only from an installed module, never
     from the modelshelf cache or the working folder.
@@ -332,8 +331,8 @@ def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloa
         FileSystemDownloader('deploy', overwrite=False)
     """
     text = os.fspath(to)
-    named = configured_store(text) if isinstance(to, str) else None  # a Path is a folder
-    if named is not None:  # a word the config file declares is that store, as everywhere
+    named = configured_store(text) if isinstance(to, str) else None
+    if named is not None:
         return StoreDownloader(normalize_url(named.url), overwrite=overwrite, **named.options)
     if _URL.match(text):
         return StoreDownloader(text, overwrite=overwrite)
