@@ -40,8 +40,6 @@ from modelshelf.backends.base import is_secret_option, without_password
 from modelshelf.config import Config, is_store_name, load_config
 from modelshelf.errors import InvalidInputError
 
-logger = logging.getLogger(__name__)
-
 __all__ = [
     "ENV_OVERRIDES",
     "ResolvedStore",
@@ -51,6 +49,8 @@ __all__ = [
     "normalize_url",
     "resolve_store",
 ]
+
+logger = logging.getLogger(__name__)
 
 ENV_OVERRIDES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
     "s3": (
