@@ -22,9 +22,10 @@ def completion(shell: str) -> None:
 
     Commands, options, and asset names, versions and aliases complete. Names and versions come
     from the last `ls`, `versions`, `pull` and `show` against the store (kept in the cache):
-    completing never asks the store. This is click's shell completion: `_MODELSHELF_COMPLETE=
-    zsh_source modelshelf` prints the same script (for bash this one also takes ':' and '@'
-    out of COMP_WORDBREAKS, so that NAME:VERSION and NAME@ALIAS complete as one word).
+    completing never asks the store. This is click's shell completion, so
+    `_MODELSHELF_COMPLETE=zsh_source modelshelf` prints the same script; for bash this one
+    also takes ':' and '@' out of COMP_WORDBREAKS, so that NAME:VERSION and NAME@ALIAS
+    complete as one word.
     """
     from click.shell_completion import get_completion_class
 
