@@ -19,6 +19,9 @@ class WrappedBackend(Backend):
     def store_identity(self) -> dict[str, str]:
         return self.inner.store_identity()  # the same store, watched
 
+    def create_store(self) -> None:
+        self.inner.create_store()  # a write may start the store (a file:// folder)
+
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         self.inner.put(key, data, mode=mode)
 

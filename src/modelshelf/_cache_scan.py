@@ -114,7 +114,7 @@ def blob_files(cache: Cache) -> tuple[dict[str, int], list[TempFile]]:
     return sizes, temps
 
 
-_META_FOLDERS = ("snapshots", "manifests", "refs", "pins", "stores")
+_META_FOLDERS = ("snapshots", "manifests", "refs", "pins", "stores", "listings")
 
 
 def stale_temps(cache: Cache) -> list[TempFile]:

@@ -305,6 +305,7 @@ def push_version(
             " and no explicit version or --major"
         )
     kind, files = source.collect()
+    store.create()  # a push may start a store; every read before it needs the store to exist
     existing = store.taken_versions(name)
     if if_changed and version is not None and existing and version.depth < existing[0].depth:
         # NAME:2 of an asset of 2-part versions: compare with the latest 2.x, else the next 2.x

@@ -107,6 +107,7 @@ class ShelfCare:
 
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
         manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
+        other.store.create()  # a copy may start a store (the source exists: it was read)
         with _progress(progress) as bar:
             return copy_version(manifest, self.store, other.store, bar)
 

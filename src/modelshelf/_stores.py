@@ -15,12 +15,20 @@ A named store's settings are merged, strongest first:
    ``access_key_id``/``secret_access_key``/``session_token`` options (the three together);
 3. the file's fields and ``options``.
 
+One rule reads a word for every argument that takes a store (``--store``, ``copy DEST``,
+``export --to``, ``mirror URL``): a word that names a store of the config file means that
+store, ``./prod`` or an absolute path is a folder, ``scheme://`` a URL
+(:func:`configured_store`). When a configured name is also a folder in the working folder, the
+store is used and a warning says how to name the folder. Arguments that take only a folder
+(``pull -o``, ``mirror DEST``, ``push PATH``) take a word as a folder.
+
 ``anonymous`` has no environment variable. For schemes not in :data:`ENV_OVERRIDES` (custom
 backends), the file's settings are passed as keyword arguments and the backend decides.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +43,14 @@ from modelshelf.errors import InvalidInputError
 __all__ = [
     "ENV_OVERRIDES",
     "ResolvedStore",
+    "configured_store",
     "mask_options",
     "merge_options",
     "normalize_url",
     "resolve_store",
 ]
+
+logger = logging.getLogger(__name__)
 
 ENV_OVERRIDES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
     "s3": (
@@ -194,6 +205,8 @@ def resolve_store(
         return ResolvedStore(value, _typed(value, explicit), source=source)
     config = config or load_config()
     declared = config.store(value, "given as the store" if source == "argument" else source)
+    if source == "argument":  # typed here: say so if the word is also a folder
+        _warn_if_also_a_folder(value, declared.url)
     settings: dict[str, Any] = dict(declared.settings())
     overridden: dict[str, str] = {}
     for names, variables in ENV_OVERRIDES.get(_scheme(declared.url), ()):
@@ -213,6 +226,43 @@ def resolve_store(
         config_path=config.path,
         overridden=overridden,
     )
+
+
+def configured_store(
+    text: str | None,
+    options: Mapping[str, Any] | None = None,
+    *,
+    config: Config | None = None,
+) -> ResolvedStore | None:
+    """The store of the config file that ``text`` names, for an argument that takes a store or
+    a folder (``export --to``, ``mirror URL``); None when ``text`` is no such name (a URL, a
+    path such as ``./prod``, ``pkg.mod:Class``, or a word the file does not declare), which the
+    caller then reads as it always did.
+
+    A name that is also a folder in the working folder is still the store, with a warning that
+    says how to name the folder (``./prod``), as for ``--store`` and ``copy DEST``.
+
+    Example:
+        >>> configured_store("./prod") is None and configured_store("s3://b/p") is None
+        True
+    """
+    word = (text or "").strip()
+    if not is_store_name(word):
+        return None
+    config = config or load_config()
+    if word not in config.stores:
+        return None
+    return resolve_store(word, options, config=config)
+
+
+def _warn_if_also_a_folder(name: str, url: str) -> None:
+    """Say which was used when a configured store's name is also a folder here."""
+    if Path(name).is_dir():
+        logger.warning(
+            "%s names the configured store %r (%s), which is used; a folder ./%s exists too:"
+            " write ./%s for the folder",
+            f'"{name}"', name, without_password(url), name, name,
+        )  # fmt: skip
 
 
 def _scheme(url: str) -> str:

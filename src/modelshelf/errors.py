@@ -33,6 +33,7 @@ ModelshelfError
     ├── StoreAuthError          (PermissionError)     missing or refused credentials
     ├── UnsupportedStoreError   (ValueError)          unknown URL scheme, missing extra
     ├── ObjectNotFoundError     (FileNotFoundError)   a key that is not there
+    ├── StoreNotFoundError      (FileNotFoundError)   a read of a store that does not exist
     └── ObjectExistsError       (FileExistsError)     a create-only write to a key that exists
 ```
 """
@@ -73,6 +74,7 @@ __all__ = [
     "SourcePathError",
     "StoreAuthError",
     "StoreError",
+    "StoreNotFoundError",
     "StoreUnavailableError",
     "StoreUnreachableError",
     "UnknownModelFormatError",
@@ -419,6 +421,21 @@ class UnsupportedStoreError(StoreError, ValueError):
 
 class ObjectNotFoundError(StoreError, FileNotFoundError):
     """A key is not in the store."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """The store itself does not exist: a ``file://`` folder that is absent (or not a folder).
+
+    Raised by reads; a write (push, copy or export to the store) creates the folder instead.
+    Not an :class:`ObjectNotFoundError`: a missing store is never read as a missing version.
+
+    Attributes:
+        store: the store URL.
+    """
+
+    def __init__(self, message: str, *, store: str = "") -> None:
+        self.store = store
+        super().__init__(message)
 
 
 class ObjectExistsError(StoreError, FileExistsError):

@@ -83,6 +83,7 @@ class Shelf(ShelfCare):
     ) -> None:
         options = merge_options(backend_kwargs, backend_options)
         self.store_name: str | None = None  # the config file's name for the store, if named
+        self._create_on_open = False
         if isinstance(store, Backend):
             self._backend: Backend | None = store
             self._open_url = store.url
@@ -94,6 +95,9 @@ class Shelf(ShelfCare):
             self._open_url = normalize_url(resolved.url)  # what opens it: may hold a password
             self.url = without_password(self._open_url)  # what is shown: never does
             identity = store_identity(self._open_url, **options)
+            # The built-in store is no path anyone typed: made on first use, as a user's
+            # first `modelshelf ls` expects an empty store there, not an error.
+            self._create_on_open = resolved.source == "built-in"
         self._backend_options = options
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
@@ -118,6 +122,8 @@ class Shelf(ShelfCare):
 
             backend = self._backend or open_guarded(self._open_url, **self._backend_options)
             self._store = Store(backend)
+            if self._create_on_open:
+                self._store.create()
         return self._store
 
     # -- writing -------------------------------------------------------------------------------
@@ -294,7 +300,8 @@ class Shelf(ShelfCare):
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
-        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``."""
+        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``, or
+        matching a glob such as ``nl*`` (``*`` stops at ``/``, ``**`` does not)."""
         return self.store.assets(prefix)
 
     def versions(self, name: str) -> list[str]:

@@ -15,8 +15,9 @@ it to one. Two ship with modelshelf:
 
 Your own sink is a class or function; from the command line, ``--to package.module:Class``
 names an installed class, instantiated with no arguments. ``--to`` tells its forms apart so:
-``scheme://...`` is a store URL, ``pkg.mod:Class`` (ASCII identifiers, one colon) is a class,
-anything else is a local path (write ``./pkg.mod:Class`` for a folder of that name).
+a word the config file declares (``prod``) is that store, ``scheme://...`` is a store URL,
+``pkg.mod:Class`` (ASCII identifiers, one colon) is a class, anything else is a local path
+(write ``./prod`` or ``./pkg.mod:Class`` for a folder of that name).
 
 Example:
     >>> import modelshelf
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelshelf import _imports, constants, trust
 from modelshelf._dir_fd import copy_fd, create_file, walk
+from modelshelf._stores import configured_store, normalize_url
 from modelshelf._user_folder import Step, UserFolder, hash_regular_file, same_content, user_path
 from modelshelf.backends.base import without_password
 from modelshelf.backends.registry import open_guarded
@@ -240,6 +242,7 @@ class StoreDownloader:
     def __call__(self, pulled: PulledVersion) -> str:
         """Upload every file of ``pulled``; returns the URL of ``<url>/<name>/<version>``."""
         backend = open_guarded(self.url, **self._options)
+        backend.create_store()  # an export may start a store (a file:// folder)
         base = _key(pulled.name, pulled.version)
         keys = [_key(base, entry.path) for entry in pulled.manifest.files]  # all, before writing
         created: list[str] = []
@@ -311,8 +314,10 @@ def _tree_holds(folder: Path, entries: tuple[FileEntry, ...]) -> bool:
 def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloader:
     """The sink a ``--to`` value names.
 
-    ``scheme://...`` is a store URL (:class:`StoreDownloader`); ``pkg.mod:Class`` (ASCII
-    identifiers joined by dots, one colon) is an installed class, instantiated with no
+    A word the config file declares (``prod``) is that store, with its settings
+    (:func:`~modelshelf._stores.configured_store`: every command's rule; a ``Path`` is a
+    folder). ``scheme://...`` is a store URL (:class:`StoreDownloader`); ``pkg.mod:Class``
+    (ASCII identifiers joined by dots, one colon) is an installed class, instantiated with no
     arguments (``overwrite`` does not apply to it); anything else is a local folder
     (:class:`FileSystemDownloader`). A class is imported only from an installed module, never
     from the modelshelf cache or the working folder.
@@ -325,6 +330,9 @@ def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloa
         FileSystemDownloader('deploy', overwrite=False)
     """
     text = os.fspath(to)
+    named = configured_store(text) if isinstance(to, str) else None
+    if named is not None:
+        return StoreDownloader(normalize_url(named.url), overwrite=overwrite, **named.options)
     if _URL.match(text):
         return StoreDownloader(text, overwrite=overwrite)
     if _CLASS.fullmatch(text):

@@ -28,6 +28,7 @@ from modelshelf import trust
 from modelshelf._aliases import AliasLayout, AliasRecord
 from modelshelf._blob_copy import copy_verified
 from modelshelf._layout import NOT_OURS, actor, now_iso
+from modelshelf._name_glob import listing_prefix, name_matches
 from modelshelf._removal import Removal, is_tombstone
 from modelshelf._store_id import store_id
 from modelshelf._verified_upload import HashedBytes, upload_hashed, upload_verified
@@ -82,6 +83,11 @@ class Store(AliasLayout):
     def id_for(url: str, identity: Mapping[str, str] | None = None) -> str:
         """The cache id of a store; see :func:`modelshelf._store_id.store_id`."""
         return store_id(url, identity)
+
+    def create(self) -> None:
+        """Make the store exist before a first write: its backend's
+        :meth:`~modelshelf.backends.Backend.create_store` (a ``file://`` folder is made)."""
+        self.backend.create_store()
 
     # -- blobs ---------------------------------------------------------------------------------
     @staticmethod
@@ -224,10 +230,12 @@ class Store(AliasLayout):
             raise self.version_taken_error(manifest.name, manifest.version) from None
 
     def assets(self, prefix: str = "") -> list[str]:
-        """Names of every asset with a live version, sorted; optionally under ``prefix``."""
-        names = {name for name, _ in self.live_versions(prefix)}
-        wanted = prefix.strip("/")
-        return sorted(n for n in names if not wanted or n == wanted or n.startswith(wanted + "/"))
+        """Names of every asset with a live version, sorted; optionally only those ``prefix``
+        selects: whole segments (``nlp``) or a glob (``nl*``, ``nlp/*sent*``; ``*`` stops at
+        ``/``, ``**`` does not), as :mod:`modelshelf._name_glob` says. Only the literal
+        segments before the first wildcard are listed."""
+        names = {name for name, _ in self.live_versions(listing_prefix(prefix))}
+        return sorted(n for n in names if name_matches(prefix, n))
 
     def live_versions(self, prefix: str = "") -> set[tuple[str, str]]:
         """``(name, version)`` of every live version (under ``prefix``), from one listing."""

@@ -58,6 +58,10 @@ class StoreLayout(Protocol):
         """A short, filesystem-safe name of the store for its part of the local cache."""
         ...
 
+    def create(self) -> None:
+        """Make the store exist before a first write (a ``file://`` folder); reads never do."""
+        ...
+
     # versions and manifests
     def versions(self, name: str) -> list[Version]:
         """The live versions of ``name``, oldest first; AssetNotFoundError if none ever."""

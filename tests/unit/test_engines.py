@@ -26,6 +26,7 @@ from modelshelf.models.engines._common import engine_requirement
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
+    (tmp_path / "store").mkdir()  # a store to list after a refused write (reads make none)
     return (tmp_path / "store").as_uri()
 
 

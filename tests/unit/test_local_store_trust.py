@@ -215,6 +215,7 @@ def test_a_very_deep_store_fails_its_listing_cleanly(tmp_path: Path) -> None:
         from modelshelf.backends.local import LocalBackend
         from modelshelf.errors import ModelshelfError
         backend = LocalBackend(sys.argv[1])
+        backend.create_store()
         fd = os.open(sys.argv[1], os.O_RDONLY)
         for _ in range(200):
             os.mkdir("d", dir_fd=fd)

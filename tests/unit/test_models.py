@@ -31,6 +31,7 @@ ROWS = [{"x": 1, "y": 2}, {"x": -3.5, "y": 0}]
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
+    (tmp_path / "store").mkdir()  # a store to list after a refused write (reads make none)
     return (tmp_path / "store").as_uri()
 
 

@@ -12,6 +12,7 @@ from tests.wrapped_backend import WrappedBackend
 from modelshelf import Shelf
 from modelshelf.backends import open_backend
 from modelshelf.backends.base import PutMode
+from modelshelf.backends.local import LocalBackend
 from modelshelf.cli.main import main
 from modelshelf.errors import InvalidInputError, InvalidSpecError, ModelshelfError, StoreError
 
@@ -58,7 +59,7 @@ def test_cli_push_with_a_bad_argument_writes_nothing(
 ) -> None:
     assert main(["push", str(model), "m", *extra]) != 0
     assert said in capsys.readouterr().err
-    assert Shelf(store).assets() == []
+    assert not LocalBackend.path_for(store).exists()  # not even the store's folder was made
     assert main(["push", str(model), "m", "-q"]) == 0
     assert capsys.readouterr().out == "m:1.0\n"  # the retry takes the number the refusal kept
 

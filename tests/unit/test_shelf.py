@@ -31,6 +31,7 @@ from modelshelf.errors import (
     OfflineError,
     PathNotInVersionError,
     SourcePathError,
+    StoreNotFoundError,
     StoreUnreachableError,
     UserFolderRefusedError,
     VersionExistsError,
@@ -238,7 +239,10 @@ def test_push_of_empty_folder(shelf: Shelf, tmp_path: Path) -> None:
     (empty / "nested" / "deeper").mkdir(parents=True)
     with pytest.raises(SourcePathError, match="holds no files"):
         shelf.push(empty, "m")
-    assert shelf.assets() == []
+    try:
+        assert shelf.assets() == []
+    except StoreNotFoundError:  # a refused push does not even make a file:// store's folder
+        assert shelf.url.startswith("file://")
 
 
 def test_top_level_dot_complete_is_ordinary_content(shelf: Shelf, tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ def manifest(name: str, version: str, **overrides: Any) -> Manifest:
 @pytest.fixture(params=["memory", "file"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     url = "memory://store-tests" if request.param == "memory" else (tmp_path / "s").as_uri()
-    return Store(open_backend(url))
+    store = Store(open_backend(url))
+    store.create()  # a file:// store is made by a write, never by opening it (issue 21)
+    return store
 
 
 def v(text: str) -> Version:

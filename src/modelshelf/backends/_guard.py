@@ -106,6 +106,9 @@ class GuardedBackend(Backend):
             "read", key, lambda: self.inner.get_range_chunks(key, start, end, chunk_size)
         )
 
+    def create_store(self) -> None:
+        self._call("create", "", self.inner.create_store)
+
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         self._call("write", key, lambda: self.inner.put(key, data, mode=mode))
 

@@ -118,6 +118,13 @@ class Backend(abc.ABC):
         """:meth:`identity` of this opened backend; backends that take options override it."""
         return type(self).identity(self.url)
 
+    def create_store(self) -> None:
+        """Make the store exist, before a first write: called by the writes that may start a
+        store (push, copy or export to it), never by a read. The default does nothing (a
+        bucket or container is made by its owner); a ``file://`` store makes its folder, so a
+        mistyped path is never made by reading it. A backend that wraps another forwards it."""
+        return None
+
     def local_path(self, key: str) -> Path | None:
         """The file on this machine that holds ``key``, for backends that are a local folder
         (pulls then copy it in the kernel); ``None``, the default, for every other backend.

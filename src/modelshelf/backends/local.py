@@ -2,10 +2,11 @@
 
 The folder's content is outside input, like a bucket's: whoever can write there can plant
 symbolic links, and a link leads anywhere on this machine (``etclink -> /etc``, a blob that is
-``/etc/shadow``). So no link in the store is followed: the listing is this module's own walk,
-which skips every entry that is a link or lies behind one (and says how many), and every read,
-write or delete of a key that passes through a link is refused (obstore's own walk and opens
-follow links, and a link loop fails its whole listing). Links in the store folder's own path
+``/etc/shadow``). So no link in the store is followed: the listing is our own walk
+(:mod:`modelshelf.backends._local_walk`), which skips every entry that is a link or lies
+behind one (and says how many), and every read, write or delete of a key that passes through
+a link is refused (obstore's own walk and opens follow links, and a link loop fails its whole
+listing). Links in the store folder's own path
 are the user's choice: the folder is resolved once, when the store is opened. A listing skips
 only the exact names of our own uploads in progress (counted too), and refuses a prefix that
 would leave the store folder, by the rule keys follow (:func:`~modelshelf.trust.inside`).
@@ -27,21 +28,20 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from modelshelf._dir_fd import READ_FLAGS, open_folder, temp_name, walk
 from modelshelf._paths import user_path
+from modelshelf.backends._local_walk import UPLOAD_TAG, Skipped, file_meta, walk_store
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
 from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import (
     ObjectNotFoundError,
-    StoreError,
+    StoreNotFoundError,
     UnsupportedStoreError,
     UntrustedStoreDataError,
 )
@@ -51,27 +51,28 @@ __all__ = ["LocalBackend"]
 
 logger = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_UPLOAD_TAG = "modelshelf-upload"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _CHUNK = 8 * 1024 * 1024
-# Exactly the names ``temp_name(name, tag=_UPLOAD_TAG)`` makes (``.<name>.<pid>.<8 hex>.<tag>``):
-# only these are an upload in progress, never listed. A store's other files are listed, even
-# named ``.x.1.2.modelshelf-upload`` or ``take#2`` (obstore's own temporary names: obstore
-# writes no key here any more, so such a file is the store's, or an old leftover).
-_UPLOAD_TEMP = re.compile(rf"\..+\.[0-9]+\.[0-9a-f]{{8}}\.{_UPLOAD_TAG}", re.DOTALL)
 
 
 class LocalBackend(ObstoreBackend):
-    """A store in a local folder, created on first use.
+    """A store in a local folder, made by the first write (:meth:`create_store`, or a put).
 
-    Each object is written to a temporary file in its folder and renamed into place, so readers
-    never see part of an object; create-only writes hard-link it into place, which fails if the
-    name exists.
+    Opening one makes nothing: a read of a folder that does not exist raises
+    :class:`~modelshelf.errors.StoreNotFoundError` (a mistyped path is said to be one, never
+    made and listed as an empty store). Each object is written to a temporary file in its
+    folder and renamed into place, so readers never see part of an object; create-only writes
+    hard-link it into place, which fails if the name exists.
     """
 
     def __init__(self, root: Path | str) -> None:
         self.root = user_path(root, "store folder").resolve()
+        # No obstore store underneath: every key is read and written through descriptors
+        # here (and copies go through get and put, as for any local folder).
+        self.url = self.root.as_uri()
+
+    def create_store(self) -> None:
+        """Make the store folder (and its parents) if it is absent."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -79,9 +80,24 @@ class LocalBackend(ObstoreBackend):
                 f"cannot create the store folder {self.root}: {exc.strerror}. Choose a writable"
                 " folder with --store file:///path or MODELSHELF_STORE."
             ) from exc
-        from obstore.store import LocalStore  # here: a cache hit never loads obstore
 
-        super().__init__(LocalStore(str(self.root), mkdir=True), self.root.as_uri())
+    def _open_root(self, *, make: bool = False) -> int:
+        """The store folder's descriptor; absent, it is made for a write (``make``) and is
+        :class:`StoreNotFoundError` for a read, as is a file in its place."""
+        try:
+            return open_folder(self.root)
+        except FileNotFoundError:
+            if not make:
+                raise self._no_store("the folder does not exist", "or push to create it") from None
+        except NotADirectoryError:
+            raise self._no_store("not a folder", "a store is a folder") from None
+        self.create_store()
+        return open_folder(self.root)
+
+    def _no_store(self, why: str, step: str) -> StoreNotFoundError:
+        return StoreNotFoundError(
+            f"no store at {self.url} ({why}): check the path, {step}", store=self.url
+        )
 
     def local_path(self, key: str) -> Path:
         """The file that holds ``key``: the key joined under the store folder (checked to stay
@@ -137,11 +153,13 @@ class LocalBackend(ObstoreBackend):
         folder down opened with ``O_NOFOLLOW`` from the one before (made when ``make``)."""
         *parts, name = self.local_path(key).relative_to(self.root).parts
         try:
-            root = open_folder(self.root)
+            root = self._open_root(make=make)
             try:
                 fd = walk(root, parts, make=make)
             finally:
                 os.close(root)
+        except StoreNotFoundError:
+            raise
         except OSError as exc:
             self._fail(exc, key)
         try:
@@ -202,7 +220,7 @@ class LocalBackend(ObstoreBackend):
     def head(self, key: str) -> ObjectMeta:
         fd, info = self._open(key)
         os.close(fd)
-        return _file_meta(key, info)
+        return file_meta(key, info)
 
     def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
         """Write a temporary file in the key's folder (opened through the descriptor chain,
@@ -210,7 +228,7 @@ class LocalBackend(ObstoreBackend):
         the name exists. The temporary name stays under NAME_MAX bytes (obstore's
         ``<name>#<n>`` did not for a 255-byte name) and is never listed."""
         with self._folder(key, make=True) as (folder, name):
-            temp = temp_name(name, tag=_UPLOAD_TAG)
+            temp = temp_name(name, tag=UPLOAD_TAG)
             try:
                 fd = os.open(temp, _CREATE_FLAGS, 0o666, dir_fd=folder)
             except OSError as exc:
@@ -239,8 +257,8 @@ class LocalBackend(ObstoreBackend):
                     return
                 except OSError as exc:
                     self._fail(exc, key)
-        except ObjectNotFoundError:
-            return  # a missing folder on the way: nothing to delete
+        except (ObjectNotFoundError, StoreNotFoundError):
+            return  # a missing folder on the way, or no store: nothing to delete
 
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         """Every regular file under ``prefix/``, as obstore lists them, but walked without
@@ -249,9 +267,9 @@ class LocalBackend(ObstoreBackend):
         top = prefix.strip("/")
         if top:
             self._check_prefix(prefix, top)
-        skipped = _Skipped()
+        skipped = Skipped()
         try:
-            yield from _walk(self, top, skipped)
+            yield from walk_store(self, top, skipped)
         finally:
             skipped.warn(self.url)
 
@@ -326,159 +344,3 @@ def _copy_from(reader: BinaryIO, fd: int) -> None:
 def _write_view(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view) :]
-
-
-class _Skipped:
-    """What a listing left out, counted, to be told once at its end: links (and all behind
-    them) and our own uploads in progress."""
-
-    def __init__(self) -> None:
-        self.links: list[str] = []
-        self.uploads: list[str] = []
-
-    def warn(self, url: str) -> None:
-        if self.links:
-            logger.warning(
-                "%s: skipped %d entries that are symbolic links (first: %s) and all behind"
-                " them; a file:// store follows no links: replace them with the files or"
-                " folders themselves to have them listed",
-                url, len(self.links), show(min(self.links), 120),
-            )  # fmt: skip
-        if self.uploads:
-            logger.warning(
-                "%s: skipped %d files named like a modelshelf upload in progress (first: %s);"
-                " an upload in progress, or a killed one, leaves such a file: if none runs,"
-                " delete it (or rename it, if it is a file of yours)",
-                url, len(self.uploads), show(min(self.uploads), 120),
-            )  # fmt: skip
-
-
-class _Folder:
-    """One folder on the path of the walk: its descriptor (open while its subfolders are
-    walked) and the names of the subfolders still to walk, the next one last."""
-
-    __slots__ = ("fd", "key", "pending")
-
-    def __init__(self, key: str, fd: int) -> None:
-        self.key = key
-        self.fd = fd
-        self.pending: list[str] = []
-
-
-def _walk(backend: LocalBackend, top: str, skipped: _Skipped) -> Iterator[ObjectMeta]:
-    """The regular files below ``top`` (a folder of the store, ``""`` for all), depth first;
-    each link found is added to ``skipped`` and not followed. Each folder is opened from the
-    one before it without following a link, and read through its descriptor.
-
-    A subfolder is opened only when its turn comes, so the descriptors held at once are the
-    folders on the current path (the depth of the walk), not one per subfolder found (a
-    folder with more subfolders than the open-file limit failed the listing with EMFILE and
-    leaked them); every one is closed when the walk ends, fails or is abandoned.
-    """
-    try:
-        root = open_folder(backend.root)
-    except OSError as exc:
-        _list_failed(exc, backend, top)
-    try:
-        try:
-            start = walk(root, top.split("/")) if top else os.dup(root)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                skipped.links.append(exc.filename)
-            return  # a link, or the prefix names no folder
-    finally:
-        os.close(root)
-    path = [_Folder(top, start)]
-    try:
-        yield from _entries(backend, path[-1], skipped)
-        while path:
-            folder = path[-1]
-            if not folder.pending:
-                os.close(path.pop().fd)
-                continue
-            name = folder.pending.pop()
-            key = f"{folder.key}/{name}" if folder.key else name
-            fd = _open_inner(backend, folder, name, key, skipped)
-            if fd is not None:
-                path.append(_Folder(key, fd))
-                yield from _entries(backend, path[-1], skipped)
-    finally:
-        for folder in path:
-            os.close(folder.fd)
-
-
-def _open_inner(
-    backend: LocalBackend, folder: _Folder, name: str, key: str, skipped: _Skipped
-) -> int | None:
-    """The subfolder ``name`` of ``folder``, opened without following a link; None when it
-    went away or was swapped for a link (counted) or a file since it was listed."""
-    try:
-        return open_folder(name, folder.fd)
-    except FileNotFoundError:
-        return None  # removed while listed
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            skipped.links.append(key)
-            return None
-        if exc.errno == errno.ENOTDIR:
-            return None
-        _list_failed(exc, backend, key)
-
-
-def _entries(backend: LocalBackend, folder: _Folder, skipped: _Skipped) -> Iterator[ObjectMeta]:
-    """The regular files of ``folder`` (read through its descriptor); its subfolders are
-    noted in ``folder.pending`` by name, opened later by :func:`_walk`."""
-    try:
-        with os.scandir(folder.fd) as found:
-            names = sorted((entry.name for entry in found), reverse=True)
-    except OSError as exc:
-        _list_failed(exc, backend, folder.key)
-    inner: list[str] = []
-    for name in names:
-        key = f"{folder.key}/{name}" if folder.key else name
-        try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            continue  # not a name a key can hold (obstore cannot read it either)
-        try:
-            info = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # removed while listed
-        except OSError as exc:
-            _list_failed(exc, backend, key)
-        if stat.S_ISLNK(info.st_mode):
-            skipped.links.append(key)
-        elif stat.S_ISDIR(info.st_mode):
-            inner.append(name)
-        elif not stat.S_ISREG(info.st_mode):
-            continue  # a FIFO, socket or device is no object
-        elif _UPLOAD_TEMP.fullmatch(name):
-            skipped.uploads.append(key)
-        else:
-            yield _file_meta(key, info)
-    folder.pending = inner[::-1]  # depth first, in name order as before
-
-
-def _list_failed(exc: OSError, backend: LocalBackend, key: str) -> NoReturn:
-    """Raise what a failed step of the walk means; running out of descriptors (a store whose
-    folders nest deeper than the open-file limit) is said as such, without loading anything
-    (an import needs a descriptor too)."""
-    if exc.errno in (errno.EMFILE, errno.ENFILE):
-        raise StoreError(
-            f"cannot list {show(key, 120)} in the store {backend.url}: its folders nest deeper"
-            f" than this process may open files ({exc.strerror}); raise the limit (ulimit -n)"
-            " or remove the nesting"
-        ) from None
-    translate_error(exc, backend.url, key, backend.hints)
-
-
-def _file_meta(key: str, st: os.stat_result) -> ObjectMeta:
-    """What obstore's LocalStore says of a file: its ETag is inode, mtime (microseconds) and
-    size in hex, so a listing here and a HEAD through obstore agree."""
-    micros = st.st_mtime_ns // 1000
-    return ObjectMeta(
-        path=key,
-        size=st.st_size,
-        etag=f'"{st.st_ino:x}-{micros:x}-{st.st_size:x}"',
-        last_modified=_EPOCH + timedelta(microseconds=micros),
-    )

@@ -14,6 +14,7 @@ from modelshelf.cli._common import (
     shelf_from,
     status,
 )
+from modelshelf.cli._complete import complete_name, complete_spec, complete_version
 
 EXAMPLES = [
     "modelshelf alias set nlp/sentiment@production 1.3",
@@ -30,8 +31,8 @@ def alias() -> None:
 
 
 @alias.command(name="set")
-@click.argument("spec")
-@click.argument("version")
+@click.argument("spec", shell_complete=complete_spec)
+@click.argument("version", shell_complete=complete_version)
 @click.option(
     "--expect",
     default=None,
@@ -55,7 +56,7 @@ def set_alias(
 
 
 @alias.command(name="rm")
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--expect",
     default=None,
@@ -77,7 +78,7 @@ def remove_alias(
 
 
 @alias.command(name="ls")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @common_options
 @click.pass_context
 def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
@@ -92,7 +93,7 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> N
 
 
 @alias.command(name="history")
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @common_options
 @click.pass_context
 def history(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:

@@ -11,6 +11,7 @@ from modelshelf._cache_admin import remove_snapshots, verify_cache
 from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
 from modelshelf.cli._common import emit_json, format_time, human_size, json_option, shelf_from
+from modelshelf.cli._complete import complete_spec
 from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
 from modelshelf.spec import parse_spec
@@ -119,7 +120,7 @@ def list_command(as_json: bool) -> None:
 
 
 @cache.command(name="rm")
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
 @json_option
 def rm_command(spec: str, dry_run: bool, as_json: bool) -> None:

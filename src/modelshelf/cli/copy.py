@@ -12,6 +12,7 @@ from modelshelf.cli._common import (
     shelf_from,
     show_progress,
 )
+from modelshelf.cli._complete import complete_spec
 from modelshelf.shelf import Shelf
 
 EXAMPLES = [
@@ -21,12 +22,15 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.argument("destination", metavar="DEST_STORE")
 @common_options
 @click.pass_context
 def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: bool) -> None:
     """Copy SPEC's version from --store to DEST_STORE, keeping its number and provenance.
+
+    DEST_STORE is a URL, a path (./folder: a file:// store there) or the name of a store in the
+    config file, as for --store and export --to.
 
     Only the blobs DEST_STORE lacks travel, streamed store to store and verified on the way; the
     manifest is committed last. A DEST_STORE that holds a different version of that number

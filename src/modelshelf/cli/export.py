@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelshelf.cli._common import common_options, emit_json, printable, shelf_from, show_progress
+from modelshelf.cli._complete import complete_spec
 from modelshelf.errors import InvalidInputError
 from modelshelf.sinks import export_resolved, sink_from
 
@@ -16,14 +17,15 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--to",
     "to",
     default=".",
     show_default=True,
-    help="A folder, a store URL (scheme://...), or package.module:Class (an installed sink"
-    " class, created with no arguments).",
+    help="A folder, a store URL (scheme://...), the name of a store in the config file (a"
+    " folder of that name is ./NAME), or package.module:Class (an installed sink class,"
+    " created with no arguments).",
 )
 @click.option(
     "--overwrite",
@@ -38,8 +40,9 @@ def export(
     """Pull SPEC (NAME[:VERSION|@ALIAS]) into the cache and export it; print where it went.
 
     A folder gets a plain, writable copy: one file as NAME.EXT (the extension from the model's
-    engine), several as the folder NAME/. A store URL gets NAME/VERSION/PATH objects, opened
-    with that store's own environment settings (--backend-opt and --profile apply to --store).
+    engine), several as the folder NAME/. A store URL or configured store gets
+    NAME/VERSION/PATH objects, opened with that store's own settings (--backend-opt and
+    --profile apply to --store).
     """
     if not to.strip():
         raise InvalidInputError("--to needs a folder, store URL or package.module:Class")

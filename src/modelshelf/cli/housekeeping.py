@@ -14,6 +14,7 @@ from modelshelf.cli._common import (
     show_progress,
     status,
 )
+from modelshelf.cli._complete import complete_spec
 
 EXAMPLES = [
     "modelshelf verify nlp/sentiment@production       # re-hash every blob in the store",
@@ -26,7 +27,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--quick", is_flag=True, help="Check sizes only, without reading the bytes.")
 @common_options
 @click.pass_context
@@ -55,7 +56,7 @@ def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: boo
 
 
 @click.command(name="rm", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[2:4]))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--message", "-m", default="", help="Why it is removed (kept in the audit log).")
 @click.option("--dry-run", is_flag=True, help="Only check and show what would be removed.")
 @common_options

@@ -6,12 +6,16 @@ through :func:`format_time`. ``--json`` prints the store's values exactly.
 
 from __future__ import annotations
 
+import json
+import shlex
+
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from modelshelf._name_glob import is_glob
 from modelshelf._pull import select_entries
 from modelshelf.cli._common import (
     asset_name,
@@ -22,6 +26,13 @@ from modelshelf.cli._common import (
     printable,
     shelf_from,
     status,
+)
+from modelshelf.cli._complete import (
+    complete_name,
+    complete_spec,
+    remember_names,
+    remember_version,
+    remember_versions,
 )
 from modelshelf.cli._log_lines import log_event, log_line
 from modelshelf.cli._model_section import model_lines
@@ -36,13 +47,37 @@ EXAMPLES = [
 ]
 
 
-@click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
-@click.argument("prefix", required=False, default="")
+_LS_GLOBS = [
+    "modelshelf ls 'nl*'                 # a glob: nlp/..., nlu/...",
+    "modelshelf ls 'nlp/*sent*'          # '*' stops at '/'; '**' crosses it",
+]
+
+
+@click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2] + _LS_GLOBS))
+@click.argument(
+    "prefix", required=False, default="", metavar="[PREFIX|GLOB]", shell_complete=complete_name
+)
 @common_options
 @click.pass_context
 def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> None:
-    """List assets, optionally under PREFIX."""
-    names = shelf_from(ctx).assets(prefix)
+    """List assets, optionally under PREFIX or matching GLOB.
+
+    PREFIX is whole segments: nlp lists nlp/sentiment, not nlp2. A GLOB (quote it for the
+    shell) has * and ? (never matching '/'), [abc], and ** (matching across '/'); it selects a
+    name when it matches the name or its first segments, so 'nl*' lists nlp/sentiment.
+    """
+    shelf = shelf_from(ctx)
+    names = shelf.assets(prefix)
+    remember_names(shelf, names, prefix)  # for shell completion
+    if not names and prefix.strip("/") and not is_glob(prefix):
+        # Nothing under the whole segment: would the glob of the word find something?
+        wider = prefix.strip("/") + "*"
+        if shelf.assets(wider):
+            status(
+                f"no asset under {printable(json.dumps(prefix, ensure_ascii=False))}; did you mean"
+                f" ls {printable(shlex.quote(wider))}?",
+                quiet,
+            )
     if as_json:
         emit_json(names)
         return
@@ -51,7 +86,7 @@ def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> 
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[2])
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.option("--long", "-l", "long_format", is_flag=True,
               help="Also show when, by whom, size and message (reads each manifest).")  # fmt: skip
 @common_options
@@ -64,6 +99,7 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
     aliases = shelf.aliases(asset)
     if not found:  # every version was removed: the asset and its log remain
         status(f"{asset} has no versions left (`modelshelf log {asset}` shows the removals)", quiet)
+    remember_versions(shelf, asset, found, aliases)  # for shell completion
     manifests = (
         run_concurrently(lambda v: shelf.manifest(f"{asset}:{v}"), found) if long_format else []
     )
@@ -93,13 +129,15 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[3])
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @common_options
 @click.pass_context
 def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     """Show the manifest of the version SPEC resolves to (only the files under a /SUB/PATH)."""
-    resolved = shelf_from(ctx).resolve(spec)
+    shelf = shelf_from(ctx)
+    resolved = shelf.resolve(spec)
     manifest = resolved.manifest
+    remember_version(shelf, manifest.name, manifest.version, resolved.spec.alias)
     files = select_entries(resolved.spec, manifest)  # fails as pull does on a missing sub path
     if as_json:
         emit_json(manifest.to_dict())
@@ -129,7 +167,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
 
 
 @click.command(epilog="Examples:\n\n" + EXAMPLES[4])
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @common_options
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:

@@ -20,6 +20,7 @@ __all__ = ["COMMANDS", "cli", "main", "run"]
 COMMANDS = {
     "alias": "modelshelf.cli.alias:alias",
     "cache": "modelshelf.cli.cache:cache",
+    "completion": "modelshelf.cli.completion:completion",
     "config": "modelshelf.cli.config:config",
     "copy": "modelshelf.cli.copy:copy",
     "export": "modelshelf.cli.export:export",

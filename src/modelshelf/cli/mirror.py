@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from modelshelf._stores import configured_store, normalize_url
 from modelshelf.cli._common import (
     backend_kwargs_from,
     common_options,
@@ -84,7 +85,8 @@ def mirror(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Copy every object under URL (scheme://bucket/prefix) to DEST, keeping the key tree.
+    """Copy every object under URL (scheme://bucket/prefix, or a configured store's name) to
+    DEST, keeping the key tree.
 
     The path below DEST is the key below the bucket, prefix included; a prefix stops at a
     folder boundary, and a URL naming one object fetches that object. Files already there and
@@ -93,6 +95,10 @@ def mirror(
     """
     if not dest.strip():
         raise InvalidInputError("DEST needs a folder, got an empty name; e.g. ./mirror")
+    options = backend_kwargs_from(ctx)  # --backend-opt, --profile, --anonymous
+    named = configured_store(url, options)  # a word the config file declares: that store
+    if named is not None:
+        url, options = normalize_url(named.url), dict(named.options)
     result = run_mirror(
         url,
         dest,
@@ -104,7 +110,7 @@ def mirror(
         overwrite=overwrite,
         progress=show_progress(quiet, as_json),
         include_git=include_git,
-        **backend_kwargs_from(ctx),  # --backend-opt, --profile, --anonymous
+        **options,
     )
     if as_json:
         emit_json(result.to_json())

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from modelshelf.cli._common import common_options, model_trust_options, shelf_from, show_progress
+from modelshelf.cli._complete import complete_spec_or_path
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import load_model
 from modelshelf.models._jsonable import plain
@@ -24,7 +25,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec", metavar="SPEC|PATH")
+@click.argument("spec", metavar="SPEC|PATH", shell_complete=complete_spec_or_path)
 @click.option(
     "--input",
     "-i",

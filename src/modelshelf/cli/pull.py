@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelshelf.cli._common import common_options, emit_json, shelf_from, show_progress
+from modelshelf.cli._complete import complete_spec, remember_version
 from modelshelf.errors import InvalidInputError
 
 EXAMPLES = [
@@ -17,7 +18,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "-o",
     "--output",
@@ -67,6 +68,7 @@ def pull(
         raise InvalidInputError("--overwrite applies to -o only; add -o FOLDER or drop it")
     shelf = shelf_from(ctx)
     resolved = shelf.resolve(spec)
+    remember_version(shelf, resolved.manifest.name, resolved.version, resolved.spec.alias)
     path = shelf.pull_resolved(
         resolved,
         output=output,

@@ -13,6 +13,7 @@ from modelshelf.cli._common import (
     show_progress,
     status,
 )
+from modelshelf.cli._complete import complete_name
 from modelshelf.errors import InvalidInputError
 
 EXAMPLES = [
@@ -41,7 +42,7 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
 @click.argument("path", type=click.Path(path_type=str))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_name)
 @click.option("-m", "--message", default="", help="Why this version exists.")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata; repeatable.")
 @click.option("--major", is_flag=True, help="Start the next major version (1.4 -> 2.0).")

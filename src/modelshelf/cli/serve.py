@@ -13,6 +13,7 @@ from modelshelf.cli._common import (
     model_trust_options,
     shelf_from,
 )
+from modelshelf.cli._complete import complete_spec_or_path
 from modelshelf.errors import InvalidInputError
 
 # What the serve extra installs; checked before anything is imported from it.
@@ -28,7 +29,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec", metavar="SPEC|PATH")
+@click.argument("spec", metavar="SPEC|PATH", shell_complete=complete_spec_or_path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(

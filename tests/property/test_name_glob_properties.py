@@ -1,0 +1,111 @@
+"""Hypothesis properties of the ``ls`` pattern matcher (:mod:`modelshelf._name_glob`).
+
+Checked against independent models: a plain word is the whole-segment prefix rule ``ls`` always
+had; a glob without ``**`` is :func:`fnmatch.fnmatchcase` segment by segment (so ``*`` can never
+cross a ``/``); ``**`` only ever widens; and the listing prefix never hides a match.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from modelshelf._name_glob import is_glob, listing_prefix, name_matches
+
+pytestmark = pytest.mark.property
+
+SETTINGS = settings(max_examples=400, deadline=None)
+
+# Small alphabets make matches likely; names are what trust.is_name lets through (no '/' ends,
+# no empty segments), patterns anything a user may type at a shell.
+segment = st.text("abn.-_", min_size=1, max_size=5)
+names = st.lists(segment, min_size=1, max_size=4).map("/".join)
+glob_segment = st.text("abn*?[]!-", min_size=1, max_size=6).filter(lambda s: "**" not in s)
+plain_words = st.lists(segment, min_size=1, max_size=3).map("/".join)
+globs = st.lists(glob_segment, min_size=1, max_size=3).map("/".join)
+any_pattern = st.text("abn*?[]!/-", max_size=10)
+
+
+def _segment_model(pattern: str, name: str) -> bool:
+    """A pattern without ``**`` selects a name when each of its segments fnmatches the name's
+    segment at the same place (the name may have more segments)."""
+    wanted, have = pattern.strip("/").split("/"), name.split("/")
+    return len(wanted) <= len(have) and all(
+        fnmatch.fnmatchcase(part, glob) for part, glob in zip(have, wanted, strict=False)
+    )
+
+
+@SETTINGS
+@given(plain_words, names)
+def test_a_plain_word_is_a_whole_segment_prefix(word: str, name: str) -> None:
+    assert name_matches(word, name) == (name == word or name.startswith(word + "/"))
+
+
+@SETTINGS
+@given(globs, names)
+def test_a_glob_matches_segment_by_segment_as_fnmatch(pattern: str, name: str) -> None:
+    assert name_matches(pattern, name) == _segment_model(pattern, name)
+
+
+@SETTINGS
+@given(globs, names)
+def test_a_star_never_crosses_a_slash(pattern: str, name: str) -> None:
+    if name_matches(pattern, name):
+        assert len(pattern.strip("/").split("/")) <= len(name.split("/"))
+
+
+@SETTINGS
+@given(globs, names)
+def test_double_star_only_widens(pattern: str, name: str) -> None:
+    if name_matches(pattern, name):
+        assert name_matches(pattern.replace("*", "**"), name)
+
+
+@SETTINGS
+@given(names)
+def test_double_star_crosses_slashes(name: str) -> None:
+    assume("/" in name)
+    first, last = name[0], name.split("/")[-1]
+    assert name_matches("**", name)
+    assert name_matches(f"{first}**{last}", name)
+    assert name_matches(f"**/{last}", name)  # zero or more whole segments before
+    # One star stops at the first '/': it matches the first segment alone or nothing.
+    head = name.split("/")[0]
+    assert name_matches(f"{first}*{last}", name) == fnmatch.fnmatchcase(head, f"{first}*{last}")
+
+
+@SETTINGS
+@given(any_pattern, names)
+def test_the_listing_prefix_never_hides_a_match(pattern: str, name: str) -> None:
+    prefix = listing_prefix(pattern)
+    if name_matches(pattern, name) and prefix:
+        assert name == prefix or name.startswith(prefix + "/")
+    assert not is_glob(prefix)
+
+
+@SETTINGS
+@given(any_pattern, st.text(max_size=12))
+def test_any_pattern_and_any_name_answer_without_error(pattern: str, name: str) -> None:
+    assert isinstance(name_matches(pattern, name), bool)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "selected"),
+    [
+        ("nl*", ["nlp/sentiment", "nlp/sentiment/en", "nlu"]),
+        ("nlp/*sent*", ["nlp/sentiment", "nlp/sentiment/en"]),
+        ("nlp", ["nlp/sentiment", "nlp/sentiment/en"]),
+        ("nl", []),
+        ("*/sentiment", ["nlp/sentiment", "nlp/sentiment/en"]),
+        ("**/en", ["nlp/sentiment/en"]),
+        ("n?u", ["nlu"]),
+        ("[!n]*", ["vision/detector"]),
+        ("v[a-j]sion/**", ["vision/detector"]),
+    ],
+)
+def test_examples(pattern: str, selected: list[str]) -> None:
+    every = ["nlp/sentiment", "nlp/sentiment/en", "nlu", "vision/detector"]
+    assert [n for n in every if name_matches(pattern, n)] == selected
