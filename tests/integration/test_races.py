@@ -46,6 +46,7 @@ if early_check == "nocheck":
     # can decide between the racers.
     modelshelf._push._check_explicit = lambda *args, **kwargs: None
 shelf = Shelf(url)
+shelf.store.create()  # a push would make a missing store: make it before the start line
 shelf.store.versions("race/model")  # open the backend and connection before the start line
 """
     + WAIT_FOR_GO
@@ -247,6 +248,7 @@ def counting_local(path, size, *args, **kwargs):
         log.write(f"blobs/sha256/{path.parent.name}/{path.name} 0 {size}\n")
 transfer.download_local = counting_local
 shelf = Shelf(url)
+shelf.store.create()  # a push would make a missing store: make it before the start line
 shelf.store.versions("warm/up")  # open the backend and connection before the start line
 """
     + WAIT_FOR_GO

@@ -15,7 +15,10 @@ from modelshelf.errors import AssetNotFoundError
 
 @pytest.fixture(params=["memory", "file"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory://cli1-rm" if request.param == "memory" else (tmp_path / "s").as_uri()
+    if request.param == "memory":
+        return "memory://cli1-rm"
+    (tmp_path / "s").mkdir()  # an existing store (reading a missing one is StoreNotFoundError)
+    return (tmp_path / "s").as_uri()
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ RUNNERS = "tests.runner_contract_fixtures"
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
+    # An existing, empty store: "nothing was written" is then an empty listing (a read of a
+    # folder that does not exist is refused, and a refused registration must not create it).
+    (tmp_path / "store").mkdir()
     return (tmp_path / "store").as_uri()
 
 
