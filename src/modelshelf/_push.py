@@ -1,8 +1,10 @@
 """A push: hash the files, pick the version, upload missing blobs, commit the manifest.
 
 With ``if_changed``, the files are hashed first and compared with the latest version in scope
-(:mod:`modelshelf._push_compare`): when they and the sections are the same, nothing is uploaded
-or written and that version is returned. Every push says which version it repeats, if any.
+(:mod:`modelshelf._push_compare`): when they and the sections are the same, that version is
+returned and no version is written. Its blobs are still looked up by name and size, as every
+push does, and any the store lacks is uploaded again from the files just hashed: "unchanged"
+must never leave a version that cannot be pulled. Every push says which version it repeats.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class PushReport:
             (for a new version: the one it repeats).
         aliases_moved: aliases moved to ``manifest`` (each a numbered record and an audit one).
         aliases_kept: aliases that pointed at ``manifest`` already (nothing written for them).
+        reuploaded: with ``new_version`` False, the paths whose blobs the store lacked (absent,
+            or not at their size) and that this push uploaded again from its files; a blob of
+            the right size with damaged bytes is not seen here (``Shelf.repair`` mends it).
     """
 
     manifest: Manifest
@@ -82,6 +87,7 @@ class PushReport:
     same_as: str | None = None
     aliases_moved: tuple[str, ...] = ()
     aliases_kept: tuple[str, ...] = ()
+    reuploaded: tuple[str, ...] = ()
 
 
 def next_version(existing: list[Version], *, major: bool, within: Version | None = None) -> Version:
@@ -329,8 +335,11 @@ def push_version(
         and same_listing(candidate, kind, [(f.path, f.size) for f in files], metadata, extra)
     ):
         same, known = same_files(candidate, files, progress, source.label)
-        if same:  # nothing is uploaded, nothing written
-            return PushReport(candidate, new_version=False, same_as=candidate.version)
+        if same:  # nothing is written, unless a blob of the version is gone
+            reuploaded = put_back_missing(store, candidate, files, known, source.label)
+            return PushReport(
+                candidate, new_version=False, same_as=candidate.version, reuploaded=reuploaded
+            )
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
 
@@ -427,6 +436,70 @@ def push_version(
         )
         return PushReport(manifest, new_version=True, same_as=same_as)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def put_back_missing(
+    store: StoreLayout,
+    version: Manifest,
+    files: list[SourceFile],
+    known: Mapping[str, str],
+    label: str,
+) -> tuple[str, ...]:
+    """Upload again each blob of ``version`` the store lacks (absent, or not at its size) from
+    the local files that ``same_files`` hashed to it (``known``: sha256 by path); return the
+    paths of the version that use a blob put back, sorted. Audited as a ``repair``.
+
+    Each upload is verified as it is sent (``put_blob``), so a file changed since it was hashed
+    stores nothing and fails the push.
+
+    Raises:
+        SourcePathError: a file changed since it was hashed.
+    """
+    by_digest: dict[str, SourceFile] = {}
+    for item in files:
+        by_digest.setdefault(known[item.path], item)
+    stored = store.blob_finder(len(by_digest))
+    missing = run_concurrently(
+        lambda pair: pair if not stored(pair[0], pair[1].size) else None, list(by_digest.items())
+    )
+    gone = {digest: item for digest, item in (m for m in missing if m is not None)}
+    if not gone:
+        return ()
+
+    budget = _upload.ByteBudget(_upload.MEMORY_BUDGET)
+
+    def upload(pair: tuple[str, SourceFile]) -> None:
+        digest, item = pair
+        try:
+            if item.size > _upload.SINGLE_PASS_MAX:
+                store.put_blob(digest, item.local, item.size)  # verified as it is sent
+                return
+            with budget.hold(item.size):
+                content = _upload.read_hashed(item)  # refused if changed since collected
+                if content.sha256 != digest:
+                    raise SourcePathError(item.local, "it changed while being pushed; push again")
+                store.put_blob(digest, content, item.size)
+        except OSError as exc:  # the local file: a store's errors are ModelshelfErrors
+            if isinstance(exc, ModelshelfError):
+                raise
+            raise SourcePathError(item.local, f"cannot read it ({exc.strerror})") from exc
+
+    run_concurrently(upload, list(gone.items()))
+    paths = tuple(sorted(f.path for f in version.files if f.sha256 in gone))
+    logger.info(
+        "%s:%s lacked %d blob(s) (%s); uploaded again from %s", version.name, version.version,
+        len(gone), ", ".join(trust.show(p) for p in paths), label,
+    )  # fmt: skip
+    store.append_log(
+        version.name,
+        "repair",
+        version=version.version,
+        blobs=len(gone),
+        size=sum(item.size for item in gone.values()),
+        left=0,
+        source=label,
+    )
+    return paths
 
 
 def _restorer(store: StoreLayout, files: list[SourceFile]) -> Callable[[FileEntry], None]:

@@ -8,6 +8,7 @@ from modelshelf.cli._common import (
     emit_json,
     human_size,
     json_option,
+    printable,
     quiet_option,
     shelf_from,
     show_progress,
@@ -95,6 +96,7 @@ def push(
                 "aliases": list(aliases),
                 "new_version": report.new_version,
                 "same_as": report.same_as,
+                "reuploaded": list(report.reuploaded),
                 "aliases_moved": list(report.aliases_moved),
                 "aliases_kept": list(report.aliases_kept),
                 **manifest.to_dict(),
@@ -103,6 +105,14 @@ def push(
         return
     if not report.new_version:
         status(f"unchanged: {what} holds the same files and sections; nothing pushed", quiet)
+        if report.reuploaded:  # the store lacked blobs: said even with --quiet
+            paths = ", ".join(printable(p) for p in report.reuploaded)
+            status(
+                f"re-uploaded the blobs {what} lacked in the store, of {paths};"
+                " blobs present at their size were not hashed in the store: run"
+                f" `modelshelf verify {what}`, and `modelshelf repair {what} --from DIR` for"
+                " any it finds damaged"
+            )
     else:
         same = f" (same content as {manifest.name}:{report.same_as})" if report.same_as else ""
         status(
