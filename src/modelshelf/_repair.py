@@ -109,7 +109,7 @@ def check_sources(sources: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if not path.exists():
-            raise SourcePathError(path, "no such file or folder to repair from; check the path")
+            raise SourcePathError(path, "no such file or folder; check the path", verb="repair from")
         checked.append(path)
     return checked
 
@@ -231,8 +231,8 @@ class _Finder:
     def _send(self, fault: BlobFault, path: Path, content: HashedBytes | Path) -> str | None:
         try:
             self.store.put_blob(fault.sha256, content, fault.size)  # verified as it is sent
-        except SourcePathError as exc:  # it changed after it was hashed: nothing was stored
-            self.refuse(fault.sha256, f"{path}: {exc}")
+        except SourcePathError:  # it changed after it was hashed: nothing was stored
+            self.refuse(fault.sha256, f"{path}: it changed after it was hashed; nothing stored")
             return None
         self.bar.advance(fault.size)
         self.bar.file_done()
