@@ -50,6 +50,10 @@ class BlobFault:
     actual: str
 
     def describe(self) -> str:
+        """One line for people: the file, the problem, the key, and what was expected and found,
+        e.g. ``weights.bin: sha256 fault at blobs/ab/ab12...: expected 5000 bytes with sha256
+        ab12..., found bytes hashing to 9f3c...``. Store text in it is not escaped: print it
+        through ``trust.show``-style escaping (the CLI's ``printable``)."""
         return (
             f"{self.path}: {self.problem} fault at {self.key}: expected {self.size} bytes with"
             f" sha256 {self.sha256}, found {self.actual}"
