@@ -150,7 +150,9 @@ def check_sources(sources: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if not path.exists():
-            raise SourcePathError(path, "no such file or folder; check the path", verb="repair from")
+            raise SourcePathError(
+                path, "no such file or folder; check the path", verb="repair from"
+            )
         checked.append(path)
     return checked
 
