@@ -173,7 +173,7 @@ def test_cli_if_changed_says_what_it_put_back(
     assert code == 0 and out == "y/z:1.0\n"
     assert (
         "unchanged" in err
-        and "re-uploaded the blobs y/z:1.0 lacked" in err
+        and "lacked the blobs of weights.bin: re-uploaded" in err
         and "weights.bin" in err
     )
     assert "modelshelf repair y/z:1.0" in err  # damaged bytes of the right size: repair's job
@@ -182,8 +182,11 @@ def test_cli_if_changed_says_what_it_put_back(
     code, out, _ = run(capsys, "push", str(model), "y/z", "--if-changed", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["new_version"] is False and doc["reuploaded"] == ["weights.bin"]
+    victim.unlink()
+    code, out, err = run(capsys, "push", str(model), "y/z", "--if-changed", "--quiet")
+    assert code == 0 and out == "y/z:1.0\n" and "re-uploaded" in err  # a repair is news
     code, out, err = run(capsys, "push", str(model), "y/z", "--if-changed")
-    assert code == 0 and "re-uploaded" not in err
+    assert code == 0 and "re-uploaded" not in err and "nothing pushed" in err
 
 
 # -- 2. if_changed compares the JSON as written ------------------------------------------------

@@ -103,16 +103,19 @@ def push(
             }
         )
         return
-    if not report.new_version:
+    if report.reuploaded:  # the store lacked blobs of the version: said even with --quiet
+        paths = ", ".join(printable(p) for p in report.reuploaded)
+        status(
+            f"unchanged: {what} holds the same files and sections; no new version, but the"
+            f" store lacked the blobs of {paths}: re-uploaded them"
+        )
+        status(
+            "  blobs present at their size were not hashed in the store:"
+            f" `modelshelf verify {what}` checks their bytes, `modelshelf repair {what}"
+            " --from DIR` mends a damaged one"
+        )
+    elif not report.new_version:
         status(f"unchanged: {what} holds the same files and sections; nothing pushed", quiet)
-        if report.reuploaded:  # the store lacked blobs: said even with --quiet
-            paths = ", ".join(printable(p) for p in report.reuploaded)
-            status(
-                f"re-uploaded the blobs {what} lacked in the store, of {paths};"
-                " blobs present at their size were not hashed in the store: run"
-                f" `modelshelf verify {what}`, and `modelshelf repair {what} --from DIR` for"
-                " any it finds damaged"
-            )
     else:
         same = f" (same content as {manifest.name}:{report.same_as})" if report.same_as else ""
         status(
