@@ -366,3 +366,24 @@ def test_a_source_path_error_pickles_with_its_verb() -> None:
     error = SourcePathError(Path("nope"), "no such file or folder", verb="repair from")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) and copy.verb == "repair from" and copy.path == Path("nope")
+
+
+def test_register_model_if_changed_puts_back_missing_blobs(tmp_path: Path) -> None:
+    from tests import models_fixtures as fx
+
+    from modelshelf.models import register_model
+
+    store = tmp_path / "models"
+    weights = {"x": 2.0, "bias": 0.5}
+    first = register_model("demo/linear", fx.LinearRunner, weights, store=store.as_uri())
+    for blob in (store / "blobs").rglob("*"):
+        if blob.is_file():
+            blob.unlink()
+    shelf = Shelf(store.as_uri(), cache_dir=tmp_path / "cache")
+    assert not shelf.verify("demo/linear:1.0", progress=False).ok
+    again = register_model(
+        "demo/linear", fx.LinearRunner, weights, store=store.as_uri(), if_changed=True
+    )
+    assert again == first  # saved from the instance again, into a folder gone by now
+    assert shelf.verify("demo/linear:1.0", progress=False).ok
+    assert shelf.versions("demo/linear") == ["1.0"]
