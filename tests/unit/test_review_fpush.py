@@ -228,7 +228,7 @@ sections = st.dictionaries(st.sampled_from(["cfg", "model"]), json_values | tric
 
 
 def written(value: Any) -> str:
-    """The JSON a manifest writes for a value, object keys in one order."""
+    """The JSON a manifest writes for a value (json.dumps, as Manifest.to_json), keys sorted."""
     return json.dumps(value, sort_keys=True, allow_nan=False)
 
 
@@ -387,3 +387,30 @@ def test_register_model_if_changed_puts_back_missing_blobs(tmp_path: Path) -> No
     assert again == first  # saved from the instance again, into a folder gone by now
     assert shelf.verify("demo/linear:1.0", progress=False).ok
     assert shelf.versions("demo/linear") == ["1.0"]
+
+
+# -- the same class in copy: "already there" judged by the JSON as written -------------------
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ({"sections": {"cfg": {"on": True}}}, {"sections": {"cfg": {"on": 1}}}),
+        ({"sections": {"cfg": 1.0}}, {"sections": {"cfg": 1}}),
+        ({"metadata": {"lr": "0.1"}}, {"metadata": {"lr": "0.2"}}),
+    ],
+)
+def test_copy_onto_a_version_written_differently_is_refused(
+    tmp_path: Path, model: Path, ours: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    from modelshelf.errors import VersionExistsError
+
+    dev = Shelf((tmp_path / "dev").as_uri(), cache_dir=tmp_path / "cache")
+    prod = Shelf((tmp_path / "prod").as_uri(), cache_dir=tmp_path / "cache")
+    dev.push(model, "m", progress=False, **ours)
+    prod.push(model, "m", progress=False, **theirs)
+    with pytest.raises(VersionExistsError, match="different content"):
+        dev.copy("m:1.0", prod)
+    prod.push(model, "m:2.0", progress=False, **ours)
+    dev.push(model, "m:2.0", progress=False, **{k: v for k, v in ours.items()})
+    assert dev.copy("m:2.0", prod).already_there  # written the same: the same version
