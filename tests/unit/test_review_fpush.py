@@ -311,6 +311,9 @@ def test_repair_json_keeps_stderr_json_and_puts_the_next_step_in_the_report(
         "BlobRepair.repaired",
         "BlobRepair.to_dict",
         "BlobFault.describe",
+        "VerifyReport",
+        "VerifyReport.ok",
+        "VerifyReport.to_dict",
         "PushReport",
     ],
 )
