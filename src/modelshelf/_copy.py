@@ -20,7 +20,7 @@ from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
 from modelshelf.backends.base import without_password
 from modelshelf.errors import ObjectNotFoundError, VersionExistsError, VersionNotFoundError
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.manifest import FileEntry, Manifest, written_json
 from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import run_per_blob
 
@@ -50,8 +50,11 @@ class CopyReport:
     already_there: bool
 
 
-def _content(manifest: Manifest) -> tuple[tuple[str, str, int], ...]:
-    return tuple((f.path, f.sha256, f.size) for f in manifest.files)
+def _content(manifest: Manifest) -> tuple[object, ...]:
+    """What must be equal for a version found in the destination to be this one: kind, files,
+    and metadata and sections as written (``true`` is not ``1``; Python's ``==`` says it is)."""
+    files = tuple(sorted((f.path, f.sha256, f.size) for f in manifest.files))
+    return manifest.kind, files, written_json(manifest.metadata), written_json(manifest.extra)
 
 
 def copy_version(
@@ -72,7 +75,7 @@ def copy_version(
     except (ObjectNotFoundError, VersionNotFoundError):  # absent, or removed (checked next)
         there = None
     if there is not None:
-        if _content(there) != _content(manifest) or there.extra != manifest.extra:
+        if _content(there) != _content(manifest):
             raise VersionExistsError(
                 name,
                 version,

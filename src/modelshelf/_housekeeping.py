@@ -50,6 +50,10 @@ class BlobFault:
     actual: str
 
     def describe(self) -> str:
+        """One line for people: the file, the problem, the key, and what was expected and found,
+        e.g. ``weights.bin: sha256 fault at blobs/ab/ab12...: expected 5000 bytes with sha256
+        ab12..., found bytes hashing to 9f3c...``. Store text in it is not escaped: print it
+        through ``trust.show``-style escaping (the CLI's ``printable``)."""
         return (
             f"{self.path}: {self.problem} fault at {self.key}: expected {self.size} bytes with"
             f" sha256 {self.sha256}, found {self.actual}"
@@ -58,7 +62,19 @@ class BlobFault:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What ``verify`` checked and what it found wrong (nothing, when :attr:`ok`)."""
+    """What :meth:`Shelf.verify <modelshelf.Shelf.verify>` checked and what it found wrong
+    (nothing, when :attr:`ok`).
+
+    Attributes:
+        name: the asset.
+        version: the version checked, e.g. ``"1.3"`` (an alias or partial version resolved).
+        quick: only sizes were compared (``--quick``); a blob damaged at its size passes then.
+        files: how many files of the version were checked.
+        blobs: how many distinct blobs they use (files with equal bytes share one).
+        size: the bytes of those blobs, each counted once.
+        faults: one per file whose blob is missing, of another size or (unless ``quick``)
+            hashing to something else; :meth:`Shelf.repair <modelshelf.Shelf.repair>` mends them.
+    """
 
     name: str
     version: str
@@ -70,9 +86,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when every blob checked is whole (no :attr:`faults`)."""
         return not self.faults
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``verify --json`` prints: these attributes and ``ok``, each fault as
+        an object of the :class:`BlobFault` fields."""
         return {
             "name": self.name,
             "version": self.version,

@@ -1,8 +1,10 @@
 """A push: hash the files, pick the version, upload missing blobs, commit the manifest.
 
 With ``if_changed``, the files are hashed first and compared with the latest version in scope
-(:mod:`modelshelf._push_compare`): when they and the sections are the same, nothing is uploaded
-or written and that version is returned. Every push says which version it repeats, if any.
+(:mod:`modelshelf._push_compare`): when they and the sections are the same, that version is
+returned and no version is written. Its blobs are still looked up by name and size, as every
+push does, and any the store lacks is uploaded again from the files just hashed: "unchanged"
+must never leave a version that cannot be pulled. Every push says which version it repeats.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from modelshelf._push_compare import (
     same_files,
     same_listing,
 )
+from modelshelf._push_unchanged import put_back_missing
 from modelshelf._source import PushSource, SourceFile
 from modelshelf._verified_upload import HashedBytes
 from modelshelf.errors import (
@@ -75,6 +78,9 @@ class PushReport:
             (for a new version: the one it repeats).
         aliases_moved: aliases moved to ``manifest`` (each a numbered record and an audit one).
         aliases_kept: aliases that pointed at ``manifest`` already (nothing written for them).
+        reuploaded: with ``new_version`` False, the paths whose blobs the store lacked (absent,
+            or not at their size) and that this push uploaded again from its files; a blob of
+            the right size with damaged bytes is not seen here (``Shelf.repair`` mends it).
     """
 
     manifest: Manifest
@@ -82,6 +88,7 @@ class PushReport:
     same_as: str | None = None
     aliases_moved: tuple[str, ...] = ()
     aliases_kept: tuple[str, ...] = ()
+    reuploaded: tuple[str, ...] = ()
 
 
 def next_version(existing: list[Version], *, major: bool, within: Version | None = None) -> Version:
@@ -329,8 +336,11 @@ def push_version(
         and same_listing(candidate, kind, [(f.path, f.size) for f in files], metadata, extra)
     ):
         same, known = same_files(candidate, files, progress, source.label)
-        if same:  # nothing is uploaded, nothing written
-            return PushReport(candidate, new_version=False, same_as=candidate.version)
+        if same:  # nothing is written, unless a blob of the version is gone
+            reuploaded = put_back_missing(store, candidate, files, known, source.label)
+            return PushReport(
+                candidate, new_version=False, same_as=candidate.version, reuploaded=reuploaded
+            )
     if version is not None:
         _check_explicit(name, version, existing, store)  # fail before hashing gigabytes
 

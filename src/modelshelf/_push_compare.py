@@ -5,6 +5,12 @@ to describe it: metadata and the named sections (``Manifest.extra``: the model s
 What describes the push instead (the message, the source folder and its git commit, the time,
 the author) differs from one run of a pipeline to the next and never counts.
 
+Metadata and sections compare as the JSON text a manifest writes
+(:func:`~modelshelf.manifest.written_json`), never as Python values: ``True == 1 == 1.0`` in
+Python, but ``true``, ``1`` and ``1.0`` are different JSON, and a loader reading the version
+back would see the difference. Only the order of an object's keys does not count (JSON objects
+are unordered).
+
 The version compared with is read from the store: outside input. One that cannot be read or
 does not pass the trust checks is never "the same" as anything; the push then creates a version.
 """
@@ -24,7 +30,7 @@ from modelshelf.errors import (
     SourcePathError,
     VersionNotFoundError,
 )
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.manifest import FileEntry, Manifest, written_json
 from modelshelf.spec import Version
 from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import hash_file, run_concurrently
@@ -41,8 +47,9 @@ __all__ = [
 
 logger = logging.getLogger("modelshelf")
 
-Content = tuple[str, tuple[tuple[str, int, str], ...], Any, Any]
-"""``(kind, ((path, size, sha256), ...) sorted, metadata, sections)``, comparable with ``==``."""
+Content = tuple[str, tuple[tuple[str, int, str], ...], str, str]
+"""``(kind, ((path, size, sha256), ...) sorted, metadata JSON, sections JSON)``, comparable
+with ``==``."""
 
 
 def content_of(
@@ -50,12 +57,13 @@ def content_of(
 ) -> Content:
     """The content of a push about to be a version, as one comparable value.
 
-    ``metadata`` and ``extra`` compare as JSON values: a stored manifest's sections are decoded
-    JSON and a push's are checked JSON copies (``_push.check_sections``), so the two compare
-    equal exactly when they would be written the same.
+    ``metadata`` and ``extra`` compare as the JSON a manifest writes (``written_json``): a
+    stored manifest's sections are decoded JSON and a push's are checked JSON copies
+    (``_push.check_sections``), so the two compare equal exactly when they are written the
+    same, object keys in any order.
     """
     listing = tuple(sorted((f.path, f.size, f.sha256) for f in files))
-    return kind, listing, dict(metadata), dict(extra)
+    return kind, listing, written_json(metadata), written_json(extra)
 
 
 def content_of_manifest(manifest: Manifest) -> Content:
@@ -71,13 +79,14 @@ def same_listing(
     extra: Mapping[str, Any],
 ) -> bool:
     """Whether ``manifest`` may hold this push, known before anything is hashed: the same
-    kind, paths, sizes, metadata and sections (only the files' sha256 is left to compare)."""
+    kind, paths, sizes, metadata and sections as written JSON (``written_json``); only the
+    files' sha256 is left to compare."""
     theirs = sorted((f.path, f.size) for f in manifest.files)
     return (
         manifest.kind == kind
         and sorted(sized) == theirs
-        and dict(manifest.metadata) == dict(metadata)
-        and dict(manifest.extra) == dict(extra)
+        and written_json(manifest.metadata) == written_json(metadata)
+        and written_json(manifest.extra) == written_json(extra)
     )
 
 

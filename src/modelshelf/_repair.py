@@ -56,16 +56,38 @@ class BlobRepair:
 
     @property
     def repaired(self) -> bool:
+        """Whether good bytes were found and uploaded for the blob (:attr:`source` says where)."""
         return self.source is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``repair --json`` prints for the blob: the fields of :attr:`fault`
+        (``path``, ``key``, ``sha256``, ``size``, ``problem``, ``actual``), then ``paths``,
+        ``source``, ``repaired`` and ``tried`` (lists for the tuples)."""
         return {**self.fault.__dict__, "paths": list(self.paths), "source": self.source,
                 "repaired": self.repaired, "tried": list(self.tried)}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class RepairReport:
-    """What a repair checked, put back and left broken (nothing left when :attr:`ok`)."""
+    """What :meth:`Shelf.repair <modelshelf.Shelf.repair>` checked, put back and left broken.
+
+    Every blob of the version (or of the file or folder the spec named) was hashed in the
+    store; :attr:`repairs` has one entry per blob found missing or damaged, whether it was put
+    back or not. Nothing is left broken when :attr:`ok`.
+
+    Attributes:
+        name: the asset.
+        version: the version repaired, e.g. ``"1.3"`` (an alias or partial version resolved).
+        files: how many files of the version were checked.
+        blobs: how many distinct blobs they use (files with equal bytes share one).
+        size: the bytes of those blobs, each counted once.
+        repairs: each missing or damaged blob and what was done about it (empty when every
+            blob verified: then nothing was written).
+
+    Example:
+        >>> # report = shelf.repair("nlp/sentiment:1.3", ["./model"])
+        >>> # report.ok, [r.source for r in report.repaired], report.next_step
+    """
 
     name: str
     version: str
@@ -76,17 +98,35 @@ class RepairReport:
 
     @property
     def repaired(self) -> tuple[BlobRepair, ...]:
+        """The blobs put back, each with the copy it came from (:attr:`BlobRepair.source`)."""
         return tuple(r for r in self.repairs if r.repaired)
 
     @property
     def broken(self) -> tuple[BlobRepair, ...]:
+        """The blobs still missing or damaged: no copy hashing to them was found; each says
+        what was tried (:attr:`BlobRepair.tried`)."""
         return tuple(r for r in self.repairs if not r.repaired)
 
     @property
     def ok(self) -> bool:
+        """True when no blob is left broken (none was, or every one was put back)."""
         return not self.broken
 
+    @property
+    def next_step(self) -> str | None:
+        """What to do about the blobs left broken, for people (``None`` when :attr:`ok`)."""
+        if self.ok:
+            return None
+        what = f"{self.name}:{self.version}"
+        return (
+            f"put the original files in a folder and run `modelshelf repair {what} --from DIR`;"
+            " with no copy left, `modelshelf rm` it and push a new version"
+        )
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``repair --json`` prints: ``name``, ``version``, ``ok``, ``files``,
+        ``blobs``, ``size``, ``repaired`` and ``broken`` (lists of :meth:`BlobRepair.to_dict`)
+        and ``next`` (:attr:`next_step`, ``null`` when ok)."""
         return {
             "name": self.name,
             "version": self.version,
@@ -96,6 +136,7 @@ class RepairReport:
             "size": self.size,
             "repaired": [r.to_dict() for r in self.repaired],
             "broken": [r.to_dict() for r in self.broken],
+            "next": self.next_step,
         }
 
 
@@ -109,7 +150,9 @@ def check_sources(sources: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if not path.exists():
-            raise SourcePathError(path, "no such file or folder to repair from; check the path")
+            raise SourcePathError(
+                path, "no such file or folder; check the path", verb="repair from"
+            )
         checked.append(path)
     return checked
 
@@ -231,8 +274,8 @@ class _Finder:
     def _send(self, fault: BlobFault, path: Path, content: HashedBytes | Path) -> str | None:
         try:
             self.store.put_blob(fault.sha256, content, fault.size)  # verified as it is sent
-        except SourcePathError as exc:  # it changed after it was hashed: nothing was stored
-            self.refuse(fault.sha256, f"{path}: {exc}")
+        except SourcePathError:  # it changed after it was hashed: nothing was stored
+            self.refuse(fault.sha256, f"{path}: it changed after it was hashed; nothing stored")
             return None
         self.bar.advance(fault.size)
         self.bar.file_done()

@@ -10,7 +10,7 @@ ModelshelfError
 ├── InvalidManifestError        (ValueError)          a manifest that does not parse or validate
 │   └── UntrustedStoreDataError                       a record or key from a store failed trust.py
 ├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
-│   ├── SourcePathError         (FileNotFoundError)   the path to push does not exist
+│   ├── SourcePathError         (FileNotFoundError)   a path to push or repair from is missing
 │   └── ConfigError                                   the config file: syntax, key, type, name
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from string import Formatter
 from types import MappingProxyType
-from typing import Self
+from typing import Any, Self
 
 from modelshelf._secrets import without_secrets
 
@@ -248,11 +248,22 @@ class ConfigError(InvalidInputError):
 
 
 class SourcePathError(InvalidInputError, FileNotFoundError):
-    """The local path given to push does not exist or holds no files."""
+    """A local path given to push (or to repair from) is missing or cannot be read.
 
-    def __init__(self, path: object, reason: str) -> None:
+    Attributes:
+        path: the local path.
+        reason: why, for people.
+        verb: what could not be done with it (``"push"``, ``"repair from"``).
+    """
+
+    def __init__(self, path: object, reason: str, verb: str = "push") -> None:
         self.path = path
-        super().__init__(f"cannot push {str(path)!r}: {reason}")
+        self.reason = reason
+        self.verb = verb
+        super().__init__(f"cannot {verb} {str(path)!r}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # its arguments are not its message: pickle them
+        return type(self), (self.path, self.reason, self.verb), self.__dict__
 
 
 class AssetNotFoundError(ModelshelfError, LookupError):

@@ -24,6 +24,7 @@ __all__ = [
     "Manifest",
     "check_paths",
     "check_relative_path",
+    "written_json",
 ]
 
 FORMAT_VERSION = 1
@@ -277,3 +278,14 @@ class Manifest:
             metadata=metadata,
             extra=extra,
         )
+
+
+def written_json(value: Any) -> str:
+    """``value`` as :meth:`Manifest.to_json` writes it (``json.dumps``), object keys sorted:
+    the one comparison of metadata and sections (``push --if-changed``, ``copy``).
+
+    Equal texts are equal JSON, whatever Python's ``==`` says: ``true``, ``1`` and ``1.0`` are
+    three texts (``True == 1 == 1.0`` in Python), as are ``0.0`` and ``-0.0``; the order of an
+    object's keys does not count (JSON objects are unordered).
+    """
+    return json.dumps(value, sort_keys=True, allow_nan=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,10 +25,8 @@ from modelshelf.backends.base import Backend, without_password
 from modelshelf.backends.registry import open_guarded, store_identity
 from modelshelf.cache import Cache
 from modelshelf.errors import (
-    AliasNotFoundError,
     AssetNotFoundError,
     InvalidInputError,
-    ModelshelfError,
     OfflineError,
     StoreUnreachableError,
 )
@@ -209,6 +206,7 @@ class Shelf(ShelfCare):
         left as it is, so an unchanged push writes nothing at all.
         """
         from modelshelf._push import check_push_args, check_sections, push_version
+        from modelshelf._push_aliases import move_aliases_after_push
         from modelshelf._source import PushSource
 
         target = _as_spec(spec)
@@ -238,13 +236,6 @@ class Shelf(ShelfCare):
                 if_changed=if_changed,
             )
         return move_aliases_after_push(self, report, wanted)
-
-    def _alias_version(self, name: str, alias: str) -> str:
-        """Where ``name@alias`` points now (``""`` when unset), for a compare-and-swap move."""
-        try:
-            return self.store.read_alias(name, alias).version or ""
-        except AliasNotFoundError:
-            return ""
 
     def set_alias(
         self, spec: str | AssetSpec, version: str, *, expected: str | None = None
@@ -488,40 +479,6 @@ class Shelf(ShelfCare):
 
 def _progress(progress: bool | Progress | None) -> Progress:
     return progress if isinstance(progress, Progress) else make_progress(progress)
-
-
-def move_aliases_after_push(shelf: Shelf, report: PushReport, aliases: Sequence[str]) -> PushReport:
-    """Point each alias (checked by ``check_push_args`` before the push) at the version pushed,
-    audited, and say which moved; shared by :meth:`Shelf.push_report` and ``register_model``.
-
-    After a new version the alias moves, last writer wins, as always. When the push found its
-    content unchanged, the alias moves from the version it was read at (compare-and-swap: a
-    concurrent move fails this one with AliasConflictError), and one that points there already
-    is left as it is, so an unchanged push writes nothing at all. A failure says the version
-    exists and how to move the alias rather than push again.
-    """
-    manifest = report.manifest
-    moved: list[str] = []
-    for alias in aliases:
-        expected = None
-        if not report.new_version:
-            expected = shelf._alias_version(manifest.name, alias)
-            if expected == manifest.version:
-                continue
-        try:
-            shelf.set_alias(AssetSpec(manifest.name, alias=alias), manifest.version,
-                            expected=expected)  # fmt: skip
-        except ModelshelfError:
-            name, version = manifest.name, manifest.version
-            logger.warning(
-                "%s:%s was pushed, but @%s was not moved; do not push again, run"
-                " `modelshelf alias set %s@%s %s`",
-                name, version, alias, name, alias, version,
-            )  # fmt: skip
-            raise
-        moved.append(alias)
-    kept = tuple(a for a in aliases if a not in moved)
-    return replace(report, aliases_moved=tuple(moved), aliases_kept=kept)
 
 
 def push(

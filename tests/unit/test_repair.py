@@ -160,7 +160,7 @@ def test_a_missing_source_is_refused_before_anything(
     shelf: Shelf, model: Path, tmp_path: Path
 ) -> None:
     shelf.push(model, "m", progress=False)
-    with pytest.raises(SourcePathError, match="no such file or folder to repair from"):
+    with pytest.raises(SourcePathError, match=r"cannot repair from .*: no such file or folder"):
         shelf.repair("m", [tmp_path / "nope"], progress=False)
 
 

@@ -8,6 +8,7 @@ from modelshelf.cli._common import (
     emit_json,
     human_size,
     json_option,
+    printable,
     quiet_option,
     shelf_from,
     show_progress,
@@ -95,13 +96,25 @@ def push(
                 "aliases": list(aliases),
                 "new_version": report.new_version,
                 "same_as": report.same_as,
+                "reuploaded": list(report.reuploaded),
                 "aliases_moved": list(report.aliases_moved),
                 "aliases_kept": list(report.aliases_kept),
                 **manifest.to_dict(),
             }
         )
         return
-    if not report.new_version:
+    if report.reuploaded:  # the store lacked blobs of the version: said even with --quiet
+        paths = ", ".join(printable(p) for p in report.reuploaded)
+        status(
+            f"unchanged: {what} holds the same files and sections; no new version, but the"
+            f" store lacked the blobs of {paths}: re-uploaded them"
+        )
+        status(
+            "  blobs present at their size were not hashed in the store:"
+            f" `modelshelf verify {what}` checks their bytes, `modelshelf repair {what}"
+            " --from DIR` mends a damaged one"
+        )
+    elif not report.new_version:
         status(f"unchanged: {what} holds the same files and sections; nothing pushed", quiet)
     else:
         same = f" (same content as {manifest.name}:{report.same_as})" if report.same_as else ""

@@ -73,9 +73,7 @@ def repair(
                 f" {len(report.broken)} left",
                 quiet and report.ok,
             )
-    if not report.ok:
-        status(
-            f"  next: put the original files in a folder and run `modelshelf repair {what}"
-            " --from DIR`; with no copy left, `modelshelf rm` it and push a new version"
-        )
+        if report.next_step is not None:
+            status(f"  next: {report.next_step}")
+    if not report.ok:  # with --json, the next step is in the report: stderr stays JSON only
         ctx.exit(1)
