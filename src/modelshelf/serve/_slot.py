@@ -67,6 +67,11 @@ class Lease:
         self._served = served
         self.version = served.version
 
+    @property
+    def signature(self) -> Signature | None:
+        """The version's signature: its output names name the answers."""
+        return self._served.signature
+
     def preprocess(self, data: Any) -> Any:
         """The runner's ``preprocess_data`` (or the recorded hook)."""
         return self._served.preprocess(data)
