@@ -355,3 +355,28 @@ def test_the_runner_decodes_bytes_for_a_string_graph() -> None:
     assert got.tolist() == ["a", "b"]
     with pytest.raises(InvalidInputError, match="is not text"):
         OnnxRunner.predict(session(identity("BYTES", out="o")), [1, 2])
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(st.one_of(st.binary(max_size=12), st.text(max_size=6)), max_size=6))
+def test_text_elements_are_decoded_alike_or_refused(items: list[bytes | str]) -> None:
+    from modelshelf.models._casting import conform
+
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    try:
+        got = conform(array, "BYTES", "input 'x'")
+    except InvalidInputError as exc:
+        assert "not UTF-8 text" in str(exc)
+        assert any(isinstance(i, bytes) and not _utf8(i) for i in items)
+    else:
+        expected = [i.decode() if isinstance(i, bytes) else i for i in items]
+        assert got.tolist() == expected and all(type(x) is str for x in got.tolist())
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

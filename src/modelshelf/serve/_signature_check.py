@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 from modelshelf.models._casting import NUMPY_TYPES, conform
 from modelshelf.models.signature import Signature
@@ -61,7 +62,7 @@ def checked(
             continue
         charge(tensor.data.size * _itemsize(spec.datatype))
         try:
-            data = conform(tensor.data, spec.datatype, f"input {tensor.name!r}")
+            data = conform(tensor.data, spec.datatype, f"input {trust.show(tensor.name)}")
         except InvalidInputError as exc:
             raise InferenceRequestError(str(exc)) from None
         inputs.append(dataclasses.replace(tensor, datatype=spec.datatype, data=data))
