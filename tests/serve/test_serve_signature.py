@@ -44,7 +44,7 @@ def test_onnx_input_of_the_wrong_rank_is_a_400_naming_it(
         assert "'x'" in str(caught.value.message()) and "rank" in str(caught.value.message())
         good = httpclient.InferInput("x", [2, 3], "FP32")
         good.set_data_from_numpy(np.ones((2, 3), dtype=np.float32))
-        assert client.infer("tiny", [good]).as_numpy("output-0").shape == (2, 2)
+        assert client.infer("tiny", [good]).as_numpy("y").shape == (2, 2)  # as metadata names it
     finally:
         client.close()
 

@@ -71,6 +71,8 @@ class FakeModel:
 
 
 class FakeLease:
+    signature = None  # the batcher hands it on with each answer
+
     def __init__(self, model: FakeModel, version: str) -> None:
         self.model = model
         self.version = version
@@ -258,6 +260,7 @@ class ArrayLease:
     """A runner on numpy: preprocess makes a float array, predict answers a dict of columns."""
 
     version = "3.0"
+    signature = None
 
     def __init__(self, calls: list[np.ndarray[Any, Any]]) -> None:
         self.calls = calls

@@ -201,16 +201,7 @@ def load_model(
             return _with_runner(runner, props, artifacts, path, manifest, trusted, saved)
     if section is None:
         path = shelf.pull_resolved(resolved, progress=progress)
-        try:
-            found = detect_format(path)
-        except UnknownModelFormatError as exc:
-            lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
-            raise NotAModelError(
-                f"{where} is not a registered model (its manifest has no 'model' section) and"
-                f" detection found no single model file in it ({exc.reason}); pull its files with"
-                f" `modelshelf pull {manifest.name}:{manifest.version}` or register it with a"
-                f" runner{lines}\n  Formats tried: {', '.join(exc.tried)}."
-            ).with_fix("\n  Or load it with {loader}.") from None
+        found = detect_plain(path, manifest, where)
         with _naming(where):
             return _detected(found, path, manifest, trusted)
     if not isinstance(section, dict):
@@ -242,6 +233,24 @@ def load_model(
         model = _run_load_model(runner, props, artifacts, trusted, saved)
     signature = loaded_signature(recorded, runner, model, hooked=bool(pre or post))
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post, signature)
+
+
+def detect_plain(path: Path, manifest: Manifest, where: str) -> DetectedFormat:
+    """The model file of a pulled version with no model section (``path``: its folder).
+
+    Raises:
+        NotAModelError: detection finds no single model file; every candidate is named.
+    """
+    try:
+        return detect_format(path)
+    except UnknownModelFormatError as exc:
+        lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
+        raise NotAModelError(
+            f"{where} is not a registered model (its manifest has no 'model' section) and"
+            f" detection found no single model file in it ({exc.reason}); pull its files with"
+            f" `modelshelf pull {manifest.name}:{manifest.version}` or register it with a"
+            f" runner{lines}\n  Formats tried: {', '.join(exc.tried)}."
+        ).with_fix("\n  Or load it with {loader}.") from None
 
 
 @contextmanager

@@ -33,11 +33,13 @@ __all__ = [
     "MAX_DIMS",
     "MAX_NAME",
     "MAX_TENSORS",
+    "ONNX_TYPES",
     "Signature",
     "TensorSpec",
     "describe",
     "from_section",
     "loaded_signature",
+    "named_parts",
     "onnx_signature",
     "takes_graph_signature",
 ]
@@ -128,8 +130,10 @@ class Signature:
         One input against a one-input signature matches whatever its name (the runner gets the
         bare array); otherwise the names must be the signature's, all of them. A datatype
         contradicts when its values would lose their meaning: text for numbers, numbers for
-        text, floats for integers, anything else for booleans (integers for floats, and other
-        widths of a kind, are cast by the runners). The rank must be the signature's, and each
+        text, floats for integers, anything else for booleans. Integers for floats, and other
+        widths of a kind, pass here; their values are checked when they are cast
+        (:func:`modelshelf.models._casting.conform`: a value that does not fit is refused
+        there, never wrapped). The rank must be the signature's, and each
         fixed dimension (not ``-1``) its size.
         """
         specs = {t.name: t for t in self.inputs}
@@ -235,18 +239,25 @@ def describe(value: Any, default_name: str, *, what: str) -> tuple[TensorSpec, .
     Raises:
         InvalidInputError: ``value`` is none of these (``what`` names it in the message).
     """
+    parts = named_parts(value)
+    if parts is None:
+        return (_one(default_name, value, what),)
+    if not parts:
+        raise InvalidInputError(f"{what} is an empty dict or DataFrame; give at least one tensor")
+    if len(parts) > MAX_TENSORS:
+        raise InvalidInputError(f"{what} has {len(parts)} tensors, over {MAX_TENSORS}")
+    return tuple(_one(_key(k, what), v, what) for k, v in parts)
+
+
+def named_parts(value: Any) -> list[tuple[object, Any]] | None:
+    """The named tensors ``value`` is made of: a mapping's items, a DataFrame's columns (as
+    arrays); ``None`` for one unnamed value. The one rule by which a signature describes a
+    prediction and the OIP face answers it, so that the names agree."""
     if isinstance(value, Mapping):
-        if not value:
-            raise InvalidInputError(f"{what} is an empty dict; give at least one named array")
-        if len(value) > MAX_TENSORS:
-            raise InvalidInputError(f"{what} has {len(value)} keys, over {MAX_TENSORS}")
-        return tuple(_one(_key(k, what), v, what) for k, v in value.items())
+        return list(value.items())
     if _is_dataframe(value):
-        columns = list(value.columns)
-        if not columns or len(columns) > MAX_TENSORS:
-            raise InvalidInputError(f"{what}: a DataFrame of 1 to {MAX_TENSORS} columns")
-        return tuple(_one(_key(c, what), value[c].to_numpy(), what) for c in columns)
-    return (_one(default_name, value, what),)
+        return [(c, value[c].to_numpy()) for c in list(value.columns)]
+    return None
 
 
 def _key(key: object, what: str) -> str:
@@ -333,7 +344,7 @@ def _is_dataframe(value: object) -> bool:
 
 # ---- ONNX graphs -------------------------------------------------------------------------------
 
-_ONNX_TYPES = {
+ONNX_TYPES = {
     "tensor(bool)": "BOOL",
     "tensor(uint8)": "UINT8",
     "tensor(uint16)": "UINT16",
@@ -367,7 +378,7 @@ def onnx_signature(session: Any) -> Signature | None:
 def _graph_specs(args: Iterable[Any]) -> list[TensorSpec]:
     specs = []
     for arg in args:
-        datatype = _ONNX_TYPES.get(str(arg.type))
+        datatype = ONNX_TYPES.get(str(arg.type))
         if datatype is None:
             raise ValueError(f"ONNX type {arg.type} has no OIP datatype")
         shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))

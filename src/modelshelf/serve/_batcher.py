@@ -55,6 +55,12 @@ class Lease(Protocol):
         """The version that answers (``"1.2"``, or ``"local"`` for a file)."""
         ...
 
+    @property
+    def signature(self) -> Any:
+        """What the version takes and gives (a ``Signature``), or ``None``: its output names
+        name the answer."""
+        ...
+
     def preprocess(self, data: Any) -> Any:
         """Turn one request body into runner input."""
         ...
@@ -100,10 +106,12 @@ class RunnerFailed(Exception):  # noqa: N818 (the names SERVE.md gives)
 
 @dataclass(frozen=True)
 class Answer:
-    """One request's prediction (after postprocess) and the model version that made it."""
+    """One request's prediction (after postprocess), the model version that made it and that
+    version's signature (``None`` if it has none), so that the answer is named by it."""
 
     output: Any
     version: str
+    signature: Any = None
 
 
 @dataclass(eq=False)
@@ -442,7 +450,9 @@ class _BatchRun:
             return False
         for index, piece in zip(parts, pieces, strict=True):
             try:  # a postprocess failure leaves that request unanswered: it then runs alone
-                self.outcomes[index] = Answer(self.lease.postprocess(piece), self.lease.version)
+                self.outcomes[index] = Answer(
+                    self.lease.postprocess(piece), self.lease.version, self.lease.signature
+                )
             except Exception:
                 self.outcomes[index] = None
         return True
@@ -455,7 +465,7 @@ class _BatchRun:
         try:
             output = self.lease.predict(data)
             stage = "postprocess"
-            return Answer(self.lease.postprocess(output), self.lease.version)
+            return Answer(self.lease.postprocess(output), self.lease.version, self.lease.signature)
         except Exception as exc:
             return self._failure(exc, request, stage)
 

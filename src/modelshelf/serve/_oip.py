@@ -1,8 +1,9 @@
 """The Open Inference Protocol V2 (REST) infer request and response, as plain data.
 
-Pure codec: numpy and json only, no web framework. The app hands over the raw body and the
-``Inference-Header-Content-Length`` header; this module answers typed arrays or a clear
-:class:`InferenceRequestError` (the app's 400), and turns a prediction back into a response dict.
+Pure codec: numpy, json and the signature's naming rule only, no web framework. The app hands
+over the raw body and the ``Inference-Header-Content-Length`` header; this module answers typed
+arrays or a clear :class:`InferenceRequestError` (the app's 400), and turns a prediction back
+into a response dict.
 
 Request body (``POST /v2/models/{name}/infer``)::
 
@@ -22,7 +23,8 @@ Request body (``POST /v2/models/{name}/infer``)::
 
 Response: ``{"model_name", "model_version", "id"?, "outputs": [{"name", "datatype", "shape",
 "data"}]}`` in JSON (``binary_data_output`` in a request is ignored, which the protocol allows).
-A prediction that is not a dict is one tensor named ``output-0``; a dict is one per key.
+A prediction that is not a dict is one tensor, named as the model's signature names its one
+output (else ``output-0``); a dict (or a DataFrame) is one per key (column).
 
 Example:
     >>> req = parse_infer_request(
@@ -40,7 +42,7 @@ import json
 import math
 import reprlib
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -48,6 +50,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from modelshelf.models.signature import DEFAULT_OUTPUT, named_parts
 from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
 
 __all__ = [
@@ -73,7 +76,6 @@ DATATYPES: Mapping[str, np.dtype[Any]] = MappingProxyType(
 MAX_DIMS = 32
 """The most dimensions a shape may have (numpy's own floor)."""
 
-DEFAULT_OUTPUT = "output-0"
 _LENGTH = struct.Struct("<I")
 # The JSON types an element may have, by datatype or else by numpy kind, and how to say so.
 _JSON_ELEMENTS: dict[str, tuple[set[type], str]] = {
@@ -209,17 +211,21 @@ def infer_response(
     model_version: str,
     request_id: str | None,
     requested: tuple[str, ...] = (),
+    names: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Encode a (postprocessed) prediction as an OIP V2 infer response.
 
     Args:
-        output: an ndarray, list, scalar or numpy scalar (one tensor ``output-0``), or a dict
-            with string keys (one tensor per key, sorted by key).
+        output: an ndarray, list, scalar or numpy scalar (one tensor: the model's one output
+            name in ``names``, else ``output-0``), or a dict with string keys or a DataFrame
+            (one tensor per key or column, in the order of ``names``, the rest sorted).
         model_name: the model name to report.
         model_version: the version that answered.
         request_id: the request's ``id``, echoed when not ``None``.
         requested: the output names the request asked for, in the order to answer them;
             ``()`` answers every output.
+        names: the output names the model's signature lists (what OIP model metadata shows),
+            so that the answer uses the same names; ``()`` when it has none.
 
     Returns:
         The response as a JSON-ready dict (no NaN or infinity anywhere).
@@ -228,16 +234,20 @@ def infer_response(
         InferenceRequestError: a requested name the prediction does not hold.
         OutputEncodingError: the prediction cannot be encoded (ragged, NaN/inf, odd dtype).
     """
-    if isinstance(output, dict):
-        bad_keys = [key for key in output if not isinstance(key, str)]
+    parts = named_parts(output)
+    if parts is not None:
+        bad_keys = [key for key, _ in parts if not isinstance(key, str)]
         if bad_keys:
             raise OutputEncodingError(
                 f"the prediction is a dict with non-string keys {_show(bad_keys)}; "
                 "output tensors need string names"
             )
-        tensors = {key: output[key] for key in sorted(output)}
+        found = {str(key): value for key, value in parts}
+        order = [n for n in names if n in found] + sorted(set(found) - set(names))
+        tensors = {key: found[key] for key in order}
     else:
-        tensors = {DEFAULT_OUTPUT: output}
+        # One unnamed tensor answers under the model's one output name, as metadata lists it.
+        tensors = {names[0] if len(names) == 1 else DEFAULT_OUTPUT: output}
     if requested:
         missing = [name for name in requested if name not in tensors]
         if missing:

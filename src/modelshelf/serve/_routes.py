@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 import modelshelf
+from modelshelf.models.signature import Signature
 from modelshelf.serve import _oip
 from modelshelf.serve._app import error_response, request_id_of
 from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
@@ -34,6 +35,7 @@ from modelshelf.serve._http import (
     parse_json,
 )
 from modelshelf.serve._metrics import CONTENT_TYPE
+from modelshelf.serve._signature_check import checked
 from modelshelf.serve._slot import NotReadyError
 from modelshelf.serve._state import ServeState
 
@@ -183,18 +185,6 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                     f" is {current}",
                 )
 
-    def check_signature(parsed: _oip.InferRequest) -> None:
-        """400 before the model runs when the inputs contradict the active version's signature
-        (a swap in between runs the request on the new version, whose own errors then apply)."""
-        active = state.slot.active
-        signature = None if active is None else active.signature
-        if signature is None:
-            return
-        given = [(t.name, t.datatype, t.shape) for t in parsed.inputs]
-        why = signature.contradiction(given)
-        if why is not None:
-            raise RefusedError(400, f"{why}; see GET /v2/models/{name} for its inputs")
-
     async def v2_server(request: Request) -> Response:
         request.scope.setdefault("state", {})["route"] = "v2"
         return JSONResponse(
@@ -250,13 +240,16 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
             body = await body_of(request)
             length = header_length(request)
             charge = charger(request, state.body_budget)
+            # Checked against the active version's signature and cast to it before queueing
+            # (a swap in between runs it on the new version, whose own errors then apply).
+            active = state.slot.active
+            signature = None if active is None else active.signature
             try:
                 parsed = await in_codec_thread(
-                    len(body) > OFF_LOOP_BYTES, _parse_infer, body, length, charge
+                    len(body) > OFF_LOOP_BYTES, _parse_infer, body, length, charge, signature, name
                 )
             except _oip.InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
-            check_signature(parsed)
             answer = await predict_answer(request, _oip.runner_input(parsed))
             if version is not None and answer.version != version:
                 raise RefusedError(
@@ -332,8 +325,10 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     )
 
 
-def _parse_infer(body: bytes, length: int | None, charge: Charge) -> _oip.InferRequest:
-    return _oip.parse_infer_request(body, length, charge=charge)
+def _parse_infer(
+    body: bytes, length: int | None, charge: Charge, signature: Signature | None, name: str
+) -> _oip.InferRequest:
+    return checked(_oip.parse_infer_request(body, length, charge=charge), signature, charge, name)
 
 
 def _encode_response(
@@ -345,6 +340,7 @@ def _encode_response(
         model_version=answer.version,
         request_id=request_id,
         requested=requested,
+        names=[] if answer.signature is None else [t.name for t in answer.signature.outputs],
     )
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 

@@ -3,9 +3,12 @@
 Before uvicorn logs anything the spec is resolved (a local model must exist) and the socket is
 bound here (``_listen.bind``), so a spec naming nothing or a port in use is one error line and
 exit code 1, not uvicorn's start-up lines and its exit code 3; uvicorn serves that socket.
-With one worker the port opens at once and the model loads in the background, so ``/health``
-answers during a long load and ``/ready`` turns 200 when the model is in; a first load that
-fails stops the server, and the error becomes one ``error:`` line and exit code 1. With
+Before that, everything a load would refuse without loading the model is checked
+(requirements, trust, the runner's import, detection: ``models/_preflight.py``), so a spec that
+can never load is one error line too. With one worker the port then opens and the model loads
+in the background, so ``/health`` answers during a long load and ``/ready`` turns 200 when the
+model is in; a first load that still fails stops the server, is logged in the CLI's words, and
+becomes one ``error:`` line and exit code 1. With
 ``--workers N``
 the parent loads the model once first (the same error line if it fails, before any worker
 starts) and uvicorn starts N processes that each build the app from :func:`app_from_environment`,
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import constants
-from modelshelf.errors import InvalidInputError, ServeError
+from modelshelf.errors import FOR_CLI, InvalidInputError, ServeError
 from modelshelf.serve._listen import bind, started_message
 
 __all__ = ["app_from_environment", "serve"]
@@ -134,8 +137,11 @@ def serve(
 
 
 def _check_source(settings: dict[str, Any]) -> None:
-    """Resolve the spec (a registry spec), or find the file (a local model), before uvicorn
-    starts: what names nothing fails here, as one error line. The model itself loads later."""
+    """Before uvicorn starts, everything a load would refuse without loading the model: the
+    spec resolves (or the local model exists), requirements, trust, the runner and hook
+    imports, detection (:func:`~modelshelf.models._preflight.check_loadable`). A spec that
+    can never load fails here, as one error line; the model itself loads later."""
+    from modelshelf.models._preflight import check_loadable
     from modelshelf.serve._model import ModelSource
 
     source = ModelSource.from_spec(
@@ -146,13 +152,18 @@ def _check_source(settings: dict[str, Any]) -> None:
         ignore_requirements=settings["ignore_requirements"],
         allowed_hook_packages=settings.get("allowed_hook_packages"),
     )
-    if source.resolve is not None:
-        source.resolve()
-    elif source.spec is not None and not Path(source.spec).exists():
+    if source.resolve is None and source.spec is not None and not Path(source.spec).exists():
         raise InvalidInputError(
             f"nothing to serve at {source.spec}: no such file or folder; give a model file or"
             " folder, or a spec such as team/svc@production"
         )
+    check_loadable(
+        settings["spec"] if source.resolve is not None else Path(str(source.spec)),
+        store=settings["store"],
+        trust=settings["trust"],
+        ignore_requirements=settings["ignore_requirements"],
+        allowed_hook_packages=settings.get("allowed_hook_packages"),
+    )
 
 
 def _startup_failed(exc: SystemExit) -> ServeError:
@@ -249,6 +260,7 @@ def _build(
         load=load,  # type: ignore[arg-type]
         on_load_error=on_load_error,
     )
+    app.state.serve.face = FOR_CLI  # started by `modelshelf serve`: errors name its flags
     _freeze_after_each_install(app.state.serve.slot)
     return app
 

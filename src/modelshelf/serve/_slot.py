@@ -67,6 +67,11 @@ class Lease:
         self._served = served
         self.version = served.version
 
+    @property
+    def signature(self) -> Signature | None:
+        """The version's signature: its output names name the answers."""
+        return self._served.signature
+
     def preprocess(self, data: Any) -> Any:
         """The runner's ``preprocess_data`` (or the recorded hook)."""
         return self._served.preprocess(data)
@@ -188,6 +193,7 @@ class AliasFollower:
         resolve: returns the version the followed spec names now (asks the store).
         load: loads one version (``"1.3"``) into a :class:`ServedVersion`; may take long.
         interval: seconds between checks; ``0`` or less checks only when asked.
+        describe: an error as the log and ``/metadata`` say it (default ``str``).
     """
 
     def __init__(
@@ -196,8 +202,11 @@ class AliasFollower:
         resolve: Callable[[], str],
         load: Callable[[str], ServedVersion],
         interval: float,
+        *,
+        describe: Callable[[BaseException], str] = str,
     ) -> None:
         self.slot = slot
+        self._describe = describe
         self._resolve = resolve
         self._load = load
         self.interval = interval
@@ -235,7 +244,7 @@ class AliasFollower:
             try:
                 wanted = self._resolve()
             except (ModelshelfError, OSError) as exc:
-                message = f"cannot resolve the followed spec: {exc}"
+                message = f"cannot resolve the followed spec: {self._describe(exc)}"
                 log.warning("model %s: %s", self.slot.name, message)
                 self.slot.fail_swap(message)
                 return SwapResult(current, False, message)
@@ -244,7 +253,8 @@ class AliasFollower:
             try:
                 served = self._load(wanted)
             except Exception as exc:  # any failure to load keeps the old version serving
-                message = f"version {wanted} failed to load: {type(exc).__name__}: {exc}"
+                why = self._describe(exc)
+                message = f"version {wanted} failed to load: {type(exc).__name__}: {why}"
                 log.error("model %s: %s; still serving %s", self.slot.name, message, current)
                 self.slot.fail_swap(message)
                 return SwapResult(current, False, message)

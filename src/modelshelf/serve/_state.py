@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelshelf import constants
+from modelshelf.errors import FOR_PYTHON, ModelshelfError
 from modelshelf.serve._batcher import Batcher
 from modelshelf.serve._body import BodyBudget
 from modelshelf.serve._metrics import ServeMetrics
@@ -40,6 +41,7 @@ class ServeState:
     metrics: ServeMetrics
     options: ServeOptions
     on_load_error: Callable[[BaseException], None] | None = None
+    face: int = FOR_PYTHON  # whose words name an error's fix: ``modelshelf serve`` sets FOR_CLI
     follower: AliasFollower | None = None
     load_error: BaseException | None = None
     started_at: float = field(default_factory=time.time)
@@ -60,6 +62,11 @@ class ServeState:
         self.body_min_rate = constants.serve_body_min_rate()
         self.load_lock = asyncio.Lock()
 
+    def describe(self, exc: BaseException) -> str:
+        """An error as this server's users read it: a fix in the CLI's flags when started by
+        ``modelshelf serve`` (:attr:`face`), in Python keywords otherwise."""
+        return exc.render(self.face) if isinstance(exc, ModelshelfError) else str(exc)
+
     def load_now(self) -> None:
         """The first load, in the calling thread; then the follower is made (not started)."""
         self.install_first(self.source.load_version(None))
@@ -73,7 +80,11 @@ class ServeState:
         source = self.source
         if source.resolve is not None and source.follows(served.version):
             self.follower = AliasFollower(
-                self.slot, source.resolve, source.load_version, self.options.poll_interval
+                self.slot,
+                source.resolve,
+                source.load_version,
+                self.options.poll_interval,
+                describe=self.describe,
             )
         self.slot.install(served)
 
@@ -122,8 +133,9 @@ class ServeState:
             served = self.source.load_version(None)
         except BaseException as exc:  # reported, not raised: this thread has no caller
             self.load_error = exc
-            self.slot.fail_swap(f"the model failed to load: {type(exc).__name__}: {exc}")
-            log.error("model %s: the model failed to load: %s", name, exc)
+            why = self.describe(exc)
+            self.slot.fail_swap(f"the model failed to load: {type(exc).__name__}: {why}")
+            log.error("model %s: the model failed to load: %s", name, why)
             if self.on_load_error is not None:
                 self.on_load_error(exc)
             return

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import Manifest
+from modelshelf.models._casting import conform
 from modelshelf.models.engines._common import identity, model_file, register_engine_model
 from modelshelf.models.runner import Runner
+from modelshelf.models.signature import ONNX_TYPES
 
 __all__ = ["OnnxRunner", "load_file", "load_proto", "register_onnx_model"]
-
-_DTYPES = {
-    "tensor(float)": "float32",
-    "tensor(double)": "float64",
-    "tensor(float16)": "float16",
-    "tensor(int64)": "int64",
-    "tensor(int32)": "int32",
-    "tensor(bool)": "bool",
-}
 
 
 class OnnxRunner(Runner):
     """An ONNX graph run by ``onnxruntime.InferenceSession`` (CPUExecutionProvider).
 
     ``predict`` takes a mapping ``{input name: array}``, or one array when the graph has one
-    input (cast to the input's element type). It returns the output array when the graph has one
-    output, else ``{output name: array}``.
+    input. Each input is cast once to its element type by :func:`~modelshelf.models._casting.
+    conform`: a value that does not fit (an integer out of range, a fraction for an integer,
+    bytes that are not UTF-8 for a string input) is an :class:`InvalidInputError` naming the
+    input, never a silent wrap. It returns the output array when the graph has one output, else
+    ``{output name: array}``.
     """
 
     engine: ClassVar[str] = "onnx"
@@ -57,23 +54,47 @@ class OnnxRunner(Runner):
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
-        """Feed ``data`` by input name and run the session."""
-        import numpy as np
-
-        inputs = model.get_inputs()
-        if isinstance(data, dict):
+        """Feed ``data`` by input name, each cast to the graph's type, and run the session."""
+        inputs = {i.name: i for i in model.get_inputs()}
+        if isinstance(data, Mapping):
+            unknown = [k for k in data if k not in inputs]
+            missing = [k for k in inputs if k not in data]
+            if unknown or missing:
+                names = ", ".join(repr(n) for n in inputs)
+                what = (
+                    f"{trust.show(unknown[0])} is not an input"
+                    if unknown
+                    else f"input {missing[0]!r} is missing"
+                )
+                raise InvalidInputError(f"{what}; this graph takes {names}")
             feeds = dict(data)
         elif len(inputs) == 1:
-            feeds = {inputs[0].name: data}
+            feeds = {next(iter(inputs)): data}
         else:
-            names = ", ".join(i.name for i in inputs)
+            names = ", ".join(inputs)
             raise InvalidInputError(f"this graph has inputs {names}: pass {{name: array}}")
-        types = {i.name: _DTYPES.get(i.type) for i in inputs}
-        feeds = {k: np.asarray(v, dtype=types.get(k)) for k, v in feeds.items()}
-        outputs = model.run(None, feeds)
+        feeds = {k: _fed(v, inputs[k]) for k, v in feeds.items()}
+        try:
+            outputs = model.run(None, feeds)
+        except Exception as exc:
+            # onnxruntime's INVALID_ARGUMENT is about the feeds (a rank, a size): the caller's
+            if type(exc).__name__ != "InvalidArgument":
+                raise
+            raise InvalidInputError(
+                f"the graph refused the input: {trust.show(str(exc), 300)}"
+            ) from None
         if len(outputs) == 1:
             return outputs[0]
         return {o.name: value for o, value in zip(model.get_outputs(), outputs, strict=True)}
+
+
+def _fed(value: Any, arg: Any) -> Any:
+    """``value`` cast once to the element type of the graph input ``arg``, every value kept
+    (a type a signature cannot name is left to onnxruntime)."""
+    datatype = ONNX_TYPES.get(str(arg.type))
+    if datatype is None:
+        return value
+    return conform(value, datatype, f"input {trust.show(arg.name)}")
 
 
 def register_onnx_model(

@@ -1,0 +1,119 @@
+"""What ``load_model`` would refuse, found without loading the model.
+
+``modelshelf serve`` checks the first version with :func:`check_loadable` before its port
+opens, and loads the model (its weights) afterwards in the background, so that ``/health``
+answers during a long load while a spec that can never load is still one error line. The
+checks are load_model's own, with its messages: the spec resolves; requirements are met;
+the recorded signature parses; the runner, the hooks and a saved state_dict's class import
+under the one import rule; a pickle saved by modelshelf, a pickle or joblib file an engine
+runner names, or a detected pickle or joblib file is refused without trust. A version with no
+model section is pulled (detection reads its files); a registered model is not (its pull is
+part of the load). What only loading can find (a damaged file, skops types, TorchScript code)
+is still found by the load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modelshelf import _imports, constants
+from modelshelf.errors import InvalidInputError
+from modelshelf.models import plain
+from modelshelf.models.detect import DetectedFormat, detect_format
+from modelshelf.models.engines._common import require_trust
+from modelshelf.models.engines.pickle import PickleRunner
+from modelshelf.models.engines.sklearn import SklearnRunner
+from modelshelf.models.load import (
+    _naming,
+    _untrusted,
+    check_requirements,
+    detect_plain,
+    import_hook,
+    import_runner,
+    saved_instance,
+)
+from modelshelf.models.register import SECTION, StoreArg, shelf_of
+from modelshelf.models.runner import Runner, overrides
+from modelshelf.models.saved import FILES
+from modelshelf.models.signature import from_section
+
+__all__ = ["check_loadable"]
+
+# What the engine loaders call each format that needs trust (their own refusal's words).
+_NEEDS_TRUST = {"pickle": "a pickle", "joblib": "a joblib file (pickle)"}
+
+
+def check_loadable(
+    spec: str | os.PathLike[str],
+    *,
+    store: StoreArg = None,
+    trust: bool = False,
+    ignore_requirements: bool = False,
+    allowed_hook_packages: list[str] | None = None,
+) -> None:
+    """Raise what ``load_model(spec, ...)`` would raise before it loads the model, if anything.
+
+    Raises:
+        The errors of :func:`~modelshelf.load_model` (``TrustRequiredError``,
+        ``RequirementsError``, ``UntrustedStoreDataError``, ``NotAModelError``,
+        ``UnknownModelFormatError``, a missing asset or version), with the same messages.
+    """
+    trusted = trust or constants.trust_pickle()
+    try:
+        allowed = _imports.allowed_packages(allowed_hook_packages)
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if plain.is_local_path(spec):
+        _check_detected(detect_format(plain.local_path(spec)), trusted)
+        return
+    shelf = shelf_of(store)
+    resolved = shelf.resolve(os.fspath(spec))
+    manifest = resolved.manifest
+    where = f"{manifest.name}:{manifest.version} in {shelf.url}"
+    section = manifest.extra.get(SECTION)
+    if section is None:
+        path = shelf.pull_resolved(resolved, progress=False)
+        found = detect_plain(path, manifest, where)
+        with _naming(where):
+            _check_detected(found, trusted)
+        return
+    if not isinstance(section, dict):
+        raise _untrusted(where, "the model section is not an object", shelf.url)
+    if not ignore_requirements:
+        check_requirements(section.get("requirements", []), where, shelf.url)
+    try:
+        from_section(section.get("signature"))
+    except ValueError as exc:
+        raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
+    cache = shelf.cache.root
+    runner = import_runner(section.get("runner"), where, shelf.url, cache, allowed)
+    for role in ("preprocess", "postprocess"):
+        import_hook(
+            section.get(role), role, where, shelf.url, cache, runner=runner, allowed=allowed
+        )
+    saved = saved_instance(section, runner, where, shelf.url, cache, allowed)
+    if trusted:
+        return
+    with _naming(where, shelf.url):
+        if saved is not None and not overrides(runner, "load_model"):
+            if saved.saved_as == "pickle":
+                require_trust(False, _NEEDS_TRUST["pickle"], Path(FILES["pickle"]))
+            return
+        _check_engine_runner(runner, section.get("props"))
+
+
+def _check_detected(found: DetectedFormat, trusted: bool) -> None:
+    what = _NEEDS_TRUST.get(found.engine)
+    if what is not None:
+        require_trust(trusted, what, found.path)
+
+
+def _check_engine_runner(runner: type[Runner], props: object) -> None:
+    """The built-in runners that unpickle: the pickle runner, and scikit-learn's on joblib."""
+    recorded = props if isinstance(props, dict) else {}
+    name = Path(str(recorded.get("file") or "model")).name
+    if runner.load_model is PickleRunner.load_model:
+        require_trust(False, _NEEDS_TRUST["pickle"], Path(name))
+    elif runner.load_model is SklearnRunner.load_model and recorded.get("format") == "joblib":
+        require_trust(False, _NEEDS_TRUST["joblib"], Path(name))
