@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import Manifest
 from modelshelf.models.engines._common import identity, model_file, register_engine_model
+from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 
 __all__ = ["OnnxRunner", "load_file", "load_proto", "register_onnx_model"]
@@ -53,7 +55,8 @@ class OnnxRunner(Runner):
     def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
         path, _ = model_file(props, artifacts)
-        return load_file(path)
+        with reading(path.name, "onnx"):
+            return load_file(path)
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
@@ -66,7 +69,8 @@ class OnnxRunner(Runner):
         elif len(inputs) == 1:
             feeds = {inputs[0].name: data}
         else:
-            names = ", ".join(i.name for i in inputs)
+            # the names are the graph's (outside input): escaped and cut
+            names = ", ".join(trust.escape_controls(i.name)[:100] for i in inputs[:10])
             raise InvalidInputError(f"this graph has inputs {names}: pass {{name: array}}")
         types = {i.name: _DTYPES.get(i.type) for i in inputs}
         feeds = {k: np.asarray(v, dtype=types.get(k)) for k, v in feeds.items()}
