@@ -341,18 +341,24 @@ def test_a_damaged_or_hostile_saved_file_is_one_refusal_naming_the_asset(
     assert capfd.readouterr().err == ""
 
 
-def test_a_damaged_file_through_the_cli_is_one_error_line(
-    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """serve: a damaged file is one `error:` line (after its own log lines), exit 1."""
+def test_a_damaged_file_through_the_cli_is_one_error_line(url: str, tmp_path: Path) -> None:
+    """serve (its own process: it sets up process-wide metrics): a damaged file is one
+    `error:` line after its log lines, no traceback, no torch warning, exit 1."""
     pytest.importorskip("torch")
     file = tmp_path / "model.bin"
     file.write_bytes(b"garbage" * 10)
     forge(url, tmp_path, file, "torchscript")
-    capsys.readouterr()
-    code = main(["serve", "demo/forged", "--store", url, "--port", "0"])
-    err = capsys.readouterr().err
-    assert code == 1, err
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "modelshelf", "serve", "demo/forged", "--store", url, "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    err = out.stderr
+    assert out.returncode == 1, err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "could not be read as torchscript" in errors[0], err
     assert "Traceback" not in err and "Warning" not in err and "This is a bug" not in err

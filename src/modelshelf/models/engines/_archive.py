@@ -82,8 +82,9 @@ def check_archive(path: Path, kind: str) -> None:
             raise _refuse(
                 path,
                 kind,
-                f"its entry {name} is compressed; torch writes tensors uncompressed, so this"
-                " archive was not written by torch",
+                f"its entry {name} is compressed; torch writes "
+                + ("every entry of a weights file" if kind == "torch" else "tensors")
+                + " uncompressed, so torch did not write this archive",
             )
         total += entry.file_size
     bound = MAX_INFLATE_RATIO * size + MAX_INFLATE_SLACK
