@@ -134,6 +134,25 @@ def test_a_skops_bomb_is_refused_before_skops_inflates_it(url: str, tmp_path: Pa
     assert peak < 16 * MiB  # skops read the 100 MiB schema before the fix
 
 
+def test_a_bounded_archive_names_trust_as_the_way_out_for_python_and_the_cli(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file the user vouches for (a well-compressed skops file) loads with trust."""
+    bomb = deflated(skops_file(tmp_path), tmp_path / "bomb.skops", pad={"schema.json": 40})
+    shelf = forge(url, tmp_path, bomb, "skops")
+    with pytest.raises(UntrustedStoreDataError, match=r"load it with trust=True$"):
+        load_model("demo/forged", store=shelf)
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(efx.tiny_data()[0].tolist()))
+    capsys.readouterr()
+    code = main(["predict", "demo/forged", "--store", url, "--input", str(rows)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: ") and err.rstrip().endswith("with --trust"), err
+    x, _ = efx.tiny_data()
+    loaded = load_model("demo/forged", store=shelf, trust=True)
+    assert loaded.model.predict(x).tolist() == efx.tiny_pipeline().predict(x).tolist()
+
+
 def test_a_local_skops_bomb_is_refused_by_the_plain_loader_too(tmp_path: Path) -> None:
     bomb = deflated(skops_file(tmp_path), tmp_path / "bomb.skops", pad={"schema.json": 100})
     with pytest.raises(UnknownModelFormatError, match="inflate"):

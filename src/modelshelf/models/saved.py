@@ -183,7 +183,8 @@ class SavedInstance:
 
         if self.saved_as == "torchscript":
             return torch.load_file(path, "torchscript", trust=trust)
-        return torch.load_file(path, "state_dict")  # weights_only: tensors, no code
+        # weights_only: tensors, no code; trust only lifts the archive bounds
+        return torch.load_file(path, "state_dict", trust=trust)
 
 
 def _module_with(cls: type, path: str, state: Any) -> Any:
