@@ -48,7 +48,8 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     """Load a ``skops`` or ``joblib`` file; joblib and untrusted skops types need ``trust``.
 
     The one scikit-learn loader: the runners call it with the file their props name, and plain
-    model files (:mod:`modelshelf.models.plain`) with the detected file.
+    model files (:mod:`modelshelf.models.plain`) with the detected file. Without trust, a skops
+    archive is bounded before skops inflates it (:mod:`._archive`).
     """
     if fmt == "joblib":
         require_trust(trust, "a joblib file (pickle)", path)

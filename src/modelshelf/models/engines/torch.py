@@ -116,7 +116,8 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     The one torch loader: the runners call it with the file their props name, and plain model
     files (:mod:`modelshelf.models.plain`) with the detected file. ``auto`` loads with
     ``weights_only=True`` (tensors and plain containers: a state_dict) and needs trust only
-    when the file turns out to hold other objects (a pickled module).
+    when the file turns out to hold other objects (a pickled module). Without trust, a zip
+    archive is bounded first (:mod:`._archive`: no compressed tensors, no inflation bomb).
     """
     if not trust and fmt in ("auto", "state_dict", "torchscript") and zipfile.is_zipfile(path):
         # torch inflates deflated entries (it never writes them): bounded before it reads
