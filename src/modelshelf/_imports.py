@@ -103,8 +103,8 @@ def import_object(
     if top in sys.stdlib_module_names or top == "builtins":
         # os:system or builtins:eval are installed and callable: never a runner, hook or sink.
         raise ImportRefusedError(
-            f"{role} {shown} is in Python's standard library; a {role} must come from the"
-            " package that provides the model"
+            f"{role} {shown} is in Python's standard library; it must come from the package"
+            " that provides the model"
         )
     cache = cache_root or constants.cache_dir()
     # find_spec of a dotted name imports its parents: the top level is found (which imports
@@ -157,7 +157,7 @@ def defined_object(
     if defined_in != module_name or defined_as != qualname:
         raise ImportRefusedError(
             f"{role} {shown} is {trust.show(f'{defined_in}:{defined_as}')}, only re-exported"
-            f" by {module_name}; a {role} is named by where it is defined"
+            f" by {module_name}; name it by the module that defines it"
         )
     return target
 
@@ -217,8 +217,8 @@ def _check_package(
     if top == _OURS:
         # modelshelf's own functions act on paths, caches and stores: none is a hook.
         raise ImportRefusedError(
-            f"{role} {shown} is a modelshelf internal; a {role} must come from the package"
-            " that provides the model"
+            f"{role} {shown} is a modelshelf internal; it must come from the package that"
+            " provides the model"
         )
     runner_dists = _distributions(runner_module.split(".")[0])
     if runner_dists and runner_dists & _distributions(top):

@@ -5,8 +5,9 @@ version went, as text (a path or a URL). :func:`export` pulls a spec into the ca
 it to one. Two ship with modelshelf:
 
 - :class:`FileSystemDownloader` (the default): plain, writable files under a folder. A version
-  of one file becomes ``ROOT/<name><extension>`` (the extension from the engine in the manifest's
-  ``model`` section: :data:`ENGINE_EXTENSIONS`, empty when unknown); a version of several files
+  of one file becomes ``ROOT/<name><extension>`` (the extension from how the model was saved or
+  its engine: :data:`SAVED_EXTENSIONS`, :data:`ENGINE_EXTENSIONS`; else the file's own plain
+  suffix, ``net.onnx`` -> ``.onnx``; else none); a version of several files
   becomes the folder ``ROOT/<name>/`` holding the version's tree. The ``/`` segments of an asset
   name are folders: ``nlp/sentiment`` is ``ROOT/nlp/sentiment.onnx``. The version is not in the
   path (a deployment folder holds one version of each model): exporting another version over it
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelshelf import _imports, constants, trust
 from modelshelf._dir_fd import copy_fd, create_file, walk
+from modelshelf._file_extension import ENGINE_EXTENSIONS, SAVED_EXTENSIONS, extension_of
 from modelshelf._stores import configured_store, normalize_url
 from modelshelf._user_folder import Step, UserFolder, hash_regular_file, same_content, user_path
 from modelshelf.backends.base import without_password
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGINE_EXTENSIONS",
+    "SAVED_EXTENSIONS",
     "Downloader",
     "FileSystemDownloader",
     "PulledVersion",
@@ -72,19 +75,6 @@ __all__ = [
     "export_resolved",
     "sink_from",
 ]
-
-ENGINE_EXTENSIONS = {
-    "onnx": ".onnx",
-    "torch": ".pt",
-    "torchscript": ".pt",
-    "sklearn": ".skops",
-    "skops": ".skops",
-    "joblib": ".joblib",
-    "pickle": ".pkl",
-    "safetensors": ".safetensors",
-}
-"""File extension of a single-file model, by the engine in its manifest's ``model`` section
-(the names the engine runners record; a ``sklearn`` model saved with joblib gets ``.joblib``)."""
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*", re.ASCII)
@@ -124,12 +114,9 @@ class PulledVersion:
 
     @property
     def extension(self) -> str:
-        """:data:`ENGINE_EXTENSIONS` of :attr:`engine` (``.joblib`` for a joblib sklearn)."""
-        section = self.manifest.extra.get("model")
-        props = section.get("props") if isinstance(section, dict) else None
-        if self.engine == "sklearn" and isinstance(props, dict) and props.get("format") == "joblib":
-            return ".joblib"
-        return ENGINE_EXTENSIONS.get(self.engine or "", "")
+        """The extension of a single-file version's file (:func:`extension_of`)."""
+        single = self.single_file
+        return extension_of(self.manifest, self.engine, single.path if single else None)
 
 
 @runtime_checkable

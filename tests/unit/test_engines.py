@@ -181,7 +181,7 @@ def test_onnx_graph_built_with_helper_and_given_as_bytes(url: str, tmp_path: Pat
     )
     loaded = load_model("demo/add", store=fresh(url, tmp_path))
     assert loaded.predict({"a": [1, 2], "b": [0.5, 0.25]}) == [1.5, 2.25]
-    with pytest.raises(InvalidInputError, match="inputs a, b"):
+    with pytest.raises(InvalidInputError, match="inputs 'a', 'b'"):
         loaded.predict([1, 2])
 
 

@@ -91,8 +91,10 @@ def test_multi_file_version_becomes_a_folder_tree(
         ("sklearn", ".skops"),
         ("pickle", ".pkl"),
         ("safetensors", ".safetensors"),
-        ("custom", ""),
-        (None, ""),
+        # no engine extension: the file's own plain suffix (issue 21 review: net.onnx pushed
+        # plain exported without its .onnx)
+        ("custom", ".bin"),
+        (None, ".bin"),
     ],
 )
 def test_extension_follows_the_engine(

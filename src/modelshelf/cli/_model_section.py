@@ -1,5 +1,5 @@
 """The lines ``show`` prints about a version's ``model`` section: engine, runner, how the model
-was saved, hooks, requirements, and the signature.
+was saved (and the class a state_dict is loaded into), hooks, requirements, and the signature.
 
 The section is store input: every value is checked for its type before it is shown, printed
 through :func:`printable`, and the signature is parsed as ``load_model`` parses it; what fails
@@ -15,7 +15,7 @@ from modelshelf.cli._common import printable
 from modelshelf.manifest import Manifest
 from modelshelf.models.signature import from_section
 
-__all__ = ["model_lines"]
+__all__ = ["model_lines", "source_lines"]
 
 _WIDTH = 9
 
@@ -32,6 +32,8 @@ def model_lines(manifest: Manifest) -> list[str]:
     saved = _saved(section)
     if saved:
         lines.append(_line("saved as", saved))
+    if section.get("saved_class") is not None:  # the class load_model will import
+        lines.append(_line("saved class", _text(section.get("saved_class"))))
     for role in ("preprocess", "postprocess"):
         if section.get(role) is not None:
             lines.append(_line(role, _text(section.get(role))))
@@ -52,6 +54,24 @@ def model_lines(manifest: Manifest) -> list[str]:
     lines += [_line("output", printable(str(t))) for t in signature.outputs]
     if not signature.outputs:
         lines.append(_line("output", "not recorded"))
+    return lines
+
+
+def source_lines(source: dict[str, Any]) -> list[str]:
+    """The manifest's ``source`` as ``show`` prints it: the runner of a registration, the git
+    commit, whether the working tree was dirty, the remote, and the pushed path (store text,
+    escaped)."""
+    lines = []
+    for key in ("runner", "git_commit", "git_dirty", "git_remote", "path"):
+        if key not in source:
+            continue
+        value = source[key]
+        if key == "git_dirty":
+            shown = {True: "yes", False: "no"}.get(value) if isinstance(value, bool) else None
+            text = shown or f"refused: {trust.show(value)} is not true or false"
+        else:
+            text = _text(value)
+        lines.append(f"{key.replace('_', ' '):<8} {text}")
     return lines
 
 

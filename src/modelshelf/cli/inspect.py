@@ -35,7 +35,7 @@ from modelshelf.cli._complete import (
     remember_versions,
 )
 from modelshelf.cli._log_lines import log_event, log_line
-from modelshelf.cli._model_section import model_lines
+from modelshelf.cli._model_section import model_lines, source_lines
 from modelshelf.transfer import run_concurrently
 
 EXAMPLES = [
@@ -152,9 +152,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     lines = [f"pushed   {format_time(manifest.created)} by {printable(manifest.author)}"]
     if manifest.message:
         lines.append(f"message  {printable(manifest.message)}")
-    for key in ("git_commit", "git_remote", "path"):
-        if key in manifest.source:
-            lines.append(f"{key.replace('_', ' '):<8} {printable(manifest.source[key])}")
+    lines += source_lines(manifest.source)
     for key, value in manifest.metadata.items():
         lines.append(f"meta     {printable(key)}={printable(value)}")
     lines += model_lines(manifest)

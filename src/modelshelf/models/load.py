@@ -266,7 +266,9 @@ def _naming(where: str, store: str = "") -> Iterator[None]:
     except UntrustedStoreDataError as exc:
         if str(exc).startswith(where):
             raise
-        raise _untrusted(where, str(exc), store) from None
+        # its fix (a flag or a keyword) goes along, in the words of whoever prints it
+        message = exc.args[0] if exc.args else str(exc)
+        raise _untrusted(where, message, store).fix_from(exc) from None
 
 
 def _run_load_model(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
+from modelshelf import trust as trust_text
 from modelshelf._paths import user_path
 from modelshelf.errors import (
     InvalidInputError,
@@ -142,7 +143,8 @@ def load_detected(found: DetectedFormat, *, trust: bool) -> tuple[type[Runner], 
     except ModelshelfError:
         raise
     except Exception as exc:  # the engine's own refusal of a damaged or foreign file
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        # the engine's text may quote the file (outside input): one line, escaped and cut
+        first = trust_text.show(" ".join(str(exc).split()) or type(exc).__name__, 200)
         raise UnknownModelFormatError(
             str(path),
             f"it looks like {engine} ({found.evidence}), but {engine} could not load it: {first}",

@@ -130,6 +130,11 @@ def register_model(
             " load_model and no artifacts are given, so there would be no model to load; pass"
             " model_instance, artifacts, or override load_model"
         )
+    if model_instance is None and not pairs:  # save_model is not asked: nothing would be written
+        raise InvalidInputError(
+            f"nothing to store: pass model_instance or artifacts (the runner"
+            f" {runner.__qualname__} is given neither, and a version holds at least one file)"
+        )
     from modelshelf import __version__  # at call time: modelshelf imports this module
 
     explicit, within = _version_choice(version)

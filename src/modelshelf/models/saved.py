@@ -129,9 +129,17 @@ class SavedInstance:
             cache_root=cache_root,
         )
         torch = sys.modules.get("torch")  # a torch module's class has imported torch
+        shown = trust.show(self.saved_class)
         if not (isinstance(target, type) and torch and issubclass(target, torch.nn.Module)):
-            shown = trust.show(self.saved_class)
             raise ValueError(f"its saved_class {shown} is not a torch nn.Module")
+        required = _required_arguments(target)
+        if required is None or required:
+            needs = "arguments it cannot be given" if required is None else ", ".join(required)
+            raise ValueError(
+                f"its saved_class {shown} needs the constructor arguments {needs}, so the"
+                " saved weights cannot be loaded into it; load the version with a runner that"
+                " overrides load_model"
+            )
         return replace(self, model_class=target)
 
     def load(self, folder: Path, *, trust: bool = False) -> Any:
@@ -140,13 +148,25 @@ class SavedInstance:
         Raises:
             TrustRequiredError: a pickle without ``trust`` (nothing was unpickled), untrusted
                 skops types, or TorchScript beyond plain tensor math.
-            UntrustedStoreDataError: the file is missing, or the state_dict does not fit the class.
+            UntrustedStoreDataError: the file is missing, cannot be read as its format (one line
+                naming it and the cause), or the state_dict does not fit the class.
         """
+        label = f"{MODEL_PATH}/{FILES[self.saved_as]}"
         path = folder / FILES[self.saved_as]
         if not path.is_file():
-            raise UntrustedStoreDataError(
-                f"the saved model file {MODEL_PATH}/{FILES[self.saved_as]} is not in the version"
-            )
+            raise UntrustedStoreDataError(f"the saved model file {label} is not in the version")
+        from modelshelf.models.engines._reading import reading
+
+        with reading(label, self.saved_as):  # a file that fails to parse: one refusal
+            loaded = self._read(path, trust)
+        if self.saved_as != "torch-state-dict" or self.saved_class is None:
+            return loaded
+        if self.model_class is None:
+            raise InvalidInputError(f"the class {self.saved_class} was not imported before loading")
+        return _module_with(self.model_class, self.saved_class, loaded)
+
+    def _read(self, path: Path, trust: bool) -> Any:
+        """The file as its engine loads it (a state_dict: the mapping, not yet a module)."""
         if self.saved_as == "skops":
             from modelshelf.models.engines import sklearn
 
@@ -163,12 +183,8 @@ class SavedInstance:
 
         if self.saved_as == "torchscript":
             return torch.load_file(path, "torchscript", trust=trust)
-        state = torch.load_file(path, "state_dict")  # weights_only: tensors, no code
-        if self.saved_class is None:
-            return state
-        if self.model_class is None:
-            raise InvalidInputError(f"the class {self.saved_class} was not imported before loading")
-        return _module_with(self.model_class, self.saved_class, state)
+        # weights_only: tensors, no code; trust only lifts the archive bounds
+        return torch.load_file(path, "state_dict", trust=trust)
 
 
 def _module_with(cls: type, path: str, state: Any) -> Any:
@@ -178,11 +194,19 @@ def _module_with(cls: type, path: str, state: Any) -> Any:
             f"the saved state_dict for {trust.show(path)} is a {type(state).__name__}, not a"
             " mapping of tensors; the version was tampered with"
         )
-    module = cls()  # an nn.Module (checked by with_class)
+    try:
+        module = cls()  # an nn.Module whose constructor takes no arguments (with_class)
+    except Exception as exc:  # the class's own code failed: name it, in one line
+        raise UntrustedStoreDataError(
+            f"its saved_class {trust.show(path)} could not be built without arguments"
+            f" ({trust.show(f'{type(exc).__name__}: {exc}', 200)}); fix the class, or load"
+            " the version with a runner that overrides load_model"
+        ) from None
     try:
         module.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError, AttributeError) as exc:
-        reason = " ".join(str(exc).split())[:200]
+    except (RuntimeError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        # torch quotes the file's tensor names: escaped and cut
+        reason = trust.show(" ".join(str(exc).split()), 200)
         raise UntrustedStoreDataError(
             f"the saved state_dict does not fit {trust.show(path)} ({reason}); the class changed"
             " since registration, or the version was tampered with"
@@ -296,14 +320,29 @@ def _rebuildable(cls: type, reason: str) -> str:
             f"{prefix}, and its state_dict could not be loaded back by the class path {path}"
             f" ({exc}); {way_out}"
         ) from None
-    required = [
-        p.name
-        for p in inspect.signature(cls).parameters.values()
-        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    required = _required_arguments(cls)
+    if required is None:
+        raise InvalidInputError(
+            f"{prefix}, and its state_dict could not be loaded back: the signature of {name}()"
+            f" cannot be read; {way_out}"
+        )
     if required:
         raise InvalidInputError(
             f"{prefix}, and its state_dict could not be loaded back: {name}() needs the"
             f" arguments {', '.join(required)}; give them defaults, or {way_out}"
         )
     return path
+
+
+def _required_arguments(cls: type) -> list[str] | None:
+    """The constructor arguments of ``cls`` without a default; ``None`` when its signature
+    cannot be read (a class whose constructor is not inspectable cannot be trusted to build)."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return [
+        p.name
+        for p in parameters
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]

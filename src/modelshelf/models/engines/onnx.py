@@ -11,10 +11,17 @@ from modelshelf.errors import InvalidInputError
 from modelshelf.manifest import Manifest
 from modelshelf.models._casting import conform
 from modelshelf.models.engines._common import identity, model_file, register_engine_model
+from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 from modelshelf.models.signature import ONNX_TYPES
 
 __all__ = ["OnnxRunner", "load_file", "load_proto", "register_onnx_model"]
+
+
+def _graph_names(inputs: Mapping[str, Any]) -> str:
+    """The graph's input names for a message: they come from the file (outside input), so each
+    is escaped and cut, and at most ten are listed."""
+    return ", ".join(trust.show(name, 100) for name in list(inputs)[:10])
 
 
 class OnnxRunner(Runner):
@@ -50,7 +57,8 @@ class OnnxRunner(Runner):
     def load_model(props: dict[str, str] | None, artifacts: dict[str, Path]) -> Any:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
         path, _ = model_file(props, artifacts)
-        return load_file(path)
+        with reading(path.name, "onnx"):
+            return load_file(path)
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:
@@ -60,7 +68,7 @@ class OnnxRunner(Runner):
             unknown = [k for k in data if k not in inputs]
             missing = [k for k in inputs if k not in data]
             if unknown or missing:
-                names = ", ".join(repr(n) for n in inputs)
+                names = _graph_names(inputs)
                 what = (
                     f"{trust.show(unknown[0])} is not an input"
                     if unknown
@@ -71,7 +79,7 @@ class OnnxRunner(Runner):
         elif len(inputs) == 1:
             feeds = {next(iter(inputs)): data}
         else:
-            names = ", ".join(inputs)
+            names = _graph_names(inputs)
             raise InvalidInputError(f"this graph has inputs {names}: pass {{name: array}}")
         feeds = {k: _fed(v, inputs[k]) for k, v in feeds.items()}
         try:

@@ -14,6 +14,7 @@ from modelshelf.models.engines._common import (
     register_engine_model,
     require_trust,
 )
+from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 
 __all__ = ["PickleRunner", "load_file", "register_pickle_model"]
@@ -42,7 +43,8 @@ class PickleRunner(Runner):
     ) -> Any:
         """Unpickle the file, only when ``trust`` is true."""
         path, _ = model_file(props, artifacts)
-        return load_file(path, trust=trust)
+        with reading(path.name, "pickle"):
+            return load_file(path, trust=trust)
 
     @staticmethod
     def predict(model: Any, data: Any) -> Any:

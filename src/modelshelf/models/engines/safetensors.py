@@ -57,6 +57,9 @@ DTYPES = {
 """The dtypes a header may name, and their size in bytes."""
 NUMPY_LACKS = frozenset({"BF16", "F8_E5M2", "F8_E4M3"})
 MAX_DIMS = 32
+MAX_DIM = 2**53
+"""The largest size of one dimension (and offset) a header may give: far beyond any file, small
+enough that sizes multiply and print as plain numbers."""
 _HINT = "Check the file; a safetensors file is an 8-byte header length, a JSON header, the data."
 
 
@@ -71,8 +74,19 @@ class TensorEntry:
 
 
 def _shown(value: object) -> str:
-    """A JSON value from the header, quoted as JSON text (bounded, one line)."""
-    return trust.show(json.dumps(value))
+    """A JSON value from the header, quoted as JSON text (bounded, one line).
+
+    Integers past :data:`MAX_DIM` are shown by their digit count: turning a 5,000-digit int
+    into text is refused by Python (and slow well before that)."""
+    return trust.show(json.dumps(_bounded(value)))
+
+
+def _bounded(value: object) -> object:
+    if type(value) is int and not -MAX_DIM <= value <= MAX_DIM:
+        return f"<an int of about {value.bit_length() * 3 // 10 + 1} digits>"
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:40]] + (["..."] if len(value) > 40 else [])
+    return value
 
 
 def _refuse(path: Path, reason: str) -> UnknownModelFormatError:
@@ -133,7 +147,7 @@ def _entries(path: Path, header: dict[str, Any], data_size: int) -> dict[str, Te
         if (
             not isinstance(shape, list)
             or len(shape) > MAX_DIMS
-            or any(type(d) is not int or d < 0 for d in shape)
+            or any(type(d) is not int or not 0 <= d <= MAX_DIM for d in shape)
         ):
             raise _refuse(path, f"{where} has the shape {_shown(shape)}")
         if (
@@ -146,11 +160,12 @@ def _entries(path: Path, header: dict[str, Any], data_size: int) -> dict[str, Te
                 path,
                 f"{where} has data_offsets {_shown(offsets)} outside its {data_size} bytes",
             )
-        needed = math.prod(shape) * DTYPES[dtype]
+        needed = math.prod(shape) * DTYPES[dtype]  # 32 sizes of at most 2**53: a bounded int
         if offsets[1] - offsets[0] != needed:
+            wanted = needed if needed <= MAX_DIM else f"more than {MAX_DIM}"
             raise _refuse(
                 path,
-                f"{where} takes {offsets[1] - offsets[0]} bytes but {dtype} {shape} needs {needed}",
+                f"{where} takes {offsets[1] - offsets[0]} bytes but {dtype} {shape} needs {wanted}",
             )
         entries[name] = TensorEntry(dtype, tuple(shape), offsets[0], offsets[1])
     return entries

@@ -6,19 +6,23 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from modelshelf import trust as trust_text
 from modelshelf.errors import InvalidInputError, TrustRequiredError, UntrustedStoreDataError
 from modelshelf.manifest import Manifest
+from modelshelf.models.engines._archive import check_archive
 from modelshelf.models.engines._common import (
     identity,
     model_file,
     register_engine_model,
     require_trust,
 )
+from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 
 __all__ = ["SklearnJoblibRunner", "SklearnRunner", "load_file", "register_sklearn_model"]
 
 FORMATS = ("skops", "joblib")
+_SHOWN_TYPES = 5  # untrusted type names a refusal quotes
 
 
 def _save(model: Any, folder: Path, fmt: str) -> dict[str, str]:
@@ -36,14 +40,16 @@ def _save(model: Any, folder: Path, fmt: str) -> dict[str, str]:
 
 def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
     path, fmt = model_file(props, artifacts)
-    return load_file(path, fmt, trust=trusted)
+    with reading(path.name, fmt):
+        return load_file(path, fmt, trust=trusted)
 
 
 def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     """Load a ``skops`` or ``joblib`` file; joblib and untrusted skops types need ``trust``.
 
     The one scikit-learn loader: the runners call it with the file their props name, and plain
-    model files (:mod:`modelshelf.models.plain`) with the detected file.
+    model files (:mod:`modelshelf.models.plain`) with the detected file. Without trust, a skops
+    archive is bounded before skops inflates it (:mod:`._archive`).
     """
     if fmt == "joblib":
         require_trust(trust, "a joblib file (pickle)", path)
@@ -54,11 +60,17 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
         raise UntrustedStoreDataError(f"unknown scikit-learn format in the props: {fmt[:40]!r}")
     import skops.io
 
+    if not trust:  # skops inflates every entry: a deflated bomb is refused before
+        check_archive(path, "skops")
     untrusted = list(skops.io.get_untrusted_types(file=path))
     if untrusted and not trust:
+        # The names come from the file: each escaped and cut, and only a few of them.
+        shown = ", ".join(trust_text.show(name, 100) for name in untrusted[:_SHOWN_TYPES])
+        more = len(untrusted) - _SHOWN_TYPES
+        shown += f" and {more} more" if more > 0 else ""
         raise TrustRequiredError(
-            f"{path.name} holds types skops does not trust ({', '.join(untrusted[:5])}); loading"
-            " them can run their code. Load it only from a store you trust"
+            f"{path.name} holds types skops does not trust ({shown}); loading them can run"
+            " their code. Load it only from a store you trust"
         ).with_fix(", with {trust} or MODELSHELF_TRUST_PICKLE=1")
     return skops.io.load(path, trusted=untrusted or None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Any, ClassVar
 
 from modelshelf.errors import InvalidInputError, UntrustedStoreDataError
 from modelshelf.manifest import Manifest
+from modelshelf.models.engines._archive import check_archive
 from modelshelf.models.engines._common import (
     identity,
     model_file,
     register_engine_model,
     require_trust,
 )
+from modelshelf.models.engines._reading import reading
 from modelshelf.models.engines._torchscript import load_untrusted
 from modelshelf.models.runner import Runner
 
@@ -99,7 +102,8 @@ def save_file(model: Any, folder: Path, fmt: str) -> dict[str, str]:
 
 def _load(props: dict[str, str] | None, artifacts: dict[str, Path], trusted: bool) -> Any:
     path, fmt = model_file(props, artifacts)
-    return load_file(path, fmt, trust=trusted)
+    with reading(path.name, fmt):
+        return load_file(path, fmt, trust=trusted)
 
 
 def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
@@ -112,8 +116,12 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     The one torch loader: the runners call it with the file their props name, and plain model
     files (:mod:`modelshelf.models.plain`) with the detected file. ``auto`` loads with
     ``weights_only=True`` (tensors and plain containers: a state_dict) and needs trust only
-    when the file turns out to hold other objects (a pickled module).
+    when the file turns out to hold other objects (a pickled module). Without trust, a zip
+    archive is bounded first (:mod:`._archive`: no compressed tensors, no inflation bomb).
     """
+    if not trust and fmt in ("auto", "state_dict", "torchscript") and zipfile.is_zipfile(path):
+        # torch inflates deflated entries (it never writes them): bounded before it reads
+        check_archive(path, "torchscript" if fmt == "torchscript" else "torch")
     if fmt == "auto":
         import pickle
 
