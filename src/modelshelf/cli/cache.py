@@ -10,7 +10,14 @@ import click
 from modelshelf._cache_admin import remove_snapshots, verify_cache
 from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
-from modelshelf.cli._common import emit_json, format_time, human_size, json_option, shelf_from
+from modelshelf.cli._common import (
+    emit_json,
+    format_time,
+    human_size,
+    json_option,
+    shelf_from,
+    status,
+)
 from modelshelf.cli._complete import complete_spec
 from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
@@ -146,7 +153,7 @@ def rm_command(spec: str, dry_run: bool, as_json: bool) -> None:
     for snap in plan.snapshots:
         click.echo(f"{verb} {_label(snap)}")
     for snap in plan.in_use:
-        click.echo(f"kept {_label(snap)}: a pull is writing it now", err=True)
+        status(f"kept {_label(snap)}: a pull is writing it now")
     click.echo(f"{verb} {len(plan.blobs)} blobs no other cached version needs")
 
 
