@@ -15,11 +15,12 @@ from modelshelf.cli._common import (
     format_time,
     human_size,
     json_option,
+    printable,
     shelf_from,
     status,
 )
 from modelshelf.cli._complete import complete_spec
-from modelshelf.errors import InvalidInputError, ModelshelfError
+from modelshelf.errors import FOR_CLI, InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
 from modelshelf.spec import parse_spec
 
@@ -182,7 +183,8 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
             shelf.pull(f"{snap.name}:{snap.version}", progress=False)
             repaired.append(snap)
         except ModelshelfError as exc:
-            left.append((snap, f"{exc}; its next pull fetches the missing files"))
+            # In the CLI's words (flags), and escaped below: a message may quote store text.
+            left.append((snap, f"{exc.render(FOR_CLI)}; its next pull fetches the missing files"))
     if as_json:
         emit_json({"blobs_checked": report.blobs_checked, "bytes_hashed": report.bytes_hashed,
                    "bad_blobs": report.bad_blobs,
@@ -204,7 +206,7 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
         for snap in repaired:
             click.echo(f"repaired {_label(snap)}")
         for snap, why in left:
-            click.echo(f"incomplete {_label(snap)}: {why}")
+            click.echo(f"incomplete {_label(snap)}: {printable(why)}")
     if report.deferred and not left:
         raise ModelshelfError(
             f"{len(report.deferred)} bad blob(s) are in use by a running pull and were left;"
