@@ -423,3 +423,25 @@ def test_repair_completes_and_alias_commands_offer_no_latest(
         assert "nlp/x@prod" in complete(f"modelshelf {command} nlp/x")
     # Elsewhere @latest is a spec like any other.
     assert complete("modelshelf pull nlp/x@l") == ["nlp/x@latest"]
+
+
+class _ExplodingBackend:
+    """A plugin backend whose every read fails with a long, multi-line text holding a secret."""
+
+    url = "plain://bucket"
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        raise RuntimeError("boom \x1b[2J token s3cr3t-value\n" + "  at frame\n" * 40)
+
+
+def test_a_plugin_backends_exception_is_one_escaped_line_without_its_secret() -> None:
+    from modelshelf.backends._guard import GuardedBackend
+    from modelshelf.errors import StoreError
+
+    guarded = GuardedBackend(_ExplodingBackend(), {"token": "s3cr3t-value"})  # type: ignore[arg-type]
+    with pytest.raises(StoreError) as caught:
+        guarded.get_range("k", 0, 1)
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message and "\\x1b[2J" in message
+    assert "s3cr3t-value" not in message and "RuntimeError: boom" in message
+    assert caught.value.__cause__ is None  # not chained: the original holds the secret

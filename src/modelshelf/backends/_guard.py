@@ -64,17 +64,18 @@ class GuardedBackend(Backend):
 
     def _fail(self, exc: Exception, what: str, key: str) -> NoReturn:
         where = f"{_no_password(self.url)}/{key}" if key else _no_password(self.url)
-        # The plugin's own text: one line, escaped, bounded (its traceback is the chained one).
-        detail = foreign_error(exc, text=scrub(str(exc), self._options))
+        # The plugin's own text, secrets cut, on one line of at most 400 characters (scrub),
+        # escaped. Not chained: the original may quote a secret value scrub cut here.
+        detail = foreign_error(exc, 400, text=scrub(str(exc), self._options))
         for kinds, error, step in _KINDS:
             if isinstance(exc, kinds):
                 raise error(f"the store {where} failed to {what} ({detail})").with_fix(
                     f"; {step}"
-                ) from exc
+                ) from None
         raise StoreError(
             f"the store {where} failed to {what} ({detail}); check the store URL and the"
             " backend's settings, or report it to the backend's authors"
-        ) from exc
+        ) from None
 
     def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
         try:

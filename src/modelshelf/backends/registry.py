@@ -148,11 +148,11 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
                 " config file"
             ) from None
         raise UnsupportedStoreError(
-            f"cannot open the store {where}: {foreign_error(exc, text=detail)}"
+            f"cannot open the store {where}: {foreign_error(exc, 400, text=detail)}"
         ).with_fix(
             "; check the store URL and the backend's settings ({backend_options}, or the config"
             " file)"
-        ) from exc
+        ) from None
 
 
 def open_guarded(url: str, **kwargs: Any) -> Backend:
