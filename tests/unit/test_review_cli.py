@@ -445,3 +445,11 @@ def test_a_plugin_backends_exception_is_one_escaped_line_without_its_secret() ->
     assert "\n" not in message and "\x1b" not in message and "\\x1b[2J" in message
     assert "s3cr3t-value" not in message and "RuntimeError: boom" in message
     assert caught.value.__cause__ is None  # not chained: the original holds the secret
+
+
+def test_alias_history_of_latest_does_not_advise_the_alias_set_it_refuses(
+    shelf_state: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "alias", "history", "nlp/x@latest")
+    assert code == 1 and "newest version" in err and "modelshelf versions nlp/x" in err, err
+    assert "alias set" not in err, err
