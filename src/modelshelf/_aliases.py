@@ -26,6 +26,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
     VersionNotFoundError,
 )
+from modelshelf.spec import LATEST
 
 __all__ = ["AliasLayout", "AliasRecord"]
 
@@ -69,9 +70,15 @@ class AliasLayout(RemovalLayout):
                 if record
                 else ""
             )
+            # @latest is the newest version, never a record: `alias set` refuses it.
+            step = (
+                f"@{LATEST} is the newest version, not an alias with records; list the versions"
+                f" with `modelshelf versions {name}`"
+                if alias == LATEST
+                else f"set it with `modelshelf alias set {name}@{alias} VERSION`"
+            )
             raise AliasNotFoundError(
-                f"{name} has no alias {alias!r} in {self.url}{removed}; set it with"
-                f" `modelshelf alias set {name}@{alias} VERSION`",
+                f"{name} has no alias {alias!r} in {self.url}{removed}; {step}",
                 name=name,
                 store=self.url,
             )

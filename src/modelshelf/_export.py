@@ -52,11 +52,11 @@ def export_files(
             link is in the way; raised before any file is written.
     """
     if link not in _HOW:
-        raise InvalidInputError(f"--link must be one of {', '.join(_HOW)}, not {link!r}")
+        raise InvalidInputError(f"link must be one of {', '.join(_HOW)}, not {link!r}")
     folder = UserFolder(
         output,
         overwrite=overwrite,
-        retry="choose another -o",
+        retry="choose another folder ({output})",
         label=label,
         caches=(cache.root,),
     )

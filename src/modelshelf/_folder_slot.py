@@ -199,8 +199,8 @@ class Slot:
         return UserFolderRefusedError(
             f"refusing to write into {folder.root}: {escape_controls(str(path))} was taken by"
             " another writer of the folder while it was written; what was there is kept as"
-            f" {escape_controls(str(path.parent / self.old))}: move it back, or {folder.retry}"
-        )
+            f" {escape_controls(str(path.parent / self.old))}: move it back"
+        ).with_fix(f", or {folder.retry}")
 
     def _appeared_refusal(self) -> UserFolderRefusedError:
         folder = self.folder

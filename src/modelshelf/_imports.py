@@ -364,7 +364,8 @@ def _in_working_folder(location: Path, base: Path) -> str:
     # Local paths, but a pulled file's name is the store's: escaped, never cut (to be copied).
     return (
         f": {trust.escape_controls(str(location))} is in the working folder, which modelshelf"
-        " never imports from (`pull -o .` puts store files there); if it is your code, move it"
+        " never imports from (`modelshelf pull -o .` puts store files there); if it is your code,"
+        " move it"
         f" into src/ and {here}, or run from another folder with"
         f" PYTHONPATH={trust.escape_controls(str(base))}"
     )

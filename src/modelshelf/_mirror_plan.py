@@ -31,6 +31,7 @@ from modelshelf.errors import UnsupportedStoreError
 from modelshelf.trust import check_size, is_git_name, show
 
 __all__ = [
+    "GIT_REFUSAL",
     "INDEX_NAME",
     "MirrorItem",
     "check_key",
@@ -40,6 +41,9 @@ __all__ = [
     "matches",
     "split_url",
 ]
+
+GIT_REFUSAL = "is inside a .git folder"
+"""How a key refused for a ``.git`` segment starts its reason (mirror names the way out)."""
 
 INDEX_NAME = ".modelshelf-mirror.json"
 """The index beside the mirrored tree, in DEST: size, ETag and local stat of every file."""
@@ -187,10 +191,8 @@ def check_key(key: object, *, include_git: bool = False) -> str:
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise ValueError(f"has a segment longer than {MAX_SEGMENT_BYTES} bytes")
         if not include_git and is_git_name(segment):
-            raise ValueError(
-                f"is inside a .git folder ({show(segment)}), whose config git obeys; mirror"
-                " git's files only if you trust the bucket, with --include-git"
-            )
+            # mirror.py names the way out (include_git) in each face's words.
+            raise ValueError(f"{GIT_REFUSAL} ({show(segment)}), whose config git obeys")
     if key == INDEX_NAME:
         raise ValueError(f"is the name of the mirror's own index ({INDEX_NAME})")
     return key

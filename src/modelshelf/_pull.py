@@ -105,7 +105,7 @@ def fetch_and_link(
     needed = {e.sha256: e for e in entries if force or not cache.has_blob(e.sha256, e.size)}
     if force and (resolved.offline or constants.offline()):
         raise OfflineError(
-            f"pull --force of {manifest.name}:{manifest.version} needs the store {url},"
+            f"a forced pull of {manifest.name}:{manifest.version} needs the store {url},"
             " which cannot be asked now; try again when it is reachable"
         )
     if needed and (resolved.offline or constants.offline()):

@@ -139,14 +139,14 @@ def check_push_args(
         InvalidSpecError: an alias that is not a valid alias name.
     """
     if version is not None and major:
-        raise InvalidInputError("give an explicit version or --major, not both")
+        raise InvalidInputError("give an explicit version or").with_fix(" {major}, not both")
     if not isinstance(message, str):
         raise InvalidInputError(f"the message must be text, not {type(message).__name__}")
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidInputError(
                 f"metadata {key!r}: {value!r}: keys and values must be text; convert them with"
-                " str() (--meta KEY=VALUE on the command line)"
+                " str()"
             )
     if len(message) > trust.MAX_TEXT:
         raise InvalidInputError(
@@ -163,9 +163,8 @@ def check_push_args(
     for alias in aliases:
         if alias == LATEST:
             raise InvalidInputError(
-                f"@{LATEST} always means the newest version and cannot be set; leave out"
-                f" -a {LATEST} or choose another alias name"
-            )
+                f"@{LATEST} always means the newest version and cannot be set"
+            ).with_fix("; leave it out of {aliases} or choose another alias name")
         validate_alias(alias)
     return tuple(dict.fromkeys(aliases))
 
@@ -309,8 +308,8 @@ def push_version(
     if within is not None and (version is not None or major or within.depth != 1):
         raise InvalidInputError(
             f"the next version within a major takes a major number such as 2, not {within},"
-            " and no explicit version or --major"
-        )
+            " and no explicit version"
+        ).with_fix(" or {major}")
     kind, files = source.collect()
     store.create()  # a push may start a store; every read before it needs the store to exist
     existing = store.taken_versions(name)

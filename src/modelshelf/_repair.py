@@ -338,7 +338,7 @@ class _Finder:
                 repairs = [done if r.fault.sha256 == digest else r for r in repairs]
             if not left:
                 break
-        note = "other file(s) of its size under the --from folders hashed; none is it"
+        note = "other file(s) of its size under the folders to repair from hashed; none is it"
         return [
             BlobRepair(r.fault, r.paths, None, (*r.tried, f"{hashed[r.fault.size]} {note}"))
             if r.fault.sha256 in left

@@ -126,9 +126,8 @@ def merge_options(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
     for source in sources:
         for key, value in (source or {}).items():
             if key in merged:
-                raise InvalidInputError(
-                    f"backend setting {key!r} is given twice (as backend_kwargs and a keyword"
-                    " argument, or as --backend-opt and --profile/--anonymous); give it once"
+                raise InvalidInputError(f"backend setting {key!r} is given twice").with_fix(
+                    "; give it once: in {backend_options}, or as {profile} or {anonymous}"
                 )
             merged[key] = value
     return merged

@@ -10,7 +10,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-__all__ = ["MAX_LINE", "MAX_TEXT", "check_text", "escape_controls", "show", "show_time"]
+from modelshelf._secrets import without_secrets
+
+__all__ = [
+    "FOREIGN_LINE",
+    "MAX_LINE",
+    "MAX_TEXT",
+    "check_text",
+    "escape_controls",
+    "foreign_error",
+    "show",
+    "show_time",
+]
 
 MAX_TEXT = 64 * 1024
 """The longest string an alias or audit record may hold (a push message)."""
@@ -67,6 +78,34 @@ def escape_controls(text: str) -> str:
         'eve\\rmallory\\x07'
     """
     return text.translate(_ESCAPES)
+
+
+FOREIGN_LINE = 300
+"""The most characters of a foreign exception's first line that a message quotes."""
+
+_MORE = " (MODELSHELF_DEBUG=1 shows the rest)"
+
+
+def foreign_error(exc: BaseException, limit: int = FOREIGN_LINE, *, text: str | None = None) -> str:
+    r"""``Type: first line`` of an exception raised by code that is not ours (a runner, a plugin
+    backend, a library it calls), fit to quote in one of our one-line messages.
+
+    Such text may span dozens of lines (a TorchScript stack) and hold control characters: only
+    its first non-empty line is kept, escaped and cut to ``limit`` characters, and when anything
+    was left out the text says where the rest is (the CLI's traceback; in Python, the chained
+    exception: raise ours ``from exc``). Secrets are cut from the whole text before it is
+    cut to length (``text``: the exception's text already cut of more, e.g. a backend's options).
+
+    Example:
+        >>> foreign_error(RuntimeError("failed[2J\n  at line 1"))
+        'RuntimeError: failed\x1b[2J (MODELSHELF_DEBUG=1 shows the rest)'
+    """
+    whole = without_secrets(str(exc) if text is None else text)
+    lines = [line for line in whole.splitlines() if line.strip()]
+    first = escape_controls(lines[0].strip()) if lines else ""
+    cut = len(lines) > 1 or len(first) > limit
+    text = f"{type(exc).__name__}: {first[:limit]}" if first else type(exc).__name__
+    return text + ("..." if len(first) > limit else "") + (_MORE if cut else "")
 
 
 def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: bool = True) -> str:

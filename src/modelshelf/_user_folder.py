@@ -94,7 +94,10 @@ class UserFolder:
     Args:
         root: the folder (a path the user typed goes through :func:`user_path` first).
         overwrite: replace what holds other content (never through a link).
-        retry: the last words of a refusal: what else the user can do.
+        retry: the last words of a refusal: what else the user can do, our own words kept as
+            the error's fix (:meth:`ModelshelfError.with_fix`), so an argument in them is a
+            field of :data:`modelshelf.errors.OPTIONS` (``"choose another folder ({output})"``:
+            ``output=...`` in Python, ``-o DIR`` on the command line).
         label: what is being written (``name:version``), named in a refusal.
 
     Raises:
@@ -130,17 +133,17 @@ class UserFolder:
         if info is not None and stat.S_ISLNK(info.st_mode):
             raise UserFolderRefusedError(
                 f"refusing to write into {absolute}: {absolute} {_LINK}; give the folder it"
-                f" points to, or {retry}"
-            )
+                " points to"
+            ).with_fix(f", or {retry}")
         if info is not None and not stat.S_ISDIR(info.st_mode):
-            raise InvalidInputError(f"{absolute} exists and is not a folder; {retry}")
+            raise InvalidInputError(f"{absolute} exists and is not a folder").with_fix(f"; {retry}")
         self.root = resolved_root(absolute)
         for cache in self.caches:
             if self.root == cache or cache in self.root.parents:
                 raise UserFolderRefusedError(
                     f"refusing to write into {self.root}: it lies in the modelshelf cache"
-                    f" {cache}, which is modelshelf's own; {retry}"
-                )
+                    f" {cache}, which is modelshelf's own"
+                ).with_fix(f"; {retry}")
         if (tagged := tagged_folder(self.root)) is not None:  # once: the root's ancestors
             raise self._cache_refusal(tagged)
         self._open = OpenRoot(self.root)  # opened on first use, then kept: see _root_fd
@@ -179,9 +182,8 @@ class UserFolder:
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {escape_controls(str(folder))} holds a"
             f" {constants.CACHEDIR_TAG}, so it is a modelshelf cache or another program's, and"
-            f" nothing is written in a cache (a file at a blob's name would be trusted there);"
-            f" {self.retry}"
-        )
+            " nothing is written in a cache (a file at a blob's name would be trusted there)"
+        ).with_fix(f"; {self.retry}")
 
     def _refuse_tagged(self, folder: Path) -> None:
         """A folder on the way (under the root) marked as a cache is never written in."""
@@ -196,9 +198,8 @@ class UserFolder:
                 raise UserFolderRefusedError(
                     f"refusing to write into {self.root}: {escape_controls(str(path))} lies in"
                     f" the modelshelf cache {cache} or holds it, and the cache is modelshelf's"
-                    f" own (nothing there is written by a pull -o, an export or a mirror);"
-                    f" {self.retry}"
-                )
+                    " own (no pull into a folder, export or mirror writes there)"
+                ).with_fix(f"; {self.retry}")
 
     def _refuse_hidden(self, rel: str) -> None:
         """Files go into a hidden folder that exists already (``~/.ssh``, ``~/.config``,
@@ -357,10 +358,10 @@ class UserFolder:
         shown = escape_controls(str(path))  # names chosen by a store: no control characters
         refused = f"refusing to write into {self.root}: {shown} {what}"
         if what == _LINK:
-            return UserFolderRefusedError(f"{refused}; remove it or {self.retry}")
+            return UserFolderRefusedError(f"{refused}; remove it").with_fix(f" or {self.retry}")
         if what == _folder_root.BLOB_REASON:
-            return UserFolderRefusedError(
-                f"{refused}; leave it out of the version, or {self.retry}"
+            return UserFolderRefusedError(f"{refused}; leave it out of the version").with_fix(
+                f", or {self.retry}"
             )
         action = "write into it anyway" if what == _HIDDEN else "replace it"
         return UserFolderRefusedError(refused).with_fix(self.overwrite_fix(action))
@@ -421,8 +422,8 @@ class UserFolder:
         what = "the temporary copy" if path is None else escape_controls(str(path))
         return UserFolderRefusedError(
             f"refusing to write into {self.root}: {what} was replaced by something else while"
-            f" it was written (another writer of the folder); nothing was kept; {self.retry}"
-        )
+            " it was written (another writer of the folder); nothing was kept"
+        ).with_fix(f"; {self.retry}")
 
     def _open_parent(self, step: Step) -> int:
         """A descriptor of ``step``'s folder, made level by level from the root's; the files

@@ -127,7 +127,7 @@ class Config:
     default_store: str | None = None
     stores: Mapping[str, StoreConfig] = field(default_factory=dict)
 
-    def store(self, name: str, source: str = "--store") -> StoreConfig:
+    def store(self, name: str, source: str = "given as the store") -> StoreConfig:
         """The store called ``name``.
 
         Raises:

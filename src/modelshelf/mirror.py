@@ -55,6 +55,7 @@ from typing import Any
 
 from modelshelf import constants
 from modelshelf._mirror_plan import (
+    GIT_REFUSAL,
     INDEX_NAME,
     MirrorItem,
     check_key,
@@ -201,12 +202,17 @@ def mirror(
         if refused:
             key, reason = refused[0]
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            git = (
+                "; mirror git's files only if you trust the bucket, with {include_git}"
+                if reason.startswith(GIT_REFUSAL)
+                else ""
+            )
             raise UntrustedStoreDataError(
                 f"refusing to mirror {url}: the key {show(key, 120)} {reason}{more}; nothing was"
-                f" written to {root} (leave such keys out with --exclude to mirror the rest)",
+                f" written to {root}",
                 store=store_url,
                 key=key,
-            )
+            ).with_fix(git + " (leave such keys out with {exclude} to mirror the rest)")
         if verify:  # reads only: a dry run reports what it finds too
             items = [_reverified(root, item, index) for item in items]
         to_fetch = [item for item in items if item.action == "fetch"]
@@ -343,8 +349,8 @@ class _Run:
                 f"{self.backend.url}: {show(first, 120)}{more} were listed but could not be"
                 " read (deleted since the listing, or a key the store lists in a form it cannot"
                 " read back); everything else was mirrored. Run the mirror again, or leave"
-                " them out with --exclude"
-            )
+                " them out"
+            ).with_fix(" with {exclude}")
 
     def _pooled(self, items: list[tuple[MirrorItem, Step]], task: ProgressTask) -> None:
         """Fetch ``items`` on a bounded pool; the first error (or an interrupt) cancels the

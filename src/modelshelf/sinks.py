@@ -162,7 +162,7 @@ class FileSystemDownloader:
             with UserFolder(
                 self.root,
                 overwrite=self.overwrite,
-                retry="export to another --to",
+                retry="choose another destination ({to})",
                 label=f"{pulled.name}:{pulled.version}",
                 caches=() if pulled.cache_root is None else (pulled.cache_root,),
             ) as folder:
@@ -331,16 +331,16 @@ def _instantiate(text: str) -> Downloader:
     try:
         module_name, qualname = trust.check_import_path(text)
     except ValueError as exc:
-        raise InvalidInputError(f"--to {text}: {exc}") from None
+        raise InvalidInputError(f"the sink {text}: {exc}") from None
     top = module_name.split(".")[0]
     if top in sys.stdlib_module_names or top == "builtins":
         raise InvalidInputError(
-            f"--to {text}: {module_name} is in Python's standard library, which holds no sinks;"
+            f"the sink {text}: {module_name} is in Python's standard library, which holds no sinks;"
             " name a class of the package that provides your sink"
         )
     if not _imports.installed(module_name, constants.cache_dir()):
         raise InvalidInputError(
-            f"--to {text}: no installed module {module_name!r}; install the package that"
+            f"the sink {text}: no installed module {module_name!r}; install the package that"
             " provides the sink (modelshelf imports sinks only from installed packages, not"
             f" from the working folder), or write ./{text} for a local folder"
         )
@@ -348,8 +348,8 @@ def _instantiate(text: str) -> Downloader:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise InvalidInputError(
-            f"--to {text}: importing {module_name} failed: {type(exc).__name__}: {exc}"
-        ) from None
+            f"the sink {text}: importing {module_name} failed: {trust.foreign_error(exc)}"
+        ) from exc
     try:
         # Typed by the user, yet still only a class or function defined where it is named:
         # never a walk through a module it imported (pkg:os.system).
@@ -362,8 +362,8 @@ def _instantiate(text: str) -> Downloader:
             "a class or function",
         )
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"--to {text}: {exc.args[0]}").fix_from(exc) from None
-    return _created(target, f"--to {text}", qualname)
+        raise InvalidInputError(f"the sink {text}: {exc.args[0]}").fix_from(exc) from None
+    return _created(target, f"the sink {text}", qualname)
 
 
 def _created(target: object, where: str, qualname: str) -> Downloader:
@@ -373,9 +373,9 @@ def _created(target: object, where: str, qualname: str) -> Downloader:
             target = target()
         except Exception as exc:
             raise InvalidInputError(
-                f"{where}: {qualname}() failed: {type(exc).__name__}: {exc}; a sink class"
-                " given by --to is created with no arguments"
-            ) from None
+                f"{where}: {qualname}() failed: {trust.foreign_error(exc)}; a sink class is"
+                " created with no arguments"
+            ) from exc
         if not callable(target):
             raise InvalidInputError(
                 f"{where}: {qualname} instances are not callable; give the class a"
@@ -430,7 +430,7 @@ def export(
         sink = _created(to, "to=", getattr(to, "__qualname__", "the sink"))
     else:
         raise InvalidInputError(
-            f"to={trust.show(to)} is not callable; pass a Downloader, a folder or a store URL"
+            f"the sink {trust.show(to)} is not callable; pass a Downloader, a folder or a store URL"
         )
     shelf = store if isinstance(store, Shelf) else Shelf(store)
     return export_resolved(shelf, shelf.resolve(target), sink, progress=progress)

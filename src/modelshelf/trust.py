@@ -62,6 +62,7 @@ from modelshelf._text import (
     MAX_TEXT,
     check_text,
     escape_controls,
+    foreign_error,
     show,
     show_time,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "check_size",
     "check_text",
     "check_version",
+    "foreign_error",
     "inside",
     "is_alias",
     "is_dotted_name",

@@ -123,7 +123,7 @@ def test_mirror_refuses_a_bucket_git_folder_unless_asked(
     put_raw(remote_store, "repo/.git/config", b'[core]\n\tfsmonitor = "touch /tmp/x"\n')
     put_raw(remote_store, "repo/w.bin", b"weights")
     dest = tmp_path / "dest"
-    with pytest.raises(UntrustedStoreDataError, match=r"\.git.*--include-git"):
+    with pytest.raises(UntrustedStoreDataError, match=r"\.git.*include_git=True"):
         mirror(f"{remote_store.url}/repo", dest, **remote_store.options)
     assert not dest.exists()
     result = mirror(f"{remote_store.url}/repo", dest, include_git=True, **remote_store.options)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.cli._errors import format_error
+from modelshelf.cli._errors import error_hint, format_error
 from modelshelf.cli.main import main
 from modelshelf.cli.push import parse_meta
 from modelshelf.errors import (
@@ -160,10 +160,13 @@ def test_parse_meta() -> None:
             parse_meta(bad)
 
 
-def test_format_error_adds_hints_for_lookups() -> None:
-    assert "modelshelf versions" in format_error(VersionNotFoundError("no 9"))
-    assert "alias ls" in format_error(AliasNotFoundError("no prod"))
+def test_lookups_have_hints_apart_from_the_message() -> None:
+    # The hint is its own field (--json's "hint"), never text appended to the message.
+    assert "modelshelf versions" in (error_hint(VersionNotFoundError("no 9")) or "")
+    assert format_error(VersionNotFoundError("no 9")) == "no 9"
+    assert "alias ls" in (error_hint(AliasNotFoundError("no prod")) or "")
     assert format_error(ModelshelfError("plain")) == "plain"
+    assert error_hint(ModelshelfError("plain")) is None
 
 
 @pytest.mark.parametrize(

@@ -115,11 +115,12 @@ def test_an_interrupt_is_json_with_exit_130(
 def test_a_multi_line_message_stays_one_json_line(
     model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # An invalid spec's message spans lines (a caret under the spec) and a hint follows some.
+    # An invalid spec's message spans lines (a caret under the spec); a hint is its own field
+    # (it was appended to "error" before the review of issue 21).
     code, _, err = run(capsys, "--json", "show", "m:9.9")
     error = json.loads(err)
     assert code == 1 and err.count("\n") == 1
-    assert "modelshelf versions m" in error["error"]
+    assert "modelshelf versions m" in error["hint"] and "hint" not in error["error"]
 
 
 def test_json_after_a_message_option_value_is_still_the_flag(

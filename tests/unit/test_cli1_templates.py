@@ -30,6 +30,13 @@ ON_PURPOSE = {
     ("_imports.py", '" or {allowed_hook_packages}"'),
     ("errors.py", '"allowed_hook_packages=[{package!r}]"'),
     ("errors.py", '"--allow-hook-package {package}"'),
+    # Fix templates held in a variable before they reach with_fix (a folder's retry words, a
+    # step chosen by the error's kind): errors.OPTIONS fills them per face.
+    ("_export.py", '"choose another folder ({output})"'),
+    ("sinks.py", '"choose another destination ({to})"'),
+    ("backends/_guard.py", '"check the backend\'s credentials ({backend_options}, {profile})"'),
+    ("mirror.py", '"; mirror git\'s files only if you trust the bucket, with {include_git}"'),
+    ("mirror.py", '" (leave such keys out with {exclude} to mirror the rest)"'),
 }
 _SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
 

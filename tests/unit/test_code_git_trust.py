@@ -201,7 +201,7 @@ def test_mirror_refuses_git_keys_unless_asked(tmp_path: Path) -> None:
     (bucket / "p" / ".git" / "config").write_text("[core]\n\tfsmonitor = x\n")
     (bucket / "p" / "w.bin").write_bytes(b"w")
     dest = tmp_path / "dest"
-    with pytest.raises(UntrustedStoreDataError, match=r"\.git.*--include-git"):
+    with pytest.raises(UntrustedStoreDataError, match=r"\.git.*include_git=True"):
         mirror(f"{bucket.as_uri()}/p", dest)
     assert not dest.exists()
     mirror(f"{bucket.as_uri()}/p", dest, include_git=True)

@@ -72,7 +72,7 @@ def test_cli_push_with_a_bad_argument_writes_nothing(
         ({"metadata": {"k": 1}}, InvalidInputError, "metadata"),
         ({"metadata": {2: "v"}}, InvalidInputError, "metadata"),
         ({"message": b"bytes"}, InvalidInputError, "message"),
-        ({"major": True, "spec": "m:2.0"}, InvalidInputError, "--major"),
+        ({"major": True, "spec": "m:2.0"}, InvalidInputError, "major=True"),
         ({"path": "absent"}, ModelshelfError, "no such file"),
     ],
 )

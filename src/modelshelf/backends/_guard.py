@@ -21,6 +21,7 @@ from modelshelf.errors import (
     StoreError,
     StoreUnreachableError,
 )
+from modelshelf.trust import foreign_error
 
 __all__ = ["GuardedBackend", "scrub"]
 
@@ -30,7 +31,7 @@ _KINDS: tuple[tuple[tuple[type[Exception], ...], type[StoreError], str], ...] = 
     ((ConnectionError, TimeoutError), StoreUnreachableError,
      "check the store URL, its endpoint setting and that the service is running"),
     ((PermissionError,), StoreAuthError,
-     "check the backend's credentials (--backend-opt, --profile)"),
+     "check the backend's credentials ({backend_options}, {profile})"),
 )  # fmt: skip
 
 
@@ -63,10 +64,14 @@ class GuardedBackend(Backend):
 
     def _fail(self, exc: Exception, what: str, key: str) -> NoReturn:
         where = f"{_no_password(self.url)}/{key}" if key else _no_password(self.url)
-        detail = scrub(f"{type(exc).__name__}: {exc}", self._options)
+        # The plugin's own text, secrets cut, on one line of at most 400 characters (scrub),
+        # escaped. Not chained: the original may quote a secret value scrub cut here.
+        detail = foreign_error(exc, 400, text=scrub(str(exc), self._options))
         for kinds, error, step in _KINDS:
             if isinstance(exc, kinds):
-                raise error(f"the store {where} failed to {what} ({detail}); {step}") from None
+                raise error(f"the store {where} failed to {what} ({detail})").with_fix(
+                    f"; {step}"
+                ) from None
         raise StoreError(
             f"the store {where} failed to {what} ({detail}); check the store URL and the"
             " backend's settings, or report it to the backend's authors"

@@ -262,9 +262,8 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     # gs://AK:se/cr@bucket): a ':' is refused with the '@', and never quoted as a bucket name.
     if "@" in parts.netloc or ":" in parts.netloc:
         raise UnsupportedStoreError(
-            f"{shown!r}: credentials do not go in a GCS URL; give them with"
-            f" GOOGLE_APPLICATION_CREDENTIALS (or --backend-opt), and write the store {usage}"
-        )
+            f"{shown!r}: credentials do not go in a GCS URL; write the store {usage}"
+        ).with_fix("; give them with GOOGLE_APPLICATION_CREDENTIALS or {backend_options}")
     if parts.query or parts.fragment:
         raise UnsupportedStoreError(f"{shown!r}: a GCS URL has no query or fragment; {usage}")
     prefix = parts.path.strip("/")

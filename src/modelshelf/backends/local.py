@@ -77,8 +77,9 @@ class LocalBackend(ObstoreBackend):
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UnsupportedStoreError(
-                f"cannot create the store folder {self.root}: {exc.strerror}. Choose a writable"
-                " folder with --store file:///path or MODELSHELF_STORE."
+                f"cannot create the store folder {self.root}: {exc.strerror}"
+            ).with_fix(
+                "; choose a writable folder (file:///path) with {store} or MODELSHELF_STORE"
             ) from exc
 
     def _open_root(self, *, make: bool = False) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from modelshelf.backends._guard import GuardedBackend, scrub
 from modelshelf.backends.base import Backend, without_password
 from modelshelf.errors import ModelshelfError, UnsupportedStoreError
+from modelshelf.trust import foreign_error
 
 __all__ = [
     "get_backend_class",
@@ -141,12 +142,16 @@ def open_backend(url: str, **kwargs: Any) -> Backend:
             given = ", ".join(sorted(kwargs)) or "none"
             raise UnsupportedStoreError(
                 f"cannot open the store {where}: the backend does not take a setting it was"
-                f" given ({detail}); settings given: {given}; check --backend-opt, --profile,"
-                " --anonymous, or the store's entry in the config file"
+                f" given ({detail}); settings given: {given}"
+            ).with_fix(
+                "; check {backend_options}, {profile}, {anonymous}, or the store's entry in the"
+                " config file"
             ) from None
         raise UnsupportedStoreError(
-            f"cannot open the store {where}: {type(exc).__name__}: {detail}; check the store"
-            " URL and the backend's settings (--backend-opt, or the config file)"
+            f"cannot open the store {where}: {foreign_error(exc, 400, text=detail)}"
+        ).with_fix(
+            "; check the store URL and the backend's settings ({backend_options}, or the config"
+            " file)"
         ) from None
 
 
@@ -164,8 +169,8 @@ def open_guarded(url: str, **kwargs: Any) -> Backend:
 
 def _open(url: str, **kwargs: Any) -> Backend:
     if not url or not url.strip():
-        raise UnsupportedStoreError(
-            "the store URL is empty; pass --store URL or set MODELSHELF_STORE"
+        raise UnsupportedStoreError("the store URL is empty").with_fix(
+            "; pass {store} or set MODELSHELF_STORE"
         )
     if "://" not in url:
         if _IMPORT_PATH.match(url):

@@ -354,8 +354,10 @@ def _bucket_and_prefix(url: str) -> tuple[str, str]:
     # s3://AK:se/cr@bucket): user:password@ is refused here, never quoted as a bucket name.
     if "@" in parts.netloc or ":" in parts.netloc:
         raise UnsupportedStoreError(
-            f"{shown!r}: an S3 URL names only the bucket, no user:password@ or :port; give"
-            " credentials with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile, or"
-            " --backend-opt), a server with --endpoint, and write the store as s3://bucket/prefix"
+            f"{shown!r}: an S3 URL names only the bucket, no user:password@ or :port; write the"
+            " store as s3://bucket/prefix"
+        ).with_fix(
+            ", credentials with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or {profile}), and"
+            " a server with the endpoint setting ({backend_options})"
         )
     return parts.netloc, parts.path.strip("/")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from modelshelf import constants
+from modelshelf._secrets import without_secrets
 from modelshelf._stores import merge_options
 from modelshelf.errors import InvalidInputError, StoreError
 from modelshelf.shelf import Shelf
@@ -26,13 +27,16 @@ __all__ = [
     "forget_store",
     "format_time",
     "human_size",
+    "json_mode",
     "json_option",
     "printable",
     "quiet_option",
     "shelf_from",
     "status",
+    "stderr_line",
     "store_hint",
     "store_option",
+    "warn",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -317,10 +321,40 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+def json_mode() -> bool:
+    """Whether ``--json`` was given anywhere on this command line (read from the root
+    context, where the option's callback notes it)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(_root(ctx).get("json"))
+
+
+def stderr_line(kind: str, message: str) -> None:
+    """One line on stderr for people, of ``kind`` ``note`` or ``warning``.
+
+    As text a note is the message and a warning is ``warning: message``; with ``--json`` each
+    is one JSON object, ``{"note": ...}`` or ``{"warning": ...}``, so that a script reads one
+    format on stderr (failures are ``{"error", ...}`` lines: :func:`cli._errors.json_error`).
+    Either way the text has secrets cut; as text, control characters are escaped too.
+    """
+    message = without_secrets(message)
+    if json_mode():  # json.dumps escapes every control character
+        click.echo(json.dumps({kind: message}), err=True)
+    else:
+        click.echo(printable(message) if kind == "note" else f"{kind}: {printable(message)}",
+                   err=True)  # fmt: skip
+
+
 def status(message: str, quiet: bool = False) -> None:
-    """A note for people, on stderr so that stdout stays clean for pipes."""
+    """A note for people, on stderr so that stdout stays clean for pipes (``{"note": ...}``
+    with ``--json``; nothing with ``--quiet``)."""
     if not quiet:
-        click.echo(message, err=True)
+        stderr_line("note", message)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (``warning: ...``, or ``{"warning": ...}`` with ``--json``), shown
+    even with ``--quiet``, as the logger's warnings are."""
+    stderr_line("warning", message)
 
 
 def human_size(size: float) -> str:

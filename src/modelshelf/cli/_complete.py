@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from modelshelf.shelf import Shelf
 
 __all__ = [
+    "complete_alias",
     "complete_name",
     "complete_spec",
     "complete_spec_or_path",
@@ -91,6 +92,23 @@ def complete_spec(
     if incomplete in listing.names:  # a whole name: its versions and aliases too
         found += [f"{incomplete}:{v}" for v in listing.versions.get(incomplete, [])]
         found += [f"{incomplete}@{a}" for a in listing.aliases.get(incomplete, [])]
+    return _items(found)
+
+
+def complete_alias(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``NAME@ALIAS`` of an alias that was listed, for ``alias set|rm|history``: never
+    ``@latest``, which those commands refuse (it is the newest version, not a record), and no
+    ``NAME:VERSION``."""
+    listing = _listing(ctx)
+    name, at, start = incomplete.partition("@")
+    if at:
+        aliases = listing.aliases.get(name, []) if name in listing.names else []
+        return _items([f"{name}@{a}" for a in aliases if a != "latest" and a.startswith(start)])
+    found = [n for n in listing.names if n.startswith(incomplete)]
+    if incomplete in listing.names:  # a whole name: its aliases too
+        found += [f"{incomplete}@{a}" for a in listing.aliases.get(incomplete, []) if a != "latest"]
     return _items(found)
 
 

@@ -15,7 +15,7 @@ from modelshelf import errors
 from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import printable
 
-__all__ = ["error_line", "error_text", "format_error", "json_error"]
+__all__ = ["error_hint", "error_line", "error_text", "format_error", "json_error"]
 
 Formatter = Callable[[BaseException], str]
 
@@ -28,26 +28,32 @@ def _text(exc: BaseException) -> str:
 
 def _versions_hint(exc: BaseException) -> str:
     name = getattr(exc, "name", "") or "NAME"
-    return f"{_text(exc)}\n  hint: list the versions with `modelshelf versions {name}`"
+    return f"list the versions with `modelshelf versions {name}`"
 
 
 def _aliases_hint(exc: BaseException) -> str:
     name = getattr(exc, "name", "") or "NAME"
-    return f"{_text(exc)}\n  hint: list the aliases with `modelshelf alias ls {name}`"
+    return f"list the aliases with `modelshelf alias ls {name}`"
 
 
 # Errors whose own message does not already say what to run next; subclasses first.
-_FORMATTERS: list[tuple[type[BaseException], Formatter]] = [
+_HINTS: list[tuple[type[BaseException], Formatter]] = [
     (errors.VersionNotFoundError, _versions_hint),
     (errors.AliasNotFoundError, _aliases_hint),
 ]
 
 
-def format_error(exc: BaseException) -> str:
-    """The message to print for ``exc`` (without the ``error:`` prefix)."""
-    for kind, formatter in _FORMATTERS:
+def error_hint(exc: BaseException) -> str | None:
+    """The next step for ``exc`` when its message does not say it, apart from the message:
+    printed as ``  hint: ...`` under the error line, or as ``--json``'s ``"hint"`` field."""
+    for kind, hint in _HINTS:
         if isinstance(exc, kind):
-            return formatter(exc)
+            return without_secrets(hint(exc))
+    return None
+
+
+def format_error(exc: BaseException) -> str:
+    """The message to print for ``exc`` (without the ``error:`` prefix or the hint)."""
     if isinstance(exc, errors.ModelshelfError):
         return _text(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -56,7 +62,7 @@ def format_error(exc: BaseException) -> str:
 def error_text(exc: BaseException) -> str:
     """What to say of ``exc``, with secrets cut but not yet escaped (``--json`` escapes it).
 
-    Our own messages may span lines on purpose (a hint, a caret under a spec). Anything that
+    Our own messages may span lines on purpose (a caret under a spec). Anything that
     is not a modelshelf or OS error is a bug: one line, and how to see the traceback.
     """
     if isinstance(exc, errors.ModelshelfError):

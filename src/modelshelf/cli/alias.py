@@ -14,7 +14,7 @@ from modelshelf.cli._common import (
     shelf_from,
     status,
 )
-from modelshelf.cli._complete import complete_name, complete_spec, complete_version
+from modelshelf.cli._complete import complete_alias, complete_name, complete_version
 
 EXAMPLES = [
     "modelshelf alias set nlp/sentiment@production 1.3",
@@ -31,7 +31,7 @@ def alias() -> None:
 
 
 @alias.command(name="set")
-@click.argument("spec", shell_complete=complete_spec)
+@click.argument("spec", shell_complete=complete_alias)
 @click.argument("version", shell_complete=complete_version)
 @click.option(
     "--expect",
@@ -56,7 +56,7 @@ def set_alias(
 
 
 @alias.command(name="rm")
-@click.argument("spec", shell_complete=complete_spec)
+@click.argument("spec", shell_complete=complete_alias)
 @click.option(
     "--expect",
     default=None,
@@ -93,7 +93,7 @@ def list_aliases(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> N
 
 
 @alias.command(name="history")
-@click.argument("spec", shell_complete=complete_spec)
+@click.argument("spec", shell_complete=complete_alias)
 @common_options
 @click.pass_context
 def history(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:

@@ -10,9 +10,17 @@ import click
 from modelshelf._cache_admin import remove_snapshots, verify_cache
 from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
-from modelshelf.cli._common import emit_json, format_time, human_size, json_option, shelf_from
+from modelshelf.cli._common import (
+    emit_json,
+    format_time,
+    human_size,
+    json_option,
+    printable,
+    shelf_from,
+    status,
+)
 from modelshelf.cli._complete import complete_spec
-from modelshelf.errors import InvalidInputError, ModelshelfError
+from modelshelf.errors import FOR_CLI, InvalidInputError, ModelshelfError
 from modelshelf.prune import prune, usage
 from modelshelf.spec import parse_spec
 
@@ -146,7 +154,7 @@ def rm_command(spec: str, dry_run: bool, as_json: bool) -> None:
     for snap in plan.snapshots:
         click.echo(f"{verb} {_label(snap)}")
     for snap in plan.in_use:
-        click.echo(f"kept {_label(snap)}: a pull is writing it now", err=True)
+        status(f"kept {_label(snap)}: a pull is writing it now")
     click.echo(f"{verb} {len(plan.blobs)} blobs no other cached version needs")
 
 
@@ -175,7 +183,8 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
             shelf.pull(f"{snap.name}:{snap.version}", progress=False)
             repaired.append(snap)
         except ModelshelfError as exc:
-            left.append((snap, f"{exc}; its next pull fetches the missing files"))
+            # In the CLI's words (flags), and escaped below: a message may quote store text.
+            left.append((snap, f"{exc.render(FOR_CLI)}; its next pull fetches the missing files"))
     if as_json:
         emit_json({"blobs_checked": report.blobs_checked, "bytes_hashed": report.bytes_hashed,
                    "bad_blobs": report.bad_blobs,
@@ -197,7 +206,7 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
         for snap in repaired:
             click.echo(f"repaired {_label(snap)}")
         for snap, why in left:
-            click.echo(f"incomplete {_label(snap)}: {why}")
+            click.echo(f"incomplete {_label(snap)}: {printable(why)}")
     if report.deferred and not left:
         raise ModelshelfError(
             f"{len(report.deferred)} bad blob(s) are in use by a running pull and were left;"

@@ -7,9 +7,11 @@ from typing import Any
 import click
 
 from modelshelf import constants
+from modelshelf._secrets import without_secrets
 from modelshelf._stores import mask_options, resolve_store
 from modelshelf.backends.base import without_password
 from modelshelf.cli._common import emit_json, json_option, printable
+from modelshelf.cli._errors import json_error
 from modelshelf.config import StoreConfig, load_config
 from modelshelf.errors import ModelshelfError
 
@@ -71,7 +73,10 @@ def config(ctx: click.Context, as_json: bool) -> None:
         elif not path.exists():
             click.echo(_TEMPLATE)
     if problem is not None:
-        click.echo(f"error: {printable(problem)}", err=True)
+        if as_json:  # one format on stderr: the failure line main() would print
+            click.echo(json_error(without_secrets(problem), "ConfigError", 1), err=True)
+        else:
+            click.echo(f"error: {printable(problem)}", err=True)
         ctx.exit(1)
 
 

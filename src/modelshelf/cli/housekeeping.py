@@ -13,6 +13,7 @@ from modelshelf.cli._common import (
     shelf_from,
     show_progress,
     status,
+    warn,
 )
 from modelshelf.cli._complete import complete_spec
 
@@ -88,8 +89,8 @@ def remove(
     )
     click.echo(f"{verb} {removal.name}:{removal.version}{none_left}")
     for alias in aliases:
-        status(
-            f"warning: @{alias} points at it; move it with"
+        warn(
+            f"@{alias} points at it; move it with"
             f" `modelshelf alias set {removal.name}@{alias} VERSION` or"
             f" `modelshelf alias rm {removal.name}@{alias}`"
         )

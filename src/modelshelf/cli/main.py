@@ -7,13 +7,14 @@ import json
 import logging
 import sys
 import traceback
+import warnings
 
 import click
 
 from modelshelf import __version__, constants
 from modelshelf._secrets import without_secrets
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
-from modelshelf.cli._errors import error_line, error_text, json_error
+from modelshelf.cli._errors import error_hint, error_line, error_text, json_error
 
 __all__ = ["COMMANDS", "cli", "main", "run"]
 
@@ -89,7 +90,9 @@ class _StderrHandler(logging.Handler):
         # A warning may quote a URL or a backend's own error text: secrets cut.
         message = without_secrets(record.getMessage())
         if self.as_json:  # json.dumps escapes every control character
-            click.echo(json.dumps({record.levelname.lower(): message}), err=True)
+            # Only the failure itself is an "error" line; a logged error is a warning here.
+            kind = "warning" if record.levelno >= logging.WARNING else "debug"
+            click.echo(json.dumps({kind: message}), err=True)
             return
         # Warnings quote store text (server messages, paths): escaped like all other output.
         click.echo(f"{record.levelname.lower()}: {printable(message)}", err=True)
@@ -100,6 +103,23 @@ def _setup_logging() -> None:
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """A Python warning (from a library a runner or a backend uses) as one ``warning:`` line, or
+    a ``{"warning": ...}`` line with ``--json``: never Python's two lines with a source line."""
+    text = without_secrets(f"{category.__name__}: {message}")
+    if _StderrHandler.as_json:
+        click.echo(json.dumps({"warning": text}), err=True)
+    else:
+        click.echo(f"warning: {printable(text)}", err=True)
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -128,12 +148,21 @@ def main(argv: list[str] | None = None) -> int:
     Every exception ends as one ``error: ...`` line and exit code 1, whatever its type (obstore's
     Rust panics derive from ``BaseException``); ``MODELSHELF_DEBUG=1`` adds the traceback. With
     ``--json`` anywhere on the line, every failure (usage errors included) is instead one line
-    ``{"error": ..., "type": ..., "exit": ...}`` on stderr, with the same exit code.
+    ``{"error": ..., "type": ..., "exit": ...[, "hint": ...]}`` on stderr, with the same exit
+    code, and every other stderr line is JSON too: ``{"note": ...}`` (what text mode prints as
+    a plain line), ``{"warning": ...}`` (log records and Python warnings) and ``{"debug": ...}``
+    (``MODELSHELF_DEBUG=1``: log records and the traceback).
     """
     _setup_logging()
     forget_store()
     args = sys.argv[1:] if argv is None else list(argv)
     as_json = _StderrHandler.as_json = _wants_json(args)
+    with warnings.catch_warnings():  # the caller's warning printer comes back afterwards
+        warnings.showwarning = _show_warning
+        return _run(args, as_json)
+
+
+def _run(args: list[str], as_json: bool) -> int:
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
         code = cli.main(args=args, prog_name="modelshelf", standalone_mode=False)
@@ -154,10 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # the one place that turns anything into a line
         if constants.debug():  # a chained backend error may quote a URL: cut like the line
-            click.echo(without_secrets(traceback.format_exc()).rstrip("\n"), err=True)
+            trace = without_secrets(traceback.format_exc()).rstrip("\n")
+            click.echo(json.dumps({"debug": trace}) if as_json else trace, err=True)
+        hint = store_hint(exc) or error_hint(exc)
         if as_json:
-            return _fail(True, error_text(exc), type(exc).__name__, 1, store_hint(exc))
-        return _fail(False, f"error: {error_line(exc)}", type(exc).__name__, 1, store_hint(exc))
+            return _fail(True, error_text(exc), type(exc).__name__, 1, hint)
+        return _fail(False, f"error: {error_line(exc)}", type(exc).__name__, 1, hint)
     return code if isinstance(code, int) else 0
 
 

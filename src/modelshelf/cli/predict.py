@@ -14,6 +14,7 @@ from modelshelf.cli._complete import complete_spec_or_path
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import load_model
 from modelshelf.models._jsonable import plain
+from modelshelf.trust import foreign_error
 
 EXAMPLES = [
     "modelshelf predict demo/doubler:1 --input batch.json     # JSON in, JSON out",
@@ -70,16 +71,17 @@ def predict(
     try:
         result = model.predict(data)
     except Exception as exc:
+        # The runner's own text may be a 24-line TorchScript stack: its first line, escaped.
         raise InvalidInputError(
-            f"{model.runner.__qualname__} failed on the input: {type(exc).__name__}: {exc}"
+            f"{model.runner.__qualname__} failed on the input: {foreign_error(exc)}"
         ) from exc
     try:
         text = json.dumps(plain(result), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # json names the runner's own types
         raise InvalidInputError(
-            f"the prediction of {spec} is not JSON ({exc}); have postprocess_data return lists,"
-            " dicts, text and numbers"
-        ) from None
+            f"the prediction of {spec} is not JSON ({foreign_error(exc)}); have postprocess_data"
+            " return lists, dicts, text and numbers"
+        ) from exc
     click.echo(text)
 
 

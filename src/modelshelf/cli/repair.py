@@ -13,6 +13,7 @@ from modelshelf.cli._common import (
     show_progress,
     status,
 )
+from modelshelf.cli._complete import complete_spec
 
 EXAMPLES = [
     "modelshelf repair nlp/sentiment:1.3 --from ./model   # the folder it was pushed from",
@@ -21,7 +22,7 @@ EXAMPLES = [
 
 
 @click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--from",
     "sources",
