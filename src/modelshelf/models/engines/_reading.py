@@ -36,8 +36,9 @@ def reading(label: str, what: str) -> Iterator[None]:
             yield
         except UnknownModelFormatError as exc:  # a bound of ours (a zip bomb, a bad header)
             # A trusted load skips the archive bounds: the way out for a file the user vouches for.
-            fix = "; if you trust the store, load it with {trust}"
-            raise _damaged(label, what, exc.reason).with_fix(fix) from None
+            raise _damaged(label, what, exc.reason).with_fix(
+                "; if you trust the store, load it with {trust}"
+            ) from None
         except (ModelshelfError, ImportError):
             raise  # trust refusals and our own lines; a missing library (a requirement)
         except Exception as exc:  # the engine's refusal, whatever its class
