@@ -63,9 +63,9 @@ def test_dot_slash_or_an_absolute_path_is_the_folder(
 ) -> None:
     code, _, err = run(capsys, "export", "m:1.0", "--to", "./prod")
     assert code == 0, err
-    assert Path("prod/m").is_file() and not prod.exists()
+    assert Path("prod/m.bin").is_file() and not prod.exists()  # the file keeps its suffix
     code, _, err = run(capsys, "export", "m:1.0", "--to", str(tmp_path / "abs"))
-    assert code == 0 and (tmp_path / "abs" / "m").is_file()
+    assert code == 0 and (tmp_path / "abs" / "m.bin").is_file()
 
 
 def test_a_word_no_store_has_is_still_a_folder_for_export(
@@ -73,7 +73,7 @@ def test_a_word_no_store_has_is_still_a_folder_for_export(
 ) -> None:
     code, _, err = run(capsys, "export", "m:1.0", "--to", "deploy")
     assert (code, err) == (0, "")
-    assert Path("deploy/m").is_file()
+    assert Path("deploy/m.bin").is_file()
 
 
 def test_a_name_that_is_also_a_folder_uses_the_store_and_says_so(
