@@ -177,7 +177,9 @@ def check_requirements(recorded: object, where: str, store: str) -> None:
         try:
             req = Requirement(trust.check_text(item, "a requirement", limit=trust.MAX_LINE))
         except (ValueError, InvalidRequirement) as exc:
-            reason = f"requirement {trust.show(item)} is refused ({exc})"
+            # packaging's parse error is three lines (the text again, a caret): its first says why
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = f"requirement {trust.show(item)} is refused ({why})"
             raise untrusted(where, reason, store) from None
         if req.marker is not None and not req.marker.evaluate():
             continue
