@@ -49,7 +49,6 @@ __all__ = [
     "check_push_args",
     "check_sections",
     "next_version",
-    "push_files",
     "push_version",
 ]
 
@@ -244,38 +243,6 @@ def _check_json(section: str, value: object, where: str, depth: int) -> None:
         f"section {section!r}: {where} {problem}; use text, numbers, booleans, None, lists and"
         " dicts with text keys"
     )
-
-
-def push_files(
-    store: StoreLayout,
-    source: PushSource,
-    name: str,
-    version: Version | None,
-    *,
-    message: str,
-    metadata: dict[str, str],
-    major: bool,
-    progress: Progress,
-    sections: dict[str, Any] | None = None,
-    within: Version | None = None,
-    if_changed: bool = False,
-    recorded_source: dict[str, Any] | None = None,
-) -> Manifest:
-    """:func:`push_version`, returning the manifest of the version pushed (or found unchanged)."""
-    return push_version(
-        store,
-        source,
-        name,
-        version,
-        message=message,
-        metadata=metadata,
-        major=major,
-        progress=progress,
-        sections=sections,
-        within=within,
-        if_changed=if_changed,
-        recorded_source=recorded_source,
-    ).manifest
 
 
 def push_version(

@@ -41,10 +41,10 @@ ModelshelfError
 from __future__ import annotations
 
 from collections.abc import Mapping
-from string import Formatter
 from types import MappingProxyType
 from typing import Any, Self
 
+from modelshelf._fixes import FOR_CLI, FOR_PYTHON, OPTIONS, render_fix
 from modelshelf._secrets import without_secrets
 
 __all__ = [
@@ -87,47 +87,6 @@ __all__ = [
 ]
 
 
-#: The arguments an error may name as the next step, as each face spells them: keyword ->
-#: (the Python API's words, the command line's words). The one place that knows both: an error
-#: keeps ``{keyword}`` in its :attr:`ModelshelfError.fix`, ``str()`` shows the Python words and
-#: the CLI's error printer the flag (``render(FOR_CLI)``). Words may hold a ``{value}`` given
-#: to :meth:`ModelshelfError.with_fix`.
-OPTIONS: dict[str, tuple[str, str]] = {
-    "trust": ("trust=True", "--trust"),
-    "anonymous": ("anonymous=True", "--anonymous"),
-    "aliases": ("aliases=[...]", "-a ALIAS"),
-    "overwrite": ("overwrite=True", "--overwrite"),
-    "output": ("output=...", "-o DIR"),
-    "major": ("major=True", "--major"),
-    "exclude": ("exclude=[...]", "--exclude GLOB"),
-    "include_git": ("include_git=True", "--include-git"),
-    "store": ("store=URL", "--store URL"),
-    "backend_options": ("backend_kwargs={{...}}", "--backend-opt KEY=VALUE"),
-    "profile": ("profile=NAME", "--profile NAME"),
-    "to": ("to=...", "--to WHERE"),
-    "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
-    "allowed_hook_packages": (
-        "allowed_hook_packages=[{package!r}]",
-        "--allow-hook-package {package}",
-    ),
-    # No flag takes a loader: the CLI names the Python call that does.
-    "loader": (
-        "loader='package.module:function'",
-        "load_model(..., loader='package.module:function')",
-    ),
-}
-FOR_PYTHON, FOR_CLI = 0, 1
-"""Which words of :data:`OPTIONS` :meth:`ModelshelfError.render` uses."""
-
-
-class _Fields(dict[str, str]):
-    """Format values where a field nobody filled stays as written: an error must print even
-    if its fix names a field it was not given (``str()`` never raises)."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 class ModelshelfError(Exception):
     """Base class of every error raised by modelshelf.
 
@@ -162,10 +121,7 @@ class ModelshelfError(Exception):
         :data:`FOR_CLI`), secrets cut."""
         text = super().__str__()
         if self.fix:
-            named = {field for _, field, _, _ in Formatter().parse(self.fix) if field}
-            values = _Fields(self.fix_values)
-            words = {key: OPTIONS[key][face].format_map(values) for key in named & OPTIONS.keys()}
-            text += self.fix.format_map(_Fields({**self.fix_values, **words}))
+            text += render_fix(self.fix, self.fix_values, face)
         return without_secrets(text)
 
     def __str__(self) -> str:

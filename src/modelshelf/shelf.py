@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from modelshelf import constants
 from modelshelf._progress import Progress, make_progress
@@ -41,11 +41,24 @@ if TYPE_CHECKING:
     from modelshelf._source import PushSource
     from modelshelf.store import AliasRecord, Removal, Store
 
-__all__ = ["LinkMode", "Shelf", "pull", "push"]
+__all__ = ["LinkMode", "PushOptions", "Shelf", "pull", "push"]
 
 logger = logging.getLogger("modelshelf")
 
 LinkMode = Literal["copy", "hardlink", "symlink"]
+
+
+class PushOptions(TypedDict, total=False):
+    """The keywords of :meth:`Shelf.push`, which are :meth:`Shelf.push_report`'s (its
+    signature holds the defaults; :meth:`Shelf.push` says what each means)."""
+
+    message: str
+    metadata: dict[str, str] | None
+    major: bool
+    aliases: Sequence[str]
+    progress: bool | Progress | None
+    sections: Mapping[str, Any] | None
+    if_changed: bool
 
 
 def _as_spec(spec: str | AssetSpec) -> AssetSpec:
@@ -128,14 +141,7 @@ class Shelf(ShelfCare):
         self,
         path: str | os.PathLike[str] | PushSource,
         spec: str | AssetSpec,
-        *,
-        message: str = "",
-        metadata: dict[str, str] | None = None,
-        major: bool = False,
-        aliases: Sequence[str] = (),
-        progress: bool | Progress | None = None,
-        sections: Mapping[str, Any] | None = None,
-        if_changed: bool = False,
+        **options: Unpack[PushOptions],
     ) -> Manifest:
         """Upload a file or folder, or an explicit list of files, as a new, immutable version.
 
@@ -172,17 +178,7 @@ class Shelf(ShelfCare):
             >>> # files = PushSource.from_files({"out/model.pt": "model.pt"})
             >>> # shelf.push(files, "nlp/sentiment", sections={"model": {"engine": "torch"}})
         """
-        return self.push_report(
-            path,
-            spec,
-            message=message,
-            metadata=metadata,
-            major=major,
-            aliases=aliases,
-            progress=progress,
-            sections=sections,
-            if_changed=if_changed,
-        ).manifest
+        return self.push_report(path, spec, **options).manifest
 
     def push_report(
         self,
@@ -482,13 +478,17 @@ def _progress(progress: bool | Progress | None) -> Progress:
 
 
 def push(
-    path: str | os.PathLike[str] | PushSource, spec: str, *, store: str | None = None, **kwargs: Any
+    path: str | os.PathLike[str] | PushSource,
+    spec: str,
+    *,
+    store: str | None = None,
+    **options: Unpack[PushOptions],
 ) -> Manifest:
     """Push a file, folder or :class:`PushSource` to ``store`` (default store if ``None``).
 
     See :meth:`Shelf.push`.
     """
-    return Shelf(store).push(path, spec, **kwargs)
+    return Shelf(store).push(path, spec, **options)
 
 
 def pull(spec: str, *, store: str | None = None, **kwargs: Any) -> Path:

@@ -14,14 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from modelshelf.serve._oip import (
-    DATATYPES,
-    InferenceRequestError,
     InferRequest,
-    OutputEncodingError,
     infer_response,
     parse_infer_request,
     runner_input,
 )
+from modelshelf.serve._tensors import DATATYPES, InferenceRequestError, OutputEncodingError
 
 tc_http = pytest.importorskip("tritonclient.http")
 tc_utils = pytest.importorskip("tritonclient.utils")

@@ -28,8 +28,8 @@ ON_PURPOSE = {
         '"; if you trust {package!r}, allow it with MODELSHELF_ALLOWED_HOOK_PACKAGES={package}"',
     ),
     ("_imports.py", '" or {allowed_hook_packages}"'),
-    ("errors.py", '"allowed_hook_packages=[{package!r}]"'),
-    ("errors.py", '"--allow-hook-package {package}"'),
+    ("_fixes.py", '"allowed_hook_packages=[{package!r}]"'),
+    ("_fixes.py", '"--allow-hook-package {package}"'),
     # Fix templates held in a variable before they reach with_fix (a folder's retry words, a
     # step chosen by the error's kind): errors.OPTIONS fills them per face.
     ("_export.py", '"choose another folder ({output})"'),

@@ -20,23 +20,20 @@ from pathlib import Path
 from modelshelf import _imports, constants
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import plain
+from modelshelf.models._section import (
+    check_section,
+    detect_plain,
+    naming,
+    saved_instance,
+    section_object,
+)
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.engines._common import require_trust
 from modelshelf.models.engines.pickle import PickleRunner
 from modelshelf.models.engines.sklearn import SklearnRunner
-from modelshelf.models.load import (
-    _naming,
-    _untrusted,
-    check_requirements,
-    detect_plain,
-    import_hook,
-    import_runner,
-    saved_instance,
-)
 from modelshelf.models.register import SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, overrides
 from modelshelf.models.saved import FILES
-from modelshelf.models.signature import from_section
 
 __all__ = ["check_loadable"]
 
@@ -75,27 +72,19 @@ def check_loadable(
     if section is None:
         path = shelf.pull_resolved(resolved, progress=False)
         found = detect_plain(path, manifest, where)
-        with _naming(where):
+        with naming(where):
             _check_detected(found, trusted)
         return
-    if not isinstance(section, dict):
-        raise _untrusted(where, "the model section is not an object", shelf.url)
-    if not ignore_requirements:
-        check_requirements(section.get("requirements", []), where, shelf.url)
-    try:
-        from_section(section.get("signature"))
-    except ValueError as exc:
-        raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
+    section = section_object(section, where, shelf.url)
     cache = shelf.cache.root
-    runner = import_runner(section.get("runner"), where, shelf.url, cache, allowed)
-    for role in ("preprocess", "postprocess"):
-        import_hook(
-            section.get(role), role, where, shelf.url, cache, runner=runner, allowed=allowed
-        )
+    code = check_section(
+        section, where, shelf.url, cache, allowed, ignore_requirements=ignore_requirements
+    )
+    runner = code.runner
     saved = saved_instance(section, runner, where, shelf.url, cache, allowed)
     if trusted:
         return
-    with _naming(where, shelf.url):
+    with naming(where, shelf.url):
         if saved is not None and not overrides(runner, "load_model"):
             if saved.saved_as == "pickle":
                 require_trust(False, _NEEDS_TRUST["pickle"], Path(FILES["pickle"]))

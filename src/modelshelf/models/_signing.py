@@ -11,7 +11,6 @@ when the prediction fails: the example or the runner is wrong, and the caller is
 
 from __future__ import annotations
 
-import inspect
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ from typing import Any, cast
 
 from modelshelf import _imports, trust
 from modelshelf.errors import InvalidInputError
-from modelshelf.models.runner import Runner, overrides
+from modelshelf.models.runner import Runner, load_with, overrides
 from modelshelf.models.signature import (
     DEFAULT_INPUT,
     DEFAULT_OUTPUT,
@@ -30,7 +29,7 @@ from modelshelf.models.signature import (
     takes_graph_signature,
 )
 
-__all__ = ["load_with", "signature_section"]
+__all__ = ["signature_section"]
 
 _ROLES = ("preprocess", "postprocess")
 
@@ -126,22 +125,3 @@ def _local_artifacts(
         found[str(target).rstrip("/")] = Path(text[:-2] if text.endswith("/*") else text)
     found.setdefault("model", model_folder)
     return found
-
-
-def load_with(
-    runner: type[Runner],
-    props: dict[str, str] | None,
-    artifacts: dict[str, Path],
-    *,
-    trust: bool,
-) -> Any:
-    """``runner.load_model(props, artifacts)``, with ``trust=`` when it takes that keyword."""
-    try:
-        parameters = inspect.signature(runner.load_model).parameters
-    except (TypeError, ValueError):
-        parameters = {}  # type: ignore[assignment]
-    if "trust" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    ):
-        return runner.load_model(props, artifacts, trust=trust)  # type: ignore[call-arg]
-    return runner.load_model(props, artifacts)

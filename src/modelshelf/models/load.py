@@ -1,43 +1,40 @@
-"""``load_model``: pull a registered model, check its requirements, import its runner, load it.
+"""``load_model`` and :class:`LoadedModel`: pull a registered model, check its model section,
+import its runner, load it.
 
 A plain model file or folder (a local path, or a pulled asset with no ``model`` section) is
 detected and loaded by its engine (:mod:`modelshelf.models.plain`); a custom loader can be given
-by import path instead.
-
-Everything in the manifest's ``model`` section is store-sourced. Its runner and hook import
-paths go through :func:`modelshelf._imports.import_object`: a module is imported only when it is
-installed already (outside the modelshelf cache and the working folder) and a package the rule
-allows, and the object must be a class or function defined where it is named; ``sys.path`` is
-never changed.
+by import path instead. What a store's model section is checked into (requirements, signature,
+runner and hook imports, a saved instance, props and artifacts) is
+:mod:`modelshelf.models._section`'s; this module decides which way a spec loads and loads it.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
-import shlex
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from modelshelf import _imports, constants, trust
-from modelshelf.errors import (
-    InvalidInputError,
-    NotAModelError,
-    RequirementsError,
-    TrustRequiredError,
-    UnknownModelFormatError,
-    UntrustedStoreDataError,
-)
+from modelshelf.errors import InvalidInputError, NotAModelError, RequirementsError
 from modelshelf.manifest import Manifest
 from modelshelf.models import plain
+from modelshelf.models._section import (
+    check_section,
+    detect_plain,
+    naming,
+    recorded_artifacts,
+    recorded_props,
+    saved_instance,
+    section_object,
+)
 from modelshelf.models.detect import DetectedFormat, detect_format
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
-from modelshelf.models.runner import Runner, check_runner, overrides
+from modelshelf.models.runner import Runner, check_runner, load_with, overrides
 from modelshelf.models.saved import SavedInstance
-from modelshelf.models.signature import Signature, from_section, loaded_signature
+from modelshelf.models.signature import Signature, loaded_signature
+from modelshelf.shelf import Shelf
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 
@@ -177,13 +174,13 @@ def load_model(
     if plain.is_local_path(spec):
         local = plain.local_path(spec)
         if runner is not None:
-            return _with_runner(runner, None, {MODEL_FOLDER: local}, local, None, trusted)
+            model = _run_load_model(runner, None, {MODEL_FOLDER: local}, trusted, None)
+            return _given_runner(runner, model, local, None, trusted)
         if loader is not None:
             return _custom(loader, local, None, str(local), "", trusted)
         return _detected(detect_format(local), local, None, trusted)
-    spec = os.fspath(spec)
     shelf = shelf_of(store)
-    resolved = shelf.resolve(spec)
+    resolved = shelf.resolve(os.fspath(spec))
     manifest = resolved.manifest
     where = f"{manifest.name}:{manifest.version} in {shelf.url}"
     section = manifest.extra.get(SECTION)
@@ -192,83 +189,58 @@ def load_model(
         return _custom(loader, path, manifest, where, shelf.url, trusted, shelf.cache.root)
     if runner is not None:
         path = shelf.pull_resolved(resolved, progress=progress)
-        if not isinstance(section, dict):
-            return _with_runner(runner, None, {MODEL_FOLDER: path}, path, manifest, trusted)
-        props = _props(section.get("props"), where, shelf.url)
-        artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
-        saved = saved_instance(section, runner, where, shelf.url, shelf.cache.root, allowed)
-        with _naming(where, shelf.url):
-            return _with_runner(runner, props, artifacts, path, manifest, trusted, saved)
+        if isinstance(section, dict):
+            model = _load_recorded(runner, section, path, where, shelf, allowed, trusted)
+        else:
+            model = _run_load_model(runner, None, {MODEL_FOLDER: path}, trusted, None)
+        return _given_runner(runner, model, path, manifest, trusted)
     if section is None:
         path = shelf.pull_resolved(resolved, progress=progress)
         found = detect_plain(path, manifest, where)
-        with _naming(where):
+        with naming(where):
             return _detected(found, path, manifest, trusted)
-    if not isinstance(section, dict):
-        raise _untrusted(where, "the model section is not an object", shelf.url)
+    section = section_object(section, where, shelf.url)
     path = shelf.pull_resolved(resolved, progress=progress)
-    if not ignore_requirements:
-        check_requirements(section.get("requirements", []), where, shelf.url)
-    try:
-        recorded = from_section(section.get("signature"))
-    except ValueError as exc:
-        raise _untrusted(where, f"its signature is refused: {exc}", shelf.url) from None
-    runner = import_runner(section.get("runner"), where, shelf.url, shelf.cache.root, allowed)
-    pre, post = (
-        import_hook(
-            section.get(role),
-            role,
-            where,
-            shelf.url,
-            shelf.cache.root,
-            runner=runner,
-            allowed=allowed,
-        )
-        for role in ("preprocess", "postprocess")
+    code = check_section(
+        section,
+        where,
+        shelf.url,
+        shelf.cache.root,
+        allowed,
+        ignore_requirements=ignore_requirements,
     )
-    props = _props(section.get("props"), where, shelf.url)
-    artifacts = _artifacts(path, section.get("artifacts", []), where, shelf.url)
+    model = _load_recorded(code.runner, section, path, where, shelf, allowed, trusted)
+    hooked = bool(code.preprocess or code.postprocess)
+    signature = loaded_signature(code.signature, code.runner, model, hooked=hooked)
+    return LoadedModel(
+        model,
+        code.runner,
+        path,
+        manifest,
+        trusted,
+        section,
+        code.preprocess,
+        code.postprocess,
+        signature,
+    )
+
+
+def _load_recorded(
+    runner: type[Runner],
+    section: dict[str, Any],
+    path: Path,
+    where: str,
+    shelf: Shelf,
+    allowed: frozenset[str],
+    trusted: bool,
+) -> Any:
+    """``runner``'s load of a pulled version (``path``) with the props, artifacts and saved
+    instance its section records; a refusal names the asset."""
+    props = recorded_props(section.get("props"), where, shelf.url)
+    artifacts = recorded_artifacts(path, section.get("artifacts", []), where, shelf.url)
     saved = saved_instance(section, runner, where, shelf.url, shelf.cache.root, allowed)
-    with _naming(where, shelf.url):
-        model = _run_load_model(runner, props, artifacts, trusted, saved)
-    signature = loaded_signature(recorded, runner, model, hooked=bool(pre or post))
-    return LoadedModel(model, runner, path, manifest, trusted, section, pre, post, signature)
-
-
-def detect_plain(path: Path, manifest: Manifest, where: str) -> DetectedFormat:
-    """The model file of a pulled version with no model section (``path``: its folder).
-
-    Raises:
-        NotAModelError: detection finds no single model file; every candidate is named.
-    """
-    try:
-        return detect_format(path)
-    except UnknownModelFormatError as exc:
-        lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
-        raise NotAModelError(
-            f"{where} is not a registered model (its manifest has no 'model' section) and"
-            f" detection found no single model file in it ({exc.reason}); pull its files with"
-            f" `modelshelf pull {manifest.name}:{manifest.version}` or register it with a"
-            f" runner{lines}\n  Formats tried: {', '.join(exc.tried)}."
-        ).with_fix("\n  Or load it with {loader}.") from None
-
-
-@contextmanager
-def _naming(where: str, store: str = "") -> Iterator[None]:
-    """A refusal (trust, or the files a section names) names the asset and its store."""
-    try:
-        yield
-    except TrustRequiredError as exc:
-        # The refusal's fix (trust=True, or --trust on the command line) goes along.
-        raise TrustRequiredError(f"{where}: {exc.args[0] if exc.args else exc}").fix_from(
-            exc
-        ) from None
-    except UntrustedStoreDataError as exc:
-        if str(exc).startswith(where):
-            raise
-        # its fix (a flag or a keyword) goes along, in the words of whoever prints it
-        message = exc.args[0] if exc.args else str(exc)
-        raise _untrusted(where, message, store).fix_from(exc) from None
+    with naming(where, shelf.url):
+        return _run_load_model(runner, props, artifacts, trusted, saved)
 
 
 def _run_load_model(
@@ -282,41 +254,13 @@ def _run_load_model(
     instance saved by engine, the default loads that instance back as it was saved."""
     if saved is not None and not overrides(runner, "load_model"):
         return saved.load(artifacts[MODEL_FOLDER], trust=trusted)
-    if _takes_trust(runner.load_model):
-        return runner.load_model(props, artifacts, trust=trusted)  # type: ignore[call-arg]
-    return runner.load_model(props, artifacts)
+    return load_with(runner, props, artifacts, trust=trusted)
 
 
-def saved_instance(
-    section: dict[str, Any],
-    runner: type[Runner],
-    where: str,
-    store: str,
-    cache_root: Path | None,
-    allowed: frozenset[str],
-) -> SavedInstance | None:
-    """How the section says the instance was saved, its state_dict class imported (see
-    :meth:`SavedInstance.with_class`) if the default ``load_model`` will load it; a refusal
-    is one :class:`UntrustedStoreDataError` line."""
-    try:
-        found = SavedInstance.from_section(section)
-        if found is None or overrides(runner, "load_model"):
-            return found
-        return found.with_class(runner.__module__, allowed, cache_root)
-    except ValueError as exc:  # ImportRefusedError included
-        raise _untrusted(where, str(exc), store) from None
-
-
-def _with_runner(
-    runner: type[Runner],
-    props: dict[str, str] | None,
-    artifacts: dict[str, Path],
-    path: Path,
-    manifest: Manifest | None,
-    trusted: bool,
-    saved: SavedInstance | None = None,
+def _given_runner(
+    runner: type[Runner], model: Any, path: Path, manifest: Manifest | None, trusted: bool
 ) -> LoadedModel:
-    model = _run_load_model(runner, props, artifacts, trusted, saved)
+    """What ``load_model(..., runner=...)`` loaded, described as that runner."""
     section = {"engine": runner.engine, "runner": f"{runner.__module__}:{runner.__qualname__}"}
     signature = loaded_signature(None, runner, model, hooked=False)
     return LoadedModel(model, runner, path, manifest, trusted, section, signature=signature)
@@ -357,169 +301,3 @@ def _custom(
     model = function(path)
     section = {"engine": "custom", "loader": loader, "runner": None}
     return LoadedModel(model, plain.CustomLoaderRunner, path, manifest, trusted, section)
-
-
-def _untrusted(where: str, reason: str, store: str) -> UntrustedStoreDataError:
-    return UntrustedStoreDataError(f"{where}: {reason}; refusing to load it", store=store)
-
-
-def check_requirements(recorded: object, where: str, store: str) -> None:
-    """Raise :class:`RequirementsError` listing every recorded requirement not met here."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    if not isinstance(recorded, list):
-        raise _untrusted(where, "its requirements are not a list", store)
-    problems: list[str] = []
-    unmet: list[str] = []
-    for item in recorded:
-        try:
-            req = Requirement(trust.check_text(item, "a requirement", limit=trust.MAX_LINE))
-        except (ValueError, InvalidRequirement) as exc:
-            reason = f"requirement {trust.show(item)} is refused ({exc})"
-            raise _untrusted(where, reason, store) from None
-        if req.marker is not None and not req.marker.evaluate():
-            continue
-        try:
-            found = version(req.name)
-        except PackageNotFoundError:
-            problems.append(f"{req} (not installed)")
-            unmet.append(str(req))
-            continue
-        if req.specifier and not req.specifier.contains(found, prereleases=True):
-            problems.append(f"{req} (installed: {found})")
-            unmet.append(str(req))
-    if problems:
-        command = " ".join(shlex.quote(r) for r in unmet)
-        raise RequirementsError(
-            f"{where} needs {len(problems)} requirement(s) this environment does not meet: "
-            + "; ".join(problems)
-            + f". Install them (pip install {command})"
-        ).with_fix(" or pass {ignore_requirements}")
-
-
-def import_runner(
-    recorded: object,
-    where: str,
-    store: str,
-    cache_root: Path | None = None,
-    allowed: Iterable[str] | None = None,
-) -> type[Runner]:
-    """The Runner subclass at a store-sourced ``module:QualName``, imported only if installed.
-
-    ``cache_root`` (default: the configured cache) is never a place to import from. The module
-    must be modelshelf's, an ``allowed`` package's (plus ``MODELSHELF_ALLOWED_HOOK_PACKAGES``)
-    or a distribution's that requires modelshelf, and the class defined where it is named.
-
-    Raises:
-        UntrustedStoreDataError: the path is malformed, its module is not installed (or lies
-            in the modelshelf cache) or not allowed, or the object is not a Runner subclass
-            defined there.
-    """
-    target = _import_installed(
-        recorded,
-        "runner",
-        where,
-        store,
-        cache_root,
-        expect="a modelshelf.Runner subclass",
-        allowed=_imports.allowed_packages(allowed),
-    )
-    if not (isinstance(target, type) and issubclass(target, Runner)):
-        shown = trust.show(recorded)
-        raise _untrusted(where, f"its runner {shown} is not a modelshelf.Runner subclass", store)
-    return target
-
-
-def import_hook(
-    recorded: object,
-    role: str,
-    where: str,
-    store: str,
-    cache_root: Path | None = None,
-    *,
-    runner: type[Runner],
-    allowed: Iterable[str] | None = None,
-) -> Callable[[Any], Any] | None:
-    """The function recorded as ``role`` (``preprocess``/``postprocess``) beside ``runner``.
-
-    ``None`` when nothing is recorded. It must be a function defined where it is named, in the
-    runner's distribution or an ``allowed`` package (plus ``MODELSHELF_ALLOWED_HOOK_PACKAGES``),
-    never in modelshelf itself nor the standard library: it is called with request data.
-    """
-    if recorded is None:
-        return None
-    target = _import_installed(
-        recorded,
-        role,
-        where,
-        store,
-        cache_root,
-        expect="a function",
-        allowed=_imports.allowed_packages(allowed),
-        runner_module=runner.__module__,
-    )
-    if not callable(target) or isinstance(target, type):
-        raise _untrusted(where, f"its {role} {trust.show(recorded)} is not a function", store)
-    return cast("Callable[[Any], Any]", target)
-
-
-def _import_installed(
-    recorded: object,
-    role: str,
-    where: str,
-    store: str,
-    cache_root: Path | None,
-    *,
-    expect: str,
-    allowed: Collection[str] = (),
-    runner_module: str | None = None,
-) -> object:
-    """The object a store-sourced path names, by the one rule of :mod:`modelshelf._imports`."""
-    try:
-        return _imports.import_object(
-            recorded,
-            f"its {role}",
-            expect=expect,
-            from_store=True,
-            allowed=allowed,
-            runner_module=runner_module,
-            cache_root=cache_root,
-        )
-    except _imports.ImportRefusedError as exc:  # its fix (allow the package) goes along
-        raise _untrusted(where, exc.args[0], store).fix_from(exc) from None
-
-
-def _props(recorded: object, where: str, store: str) -> dict[str, str] | None:
-    if recorded is None:
-        return None
-    if not isinstance(recorded, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in recorded.items()
-    ):
-        raise _untrusted(where, "its props are not a mapping of text to text", store)
-    return dict(recorded)
-
-
-def _artifacts(root: Path, recorded: object, where: str, store: str) -> dict[str, Path]:
-    if not isinstance(recorded, list):
-        raise _untrusted(where, "its artifact names are not a list", store)
-    found: dict[str, Path] = {}
-    for name in recorded:
-        try:
-            trust.check_relative_path(name)
-        except ValueError as exc:
-            raise _untrusted(where, f"artifact name refused: {exc}", store) from None
-        found[name] = trust.inside(root, name)
-    found.setdefault(MODEL_FOLDER, root / MODEL_FOLDER)
-    return found
-
-
-def _takes_trust(function: Any) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return "trust" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
-    )

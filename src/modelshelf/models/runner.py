@@ -7,13 +7,14 @@ live in an installed, importable module, never in ``__main__`` or inside a funct
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, ClassVar
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 
-__all__ = ["Runner", "check_runner", "import_path_of", "overrides"]
+__all__ = ["Runner", "check_runner", "import_path_of", "load_with", "overrides"]
 
 
 class Runner:
@@ -136,3 +137,22 @@ def check_runner(runner_cls: object) -> type[Runner]:
             " 'custom'"
         )
     return runner_cls
+
+
+def load_with(
+    runner: type[Runner],
+    props: dict[str, str] | None,
+    artifacts: dict[str, Path],
+    *,
+    trust: bool,
+) -> Any:
+    """``runner.load_model(props, artifacts)``, with ``trust=`` when it takes that keyword."""
+    try:
+        parameters = inspect.signature(runner.load_model).parameters
+    except (TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
+    if "trust" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    ):
+        return runner.load_model(props, artifacts, trust=trust)  # type: ignore[call-arg]
+    return runner.load_model(props, artifacts)

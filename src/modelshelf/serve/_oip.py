@@ -3,7 +3,9 @@
 Pure codec: numpy, json and the signature's naming rule only, no web framework. The app hands
 over the raw body and the ``Inference-Header-Content-Length`` header; this module answers typed
 arrays or a clear :class:`InferenceRequestError` (the app's 400), and turns a prediction back
-into a response dict.
+into a response dict. This module owns the request and response around the tensors (the header,
+each input's fields, the outputs asked for); each tensor's data is decoded and encoded by
+:mod:`modelshelf.serve._tensors`.
 
 Request body (``POST /v2/models/{name}/infer``)::
 
@@ -40,65 +42,33 @@ from __future__ import annotations
 
 import json
 import math
-import reprlib
-import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
-from modelshelf.models.signature import DEFAULT_OUTPUT, named_parts
+from modelshelf.models.signature import DEFAULT_OUTPUT, MAX_DIMS, named_parts
 from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
+from modelshelf.serve._tensors import (
+    DATATYPES,
+    InferenceRequestError,
+    OutputEncodingError,
+    binary_tensor,
+    brief,
+    encode_output,
+    json_tensor,
+)
 
 __all__ = [
-    "DATATYPES",
     "InferInput",
     "InferRequest",
-    "InferenceRequestError",
-    "OutputEncodingError",
     "infer_response",
     "parse_infer_request",
     "runner_input",
 ]
 
-DATATYPES: Mapping[str, np.dtype[Any]] = MappingProxyType(
-    {"BOOL": np.dtype(np.bool_)}
-    | {f"UINT{bits}": np.dtype(f"uint{bits}") for bits in (8, 16, 32, 64)}
-    | {f"INT{bits}": np.dtype(f"int{bits}") for bits in (8, 16, 32, 64)}
-    | {f"FP{bits}": np.dtype(f"float{bits}") for bits in (16, 32, 64)}
-    | {"BYTES": np.dtype(object)}
-)
-"""Each supported OIP datatype and the dtype of the array a runner receives for it."""
-
-MAX_DIMS = 32
-"""The most dimensions a shape may have (numpy's own floor)."""
-
-_LENGTH = struct.Struct("<I")
-# The JSON types an element may have, by datatype or else by numpy kind, and how to say so.
-_JSON_ELEMENTS: dict[str, tuple[set[type], str]] = {
-    "BOOL": ({bool}, "true or false"),
-    "BYTES": ({str}, "a string"),
-    "i": ({int}, "an integer"),
-    "u": ({int}, "an integer"),
-    "f": ({int, float}, "a number"),
-}
 _SUPPORTED = ", ".join(DATATYPES)
-_repr = reprlib.Repr()
-_repr.maxstring = _repr.maxother = 40
-_show = _repr.repr
-
-
-class InferenceRequestError(ValueError):
-    """The infer request body is malformed; the message (for a 400 ``{"error": ...}``) names
-    the input and what was wrong."""
-
-
-class OutputEncodingError(Exception):
-    """The model's prediction cannot be written as OIP output tensors (ragged, NaN, an odd
-    dtype): a fault on the server's side, answered with a 500."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +125,7 @@ def parse_infer_request(
     doc, binary = _header(body, header_length, charge)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise InferenceRequestError(f"'id' must be a string, not {_show(request_id)}")
+        raise InferenceRequestError(f"'id' must be a string, not {brief(request_id)}")
     parameters = doc.get("parameters", {})
     if not isinstance(parameters, dict):
         raise InferenceRequestError("'parameters' must be a JSON object")
@@ -170,7 +140,7 @@ def parse_infer_request(
         if name in inputs:
             raise InferenceRequestError(f"{where} is given twice; input names must be unique")
         if size is None:
-            array = _json_tensor(where, datatype, shape, data, charge)
+            array = json_tensor(where, datatype, shape, data, charge)
         else:
             if binary is None:
                 raise InferenceRequestError(
@@ -186,7 +156,7 @@ def parse_infer_request(
                 charge(min(math.prod(shape), size // 4) * BYTES_ELEMENT + 2 * size)
             else:
                 charge(size)  # the array's copy
-            array = _binary_tensor(where, datatype, shape, binary[offset : offset + size])
+            array = binary_tensor(where, datatype, shape, binary[offset : offset + size])
             offset += size
         inputs[name] = InferInput(name, datatype, shape, array)
     if binary is not None and offset != len(binary):
@@ -239,7 +209,7 @@ def infer_response(
         bad_keys = [key for key, _ in parts if not isinstance(key, str)]
         if bad_keys:
             raise OutputEncodingError(
-                f"the prediction is a dict with non-string keys {_show(bad_keys)}; "
+                f"the prediction is a dict with non-string keys {brief(bad_keys)}; "
                 "output tensors need string names"
             )
         found = {str(key): value for key, value in parts}
@@ -259,7 +229,7 @@ def infer_response(
     response: dict[str, Any] = {"model_name": model_name, "model_version": model_version}
     if request_id is not None:
         response["id"] = request_id
-    response["outputs"] = [_encode_output(name, value) for name, value in tensors.items()]
+    response["outputs"] = [encode_output(name, value) for name, value in tensors.items()]
     return response
 
 
@@ -284,7 +254,7 @@ def _header(
     try:
         doc = json.loads(header.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
-        raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {_show(str(exc))}") from None
+        raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {brief(str(exc))}") from None
     if not isinstance(doc, dict):
         raise InferenceRequestError(f"{what} must be a JSON object with 'inputs'")
     return doc, binary
@@ -303,7 +273,7 @@ def _input_fields(
     datatype = raw.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise InferenceRequestError(
-            f"{where}: datatype {_show(datatype)} is not supported; use one of {_SUPPORTED}"
+            f"{where}: datatype {brief(datatype)} is not supported; use one of {_SUPPORTED}"
         )
     shape = raw.get("shape")
     if (
@@ -312,12 +282,12 @@ def _input_fields(
         or any(type(dim) is not int or dim < 0 for dim in shape)
     ):
         raise InferenceRequestError(
-            f"{where}: shape {_show(shape)} must be at most {MAX_DIMS} non-negative integers"
+            f"{where}: shape {brief(shape)} must be at most {MAX_DIMS} non-negative integers"
         )
     # Zero-sized dims hold no data but still size the array numpy builds: bound the rest too.
     if math.prod(max(dim, 1) for dim in shape) > max_elements:
         raise InferenceRequestError(
-            f"{where}: shape {_show(shape)} holds more than the limit of {max_elements} elements"
+            f"{where}: shape {brief(shape)} holds more than the limit of {max_elements} elements"
         )
     params = raw.get("parameters", {})
     if not isinstance(params, dict):
@@ -327,127 +297,13 @@ def _input_fields(
     size = params.get("binary_data_size")
     if size is not None and (type(size) is not int or size < 0):
         raise InferenceRequestError(
-            f"{where}: binary_data_size must be a non-negative integer, not {_show(size)}"
+            f"{where}: binary_data_size must be a non-negative integer, not {brief(size)}"
         )
     if size is not None and "data" in raw:
         raise InferenceRequestError(f"{where} has both 'data' and binary_data_size; send one")
     if size is None and "data" not in raw:
         raise InferenceRequestError(f"{where} has no 'data' (nor binary_data_size)")
     return name, datatype, tuple(shape), size, raw.get("data")
-
-
-def _json_tensor(
-    where: str,
-    datatype: str,
-    shape: tuple[int, ...],
-    data: Any,
-    charge: Callable[[int], None],
-) -> npt.NDArray[Any]:
-    if not isinstance(data, list):
-        raise InferenceRequestError(f"{where}: 'data' must be a JSON list, not {_show(data)}")
-    flat = _flatten(data)
-    count = math.prod(shape)
-    if len(flat) != count:
-        raise InferenceRequestError(
-            f"{where}: 'data' holds {len(flat)} elements but shape {list(shape)} needs {count}"
-        )
-    dtype = DATATYPES[datatype]
-    charge(count * (dtype.itemsize + 8))  # the flat list (when nested) and the array
-    allowed, wanted = _JSON_ELEMENTS.get(datatype) or _JSON_ELEMENTS[dtype.kind]
-    if not set(map(type, flat)) <= allowed:
-        bad = next(item for item in flat if type(item) not in allowed)
-        raise InferenceRequestError(f"{where}: element {_show(bad)} is not {wanted} ({datatype})")
-    if datatype == "BYTES":
-        array = np.empty(count, dtype=object)
-        array[:] = flat
-        return array.reshape(shape)
-    if dtype.kind in "iu" and flat:
-        info = np.iinfo(dtype)
-        low, high = min(flat), max(flat)
-        if low < info.min or high > info.max:
-            raise InferenceRequestError(
-                f"{where}: element {low if low < info.min else high} is out of range for "
-                f"{datatype} ({info.min} to {info.max})"
-            )
-    if dtype.kind == "f":
-        try:
-            with np.errstate(over="ignore"):
-                array = np.array(flat, dtype=dtype)
-            overflow = not np.isfinite(array).all() and bool(
-                (np.isinf(array) & np.isfinite(np.array(flat, dtype=np.float64))).any()
-            )
-        except OverflowError:  # an integer too large for any float
-            overflow = True
-        if overflow:
-            raise InferenceRequestError(f"{where}: a number is out of range for {datatype}")
-        return array.reshape(shape)
-    return np.array(flat, dtype=dtype).reshape(shape)
-
-
-def _flatten(data: list[Any]) -> list[Any]:
-    """Row-major elements of nested JSON lists (iterative: nesting depth costs no stack)."""
-    if list not in set(map(type, data)):
-        return data
-    flat: list[Any] = []
-    stack = [iter(data)]
-    while stack:
-        for item in stack[-1]:
-            if isinstance(item, list):
-                stack.append(iter(item))
-                break
-            flat.append(item)
-        else:
-            stack.pop()
-    return flat
-
-
-def _binary_tensor(
-    where: str, datatype: str, shape: tuple[int, ...], chunk: memoryview
-) -> npt.NDArray[Any]:
-    count = math.prod(shape)
-    dtype = DATATYPES[datatype]
-    if datatype == "BYTES":
-        items = _bytes_elements(where, bytes(chunk), shape)
-        array = np.empty(count, dtype=object)
-        array[:] = items
-        return array.reshape(shape)
-    needed = count * dtype.itemsize
-    if len(chunk) != needed:
-        raise InferenceRequestError(
-            f"{where}: binary_data_size is {len(chunk)} bytes but shape {list(shape)} of "
-            f"{datatype} needs {needed}"
-        )
-    if datatype == "BOOL" and count and np.frombuffer(chunk, dtype=np.uint8).max() > 1:
-        raise InferenceRequestError(f"{where}: binary BOOL bytes must each be 0 or 1")
-    # A copy in native byte order: writable, and independent of the request body.
-    little = np.frombuffer(chunk, dtype=dtype.newbyteorder("<"))
-    return little.astype(dtype).reshape(shape)
-
-
-def _bytes_elements(where: str, raw: bytes, shape: tuple[int, ...]) -> list[bytes]:
-    """Split BYTES binary data: each element a 4-byte little-endian length, then its bytes."""
-    count, items, pos, end, unpack = math.prod(shape), [], 0, len(raw), _LENGTH.unpack_from
-    for index in range(count):
-        if pos + _LENGTH.size > end:
-            raise InferenceRequestError(
-                f"{where}: binary BYTES data holds {index} elements but shape {list(shape)} "
-                f"needs {count}"
-                if pos == end
-                else f"{where}: binary BYTES data ends in a 4-byte length"
-            )
-        (length,) = unpack(raw, pos)
-        start, pos = pos + _LENGTH.size, pos + _LENGTH.size + length
-        if pos > end:
-            raise InferenceRequestError(
-                f"{where}: BYTES element {index} says {length} bytes but only "
-                f"{end - start} remain in its binary_data_size"
-            )
-        items.append(raw[start:pos])
-    if pos != end:
-        raise InferenceRequestError(
-            f"{where}: binary BYTES data holds more than the {count} elements of the shape"
-        )
-    return items
 
 
 def _requested_outputs(raw: Any) -> tuple[str, ...]:
@@ -464,45 +320,3 @@ def _requested_outputs(raw: Any) -> tuple[str, ...]:
             raise InferenceRequestError(f"output {name!r} is requested twice")
         names[name] = None
     return tuple(names)
-
-
-def _encode_output(name: str, value: Any) -> dict[str, Any]:
-    where = f"output {name!r}"
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise OutputEncodingError(
-            f"{where} is not a rectangular array of one type ({_show(str(exc))}); "
-            "the model's postprocess must return equal-length rows"
-        ) from None
-    kind, bits = array.dtype.kind, array.dtype.itemsize * 8
-    if kind in "USO":
-        datatype = "BYTES"
-    elif kind == "b":
-        datatype = "BOOL"
-    elif kind in "iu":
-        datatype = f"{'U' if kind == 'u' else ''}INT{bits}"
-    elif kind == "f" and bits in (16, 32, 64):
-        datatype = f"FP{bits}"
-        if not np.isfinite(array).all():
-            raise OutputEncodingError(f"{where} holds NaN or infinity, which JSON cannot carry")
-    else:
-        raise OutputEncodingError(
-            f"{where} has dtype {array.dtype}; convert it to bool, integers, floats or text"
-        )
-    items = array.ravel().tolist()
-    data = _texts(where, items) if datatype == "BYTES" else items
-    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": data}
-
-
-def _texts(where: str, items: list[Any]) -> list[str]:
-    odd = sorted({type(item).__name__ for item in items if not isinstance(item, str | bytes)})
-    if odd:
-        raise OutputEncodingError(
-            f"{where} is an array of objects holding {', '.join(odd)} values; "
-            "only numbers of one dtype or text can be encoded"
-        )
-    try:
-        return [item if isinstance(item, str) else item.decode("utf-8") for item in items]
-    except UnicodeDecodeError:
-        raise OutputEncodingError(f"{where} holds bytes that are not UTF-8") from None

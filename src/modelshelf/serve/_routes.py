@@ -38,6 +38,7 @@ from modelshelf.serve._metrics import CONTENT_TYPE
 from modelshelf.serve._signature_check import checked
 from modelshelf.serve._slot import NotReadyError
 from modelshelf.serve._state import ServeState
+from modelshelf.serve._tensors import InferenceRequestError, OutputEncodingError
 
 __all__ = ["add_routes"]
 
@@ -248,7 +249,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 parsed = await in_codec_thread(
                     len(body) > OFF_LOOP_BYTES, _parse_infer, body, length, charge, signature, name
                 )
-            except _oip.InferenceRequestError as exc:
+            except InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
             answer = await predict_answer(request, _oip.runner_input(parsed))
             if version is not None and answer.version != version:
@@ -266,9 +267,9 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                     parsed.id,
                     parsed.outputs,
                 )
-            except _oip.InferenceRequestError as exc:
+            except InferenceRequestError as exc:
                 raise RefusedError(400, str(exc)) from None
-            except _oip.OutputEncodingError as exc:
+            except OutputEncodingError as exc:
                 rid = request_id_of(request)
                 log.error("request %s: the output cannot be encoded as tensors: %s", rid, exc)
                 raise RefusedError(500, f"{exc} (request id {rid})") from None

@@ -40,11 +40,14 @@ import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelshelf import constants
 from modelshelf.errors import FOR_CLI, InvalidInputError, ServeError
 from modelshelf.serve._listen import bind, started_message
+
+if TYPE_CHECKING:
+    from modelshelf.serve._model import ModelSource
 
 __all__ = ["app_from_environment", "serve"]
 
@@ -142,16 +145,8 @@ def _check_source(settings: dict[str, Any]) -> None:
     imports, detection (:func:`~modelshelf.models._preflight.check_loadable`). A spec that
     can never load fails here, as one error line; the model itself loads later."""
     from modelshelf.models._preflight import check_loadable
-    from modelshelf.serve._model import ModelSource
 
-    source = ModelSource.from_spec(
-        settings["spec"],
-        store=settings["store"],
-        name=settings["name"],
-        trust=settings["trust"],
-        ignore_requirements=settings["ignore_requirements"],
-        allowed_hook_packages=settings.get("allowed_hook_packages"),
-    )
+    source = _model_source(settings)
     if source.resolve is None and source.spec is not None and not Path(source.spec).exists():
         raise InvalidInputError(
             f"nothing to serve at {source.spec}: no such file or folder; give a model file or"
@@ -227,9 +222,14 @@ def _serve_one(settings: dict[str, Any], common: dict[str, Any], sock: socket.so
 
 def _preflight(settings: dict[str, Any]) -> None:
     """Load the model once here, so that a bad spec fails before any worker starts."""
+    _model_source(settings).load_version(None)
+
+
+def _model_source(settings: dict[str, Any]) -> ModelSource:
+    """The versions to serve, as the settings every worker gets describe them."""
     from modelshelf.serve._model import ModelSource
 
-    source = ModelSource.from_spec(
+    return ModelSource.from_spec(
         settings["spec"],
         store=settings["store"],
         name=settings["name"],
@@ -237,7 +237,6 @@ def _preflight(settings: dict[str, Any]) -> None:
         ignore_requirements=settings["ignore_requirements"],
         allowed_hook_packages=settings.get("allowed_hook_packages"),
     )
-    source.load_version(None)
 
 
 def _build(

@@ -21,7 +21,8 @@ from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 from modelshelf.models._casting import NUMPY_TYPES, conform
 from modelshelf.models.signature import Signature
-from modelshelf.serve._oip import InferenceRequestError, InferInput, InferRequest
+from modelshelf.serve._oip import InferInput, InferRequest
+from modelshelf.serve._tensors import InferenceRequestError
 
 __all__ = ["checked"]
 
