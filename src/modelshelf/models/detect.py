@@ -59,7 +59,7 @@ import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
@@ -75,6 +75,7 @@ __all__ = [
     "DetectedFormat",
     "UnknownModelFormatError",
     "detect_format",
+    "detect_listing",
 ]
 
 HEAD_BYTES = 64 * 1024
@@ -172,19 +173,18 @@ def _detect_folder(root: Path) -> DetectedFormat:
         raise UnknownModelFormatError(
             str(root), "the folder holds no files", tried=ORDER, hint="Pull the asset again."
         )
-    found: dict[str, DetectedFormat] = {}
-    rejected: dict[str, str] = {}
-    for name, file in files.items():
-        hit, why = _detect_file(file)
-        if hit is None:
-            rejected[name] = why
-        else:
-            found[name] = hit
+    return _choose(str(root), {name: _detect_file(file) for name, file in files.items()})
+
+
+def _choose(root: str, results: Mapping[str, tuple[DetectedFormat | None, str]]) -> DetectedFormat:
+    """The folder rule (module docstring) over each file's detection, by relative name."""
+    found = {name: hit for name, (hit, _) in results.items() if hit is not None}
+    rejected = {name: why for name, (hit, why) in results.items() if hit is None}
     if len(found) == 1:
         return next(iter(found.values()))
     if not found:
         raise UnknownModelFormatError(
-            str(root),
+            root,
             f"no model file among its {len(rejected)} file(s)",
             candidates=rejected,
             tried=ORDER,
@@ -197,11 +197,57 @@ def _detect_folder(root: Path) -> DetectedFormat:
             chosen, evidence=f"{chosen.evidence}; named model.*, chosen over {others} other(s)"
         )
     raise UnknownModelFormatError(
-        str(root),
+        root,
         f"{len(found)} model files and no rule to choose one",
         candidates={name: f"{hit.engine} ({hit.evidence})" for name, hit in found.items()},
         hint="Give the model file's path itself, or keep one file named model.<ext>.",
     )
+
+
+def detect_listing(
+    root: str, sizes: Mapping[str, int], read: RangeReader, *, folder: bool
+) -> DetectedFormat:
+    """:func:`detect_format` for files known by relative name and size, whose bytes are read
+    through ``read(name, start, end)``: a version in a store, before any pull. Only the ends
+    detection reads are fetched (:data:`HEAD_BYTES` and :data:`TAIL_BYTES` a file).
+
+    Args:
+        root: what the files stand for, for messages (the asset and its sub-path).
+        sizes: relative POSIX name -> size, as a manifest lists them.
+        read: returns bytes ``[start, end)`` of the named file.
+        folder: the files are a folder's (hidden names skipped, the folder rule applies);
+            otherwise ``sizes`` holds the one file given, detected as :func:`detect_format`
+            detects a file.
+
+    Raises:
+        UnknownModelFormatError: as :func:`detect_format`, with the same candidates.
+    """
+    if not folder:
+        ((name, size),) = sizes.items()
+        found, why = _classify(Path(name), *_ends(size, _one(read, name)))
+        if found is None:
+            reason = "not a model file detection recognises"
+            candidates = {Path(name).name: why}
+            raise UnknownModelFormatError(root, reason, candidates=candidates, tried=ORDER)
+        return found
+    visible = {
+        name: size
+        for name, size in sizes.items()
+        if not any(part.startswith(".") for part in name.split("/"))
+    }
+    if not visible:
+        raise UnknownModelFormatError(
+            root, "the folder holds no files", tried=ORDER, hint="Pull the asset again."
+        )
+    results = {
+        name: _classify(Path(name), *_ends(size, _one(read, name)))
+        for name, size in visible.items()
+    }
+    return _choose(root, results)
+
+
+def _one(read: RangeReader, name: str) -> Callable[[int, int], bytes]:
+    return lambda start, end: read(name, start, end)
 
 
 def _files_under(root: Path) -> dict[str, Path]:
@@ -228,6 +274,11 @@ def _detect_file(path: Path) -> tuple[DetectedFormat | None, str]:
         head, tail, size = _read_ends(path)
     except OSError as exc:
         return None, f"cannot be read: {exc.strerror or exc}"
+    return _classify(path, head, tail, size)
+
+
+def _classify(path: Path, head: bytes, tail: bytes, size: int) -> tuple[DetectedFormat | None, str]:
+    """The rules over a file's ends: the format, or ``None`` and why nothing matched."""
     ext = path.suffix.lower()
     for rule in _RULES:
         result = rule(head, tail, size, ext)
@@ -238,6 +289,14 @@ def _detect_file(path: Path) -> tuple[DetectedFormat | None, str]:
             note = _extension_note(engine, ext)
             return DetectedFormat(engine, path, evidence + note, engine in NEEDS_TRUST), ""
     return None, f"no known signature ({size} bytes, starting {head[:8]!r})"
+
+
+def _ends(size: int, read: Callable[[int, int], bytes]) -> tuple[bytes, bytes, int]:
+    """What :func:`_read_ends` reads, through ``read(start, end)`` (a stored blob's range)."""
+    if size <= HEAD_BYTES + TAIL_BYTES:
+        data = bytes(read(0, size)) if size else b""
+        return data[:HEAD_BYTES], data[-TAIL_BYTES:], len(data)
+    return bytes(read(0, HEAD_BYTES)), bytes(read(size - TAIL_BYTES, size)), size
 
 
 def _read_ends(path: Path) -> tuple[bytes, bytes, int]:
@@ -272,6 +331,8 @@ def _extension_note(engine: str, ext: str) -> str:
 
 
 Rule = Callable[[bytes, bytes, int, str], "tuple[str, str] | None"]
+RangeReader = Callable[[str, int, int], bytes]
+"""``read(name, start, end)``: bytes ``[start, end)`` of a file known by name (a stored blob)."""
 
 
 def _zip_rule(head: bytes, tail: bytes, size: int, ext: str) -> tuple[str, str] | None:

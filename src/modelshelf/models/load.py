@@ -235,14 +235,17 @@ def load_model(
     return LoadedModel(model, runner, path, manifest, trusted, section, pre, post, signature)
 
 
-def detect_plain(path: Path, manifest: Manifest, where: str) -> DetectedFormat:
-    """The model file of a pulled version with no model section (``path``: its folder).
+def detect_plain(
+    path: Path | Callable[[], DetectedFormat], manifest: Manifest, where: str
+) -> DetectedFormat:
+    """The model file of a pulled version with no model section (``path``: its folder, or
+    a detection of the version that pulls nothing).
 
     Raises:
         NotAModelError: detection finds no single model file; every candidate is named.
     """
     try:
-        return detect_format(path)
+        return path() if callable(path) else detect_format(path)
     except UnknownModelFormatError as exc:
         lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
         raise NotAModelError(
