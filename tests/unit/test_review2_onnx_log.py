@@ -124,3 +124,14 @@ def test_every_session_modelshelf_makes_goes_through_new_session() -> None:
         if "InferenceSession(" in path.read_text(encoding="utf-8")
     ]
     assert calls == ["models/engines/onnx.py"]
+
+
+def test_serving_the_graph_logs_nothing_raw(pushed: Path, tmp_path: Path) -> None:
+    """The server loads the graph in the background: its log has no onnxruntime warning."""
+    from tests.servers.serve_process import ServeProcess
+
+    store = (tmp_path / "store").as_uri()
+    with ServeProcess("o/evil", workdir=tmp_path / "srv", store=store) as server:
+        log = server.log_path.read_bytes()
+    assert b"Removing initializer" not in log and b"pwned" not in log, log[-2000:]
+    assert b"\x1b" not in log and b"\x07" not in log
