@@ -6,18 +6,22 @@ answers during a long load while a spec that can never load is still one error l
 checks are load_model's own, with its messages: the spec resolves; requirements are met;
 the recorded signature parses; the runner, the hooks and a saved state_dict's class import
 under the one import rule; a pickle saved by modelshelf, a pickle or joblib file an engine
-runner names, or a detected pickle or joblib file is refused without trust. A version with no
-model section is pulled (detection reads its files); a registered model is not (its pull is
-part of the load). What only loading can find (a damaged file, skops types, TorchScript code)
-is still found by the load.
+runner names, or a detected pickle or joblib file is refused without trust. Nothing is pulled:
+for a version with no model section, detection reads only the ends of each file from the store
+(:func:`modelshelf.models.detect.detect_listing`), so a version of data is refused without
+fetching it; a registered model's pull is part of the load. What only loading can find (a
+damaged file, skops types, TorchScript code) is still found by the load.
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelshelf import _imports, constants
+from modelshelf._pull import select_entries
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import plain
 from modelshelf.models._section import (
@@ -27,13 +31,17 @@ from modelshelf.models._section import (
     saved_instance,
     section_object,
 )
-from modelshelf.models.detect import DetectedFormat, detect_format
+from modelshelf.models.detect import DetectedFormat, detect_format, detect_listing
 from modelshelf.models.engines._common import require_trust
 from modelshelf.models.engines.pickle import PickleRunner
 from modelshelf.models.engines.sklearn import SklearnRunner
 from modelshelf.models.register import SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, overrides
 from modelshelf.models.saved import FILES
+
+if TYPE_CHECKING:
+    from modelshelf.resolve import Resolved
+    from modelshelf.shelf import Shelf
 
 __all__ = ["check_loadable"]
 
@@ -70,8 +78,7 @@ def check_loadable(
     where = f"{manifest.name}:{manifest.version} in {shelf.url}"
     section = manifest.extra.get(SECTION)
     if section is None:
-        path = shelf.pull_resolved(resolved, progress=False)
-        found = detect_plain(path, manifest, where)
+        found = detect_plain(partial(_detect_unpulled, shelf, resolved), manifest, where)
         with naming(where):
             _check_detected(found, trusted)
         return
@@ -90,6 +97,30 @@ def check_loadable(
                 require_trust(False, _NEEDS_TRUST["pickle"], Path(FILES["pickle"]))
             return
         _check_engine_runner(runner, section.get("props"))
+
+
+def _detect_unpulled(shelf: Shelf, resolved: Resolved) -> DetectedFormat:
+    """What detection finds in the version ``load_model`` would pull, without pulling it: a
+    warm snapshot is read in place, else only the ends of each file that detection reads are
+    fetched (its manifest gives names and sizes), never a whole file.
+    """
+    manifest, target = resolved.manifest, resolved.spec.path
+    cache, store_id = shelf.cache, shelf.store_id
+    if cache.is_complete(store_id, manifest.name, manifest.version) and cache.snapshot_is_whole(
+        store_id, manifest
+    ):
+        return detect_format(cache.snapshot_path(store_id, manifest, target))
+    entries = select_entries(resolved.spec, manifest)
+    single = manifest.file(target) is not None if target else manifest.kind == "file"
+    cut = 0 if single or not target else len(target) + 1
+    by_name = {entry.path[cut:]: entry for entry in entries}
+    root = f"{manifest.name}:{manifest.version}" + (f"/{target}" if target else "")
+
+    def read(name: str, start: int, end: int) -> bytes:
+        return bytes(shelf.store.open_blob(by_name[name].sha256).read_range(start, end))
+
+    sizes = {name: entry.size for name, entry in by_name.items()}
+    return detect_listing(root, sizes, read, folder=not single)
 
 
 def _check_detected(found: DetectedFormat, trusted: bool) -> None:

@@ -102,14 +102,17 @@ def check_section(
     return SectionCode(runner, pre, post, signature)
 
 
-def detect_plain(path: Path, manifest: Manifest, where: str) -> DetectedFormat:
-    """The model file of a pulled version with no model section (``path``: its folder).
+def detect_plain(
+    path: Path | Callable[[], DetectedFormat], manifest: Manifest, where: str
+) -> DetectedFormat:
+    """The model file of a version with no model section (``path``: its pulled folder, or a
+    detection of the version that pulls nothing, as serve's pre-flight makes).
 
     Raises:
         NotAModelError: detection finds no single model file; every candidate is named.
     """
     try:
-        return detect_format(path)
+        return path() if callable(path) else detect_format(path)
     except UnknownModelFormatError as exc:
         lines = "".join(f"\n  - {name}: {why}" for name, why in sorted(exc.candidates.items()))
         raise NotAModelError(

@@ -96,11 +96,12 @@ def _graph_of(model: Any) -> Signature | None:
     else:
         return None
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401 - only whether it is installed
     except ModuleNotFoundError:
         return None  # loading needs it anyway (a requirement); described when an example is
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-    return onnx_signature(session)
+    from modelshelf.models.engines.onnx import new_session
+
+    return onnx_signature(new_session(data))
 
 
 def _hook(path: str | None, role: str) -> Callable[[Any], Any] | None:

@@ -3,9 +3,13 @@
 skops files and torch files (``torch.save``, TorchScript) are zip archives. The engines inflate
 their entries into memory (skops reads ``schema.json`` whole, ``torch.load`` each storage), so
 a few hundred KB of deflated zeros or spaces in a store become hundreds of MB when loaded, with
-no trust needed. :func:`check_archive` reads only the archive's central directory (its size
-bounded by the file's) and refuses, in one line:
+no trust needed. :func:`check_archive` reads only the archive's central directory and local
+headers (:mod:`._zip_layout`, which refuses an archive that readers could read differently)
+and refuses, in one line:
 
+- an archive not in canonical zip form (two central directories, a comment, trailing data,
+  local headers that disagree with the directory: Python's ``zipfile`` and torch's reader
+  would see different entries);
 - more than :data:`MAX_ENTRIES` entries;
 - an entry stored uncompressed whose two sizes differ (a reader could believe either);
 - for a torch archive, a compressed tensor storage (``data/``, ``constants/``) or, for a
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from modelshelf import trust
 from modelshelf.errors import UnknownModelFormatError
+from modelshelf.models.engines._zip_layout import NotAZipError, ZipLayoutError, read_layout
 
 __all__ = ["MAX_ENTRIES", "MAX_INFLATE_RATIO", "MAX_INFLATE_SLACK", "check_archive"]
 
@@ -61,18 +66,20 @@ def check_archive(path: Path, kind: str) -> None:
     with path.open("rb") as source:
         size = os.fstat(source.fileno()).st_size
         try:
-            with zipfile.ZipFile(source) as archive:
-                entries = archive.infolist()
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-            # Not a zip at all: nothing to inflate. The engine refuses it in its own words
-            # (which the loaders turn into one line); trust would not help, so no hint here.
+            entries = read_layout(source, MAX_ENTRIES)
+        except NotAZipError:
+            # Not a zip to any reader: nothing to inflate. The engine refuses it in its own
+            # words (which the loaders turn into one line); trust would not help, no hint here.
             return
+        except ZipLayoutError as exc:
+            # Readers would disagree on its entries: no bound checked on one view holds
+            raise _refuse(path, kind, f"it is not a canonical zip archive: {exc}") from None
     if len(entries) > MAX_ENTRIES:
         raise _refuse(path, kind, f"it lists {len(entries)} entries, over {MAX_ENTRIES}")
     total = 0
     for entry in entries:
-        name = trust.show(entry.filename, 100)
-        stored = entry.compress_type == zipfile.ZIP_STORED
+        name = trust.show(entry.name, 100)
+        stored = entry.method == zipfile.ZIP_STORED
         if stored and entry.file_size != entry.compress_size:
             raise _refuse(
                 path,
@@ -80,7 +87,7 @@ def check_archive(path: Path, kind: str) -> None:
                 f"its stored entry {name} declares {entry.file_size} bytes but holds"
                 f" {entry.compress_size}",
             )
-        if not stored and kind != "skops" and (kind == "torch" or _is_storage(entry.filename)):
+        if not stored and kind != "skops" and (kind == "torch" or _is_storage(entry.name)):
             raise _refuse(
                 path,
                 kind,

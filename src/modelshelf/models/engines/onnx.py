@@ -15,7 +15,11 @@ from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 from modelshelf.models.signature import ONNX_TYPES
 
-__all__ = ["OnnxRunner", "load_file", "load_proto", "register_onnx_model"]
+__all__ = ["OnnxRunner", "load_file", "load_proto", "new_session", "register_onnx_model"]
+
+LOG_SEVERITY = 3
+"""onnxruntime logs errors only (3: ERROR) for modelshelf: its warnings quote the graph's names
+(store text) raw on fd 2, beyond any escaping (``Removing initializer '<name>'``)."""
 
 
 def _graph_names(inputs: Mapping[str, Any]) -> str:
@@ -138,9 +142,21 @@ def register_onnx_model(
 
 def load_file(path: Path) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU for the ONNX file at ``path``."""
+    return new_session(str(path))
+
+
+def new_session(source: str | bytes) -> Any:
+    """The one way modelshelf makes an ``onnxruntime.InferenceSession`` (CPU), from a file
+    name or a serialized graph: with :data:`LOG_SEVERITY`, on the session and on onnxruntime's
+    default logger (which logs before a session has options)."""
     import onnxruntime
 
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    onnxruntime.set_default_logger_severity(LOG_SEVERITY)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = LOG_SEVERITY
+    return onnxruntime.InferenceSession(
+        source, sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 def load_proto(path: Path) -> Any:

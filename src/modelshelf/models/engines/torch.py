@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,8 +118,9 @@ def load_file(path: Path, fmt: str, *, trust: bool = False) -> Any:
     when the file turns out to hold other objects (a pickled module). Without trust, a zip
     archive is bounded first (:mod:`._archive`: no compressed tensors, no inflation bomb).
     """
-    if not trust and fmt in ("auto", "state_dict", "torchscript") and zipfile.is_zipfile(path):
-        # torch inflates deflated entries (it never writes them): bounded before it reads
+    if not trust and fmt in ("auto", "state_dict", "torchscript"):
+        # torch inflates deflated entries (it never writes them): bounded before it reads;
+        # check_archive itself tells a zip (as any reader would) from a legacy file
         check_archive(path, "torchscript" if fmt == "torchscript" else "torch")
     if fmt == "auto":
         import pickle
