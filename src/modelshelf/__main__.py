@@ -1,7 +1,5 @@
-"""``python -m modelshelf`` runs the CLI."""
+"""``python -m modelshelf`` runs the CLI (through the entry point that answers Ctrl-C)."""
 
-import sys
+from modelshelf.cli import run
 
-from modelshelf.cli.main import main
-
-sys.exit(main())
+run()

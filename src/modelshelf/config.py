@@ -233,6 +233,11 @@ def loads_config(text: str, path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            f"the config file {path} nests too deep to decode; fix it (modelshelf config)",
+            path=str(path),
+        ) from None
     return parse_config(data, text, path)
 
 

@@ -250,7 +250,7 @@ def _load_index(folder: UserFolder) -> dict[str, dict[str, Any]]:
         if raw is None:
             return {}
         data = json.loads(raw)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         logger.warning("ignoring the mirror index %s (%s): every file is fetched again", path, exc)
         return {}
     files = data.get("files") if isinstance(data, dict) else None

@@ -24,6 +24,7 @@ __all__ = [
     "backend_options",
     "common_options",
     "emit_json",
+    "examples",
     "forget_store",
     "format_time",
     "human_size",
@@ -40,6 +41,15 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def examples(lines: list[str]) -> str:
+    """A command's epilog: its example lines under ``Examples:``, one per line as written.
+
+    Click rewraps every paragraph to the terminal width, which split an example from its
+    ``# comment``; a paragraph opened by a ``\\b`` line is printed as is.
+    """
+    return "Examples:\n\n\b\n" + "\n".join(lines)
 
 
 def _root(ctx: click.Context) -> dict[str, Any]:

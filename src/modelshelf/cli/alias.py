@@ -9,6 +9,7 @@ from modelshelf.cli._common import (
     asset_name,
     common_options,
     emit_json,
+    examples,
     format_time,
     printable,
     shelf_from,
@@ -25,7 +26,7 @@ EXAMPLES = [
 ]
 
 
-@click.group(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.group(epilog=examples(EXAMPLES))
 def alias() -> None:
     """Move and inspect aliases (mutable pointers such as @production)."""
 

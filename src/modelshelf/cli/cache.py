@@ -12,6 +12,7 @@ from modelshelf._cache_scan import SnapshotInfo
 from modelshelf.cache import Cache
 from modelshelf.cli._common import (
     emit_json,
+    examples,
     format_time,
     human_size,
     json_option,
@@ -46,7 +47,7 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-@click.group(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.group(epilog=examples(EXAMPLES))
 def cache() -> None:
     """Inspect and prune the local cache (MODELSHELF_CACHE_DIR)."""
 

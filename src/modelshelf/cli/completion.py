@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from modelshelf.cli._common import examples
+
 EXAMPLES = [
     'eval "$(modelshelf completion bash)"     # in ~/.bashrc (bash 4.4 or later)',
     'eval "$(modelshelf completion zsh)"      # in ~/.zshrc',
@@ -15,7 +17,7 @@ EXAMPLES = [
 _BASH_WORDBREAKS = '\nCOMP_WORDBREAKS="${COMP_WORDBREAKS//[:@]/}"\n'
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the completion script for SHELL; load it from your shell's startup file.

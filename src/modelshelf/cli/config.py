@@ -10,7 +10,7 @@ from modelshelf import constants
 from modelshelf._secrets import without_secrets
 from modelshelf._stores import mask_options, resolve_store
 from modelshelf.backends.base import without_password
-from modelshelf.cli._common import emit_json, json_option, printable
+from modelshelf.cli._common import emit_json, examples, json_option, printable
 from modelshelf.cli._errors import json_error
 from modelshelf.config import StoreConfig, load_config
 from modelshelf.errors import ModelshelfError
@@ -33,7 +33,7 @@ _TEMPLATE = """\
   [stores.prod.options]                 # optional backend options"""
 
 
-@click.group(invoke_without_command=True, epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.group(invoke_without_command=True, epilog=examples(EXAMPLES))
 @json_option
 @click.pass_context
 def config(ctx: click.Context, as_json: bool) -> None:
@@ -80,7 +80,7 @@ def config(ctx: click.Context, as_json: bool) -> None:
         ctx.exit(1)
 
 
-@config.command("stores", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[1:3]))
+@config.command("stores", epilog=examples(EXAMPLES[1:3]))
 @json_option
 def stores(as_json: bool) -> None:
     """List the named stores of the config file; secrets are shown as ***.

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import common_options, emit_json, printable, shelf_from, show_progress
+from modelshelf.cli._common import (
+    common_options,
+    emit_json,
+    examples,
+    printable,
+    shelf_from,
+    show_progress,
+)
 from modelshelf.cli._complete import complete_spec
 from modelshelf.errors import InvalidInputError
 from modelshelf.sinks import export_resolved, sink_from
@@ -16,7 +23,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--to",

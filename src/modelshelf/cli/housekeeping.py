@@ -8,6 +8,7 @@ from modelshelf._gc import parse_grace
 from modelshelf.cli._common import (
     common_options,
     emit_json,
+    examples,
     human_size,
     printable,
     shelf_from,
@@ -27,7 +28,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2]))
+@click.command(epilog=examples(EXAMPLES[:2]))
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--quick", is_flag=True, help="Check sizes only, without reading the bytes.")
 @common_options
@@ -56,7 +57,7 @@ def verify(ctx: click.Context, spec: str, quick: bool, as_json: bool, quiet: boo
         ctx.exit(1)
 
 
-@click.command(name="rm", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[2:4]))
+@click.command(name="rm", epilog=examples(EXAMPLES[2:4]))
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--message", "-m", default="", help="Why it is removed (kept in the audit log).")
 @click.option("--dry-run", is_flag=True, help="Only check and show what would be removed.")
@@ -98,7 +99,7 @@ def remove(
         status("its blobs are deleted by the next `modelshelf gc` (`--grace 0` to do it now)")
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[4:]))
+@click.command(epilog=examples(EXAMPLES[4:]))
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
 @click.option(
     "--grace",

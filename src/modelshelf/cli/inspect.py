@@ -21,6 +21,7 @@ from modelshelf.cli._common import (
     asset_name,
     common_options,
     emit_json,
+    examples,
     format_time,
     human_size,
     printable,
@@ -53,7 +54,7 @@ _LS_GLOBS = [
 ]
 
 
-@click.command(name="ls", epilog="Examples:\n\n" + "\n\n".join(EXAMPLES[:2] + _LS_GLOBS))
+@click.command(name="ls", epilog=examples(EXAMPLES[:2] + _LS_GLOBS))
 @click.argument(
     "prefix", required=False, default="", metavar="[PREFIX|GLOB]", shell_complete=complete_name
 )
@@ -85,7 +86,7 @@ def list_assets(ctx: click.Context, prefix: str, as_json: bool, quiet: bool) -> 
         click.echo(printable(name))
 
 
-@click.command(epilog="Examples:\n\n" + EXAMPLES[2])
+@click.command(epilog=examples([EXAMPLES[2]]))
 @click.argument("name", shell_complete=complete_name)
 @click.option("--long", "-l", "long_format", is_flag=True,
               help="Also show when, by whom, size and message (reads each manifest).")  # fmt: skip
@@ -128,7 +129,7 @@ def versions(ctx: click.Context, name: str, long_format: bool, as_json: bool, qu
         click.echo("\t".join(fields).rstrip())
 
 
-@click.command(epilog="Examples:\n\n" + EXAMPLES[3])
+@click.command(epilog=examples([EXAMPLES[3]]))
 @click.argument("spec", shell_complete=complete_spec)
 @common_options
 @click.pass_context
@@ -164,7 +165,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
     console.print(table)
 
 
-@click.command(epilog="Examples:\n\n" + EXAMPLES[4])
+@click.command(epilog=examples([EXAMPLES[4]]))
 @click.argument("name", shell_complete=complete_name)
 @common_options
 @click.pass_context

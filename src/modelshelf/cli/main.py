@@ -8,11 +8,13 @@ import logging
 import sys
 import traceback
 import warnings
+from typing import Any
 
 import click
 
 from modelshelf import __version__, constants
 from modelshelf._secrets import without_secrets
+from modelshelf.cli import interrupted_by_ctrl_c
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
 from modelshelf.cli._errors import error_hint, error_line, error_text, json_error
 
@@ -43,8 +45,19 @@ COMMANDS = {
 imported (``--help`` imports them all), so ``modelshelf pull`` never loads rich or the server."""
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C in a command, carried past click, which would print an empty line for it first
+    (not JSON under ``--json``) and turn it into ``Abort``."""
+
+
 class _LazyGroup(click.Group):
     """A group that imports a command's module the first time the command is asked for."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *COMMANDS})
@@ -98,11 +111,31 @@ class _StderrHandler(logging.Handler):
         click.echo(f"{record.levelname.lower()}: {printable(message)}", err=True)
 
 
+class _ForeignHandler(_StderrHandler):
+    """Another library's WARNING+ records (a runner's torch, a backend's SDK), on the root
+    logger: the same lines, naming the logger, instead of Python's bare last-resort line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "modelshelf" or record.name.startswith("modelshelf."):
+            return  # the modelshelf logger's own handler printed it
+        record = logging.makeLogRecord(
+            {**record.__dict__, "msg": f"{record.name}: {record.getMessage()}", "args": None}
+        )
+        record.levelname = "WARNING"  # one kind of line: only the failure itself says error
+        super().emit(record)
+
+
 def _setup_logging() -> None:
     logger = logging.getLogger("modelshelf")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
     logger.setLevel(logging.DEBUG if constants.debug() else logging.WARNING)
+    root = logging.getLogger()
+    if not any(isinstance(h, _ForeignHandler) for h in root.handlers):
+        root.addHandler(_ForeignHandler())
 
 
 def _show_warning(
@@ -162,14 +195,20 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, as_json)
 
 
+def _said(as_json: bool, what: str) -> str:
+    """``what`` as the JSON error's text, or as the text line ``error: what``."""
+    return what if as_json else f"error: {what}"
+
+
 def _run(args: list[str], as_json: bool) -> int:
     try:
         # A command that found faults (verify, gc) ends with ctx.exit(1): its code comes back here.
         code = cli.main(args=args, prog_name="modelshelf", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C in a command into Abort
+        # One line whichever way Ctrl-C came: the same as modelshelf.cli.run prints.
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            return _fail(as_json, "interrupted" if as_json else "aborted", "KeyboardInterrupt", 130)
-        return _fail(as_json, "aborted", "Abort", 130)
+            return _fail(as_json, _said(as_json, "interrupted"), "KeyboardInterrupt", 130)
+        return _fail(as_json, _said(as_json, "aborted"), "Abort", 130)
     except click.ClickException as exc:
         if not as_json:
             exc.show()
@@ -177,11 +216,13 @@ def _run(args: list[str], as_json: bool) -> int:
         return _fail(as_json, exc.format_message(), type(exc).__name__, exc.exit_code)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        return _fail(as_json, "interrupted", "KeyboardInterrupt", 130)
+    except (KeyboardInterrupt, _Interrupted):
+        return _fail(as_json, _said(as_json, "interrupted"), "KeyboardInterrupt", 130)
     except SystemExit as exc:
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # the one place that turns anything into a line
+        if interrupted_by_ctrl_c(exc):  # e.g. wrapped by __set_name__ while a command loads
+            return _fail(as_json, _said(as_json, "interrupted"), "KeyboardInterrupt", 130)
         if constants.debug():  # a chained backend error may quote a URL: cut like the line
             trace = without_secrets(traceback.format_exc()).rstrip("\n")
             click.echo(json.dumps({"debug": trace}) if as_json else trace, err=True)
@@ -193,5 +234,7 @@ def _run(args: list[str], as_json: bool) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """The entry point of installs made before it moved to :func:`modelshelf.cli.run`."""
+    from modelshelf.cli import run as entry_point
+
+    entry_point()

@@ -9,6 +9,7 @@ from modelshelf.cli._common import (
     backend_kwargs_from,
     common_options,
     emit_json,
+    examples,
     human_size,
     printable,
     show_progress,
@@ -26,7 +27,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("url")
 @click.argument("dest", type=click.Path(path_type=str))
 @click.option(

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from modelshelf.cli._common import common_options, model_trust_options, shelf_from, show_progress
+from modelshelf.cli._common import (
+    common_options,
+    examples,
+    model_trust_options,
+    shelf_from,
+    show_progress,
+)
 from modelshelf.cli._complete import complete_spec_or_path
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import load_model
@@ -25,7 +31,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("spec", metavar="SPEC|PATH", shell_complete=complete_spec_or_path)
 @click.option(
     "--input",
@@ -101,4 +107,9 @@ def _read_json(input_path: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"the input {where} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:  # json recurses once per level: [[[...]]] 5000 deep
+        raise InvalidInputError(
+            f"the input {where} nests too deep to decode; flatten it (at most a few hundred"
+            " levels of lists and objects)"
         ) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from modelshelf.cli._common import common_options, emit_json, shelf_from, show_progress
+from modelshelf.cli._common import common_options, emit_json, examples, shelf_from, show_progress
 from modelshelf.cli._complete import complete_spec, remember_version
 from modelshelf.errors import InvalidInputError
 
@@ -17,7 +17,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "-o",

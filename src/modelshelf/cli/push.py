@@ -6,6 +6,7 @@ import click
 
 from modelshelf.cli._common import (
     emit_json,
+    examples,
     human_size,
     json_option,
     printable,
@@ -41,7 +42,7 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
     return metadata
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("path", type=click.Path(path_type=str))
 @click.argument("spec", shell_complete=complete_name)
 @click.option("-m", "--message", default="", help="Why this version exists.")
@@ -51,8 +52,9 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Then point NAME@ALIAS at the new version; repeatable.")  # fmt: skip
 @click.option("--if-changed", is_flag=True,
               help="Push only if the files, metadata or sections differ from the latest version"
-              " (of NAME:MAJOR, or NAME:VERSION itself); else print that version, upload"
-              " nothing, and still point -a aliases at it.")  # fmt: skip
+              " (of NAME:MAJOR, or NAME:VERSION itself); else print that version, make no"
+              " new one, upload only blobs the store lacks, and still point -a aliases at"
+              " it.")  # fmt: skip
 @json_option
 @quiet_option
 @click.pass_context

@@ -7,6 +7,7 @@ import click
 from modelshelf.cli._common import (
     common_options,
     emit_json,
+    examples,
     human_size,
     printable,
     shelf_from,
@@ -21,7 +22,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--from",

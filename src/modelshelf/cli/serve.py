@@ -10,6 +10,7 @@ import click
 from modelshelf.cli._common import (
     backend_kwargs_from,
     common_options,
+    examples,
     model_trust_options,
     shelf_from,
 )
@@ -28,7 +29,7 @@ EXAMPLES = [
 ]
 
 
-@click.command(epilog="Examples:\n\n" + "\n\n".join(EXAMPLES))
+@click.command(epilog=examples(EXAMPLES))
 @click.argument("spec", metavar="SPEC|PATH", shell_complete=complete_spec_or_path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -159,6 +160,7 @@ def serve(
         ignore_requirements=ignore_requirements,
         access_log=access_log,
         allowed_hook_packages=list(allow_hook_packages),
+        as_json=as_json,  # log records as JSON lines
     )
 
 

@@ -117,9 +117,10 @@ def register_model(
     try:
         validate_name(name)
     except InvalidSpecError as exc:
-        raise InvalidInputError(
-            f"{exc}; register_model takes the name alone, and the version as version='2'"
-        ) from None
+        # The version hint only where a version or alias was written into the name.
+        hint = " register_model takes the name alone, and the version as version='2'"
+        text = str(exc).rstrip(".")
+        raise InvalidInputError(text + (f";{hint}" if ":" in name or "@" in name else "")) from None
     runner = check_runner(runner_cls)
     runner_path = import_path_of(runner)
     pairs, names = expand_artifacts(artifacts or {})

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from modelshelf import constants
 from modelshelf.errors import FOR_CLI, InvalidInputError, ServeError
 from modelshelf.serve._listen import bind, started_message
+from modelshelf.serve._log_config import log_config
 
 if TYPE_CHECKING:
     from modelshelf.serve._model import ModelSource
@@ -53,32 +54,6 @@ __all__ = ["app_from_environment", "serve"]
 
 _CONFIG_ENV = "MODELSHELF_SERVE_CONFIG"
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def log_config(access_log: bool) -> dict[str, Any]:
-    """uvicorn's logging: ours and its own to stderr; access lines are JSON objects."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-            "access": {"format": "%(message)s"},
-        },
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
-            "access": {"class": "logging.StreamHandler", "formatter": "access"},
-        },
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": "INFO"},
-            "modelshelf.serve": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-            "modelshelf.serve.access": {
-                "handlers": ["access"],
-                "level": "INFO" if access_log else "WARNING",
-                "propagate": False,
-            },
-        },
-    }
 
 
 def serve(
@@ -94,6 +69,7 @@ def serve(
     ignore_requirements: bool,
     access_log: bool = True,
     allowed_hook_packages: list[str] | None = None,
+    as_json: bool = False,
 ) -> None:
     """Serve ``spec`` until SIGINT/SIGTERM; requests in flight finish first.
 
@@ -123,7 +99,7 @@ def serve(
         common: dict[str, Any] = {
             "host": host,
             "port": port,
-            "log_config": log_config(access_log),
+            "log_config": log_config(access_log, as_json),  # every worker too
             "access_log": False,  # ours is structured and carries the request id
             "timeout_graceful_shutdown": None,  # in-flight requests always finish
         }
