@@ -237,15 +237,17 @@ def test_ctrl_c_at_start_up_is_one_line_never_a_traceback(
     assert "Traceback" not in err, err
     if proc.returncode == 0:  # it finished first
         return
-    if proc.returncode == -signal.SIGINT:  # before Python answers Ctrl-C: nothing printed
-        assert err == ""
-        return
-    assert proc.returncode == 130, err
     expected = (
         {"error": "interrupted", "type": "KeyboardInterrupt", "exit": 130}
         if as_json
         else "error: interrupted"
     )
+    if proc.returncode == -signal.SIGINT:
+        # Killed by the signal (a shell shows 130 too): before Python answers Ctrl-C nothing is
+        # printed; on a loaded machine the line may already be out when the process ends so.
+        assert err == "" or (json.loads(err) if as_json else err.strip()) == expected, err
+        return
+    assert proc.returncode == 130, err
     assert (json.loads(err) if as_json else err.strip()) == expected, err
 
 
