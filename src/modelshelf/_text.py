@@ -65,9 +65,11 @@ def _escape(code: int) -> str:
 
 @functools.cache
 def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
-    """The escape table and the one-line check's pattern, one set for both (what
-    :func:`escape_controls` writes always passes :func:`check_text`). Built on first use:
-    reading the Unicode database takes ~15 ms that a command showing no text never pays."""
+    """The escape table, and the one-line check's pattern: the hidden characters that break a
+    line or are no text (Cc, Zl, Zp, Cs), a subset of what is escaped, so what
+    :func:`escape_controls` writes always passes :func:`check_text`. A format character (Cf) in
+    a record is kept and escaped wherever it is shown. Built on first use: reading the Unicode
+    database takes ~15 ms that a command showing no text never pays."""
     codes = [
         code
         for plane in _PLANES
@@ -76,6 +78,8 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
     ]
     runs: list[list[int]] = []
     for code in codes:
+        if unicodedata.category(chr(code)) == "Cf":
+            continue
         if runs and runs[-1][1] == code - 1:
             runs[-1][1] = code
         else:
