@@ -31,6 +31,7 @@ __all__ = [
     "check_metadata",
     "check_section",
     "count_json_strings",
+    "NonFiniteError",
     "loads_json",
     "manifest_cap",
 ]
@@ -113,24 +114,41 @@ def count_json_strings(raw: bytes, budget: int) -> int:
 
 
 def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a finite number; JSON has none")
+    raise NonFiniteError(f"{name} is not a finite number; JSON has none")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{show(text, 40)} is not a finite number (it reads as {value})")
+        raise NonFiniteError(f"{show(text, 40)} is not a finite number (it reads as {value})")
     return value
 
 
+class NonFiniteError(ValueError):
+    """A JSON text holds ``NaN``, ``Infinity`` or a number beyond a float: not JSON (RFC 8259)."""
+
+
+# A number that may be beyond a float: over 300 digits, or an exponent of three digits or more.
+# Only a text that holds one is decoded with a check of every float (twice as slow).
+_MAYBE_HUGE = re.compile(r"\d{300}|[eE][+-]?0*\d{3}")
+_MAYBE_HUGE_BYTES = re.compile(_MAYBE_HUGE.pattern.encode())
+
+
 def loads_json(raw: bytes | str) -> Any:
-    """``json.loads`` for store JSON (manifests, records): ``NaN``, ``Infinity`` and numbers
-    beyond a float (``1e999999``) are refused, not read as ``nan``/``inf``: modelshelf would
-    write them back as text no standard JSON reader takes.
+    """``json.loads`` for outside JSON (manifests, records, request bodies, ``predict`` input):
+    ``NaN``, ``Infinity`` and numbers beyond a float (``1e999999``) are refused, not read as
+    ``nan``/``inf``: modelshelf would write them back as text no standard JSON reader takes.
 
     Raises:
-        ValueError: not JSON (``json.JSONDecodeError``), or a non-finite number.
+        NonFiniteError: a non-finite number (a ``ValueError``).
+        ValueError: not JSON (``json.JSONDecodeError``).
     """
+    if isinstance(raw, bytes):
+        huge = _MAYBE_HUGE_BYTES.search(raw) is not None
+    else:
+        huge = _MAYBE_HUGE.search(raw) is not None
+    if not huge:
+        return json.loads(raw, parse_constant=_refuse_constant)
     return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 

@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import reprlib
 import struct
@@ -50,6 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from modelshelf._bounds import loads_json
 from modelshelf.models.signature import DEFAULT_OUTPUT, named_parts
 from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
 
@@ -282,7 +282,7 @@ def _header(
         binary = memoryview(body)[header_length:]
     charge(json_cost(body, len(header)))
     try:
-        doc = json.loads(header.decode("utf-8"))
+        doc = loads_json(header.decode("utf-8"))  # NaN, Infinity, 1e999: no JSON numbers
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {_show(str(exc))}") from None
     if not isinstance(doc, dict):
