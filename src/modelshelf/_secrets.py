@@ -144,9 +144,7 @@ def _cut_param(match: re.Match[str]) -> str:
 
 # ``user:password@host`` with no scheme: the user starts a word and holds no '/', so a key path
 # (``bucket/a:b@c``) or a URL (``s3://``: the '//' after the colon) is not read as one.
-_BARE_USERINFO = re.compile(
-    r"(?:^|(?<=[\s,;(\[{'\"<=]))(?P<user>[^\s/@:'\"<>()\[\]{},;=]+):(?!//)(?P<password>\S+)@"
-)
+_BARE_USER = re.compile(r"(?:^|(?<=[\s,;(\[{'\"<=]))[^\s/@:'\"<>()\[\]{},;=]+:(?!//)")
 # After a header's colon any case is a scheme; alone in prose, ``basic`` and ``token`` are words.
 _HEADER_SCHEME = r"(?i:bearer|basic|token|digest|negotiate)"
 _AUTH_SCHEME = r"(?:(?i:bearer)|Basic|BASIC|Token|TOKEN)"
@@ -166,8 +164,21 @@ _SCHEME_CREDENTIAL = re.compile(
 _PROSE_BEFORE_COLON = frozenset({"key", "signature"})
 
 
-def _cut_userinfo(match: re.Match[str]) -> str:
-    return match["user"] + "@"
+def _cut_bare_passwords(text: str) -> str:
+    """Cut ``:password`` of every ``user:password@host`` with no scheme, to the last '@' of its
+    run of non-whitespace (found once per run: linear however many ``user:`` the run holds)."""
+    in_run = _LastAt(text, _SPACE)
+    kept, done, position = [], 0, 0
+    while (head := _BARE_USER.search(text, position)) is not None:
+        colon = head.end() - 1
+        at = in_run.after(colon)
+        if at < 0 or at == colon + 1:  # no '@' after it in the run, or no password
+            position = head.end()
+            continue
+        kept.append(text[done:colon])
+        done = position = at  # the '@' is kept
+    kept.append(text[done:])
+    return "".join(kept)
 
 
 def _cut_colon_pairs(text: str) -> str:
@@ -209,6 +220,6 @@ def without_secrets(text: str) -> str:
     if ":" in text:
         text = _cut_colon_pairs(text)  # first: ``password:a@b`` is a pair, not ``user:pw@host``
     if "@" in text:
-        text = _BARE_USERINFO.sub(_cut_userinfo, text)
+        text = _cut_bare_passwords(text)
     text = _SCHEME_CREDENTIAL.sub(lambda m: m["scheme"] + MASK, text)
     return _PARAM.sub(_cut_param, text)
