@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from modelshelf._bounds import loads_json
+from modelshelf._bounds import NonFiniteError, loads_json
 from modelshelf.models.signature import DEFAULT_OUTPUT, named_parts
 from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
 
@@ -282,7 +282,9 @@ def _header(
         binary = memoryview(body)[header_length:]
     charge(json_cost(body, len(header)))
     try:
-        doc = loads_json(header.decode("utf-8"))  # NaN, Infinity, 1e999: no JSON numbers
+        doc = loads_json(header.decode("utf-8"))
+    except NonFiniteError as exc:  # NaN, Infinity, 1e999: read as nan/inf, a 500 later
+        raise InferenceRequestError(f"{what} is not JSON: {exc}") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {_show(str(exc))}") from None
     if not isinstance(doc, dict):
