@@ -22,8 +22,9 @@ The rules, each closing a way a credential reached the screen:
 - A secret-looking name followed by ``:`` (a header, YAML, a JSON or Python ``"name": "value"``,
   the name quoted or not) has its value cut: a quoted value to its closing quote (a JSON string
   inside a JSON string: to the end of the line), an ``Authorization`` value after its scheme
-  (``Bearer ***``), any other to whitespace. Bare ``key`` and ``signature`` before a colon are
-  prose (``the object key: a/b``, a model's signature), as ``KEY=VALUE`` is.
+  (``Bearer ***``), any other to whitespace. Bare ``key``, ``signature``, ``author`` and
+  ``authority`` before a colon are prose (``the object key: a/b``, a model's signature), as
+  ``KEY=VALUE`` is.
 - The credential after the auth scheme ``Bearer`` (any case), ``Basic`` or ``Token`` is cut.
 - ``user:password@host`` without a scheme (an ssh or database target) loses ``:password`` to
   the last ``@`` of its run of non-whitespace, as a URL does.
@@ -161,7 +162,9 @@ _COLON_VALUE = re.compile(
 _SCHEME_CREDENTIAL = re.compile(
     rf"(?:^|(?<=[\s,;(\[{{'\"=:]))(?P<scheme>{_AUTH_SCHEME}[ \t]+)[^\s\"']+"
 )
-_PROSE_BEFORE_COLON = frozenset({"key", "signature"})
+# Bare names before a colon that are prose, not credentials: an object key, a model's signature,
+# a commit's author (``auth`` is a credential word), a URL's authority.
+_PROSE_BEFORE_COLON = frozenset({"key", "signature", "author", "authority"})
 
 
 def _cut_bare_passwords(text: str) -> str:

@@ -75,6 +75,7 @@ def test_each_shape_of_a_secret_is_cut(text: str, shown: str) -> None:
         "refusing the object key: assets/a/b",
         "the outputs are left out of the signature: no graph",
         "the version's signature: its output names name the answers",
+        "Author: Jane Doe <jane@example.com>",
         # URLs and specs are the URL rule's, and a host:port is no password.
         "s3://bucket/a@b/c",
         "s3://bucket/a:b@c/d",
