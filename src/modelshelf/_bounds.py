@@ -128,10 +128,17 @@ class NonFiniteError(ValueError):
     """A JSON text holds ``NaN``, ``Infinity`` or a number beyond a float: not JSON (RFC 8259)."""
 
 
-# A number that may be beyond a float: over 300 digits, or an exponent of three digits or more.
-# Only a text that holds one is decoded with a check of every float (twice as slow).
-_MAYBE_HUGE = re.compile(r"\d{300}|[eE][+-]?0*\d{3}")
-_MAYBE_HUGE_BYTES = re.compile(_MAYBE_HUGE.pattern.encode())
+# A number that may be beyond a float: an exponent of three digits or more, or a run of 300
+# digits. Only a text that holds one is decoded with a check of every float (twice as slow). The
+# run is found by mapping every digit to '9' and searching once: a regex ``\d{300}`` tries each
+# digit again and took 7 times the decoding of a body of a million floats.
+_HUGE_EXPONENT = re.compile(rb"[eE][+-]?0*\d{3}")
+_DIGIT_RUNS = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"9" * 300
+
+
+def _maybe_huge(raw: bytes) -> bool:
+    return _HUGE_EXPONENT.search(raw) is not None or _LONG_RUN in raw.translate(_DIGIT_RUNS)
 
 
 def loads_json(raw: bytes | str) -> Any:
@@ -143,11 +150,7 @@ def loads_json(raw: bytes | str) -> Any:
         NonFiniteError: a non-finite number (a ``ValueError``).
         ValueError: not JSON (``json.JSONDecodeError``).
     """
-    if isinstance(raw, bytes):
-        huge = _MAYBE_HUGE_BYTES.search(raw) is not None
-    else:
-        huge = _MAYBE_HUGE.search(raw) is not None
-    if not huge:
+    if not _maybe_huge(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
         return json.loads(raw, parse_constant=_refuse_constant)
     return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
 
