@@ -31,6 +31,7 @@ __all__ = [
     "check_metadata",
     "check_section",
     "count_json_strings",
+    "NonFiniteError",
     "loads_json",
     "manifest_cap",
 ]
@@ -113,24 +114,44 @@ def count_json_strings(raw: bytes, budget: int) -> int:
 
 
 def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a finite number; JSON has none")
+    raise NonFiniteError(f"{name} is not a finite number; JSON has none")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{show(text, 40)} is not a finite number (it reads as {value})")
+        raise NonFiniteError(f"{show(text, 40)} is not a finite number (it reads as {value})")
     return value
 
 
+class NonFiniteError(ValueError):
+    """A JSON text holds ``NaN``, ``Infinity`` or a number beyond a float: not JSON (RFC 8259)."""
+
+
+# A number that may be beyond a float: an exponent of three digits or more, or a run of 300
+# digits. Only a text that holds one is decoded with a check of every float (twice as slow). The
+# run is found by mapping every digit to '9' and searching once: a regex ``\d{300}`` tries each
+# digit again and took 7 times the decoding of a body of a million floats.
+_HUGE_EXPONENT = re.compile(rb"[eE][+-]?0*\d{3}")
+_DIGIT_RUNS = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"9" * 300
+
+
+def _maybe_huge(raw: bytes) -> bool:
+    return _HUGE_EXPONENT.search(raw) is not None or _LONG_RUN in raw.translate(_DIGIT_RUNS)
+
+
 def loads_json(raw: bytes | str) -> Any:
-    """``json.loads`` for store JSON (manifests, records): ``NaN``, ``Infinity`` and numbers
-    beyond a float (``1e999999``) are refused, not read as ``nan``/``inf``: modelshelf would
-    write them back as text no standard JSON reader takes.
+    """``json.loads`` for outside JSON (manifests, records, request bodies, ``predict`` input):
+    ``NaN``, ``Infinity`` and numbers beyond a float (``1e999999``) are refused, not read as
+    ``nan``/``inf``: modelshelf would write them back as text no standard JSON reader takes.
 
     Raises:
-        ValueError: not JSON (``json.JSONDecodeError``), or a non-finite number.
+        NonFiniteError: a non-finite number (a ``ValueError``).
+        ValueError: not JSON (``json.JSONDecodeError``).
     """
+    if not _maybe_huge(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+        return json.loads(raw, parse_constant=_refuse_constant)
     return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 

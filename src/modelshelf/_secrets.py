@@ -19,6 +19,15 @@ The rules, each closing a way a credential reached the screen:
   strings such as ``AccountKey=...;``; but a bare ``key``: ``KEY=VALUE`` in a hint is
   prose); ``=`` may be percent-encoded. A value runs to ``&``, ``;``, ``#``, whitespace,
   ``"``, ``<`` or ``>`` (none is raw in a URL), or is quoted.
+- A secret-looking name followed by ``:`` (a header, YAML, a JSON or Python ``"name": "value"``,
+  the name quoted or not) has its value cut: a quoted value to its closing quote (a JSON string
+  inside a JSON string: to the end of the line), an ``Authorization`` value after its scheme
+  (``Bearer ***``), any other to whitespace. Bare ``key``, ``signature``, ``author`` and
+  ``authority`` before a colon are prose (``the object key: a/b``, a model's signature), as
+  ``KEY=VALUE`` is.
+- The credential after the auth scheme ``Bearer`` (any case), ``Basic`` or ``Token`` is cut.
+- ``user:password@host`` without a scheme (an ssh or database target) loses ``:password`` to
+  the last ``@`` of its run of non-whitespace, as a URL does.
 - A name looks secret when, case-folded and with ``-`` and ``_`` ignored, it holds a
   credential word (secret, password, token, credential, auth, signature, bearer, ...), ends in
   ``key`` or ``pw``, or is (or has a ``-_.``-separated word) ``key``, ``sig``, ``pass``, ``pw``.
@@ -134,8 +143,72 @@ def _cut_param(match: re.Match[str]) -> str:
     return match[0]  # ``KEY=VALUE`` in a hint is prose: ``key`` is a parameter only in a URL
 
 
+# ``user:password@host`` with no scheme: the user starts a word and holds no '/', so a key path
+# (``bucket/a:b@c``) or a URL (``s3://``: the '//' after the colon) is not read as one.
+_BARE_USER = re.compile(r"(?:^|(?<=[\s,;(\[{'\"<=]))[^\s/@:'\"<>()\[\]{},;=]+:(?!//)")
+# After a header's colon any case is a scheme; alone in prose, ``basic`` and ``token`` are words.
+_HEADER_SCHEME = r"(?i:bearer|basic|token|digest|negotiate)"
+_AUTH_SCHEME = r"(?:(?i:bearer)|Basic|BASIC|Token|TOKEN)"
+# A name and its colon, then (matched only after a secret name: the value of another name may
+# hold the next pair) a quoted value, a scheme and its credential, or a run of non-whitespace.
+_COLON_HEAD = re.compile(
+    r"(?:^|(?<=[\s,;(\[{'\"&?]))(?P<quote>\\?[\"']|)(?P<name>[\w.~-]+)(?P=quote)"
+    r"[ \t]*:(?!//)[ \t]*"
+)
+_COLON_VALUE = re.compile(
+    r"\\\"[^\r\n]*|\"(?:[^\"\\\r\n]|\\.)*\"?|'(?:[^'\\\r\n]|\\.)*'?"
+    rf"|(?P<scheme>{_HEADER_SCHEME}[ \t]+)?\S*"
+)
+_SCHEME_CREDENTIAL = re.compile(
+    rf"(?:^|(?<=[\s,;(\[{{'\"=:]))(?P<scheme>{_AUTH_SCHEME}[ \t]+)[^\s\"']+"
+)
+# Bare names before a colon that are prose, not credentials: an object key, a model's signature,
+# a commit's author (``auth`` is a credential word), a URL's authority.
+_PROSE_BEFORE_COLON = frozenset({"key", "signature", "author", "authority"})
+
+
+def _cut_bare_passwords(text: str) -> str:
+    """Cut ``:password`` of every ``user:password@host`` with no scheme, to the last '@' of its
+    run of non-whitespace (found once per run: linear however many ``user:`` the run holds)."""
+    in_run = _LastAt(text, _SPACE)
+    kept, done, position = [], 0, 0
+    while (head := _BARE_USER.search(text, position)) is not None:
+        colon = head.end() - 1
+        at = in_run.after(colon)
+        if at < 0 or at == colon + 1:  # no '@' after it in the run, or no password
+            position = head.end()
+            continue
+        kept.append(text[done:colon])
+        done = position = at  # the '@' is kept
+    kept.append(text[done:])
+    return "".join(kept)
+
+
+def _cut_colon_pairs(text: str) -> str:
+    kept, done = [], 0
+    for head in _COLON_HEAD.finditer(text):
+        name = head["name"]
+        if head.start() < done or not is_secret_name(name):
+            continue
+        if name.casefold() in _PROSE_BEFORE_COLON:
+            continue
+        value = _COLON_VALUE.match(text, head.end())
+        if value is None or not value[0]:
+            continue
+        kept.append(text[done : head.end()])
+        shown, quote = value[0], value[0][0]
+        if quote in "\"'" and len(shown) > 1 and shown[-1] == quote:
+            kept.append(f"{quote}{MASK}{quote}")  # "***": the JSON stays JSON
+        else:
+            kept.append((value["scheme"] or "") + MASK)
+        done = value.end()
+    kept.append(text[done:])
+    return "".join(kept)
+
+
 def without_secrets(text: str) -> str:
-    """``text`` with every secret cut: URL passwords, fragments and secret-named parameters.
+    """``text`` with every secret cut: URL and ``user:pass@host`` passwords, fragments,
+    secret-named parameters and ``name: value`` pairs, and auth-scheme credentials.
 
     The one place that makes a URL, an option or a message fit to leave the process (see the
     module rules). Cutting twice changes nothing more.
@@ -147,4 +220,9 @@ def without_secrets(text: str) -> str:
     text = _cut_passwords(text)
     if "#" in text:
         text = _RUN.sub(_cut_fragment, text)
+    if ":" in text:
+        text = _cut_colon_pairs(text)  # first: ``password:a@b`` is a pair, not ``user:pw@host``
+    if "@" in text:
+        text = _cut_bare_passwords(text)
+    text = _SCHEME_CREDENTIAL.sub(lambda m: m["scheme"] + MASK, text)
     return _PARAM.sub(_cut_param, text)

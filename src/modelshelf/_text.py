@@ -7,7 +7,9 @@ line passes :func:`check_text`. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 from modelshelf._secrets import without_secrets
@@ -27,8 +29,6 @@ MAX_TEXT = 64 * 1024
 """The longest string an alias or audit record may hold (a push message)."""
 MAX_LINE = 1024
 """The longest single-line field: user, host, time, action, version."""
-# Characters that would break a line, rewrite a terminal, or fail to encode on output.
-_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -44,27 +44,50 @@ def show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# Characters that move the cursor, change colours, end lines or reorder text on a terminal:
-# C0 and C1 controls, DEL, line/paragraph separators, the bidirectional controls, a BOM, and
-# lone surrogates (not text at all).
+# Characters that move the cursor, change colours, end lines, hide or reorder text on a
+# terminal: every code point of the categories Cc (C0, C1, DEL), Cf (format: bidirectional
+# controls, zero-width space and joiners, soft hyphen, BOM, tags), Zl and Zp (line and paragraph
+# separators) and Cs (lone surrogates, not text at all). Computed from the Unicode database, not
+# listed by hand (a list missed ~150 of them).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# The planes that hold them: the basic plane, the supplementary one (Egyptian format controls,
+# musical symbols' beams) and the tags plane; the rest are letters, symbols or private use (a
+# test walks every code point, so a new Unicode version adding one elsewhere is caught).
+_PLANES = (0, 1, 14)
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_CONTROLS = [
-    *range(0x00, 0x20),
-    *range(0x7F, 0xA0),
-    0x061C,
-    0x200E,
-    0x200F,
-    0x2028,
-    0x2029,
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
-    0xFEFF,
-    *range(0xD800, 0xE000),
-]
-_ESCAPES = {
-    code: _NAMED_ESCAPES.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    for code in _CONTROLS
-}
+
+
+def _escape(code: int) -> str:
+    if code < 0x100:
+        return _NAMED_ESCAPES.get(chr(code)) or f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@functools.cache
+def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
+    """The escape table, and the one-line check's pattern: the hidden characters that break a
+    line or are no text (Cc, Zl, Zp, Cs), a subset of what is escaped, so what
+    :func:`escape_controls` writes always passes :func:`check_text`. A format character (Cf) in
+    a record is kept and escaped wherever it is shown. Built on first use: reading the Unicode
+    database takes ~15 ms that a command showing no text never pays."""
+    codes = [
+        code
+        for plane in _PLANES
+        for code in range(plane << 16, (plane + 1) << 16)
+        if unicodedata.category(chr(code)) in _HIDDEN_CATEGORIES
+    ]
+    runs: list[list[int]] = []
+    for code in codes:
+        if unicodedata.category(chr(code)) == "Cf":
+            continue
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    pattern = "".join(
+        f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}" for low, high in runs
+    )
+    return {code: _escape(code) for code in codes}, re.compile(f"[{pattern}]")
 
 
 def escape_controls(text: str) -> str:
@@ -77,7 +100,7 @@ def escape_controls(text: str) -> str:
         >>> escape_controls("eve\rmallory\x07")
         'eve\\rmallory\\x07'
     """
-    return text.translate(_ESCAPES)
+    return text.translate(_tables()[0])
 
 
 FOREIGN_LINE = 300
@@ -98,7 +121,7 @@ def foreign_error(exc: BaseException, limit: int = FOREIGN_LINE, *, text: str | 
 
     Example:
         >>> foreign_error(RuntimeError("failed[2J\n  at line 1"))
-        'RuntimeError: failed\x1b[2J (MODELSHELF_DEBUG=1 shows the rest)'
+        'RuntimeError: failed\\x1b[2J (MODELSHELF_DEBUG=1 shows the rest)'
     """
     whole = without_secrets(str(exc) if text is None else text)
     lines = [line for line in whole.splitlines() if line.strip()]
@@ -114,7 +137,7 @@ def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: boo
         raise ValueError(f"{what} must be text, not {show(value)}")
     if len(value) > limit:
         raise ValueError(f"{what} is longer than {limit} characters")
-    if one_line and _NOT_ONE_LINE.search(value):
+    if one_line and _tables()[1].search(value):
         raise ValueError(f"{what} {show(value)} holds control characters")
     return value
 

@@ -105,11 +105,19 @@ def test_json_shapes_and_nesting(shape: tuple[int, ...], data: Any, expected: np
     np.testing.assert_array_equal(array, expected)
 
 
-def test_json_float_inputs_accept_nan_and_infinity_as_python_and_rapidjson_write_them() -> None:
+def test_json_float_inputs_refuse_nan_and_infinity_binary_data_carries_them() -> None:
+    # NaN and Infinity are no JSON (RFC 8259): once read as nan/inf, they came back as a 500
+    # ("output holds NaN or infinity"); now a 400 (issue 21, review 2, finding 5: this test
+    # pinned the acceptance). A client with missing values sends them as binary tensor data.
     raw = (
         b'{"inputs": [{"name": "x", "datatype": "FP64", "shape": [3], "data": [NaN, Infinity, 1]}]}'
     )
-    array = runner_input(parse_infer_request(raw, None))
+    with pytest.raises(InferenceRequestError, match="is not JSON: NaN is not a finite number"):
+        parse_infer_request(raw, None)
+    raw, header_length = triton_body(
+        triton_input("x", np.array([math.nan, math.inf, 1.0]), binary=True)
+    )
+    array = runner_input(parse_infer_request(raw, header_length))
     assert np.isnan(array[0]) and np.isinf(array[1]) and array[2] == 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from modelshelf._bounds import NonFiniteError, loads_json
 from modelshelf.cli._common import (
     common_options,
     examples,
@@ -103,7 +104,9 @@ def _read_json(input_path: str) -> Any:
     except UnicodeDecodeError:
         raise InvalidInputError(f"the input {where} is not UTF-8 text") from None
     try:
-        return json.loads(raw)
+        return loads_json(raw)  # NaN and Infinity would reach the model, then fail to print
+    except NonFiniteError as exc:
+        raise InvalidInputError(f"the input {where} is not JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"the input {where} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"

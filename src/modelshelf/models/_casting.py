@@ -2,15 +2,19 @@
 
 A served request (an OIP tensor) or a caller's list reaches a model that takes one datatype
 (``INT32``, ``UINT8``, ``BYTES``, ...). :func:`conform` is the one cast: an integer that does
-not fit the target's range, a float that would become infinity, a fraction for an integer, a
-number for text or text for a number is refused with :class:`InvalidInputError` naming the
-input (a 400 when served); everything else is cast exactly as numpy casts in range. Text is
+not fit the target's range, an integer a float type cannot hold exactly (``2**24 + 1`` for
+FP32), a float that would become infinity, a fraction for an integer, a number for text or
+text for a number is refused with :class:`InvalidInputError` naming the input and the first
+such value (a 400 when served); everything else is cast as numpy casts in range. The one
+rounding kept is a float's to a narrower float (FP64 ``0.1`` to FP32): floats are approximate
+by nature, and a caller who wants an integer rounded sends it as a float. Text is
 ``str``: a ``bytes`` element (OIP BYTES sent as binary) is decoded as UTF-8, so that an input
 sent as JSON and the same input sent as binary give the model the same values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from modelshelf import trust
@@ -48,18 +52,17 @@ def conform(value: Any, datatype: str, where: str) -> Any:
     import numpy as np
 
     target = np.dtype(NUMPY_TYPES[datatype])
-    try:
-        if not isinstance(value, np.ndarray):
-            # Python ints exactly: numpy makes [0, 2**64 - 1] float64, which rounds them
-            objects = np.asarray(value, dtype=object)
-            leaves = objects.ravel().tolist()
-            if datatype != "BYTES" and leaves and all(type(x) is int for x in leaves):
-                return _python_ints(leaves, objects.shape, target, datatype, where)
-        array = value if isinstance(value, np.ndarray) else np.asarray(value)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidInputError(
-            f"{where} is not a rectangular array of one type ({trust.show(str(exc), 100)})"
-        ) from None
+    array = value if isinstance(value, np.ndarray) else None
+    if array is None:
+        objects = _rectangular(lambda: np.asarray(value, dtype=object), where)
+        leaves = objects.ravel().tolist()
+        if datatype != "BYTES" and leaves and all(type(x) is int for x in leaves):
+            # Python ints exactly: numpy makes [0, 2**64 - 1] float64, which rounds them.
+            return _python_ints(leaves, objects.shape, target, datatype, where)
+        array = _rectangular(lambda: np.asarray(value), where)
+        if target.kind == "f" and array.dtype.kind == "f":
+            # A list mixing ints and floats: numpy made the ints floats, the ints are still ints.
+            _exact_ints([x for x in leaves if type(x) is int], target, datatype, where)
     if datatype == "BYTES":
         return _texts(array, where)
     if array.dtype == target:
@@ -80,6 +83,17 @@ def conform(value: Any, datatype: str, where: str) -> Any:
     return _floats(array, target, datatype, where)
 
 
+def _rectangular(build: Callable[[], Any], where: str) -> Any:
+    """``build()``, an array of the caller's nested lists; its failure is the input's shape
+    (only numpy's own errors are caught here: ours name their reason themselves)."""
+    try:
+        return build()
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(
+            f"{where} is not a rectangular array of one type ({trust.show(str(exc), 100)})"
+        ) from None
+
+
 def _python_ints(
     leaves: list[int], shape: tuple[int, ...], target: Any, datatype: str, where: str
 ) -> Any:
@@ -97,13 +111,37 @@ def _python_ints(
         return np.array(leaves, dtype=target).reshape(shape)
     if target.kind == "b":
         return _booleans(np.array(leaves, dtype=object).reshape(shape), where)
-    try:
-        wide = np.array(leaves, dtype=np.float64)
-    except OverflowError:
-        raise InvalidInputError(
-            f"{where}: an element is out of range for the model's {datatype}"
-        ) from None
-    return _floats(wide.reshape(shape), target, datatype, where)
+    _exact_ints(leaves, target, datatype, where)
+    return np.array(leaves, dtype=np.float64).astype(target).reshape(shape)
+
+
+def _exact_ints(ints: list[int], target: Any, datatype: str, where: str) -> None:
+    """Refuse the first of ``ints`` that the float ``target`` does not hold exactly.
+
+    Every integer up to 2**(mantissa bits + 1) is held (FP16: 2048, FP32: 2**24, FP64: 2**53);
+    only those beyond are cast and compared, each as Python values (no rounding in the check).
+    """
+    import numpy as np
+
+    limit = 2 ** (np.finfo(target).nmant + 1)
+    for value in ints:
+        if -limit <= value <= limit:
+            continue
+        try:
+            with np.errstate(over="ignore"):
+                cast = target.type(float(value))
+        except OverflowError:  # beyond any float
+            cast = None
+        if cast is None or not np.isfinite(cast):
+            raise InvalidInputError(
+                f"{where}: element {_number(value)} is out of range for the model's {datatype}"
+            )
+        if int(cast) != value:
+            raise InvalidInputError(
+                f"{where}: element {_number(value)} is an integer the model's {datatype} cannot"
+                f" hold exactly (it would be {_number(int(cast))}); send it as a float to accept"
+                " the rounding"
+            )
 
 
 def _kind_name(array: Any) -> str:
@@ -158,6 +196,13 @@ def _integers(array: Any, target: Any, datatype: str, where: str) -> Any:
 def _floats(array: Any, target: Any, datatype: str, where: str) -> Any:
     import numpy as np
 
+    if array.dtype.kind in "iu" and array.size:
+        info, limit = np.iinfo(array.dtype), 2 ** (np.finfo(target).nmant + 1)
+        if info.max > limit or info.min < -limit:  # else every value is held: no scan
+            beyond = array > limit
+            if info.min < -limit:
+                beyond |= array < -limit
+            _exact_ints(array[beyond].tolist(), target, datatype, where)
     with np.errstate(over="ignore", invalid="ignore"):
         cast = array.astype(target)
     if cast.size and np.isinf(cast).any():
@@ -172,6 +217,8 @@ def _floats(array: Any, target: Any, datatype: str, where: str) -> Any:
 
 
 def _number(value: Any) -> str:
+    if type(value) is int and abs(value) >= 10**40:  # digits past the interpreter's str limit
+        return f"<an integer of {value.bit_length()} bits>"
     return trust.show(value, 40)
 
 

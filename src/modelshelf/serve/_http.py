@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from modelshelf._bounds import NonFiniteError, loads_json
 from modelshelf.models._jsonable import plain
 from modelshelf.serve._body import Charge, RefusedError, clip
 from modelshelf.serve._cost import json_cost
@@ -62,14 +63,17 @@ def parse_json(body: bytes, charge: Charge | None = None) -> Any:
 
     ``charge`` is given what decoding will build (an upper estimate) before it starts, and
     may refuse it. Every decode failure is a 400 naming the fault, never a 500: a number
-    past the interpreter's digit limit raises a plain ValueError inside ``json``.
+    past the interpreter's digit limit raises a plain ValueError inside ``json``, and ``NaN``,
+    ``Infinity`` or ``1e999`` (no JSON number) would reach the model as nan/inf.
     """
     if charge is not None:
         charge(json_cost(body))
     try:
-        return json.loads(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
+        return loads_json(body.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
     except UnicodeDecodeError:
         raise RefusedError(400, "the body is not UTF-8 JSON") from None
+    except NonFiniteError as exc:  # json.loads reads them as nan/inf, answered 500 later
+        raise RefusedError(400, f"the body is not JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise RefusedError(
             400, f"the body is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"

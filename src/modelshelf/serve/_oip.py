@@ -40,7 +40,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from modelshelf._bounds import NonFiniteError, loads_json
 from modelshelf.models.signature import DEFAULT_OUTPUT, MAX_DIMS, named_parts
 from modelshelf.serve._cost import BYTES_ELEMENT, json_cost
 from modelshelf.serve._tensors import (
@@ -252,7 +252,9 @@ def _header(
         binary = memoryview(body)[header_length:]
     charge(json_cost(body, len(header)))
     try:
-        doc = json.loads(header.decode("utf-8"))
+        doc = loads_json(header.decode("utf-8"))
+    except NonFiniteError as exc:  # NaN, Infinity, 1e999: read as nan/inf, a 500 later
+        raise InferenceRequestError(f"{what} is not JSON: {exc}") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
         raise InferenceRequestError(f"{what} is not valid UTF-8 JSON: {brief(str(exc))}") from None
     if not isinstance(doc, dict):
