@@ -162,7 +162,7 @@ def store_option(fn: F) -> F:
         expose_value=False,
         is_eager=True,  # before arguments whose callbacks might open the store
         callback=_remember_store,
-        help="Store URL (file:///path, s3://bucket/prefix, memory://name, pkg.mod:Class) or"
+        help="Store URL (file:///path, s3://, gs:// or az://bucket/prefix, pkg.mod:Class) or"
         " the name of a store in the config file. Default: $MODELSHELF_STORE, then the"
         " file's default_store, then a folder in the user data dir.",
     )(fn)

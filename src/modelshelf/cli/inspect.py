@@ -170,7 +170,7 @@ def show(ctx: click.Context, spec: str, as_json: bool, quiet: bool) -> None:
 @common_options
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
-    """Show the audit log of NAME: every push, copy, alias move and removal, oldest first.
+    """Show the audit log of NAME: every push, copy, repair, alias move and removal, oldest first.
 
     --json prints the records as the store holds them, each with its "event" (its action;
     "alias-set" or "alias-remove" for an alias record).

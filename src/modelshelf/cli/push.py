@@ -72,8 +72,8 @@ def push(
 ) -> None:
     """Push PATH (a file or folder) as a new version of SPEC (NAME, NAME:MAJOR or NAME:VERSION).
 
-    With --if-changed, a push whose files and sections equal the latest version's creates
-    nothing; without it a new version is made, and the output says which one it repeats.
+    With --if-changed, a push whose files, metadata and sections equal the latest version's
+    creates nothing; without it a new version is made, and the output says which one it repeats.
     """
     shelf = shelf_from(ctx)
     # Shelf.push checks every argument (aliases included) before it writes anything.
