@@ -94,7 +94,7 @@ def test_copy_takes_the_same_words_as_export(
     prod: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(capsys, "copy", "m:1.0", "prod", "-q")[:2] == (0, "m:1.0 -> " + prod.as_uri()
-                                                             + ": 1 blobs (256 bytes) copied, 0"
+                                                             + ": 1 blob (256 B) copied, 0"
                                                              " already there\n")  # fmt: skip
     assert run(capsys, "copy", "m:1.0", "./here", "-q")[0] == 0  # a folder: a file:// store
     assert modelshelf.Shelf(str(Path.cwd() / "here")).assets() == ["m"]

@@ -543,7 +543,7 @@ def test_show_prints_the_saved_class_and_the_registration_source(
     assert main(["show", "demo/state", "--store", url]) == 0
     out = capsys.readouterr().out
     assert "git dirty yes" in out
-    assert "runner   a:B\\nerror: forged" in out and "\nerror:" not in out
+    assert "source runner a:B\\nerror: forged" in out and "\nerror:" not in out
 
 
 # --- 7. export keeps the extension -------------------------------------------------------------

@@ -71,7 +71,9 @@ def source_lines(source: dict[str, Any]) -> list[str]:
             text = shown or f"refused: {trust.show(value)} is not true or false"
         else:
             text = _text(value)
-        lines.append(f"{key.replace('_', ' '):<8} {text}")
+        # "runner" is also a line of the model section: this one says where it was registered
+        label = "source runner" if key == "runner" else key.replace("_", " ")
+        lines.append(f"{label:<8} {text}")
     return lines
 
 

@@ -8,6 +8,7 @@ from modelshelf.cli._common import (
     common_options,
     emit_json,
     examples,
+    human_size,
     printable,
     remember_store,
     shelf_from,
@@ -58,13 +59,18 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
     what = printable(f"{report.manifest.name}:{report.manifest.version}")
     if report.already_there:
         repaired = (
-            f"{report.blobs_copied} missing blobs ({report.bytes_copied} bytes) copied again"
+            f"{_blobs(report.blobs_copied)} missing ({human_size(report.bytes_copied)}) copied"
+            " again"
             if report.blobs_copied
             else "nothing copied"
         )
         click.echo(f"{what} is already in {printable(report.destination)}; {repaired}")
         return
     click.echo(
-        f"{what} -> {printable(report.destination)}: {report.blobs_copied} blobs"
-        f" ({report.bytes_copied} bytes) copied, {report.blobs_present} already there"
+        f"{what} -> {printable(report.destination)}: {_blobs(report.blobs_copied)}"
+        f" ({human_size(report.bytes_copied)}) copied, {report.blobs_present} already there"
     )
+
+
+def _blobs(count: int) -> str:
+    return f"{count} blob" if count == 1 else f"{count} blobs"

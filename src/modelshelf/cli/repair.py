@@ -30,8 +30,8 @@ EXAMPLES = [
     multiple=True,
     metavar="DIR",
     type=click.Path(path_type=str),
-    help="A folder (or file) that may hold the original files; repeatable. The cache is"
-    " always tried first.",
+    help="A folder (or file) that may hold the original files; repeatable. A gc quarantine"
+    " and the cache are tried first.",
 )
 @common_options
 @click.pass_context
