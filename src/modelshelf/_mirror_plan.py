@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from modelshelf._user_folder import Judge, Verdict
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UnsupportedStoreError
-from modelshelf.trust import check_size, is_git_name, show
+from modelshelf.trust import check_size, describe_char, find_hidden, is_git_name, show
 
 __all__ = [
     "GIT_REFUSAL",
@@ -50,10 +50,6 @@ INDEX_NAME = ".modelshelf-mirror.json"
 MAX_SEGMENT_BYTES = 255  # NAME_MAX on Linux, macOS and Windows (in UTF-16 units there)
 MAX_KEY = 4096
 
-# C0 and C1 controls, DEL, line/paragraph separators, bidi controls, BOM, lone surrogates.
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
 # Windows reads any "X:" at the start of a segment as a drive (ntpath.splitdrive), not only A-Z.
 _DRIVE = re.compile(r".:", re.DOTALL)
 # Device names Windows opens whatever the extension ("CON.txt", "com1 .json"), in any case.
@@ -115,9 +111,12 @@ def split_url(url: str) -> tuple[str, str, bool]:
             f"cannot mirror {show(url)}: give a URL such as s3://bucket/prefix,"
             " file:///path or memory://name/prefix"
         )
-    if _UNSAFE_CHARS.search(url):  # urlsplit drops tabs and newlines: another prefix
+    # urlsplit drops tabs and newlines (another prefix); an invisible one names another folder.
+    hidden = find_hidden(url)
+    if hidden is not None:
         raise UnsupportedStoreError(
             f"cannot mirror {show(url)}: the URL holds a tab, newline or other control character"
+            f" ({describe_char(hidden)})"
         )
     try:
         parts = urlsplit(url)
@@ -148,7 +147,8 @@ def check_key(key: object, *, include_git: bool = False) -> str:
     """``key`` if it can be placed below a folder as the same relative path, else ``ValueError``.
 
     Refused: non-text, empty, longer than 4096 characters, absolute (``/x``), holding a
-    backslash, NUL or any control character (C0, DEL, C1, bidi controls, lone surrogates), an
+    backslash, NUL or any character the escapes hide (:func:`modelshelf.trust.find_hidden`:
+    Unicode categories Cc, Cf, Zl, Zp, Cs: controls, bidi marks, zero-width spaces), an
     empty, ``.`` or ``..`` segment (``a//b``, ``a/./b``, ``a/../b``, a trailing ``/``), a
     segment starting with a drive (``C:``, or any character then ``:``; it would reset the path on
     Windows), a segment that Windows would write as another file: holding ``:`` (``a:b`` is the
@@ -172,8 +172,11 @@ def check_key(key: object, *, include_git: bool = False) -> str:
         raise ValueError("is absolute (starts with '/')")
     if "\\" in key:
         raise ValueError("holds a backslash")
-    if _UNSAFE_CHARS.search(key):
-        raise ValueError("holds NUL or control characters")
+    # The escapes' own set (trust.find_hidden), not a list: a zero-width space or a bidi mark
+    # would make a local file name that reads as another one.
+    hidden = find_hidden(key)
+    if hidden is not None:
+        raise ValueError(f"holds NUL or control characters ({describe_char(hidden)} first)")
     for segment in key.split("/"):
         if segment in ("", ".", ".."):
             what = "an empty" if not segment else f"a {segment!r}"

@@ -19,7 +19,9 @@ __all__ = [
     "MAX_LINE",
     "MAX_TEXT",
     "check_text",
+    "describe_char",
     "escape_controls",
+    "find_hidden",
     "foreign_error",
     "show",
     "show_time",
@@ -63,23 +65,10 @@ def _escape(code: int) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-@functools.cache
-def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
-    """The escape table, and the one-line check's pattern: the hidden characters that break a
-    line or are no text (Cc, Zl, Zp, Cs), a subset of what is escaped, so what
-    :func:`escape_controls` writes always passes :func:`check_text`. A format character (Cf) in
-    a record is kept and escaped wherever it is shown. Built on first use: reading the Unicode
-    database takes ~15 ms that a command showing no text never pays."""
-    codes = [
-        code
-        for plane in _PLANES
-        for code in range(plane << 16, (plane + 1) << 16)
-        if unicodedata.category(chr(code)) in _HIDDEN_CATEGORIES
-    ]
+def _char_class(codes: list[int]) -> re.Pattern[str]:
+    """A pattern matching any one of ``codes`` (ascending), written as ranges of runs."""
     runs: list[list[int]] = []
     for code in codes:
-        if unicodedata.category(chr(code)) == "Cf":
-            continue
         if runs and runs[-1][1] == code - 1:
             runs[-1][1] = code
         else:
@@ -87,7 +76,25 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
     pattern = "".join(
         f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}" for low, high in runs
     )
-    return {code: _escape(code) for code in codes}, re.compile(f"[{pattern}]")
+    return re.compile(f"[{pattern}]")
+
+
+@functools.cache
+def _tables() -> tuple[dict[int, str], re.Pattern[str], re.Pattern[str]]:
+    """The escape table; the one-line check's pattern: the hidden characters that break a line
+    or are no text (Cc, Zl, Zp, Cs), a subset of what is escaped, so what
+    :func:`escape_controls` writes always passes :func:`check_text` (a format character (Cf) in
+    a record is kept and escaped wherever it is shown); and the pattern of every hidden
+    character, for names that must not hold one (:func:`find_hidden`). Built on first use:
+    reading the Unicode database takes ~15 ms that a command showing no text never pays."""
+    codes = [
+        code
+        for plane in _PLANES
+        for code in range(plane << 16, (plane + 1) << 16)
+        if unicodedata.category(chr(code)) in _HIDDEN_CATEGORIES
+    ]
+    breaking = [code for code in codes if unicodedata.category(chr(code)) != "Cf"]
+    return {code: _escape(code) for code in codes}, _char_class(breaking), _char_class(codes)
 
 
 def escape_controls(text: str) -> str:
@@ -101,6 +108,27 @@ def escape_controls(text: str) -> str:
         'eve\\rmallory\\x07'
     """
     return text.translate(_tables()[0])
+
+
+def find_hidden(text: str) -> str | None:
+    r"""The first character of ``text`` that :func:`escape_controls` would escape, or ``None``.
+
+    For names that become something a person reads or a file system stores (a mirrored key,
+    which is a local file name): the same computed set as the escapes, so a zero-width space, a
+    bidi mark or a soft hyphen cannot make one name look like another.
+
+    Example:
+        >>> find_hidden("read\u200bme.txt")
+        '\u200b'
+    """
+    found = _tables()[2].search(text)
+    return found.group() if found else None
+
+
+def describe_char(char: str) -> str:
+    """``U+200B ZERO WIDTH SPACE``: a character named for a message, never the character."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
 
 
 FOREIGN_LINE = 300

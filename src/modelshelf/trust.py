@@ -16,6 +16,8 @@ other sections, user metadata  check_section, check_metadata        Manifest.fro
 runner/hook import path        check_import_path (syntax only; the  _imports.import_object
                                object rule is in _imports)
 mirror key .git segments       is_git_name                          _mirror_plan.check_key
+mirror key and URL characters  find_hidden (Cc Cf Zl Zp Cs, as the  _mirror_plan.check_key,
+                               escapes)                             split_url
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
@@ -61,7 +63,9 @@ from modelshelf._text import (
     MAX_LINE,
     MAX_TEXT,
     check_text,
+    describe_char,
     escape_controls,
+    find_hidden,
     foreign_error,
     show,
     show_time,
@@ -94,6 +98,8 @@ __all__ = [
     "check_size",
     "check_text",
     "check_version",
+    "describe_char",
+    "find_hidden",
     "foreign_error",
     "inside",
     "is_alias",

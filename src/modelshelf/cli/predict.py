@@ -18,7 +18,7 @@ from modelshelf.cli._common import (
     show_progress,
 )
 from modelshelf.cli._complete import complete_spec_or_path
-from modelshelf.errors import InvalidInputError
+from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.models import load_model
 from modelshelf.models._jsonable import plain
 from modelshelf.trust import foreign_error
@@ -77,11 +77,12 @@ def predict(
     )
     try:
         result = model.predict(data)
+    except ModelshelfError as exc:
+        if not _raised_by_modelshelf(exc):
+            raise _runner_failed(model.runner, exc) from exc
+        raise  # an engine's (or a cast's) own refusal: already one line of ours, as itself
     except Exception as exc:
-        # The runner's own text may be a 24-line TorchScript stack: its first line, escaped.
-        raise InvalidInputError(
-            f"{model.runner.__qualname__} failed on the input: {foreign_error(exc)}"
-        ) from exc
+        raise _runner_failed(model.runner, exc) from exc
     try:
         text = json.dumps(plain(result), allow_nan=False)
     except (TypeError, ValueError) as exc:  # json names the runner's own types
@@ -90,6 +91,23 @@ def predict(
             " return lists, dicts, text and numbers"
         ) from exc
     click.echo(text)
+
+
+def _runner_failed(runner: type, exc: Exception) -> InvalidInputError:
+    """A runner's own failure, named by the runner. Its text may be a 24-line TorchScript
+    stack, or a user's runner quoting anything: its first line, escaped."""
+    return InvalidInputError(f"{runner.__qualname__} failed on the input: {foreign_error(exc)}")
+
+
+def _raised_by_modelshelf(exc: BaseException) -> bool:
+    """True if modelshelf's own code raised ``exc`` (the innermost frame is in a modelshelf
+    module: an engine runner, a cast, the signature check), even under a user's subclass or
+    hook; a user's runner that raises a ModelshelfError itself is still the user's text."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = "" if frame is None else str(frame.tb_frame.f_globals.get("__name__", ""))
+    return module == "modelshelf" or module.startswith("modelshelf.")
 
 
 def _read_json(input_path: str) -> Any:

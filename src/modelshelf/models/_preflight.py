@@ -5,7 +5,8 @@ opens, and loads the model (its weights) afterwards in the background, so that `
 answers during a long load while a spec that can never load is still one error line. The
 checks are load_model's own, with its messages: the spec resolves; requirements are met;
 the recorded signature parses; the runner, the hooks and a saved state_dict's class import
-under the one import rule; a pickle saved by modelshelf, a pickle or joblib file an engine
+under the one import rule; the props are text and the artifact names safe relative paths
+(names only); a pickle saved by modelshelf, a pickle or joblib file an engine
 runner names, or a detected pickle or joblib file is refused without trust. Nothing is pulled:
 for a version with no model section, detection reads only the ends of each file from the store
 (:func:`modelshelf.models.detect.detect_listing`), so a version of data is refused without
@@ -96,7 +97,7 @@ def check_loadable(
             if saved.saved_as == "pickle":
                 require_trust(False, _NEEDS_TRUST["pickle"], Path(FILES["pickle"]))
             return
-        _check_engine_runner(runner, section.get("props"))
+        _check_engine_runner(runner, code.props)
 
 
 def _detect_unpulled(shelf: Shelf, resolved: Resolved) -> DetectedFormat:
@@ -129,9 +130,9 @@ def _check_detected(found: DetectedFormat, trusted: bool) -> None:
         require_trust(trusted, what, found.path)
 
 
-def _check_engine_runner(runner: type[Runner], props: object) -> None:
+def _check_engine_runner(runner: type[Runner], props: dict[str, str] | None) -> None:
     """The built-in runners that unpickle: the pickle runner, and scikit-learn's on joblib."""
-    recorded = props if isinstance(props, dict) else {}
+    recorded = props or {}
     name = Path(str(recorded.get("file") or "model")).name
     if runner.load_model is PickleRunner.load_model:
         require_trust(False, _NEEDS_TRUST["pickle"], Path(name))

@@ -38,6 +38,7 @@ from modelshelf.models.signature import Signature, from_section
 
 __all__ = [
     "SectionCode",
+    "artifact_names",
     "check_requirements",
     "check_section",
     "detect_plain",
@@ -55,12 +56,15 @@ __all__ = [
 @dataclass(frozen=True)
 class SectionCode:
     """What a model section names to run, checked: the runner class, the hooks (``None``: the
-    runner's own methods) and the recorded signature (``None``: none recorded)."""
+    runner's own methods), the recorded signature (``None``: none recorded), the props and the
+    artifact names (checked as names: nothing pulled is needed)."""
 
     runner: type[Runner]
     preprocess: Callable[[Any], Any] | None
     postprocess: Callable[[Any], Any] | None
     signature: Signature | None
+    props: dict[str, str] | None = None
+    artifacts: tuple[str, ...] = ()
 
 
 def section_object(section: object, where: str, store: str) -> dict[str, Any]:
@@ -80,7 +84,9 @@ def check_section(
     ignore_requirements: bool = False,
 ) -> SectionCode:
     """What the section (see :func:`section_object`) names to run, checked in this order:
-    requirements (unless ``ignore_requirements``), the signature, the runner, the hooks.
+    requirements (unless ``ignore_requirements``), the signature, the runner, the hooks, the
+    props and the artifact names (the load's own checks, so serve's pre-flight refuses a
+    hostile section before its port opens, and the load before its pull).
 
     Raises:
         UntrustedStoreDataError: any of it is malformed or names what the import rule refuses.
@@ -99,7 +105,9 @@ def check_section(
         )
         for role in ("preprocess", "postprocess")
     )
-    return SectionCode(runner, pre, post, signature)
+    props = recorded_props(section.get("props"), where, store)
+    names = artifact_names(section.get("artifacts", []), where, store)
+    return SectionCode(runner, pre, post, signature, props, names)
 
 
 def detect_plain(
@@ -307,17 +315,21 @@ def recorded_props(recorded: object, where: str, store: str) -> dict[str, str] |
     return dict(recorded)
 
 
-def recorded_artifacts(root: Path, recorded: object, where: str, store: str) -> dict[str, Path]:
-    """The section's artifact names, each joined inside the version's folder ``root``, and
-    the model folder (``artifacts["model"]``) always."""
+def artifact_names(recorded: object, where: str, store: str) -> tuple[str, ...]:
+    """The section's artifact names, each a safe relative path (no folder needed to check)."""
     if not isinstance(recorded, list):
         raise untrusted(where, "its artifact names are not a list", store)
-    found: dict[str, Path] = {}
     for name in recorded:
         try:
             trust.check_relative_path(name)
         except ValueError as exc:
             raise untrusted(where, f"artifact name refused: {exc}", store) from None
-        found[name] = trust.inside(root, name)
+    return tuple(recorded)
+
+
+def recorded_artifacts(root: Path, recorded: object, where: str, store: str) -> dict[str, Path]:
+    """The section's artifact names (:func:`artifact_names`), each joined inside the version's
+    folder ``root``, and the model folder (``artifacts["model"]``) always."""
+    found = {name: trust.inside(root, name) for name in artifact_names(recorded, where, store)}
     found.setdefault(MODEL_FOLDER, root / MODEL_FOLDER)
     return found
