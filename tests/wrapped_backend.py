@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -88,3 +89,28 @@ class WatchingReads(WrappedBackend):
         for piece in self.inner.get_range_chunks(key, start, end, chunk_size):
             self.pieces.append(memoryview(piece).nbytes)
             yield piece
+
+
+class CountingWrites(WrappedBackend):
+    """Records every write (``puts``, ``deletes``); ``barrier`` (when set) holds each thread's
+    first manifest commit until all threads arrive, so that racing pushes have all compared
+    with the same latest version."""
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.puts: list[str] = []
+        self.deletes: list[str] = []
+        self.barrier: threading.Barrier | None = None
+        self.passed: set[int] = set()
+
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
+        self.puts.append(key)
+        commit = "/versions/" in key and mode == "create"
+        if self.barrier is not None and commit and threading.get_ident() not in self.passed:
+            self.passed.add(threading.get_ident())
+            self.barrier.wait(timeout=30)
+        self.inner.put(key, data, mode=mode)
+
+    def delete(self, key: str) -> None:
+        self.deletes.append(key)
+        self.inner.delete(key)

@@ -13,42 +13,17 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 from tests import models_fixtures as fx
-from tests.wrapped_backend import WrappedBackend
+from tests.wrapped_backend import CountingWrites as Counting
 
 from modelshelf import Shelf
-from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import InvalidInputError, VersionExistsError
 from modelshelf.models import register_model
-
-
-class Counting(WrappedBackend):
-    """Records every write; ``barrier`` (when set) holds each thread's first manifest commit
-    until both threads arrive, so both have compared with the same latest version."""
-
-    def __init__(self, inner: Backend) -> None:
-        super().__init__(inner)
-        self.puts: list[str] = []
-        self.deletes: list[str] = []
-        self.barrier: threading.Barrier | None = None
-        self.passed: set[int] = set()
-
-    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
-        self.puts.append(key)
-        commit = "/versions/" in key and mode == "create"
-        if self.barrier is not None and commit and threading.get_ident() not in self.passed:
-            self.passed.add(threading.get_ident())
-            self.barrier.wait(timeout=30)
-        self.inner.put(key, data, mode=mode)
-
-    def delete(self, key: str) -> None:
-        self.deletes.append(key)
-        self.inner.delete(key)
 
 
 @pytest.fixture

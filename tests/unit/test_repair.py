@@ -11,27 +11,15 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
-from tests.wrapped_backend import WrappedBackend
+from tests.wrapped_backend import CountingWrites as Counting
 
 from modelshelf import Shelf
-from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import SourcePathError
 from modelshelf.manifest import Manifest
-
-
-class Counting(WrappedBackend):
-    def __init__(self, inner: Backend) -> None:
-        super().__init__(inner)
-        self.puts: list[str] = []
-
-    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
-        self.puts.append(key)
-        self.inner.put(key, data, mode=mode)
 
 
 def sha(data: bytes) -> str:

@@ -16,33 +16,22 @@ import ast
 import json
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.wrapped_backend import WrappedBackend
+from tests.wrapped_backend import CountingWrites as Counting
 
 import modelshelf
 from modelshelf import Shelf, _upload
 from modelshelf._push_compare import content_of, same_listing
-from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import SourcePathError
 from modelshelf.manifest import FileEntry, Manifest
 
 SRC = Path(modelshelf.__file__).parent
-
-
-class Counting(WrappedBackend):
-    def __init__(self, inner: Backend) -> None:
-        super().__init__(inner)
-        self.puts: list[str] = []
-
-    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
-        self.puts.append(key)
-        self.inner.put(key, data, mode=mode)
 
 
 @pytest.fixture
