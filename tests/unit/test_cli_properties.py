@@ -17,12 +17,13 @@ pytestmark = pytest.mark.property
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
-_CONTROL_CATEGORIES = {"Cc", "Zl", "Zp"}
-_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+# What is escaped wherever outside text is shown (issue 21): controls, line and paragraph
+# separators, surrogates, and every format character (bidi marks, zero-width, soft hyphen).
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 
 
 def _unsafe(char: str) -> bool:
-    return unicodedata.category(char) in _CONTROL_CATEGORIES or char in _BIDI
+    return unicodedata.category(char) in _HIDDEN_CATEGORIES
 
 
 @SETTINGS
