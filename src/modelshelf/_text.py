@@ -85,8 +85,9 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str], re.Pattern[str]]:
     or are no text (Cc, Zl, Zp, Cs), a subset of what is escaped, so what
     :func:`escape_controls` writes always passes :func:`check_text` (a format character (Cf) in
     a record is kept and escaped wherever it is shown); and the pattern of every hidden
-    character, for names that must not hold one (:func:`find_hidden`). Built on first use:
-    reading the Unicode database takes ~15 ms that a command showing no text never pays."""
+    character, for names that must not hold one (:func:`find_hidden`). Built on first use, and
+    only for text that is not ``isprintable()``: reading the Unicode database takes ~15 ms that
+    a command showing only printable text never pays."""
     codes = [
         code
         for plane in _PLANES
@@ -107,7 +108,9 @@ def escape_controls(text: str) -> str:
         >>> escape_controls("eve\rmallory\x07")
         'eve\\rmallory\\x07'
     """
-    return text.translate(_tables()[0])
+    # str.isprintable() is false for every hidden category (and a few more): most text is
+    # printable, and then the table (built from the Unicode database) is never needed.
+    return text if text.isprintable() else text.translate(_tables()[0])
 
 
 def find_hidden(text: str) -> str | None:
@@ -121,7 +124,7 @@ def find_hidden(text: str) -> str | None:
         >>> find_hidden("read\u200bme.txt")
         '\u200b'
     """
-    found = _tables()[2].search(text)
+    found = None if text.isprintable() else _tables()[2].search(text)
     return found.group() if found else None
 
 
@@ -165,7 +168,7 @@ def check_text(value: object, what: str, *, limit: int = MAX_LINE, one_line: boo
         raise ValueError(f"{what} must be text, not {show(value)}")
     if len(value) > limit:
         raise ValueError(f"{what} is longer than {limit} characters")
-    if one_line and _tables()[1].search(value):
+    if one_line and not value.isprintable() and _tables()[1].search(value):
         raise ValueError(f"{what} {show(value)} holds control characters")
     return value
 

@@ -64,6 +64,26 @@ def test_every_code_point_of_the_hidden_categories_is_escaped() -> None:
             assert out != char and out.startswith("\\") and out.isascii(), hex(code)
 
 
+def test_printable_text_holds_no_hidden_character() -> None:
+    # The escapes skip the Unicode table for text that is isprintable(): that is sound only if
+    # no hidden character is ever printable.
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert not (char.isprintable() and _hidden(char)), hex(code)
+
+
+def test_the_table_is_not_built_for_printable_text() -> None:
+    import modelshelf._text as text_module
+
+    text_module._tables.cache_clear()
+    assert escape_controls("plain, naïve, 東京") == "plain, naïve, 東京"
+    assert text_module.find_hidden("readme.txt") is None
+    assert check_text("alice@host", "who") == "alice@host"
+    assert text_module._tables.cache_info().currsize == 0
+    assert escape_controls("a\u200bb") == "a\\u200bb"
+    assert text_module._tables.cache_info().currsize == 1
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(st.characters(codec=None, exclude_categories=()), max_size=50))
 def test_escaped_text_holds_no_hidden_character_and_passes_a_one_line_check(text: str) -> None:
