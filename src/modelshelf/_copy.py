@@ -20,7 +20,7 @@ from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
 from modelshelf.backends.base import without_password
 from modelshelf.errors import ObjectNotFoundError, VersionExistsError, VersionNotFoundError
-from modelshelf.manifest import FileEntry, Manifest, written_json
+from modelshelf.manifest import FileEntry, Manifest, content_of_manifest
 from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import run_per_blob
 
@@ -50,13 +50,6 @@ class CopyReport:
     already_there: bool
 
 
-def _content(manifest: Manifest) -> tuple[object, ...]:
-    """What must be equal for a version found in the destination to be this one: kind, files,
-    and metadata and sections as written (``true`` is not ``1``; Python's ``==`` says it is)."""
-    files = tuple(sorted((f.path, f.sha256, f.size) for f in manifest.files))
-    return manifest.kind, files, written_json(manifest.metadata), written_json(manifest.extra)
-
-
 def copy_version(
     manifest: Manifest, source: StoreLayout, destination: StoreLayout, progress: Progress
 ) -> CopyReport:
@@ -75,7 +68,7 @@ def copy_version(
     except (ObjectNotFoundError, VersionNotFoundError):  # absent, or removed (checked next)
         there = None
     if there is not None:
-        if _content(there) != _content(manifest):
+        if content_of_manifest(there) != content_of_manifest(manifest):
             raise VersionExistsError(
                 name,
                 version,
@@ -103,15 +96,7 @@ def copy_version(
     reused = [f for f in unique.values() if f.sha256 not in sent]
     commit_reusing(destination, manifest, reused, restore)
     destination.append_log(name, "copy", version=version, source=source_url)
-    return CopyReport(
-        manifest,
-        source_url,
-        destination_url,
-        len(missing),
-        sum(f.size for f in missing),
-        len(unique) - len(missing),
-        False,
-    )
+    return _report(manifest, source_url, destination_url, missing, len(unique), False)
 
 
 def _repair(
@@ -134,15 +119,23 @@ def _repair(
         )  # fmt: skip
         _send(f"repair {there.name}:{there.version}", missing, source, destination, progress)
         destination.append_log(there.name, "repair", version=there.version, source=source_url)
+    return _report(there, source_url, destination_url, missing, len(unique), True)
+
+
+def _report(
+    manifest: Manifest,
+    source_url: str,
+    destination_url: str,
+    missing: list[FileEntry],
+    blobs: int,
+    already_there: bool,
+) -> CopyReport:
+    """What travelled (``missing``, sent) out of the version's ``blobs`` distinct blobs."""
+    sent = sum(f.size for f in missing)
     return CopyReport(
-        there,
-        source_url,
-        destination_url,
-        len(missing),
-        sum(f.size for f in missing),
-        len(unique) - len(missing),
-        True,
-    )
+        manifest, source_url, destination_url, len(missing), sent, blobs - len(missing),
+        already_there,
+    )  # fmt: skip
 
 
 def _send(

@@ -21,14 +21,7 @@ from typing import Any
 from modelshelf import _upload, trust
 from modelshelf._commit import commit_reusing
 from modelshelf._progress import Progress
-from modelshelf._push_compare import (
-    candidate_of,
-    content_of,
-    content_of_manifest,
-    readable,
-    same_files,
-    same_listing,
-)
+from modelshelf._push_compare import candidate_of, readable, same_files, same_listing
 from modelshelf._push_unchanged import put_back_missing
 from modelshelf._source import PushSource, SourceFile
 from modelshelf._verified_upload import HashedBytes
@@ -38,7 +31,7 @@ from modelshelf.errors import (
     SourcePathError,
     VersionExistsError,
 )
-from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
+from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest, content_of, content_of_manifest
 from modelshelf.spec import LATEST, Version, validate_alias
 from modelshelf.store import actor, now_iso
 from modelshelf.store_api import StoreLayout

@@ -30,45 +30,19 @@ from modelshelf.errors import (
     SourcePathError,
     VersionNotFoundError,
 )
-from modelshelf.manifest import FileEntry, Manifest, written_json
+from modelshelf.manifest import Manifest, written_json
 from modelshelf.spec import Version
 from modelshelf.store_api import StoreLayout
 from modelshelf.transfer import hash_file, run_concurrently
 
 __all__ = [
-    "Content",
     "candidate_of",
-    "content_of",
-    "content_of_manifest",
     "readable",
     "same_files",
     "same_listing",
 ]
 
 logger = logging.getLogger("modelshelf")
-
-Content = tuple[str, tuple[tuple[str, int, str], ...], str, str]
-"""``(kind, ((path, size, sha256), ...) sorted, metadata JSON, sections JSON)``, comparable
-with ``==``."""
-
-
-def content_of(
-    kind: str, files: Iterable[FileEntry], metadata: Mapping[str, str], extra: Mapping[str, Any]
-) -> Content:
-    """The content of a push about to be a version, as one comparable value.
-
-    ``metadata`` and ``extra`` compare as the JSON a manifest writes (``written_json``): a
-    stored manifest's sections are decoded JSON and a push's are checked JSON copies
-    (``_push.check_sections``), so the two compare equal exactly when they are written the
-    same, object keys in any order.
-    """
-    listing = tuple(sorted((f.path, f.size, f.sha256) for f in files))
-    return kind, listing, written_json(metadata), written_json(extra)
-
-
-def content_of_manifest(manifest: Manifest) -> Content:
-    """The content of a committed version (see :func:`content_of`)."""
-    return content_of(manifest.kind, manifest.files, manifest.metadata, manifest.extra)
 
 
 def same_listing(

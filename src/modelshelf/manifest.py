@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
@@ -19,11 +20,14 @@ from modelshelf.trust import check_relative_path
 
 __all__ = [
     "CORE_KEYS",
+    "Content",
     "FORMAT_VERSION",
     "FileEntry",
     "Manifest",
     "check_paths",
     "check_relative_path",
+    "content_of",
+    "content_of_manifest",
     "written_json",
 ]
 
@@ -289,3 +293,28 @@ def written_json(value: Any) -> str:
     object's keys does not count (JSON objects are unordered).
     """
     return json.dumps(value, sort_keys=True, allow_nan=False)
+
+
+Content = tuple[str, tuple[tuple[str, int, str], ...], str, str]
+"""``(kind, ((path, size, sha256), ...) sorted, metadata JSON, sections JSON)``, comparable
+with ``==``."""
+
+
+def content_of(
+    kind: str, files: Iterable[FileEntry], metadata: Mapping[str, str], extra: Mapping[str, Any]
+) -> Content:
+    """The content of a version (or of a push about to be one), as one comparable value: what
+    ``push --if-changed`` and ``copy``'s "already there" compare.
+
+    ``metadata`` and ``extra`` compare as the JSON a manifest writes (``written_json``): a
+    stored manifest's sections are decoded JSON and a push's are checked JSON copies
+    (``_push.check_sections``), so the two compare equal exactly when they are written the
+    same, object keys in any order.
+    """
+    listing = tuple(sorted((f.path, f.size, f.sha256) for f in files))
+    return kind, listing, written_json(metadata), written_json(extra)
+
+
+def content_of_manifest(manifest: Manifest) -> Content:
+    """The content of a committed version (see :func:`content_of`)."""
+    return content_of(manifest.kind, manifest.files, manifest.metadata, manifest.extra)

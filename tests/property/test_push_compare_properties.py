@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelshelf._push import check_sections
-from modelshelf._push_compare import content_of, content_of_manifest, same_listing
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf._push_compare import same_listing
+from modelshelf.manifest import FileEntry, Manifest, content_of, content_of_manifest
 
 pytestmark = pytest.mark.property
 

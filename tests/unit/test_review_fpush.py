@@ -25,11 +25,11 @@ from tests.wrapped_backend import CountingWrites as Counting
 
 import modelshelf
 from modelshelf import Shelf, _upload
-from modelshelf._push_compare import content_of, same_listing
+from modelshelf._push_compare import same_listing
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import SourcePathError
-from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.manifest import FileEntry, Manifest, content_of
 
 SRC = Path(modelshelf.__file__).parent
 
