@@ -50,15 +50,17 @@ from modelshelf.errors import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms); mypy knows it
 if TYPE_CHECKING:
-    from modelshelf._gc import GcReport
-    from modelshelf._housekeeping import BlobFault, VerifyReport
-    from modelshelf._push import PushReport
-    from modelshelf._repair import BlobRepair, RepairReport
-    from modelshelf._source import PushSource
     from modelshelf.backends import Backend, ObjectMeta, open_backend, register_backend
-    from modelshelf.cache import Cache
+    from modelshelf.cache.cache import Cache
+    from modelshelf.downloaders import (
+        Downloader,
+        FileSystemDownloader,
+        PulledVersion,
+        StoreDownloader,
+        export,
+    )
     from modelshelf.manifest import FileEntry, Manifest
-    from modelshelf.mirror import MirrorItem, MirrorResult, mirror
+    from modelshelf.mirror.run import MirrorItem, MirrorResult, mirror
     from modelshelf.models import (
         LoadedModel,
         Model,
@@ -77,17 +79,15 @@ if TYPE_CHECKING:
         register_sklearn_model,
         register_torch_model,
     )
-    from modelshelf.resolve import Resolved
-    from modelshelf.shelf import Shelf, pull, push
-    from modelshelf.sinks import (
-        Downloader,
-        FileSystemDownloader,
-        PulledVersion,
-        StoreDownloader,
-        export,
-    )
+    from modelshelf.shelf.housekeeping import BlobFault, VerifyReport
+    from modelshelf.shelf.push import PushReport
+    from modelshelf.shelf.repair import BlobRepair, RepairReport
+    from modelshelf.shelf.resolve import Resolved
+    from modelshelf.shelf.shelf import Shelf, pull, push
+    from modelshelf.shelf.source import PushSource
     from modelshelf.spec import AssetSpec, Version, parse_spec
-    from modelshelf.store import AliasRecord, Removal, Store
+    from modelshelf.store.bucket import AliasRecord, Removal, Store
+    from modelshelf.store.gc import GcReport
 
 __version__ = "0.1.0"
 
@@ -179,17 +179,17 @@ __all__ = [
 # light: the store backends (obstore), the CLI (click, rich), file locks and the models load
 # only when something needs them.
 _LAZY: dict[str, str] = {
-    **dict.fromkeys(("GcReport",), "modelshelf._gc"),
-    **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf._housekeeping"),
-    **dict.fromkeys(("PushReport",), "modelshelf._push"),
-    **dict.fromkeys(("BlobRepair", "RepairReport"), "modelshelf._repair"),
-    **dict.fromkeys(("PushSource",), "modelshelf._source"),
+    **dict.fromkeys(("GcReport",), "modelshelf.store.gc"),
+    **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf.shelf.housekeeping"),
+    **dict.fromkeys(("PushReport",), "modelshelf.shelf.push"),
+    **dict.fromkeys(("BlobRepair", "RepairReport"), "modelshelf.shelf.repair"),
+    **dict.fromkeys(("PushSource",), "modelshelf.shelf.source"),
     **dict.fromkeys(
         ("Backend", "ObjectMeta", "open_backend", "register_backend"), "modelshelf.backends"
     ),
-    **dict.fromkeys(("Cache",), "modelshelf.cache"),
+    **dict.fromkeys(("Cache",), "modelshelf.cache.cache"),
     **dict.fromkeys(("FileEntry", "Manifest"), "modelshelf.manifest"),
-    **dict.fromkeys(("MirrorItem", "MirrorResult", "mirror"), "modelshelf.mirror"),
+    **dict.fromkeys(("MirrorItem", "MirrorResult", "mirror"), "modelshelf.mirror.run"),
     **dict.fromkeys(
         (
             "LoadedModel",
@@ -211,14 +211,14 @@ _LAZY: dict[str, str] = {
         ),
         "modelshelf.models",
     ),
-    **dict.fromkeys(("Resolved",), "modelshelf.resolve"),
-    **dict.fromkeys(("Shelf", "pull", "push"), "modelshelf.shelf"),
+    **dict.fromkeys(("Resolved",), "modelshelf.shelf.resolve"),
+    **dict.fromkeys(("Shelf", "pull", "push"), "modelshelf.shelf.shelf"),
     **dict.fromkeys(
         ("Downloader", "FileSystemDownloader", "PulledVersion", "StoreDownloader", "export"),
-        "modelshelf.sinks",
+        "modelshelf.downloaders",
     ),
     **dict.fromkeys(("AssetSpec", "Version", "parse_spec"), "modelshelf.spec"),
-    **dict.fromkeys(("AliasRecord", "Removal", "Store"), "modelshelf.store"),
+    **dict.fromkeys(("AliasRecord", "Removal", "Store"), "modelshelf.store.bucket"),
 }
 
 

@@ -20,7 +20,7 @@ from tests.unit.test_hostile_store import (
 
 from modelshelf import Shelf
 from modelshelf.errors import IntegrityError, UntrustedStoreDataError, VersionNotFoundError
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 GOOD = b"good bytes" * 100
 

@@ -24,16 +24,16 @@ from tests.unit.test_hostile_store import manifest_dict
 
 from modelshelf import Shelf, load_model
 from modelshelf.errors import StoreError, UntrustedStoreDataError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 ECHO = "tests.code_trust_fixtures:EchoRunner"
 HOOKS = [
     "modelshelf.models.load:os.system",
-    "modelshelf._source:subprocess.run",
+    "modelshelf.shelf.source:subprocess.run",
     "tests.code_trust_fixtures:run",
     "tests.code_trust_fixtures:Holder.launch",
     "tests.code_trust_fixtures:public_hook.__globals__",
-    "modelshelf.cache:_clear_way",
+    "modelshelf.cache.cache:_clear_way",
     "subprocess:run",
 ]
 

@@ -15,7 +15,7 @@ from tests.servers.remote import RemoteStore
 
 from modelshelf import Shelf
 from modelshelf.errors import StoreError, UserFolderRefusedError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 HONEST = b"honest weights\n"
 SHA = hashlib.sha256(HONEST).hexdigest()

@@ -16,7 +16,7 @@ from tests.servers.remote import RemoteStore
 
 from modelshelf import Shelf, constants
 from modelshelf.errors import StoreError, UserFolderRefusedError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 HONEST = b"honest weights 0001\n"
 SHA = hashlib.sha256(HONEST).hexdigest()

@@ -15,7 +15,7 @@ from tests.servers.remote import RemoteStore
 
 from modelshelf import Shelf, export
 from modelshelf.errors import StoreError, UserFolderRefusedError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 LONG = "日" * 83 + "a"  # 250 bytes in UTF-8
 TREE = {"w.bin": b"w" * 3000, "src": b"a file named src", f"d/{LONG}": b"long name"}

@@ -14,10 +14,10 @@ from tests.servers.remote import RemoteStore
 from tests.unit.test_gc_trust import LATER, WEIGHTS, DiesBeforeLastListing, quarantine, race
 
 from modelshelf import Shelf
-from modelshelf._gc import collect_garbage
 from modelshelf.backends import Backend, open_backend
 from modelshelf.errors import ObjectNotFoundError
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
+from modelshelf.store.gc import collect_garbage
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.wrapped_backend import WrappedBackend
 from modelshelf import Shelf
 from modelshelf.backends import ObjectMeta, open_backend, register_backend
 from modelshelf.errors import StoreError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -23,7 +23,7 @@ from tests.wrapped_backend import WrappedBackend
 from modelshelf import Shelf
 from modelshelf.backends import ObjectMeta, open_backend
 from modelshelf.errors import ModelshelfError, UntrustedStoreDataError
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 
 def test_a_manifest_of_strings_ending_in_a_backslash_is_refused(

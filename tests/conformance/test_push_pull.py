@@ -10,7 +10,7 @@ from tests.integration.test_s3_shelf import make_tree
 from tests.servers.gcs import expect_emulator_gap
 from tests.servers.remote import RemoteStore
 
-import modelshelf._push
+import modelshelf.shelf.push
 from modelshelf import Shelf
 from modelshelf.errors import AliasConflictError, VersionExistsError
 
@@ -63,7 +63,7 @@ def test_two_racing_pushes_of_one_version_one_wins(
 ) -> None:
     expect_emulator_gap(remote_store, request)
     # Skip the early "does it exist" check: only the store's create-only write decides.
-    monkeypatch.setattr(modelshelf._push, "_check_explicit", lambda *a, **k: None)
+    monkeypatch.setattr(modelshelf.shelf.push, "_check_explicit", lambda *a, **k: None)
     racers = {
         name: (shelf(remote_store, tmp_path / f"cache-{name}"),
                make_tree(tmp_path / name, {"w.bin": name.encode() * 1000}))

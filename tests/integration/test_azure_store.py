@@ -20,7 +20,7 @@ from tests.servers.azurite import ACCOUNT, Azurite, container_name
 from tests.servers.remote import RemoteStore
 from tests.unit.test_backends import BackendConformance
 
-from modelshelf import Shelf, _upload
+from modelshelf import Shelf
 from modelshelf.backends import Backend, open_backend
 from modelshelf.backends.azure import AzureBackend
 from modelshelf.cli.main import main
@@ -34,7 +34,8 @@ from modelshelf.errors import (
     StoreUnreachableError,
     VersionExistsError,
 )
-from modelshelf.store import Store
+from modelshelf.shelf import _push_read as _upload
+from modelshelf.store.bucket import Store
 
 
 @pytest.fixture(scope="session")

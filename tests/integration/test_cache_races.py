@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from tests.integration.test_races import RaceStore, child_env, race_store, wait_for
 
-import modelshelf.cache as cache_module
+import modelshelf.cache.cache as cache_module
 from modelshelf import Shelf
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
+from modelshelf.cache.prune import prune, usage
 from modelshelf.manifest import FileEntry
-from modelshelf.prune import prune, usage
 
 __all__ = ["race_store"]  # the fixture, shared with test_races.py
 
@@ -34,7 +34,7 @@ def held_get_range(self, key, start, end):
         time.sleep(0.01)
     return data
 _obstore.ObstoreBackend.get_range = held_get_range
-from modelshelf import _local_copy  # a file:// store copies by chunks in the kernel
+from modelshelf.transfer import local_copy as _local_copy
 copy = _local_copy._copy_chunk
 def held_copy(src, dst, start, end):
     while start > 0 and not Path(release).exists():
@@ -95,7 +95,7 @@ def test_prune_in_another_process_during_a_pull_deletes_nothing_it_needs(
 NAMESPACED_DOWNLOADER = r"""
 import sys, time
 from pathlib import Path
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
 from modelshelf.manifest import FileEntry
 root, sha, report = sys.argv[1:4]
 def download(tmp):

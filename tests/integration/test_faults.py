@@ -27,7 +27,7 @@ import pytest
 from tests.servers.seaweed import S3Bucket, SeaweedCluster, SeaweedServer
 
 from modelshelf import Shelf
-from modelshelf.cache import COMPLETE_MARKER
+from modelshelf.cache.cache import COMPLETE_MARKER
 from modelshelf.manifest import Manifest
 
 # A child never runs longer than this: a pull or push that does not end by then has hung.

@@ -11,8 +11,8 @@ import pytest
 from tests.servers.seaweed import S3Bucket
 
 from modelshelf import Shelf, VersionNotFoundError, VersionRemovedError
-from modelshelf._gc import collect_garbage
 from modelshelf.cli.main import main
+from modelshelf.store.gc import collect_garbage
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
     UserFolderRefusedError,
 )
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 
 @pytest.fixture

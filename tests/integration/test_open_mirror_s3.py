@@ -13,7 +13,7 @@ from tests.servers.seaweed import S3Bucket
 
 from modelshelf.cli.main import main
 from modelshelf.errors import UntrustedStoreDataError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 HOSTILE = ["read\u200bme.txt", "invoice\u202etxt.exe", "soft\u00adhyphen.bin", "tag\U000e0041.bin"]
 

@@ -10,7 +10,7 @@ from tests.servers.seaweed import S3Bucket
 
 from modelshelf import PushSource, Shelf
 from modelshelf.backends import open_backend
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 
 @pytest.fixture

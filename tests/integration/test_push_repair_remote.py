@@ -23,10 +23,11 @@ from tests.servers.azurite import Azurite
 from tests.servers.seaweed import S3Bucket
 from tests.wrapped_backend import WrappedBackend
 
-from modelshelf import Shelf, _upload
+from modelshelf import Shelf
 from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
+from modelshelf.shelf import _push_read as _upload
 
 
 @pytest.fixture(params=["s3", "azure"])

@@ -28,7 +28,7 @@ import modelshelf.backends._obstore as obstore_backend
 from modelshelf import Shelf
 from modelshelf.backends import open_backend
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 ORIGINAL = b"original weights " * 64
 CHANGED = b"CHANGED! weights " * 64

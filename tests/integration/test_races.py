@@ -19,7 +19,7 @@ import pytest
 from tests.servers.seaweed import S3Bucket
 
 from modelshelf import Shelf
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 # The start line of a racer script: say it is ready, then wait for the test's "go".
 WAIT_FOR_GO = r"""
@@ -38,13 +38,13 @@ PUSH_RACER = (
 import sys, time
 from pathlib import Path
 url, source, barrier, me, early_check = sys.argv[1:6]
-import modelshelf._push
+import modelshelf.shelf.push
 from modelshelf import Shelf
 from modelshelf.errors import VersionExistsError
 if early_check == "nocheck":
     # Skip the early "does it exist" listing, so that only the store's conditional create
     # can decide between the racers.
-    modelshelf._push._check_explicit = lambda *args, **kwargs: None
+    modelshelf.shelf.push._check_explicit = lambda *args, **kwargs: None
 shelf = Shelf(url)
 shelf.store.create()  # a push would make a missing store: make it before the start line
 shelf.store.versions("race/model")  # open the backend and connection before the start line
@@ -240,7 +240,7 @@ def counting_get_range_chunks(self, key, start, end, chunk_size):
     with open(Path(barrier) / f"fetched-{me}", "a") as log:
         log.write(f"{key} {start} {start + got}\n")
 _obstore.ObstoreBackend.get_range_chunks = counting_get_range_chunks
-from modelshelf import transfer  # a file:// store copies blobs whole, in the kernel
+from modelshelf.transfer import download as transfer
 local = transfer.download_local
 def counting_local(path, size, *args, **kwargs):
     local(path, size, *args, **kwargs)
@@ -378,7 +378,7 @@ STALLED_PUSHER = r"""
 import sys, time
 from pathlib import Path
 from modelshelf import Shelf
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 def stall(self, manifest):
     Path(sys.argv[3]).touch()
     time.sleep(120)

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from tests.servers.seaweed import S3Bucket
 
-from modelshelf import Shelf, _upload
+from modelshelf import Shelf
 from modelshelf.cli.main import main
+from modelshelf.shelf import _push_read as _upload
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from tests.servers.seaweed import SeaweedServer
 
 from modelshelf.cli.main import main
 from modelshelf.errors import ObjectNotFoundError, StoreError
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 MISSING = "modelshelf-no-such-bucket"
 

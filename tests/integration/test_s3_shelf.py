@@ -23,7 +23,7 @@ from modelshelf.errors import (
     StoreUnreachableError,
     VersionExistsError,
 )
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tests.wrapped_backend import WatchingReads
 
 from modelshelf import Shelf, constants
 from modelshelf.backends import open_backend
-from modelshelf.transfer import ObjectBlob, download_verified
+from modelshelf.transfer.download import ObjectBlob, download_verified
 
 MIB = 1024 * 1024
 

@@ -12,8 +12,8 @@ from tests.servers.seaweed import S3Bucket
 from tests.unit.test_signature import ArrayRunner
 
 from modelshelf import Shelf, UntrustedStoreDataError, load_model, register_model
-from modelshelf._source import PushSource
 from modelshelf.cli.main import main
+from modelshelf.shelf.source import PushSource
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ NO_CACHE = Path("/nonexistent/modelshelf-cache")
 MODULES = [
     "modelshelf",
     "modelshelf.models.load",
-    "modelshelf._source",
-    "modelshelf.cache",
+    "modelshelf.shelf.source",
+    "modelshelf.cache.cache",
     "modelshelf._imports",
     "tests.code_trust_fixtures",
     "tests.models_fixtures",
@@ -90,7 +90,7 @@ def test_what_a_path_reaches_is_defined_by_that_path(
 
 @SETTINGS
 @given(
-    module=st.sampled_from(["tests.code_trust_fixtures", "modelshelf._source", *MODULES]),
+    module=st.sampled_from(["tests.code_trust_fixtures", "modelshelf.shelf.source", *MODULES]),
     qualname=st.lists(st.sampled_from(TRICKS), min_size=1, max_size=3).map(".".join),
 )
 def test_a_store_hook_is_never_modelshelf_private_or_a_weapon(module: str, qualname: str) -> None:

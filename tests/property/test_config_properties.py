@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelshelf._stores import mask_options
 from modelshelf.backends.base import is_secret_option
 from modelshelf.config import is_store_name, key_lines, loads_config
 from modelshelf.errors import ConfigError
+from modelshelf.store.named import mask_options
 
 pytestmark = pytest.mark.property
 

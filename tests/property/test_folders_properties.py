@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from modelshelf._export import export_files
-from modelshelf.cache import Cache, atomic_write
+from modelshelf.cache.cache import Cache, atomic_write
 from modelshelf.errors import UserFolderRefusedError
 from modelshelf.manifest import FileEntry
+from modelshelf.shelf.export import export_files
 
 _NAMES = st.sampled_from(["a", "b", "c"])
 _PATHS = st.lists(_NAMES, min_size=1, max_size=3).map("/".join)

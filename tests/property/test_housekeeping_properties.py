@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelshelf._gc import parse_grace
 from modelshelf.backends.memory import MemoryBackend
 from modelshelf.errors import InvalidInputError, VersionNotFoundError
-from modelshelf.store import Removal, Store
+from modelshelf.store.bucket import Removal, Store
+from modelshelf.store.gc import parse_grace
 
 pytestmark = pytest.mark.property
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelshelf import IntegrityError, _local_copy, constants
+from modelshelf import IntegrityError, constants
+from modelshelf.transfer import local_copy as _local_copy
 
 pytestmark = pytest.mark.property
 

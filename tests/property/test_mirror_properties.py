@@ -11,9 +11,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from modelshelf._mirror_plan import check_key, make_plan, matches, split_url
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UnsupportedStoreError, UntrustedStoreDataError
+from modelshelf.mirror.plan import check_key, make_plan, matches, split_url
 from modelshelf.trust import find_hidden, inside
 
 pytestmark = pytest.mark.property

@@ -1,4 +1,4 @@
-"""Properties of what an idempotent push compares (``modelshelf._push_compare``).
+"""Properties of what an idempotent push compares (``modelshelf.shelf._push_compare``).
 
 The version compared with comes from the store (outside input, decoded JSON) and the push's own
 sections are checked JSON copies: the two must compare equal exactly when they would be written
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelshelf._push import check_sections
-from modelshelf._push_compare import same_listing
 from modelshelf.manifest import FileEntry, Manifest, content_of, content_of_manifest
+from modelshelf.shelf._push_compare import same_listing
+from modelshelf.shelf.push import check_sections
 
 pytestmark = pytest.mark.property
 

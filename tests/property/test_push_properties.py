@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelshelf._source import public_url
-from modelshelf._verified_upload import SourceChanged, VerifyingReader
+from modelshelf.shelf.source import public_url
+from modelshelf.transfer.verified_upload import SourceChanged, VerifyingReader
 
 pytestmark = pytest.mark.property
 

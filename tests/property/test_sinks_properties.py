@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from modelshelf import FileSystemDownloader, InvalidInputError, StoreDownloader
-from modelshelf.sinks import sink_from
+from modelshelf.downloaders import sink_from
 
 pytestmark = pytest.mark.property
 

@@ -22,7 +22,7 @@ from tests.property.test_outside_input_properties import json_values, manifests
 from tests.unit.test_hostile_store import DictBackend
 
 from modelshelf import Shelf, trust
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
 from modelshelf.errors import InvalidManifestError, ModelshelfError, UntrustedStoreDataError
 from modelshelf.manifest import CORE_KEYS, Manifest
 

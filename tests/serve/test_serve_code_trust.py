@@ -1,6 +1,6 @@
 """``modelshelf serve`` never runs code a store chose: a forged hook fails the load, not a request.
 
-The store's manifest names ``preprocess = modelshelf._source:subprocess.run`` (reachable before
+The store's manifest names ``preprocess = modelshelf.shelf.source:subprocess.run`` (reachable before
 through the module that imported it); the server must refuse it while loading, so that no
 ``POST /predict`` can ever hand it a command. ``--allow-hook-package`` reaches the workers.
 """
@@ -43,7 +43,7 @@ def test_a_forged_hook_stops_the_server_at_load_and_runs_nothing(
     store_url: str, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran"
-    hook = "modelshelf._source:subprocess.run"
+    hook = "modelshelf.shelf.source:subprocess.run"
     forge(
         store_url,
         tmp_path,

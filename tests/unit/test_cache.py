@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import modelshelf._lock as lock_module
-import modelshelf.cache as cache_module
-from modelshelf.cache import Cache, atomic_write, place_file
+import modelshelf.cache.cache as cache_module
+import modelshelf.cache.locks as lock_module
+from modelshelf.cache.cache import Cache, atomic_write, place_file
 from modelshelf.manifest import FileEntry, Manifest
 
 STORE_ID = "store-0123456789"

@@ -10,7 +10,7 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf.cli.main import main
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 FILES = {"model.bin": b"weights" * 100, "tok/vocab.txt": b"vocab", "tok/merges.txt": b"merges"}
 

@@ -15,8 +15,8 @@ from modelshelf.backends.base import Backend, is_secret_option, without_password
 from modelshelf.backends.memory import MemoryBackend
 from modelshelf.backends.registry import store_identity
 from modelshelf.backends.s3 import S3Backend
-from modelshelf.shelf import Shelf
-from modelshelf.store import Store
+from modelshelf.shelf.shelf import Shelf
+from modelshelf.store.bucket import Store
 
 SWITCH = "tests.unit.test_cache_identity:SwitchBackend"
 

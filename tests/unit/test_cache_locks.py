@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from tests.wrapped_backend import WrappedBackend
 
-import modelshelf.cache as cache_module
+import modelshelf.cache.cache as cache_module
 from modelshelf.backends.base import Backend
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
+from modelshelf.cache.prune import prune, usage
 from modelshelf.manifest import FileEntry
-from modelshelf.prune import prune, usage
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 # Argv: cache root, sha256, a PID to pretend to have, a file to write the temp path to.
 # The child pretends its PID is one that is dead here, as a process in another PID namespace
@@ -30,7 +30,7 @@ import os, sys, time
 from pathlib import Path
 root, sha, fake_pid, report = sys.argv[1:5]
 os.getpid = lambda: int(fake_pid)
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
 from modelshelf.manifest import FileEntry
 def download(tmp):
     tmp.write_bytes(b"partial" * 1000)
@@ -226,7 +226,7 @@ def test_a_pin_left_by_a_dead_process_protects_nothing(tmp_path: Path) -> None:
 
 def test_owner_files_of_dead_processes_are_tidied_up(tmp_path: Path) -> None:
     root = tmp_path / "cache"
-    code = "import sys; from modelshelf.cache import Cache; print(Cache(sys.argv[1]).owner())"
+    code = "import sys; from modelshelf.cache.cache import Cache; print(Cache(sys.argv[1]).owner())"
     for _ in range(3):
         subprocess.run([sys.executable, "-c", code, str(root)], check=True)
     owners = root / "locks" / "owners"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf._cache_admin import remove_snapshots, verify_cache
+from modelshelf.cache.admin import remove_snapshots, verify_cache
 from modelshelf.cli.main import main
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 SHARED = b"shared weights " * 100
 STORE = "memory://verify"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf import CacheWriteError, Shelf, constants
-from modelshelf.cache import atomic_write
+from modelshelf.cache.cache import atomic_write
 
 
 def _no_space(*args: object, **kwargs: object) -> int:

@@ -10,7 +10,7 @@ import click
 import pytest
 
 from modelshelf.cli.main import cli, main
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 
 @pytest.fixture

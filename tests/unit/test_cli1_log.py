@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from modelshelf import Shelf
 from modelshelf.cli._log_lines import log_event, log_line
 from modelshelf.cli.main import main
-from modelshelf.store import actor
+from modelshelf.store.bucket import actor
 from modelshelf.trust import check_log_record
 
 ME = actor()

@@ -18,7 +18,7 @@ SRC = Path(modelshelf.__file__).parent
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.]*(\[[^\]{}]*\])?(![rsa])?(:[^{}]*)?\}")
 # Templates filled by someone else on purpose: (module, literal).
 ON_PURPOSE = {
-    ("_progress.py", '"{task.description}"'),  # rich fills it per task
+    ("transfer/progress.py", '"{task.description}"'),  # rich fills it per task
     ("serve/_routes.py", '"/v2/models/{model_name}"'),  # FastAPI path parameters
     ("serve/_routes.py", '"/v2/models/{model_name}/versions/{version}"'),
     ("serve/_routes.py", '"/v2/repository/models/{model_name}/load"'),
@@ -32,11 +32,11 @@ ON_PURPOSE = {
     ("_fixes.py", '"--allow-hook-package {package}"'),
     # Fix templates held in a variable before they reach with_fix (a folder's retry words, a
     # step chosen by the error's kind): errors.OPTIONS fills them per face.
-    ("_export.py", '"choose another folder ({output})"'),
-    ("sinks.py", '"choose another destination ({to})"'),
+    ("shelf/export.py", '"choose another folder ({output})"'),
+    ("downloaders.py", '"choose another destination ({to})"'),
     ("backends/_guard.py", '"check the backend\'s credentials ({backend_options}, {profile})"'),
-    ("mirror.py", '"; mirror git\'s files only if you trust the bucket, with {include_git}"'),
-    ("mirror.py", '" (leave such keys out with {exclude} to mirror the rest)"'),
+    ("mirror/run.py", '"; mirror git\'s files only if you trust the bucket, with {include_git}"'),
+    ("mirror/run.py", '" (leave such keys out with {exclude} to mirror the rest)"'),
 }
 _SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
 

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modelshelf
-from modelshelf import _listings
+from modelshelf.cache import listings as _listings
 from modelshelf.cli.main import cli, main
 
 

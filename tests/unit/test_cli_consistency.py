@@ -12,7 +12,7 @@ import pytest
 
 from modelshelf.cli._common import format_time, printable
 from modelshelf.cli.main import cli, main
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 
 @pytest.fixture(autouse=True)

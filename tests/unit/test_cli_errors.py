@@ -10,7 +10,7 @@ from obstore.store import S3Store
 
 from modelshelf.cli.main import main
 from modelshelf.errors import StoreError
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 
 def _real_panic() -> BaseException:

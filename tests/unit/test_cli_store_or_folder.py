@@ -3,7 +3,7 @@
 ``export --to prod`` wrote a folder ``./prod`` while ``copy SPEC prod`` meant the store ``prod``.
 Every argument that takes a store or a folder (``--store``, ``copy DEST``, ``export --to``, and
 ``mirror URL``, which takes a store) now reads a word through one function
-(:func:`modelshelf._stores.configured_store`): a configured name is that store, ``./prod`` or an
+(:func:`modelshelf.store.named.configured_store`): a configured name is that store, ``./prod`` or an
 absolute path is the folder; when both exist the store is used and a warning says how to name
 the folder. Arguments that take only a folder (``pull -o``, ``mirror DEST``, ``push PATH``) keep
 taking a word as a folder.
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import modelshelf
-from modelshelf._stores import configured_store
 from modelshelf.cli.main import main
-from modelshelf.sinks import FileSystemDownloader, StoreDownloader, sink_from
+from modelshelf.downloaders import FileSystemDownloader, StoreDownloader, sink_from
+from modelshelf.store.named import configured_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

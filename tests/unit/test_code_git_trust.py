@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from modelshelf import PushSource, Shelf, trust
-from modelshelf._source import collect_files, git_source
 from modelshelf.errors import InvalidManifestError, UntrustedStoreDataError
 from modelshelf.manifest import Manifest
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
+from modelshelf.shelf.source import collect_files, git_source
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -58,8 +58,8 @@ def attack(marker: Path, path: str) -> Any:
 
 WEAPONS = [
     "modelshelf.models.load:os.system",
-    "modelshelf._source:subprocess.run",
-    "modelshelf._source:subprocess.getoutput",
+    "modelshelf.shelf.source:subprocess.run",
+    "modelshelf.shelf.source:subprocess.getoutput",
     "tests.code_trust_fixtures:os.system",
     "tests.code_trust_fixtures:run",
     "tests.code_trust_fixtures:subprocess.run",
@@ -69,7 +69,7 @@ WEAPONS = [
     "tests.code_trust_fixtures:public_hook.__globals__",
     "tests.code_trust_fixtures:EchoRunner.__init__.__globals__",
     "tests.code_trust_fixtures:EchoRunner.__init_subclass__",
-    "modelshelf.cache:_clear_way",
+    "modelshelf.cache.cache:_clear_way",
     "modelshelf.models.load:load_model",
     "modelshelf:load_model",
 ]
@@ -238,7 +238,7 @@ def test_serve_refuses_the_hook_at_load_and_predict_runs_nothing(url: str, tmp_p
     from modelshelf.serve import create_app
 
     marker = tmp_path / "ran"
-    path = "modelshelf._source:subprocess.run"
+    path = "modelshelf.shelf.source:subprocess.run"
     forge(url, tmp_path, {"runner": ECHO, "requirements": [], "artifacts": [], "preprocess": path})
     with pytest.raises(UntrustedStoreDataError, match="preprocess"):
         create_app("demo/forged", store=fresh(url, tmp_path))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from modelshelf import ConfigError, Shelf
-from modelshelf._stores import resolve_store
 from modelshelf.cli.main import main
 from modelshelf.config import Config, StoreConfig, is_store_name, key_lines, load_config
+from modelshelf.store.named import resolve_store
 
 FULL = """\
 # team stores
@@ -341,7 +341,7 @@ def test_a_file_with_secrets_that_others_can_read_is_warned_about(
 def test_cloud_variables_beat_the_file_for_gcs_and_azure(
     url: str, setting: str, variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelshelf._stores import resolve_store
+    from modelshelf.store.named import resolve_store
 
     config = tmp_path / "config.toml"
     config.write_text(f'[stores.prod]\nurl = "{url}"\n[stores.prod.options]\n{setting} = "file"\n')

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from modelshelf import IntegrityError, Shelf, VersionExistsError
-from modelshelf._blob_copy import BlobStream
 from modelshelf.cli.main import main
-from modelshelf.transfer import ObjectBlob
+from modelshelf.transfer.blob_copy import BlobStream
+from modelshelf.transfer.download import ObjectBlob
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
-from modelshelf._gc import collect_garbage
 from modelshelf.backends import Backend, PutMode, open_backend
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
+from modelshelf.store.gc import collect_garbage
 
 LATER = datetime.now(UTC) + timedelta(days=2)  # every blob written by a test is old by then
 

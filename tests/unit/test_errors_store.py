@@ -26,7 +26,7 @@ from modelshelf.errors import (
     StoreUnreachableError,
     UnsupportedStoreError,
 )
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 KEYS = {"access_key_id": "a", "secret_access_key": "b"}
 

@@ -14,7 +14,7 @@ import pytest
 from modelshelf import Shelf, export
 from modelshelf.backends import open_backend
 from modelshelf.errors import ExportError, UserFolderRefusedError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 HONEST = b"honest weights\n"
 SHA = hashlib.sha256(HONEST).hexdigest()

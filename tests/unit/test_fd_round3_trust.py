@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 
 from modelshelf import Shelf, constants, export
-from modelshelf._user_folder import UserFolder, same_content
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
 from modelshelf.errors import ModelshelfError, UserFolderRefusedError
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
+from modelshelf.transfer.user_folder import UserFolder, same_content
 
 linux = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "aarch64"),

@@ -25,7 +25,7 @@ from modelshelf.errors import (
     ObjectNotFoundError,
     UntrustedStoreDataError,
 )
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 linux_x86 = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "aarch64"),

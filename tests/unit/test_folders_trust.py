@@ -15,11 +15,17 @@ import pytest
 
 from modelshelf import Shelf, export
 from modelshelf._paths import user_path
-from modelshelf._user_folder import MAX_NAME_BYTES, Slot, UserFolder, same_content, temp_name
 from modelshelf.cli.main import main
+from modelshelf.downloaders import FileSystemDownloader
 from modelshelf.errors import ExportError, InvalidInputError, UserFolderRefusedError
-from modelshelf.mirror import mirror
-from modelshelf.sinks import FileSystemDownloader
+from modelshelf.mirror.run import mirror
+from modelshelf.transfer.user_folder import (
+    MAX_NAME_BYTES,
+    Slot,
+    UserFolder,
+    same_content,
+    temp_name,
+)
 
 TREE = {"w.bin": b"w" * 3000, "src": b"a file named src", "tok/vocab.txt": b"a\nb\n"}
 LONG = "日" * 83 + "a"  # 250 bytes in UTF-8: a valid name, but 84 characters

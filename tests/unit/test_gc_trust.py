@@ -20,9 +20,9 @@ from tests.gc_schedule import ORDERS, Gated, Schedule, run_both
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
-from modelshelf._gc import collect_garbage
 from modelshelf.backends import Backend, open_backend
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
+from modelshelf.store.gc import collect_garbage
 
 LATER = datetime.now(UTC) + timedelta(days=2)  # every blob written by a test is old by then
 WEIGHTS = b"weights, the same in the removed version and the new one"

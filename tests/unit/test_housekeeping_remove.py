@@ -20,7 +20,7 @@ from modelshelf.errors import (
     VersionNotFoundError,
     VersionRemovedError,
 )
-from modelshelf.store import actor
+from modelshelf.store.bucket import actor
 from modelshelf.trust import show_time
 
 ME = actor()

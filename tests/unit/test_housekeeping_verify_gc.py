@@ -14,14 +14,14 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf, constants
-from modelshelf import store as store_module
-from modelshelf._gc import collect_garbage, parse_grace
 from modelshelf.backends import Backend, ObjectMeta, open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.cli.main import main
 from modelshelf.errors import InvalidInputError, InvalidManifestError, VersionNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.store import Store, now_iso
+from modelshelf.store import bucket as store_module
+from modelshelf.store.bucket import Store, now_iso
+from modelshelf.store.gc import collect_garbage, parse_grace
 
 LATER = datetime.now(UTC) + timedelta(days=2)  # every blob written by a test is old by then
 

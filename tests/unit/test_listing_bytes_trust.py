@@ -19,8 +19,8 @@ from modelshelf import Shelf, constants
 from modelshelf._bounds import bounded_listing
 from modelshelf.backends import ObjectMeta, open_backend, register_backend
 from modelshelf.errors import InvalidInputError, UntrustedStoreDataError
-from modelshelf.mirror import mirror
-from modelshelf.store import Store
+from modelshelf.mirror.run import mirror
+from modelshelf.store.bucket import Store
 
 RUNAWAY = 20_000  # keys of 1,000 bytes read this far (19 MiB) were not bounded by 1 MiB
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from modelshelf import CacheWriteError, IntegrityError, Shelf, _local_copy, constants
-from modelshelf.transfer import LocalBlob, ObjectBlob
+from modelshelf import CacheWriteError, IntegrityError, Shelf, constants
+from modelshelf.transfer import local_copy as _local_copy
+from modelshelf.transfer.download import LocalBlob, ObjectBlob
 
 SMALL = b"tokens\n" * 1000
 
@@ -245,7 +246,7 @@ def test_local_blobs_share_one_pool_largest_first(monkeypatch: pytest.MonkeyPatc
     """The largest blob's hash (sequential) starts first; the rest run beside it."""
     from dataclasses import dataclass
 
-    from modelshelf.transfer import run_per_blob
+    from modelshelf.transfer.download import run_per_blob
 
     @dataclass(frozen=True)
     class Entry:

@@ -24,7 +24,7 @@ from modelshelf._dir_fd import temp_name
 from modelshelf.backends import open_backend
 from modelshelf.backends.local import LocalBackend
 from modelshelf.errors import ModelshelfError, UntrustedStoreDataError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 
 def open_on(folder: Path) -> int:

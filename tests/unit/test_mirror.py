@@ -26,7 +26,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
     UserFolderRefusedError,
 )
-from modelshelf.mirror import mirror
+from modelshelf.mirror.run import mirror
 
 PREFIX = "conduct/secrecy/en/version_1.2"
 TREE = {

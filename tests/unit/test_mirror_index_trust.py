@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf import _folder_root
-from modelshelf._folder_root import OpenRoot
 from modelshelf.backends import open_backend
-from modelshelf.mirror import MirrorResult, mirror
+from modelshelf.mirror.run import MirrorResult, mirror
+from modelshelf.transfer import _folder_root
+from modelshelf.transfer._folder_root import OpenRoot
 
-mirror_module = importlib.import_module("modelshelf.mirror")  # the package's name is the function
+mirror_module = importlib.import_module(
+    "modelshelf.mirror.run"
+)  # the package's name is the function
 INDEX = ".modelshelf-mirror.json"
 KEYS = {f"m/part{i}.bin": os.urandom(1000 + i) for i in range(3)}
 SECRET = b'{"format": 1, "files": {}}'  # valid index bytes: the victim's own file

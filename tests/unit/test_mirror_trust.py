@@ -15,12 +15,12 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf, constants
-from modelshelf._gc import collect_garbage
-from modelshelf._local_copy import _open_blob
 from modelshelf.backends import Backend, ObjectMeta, PutMode, open_backend, register_backend
 from modelshelf.errors import IntegrityError, StoreError, UntrustedStoreDataError
-from modelshelf.mirror import mirror
-from modelshelf.store import Store
+from modelshelf.mirror.run import mirror
+from modelshelf.store.bucket import Store
+from modelshelf.store.gc import collect_garbage
+from modelshelf.transfer.local_copy import _open_blob
 
 LATER = datetime.now(UTC) + timedelta(days=2)
 PIECE = 64 * 1024

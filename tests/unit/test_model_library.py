@@ -10,7 +10,7 @@ import pytest
 
 import modelshelf
 from modelshelf import InvalidInputError, Model, ModelAssetsMissingError, ModelLibrary, Shelf
-from modelshelf.shelf import Shelf as _Shelf
+from modelshelf.shelf.shelf import Shelf as _Shelf
 
 STORE = "memory://lib"
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelshelf._mirror_plan import check_key, split_url
 from modelshelf.cli.main import main
 from modelshelf.errors import UnsupportedStoreError, UntrustedStoreDataError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.plan import check_key, split_url
+from modelshelf.mirror.run import mirror
 from modelshelf.trust import escape_controls
 
 # Each is a format (Cf) or separator character the old list left out, and one it had.

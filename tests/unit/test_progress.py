@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelshelf._progress import Progress, make_progress
+from modelshelf.transfer.progress import Progress, make_progress
 
 
 def test_off_a_terminal_progress_is_silent(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from modelshelf.cache.prune import plan_prune, prune, usage
 from modelshelf.cli.cache import parse_size
 from modelshelf.cli.main import main
 from modelshelf.errors import InvalidInputError
-from modelshelf.prune import plan_prune, prune, usage
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 
 def _push(shelf: Shelf, tmp_path: Path, name: str, files: dict[str, bytes]) -> str:
@@ -108,7 +108,7 @@ class _Vanishing(type(Path())):  # type: ignore[misc]
 def test_listing_skips_a_snapshot_removed_while_it_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
-    from modelshelf._cache_scan import snapshots
+    from modelshelf.cache.scan import snapshots
 
     shelf = Shelf("memory://race", cache_dir=tmp_path / "cache")
     source = tmp_path / "src"

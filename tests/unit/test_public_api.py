@@ -37,7 +37,7 @@ def test_mirror_is_the_function_even_after_its_module_loads() -> None:
     import modelshelf.mirror as loaded  # binds the submodule on the package, as imports do
 
     assert callable(loaded) and not isinstance(modelshelf.mirror, types.ModuleType)
-    assert modelshelf.mirror is sys.modules["modelshelf.mirror"].mirror
+    assert modelshelf.mirror is sys.modules["modelshelf.mirror.run"].mirror
 
 
 def test_py_typed_is_shipped() -> None:

@@ -17,12 +17,13 @@ import pytest
 from tests.wrapped_backend import Interleaving
 
 import modelshelf.backends._obstore as obstore_backend
-from modelshelf import Shelf, _upload
-from modelshelf._verified_upload import VerifyingReader, upload_verified
+from modelshelf import Shelf
 from modelshelf.backends import open_backend
 from modelshelf.backends.base import PutMode
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
-from modelshelf.store import Store
+from modelshelf.shelf import _push_read as _upload
+from modelshelf.store.bucket import Store
+from modelshelf.transfer.verified_upload import VerifyingReader, upload_verified
 
 ORIGINAL = b"original weights " * 64
 CHANGED = b"CHANGED! weights " * 64  # same size: only the bytes tell them apart

@@ -17,14 +17,15 @@ from typing import BinaryIO
 import pytest
 from tests.wrapped_backend import Interleaving, WrappedBackend
 
-from modelshelf import Shelf, _upload
-from modelshelf import store as store_module
-from modelshelf._source import SourceFile
-from modelshelf._verified_upload import HashedBytes, upload_hashed
+from modelshelf import Shelf
 from modelshelf.backends import Backend, open_backend
 from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import ObjectNotFoundError, SourcePathError
-from modelshelf.store import Store
+from modelshelf.shelf import _push_read as _upload
+from modelshelf.shelf.source import SourceFile
+from modelshelf.store import bucket as store_module
+from modelshelf.store.bucket import Store
+from modelshelf.transfer.verified_upload import HashedBytes, upload_hashed
 
 ORIGINAL = b"original weights " * 64
 CHANGED = b"CHANGED! weights " * 64  # same size

@@ -232,7 +232,7 @@ def test_cli_repair_text_json_and_exit_codes(
 def test_a_large_file_is_hashed_then_verified_again_as_it_is_sent(
     shelf: Shelf, model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelshelf import _upload
+    from modelshelf.shelf import _push_read as _upload
 
     manifest = shelf.push(model, "m", progress=False)
     corrupt(shelf, blob_of(manifest, "weights.bin"))
@@ -253,7 +253,7 @@ def test_a_large_file_is_hashed_then_verified_again_as_it_is_sent(
 def test_each_file_under_the_folders_is_hashed_once_whatever_it_could_be(
     shelf: Shelf, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelshelf import _repair
+    from modelshelf.shelf import repair as _repair
 
     (model / "twin.bin").write_bytes(os.urandom(3000))  # two blobs of one size
     manifest = shelf.push(model, "m", progress=False)

@@ -315,7 +315,7 @@ def test_ctrl_c_in_a_command_is_the_one_line_and_nothing_else(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], as_json: bool
 ) -> None:
     """click printed an empty line before its Abort: under --json a line that is not JSON."""
-    from modelshelf.shelf import Shelf
+    from modelshelf.shelf.shelf import Shelf
 
     def interrupted(self: Shelf, *args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
@@ -337,7 +337,7 @@ def test_a_mirror_index_nested_too_deep_is_ignored_and_rebuilt(
     """DEST's index is another writer's file: nested 5000 deep, it is ignored (a warning), not
     an unexpected RecursionError."""
     from modelshelf.backends import open_backend
-    from modelshelf.mirror import mirror
+    from modelshelf.mirror.run import mirror
 
     open_backend("memory://g2-mirror").put("m/a.bin", b"weights")
     dest = tmp_path / "dest"
@@ -354,7 +354,7 @@ def test_ctrl_c_wrapped_by_python_while_a_command_loads_is_the_interrupt_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], as_json: bool
 ) -> None:
     """Ctrl-C in a class's ``__set_name__`` reaches us as a RuntimeError caused by it."""
-    from modelshelf.shelf import Shelf
+    from modelshelf.shelf.shelf import Shelf
 
     def wrapped(self: Shelf, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 from tests.wrapped_backend import CountingWrites as Counting
 
 import modelshelf
-from modelshelf import Shelf, _upload
-from modelshelf._push_compare import same_listing
+from modelshelf import Shelf
 from modelshelf.backends.registry import open_backend
 from modelshelf.cli.main import main
 from modelshelf.errors import SourcePathError
 from modelshelf.manifest import FileEntry, Manifest, content_of
+from modelshelf.shelf import _push_read as _upload
+from modelshelf.shelf._push_compare import same_listing
 
 SRC = Path(modelshelf.__file__).parent
 
@@ -131,7 +132,7 @@ def test_if_changed_reuploads_only_the_bytes_it_hashed(
     first = shelf.push(model, "m", progress=False)
     weights = blob_of(first, "weights.bin")
     backend.delete(shelf.store.blob_key(weights))
-    from modelshelf import _push_compare
+    from modelshelf.shelf import _push_compare
 
     real = _push_compare.same_files
 
@@ -143,7 +144,7 @@ def test_if_changed_reuploads_only_the_bytes_it_hashed(
         os.utime(model / "weights.bin", ns=(1, 1))
         return found
 
-    monkeypatch.setattr("modelshelf._push.same_files", then_change)
+    monkeypatch.setattr("modelshelf.shelf.push.same_files", then_change)
     with pytest.raises(SourcePathError):
         shelf.push_report(model, "m", if_changed=True, progress=False)
     assert not shelf.store.has_blob(weights)
@@ -307,7 +308,9 @@ def test_repair_json_keeps_stderr_json_and_puts_the_next_step_in_the_report(
     ],
 )
 def test_report_members_have_docstrings(thing: str) -> None:
-    from modelshelf import _housekeeping, _push, _repair
+    from modelshelf.shelf import housekeeping as _housekeeping
+    from modelshelf.shelf import push as _push
+    from modelshelf.shelf import repair as _repair
 
     owner, _, member = thing.partition(".")
     cls = next(getattr(m, owner) for m in (_repair, _housekeeping, _push) if hasattr(m, owner))
@@ -322,11 +325,11 @@ def test_report_members_have_docstrings(thing: str) -> None:
 
 
 def test_alias_moves_after_a_push_live_below_the_facade() -> None:
-    shelf_src = (SRC / "shelf.py").read_text()
+    shelf_src = (SRC / "shelf/shelf.py").read_text()
     assert "def move_aliases_after_push" not in shelf_src
     assert "def _alias_version" not in shelf_src
     assert len(shelf_src.splitlines()) <= 500
-    tree = ast.parse((SRC / "_push_aliases.py").read_text())
+    tree = ast.parse((SRC / "shelf/push_aliases.py").read_text())
     imported = {
         node.module
         for node in ast.walk(tree)
@@ -337,10 +340,10 @@ def test_alias_moves_after_a_push_live_below_the_facade() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    upward = {"modelshelf.shelf", "modelshelf.models", "modelshelf.cli", "modelshelf.serve"}
+    upward = {"modelshelf.shelf.shelf", "modelshelf.models", "modelshelf.cli", "modelshelf.serve"}
     assert not {m for m in imported if any(m.startswith(u) for u in upward)}
     register = (SRC / "models" / "register.py").read_text()
-    assert "from modelshelf._push_aliases import move_aliases_after_push" in register
+    assert "from modelshelf.shelf.push_aliases import move_aliases_after_push" in register
 
 
 def test_an_unchanged_push_still_moves_an_alias(shelf: Shelf, model: Path) -> None:

@@ -449,7 +449,8 @@ def test_an_engine_runner_refuses_a_damaged_file_in_one_line(url: str, tmp_path:
 
 
 @pytest.mark.parametrize(
-    "saved_class", ["os.path:join", "modelshelf.shelf:Shelf", "tests.runner_contract_fixtures:X"]
+    "saved_class",
+    ["os.path:join", "modelshelf.shelf.shelf:Shelf", "tests.runner_contract_fixtures:X"],
 )
 def test_a_saved_class_refusal_reads_as_english(url: str, tmp_path: Path, saved_class: str) -> None:
     pytest.importorskip("torch")

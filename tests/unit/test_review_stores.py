@@ -15,8 +15,6 @@ from typing import Any, BinaryIO, ClassVar
 import pytest
 
 from modelshelf import ConfigError, ModelshelfError, Shelf, constants
-from modelshelf._mirror_plan import make_plan, split_url
-from modelshelf._stores import mask_options, resolve_store
 from modelshelf.backends import Backend, ObjectMeta, PutMode, open_backend, register_backend
 from modelshelf.backends._obstore import translate_error
 from modelshelf.backends.azure import EMULATOR_KEY, AzureBackend
@@ -26,7 +24,9 @@ from modelshelf.backends.s3 import S3Backend
 from modelshelf.cli.main import main
 from modelshelf.config import load_config
 from modelshelf.errors import StoreAuthError, StoreError, UnsupportedStoreError
-from modelshelf.mirror import mirror
+from modelshelf.mirror.plan import make_plan, split_url
+from modelshelf.mirror.run import mirror
+from modelshelf.store.named import mask_options, resolve_store
 
 ENDPOINT = "http://127.0.0.1:9/acme"  # the discard port: nothing here sends a request
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from modelshelf import Shelf, _dir_fd, export
-from modelshelf._folder_slot import Slot
 from modelshelf.errors import ExportError, UserFolderRefusedError
+from modelshelf.transfer._folder_slot import Slot
 
 MINE = b"the user's own file\n"
 

@@ -224,7 +224,10 @@ def forge(url: str, tmp_path: Path, fields: dict[str, Any]) -> Shelf:
         ({"saved_class": f"{RUNNERS}:Scaler"}, "saved_class"),
         ({"saved_as": "torch-state-dict", "saved_class": "os:system"}, "standard library"),
         ({"saved_as": "torch-state-dict", "saved_class": "torch.nn:Linear"}, "allow"),
-        ({"saved_as": "torch-state-dict", "saved_class": "modelshelf.shelf:Shelf"}, "modelshelf"),
+        (
+            {"saved_as": "torch-state-dict", "saved_class": "modelshelf.shelf.shelf:Shelf"},
+            "modelshelf",
+        ),
         ({"saved_as": "torch-state-dict", "saved_class": "../x:Y"}, "package.module:ClassName"),
         ({"saved_as": "torch-state-dict", "saved_class": f"{RUNNERS}:Scaler"}, "nn.Module"),
         ({"saved_as": "torch-state-dict", "saved_class": f"{RUNNERS}:_hidden"}, "private"),

@@ -13,9 +13,9 @@ import pytest
 
 import modelshelf
 from modelshelf import InvalidInputError, Shelf, load_model
-from modelshelf._source import PushSource
 from modelshelf.errors import UnknownModelFormatError
 from modelshelf.models.engines import safetensors as st_engine
+from modelshelf.shelf.source import PushSource
 
 st_numpy = pytest.importorskip("safetensors.numpy")
 

@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modelshelf
-from modelshelf._stores import resolve_store
 from modelshelf.cli.main import main
 from modelshelf.config import load_config
+from modelshelf.store.named import resolve_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 import modelshelf
-import modelshelf.shelf as shelf_module
+import modelshelf.shelf.shelf as shelf_module
 from modelshelf import Shelf
 from modelshelf.backends import Backend, ObjectMeta, open_backend
 from modelshelf.backends.base import PutMode
@@ -38,7 +38,7 @@ from modelshelf.errors import (
     VersionNotFoundError,
 )
 from modelshelf.manifest import FileEntry
-from modelshelf.store import Store
+from modelshelf.store.bucket import Store
 
 if TYPE_CHECKING:
     from tests.conftest import IsolatedEnv

@@ -13,9 +13,9 @@ from tests import engines_fixtures as fx
 
 import modelshelf
 from modelshelf import InvalidInputError, Runner, Shelf, UntrustedStoreDataError, load_model
-from modelshelf._source import PushSource
 from modelshelf.cli.main import main
 from modelshelf.models.signature import Signature, TensorSpec, describe
+from modelshelf.shelf.source import PushSource
 
 
 class ArrayRunner(Runner):

@@ -23,8 +23,8 @@ from modelshelf import (
 )
 from modelshelf.backends.memory import MemoryBackend
 from modelshelf.cli.main import main
+from modelshelf.downloaders import ENGINE_EXTENSIONS, sink_from
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.sinks import ENGINE_EXTENSIONS, sink_from
 
 ONNX = b"\x08\x07\x12\x07pytorch" + os.urandom(2048)
 

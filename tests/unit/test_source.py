@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from modelshelf import Shelf
-from modelshelf._source import collect_files, public_url
 from modelshelf.errors import SourcePathError
+from modelshelf.shelf.source import collect_files, public_url
 
 NFC = unicodedata.normalize("NFC", "café.txt")
 NFD = unicodedata.normalize("NFD", "café.txt")

@@ -19,7 +19,7 @@ import modelshelf
 from modelshelf import PushSource, Shelf, load_model
 from modelshelf.errors import TrustRequiredError, UntrustedStoreDataError
 from modelshelf.models._preflight import check_loadable
-from modelshelf.shelf import PushOptions
+from modelshelf.shelf.shelf import PushOptions
 
 SRC = Path(modelshelf.__file__).parent
 MAX_MODULE_LINES = 500

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf.cli.main import COMMANDS
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 HEAVY = ("obstore", "rich", "click", "filelock", "numpy", "fastapi", "uvicorn")
 
@@ -68,12 +68,12 @@ def test_import_modelshelf_loads_nothing_heavy() -> None:
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
     # Nor the layers behind the facade: they load with the first name that needs them.
     full = _loaded("import modelshelf")
-    assert not {"modelshelf.shelf", "modelshelf.models", "modelshelf.cache"} & full
+    assert not {"modelshelf.shelf.shelf", "modelshelf.models", "modelshelf.cache.cache"} & full
 
 
 def test_a_public_name_loads_its_module_on_first_use() -> None:
     loaded = _loaded("import modelshelf; modelshelf.parse_spec('a/b:1')")
-    assert "modelshelf.spec" in loaded and "modelshelf.shelf" not in loaded
+    assert "modelshelf.spec" in loaded and "modelshelf.shelf.shelf" not in loaded
 
 
 @pytest.mark.parametrize("url", ["s3://bucket/prefix", "gs://bucket/prefix", "memory://m"])
@@ -93,7 +93,7 @@ def test_a_python_hit_does_not_open_the_store(warm: dict[str, str]) -> None:
     )
     loaded = _loaded(code, warm)
     assert not _top(loaded) & {"obstore", "filelock", "rich", "click"}
-    assert "modelshelf.transfer" not in loaded and "modelshelf.store" not in loaded
+    assert "modelshelf.transfer.download" not in loaded and "modelshelf.store.bucket" not in loaded
 
 
 def test_a_cli_pinned_hit_loads_no_obstore(warm: dict[str, str]) -> None:
@@ -111,7 +111,7 @@ def test_a_cli_miss_does_open_the_store(warm: dict[str, str], tmp_path: Path) ->
     # file:// store reads through descriptors and no longer loads obstore at all).
     warm["MODELSHELF_CACHE_DIR"] = str(tmp_path / "cold-cache")
     stdout, modules = _imported_by_cli(["pull", "demo/x:1.0"], warm)
-    assert {"modelshelf.store", "modelshelf.transfer"} <= modules
+    assert {"modelshelf.store.bucket", "modelshelf.transfer.download"} <= modules
     assert (Path(stdout.strip()) / "w.bin").read_bytes() == b"weights" * 1000
 
 

@@ -25,7 +25,7 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.spec import Version
-from modelshelf.store import AliasRecord, Store, actor, now_iso
+from modelshelf.store.bucket import AliasRecord, Store, actor, now_iso
 
 SHA = "c" * 64
 ME = actor()  # who this process writes as: user and host

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.wrapped_backend import WatchingReads, WrappedBackend
 
-from modelshelf import constants, transfer
+from modelshelf import constants
 from modelshelf.backends import open_backend
 from modelshelf.errors import IntegrityError, StoreError
-from modelshelf.transfer import BlobReader, ObjectBlob, download_verified
+from modelshelf.transfer import download as transfer
+from modelshelf.transfer.download import BlobReader, ObjectBlob, download_verified
 
 KIB = 1024
 # Small sizes so that a blob of a few hundred KiB has several ranges of several pieces.

@@ -13,9 +13,8 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import trust
-from modelshelf._export import export_files
 from modelshelf.backends import Backend, open_backend
-from modelshelf.cache import Cache
+from modelshelf.cache.cache import Cache
 from modelshelf.errors import (
     IntegrityError,
     InvalidInputError,
@@ -24,7 +23,8 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
 )
 from modelshelf.manifest import CORE_KEYS, FileEntry, Manifest
-from modelshelf.transfer import ObjectBlob, download_verified, fetch_into
+from modelshelf.shelf.export import export_files
+from modelshelf.transfer.download import ObjectBlob, download_verified, fetch_into
 
 SHA = "ab" * 32
 

@@ -103,7 +103,7 @@ class LocalBackend(ObstoreBackend):
     def local_path(self, key: str) -> Path:
         """The file that holds ``key``: the key joined under the store folder (checked to stay
         inside it, lexically). The store folder is a resolved path, so the reader
-        (:mod:`modelshelf._local_copy`) opens it without following a link in any part."""
+        (:mod:`modelshelf.transfer.local_copy`) opens it without following a link in any part."""
         return inside(self.root, key)
 
     @staticmethod

@@ -11,10 +11,10 @@ import click
 
 from modelshelf import constants
 from modelshelf._secrets import without_secrets
-from modelshelf._stores import merge_options
 from modelshelf.errors import InvalidInputError, StoreError
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 from modelshelf.spec import AssetSpec, parse_spec
+from modelshelf.store.named import merge_options
 from modelshelf.trust import escape_controls, show_time
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Shell completion of asset names, versions and aliases, from the cache's last listings.
 
 Completion asks no store: it reads the listing that ``ls``, ``versions``, ``pull`` and ``show``
-recorded in the cache for the store the command line selects (:mod:`modelshelf._listings`),
+recorded in the cache for the store the command line selects (:mod:`modelshelf.cache.listings`),
 and those commands record it through :func:`remember_names`, :func:`remember_versions` and
 :func:`remember_version`. A completion never fails loudly: whatever goes wrong (no cache, a
 malformed config file, an unknown store) completes nothing, and nothing is logged (a warning on
@@ -20,8 +20,8 @@ import click
 from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
-    from modelshelf._listings import Listing
-    from modelshelf.shelf import Shelf
+    from modelshelf.cache.listings import Listing
+    from modelshelf.shelf.shelf import Shelf
 
 __all__ = [
     "complete_alias",
@@ -50,7 +50,7 @@ def _silent() -> Iterator[None]:
 def _listing(ctx: click.Context) -> Listing:
     """The listing recorded for the store ``--store`` (or the default) selects: no store is
     opened, only its name in the cache is computed."""
-    from modelshelf._listings import Listing, read_listing
+    from modelshelf.cache.listings import Listing, read_listing
     from modelshelf.cli._common import shelf_from
 
     try:
@@ -134,7 +134,7 @@ def complete_version(
 # -- recording what a command fetched anyway ---------------------------------------------------
 def remember_names(shelf: Shelf, names: list[str], pattern: str = "") -> None:
     """``ls [pattern]`` listed ``names``."""
-    from modelshelf._listings import record_names
+    from modelshelf.cache.listings import record_names
 
     record_names(shelf.cache.root, shelf.store_id, names, pattern)
 
@@ -143,13 +143,13 @@ def remember_versions(
     shelf: Shelf, name: str, versions: list[str], aliases: Mapping[str, object]
 ) -> None:
     """``versions NAME`` listed its versions and aliases."""
-    from modelshelf._listings import record_versions
+    from modelshelf.cache.listings import record_versions
 
     record_versions(shelf.cache.root, shelf.store_id, name, versions, aliases)
 
 
 def remember_version(shelf: Shelf, name: str, version: str, alias: str | None) -> None:
     """``pull`` or ``show`` resolved ``name`` (through ``@alias``) to ``version``."""
-    from modelshelf._listings import record_version
+    from modelshelf.cache.listings import record_version
 
     record_version(shelf.cache.root, shelf.store_id, name, version, alias)

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import click
 
-from modelshelf._cache_admin import remove_snapshots, verify_cache
-from modelshelf._cache_scan import SnapshotInfo
-from modelshelf.cache import Cache
+from modelshelf.cache.admin import remove_snapshots, verify_cache
+from modelshelf.cache.cache import Cache
+from modelshelf.cache.prune import prune, usage
+from modelshelf.cache.scan import SnapshotInfo
 from modelshelf.cli._common import (
     emit_json,
     examples,
@@ -22,7 +23,6 @@ from modelshelf.cli._common import (
 )
 from modelshelf.cli._complete import complete_spec
 from modelshelf.errors import FOR_CLI, InvalidInputError, ModelshelfError
-from modelshelf.prune import prune, usage
 from modelshelf.spec import parse_spec
 
 EXAMPLES = [

@@ -8,12 +8,12 @@ import click
 
 from modelshelf import constants
 from modelshelf._secrets import without_secrets
-from modelshelf._stores import mask_options, resolve_store
 from modelshelf.backends.base import without_password
 from modelshelf.cli._common import emit_json, examples, json_option, printable
 from modelshelf.cli._errors import json_error
 from modelshelf.config import StoreConfig, load_config
 from modelshelf.errors import ModelshelfError
+from modelshelf.store.named import mask_options, resolve_store
 
 __all__ = ["EXAMPLES", "config"]
 

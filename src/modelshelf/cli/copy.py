@@ -15,7 +15,7 @@ from modelshelf.cli._common import (
     show_progress,
 )
 from modelshelf.cli._complete import complete_spec
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 EXAMPLES = [
     "modelshelf copy nlp/sentiment@staging s3://prod-models/shelf --store s3://dev-models/shelf",

@@ -13,8 +13,8 @@ from modelshelf.cli._common import (
     show_progress,
 )
 from modelshelf.cli._complete import complete_spec
+from modelshelf.downloaders import export_resolved, sink_from
 from modelshelf.errors import InvalidInputError
-from modelshelf.sinks import export_resolved, sink_from
 
 EXAMPLES = [
     "modelshelf export nlp/sentiment@production --to ./deploy   # ./deploy/nlp/sentiment.onnx",

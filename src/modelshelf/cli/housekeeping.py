@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from modelshelf._gc import parse_grace
 from modelshelf.cli._common import (
     common_options,
     emit_json,
@@ -17,6 +16,7 @@ from modelshelf.cli._common import (
     warn,
 )
 from modelshelf.cli._complete import complete_spec
+from modelshelf.store.gc import parse_grace
 
 EXAMPLES = [
     "modelshelf verify nlp/sentiment@production       # re-hash every blob in the store",

@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from modelshelf._name_glob import is_glob
-from modelshelf._pull import select_entries
 from modelshelf.cli._common import (
     asset_name,
     common_options,
@@ -37,7 +36,8 @@ from modelshelf.cli._complete import (
 )
 from modelshelf.cli._log_lines import log_event, log_line
 from modelshelf.cli._model_section import model_lines, source_lines
-from modelshelf.transfer import run_concurrently
+from modelshelf.shelf.pull import select_entries
+from modelshelf.transfer.download import run_concurrently
 
 EXAMPLES = [
     "modelshelf ls                       # every asset",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from modelshelf._stores import configured_store, normalize_url
 from modelshelf.cli._common import (
     backend_kwargs_from,
     common_options,
@@ -15,8 +14,9 @@ from modelshelf.cli._common import (
     show_progress,
 )
 from modelshelf.errors import InvalidInputError
-from modelshelf.mirror import MirrorResult
-from modelshelf.mirror import mirror as run_mirror
+from modelshelf.mirror.run import MirrorResult
+from modelshelf.mirror.run import mirror as run_mirror
+from modelshelf.store.named import configured_store, normalize_url
 
 EXAMPLES = [
     "modelshelf mirror s3://models/conduct/secrecy/en/version_1.2 ./ptms"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelshelf import _imports, constants
-from modelshelf._pull import select_entries
 from modelshelf.errors import InvalidInputError
 from modelshelf.models import plain
 from modelshelf.models._section import (
@@ -39,10 +38,11 @@ from modelshelf.models.engines.sklearn import SklearnRunner
 from modelshelf.models.register import SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, overrides
 from modelshelf.models.saved import FILES
+from modelshelf.shelf.pull import select_entries
 
 if TYPE_CHECKING:
-    from modelshelf.resolve import Resolved
-    from modelshelf.shelf import Shelf
+    from modelshelf.shelf.resolve import Resolved
+    from modelshelf.shelf.shelf import Shelf
 
 __all__ = ["check_loadable"]
 

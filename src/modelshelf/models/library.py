@@ -29,13 +29,13 @@ from typing import Any, ClassVar
 
 from modelshelf import constants
 from modelshelf._paths import user_path
-from modelshelf._pull import select_entries
 from modelshelf.backends.base import Backend
 from modelshelf.errors import AssetNotFoundError, InvalidInputError, ModelAssetsMissingError
-from modelshelf.resolve import Resolved
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.pull import select_entries
+from modelshelf.shelf.resolve import Resolved
+from modelshelf.shelf.shelf import Shelf
 from modelshelf.spec import parse_spec, validate_name
-from modelshelf.transfer import run_concurrently
+from modelshelf.transfer.download import run_concurrently
 from modelshelf.trust import show
 
 __all__ = ["Model", "ModelLibrary"]

@@ -34,7 +34,7 @@ from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner, load_with, overrides
 from modelshelf.models.saved import SavedInstance
 from modelshelf.models.signature import Signature, loaded_signature
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.shelf import Shelf
 
 __all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
 

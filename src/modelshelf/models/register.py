@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import trust
-from modelshelf._progress import make_progress
-from modelshelf._push import check_push_args, check_sections, push_version
-from modelshelf._push_aliases import move_aliases_after_push
-from modelshelf._source import PushSource, collect_files, git_source
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
 from modelshelf.models import saved
 from modelshelf.models._signing import signature_section
 from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
-from modelshelf.shelf import Shelf
+from modelshelf.shelf.push import check_push_args, check_sections, push_version
+from modelshelf.shelf.push_aliases import move_aliases_after_push
+from modelshelf.shelf.shelf import Shelf
+from modelshelf.shelf.source import PushSource, collect_files, git_source
 from modelshelf.spec import Version, validate_name
+from modelshelf.transfer.progress import make_progress
 
 __all__ = ["MODEL_FOLDER", "SECTION", "StoreArg", "expand_artifacts", "register_model", "shelf_of"]
 

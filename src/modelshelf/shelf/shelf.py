@@ -1,0 +1,496 @@
+"""The facade: push, pull, resolve, alias and list, over one store and the local cache.
+
+Example:
+    >>> import modelshelf
+    >>> shelf = modelshelf.Shelf("memory://doc")
+    >>> # shelf.push("./model", "nlp/sentiment")          -> Manifest of nlp/sentiment:1.0
+    >>> # shelf.pull("nlp/sentiment:1")                   -> Path of the verified snapshot
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+
+from modelshelf import constants
+from modelshelf.backends.base import Backend, without_password
+from modelshelf.backends.registry import open_guarded, store_identity
+from modelshelf.cache.cache import Cache
+from modelshelf.errors import (
+    AssetNotFoundError,
+    InvalidInputError,
+    OfflineError,
+    StoreUnreachableError,
+)
+from modelshelf.manifest import Manifest
+from modelshelf.shelf.care import ShelfCare
+from modelshelf.shelf.pull import fetch_and_link, heal_snapshot, select_entries, selection_root
+from modelshelf.shelf.resolve import Resolved, ref_key, resolve_from_cache, resolve_online
+from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
+from modelshelf.store.identity import store_id
+from modelshelf.store.named import merge_options, normalize_url, resolve_store
+from modelshelf.transfer.progress import Progress, make_progress
+
+# Each operation imports what it needs when it runs: a pull of a cached version loads neither
+# the store layout, the transfer machinery, file locks, push nor maintenance (start-up time).
+if TYPE_CHECKING:
+    from modelshelf.shelf.push import PushReport
+    from modelshelf.shelf.source import PushSource
+    from modelshelf.store.bucket import AliasRecord, Removal, Store
+
+__all__ = ["LinkMode", "PushOptions", "Shelf", "pull", "push"]
+
+logger = logging.getLogger("modelshelf")
+
+LinkMode = Literal["copy", "hardlink", "symlink"]
+
+
+class PushOptions(TypedDict, total=False):
+    """The keywords of :meth:`Shelf.push`, which are :meth:`Shelf.push_report`'s (its
+    signature holds the defaults; :meth:`Shelf.push` says what each means)."""
+
+    message: str
+    metadata: dict[str, str] | None
+    major: bool
+    aliases: Sequence[str]
+    progress: bool | Progress | None
+    sections: Mapping[str, Any] | None
+    if_changed: bool
+
+
+def _as_spec(spec: str | AssetSpec) -> AssetSpec:
+    return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
+
+
+class Shelf(ShelfCare):
+    """One store plus the local cache.
+
+    Args:
+        store: a store URL (``file:///path``, ``s3://bucket/prefix``, ``memory://name``,
+            ``pkg.mod:Class``, ...), the name of a store in the config file (``"prod"``), or a
+            :class:`~modelshelf.backends.Backend`; default ``MODELSHELF_STORE``, the config
+            file's ``default_store``, or the local folder in the user data dir.
+        cache_dir: the cache root; default ``MODELSHELF_CACHE_DIR`` or the user cache dir.
+        backend_kwargs: settings for the backend (e.g. ``{"endpoint": ...}`` for S3), passed
+            to its ``from_url``; they beat environment variables and the config file.
+        **backend_options: the same, as keyword arguments (a name in both is refused).
+
+    ``store_name`` is the config file's name of the store when it was chosen by name. The
+    backend is opened on first use, so a pinned version that is already cached is served with
+    no network call and no credentials.
+    """
+
+    def __init__(
+        self,
+        store: str | Backend | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        backend_kwargs: Mapping[str, Any] | None = None,
+        **backend_options: Any,
+    ) -> None:
+        options = merge_options(backend_kwargs, backend_options)
+        self.store_name: str | None = None  # the config file's name for the store, if named
+        self._create_on_open = False
+        if isinstance(store, Backend):
+            self._backend: Backend | None = store
+            self._open_url = store.url
+            self.url = without_password(store.url)
+            identity = store.store_identity()
+        else:
+            resolved = resolve_store(store or None, options)
+            self._backend, self.store_name, options = None, resolved.name, dict(resolved.options)
+            self._open_url = normalize_url(resolved.url)  # what opens it: may hold a password
+            self.url = without_password(self._open_url)  # what is shown: never does
+            identity = store_identity(self._open_url, **options)
+            # The built-in store is no path anyone typed: made on first use, as a user's
+            # first `modelshelf ls` expects an empty store there, not an error.
+            self._create_on_open = resolved.source == "built-in"
+        self._backend_options = options
+        self._store: Store | None = None
+        self.cache = Cache(cache_dir)
+        # Everything that selects the store (never secrets), without opening it.
+        self._identity = identity
+        self.store_id = store_id(self.url, identity)  # as Store.id_for
+
+    def __repr__(self) -> str:
+        return f"Shelf({self.url!r})"
+
+    @property
+    def store(self) -> Store:
+        """The store layout over the backend (opened on first access)."""
+        if constants.offline():
+            raise OfflineError(
+                f"MODELSHELF_OFFLINE is set, and this needs the store {self.url}: unset it to"
+                " push, move aliases or list what the store holds (pulls of cached versions"
+                " work offline)"
+            )
+        if self._store is None:
+            from modelshelf.store.bucket import Store
+
+            backend = self._backend or open_guarded(self._open_url, **self._backend_options)
+            self._store = Store(backend)
+            if self._create_on_open:
+                self._store.create()
+        return self._store
+
+    # -- writing -------------------------------------------------------------------------------
+    def push(
+        self,
+        path: str | os.PathLike[str] | PushSource,
+        spec: str | AssetSpec,
+        **options: Unpack[PushOptions],
+    ) -> Manifest:
+        """Upload a file or folder, or an explicit list of files, as a new, immutable version.
+
+        Every argument is checked before anything is read or written.
+
+        Args:
+            path: the file or folder to push, or a :class:`PushSource` such as
+                ``PushSource.from_files({"out/model.pt": "model.pt"})``.
+            spec: ``name`` for the next version (``1.0`` first, then ``1.1``...), or
+                ``name:3.0`` for an explicit one.
+            message: recorded in the manifest and the audit log.
+            metadata: user key/value pairs (text) recorded in the manifest.
+            major: start the next major version (``1.4`` -> ``2.0``).
+            aliases: then point ``name@alias`` at the new version, for each (not ``latest``).
+            progress: show progress bars (default: when stderr is a terminal).
+            sections: named JSON values recorded in the manifest (``Manifest.extra``), e.g.
+                ``{"model": {"engine": "torch"}}``; not a core key, 1 MiB of JSON in all.
+            if_changed: when the files (paths, sizes, sha256), metadata and sections equal
+                those of the latest version in scope (the version ``spec`` names, the latest
+                3.x for ``name:3``, else the latest), upload and write nothing and return that
+                version; ``aliases`` are still moved to it (see :meth:`push_report`). When
+                they differ, ``name:3`` pushes the next 3.x.
+
+        Returns:
+            The committed manifest (with ``if_changed``, maybe the unchanged version's).
+
+        Raises:
+            VersionExistsError: the explicit version exists already (with other content).
+            SourcePathError: ``path`` is missing or empty, or holds what cannot be pushed.
+            InvalidInputError: an argument is refused; nothing was written.
+
+        Example:
+            >>> # shelf.push("./model", "nlp/sentiment")                  -> nlp/sentiment:1.0
+            >>> # files = PushSource.from_files({"out/model.pt": "model.pt"})
+            >>> # shelf.push(files, "nlp/sentiment", sections={"model": {"engine": "torch"}})
+        """
+        return self.push_report(path, spec, **options).manifest
+
+    def push_report(
+        self,
+        path: str | os.PathLike[str] | PushSource,
+        spec: str | AssetSpec,
+        *,
+        message: str = "",
+        metadata: dict[str, str] | None = None,
+        major: bool = False,
+        aliases: Sequence[str] = (),
+        progress: bool | Progress | None = None,
+        sections: Mapping[str, Any] | None = None,
+        if_changed: bool = False,
+    ) -> PushReport:
+        """:meth:`push`, saying what happened: created or unchanged, which version it repeats
+        (``same_as``), and which aliases moved.
+
+        An alias given is moved to the returned version also when nothing changed: from the
+        version it was read at (compare-and-swap: a concurrent move fails this one with
+        AliasConflictError) and audited like every move; one that points there already is
+        left as it is, so an unchanged push writes nothing at all.
+        """
+        from modelshelf.shelf.push import check_push_args, check_sections, push_version
+        from modelshelf.shelf.push_aliases import move_aliases_after_push
+        from modelshelf.shelf.source import PushSource
+
+        target = _as_spec(spec)
+        if target.alias is not None or target.path is not None:
+            raise InvalidInputError(
+                f"push takes NAME or NAME:VERSION, not {str(target)!r}"
+            ).with_fix("; point aliases with {aliases}")
+        wanted = check_push_args(
+            target.version,
+            major=major,
+            message=message,
+            metadata=metadata or {},
+            aliases=aliases,
+        )
+        extra = check_sections(sections)
+        with _progress(progress) as bar:
+            report = push_version(
+                self.store,
+                path if isinstance(path, PushSource) else PushSource.from_path(path),
+                target.name,
+                target.version,
+                message=message,
+                metadata=dict(metadata or {}),
+                major=major,
+                progress=bar,
+                sections=extra,
+                if_changed=if_changed,
+            )
+        return move_aliases_after_push(self, report, wanted)
+
+    def set_alias(
+        self, spec: str | AssetSpec, version: str, *, expected: str | None = None
+    ) -> AliasRecord:
+        """Point ``name@alias`` at an existing version (partial versions resolve first).
+
+        Args:
+            spec: ``name@alias``.
+            version: the version, e.g. ``"1.3"`` or ``"1"`` (latest 1.x).
+            expected: compare-and-swap: fail unless the alias points at this version now.
+        """
+        target = _as_spec(spec)
+        if target.alias is None or target.alias == LATEST or target.path:
+            raise InvalidInputError(
+                f"alias set takes NAME@ALIAS (not 'latest', which is implicit), got {str(target)!r}"
+            )
+        resolved = self.resolve(AssetSpec(target.name, Version.parse(version)), offline=False)
+        record = self.store.set_alias(
+            target.name, target.alias, resolved.version, expected=expected
+        )
+        self.store.append_log(
+            target.name,
+            "alias",
+            alias=target.alias,
+            version=record.version,
+            previous=record.previous,
+            seq=record.seq,
+        )
+        self.cache.write_ref(
+            self.store_id, target.name, f"aliases:{target.alias}", resolved.version
+        )
+        return record
+
+    def remove(self, spec: str | AssetSpec, *, message: str = "", dry_run: bool = False) -> Removal:
+        """Remove the exact version ``NAME:VERSION`` for good; its number is never reused.
+
+        Its manifest's content goes at once; its blobs go at the next :meth:`gc`. Machines
+        that pulled it keep their cached copy (``modelshelf cache rm`` removes one).
+        With ``dry_run`` nothing is written and the record that would be is returned.
+        """
+        from modelshelf.shelf.housekeeping import remove_version
+
+        return remove_version(self.store, _as_spec(spec), message, dry_run=dry_run)
+
+    def remove_alias(self, spec: str | AssetSpec, *, expected: str | None = None) -> AliasRecord:
+        """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
+        from modelshelf.shelf.housekeeping import remove_alias
+
+        target = _as_spec(spec)
+        record = remove_alias(self.store, target, expected)
+        self.cache.forget_ref(self.store_id, target.name, ref_key(target))
+        return record
+
+    # -- reading -------------------------------------------------------------------------------
+    def assets(self, prefix: str = "") -> list[str]:
+        """Names of the assets in the store, optionally under a ``prefix`` such as ``nlp``, or
+        matching a glob such as ``nl*`` (``*`` stops at ``/``, ``**`` does not)."""
+        return self.store.assets(prefix)
+
+    def versions(self, name: str) -> list[str]:
+        """Live versions of ``name``, newest first; empty once every version was removed.
+
+        Raises:
+            AssetNotFoundError: the asset never had a version.
+        """
+        asset = _as_spec(name).name
+        found = self.store.versions(asset)
+        # A removed number stays taken and the asset keeps its log and aliases: it is known,
+        # with no version left (``rm`` of the last version must not turn into "no asset").
+        if not found and not self.store.taken_versions(asset):
+            raise self._asset_not_found(asset)
+        return [str(v) for v in found]
+
+    def aliases(self, name: str) -> dict[str, AliasRecord]:
+        """The aliases of ``name`` and where each points.
+
+        Raises:
+            AssetNotFoundError: the asset never had a version (as :meth:`versions`).
+        """
+        asset = _as_spec(name).name
+        records = self.store.aliases(asset)
+        if not records:
+            self.versions(asset)  # an unknown asset fails, an asset without aliases does not
+        return records
+
+    def alias_history(self, spec: str | AssetSpec) -> list[AliasRecord]:
+        """Every move of ``name@alias``, oldest first (removals included).
+
+        Raises:
+            AssetNotFoundError, AliasNotFoundError: no such asset, or the alias was never set.
+        """
+        target = _as_spec(spec)
+        if target.alias is None:
+            raise InvalidInputError(f"alias history takes NAME@ALIAS, got {str(target)!r}")
+        records = self.store.alias_history(target.name, target.alias)
+        if not records:
+            self.versions(target.name)
+            self.store.read_alias(target.name, target.alias)  # raises, saying why
+        return records
+
+    def log(self, name: str) -> list[dict[str, Any]]:
+        """The audit log of ``name``: every push, alias move and removal, oldest first.
+
+        Raises:
+            AssetNotFoundError: the asset never had a version.
+        """
+        asset = _as_spec(name).name
+        records = self.store.log(asset)
+        if not records:
+            self.versions(asset)
+        return records
+
+    def manifest(self, spec: str | AssetSpec) -> Manifest:
+        """The manifest of the version ``spec`` resolves to."""
+        return self.resolve(spec).manifest
+
+    def resolve(self, spec: str | AssetSpec, *, offline: bool | None = None) -> Resolved:
+        """Pin ``spec`` to one version and return its manifest.
+
+        A version that is cached exactly is answered from the cache with no network call.
+        Offline (``MODELSHELF_OFFLINE=1``), or when the store does not answer, the last
+        resolution kept in the cache is used and a warning says so.
+
+        Raises:
+            AssetNotFoundError, VersionNotFoundError, AliasNotFoundError: nothing matches.
+            OfflineError: offline and the cache cannot answer.
+        """
+        target = _as_spec(spec)
+        if target.version is not None:
+            cached = self.cache.load_manifest(self.store_id, target.name, str(target.version))
+            if cached is not None:
+                return Resolved(target, cached)
+        if offline is None:
+            offline = constants.offline()
+        if offline:
+            why = "MODELSHELF_OFFLINE is set"
+            return resolve_from_cache(self.cache, self.store_id, self.url, target, why, None)
+        try:
+            return resolve_online(self.store, self.cache, self.store_id, self._identity, target)
+        except StoreUnreachableError as exc:
+            why = str(exc).split(" (")[0]
+            return resolve_from_cache(self.cache, self.store_id, self.url, target, why, exc)
+
+    def _asset_not_found(self, name: str) -> AssetNotFoundError:
+        return self.store.version_not_found(name, None, [])
+
+    def pull(
+        self,
+        spec: str | AssetSpec,
+        *,
+        output: str | Path | None = None,
+        link: LinkMode = "copy",
+        progress: bool | Progress | None = None,
+        force: bool = False,
+        overwrite: bool = False,
+    ) -> Path:
+        """Fetch a version (or one file or folder of it) into the verified cache.
+
+        Args:
+            spec: e.g. ``nlp/sentiment:1`` (latest 1.x), ``nlp/sentiment@production``,
+                ``nlp/sentiment:1.0/tokenizer/vocab.txt``.
+            output: also place the files in this folder as plain, writable copies
+                (``link="hardlink"`` or ``"symlink"`` for read-only links to the cache).
+            progress: show progress bars (default: when stderr is a terminal).
+            force: fetch every file again from the store, verify it, and relink the snapshot,
+                even if the cache holds it (a remedy for a tampered cache).
+            overwrite: with ``output``: replace files and folders there that hold something
+                else. Without it such a path is refused before anything is written (the same
+                content is kept); nothing is ever written through a symbolic link.
+
+        Returns:
+            The path of the snapshot (a folder, or the file for a file), or within ``output``.
+
+        Raises:
+            IntegrityError: the store's content does not match the manifest; nothing of that
+                file is placed in the cache.
+        """
+        return self.pull_resolved(
+            self.resolve(spec),
+            output=output,
+            link=link,
+            progress=progress,
+            force=force,
+            overwrite=overwrite,
+        )
+
+    def pull_resolved(
+        self,
+        resolved: Resolved,
+        *,
+        output: str | Path | None = None,
+        link: LinkMode = "copy",
+        progress: bool | Progress | None = None,
+        force: bool = False,
+        overwrite: bool = False,
+    ) -> Path:
+        """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
+        target, manifest = resolved.spec, resolved.manifest
+        entries = select_entries(target, manifest)
+        heal = (
+            not force
+            and output is None
+            and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
+        )
+        if heal and self.cache.snapshot_is_whole(self.store_id, manifest):
+            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
+            return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
+        # The pin keeps a concurrent prune from deleting what this pull fetches or links.
+        pinned = manifest.files if heal else entries
+        with self.cache.pin(
+            self.store_id, manifest.name, manifest.version, [e.sha256 for e in pinned]
+        ):
+            if heal:  # marked complete but not whole: relink all it can, not just `entries`
+                heal_snapshot(
+                    self.cache, self.store_id, manifest, whole=len(entries) == len(manifest.files)
+                )
+            store = lambda: self.store  # noqa: E731 - opened only if a blob is missing
+            fetch_and_link(
+                self.cache, store, self.store_id, self.url, resolved, entries, progress, force
+            )
+            if output is not None:
+                from modelshelf.shelf.export import export_files
+
+                single = (
+                    manifest.file(target.path) is not None
+                    if target.path
+                    else (manifest.kind == "file")
+                )
+                return export_files(
+                    self.cache,
+                    entries,
+                    selection_root(target, manifest),
+                    output,
+                    link,
+                    single_file=single,
+                    overwrite=overwrite,
+                    label=f"{manifest.name}:{manifest.version}",
+                )
+        return self.cache.snapshot_path(self.store_id, manifest, target.path)
+
+
+def _progress(progress: bool | Progress | None) -> Progress:
+    return progress if isinstance(progress, Progress) else make_progress(progress)
+
+
+def push(
+    path: str | os.PathLike[str] | PushSource,
+    spec: str,
+    *,
+    store: str | None = None,
+    **options: Unpack[PushOptions],
+) -> Manifest:
+    """Push a file, folder or :class:`PushSource` to ``store`` (default store if ``None``).
+
+    See :meth:`Shelf.push`.
+    """
+    return Shelf(store).push(path, spec, **options)
+
+
+def pull(spec: str, *, store: str | None = None, **kwargs: Any) -> Path:
+    """Pull a spec from ``store`` into the cache; see :meth:`Shelf.pull`."""
+    return Shelf(store).pull(spec, **kwargs)
