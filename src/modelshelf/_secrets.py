@@ -218,11 +218,11 @@ def without_secrets(text: str) -> str:
         'see https://u@h/c?sv=1&sig=*** and AccountKey=***;A=b'
     """
     text = _cut_passwords(text)
-    if "#" in text:
-        text = _RUN.sub(_cut_fragment, text)
     if ":" in text:
         text = _cut_colon_pairs(text)  # first: ``password:a@b`` is a pair, not ``user:pw@host``
     if "@" in text:
         text = _cut_bare_passwords(text)
+    if "#" in text:  # after passwords: ``user:Q://#@host``'s '#' is in a password, not a URL
+        text = _RUN.sub(_cut_fragment, text)
     text = _SCHEME_CREDENTIAL.sub(lambda m: m["scheme"] + MASK, text)
     return _PARAM.sub(_cut_param, text)

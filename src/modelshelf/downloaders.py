@@ -144,11 +144,10 @@ class FileSystemDownloader:
     """Plain, writable copies under ``root``; see the module docstring for the layout.
 
     ``root`` is the user's folder, written under :mod:`modelshelf.transfer.user_folder`'s policy:
-    the
-    same content is left as it is, nothing else is replaced unless ``overwrite``, and nothing
-    is written through a symbolic link already there. A file goes to a temporary name beside
-    its target and is renamed into place; a version of several files is assembled in a
-    temporary folder and swapped in whole.
+    the same content is left as it is, nothing else is replaced unless ``overwrite``, and nothing is
+    written through a symbolic link already there. A file goes to a temporary name beside its target
+    and is renamed into place; a version of several files is assembled in a temporary folder and
+    swapped in whole.
 
     Args:
         root: the folder to write under (created if missing); only a ``~`` typed first is

@@ -159,9 +159,8 @@ class InvalidManifestError(ModelshelfError, ValueError):
 class UntrustedStoreDataError(InvalidManifestError):
     """Something a store sent (manifest, alias record, audit record, key) failed the trust checks.
 
-    Raised by :mod:`modelshelf.store.bucket` for records, and by :func:`modelshelf.trust.inside`
-    for a
-    path that would leave its root. The message is one line and never echoes the raw input.
+    Raised by :mod:`modelshelf.store.bucket` for records, and by :func:`modelshelf.trust.inside` for
+    a path that would leave its root. The message is one line and never echoes the raw input.
 
     Attributes:
         store: the store URL, when known.

@@ -176,6 +176,7 @@ _AROUND = st.sampled_from(
 @example(("QJ pw", '{"password": "QJ pw"}'), ("", ""))
 @example(('Q"J', json.dumps({"token": 'Q"J'})), ("", ""))
 @example(("QJ@Q", "user:QJ@Q@host"), ("", ""))
+@example(("Q://#", "0:Q://#@0"), ("", ""))  # a '#' in a password is no URL fragment
 def test_a_planted_secret_never_shows(planted: tuple[str, str], around: tuple[str, str]) -> None:
     _secret, text = planted  # its pieces are told by Q and J
     text = around[0] + text + around[1]

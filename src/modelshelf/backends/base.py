@@ -2,9 +2,8 @@
 
 A backend moves bytes under string keys (``/``-separated, relative to the store's root) and knows
 nothing of assets, versions or caches; ``modelshelf.store.bucket`` gives keys their meaning. A
-custom
-backend subclasses :class:`Backend` and implements every abstract method with the contract its
-docstring states, translating its SDK's errors into :mod:`modelshelf.errors` (not found, exists,
+custom backend subclasses :class:`Backend` and implements every abstract method with the contract
+its docstring states, translating its SDK's errors into :mod:`modelshelf.errors` (not found, exists,
 unreachable, auth) so that callers never see a vendor exception.
 """
 

@@ -24,14 +24,13 @@ names one object fetches just that object, to the same path. How it runs:
    when the object changed in the store, or the local file changed, went missing or is not in
    the index. ``verify=True`` also re-hashes local files against the recorded sha256.
 3. **Fetch.** A bounded pool (``max_workers``, default ``MODELSHELF_MAX_CONCURRENCY``) streams
-   objects in 1 MiB+ chunks into a temporary file beside the target, hashing on the way, and
-   renames it into place; objects larger than one range go through the ranged, parallel reads
-   of :mod:`modelshelf.transfer.download`, one at a time. The index is saved every few seconds and
-   at
-   the end, also when interrupted, so a rerun fetches only what is missing. No file is ever
-   seen under its final name half written. Listings and sizes are outside input too: a
-   listing is refused past ``MODELSHELF_MAX_LIST_KEYS`` keys or ``MODELSHELF_MAX_LIST_MIB``
-   MiB of key names, and no object is read past its listed size (:mod:`modelshelf.mirror.read`).
+   objects in 1 MiB+ chunks into a temporary file beside the target, hashing on the way, and renames
+   it into place; objects larger than one range go through the ranged, parallel reads of
+   :mod:`modelshelf.transfer.download`, one at a time. The index is saved every few seconds and at
+   the end, also when interrupted, so a rerun fetches only what is missing. No file is ever seen
+   under its final name half written. Listings and sizes are outside input too: a listing is refused
+   past ``MODELSHELF_MAX_LIST_KEYS`` keys or ``MODELSHELF_MAX_LIST_MIB`` MiB of key names, and no
+   object is read past its listed size (:mod:`modelshelf.mirror.read`).
 
 One index file rather than a sidecar per file: a sidecar doubles the files created (file
 creation is what a many-small-objects mirror spends its time on) and litters the tree that the

@@ -1,15 +1,13 @@
 """How a push reads a file for its blob: small files once, into bounded memory.
 
-A file of at most :data:`SINGLE_PASS_MAX` bytes is read once into memory, hashed, and those
-very bytes are uploaded (:class:`~modelshelf.transfer.verified_upload.HashedBytes`): what is stored
-under a
-content key is exactly what was hashed, with no second read and no second sha256 of the file.
-The bytes held at once by all workers stay under :data:`MEMORY_BUDGET` (:class:`ByteBudget`).
+A file of at most :data:`SINGLE_PASS_MAX` bytes is read once into memory, hashed, and those very
+bytes are uploaded (:class:`~modelshelf.transfer.verified_upload.HashedBytes`): what is stored under
+a content key is exactly what was hashed, with no second read and no second sha256 of the file. The
+bytes held at once by all workers stay under :data:`MEMORY_BUDGET` (:class:`ByteBudget`).
 
-Larger files are hashed by streaming, then uploaded from the file and hashed again as they are
-sent (:func:`~modelshelf.transfer.verified_upload.upload_verified`), because their key must be
-known before
-the upload starts and they do not fit in memory.
+Larger files are hashed by streaming, then uploaded from the file and hashed again as they are sent
+(:func:`~modelshelf.transfer.verified_upload.upload_verified`), because their key must be known
+before the upload starts and they do not fit in memory.
 """
 
 from __future__ import annotations

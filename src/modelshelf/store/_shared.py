@@ -3,8 +3,7 @@ writes and when.
 
 :class:`KeyLayout` is the base of the layout classes (``_removal``, ``_aliases``, then
 :class:`modelshelf.store.bucket.Store`): each adds the keys of one responsibility, and only they
-know
-what a key means.
+know what a key means.
 """
 
 from __future__ import annotations

@@ -125,11 +125,10 @@ class Store(AliasLayout):
         """Upload one file (another store's blob, or bytes hashed in memory) as the blob
         ``sha256``, only if its bytes hash to it.
 
-        Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that
-        changed since it was hashed fails the upload before anything is stored (see
+        Content-addressed, so a rewrite by a racing writer puts the same bytes; a file that changed
+        since it was hashed fails the upload before anything is stored (see
         :func:`~modelshelf.transfer.verified_upload.upload_verified`). Nothing ever deletes a blob
-        on
-        failure.
+        on failure.
 
         Args:
             size: the size hashed (default: the file's size now).

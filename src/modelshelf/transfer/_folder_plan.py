@@ -1,10 +1,8 @@
 """What the plan of a write into a user's folder decides at each path.
 
 The vocabulary shared by the planner (:class:`~modelshelf.transfer.user_folder.UserFolder`), the
-writer
-(:class:`~modelshelf.transfer._folder_slot.Slot`), the opened root and the callers that judge what
-a path
-already holds (pull -o, export, mirror). Pure: no I/O.
+writer (:class:`~modelshelf.transfer._folder_slot.Slot`), the opened root and the callers that judge
+what a path already holds (pull -o, export, mirror). Pure: no I/O.
 """
 
 from __future__ import annotations

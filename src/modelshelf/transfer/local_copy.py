@@ -177,8 +177,7 @@ def download_local(
     """Copy the local blob file ``path`` to the new file ``dest``, checking size and sha256.
 
     The local counterpart of :func:`modelshelf.transfer.download.download_verified`, with its
-    contract:
-    ``dest`` is left for the caller to delete on failure.
+    contract: ``dest`` is left for the caller to delete on failure.
 
     Raises:
         IntegrityError: the blob is missing, a link, not a regular file, of another size, or

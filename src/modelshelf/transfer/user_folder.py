@@ -38,10 +38,9 @@ component, and that descriptor serves the plan's looks, every write and every ch
 folder when done: it is a context manager); each folder on the way is opened from it with
 ``O_NOFOLLOW``, made with ``mkdirat``, and the temporary file is created ``O_EXCL |
 O_NOFOLLOW`` relative to its folder's descriptor and written only through its own
-(:meth:`UserFolder.slot`, :class:`~modelshelf.transfer._folder_slot.Slot`). A folder swapped for a
-link
-at any moment is never followed; the way is walked again before the rename, so such a swap is
-refused by name, and a temporary name that no longer holds the file made is refused too.
+(:meth:`UserFolder.slot`, :class:`~modelshelf.transfer._folder_slot.Slot`). A folder swapped
+for a link at any moment is never followed; the way is walked again before the rename, so such a
+swap is refused by name, and a temporary name that no longer holds the file made is refused too.
 
 Paths typed by a user go through :func:`~modelshelf._paths.user_path` (only a ``~`` the user
 typed first is expanded); the folder's root is made absolute and resolved once
@@ -119,8 +118,7 @@ class UserFolder:
     ) -> None:
         given = user_path(root)
         absolute = given.absolute()
-        self.overwrite, self.retry = overwrite, retry
-        self.label = label
+        self.overwrite, self.retry, self.label = overwrite, retry, label
         self.own_folders = own_folders
         # The cache is modelshelf's own (a file at a blob's name is served to every asset
         # sharing it): no user folder is in it, holds a write into it, or replaces it.
@@ -161,9 +159,8 @@ class UserFolder:
         self._open.close()
 
     def _root_fd(self, *, make: bool = False) -> int | None:
-        """The root's descriptor (:class:`~modelshelf.transfer._folder_root.OpenRoot`): a link on
-        its
-        way now was swapped in since it was resolved, and is refused."""
+        """The root's descriptor (:class:`~modelshelf.transfer._folder_root.OpenRoot`): a link
+        on its way now was swapped in since it was resolved, and is refused."""
         try:
             return self._open.fd(make=make)
         except FileNotFoundError:
