@@ -33,7 +33,7 @@ ON_PURPOSE = {
     # Fix templates held in a variable before they reach with_fix (a folder's retry words, a
     # step chosen by the error's kind): errors.OPTIONS fills them per face.
     ("shelf/export.py", '"choose another folder ({output})"'),
-    ("downloaders.py", '"choose another destination ({to})"'),
+    ("downloaders/folder.py", '"choose another destination ({to})"'),
     ("backends/_guard.py", '"check the backend\'s credentials ({backend_options}, {profile})"'),
     ("mirror/run.py", '"; mirror git\'s files only if you trust the bucket, with {include_git}"'),
     ("mirror/run.py", '" (leave such keys out with {exclude} to mirror the rest)"'),

@@ -607,7 +607,7 @@ def test_a_files_own_suffix_is_used_only_when_plain(
 
 @given(suffix=st.text(max_size=30))
 def test_the_suffix_rule_lets_only_plain_extensions_through(suffix: str) -> None:
-    from modelshelf._file_extension import SUFFIX
+    from modelshelf.downloaders.file_extension import SUFFIX
 
     if SUFFIX.fullmatch(suffix):
         assert (
@@ -619,7 +619,7 @@ def test_the_suffix_rule_lets_only_plain_extensions_through(suffix: str) -> None
 
 
 def test_every_saved_format_has_the_extension_of_its_file() -> None:
-    from modelshelf._file_extension import SAVED_EXTENSIONS
+    from modelshelf.downloaders.file_extension import SAVED_EXTENSIONS
     from modelshelf.models.saved import FILES
 
     assert {k: Path(v).suffix for k, v in FILES.items()} == SAVED_EXTENSIONS
