@@ -1,8 +1,13 @@
 """Import by path: the one rule for every ``module:QualName`` that modelshelf imports.
 
-Runner, ``preprocess``/``postprocess`` hook and loader paths, and sink classes, all come here
-(:func:`import_object`); backend entry points (installed metadata, not store input) use
-:func:`defined_object` for the object rule only.
+Every path modelshelf imports by comes here (:func:`import_object`), each caller keeping its
+own rule as arguments: runner, ``preprocess``/``postprocess`` hook, loader and saved-class paths
+a store sent (``from_store=True``: the package rule, public names only); a sink class named by
+``export --to`` and a signing function (the user's choice: any installed package); a custom
+backend (``--store pkg.mod:Class``, an entry point, ``register_backend``: the user's choice,
+found wherever Python finds it, ``installed_only=False``, and possibly re-exported by a package,
+``defined_there=False``). A function or class about to be recorded in a manifest is checked by
+:func:`recordable_path`, the same rule seen from the writing side.
 
 Two checks, because importing is itself running code:
 
@@ -19,8 +24,10 @@ Two checks, because importing is itself running code:
   ``__module__`` and ``__qualname__`` are exactly the ones named, so a name a module merely
   imported (``modelshelf.models.load:os.system``, ``pkg:subprocess.run``) is refused.
 
-Errors are :class:`ImportRefusedError` (a ``ValueError``) with a one-line reason; the caller
-knows the store, the asset and the role and turns it into its own error.
+Errors are :class:`ImportRefusedError` (a ``ValueError``) with a one-line reason and a
+:attr:`~ImportRefusedError.reason` word; the caller knows the store, the asset and the role and
+turns it into its own error (in its own words, for a reason its users know: a sink's
+``no installed module``, a backend's ``has no backend class``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ __all__ = [
     "defined_object",
     "import_object",
     "installed",
+    "recordable_path",
 ]
 
 _OURS = "modelshelf"
@@ -53,7 +61,21 @@ class ImportRefusedError(ModelshelfError, ValueError):
 
     Callers say it again naming the asset (and carry its :attr:`~ModelshelfError.fix`, e.g.
     ``--allow-hook-package PKG`` on the command line, with :meth:`~ModelshelfError.fix_from`).
+
+    Attributes:
+        reason: which rule refused: ``syntax`` (not ``module:QualName``, a dunder or, from a
+            store, a private name), ``stdlib``, ``not installed`` (missing, in the cache or the
+            working folder), ``package`` (a store may not name that package), ``missing`` (no
+            such name in the module), ``object`` (a walk through a module or a non-class, the
+            wrong kind of object, or one only re-exported there).
     """
+
+    reason: str = "refused"
+
+    def because(self, reason: str) -> ImportRefusedError:
+        """This error, with :attr:`reason` set."""
+        self.reason = reason
+        return self
 
 
 def allowed_packages(extra: Iterable[str] | None = None) -> frozenset[str]:
@@ -66,7 +88,9 @@ def allowed_packages(extra: Iterable[str] | None = None) -> frozenset[str]:
     for name in names:
         if not isinstance(name, str) or not trust.is_dotted_name(name):
             shown = trust.show(name)
-            raise ImportRefusedError(f"allowed package {shown} is not a dotted module name")
+            raise ImportRefusedError(
+                f"allowed package {shown} is not a dotted module name"
+            ).because("syntax")
     return frozenset(names)
 
 
@@ -79,6 +103,9 @@ def import_object(
     allowed: Collection[str] = (),
     runner_module: str | None = None,
     cache_root: Path | None = None,
+    installed_only: bool = True,
+    defined_there: bool = True,
+    kind: type | None = None,
 ) -> object:
     """The function or class ``path`` names, imported only when every rule above holds.
 
@@ -92,6 +119,10 @@ def import_object(
         runner_module: for a hook, the module of the runner it runs beside; a hook must come
             from the runner's distribution (or an allowed package). ``None``: not a hook.
         cache_root: the modelshelf cache, never a place to import from (default: configured).
+        installed_only: refuse a module not found as installed code (absent, in the cache or in
+            the working folder). False for a backend the user names: found where Python finds it.
+        defined_there: the object must be defined by the module and name given, not re-exported.
+        kind: the object must be a subclass of this class (``expect`` says so in words).
 
     Raises:
         ImportRefusedError: the path breaks a rule; nothing was imported when the module is refused.
@@ -104,25 +135,63 @@ def import_object(
         # os:system or builtins:eval are installed and callable: never a runner, hook or sink.
         raise ImportRefusedError(
             f"{role} {shown} is in Python's standard library; it must come from the package"
-            " that provides the model"
-        )
+            f" that provides {'the model' if kind is None else expect}"
+        ).because("stdlib")
     cache = cache_root or constants.cache_dir()
     # find_spec of a dotted name imports its parents: the top level is found (which imports
     # nothing), then the package rule decides, and only then are the parents looked at.
     for name in (top, module_name):
-        where = _not_installed(name, cache)
+        where = _not_installed(name, cache) if installed_only else None
         if where is not None:
-            raise ImportRefusedError(f"{role} {shown} is not in an installed module{where}")
+            raise ImportRefusedError(
+                f"{role} {shown} is not in an installed module{where}"
+            ).because("not installed")
         if from_store and name == top:
             _check_package(module_name, role, shown, allowed, runner_module)
     module = importlib.import_module(module_name)
-    return defined_object(module, module_name, qualname, role, shown, expect)
+    target = defined_object(
+        module, module_name, qualname, role, shown, expect, defined_there=defined_there
+    )
+    if kind is not None and not (isinstance(target, type) and issubclass(target, kind)):
+        raise ImportRefusedError(f"{role} {shown} is not {expect}").because("object")
+    return target
+
+
+def recordable_path(target: object, role: str, expect: str) -> str:
+    """``module:QualName`` of ``target``, a function or class about to be recorded for a store,
+    checked by the rule loading applies to a store-named path (``from_store=True``): a valid
+    path, no dunder nor private name, defined there by that name, and importing back to
+    ``target`` itself. The module is the one already imported when there is one.
+
+    Raises:
+        ImportRefusedError: the path would be refused on loading, or names another object.
+    """
+    module_name = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None)
+    path = f"{module_name}:{qualname}"
+    module_name, qualname = _parse(path, role, from_store=True)
+    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    found = defined_object(module, module_name, qualname, role, path, expect)
+    if found is not target:
+        raise ImportRefusedError(
+            f"{role} {path} does not import back to the object given; define it at the top"
+            " level of its module"
+        ).because("object")
+    return path
 
 
 def defined_object(
-    module: types.ModuleType, module_name: str, qualname: str, role: str, shown: str, expect: str
+    module: types.ModuleType,
+    module_name: str,
+    qualname: str,
+    role: str,
+    shown: str,
+    expect: str,
+    *,
+    defined_there: bool = True,
 ) -> object:
-    """The function or class ``qualname`` defined in ``module``, never one it re-exports.
+    """The function or class ``qualname`` defined in ``module``, never one it re-exports
+    (unless not ``defined_there``: then one it re-exports too).
 
     Raises:
         ImportRefusedError: the name is missing, walks through something that is not a class, or
@@ -135,13 +204,15 @@ def defined_object(
             raise ImportRefusedError(
                 f"{role} {shown} looks up {part!r} inside {'.'.join(parts[:index])!r}, which is"
                 f" not a class; name {expect} where it is defined"
-            )
+            ).because("object")
         # The namespace itself, never getattr: no module __getattr__, property or descriptor
         # code runs while a store-named path is followed.
         space = vars(target) if index == 0 else _class_namespace(target, part)
         if part not in space:
             missing = f"{module_name} has no {qualname}"
-            raise ImportRefusedError(f"{role} {shown}: {missing}; check the name")
+            raise ImportRefusedError(f"{role} {shown}: {missing}; check the name").because(
+                "missing"
+            )
         target = space[part]
         if isinstance(target, staticmethod):
             target = target.__func__
@@ -149,16 +220,16 @@ def defined_object(
             raise ImportRefusedError(
                 f"{role} {shown} reaches the module {target.__name__!r} through {module_name};"
                 f" name {expect} by the module that defines it"
-            )
+            ).because("object")
     if not isinstance(target, types.FunctionType | type):
-        raise ImportRefusedError(f"{role} {shown} is not {expect}")
+        raise ImportRefusedError(f"{role} {shown} is not {expect}").because("object")
     defined_in = getattr(target, "__module__", None)
     defined_as = getattr(target, "__qualname__", None)
-    if defined_in != module_name or defined_as != qualname:
+    if defined_there and (defined_in != module_name or defined_as != qualname):
         raise ImportRefusedError(
             f"{role} {shown} is {trust.show(f'{defined_in}:{defined_as}')}, only re-exported"
             f" by {module_name}; name it by the module that defines it"
-        )
+        ).because("object")
     return target
 
 
@@ -174,18 +245,18 @@ def _parse(path: object, role: str, from_store: bool) -> tuple[str, str]:
     try:
         module_name, qualname = trust.check_import_path(path)
     except ValueError as exc:
-        raise ImportRefusedError(f"{role} is refused: {exc}") from None
+        raise ImportRefusedError(f"{role} is refused: {exc}").because("syntax") from None
     shown = trust.show(path)
     for part in [*module_name.split("."), *qualname.split(".")]:
         if part.startswith("__"):
             raise ImportRefusedError(
                 f"{role} {shown} names the dunder {part!r}; name a function or class"
-            )
+            ).because("syntax")
     if from_store and any(part.startswith("_") for part in qualname.split(".")):
         raise ImportRefusedError(
             f"{role} {shown} names a private name; a store may only name public functions and"
             " classes"
-        )
+        ).because("syntax")
     return module_name, qualname
 
 
@@ -210,22 +281,27 @@ def _check_package(
     if runner_module is None:
         if top == _OURS or any(_requires_us(d) for d in _distributions(top)):
             return
-        raise ImportRefusedError(
+        refused = ImportRefusedError(
             f"{role} {shown} is in {top!r}, which is neither modelshelf, a package that requires"
             " modelshelf, nor allowed"
-        ).with_fix(_ALLOW, package=top)
+        )
+        raise refused.because("package").with_fix(_ALLOW, package=top)
     if top == _OURS:
         # modelshelf's own functions act on paths, caches and stores: none is a hook.
         raise ImportRefusedError(
             f"{role} {shown} is a modelshelf internal; it must come from the package that"
             " provides the model"
-        )
+        ).because("package")
     runner_dists = _distributions(runner_module.split(".")[0])
     if runner_dists and runner_dists & _distributions(top):
         return
-    raise ImportRefusedError(
-        f"{role} {shown} is not in the runner's distribution nor in an allowed package"
-    ).with_fix(_ALLOW, package=top)
+    raise (
+        ImportRefusedError(
+            f"{role} {shown} is not in the runner's distribution nor in an allowed package"
+        )
+        .because("package")
+        .with_fix(_ALLOW, package=top)
+    )
 
 
 def _allowed(module_name: str, allowed: Collection[str]) -> bool:

@@ -9,7 +9,6 @@ by calling :func:`register_backend`. A store can also be named directly by impor
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -79,18 +78,35 @@ def _load_entry_points() -> None:
 
 
 def _import(path: str, what: str) -> type[Backend]:
+    """The backend class ``path`` names, by the rule of :mod:`modelshelf._imports` for a path
+    the user chose (a URL, an entry point, ``register_backend``): found wherever Python finds
+    it and possibly re-exported by its package, but looked up without running attribute code,
+    never through a module, and only a :class:`Backend` subclass."""
+    from modelshelf import _imports  # ~10 ms (inspect): paid only for a backend not yet loaded
+
     module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        cls = _imports.import_object(
+            path,
+            "backend",
+            expect="a modelshelf.backends.Backend subclass",
+            from_store=False,
+            installed_only=False,
+            defined_there=False,
+            kind=Backend,
+        )
+    except _imports.ImportRefusedError as exc:
+        if exc.reason == "missing":
+            raise UnsupportedStoreError(f"{module_name} has no backend class {attr!r}") from None
+        if exc.reason == "object":
+            raise UnsupportedStoreError(
+                f"{path} is not a modelshelf.backends.Backend subclass: {exc.args[0]}"
+            ) from None
+        raise UnsupportedStoreError(f"cannot use {what}: {exc.args[0]}") from None
     except ImportError as exc:
         hint = _install_hints.get(what, f"install the package that provides {module_name}")
         raise UnsupportedStoreError(f"cannot use {what}: {exc}; {hint}") from exc
-    try:
-        cls = getattr(module, attr)
-    except AttributeError as exc:
-        raise UnsupportedStoreError(f"{module_name} has no backend class {attr!r}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise UnsupportedStoreError(f"{path} is not a modelshelf.backends.Backend subclass")
+    assert isinstance(cls, type) and issubclass(cls, Backend)  # kind=Backend
     return cls
 
 

@@ -4,12 +4,10 @@ making a downloader of a class or function given."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
-import sys
 
-from modelshelf import _imports, constants, trust
+from modelshelf import _imports, trust
 from modelshelf.downloaders.folder import FileSystemDownloader
 from modelshelf.downloaders.store import StoreDownloader
 from modelshelf.downloaders.version import Downloader
@@ -52,42 +50,37 @@ def sink_from(to: str | os.PathLike[str], *, overwrite: bool = False) -> Downloa
 
 
 def _instantiate(text: str) -> Downloader:
+    # Typed by the user, so any installed package may provide it (no package rule); yet still
+    # the rule of modelshelf._imports: never the standard library, the cache or the working
+    # folder, and only a class or function defined where it is named (never pkg:os.system).
+    module_name, _, qualname = text.partition(":")
     try:
-        module_name, qualname = trust.check_import_path(text)
-    except ValueError as exc:
-        raise InvalidInputError(f"the sink {text}: {exc}") from None
-    top = module_name.split(".")[0]
-    if top in sys.stdlib_module_names or top == "builtins":
-        raise InvalidInputError(
-            f"the sink {text}: {module_name} is in Python's standard library, which holds no sinks;"
-            " name a class of the package that provides your sink"
+        target = _imports.import_object(
+            text, "the sink", expect="a class or function", from_store=False
         )
-    if not _imports.installed(module_name, constants.cache_dir()):
-        raise InvalidInputError(
-            f"the sink {text}: no installed module {module_name!r}; install the package that"
-            " provides the sink (modelshelf imports sinks only from installed packages, not"
-            f" from the working folder), or write ./{text} for a local folder"
-        )
-    try:
-        module = importlib.import_module(module_name)
+    except _imports.ImportRefusedError as exc:
+        raise InvalidInputError(_refusal(text, module_name, exc)).fix_from(exc) from None
     except Exception as exc:
         raise InvalidInputError(
             f"the sink {text}: importing {module_name} failed: {trust.foreign_error(exc)}"
         ) from exc
-    try:
-        # Typed by the user, yet still only a class or function defined where it is named:
-        # never a walk through a module it imported (pkg:os.system).
-        target = _imports.defined_object(
-            module,
-            module_name,
-            qualname,
-            "the sink",
-            trust.show(text),
-            "a class or function",
-        )
-    except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"the sink {text}: {exc.args[0]}").fix_from(exc) from None
     return created(target, f"the sink {text}", qualname)
+
+
+def _refusal(text: str, module_name: str, exc: _imports.ImportRefusedError) -> str:
+    """The sink's words for a refusal: ``--to`` users are told of the folder form."""
+    if exc.reason == "stdlib":
+        return (
+            f"the sink {text}: {module_name} is in Python's standard library, which holds no"
+            " sinks; name a class of the package that provides your sink"
+        )
+    if exc.reason == "not installed":
+        return (
+            f"the sink {text}: no installed module {module_name!r}; install the package that"
+            " provides the sink (modelshelf imports sinks only from installed packages, not"
+            f" from the working folder), or write ./{text} for a local folder"
+        )
+    return f"the sink {text}: {exc.args[0]}"
 
 
 def created(target: object, where: str, qualname: str) -> Downloader:

@@ -309,13 +309,11 @@ def _rebuildable(cls: type, reason: str) -> str:
         )
     path = f"{module}:{name}"
     try:
-        trust.check_import_path(path)
         if any(part.startswith("_") for part in name.split(".")):
             raise ValueError("a store may only name public classes; give it a public name")
         # The rule load_model applies to the object, so nothing is recorded it would refuse.
-        target = sys.modules[module]
-        _imports.defined_object(target, module, name, "the model class", path, "a class")
-    except (ValueError, KeyError) as exc:
+        path = _imports.recordable_path(cls, "the model class", "a class")
+    except ValueError as exc:
         raise InvalidInputError(
             f"{prefix}, and its state_dict could not be loaded back by the class path {path}"
             f" ({exc}); {way_out}"

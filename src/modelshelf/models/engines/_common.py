@@ -5,7 +5,6 @@ No engine library is imported here.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,10 +51,6 @@ def function_path(function: Callable[[Any], Any], role: str) -> str:
             " my_project/processing.py) and pass it from there"
         )
     path = f"{module}:{qualname}"
-    try:
-        trust.check_import_path(path)
-    except ValueError as exc:
-        raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
     if any(part.startswith("_") for part in qualname.split(".")):
         raise InvalidInputError(
             f"{role} {path} has a private name, which load_model refuses from a store; give"
@@ -63,17 +58,9 @@ def function_path(function: Callable[[Any], Any], role: str) -> str:
         )
     try:
         # The rule load_model applies, so that nothing is recorded that loading would refuse.
-        target = _imports.defined_object(
-            importlib.import_module(module), module, qualname, role, path, "a function"
-        )
+        return _imports.recordable_path(function, role, "a function")
     except _imports.ImportRefusedError as exc:
         raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
-    if target is not function:
-        raise InvalidInputError(
-            f"{role} {path} does not import back to the function given; pass a function"
-            " defined at the top level of its module"
-        )
-    return path
 
 
 def require_trust(trusted: bool, what: str, path: Path) -> None:
