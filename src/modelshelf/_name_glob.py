@@ -97,13 +97,15 @@ def _translate(pattern: str) -> str:
 
 def _class_end(pattern: str, start: int) -> int | None:
     """The index of the ``]`` closing the class opened at ``start`` (fnmatch's rule: a ``]``
-    right after ``[`` or ``[!`` is a member), or None when it is never closed."""
+    right after ``[`` or ``[!`` is a member), or None when it is not closed in its segment."""
     j = start + 1
     if j < len(pattern) and pattern[j] == "!":
         j += 1
     if j < len(pattern) and pattern[j] == "]":
         j += 1
     while j < len(pattern) and pattern[j] != "]":
+        if pattern[j] == "/":  # '/' separates segments, even here: ``[!/]`` is no class
+            return None
         j += 1
     return j if j < len(pattern) else None
 

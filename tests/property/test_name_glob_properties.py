@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from modelshelf._name_glob import is_glob, listing_prefix, name_matches
@@ -46,6 +46,8 @@ def test_a_plain_word_is_a_whole_segment_prefix(word: str, name: str) -> None:
 
 @SETTINGS
 @given(globs, names)
+@example("[!/]", "_")  # '/' separates segments even inside brackets: no class spans one
+@example("a[/]b", "a/b")
 def test_a_glob_matches_segment_by_segment_as_fnmatch(pattern: str, name: str) -> None:
     assert name_matches(pattern, name) == _segment_model(pattern, name)
 
