@@ -18,14 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelshelf.serve._batcher import (
-    Answer,
-    Batcher,
-    Lease,
-    QueueFull,
-    RejectedInput,
-    RunnerFailed,
-)
+from modelshelf.serve._batcher import Batcher
+from modelshelf.serve._lease import Lease
+from modelshelf.serve._outcomes import Answer, QueueFull, RejectedInput, RunnerFailed
 
 WAIT = 10.0  # seconds; only a safety net so a broken batcher fails instead of hanging
 

@@ -1,57 +1,38 @@
 """``create_app``: the ASGI app (FastAPI) that serves one model on both faces.
 
-The app holds one :class:`~modelshelf.serve._slot.ModelSlot` (the active version), one
-:class:`~modelshelf.serve._batcher.Batcher` (the queue in front of the runner: batching,
-back-pressure, worker threads) and, for a spec that can move, an
-:class:`~modelshelf.serve._slot.AliasFollower`. Routes are in :mod:`modelshelf.serve._routes`.
-Every error of either face is ``{"error": "...", "request_id": "..."}`` with a non-2xx status.
+The factory builds the app's parts and wires them: one :class:`~modelshelf.serve._slot.ModelSlot`
+(the active version), one :class:`~modelshelf.serve._batcher.Batcher` (the queue in front of the
+runner: batching, back-pressure, worker threads) and, for a spec that can move, an
+:class:`~modelshelf.serve._slot.AliasFollower`, all held by one
+:class:`~modelshelf.serve._state.ServeState`. It then adds the routes
+(:mod:`modelshelf.serve._routes`, which get that state as an argument and never import this
+module), the error handlers (:mod:`modelshelf.serve._errors`: every error of either face is
+``{"error": "...", "request_id": "..."}`` with a non-2xx status) and the access log
+(:mod:`modelshelf.serve._access`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
-import logging
 import os
-import secrets
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelshelf.errors import InvalidInputError
 from modelshelf.models.register import StoreArg
 from modelshelf.models.runner import Runner
+from modelshelf.serve._access import AccessLog
 from modelshelf.serve._batcher import Batcher
+from modelshelf.serve._errors import install_error_handlers
 from modelshelf.serve._metrics import ServeMetrics
 from modelshelf.serve._model import ModelSource, ServeOptions
+from modelshelf.serve._routes import add_routes
 from modelshelf.serve._slot import ModelSlot
 from modelshelf.serve._state import ServeState
 
-__all__ = ["create_app", "error_response"]
-
-log = logging.getLogger("modelshelf.serve")
-access_log = logging.getLogger("modelshelf.serve.access")
-
-
-def error_response(
-    status: int,
-    message: str,
-    request_id: str | None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """The one error body of both faces: ``{"error": ..., "request_id": ...}``."""
-    body: dict[str, Any] = {"error": message}
-    if request_id:
-        body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, headers=headers)
+__all__ = ["create_app"]
 
 
 def create_app(
@@ -156,9 +137,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.serve = state
-    _install_errors(app)
-    from modelshelf.serve._routes import add_routes
-
+    install_error_handlers(app)
     add_routes(app, state)
     app.add_middleware(AccessLog, metrics=metrics)
     return app
@@ -171,111 +150,3 @@ def _describe(source: ModelSource) -> str:
         f"Serves `{what}`{where} as `{source.name}`: `POST /predict` (JSON in, JSON out) and the"
         " Open Inference Protocol V2 under `/v2`."
     )
-
-
-def _install_errors(app: FastAPI) -> None:
-    """FastAPI's own errors (unknown route, wrong method) in our error body, never a traceback."""
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        if exc.status_code == 404:
-            message = f"no route {request.method} {request.url.path}; see /docs"
-        headers = dict(exc.headers) if exc.headers else None
-        return error_response(exc.status_code, message, request_id_of(request), headers)
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        return error_response(400, f"malformed request: {exc}", request_id_of(request))
-
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # Answered by Starlette's outermost middleware, outside AccessLog: the header is ours.
-        rid = request_id_of(request)
-        log.error("request %s failed inside the server", rid, exc_info=exc)
-        message = f"internal server error (request id {rid})"
-        return error_response(500, message, rid, {"X-Request-ID": rid})
-
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unexpected)
-
-
-# Request ids: a random per-process prefix and a counter (os.urandom per request showed in the
-# profile); unique across workers and restarts, and short enough to quote.
-_ID_PREFIX = secrets.token_hex(4)
-_id_counter = itertools.count(1)
-
-
-def new_request_id() -> str:
-    """A fresh request id, e.g. ``"3f9a1c0e-17"``."""
-    return f"{_ID_PREFIX}-{next(_id_counter):x}"
-
-
-def request_id_of(request: Request) -> str:
-    """The request's id, set by :class:`AccessLog` (or a new one)."""
-    state = request.scope.setdefault("state", {})
-    rid = state.get("request_id")
-    if isinstance(rid, str):
-        return rid
-    fresh = new_request_id()
-    state["request_id"] = fresh
-    return fresh
-
-
-def _incoming_id(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"x-request-id":
-            text: str = value.decode("latin-1")
-            plain = text.isascii() and all(c.isalnum() or c in "-_.:" for c in text)
-            if 0 < len(text) <= 64 and plain:
-                return text
-    return None
-
-
-class AccessLog:
-    """Pure ASGI middleware: a request id, one JSON log line per request, request metrics."""
-
-    def __init__(self, app: ASGIApp, metrics: ServeMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        rid = _incoming_id(scope) or new_request_id()
-        state = scope.setdefault("state", {})
-        state["request_id"] = rid
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode("ascii")))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - start
-            route = state.get("route", "other")
-            self.metrics.observe_request(route, status, elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    json.dumps(
-                        {
-                            "event": "request",
-                            "request_id": rid,
-                            "method": scope.get("method"),
-                            "path": scope.get("path"),
-                            "status": status,
-                            "ms": round(elapsed * 1000, 3),
-                            "model_version": state.get("model_version"),
-                            "client": (scope.get("client") or [None])[0],
-                        },
-                        separators=(",", ":"),
-                    )
-                )

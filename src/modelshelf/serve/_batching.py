@@ -1,7 +1,8 @@
 """Rows, merge and split of runner data: what lets several requests share one predict call.
 
-Pure functions (numpy only), used by :mod:`modelshelf.serve._batcher`. A request's *prepared*
-data (what ``preprocess`` returned) is batchable when it has a row count:
+Pure functions (numpy only), used by :mod:`modelshelf.serve._batch_run` (and by
+:mod:`modelshelf.serve._queue`, to count a request's rows). A request's *prepared* data (what
+``preprocess`` returned) is batchable when it has a row count:
 
     rows_of(data)  ::= len(data)          if data is a list or tuple
                      | data.shape[0]      if data is an ndarray with ndim >= 1

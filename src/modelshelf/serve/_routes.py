@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 import modelshelf
 from modelshelf.models.signature import Signature
 from modelshelf.serve import _oip
-from modelshelf.serve._app import error_response, request_id_of
-from modelshelf.serve._batcher import Answer, QueueFull, RejectedInput, RunnerFailed
+from modelshelf.serve._access import request_id_of
 from modelshelf.serve._body import Charge, RefusedError, charger, clip, read_body
+from modelshelf.serve._errors import error_response
 from modelshelf.serve._http import (
     OFF_LOOP_BYTES,
     dump_json,
@@ -35,6 +35,7 @@ from modelshelf.serve._http import (
     parse_json,
 )
 from modelshelf.serve._metrics import CONTENT_TYPE
+from modelshelf.serve._outcomes import Answer, QueueFull, RejectedInput, RunnerFailed
 from modelshelf.serve._signature_check import checked
 from modelshelf.serve._slot import NotReadyError
 from modelshelf.serve._state import ServeState
