@@ -58,8 +58,8 @@ def test_a_vocabulary_module_that_imports_a_package_breaks_its_contract(tmp_path
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     spec = copy / "spec.py"
     spec.write_text(spec.read_text(encoding="utf-8") + "\nimport modelshelf.backends\n", "utf-8")
-    api = copy / "store" / "gc.py"
-    api.write_text(api.read_text(encoding="utf-8") + "\nimport modelshelf\n", "utf-8")
+    gc = copy / "store" / "gc.py"
+    gc.write_text(gc.read_text(encoding="utf-8") + "\nimport modelshelf\n", "utf-8")
 
     done = _lint_imports(copy.parent, tmp_path)
 
