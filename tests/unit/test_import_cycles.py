@@ -49,10 +49,12 @@ KNOWN: dict[frozenset[str], str] = {
             "modelshelf.models.signature",
         }
     ): (
-        "each engine module holds both its file format (save/load, used by saved, signature and"
-        " _signing, inside functions so that no engine library loads before it is needed) and its"
-        " register_<engine>_model helper, which calls register_model; splitting the helpers into a"
-        " module above register (engines/_register) would untie it"
+        "two strands. Each engine module holds both its file format (save/load, which saved calls"
+        " inside functions so that no engine library loads before it is needed) and its"
+        " register_<engine>_model helper, which calls register_model: the helpers belong in a"
+        " module above register. And engines.onnx reads signature's ONNX_TYPES while signature"
+        " (takes_graph_signature) and _signing (new_session) reach back into engines.onnx: the"
+        " ONNX parts of the signature belong with the engine, or the engine's with the signature"
     ),
 }
 
