@@ -59,9 +59,11 @@ $(AZURITE_STAMP):
 demo: demo-venv
 	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" bash scripts/demo.sh
 
+# lint-imports: the import rules in pyproject.toml ([tool.importlinter]); any upward import fails.
 lint: venv
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
+	$(BIN)/lint-imports --no-cache
 
 typecheck: venv
 	$(BIN)/mypy

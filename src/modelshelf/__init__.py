@@ -14,6 +14,7 @@ import importlib
 import sys
 import types
 
+from modelshelf._version import __version__
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -88,8 +89,6 @@ if TYPE_CHECKING:
     from modelshelf.spec import AssetSpec, Version, parse_spec
     from modelshelf.store.bucket import AliasRecord, Removal, Store
     from modelshelf.store.gc import GcReport
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AliasConflictError",

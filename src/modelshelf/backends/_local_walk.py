@@ -15,18 +15,26 @@ import re
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn, Protocol
 
 from modelshelf._dir_fd import open_folder, walk
-from modelshelf.backends._obstore import translate_error
+from modelshelf.backends._obstore import StoreHints, translate_error
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import StoreError, StoreNotFoundError
 from modelshelf.trust import show
 
-if TYPE_CHECKING:
-    from modelshelf.backends.local import LocalBackend
-
 __all__ = ["UPLOAD_TAG", "Skipped", "file_meta", "walk_store"]
+
+
+class _Listed(Protocol):
+    """What the walk needs of the store it lists: :class:`modelshelf.backends.local.LocalBackend`,
+    which imports this module (named here by its shape, so that the two import one way only)."""
+
+    url: str
+    hints: StoreHints
+
+    def _open_root(self) -> int: ...
+
 
 logger = logging.getLogger("modelshelf.backends.local")  # where its warnings always came from
 
@@ -76,7 +84,7 @@ class _Folder:
         self.pending: list[str] = []
 
 
-def walk_store(backend: LocalBackend, top: str, skipped: Skipped) -> Iterator[ObjectMeta]:
+def walk_store(backend: _Listed, top: str, skipped: Skipped) -> Iterator[ObjectMeta]:
     """The regular files below ``top`` (a folder of the store, ``""`` for all), depth first;
     each link found is added to ``skipped`` and not followed. Each folder is opened from the
     one before it without following a link, and read through its descriptor.
@@ -121,7 +129,7 @@ def walk_store(backend: LocalBackend, top: str, skipped: Skipped) -> Iterator[Ob
 
 
 def _open_inner(
-    backend: LocalBackend, folder: _Folder, name: str, key: str, skipped: Skipped
+    backend: _Listed, folder: _Folder, name: str, key: str, skipped: Skipped
 ) -> int | None:
     """The subfolder ``name`` of ``folder``, opened without following a link; None when it
     went away or was swapped for a link (counted) or a file since it was listed."""
@@ -138,7 +146,7 @@ def _open_inner(
         _list_failed(exc, backend, key)
 
 
-def _entries(backend: LocalBackend, folder: _Folder, skipped: Skipped) -> Iterator[ObjectMeta]:
+def _entries(backend: _Listed, folder: _Folder, skipped: Skipped) -> Iterator[ObjectMeta]:
     """The regular files of ``folder`` (read through its descriptor); its subfolders are
     noted in ``folder.pending`` by name, opened later by :func:`_walk`."""
     try:
@@ -172,7 +180,7 @@ def _entries(backend: LocalBackend, folder: _Folder, skipped: Skipped) -> Iterat
     folder.pending = inner[::-1]  # depth first, in name order as before
 
 
-def _list_failed(exc: OSError, backend: LocalBackend, key: str) -> NoReturn:
+def _list_failed(exc: OSError, backend: _Listed, key: str) -> NoReturn:
     """Raise what a failed step of the walk means; running out of descriptors (a store whose
     folders nest deeper than the open-file limit) is said as such, without loading anything
     (an import needs a descriptor too)."""

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from modelshelf import __version__, constants
+from modelshelf import constants
 from modelshelf._secrets import without_secrets
+from modelshelf._version import __version__
 from modelshelf.cli import interrupted_by_ctrl_c
 from modelshelf.cli._common import common_options, forget_store, printable, store_hint
 from modelshelf.cli._errors import error_hint, error_line, error_text, json_error

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from modelshelf import trust
+from modelshelf._version import __version__
 from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
 from modelshelf.models import saved
@@ -136,8 +137,6 @@ def register_model(
             f"nothing to store: pass model_instance or artifacts (the runner"
             f" {runner.__qualname__} is given neither, and a version holds at least one file)"
         )
-    from modelshelf import __version__  # at call time: modelshelf imports this module
-
     explicit, within = _version_choice(version)
     by_engine = model_instance is not None and not saves
     reqs = _check_requirements(requirements)

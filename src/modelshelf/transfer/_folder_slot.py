@@ -10,7 +10,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from modelshelf._dir_fd import READ_FLAGS as _READ_FLAGS
 from modelshelf._dir_fd import (
@@ -26,9 +26,20 @@ from modelshelf.trust import escape_controls
 
 if TYPE_CHECKING:
     from modelshelf.transfer._folder_plan import Step
-    from modelshelf.transfer.user_folder import UserFolder
 
 __all__ = ["Slot", "hash_regular_file", "remove_any", "umask"]
+
+
+class _Folder(Protocol):
+    """What a slot needs of its folder: :class:`modelshelf.transfer.user_folder.UserFolder`,
+    which imports this module (named here by its shape, so that the two import one way only)."""
+
+    root: Path
+    retry: str
+
+    def check_way(self, step: Step, fd: int) -> None: ...
+    def replaced_refusal(self, path: Path | None) -> UserFolderRefusedError: ...
+    def overwrite_fix(self, action: str = ...) -> str: ...
 
 
 def hash_regular_file(path: Path, size: int) -> str | None:
@@ -73,7 +84,7 @@ class Slot:
         temp: the temporary name in it.
     """
 
-    def __init__(self, folder: UserFolder, step: Step, fd: int, temp: str) -> None:
+    def __init__(self, folder: _Folder, step: Step, fd: int, temp: str) -> None:
         self.folder, self.step, self.fd, self.temp = folder, step, fd, temp
         self.old = temp_name(step.path.name, tag="old")  # what was at the name, moved aside
         self._made: tuple[int, int] | None = None
