@@ -27,10 +27,6 @@ KNOWN: dict[frozenset[str], str] = {
         " its run() (the entry point of installs made before) hands over to cli.run. A module"
         " importing its own package adds no load order: the package is loaded first anyway"
     ),
-    frozenset({"modelshelf.serve._app", "modelshelf.serve._routes"}): (
-        "goes with issue 22's serve split: _app adds _routes' routes inside create_app, _routes"
-        " uses _app's error_response and request_id_of"
-    ),
     frozenset({"modelshelf.shelf.care", "modelshelf.shelf.shelf"}): (
         "goes with issue 22's shelf split: Shelf delegates to ShelfCare, whose copy() builds a"
         " Shelf for a destination given as a URL; Shelf.copy can hand care the destination's"
