@@ -42,6 +42,8 @@ This module is the run, from the URL to the report; its parts live beside it: th
 (:mod:`~modelshelf.mirror.result`).
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -50,13 +52,7 @@ from modelshelf.backends.registry import open_guarded
 from modelshelf.errors import UntrustedStoreDataError
 from modelshelf.mirror.fetch import Fetches
 from modelshelf.mirror.index import load_index, local_stat, reverified
-from modelshelf.mirror.plan import (
-    GIT_REFUSAL,
-    is_ours,
-    local_judge,
-    make_plan,
-    split_url,
-)
+from modelshelf.mirror.plan import GIT_REFUSAL, is_ours, local_judge, make_plan, split_url
 from modelshelf.mirror.read import mirror_listing
 from modelshelf.mirror.result import MirrorResult
 from modelshelf.transfer.user_folder import UserFolder

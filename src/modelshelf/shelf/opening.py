@@ -12,7 +12,7 @@ call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelshelf.backends.base import Backend, without_password
@@ -41,10 +41,10 @@ class StoreChoice:
     """
 
     url: str
-    open_url: str
+    open_url: str = field(repr=False)  # the repr never shows a secret
     name: str | None
-    options: dict[str, Any]
-    identity: dict[str, str]
+    options: dict[str, Any] = field(repr=False)
+    identity: dict[str, str] = field(repr=False)
     backend: Backend | None = None
     create_on_open: bool = False
 
