@@ -61,7 +61,9 @@ if TYPE_CHECKING:
         export,
     )
     from modelshelf.manifest import FileEntry, Manifest
-    from modelshelf.mirror.run import MirrorItem, MirrorResult, mirror
+    from modelshelf.mirror.plan import MirrorItem
+    from modelshelf.mirror.result import MirrorResult
+    from modelshelf.mirror.run import mirror
     from modelshelf.models import (
         LoadedModel,
         Model,
@@ -188,7 +190,9 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(("Cache",), "modelshelf.cache.cache"),
     **dict.fromkeys(("FileEntry", "Manifest"), "modelshelf.manifest"),
-    **dict.fromkeys(("MirrorItem", "MirrorResult", "mirror"), "modelshelf.mirror.run"),
+    **dict.fromkeys(("MirrorItem",), "modelshelf.mirror.plan"),
+    **dict.fromkeys(("MirrorResult",), "modelshelf.mirror.result"),
+    **dict.fromkeys(("mirror",), "modelshelf.mirror.run"),
     **dict.fromkeys(
         (
             "LoadedModel",

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 
 from modelshelf.backends import open_backend
-from modelshelf.mirror.run import MirrorResult, mirror
+from modelshelf.mirror.result import MirrorResult
+from modelshelf.mirror.run import mirror
 from modelshelf.transfer import _folder_root
 from modelshelf.transfer._folder_root import OpenRoot
 
 mirror_module = importlib.import_module(
-    "modelshelf.mirror.run"
+    "modelshelf.mirror.index"
 )  # the package's name is the function
 INDEX = ".modelshelf-mirror.json"
 KEYS = {f"m/part{i}.bin": os.urandom(1000 + i) for i in range(3)}

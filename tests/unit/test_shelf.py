@@ -16,7 +16,7 @@ import pytest
 from tests.wrapped_backend import WrappedBackend
 
 import modelshelf
-import modelshelf.shelf.shelf as shelf_module
+import modelshelf.shelf.opening as shelf_module
 from modelshelf import Shelf
 from modelshelf.backends import Backend, ObjectMeta, open_backend
 from modelshelf.backends.base import PutMode

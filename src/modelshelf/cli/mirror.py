@@ -14,7 +14,7 @@ from modelshelf.cli._common import (
     show_progress,
 )
 from modelshelf.errors import InvalidInputError
-from modelshelf.mirror.run import MirrorResult
+from modelshelf.mirror.result import MirrorResult
 from modelshelf.mirror.run import mirror as run_mirror
 from modelshelf.store.named import configured_store, normalize_url
 

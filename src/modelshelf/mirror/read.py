@@ -7,7 +7,7 @@ listed without a size gets its HEAD's. Each object is read up to its listed size
 further: a store that lists 10 bytes and sends gigabytes fails the object after one chunk, with
 nothing kept (the caller removes the temporary file). Larger objects are read in ranges of
 exactly the listed size, between two HEADs that prove one version was read. Keys reach this
-module through ``_mirror_plan.check_key`` (no control characters): shown as they are.
+module through :func:`modelshelf.mirror.plan.check_key` (no control characters): shown as they are.
 """
 
 from __future__ import annotations

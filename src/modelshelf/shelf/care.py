@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from modelshelf.constants import DEFAULT_GRACE
-from modelshelf.spec import AssetSpec, parse_spec
-from modelshelf.transfer.progress import Progress, make_progress
+from modelshelf.shelf._args import as_progress, as_spec
+from modelshelf.spec import AssetSpec
+from modelshelf.transfer.progress import Progress
 
 if TYPE_CHECKING:
     from modelshelf.cache.cache import Cache
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
     from modelshelf.store.gc import GcReport
 
 __all__ = ["ShelfCare"]
-
-
-def _as_spec(spec: str | AssetSpec) -> AssetSpec:
-    return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
-
-
-def _progress(progress: bool | Progress | None) -> Progress:
-    return progress if isinstance(progress, Progress) else make_progress(progress)
 
 
 class ShelfCare:
@@ -54,9 +47,9 @@ class ShelfCare:
         from modelshelf.shelf.housekeeping import verify_version
         from modelshelf.shelf.pull import select_entries
 
-        target = _as_spec(spec)
+        target = as_spec(spec)
         manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
-        with _progress(progress) as bar:
+        with as_progress(progress) as bar:
             return verify_version(
                 self.store, manifest, select_entries(target, manifest), quick=quick, progress=bar
             )
@@ -91,9 +84,9 @@ class ShelfCare:
         from modelshelf.shelf.repair import check_sources, repair_version
 
         folders = check_sources(sources)
-        target = _as_spec(spec)
+        target = as_spec(spec)
         manifest = self.store.read_manifest(target.name, self.resolve(spec, offline=False).version)
-        with _progress(progress) as bar:
+        with as_progress(progress) as bar:
             return repair_version(
                 self.store, self.cache, manifest, select_entries(target, manifest), folders, bar
             )
@@ -106,9 +99,9 @@ class ShelfCare:
         from modelshelf.store.copy import copy_version
 
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
-        manifest = self.store.read_manifest(_as_spec(spec).name, self.resolve(spec).version)
+        manifest = self.store.read_manifest(as_spec(spec).name, self.resolve(spec).version)
         other.store.create()  # a copy may start a store (the source exists: it was read)
-        with _progress(progress) as bar:
+        with as_progress(progress) as bar:
             return copy_version(manifest, self.store, other.store, bar)
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:

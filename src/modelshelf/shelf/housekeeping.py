@@ -1,9 +1,9 @@
-"""Housekeeping of a store: verify a version's blobs, remove versions and aliases.
+"""Housekeeping of a store: verify a version's blobs, remove versions.
 
 ``verify`` HEADs every blob of a version (``quick``: sizes only), then streams each through
 sha256 with the same bounded window of ranged GETs a pull uses, writing nothing. Removal takes
 the exact version only: taking a model back is deliberate, so ``rm nlp/x:1`` must not pick
-"the latest 1.x" for the user.
+"the latest 1.x" for the user. Removing an alias is moving it: :mod:`~modelshelf.shelf.aliases`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.spec import LATEST, AssetSpec
+from modelshelf.spec import AssetSpec
 from modelshelf.store.api import MaintainedStore
-from modelshelf.store.bucket import AliasRecord, Removal
+from modelshelf.store.bucket import Removal
 from modelshelf.transfer.download import hash_object, run_per_blob
 from modelshelf.transfer.progress import Progress, ProgressTask
 
@@ -23,7 +23,6 @@ __all__ = [
     "BlobFault",
     "VerifyReport",
     "exact_version",
-    "remove_alias",
     "remove_version",
     "verify_version",
 ]
@@ -223,16 +222,3 @@ def remove_version(
         return removal
     store.append_log(spec.name, "remove", version=version, message=message)
     return removal
-
-
-def remove_alias(store: MaintainedStore, spec: AssetSpec, expected: str | None) -> AliasRecord:
-    """Remove ``name@alias`` (compare-and-swap with ``expected``) and log it."""
-    if spec.alias is None or spec.alias == LATEST or spec.version is not None or spec.path:
-        raise InvalidInputError(
-            f"alias rm takes NAME@ALIAS (not 'latest', which is implicit), got {str(spec)!r}"
-        )
-    record = store.remove_alias(spec.name, spec.alias, expected=expected)
-    store.append_log(
-        spec.name, "alias", alias=spec.alias, version=None, previous=record.previous, seq=record.seq
-    )
-    return record

@@ -1,11 +1,18 @@
-"""The parts of a pull below the facade: which files a spec selects, and fetching them."""
+"""A pull below the facade: which files a spec selects, fetching them, and the pull of a version.
+
+:func:`pull_version` is :meth:`Shelf.pull_resolved <modelshelf.Shelf.pull_resolved>`: a warm
+snapshot is answered from the cache; otherwise the version is pinned against a concurrent prune
+while a snapshot that lost files is relinked, what the cache lacks is fetched and verified, and
+the files are placed in the caller's folder (``output``). It takes the facade as a
+:class:`Puller` (what it needs of a ``Shelf``), never imports it.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from modelshelf import constants
 from modelshelf.cache.cache import Cache
@@ -21,12 +28,78 @@ if TYPE_CHECKING:  # a cache hit selects entries only: the transfer machinery lo
 logger = logging.getLogger("modelshelf")
 
 __all__ = [
+    "Puller",
     "download_entries",
     "fetch_and_link",
     "heal_snapshot",
+    "pull_version",
     "select_entries",
     "selection_root",
 ]
+
+
+class Puller(Protocol):
+    """What a pull needs of the facade (a ``Shelf`` is one)."""
+
+    cache: Cache
+    store_id: str
+    url: str
+
+    @property
+    def store(self) -> StoreLayout: ...
+
+
+def pull_version(
+    shelf: Puller,
+    resolved: Resolved,
+    *,
+    output: str | Path | None,
+    link: str,
+    progress: bool | Progress | None,
+    force: bool,
+    overwrite: bool,
+) -> Path:
+    """Pull the version ``resolved`` pins into the cache (and ``output``); see ``Shelf.pull``."""
+    target, manifest = resolved.spec, resolved.manifest
+    entries = select_entries(target, manifest)
+    heal = (
+        not force
+        and output is None
+        and shelf.cache.is_complete(shelf.store_id, manifest.name, manifest.version)
+    )
+    if heal and shelf.cache.snapshot_is_whole(shelf.store_id, manifest):
+        shelf.cache.mark_used(shelf.store_id, manifest.name, manifest.version)
+        return shelf.cache.snapshot_path(shelf.store_id, manifest, target.path)  # warm
+    # The pin keeps a concurrent prune from deleting what this pull fetches or links.
+    pinned = manifest.files if heal else entries
+    with shelf.cache.pin(
+        shelf.store_id, manifest.name, manifest.version, [e.sha256 for e in pinned]
+    ):
+        if heal:  # marked complete but not whole: relink all it can, not just `entries`
+            heal_snapshot(
+                shelf.cache, shelf.store_id, manifest, whole=len(entries) == len(manifest.files)
+            )
+        store = lambda: shelf.store  # noqa: E731 - opened only if a blob is missing
+        fetch_and_link(
+            shelf.cache, store, shelf.store_id, shelf.url, resolved, entries, progress, force
+        )
+        if output is not None:
+            from modelshelf.shelf.export import export_files
+
+            single = (
+                manifest.file(target.path) is not None if target.path else (manifest.kind == "file")
+            )
+            return export_files(
+                shelf.cache,
+                entries,
+                selection_root(target, manifest),
+                output,
+                link,
+                single_file=single,
+                overwrite=overwrite,
+                label=f"{manifest.name}:{manifest.version}",
+            )
+    return shelf.cache.snapshot_path(shelf.store_id, manifest, target.path)
 
 
 def select_entries(target: AssetSpec, manifest: Manifest) -> tuple[FileEntry, ...]:

@@ -1,5 +1,13 @@
 """The facade: push, pull, resolve, alias and list, over one store and the local cache.
 
+:class:`Shelf` is the concept here: its methods take and check the caller's arguments and say
+what each does; the work is done beside it, in this package: the store it stands on
+(:mod:`~modelshelf.shelf.opening`), push (:mod:`~modelshelf.shelf.push`), pull
+(:mod:`~modelshelf.shelf.pull`), resolve (:mod:`~modelshelf.shelf.resolve`), listings
+(:mod:`~modelshelf.shelf.listing`), alias moves (:mod:`~modelshelf.shelf.aliases`), removal
+(:mod:`~modelshelf.shelf.housekeeping`), and verify, repair, copy and gc
+(:class:`~modelshelf.shelf.care.ShelfCare`, its base).
+
 Example:
     >>> import modelshelf
     >>> shelf = modelshelf.Shelf("memory://doc")
@@ -16,23 +24,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from modelshelf import constants
-from modelshelf.backends.base import Backend, without_password
-from modelshelf.backends.registry import open_guarded, store_identity
+from modelshelf.backends.base import Backend
 from modelshelf.cache.cache import Cache
-from modelshelf.errors import (
-    AssetNotFoundError,
-    InvalidInputError,
-    OfflineError,
-    StoreUnreachableError,
-)
+from modelshelf.errors import InvalidInputError, OfflineError, StoreUnreachableError
 from modelshelf.manifest import Manifest
+from modelshelf.shelf._args import as_progress, as_spec
+from modelshelf.shelf.aliases import drop_alias, point_alias, settable_alias
 from modelshelf.shelf.care import ShelfCare
-from modelshelf.shelf.pull import fetch_and_link, heal_snapshot, select_entries, selection_root
-from modelshelf.shelf.resolve import Resolved, ref_key, resolve_from_cache, resolve_online
-from modelshelf.spec import LATEST, AssetSpec, Version, parse_spec
+from modelshelf.shelf.listing import alias_moves, asset_aliases, asset_log, live_versions
+from modelshelf.shelf.opening import choose_store
+from modelshelf.shelf.pull import pull_version
+from modelshelf.shelf.resolve import Resolved, resolve_from_cache, resolve_online
+from modelshelf.spec import AssetSpec, Version
 from modelshelf.store.identity import store_id
-from modelshelf.store.named import merge_options, normalize_url, resolve_store
-from modelshelf.transfer.progress import Progress, make_progress
+from modelshelf.transfer.progress import Progress
 
 # Each operation imports what it needs when it runs: a pull of a cached version loads neither
 # the store layout, the transfer machinery, file locks, push nor maintenance (start-up time).
@@ -61,10 +66,6 @@ class PushOptions(TypedDict, total=False):
     if_changed: bool
 
 
-def _as_spec(spec: str | AssetSpec) -> AssetSpec:
-    return spec if isinstance(spec, AssetSpec) else parse_spec(spec)
-
-
 class Shelf(ShelfCare):
     """One store plus the local cache.
 
@@ -91,29 +92,13 @@ class Shelf(ShelfCare):
         backend_kwargs: Mapping[str, Any] | None = None,
         **backend_options: Any,
     ) -> None:
-        options = merge_options(backend_kwargs, backend_options)
-        self.store_name: str | None = None  # the config file's name for the store, if named
-        self._create_on_open = False
-        if isinstance(store, Backend):
-            self._backend: Backend | None = store
-            self._open_url = store.url
-            self.url = without_password(store.url)
-            identity = store.store_identity()
-        else:
-            resolved = resolve_store(store or None, options)
-            self._backend, self.store_name, options = None, resolved.name, dict(resolved.options)
-            self._open_url = normalize_url(resolved.url)  # what opens it: may hold a password
-            self.url = without_password(self._open_url)  # what is shown: never does
-            identity = store_identity(self._open_url, **options)
-            # The built-in store is no path anyone typed: made on first use, as a user's
-            # first `modelshelf ls` expects an empty store there, not an error.
-            self._create_on_open = resolved.source == "built-in"
-        self._backend_options = options
+        choice = choose_store(store, backend_kwargs, backend_options)  # opens nothing
+        self._choice = choice
+        self.store_name: str | None = choice.name  # the config file's name for the store, if named
+        self.url = choice.url  # what is shown: never holds a password
         self._store: Store | None = None
         self.cache = Cache(cache_dir)
-        # Everything that selects the store (never secrets), without opening it.
-        self._identity = identity
-        self.store_id = store_id(self.url, identity)  # as Store.id_for
+        self.store_id = store_id(self.url, choice.identity)  # as Store.id_for
 
     def __repr__(self) -> str:
         return f"Shelf({self.url!r})"
@@ -128,11 +113,8 @@ class Shelf(ShelfCare):
                 " work offline)"
             )
         if self._store is None:
-            from modelshelf.store.bucket import Store
-
-            backend = self._backend or open_guarded(self._open_url, **self._backend_options)
-            self._store = Store(backend)
-            if self._create_on_open:
+            self._store = self._choice.open()
+            if self._choice.create_on_open:
                 self._store.create()
         return self._store
 
@@ -205,7 +187,7 @@ class Shelf(ShelfCare):
         from modelshelf.shelf.push_aliases import move_aliases_after_push
         from modelshelf.shelf.source import PushSource
 
-        target = _as_spec(spec)
+        target = as_spec(spec)
         if target.alias is not None or target.path is not None:
             raise InvalidInputError(
                 f"push takes NAME or NAME:VERSION, not {str(target)!r}"
@@ -218,7 +200,7 @@ class Shelf(ShelfCare):
             aliases=aliases,
         )
         extra = check_sections(sections)
-        with _progress(progress) as bar:
+        with as_progress(progress) as bar:
             report = push_version(
                 self.store,
                 path if isinstance(path, PushSource) else PushSource.from_path(path),
@@ -243,27 +225,11 @@ class Shelf(ShelfCare):
             version: the version, e.g. ``"1.3"`` or ``"1"`` (latest 1.x).
             expected: compare-and-swap: fail unless the alias points at this version now.
         """
-        target = _as_spec(spec)
-        if target.alias is None or target.alias == LATEST or target.path:
-            raise InvalidInputError(
-                f"alias set takes NAME@ALIAS (not 'latest', which is implicit), got {str(target)!r}"
-            )
-        resolved = self.resolve(AssetSpec(target.name, Version.parse(version)), offline=False)
-        record = self.store.set_alias(
-            target.name, target.alias, resolved.version, expected=expected
+        name, alias = settable_alias(as_spec(spec))
+        resolved = self.resolve(AssetSpec(name, Version.parse(version)), offline=False)
+        return point_alias(
+            self.store, self.cache, self.store_id, name, alias, resolved.version, expected=expected
         )
-        self.store.append_log(
-            target.name,
-            "alias",
-            alias=target.alias,
-            version=record.version,
-            previous=record.previous,
-            seq=record.seq,
-        )
-        self.cache.write_ref(
-            self.store_id, target.name, f"aliases:{target.alias}", resolved.version
-        )
-        return record
 
     def remove(self, spec: str | AssetSpec, *, message: str = "", dry_run: bool = False) -> Removal:
         """Remove the exact version ``NAME:VERSION`` for good; its number is never reused.
@@ -274,16 +240,12 @@ class Shelf(ShelfCare):
         """
         from modelshelf.shelf.housekeeping import remove_version
 
-        return remove_version(self.store, _as_spec(spec), message, dry_run=dry_run)
+        return remove_version(self.store, as_spec(spec), message, dry_run=dry_run)
 
     def remove_alias(self, spec: str | AssetSpec, *, expected: str | None = None) -> AliasRecord:
         """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
-        from modelshelf.shelf.housekeeping import remove_alias
-
-        target = _as_spec(spec)
-        record = remove_alias(self.store, target, expected)
-        self.cache.forget_ref(self.store_id, target.name, ref_key(target))
-        return record
+        target = as_spec(spec)
+        return drop_alias(self.store, self.cache, self.store_id, target, expected)
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
@@ -297,13 +259,8 @@ class Shelf(ShelfCare):
         Raises:
             AssetNotFoundError: the asset never had a version.
         """
-        asset = _as_spec(name).name
-        found = self.store.versions(asset)
-        # A removed number stays taken and the asset keeps its log and aliases: it is known,
-        # with no version left (``rm`` of the last version must not turn into "no asset").
-        if not found and not self.store.taken_versions(asset):
-            raise self._asset_not_found(asset)
-        return [str(v) for v in found]
+        asset = as_spec(name).name
+        return live_versions(self.store, asset)
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:
         """The aliases of ``name`` and where each points.
@@ -311,11 +268,8 @@ class Shelf(ShelfCare):
         Raises:
             AssetNotFoundError: the asset never had a version (as :meth:`versions`).
         """
-        asset = _as_spec(name).name
-        records = self.store.aliases(asset)
-        if not records:
-            self.versions(asset)  # an unknown asset fails, an asset without aliases does not
-        return records
+        asset = as_spec(name).name
+        return asset_aliases(self.store, asset)
 
     def alias_history(self, spec: str | AssetSpec) -> list[AliasRecord]:
         """Every move of ``name@alias``, oldest first (removals included).
@@ -323,14 +277,10 @@ class Shelf(ShelfCare):
         Raises:
             AssetNotFoundError, AliasNotFoundError: no such asset, or the alias was never set.
         """
-        target = _as_spec(spec)
+        target = as_spec(spec)
         if target.alias is None:
             raise InvalidInputError(f"alias history takes NAME@ALIAS, got {str(target)!r}")
-        records = self.store.alias_history(target.name, target.alias)
-        if not records:
-            self.versions(target.name)
-            self.store.read_alias(target.name, target.alias)  # raises, saying why
-        return records
+        return alias_moves(self.store, target.name, target.alias)
 
     def log(self, name: str) -> list[dict[str, Any]]:
         """The audit log of ``name``: every push, alias move and removal, oldest first.
@@ -338,11 +288,8 @@ class Shelf(ShelfCare):
         Raises:
             AssetNotFoundError: the asset never had a version.
         """
-        asset = _as_spec(name).name
-        records = self.store.log(asset)
-        if not records:
-            self.versions(asset)
-        return records
+        asset = as_spec(name).name
+        return asset_log(self.store, asset)
 
     def manifest(self, spec: str | AssetSpec) -> Manifest:
         """The manifest of the version ``spec`` resolves to."""
@@ -359,7 +306,7 @@ class Shelf(ShelfCare):
             AssetNotFoundError, VersionNotFoundError, AliasNotFoundError: nothing matches.
             OfflineError: offline and the cache cannot answer.
         """
-        target = _as_spec(spec)
+        target = as_spec(spec)
         if target.version is not None:
             cached = self.cache.load_manifest(self.store_id, target.name, str(target.version))
             if cached is not None:
@@ -370,13 +317,11 @@ class Shelf(ShelfCare):
             why = "MODELSHELF_OFFLINE is set"
             return resolve_from_cache(self.cache, self.store_id, self.url, target, why, None)
         try:
-            return resolve_online(self.store, self.cache, self.store_id, self._identity, target)
+            identity = self._choice.identity
+            return resolve_online(self.store, self.cache, self.store_id, identity, target)
         except StoreUnreachableError as exc:
             why = str(exc).split(" (")[0]
             return resolve_from_cache(self.cache, self.store_id, self.url, target, why, exc)
-
-    def _asset_not_found(self, name: str) -> AssetNotFoundError:
-        return self.store.version_not_found(name, None, [])
 
     def pull(
         self,
@@ -429,52 +374,15 @@ class Shelf(ShelfCare):
         overwrite: bool = False,
     ) -> Path:
         """:meth:`pull` for a spec already pinned by :meth:`resolve`."""
-        target, manifest = resolved.spec, resolved.manifest
-        entries = select_entries(target, manifest)
-        heal = (
-            not force
-            and output is None
-            and self.cache.is_complete(self.store_id, manifest.name, manifest.version)
+        return pull_version(
+            self,
+            resolved,
+            output=output,
+            link=link,
+            progress=progress,
+            force=force,
+            overwrite=overwrite,
         )
-        if heal and self.cache.snapshot_is_whole(self.store_id, manifest):
-            self.cache.mark_used(self.store_id, manifest.name, manifest.version)
-            return self.cache.snapshot_path(self.store_id, manifest, target.path)  # warm
-        # The pin keeps a concurrent prune from deleting what this pull fetches or links.
-        pinned = manifest.files if heal else entries
-        with self.cache.pin(
-            self.store_id, manifest.name, manifest.version, [e.sha256 for e in pinned]
-        ):
-            if heal:  # marked complete but not whole: relink all it can, not just `entries`
-                heal_snapshot(
-                    self.cache, self.store_id, manifest, whole=len(entries) == len(manifest.files)
-                )
-            store = lambda: self.store  # noqa: E731 - opened only if a blob is missing
-            fetch_and_link(
-                self.cache, store, self.store_id, self.url, resolved, entries, progress, force
-            )
-            if output is not None:
-                from modelshelf.shelf.export import export_files
-
-                single = (
-                    manifest.file(target.path) is not None
-                    if target.path
-                    else (manifest.kind == "file")
-                )
-                return export_files(
-                    self.cache,
-                    entries,
-                    selection_root(target, manifest),
-                    output,
-                    link,
-                    single_file=single,
-                    overwrite=overwrite,
-                    label=f"{manifest.name}:{manifest.version}",
-                )
-        return self.cache.snapshot_path(self.store_id, manifest, target.path)
-
-
-def _progress(progress: bool | Progress | None) -> Progress:
-    return progress if isinstance(progress, Progress) else make_progress(progress)
 
 
 def push(
