@@ -27,11 +27,6 @@ KNOWN: dict[frozenset[str], str] = {
         " its run() (the entry point of installs made before) hands over to cli.run. A module"
         " importing its own package adds no load order: the package is loaded first anyway"
     ),
-    frozenset({"modelshelf.shelf.care", "modelshelf.shelf.shelf"}): (
-        "goes with issue 22's shelf split: Shelf delegates to ShelfCare, whose copy() builds a"
-        " Shelf for a destination given as a URL; Shelf.copy can hand care the destination's"
-        " store instead"
-    ),
     frozenset(
         {
             "modelshelf.models._signing",

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from modelshelf.shelf.housekeeping import VerifyReport
     from modelshelf.shelf.repair import RepairReport
     from modelshelf.shelf.resolve import Resolved
-    from modelshelf.shelf.shelf import Shelf
     from modelshelf.store.bucket import Store
     from modelshelf.store.copy import CopyReport
     from modelshelf.store.gc import GcReport
@@ -91,18 +90,17 @@ class ShelfCare:
                 self.store, self.cache, manifest, select_entries(target, manifest), folders, bar
             )
 
-    def copy(
-        self, spec: str | AssetSpec, destination: str | Shelf, *, progress: bool | None = None
+    def _copy_to(
+        self, spec: str | AssetSpec, destination: Store, *, progress: bool | None = None
     ) -> CopyReport:
-        """Copy a version with its manifest to another store (promote dev to prod); see _copy."""
-        from modelshelf.shelf.shelf import Shelf
+        """``Shelf.copy`` once its destination is a store (the facade opens it: care never
+        builds a ``Shelf``, its own subclass)."""
         from modelshelf.store.copy import copy_version
 
-        other = destination if isinstance(destination, Shelf) else Shelf(destination)
         manifest = self.store.read_manifest(as_spec(spec).name, self.resolve(spec).version)
-        other.store.create()  # a copy may start a store (the source exists: it was read)
+        destination.create()  # a copy may start a store (the source exists: it was read)
         with as_progress(progress) as bar:
-            return copy_version(manifest, self.store, other.store, bar)
+            return copy_version(manifest, self.store, destination, bar)
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
         """Delete blobs no live version references and older than ``grace``; see ``_gc``."""

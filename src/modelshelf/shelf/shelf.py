@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from modelshelf.shelf.push import PushReport
     from modelshelf.shelf.source import PushSource
     from modelshelf.store.bucket import AliasRecord, Removal, Store
+    from modelshelf.store.copy import CopyReport
 
 __all__ = ["LinkMode", "PushOptions", "Shelf", "pull", "push"]
 
@@ -246,6 +247,15 @@ class Shelf(ShelfCare):
         """Remove ``name@alias`` (compare-and-swap with ``expected``); it stays in the history."""
         target = as_spec(spec)
         return drop_alias(self.store, self.cache, self.store_id, target, expected)
+
+    def copy(
+        self, spec: str | AssetSpec, destination: str | Shelf, *, progress: bool | None = None
+    ) -> CopyReport:
+        """Copy a version with its manifest to another store, a URL, a store's name or a
+        ``Shelf`` (promote dev to prod); blobs already there are reused, and the manifest is
+        committed last, create-only (see :func:`~modelshelf.store.copy.copy_version`)."""
+        other = destination if isinstance(destination, Shelf) else Shelf(destination)
+        return self._copy_to(spec, other.store, progress=progress)
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
