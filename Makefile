@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test lint typecheck unit bench bench-serve bench-mirror clean venv kserve-venv azurite
+.PHONY: demo demo-venv test lint typecheck docs unit bench bench-serve bench-mirror clean venv kserve-venv azurite
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,9 +68,15 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# Everything: lint, types, unit, property and integration tests (SeaweedFS and Azurite started by
-# fixtures).
-test: venv lint typecheck kserve-venv azurite
+# The docs site (mkdocs.yml) into site/: --strict fails on any warning (a broken link or anchor,
+# a page outside the nav, a reference to an object that is not there). NO_MKDOCS_2_WARNING quiets
+# a banner mkdocs-material prints about its own future on every build.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS and
+# Azurite started by fixtures).
+test: venv lint typecheck docs kserve-venv azurite
 	$(BIN)/python -m pytest tests benchmarks -q
 
 # The quick inner loop: no servers.
@@ -102,4 +108,4 @@ bench-mirror: venv
 	$(BIN)/python benchmarks/mirror_bench.py $(MIRROR_BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo site .mypy_cache .pytest_cache .ruff_cache
