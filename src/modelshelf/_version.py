@@ -6,3 +6,4 @@ upward import (``models.register`` did, and made a circle through the public API
 """
 
 __version__ = "0.1.0"
+"""The version of modelshelf installed (PEP 440), as `modelshelf --version` prints it."""
