@@ -45,7 +45,7 @@ def directives() -> list[tuple[str, str]]:
 def defined_at(name: str) -> str:
     """Where the public name ``name`` is defined, as a dotted path."""
     value = getattr(modelshelf, name)
-    if not hasattr(value, "__qualname__"):  # a plain value (__version__): the package's own
+    if not hasattr(value, "__qualname__"):  # a plain value (__version__): named as users name it
         return f"modelshelf.{name}"
     return f"{value.__module__}.{value.__qualname__}"
 
