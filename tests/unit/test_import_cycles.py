@@ -32,25 +32,9 @@ KNOWN: dict[frozenset[str], str] = {
         " Shelf for a destination given as a URL; Shelf.copy can hand care the destination's"
         " store instead"
     ),
-    frozenset(
-        {
-            "modelshelf.models._signing",
-            "modelshelf.models.engines._common",
-            "modelshelf.models.engines.onnx",
-            "modelshelf.models.engines.pickle",
-            "modelshelf.models.engines.sklearn",
-            "modelshelf.models.engines.torch",
-            "modelshelf.models.register",
-            "modelshelf.models.saved",
-            "modelshelf.models.signature",
-        }
-    ): (
-        "two strands. Each engine module holds both its file format (save/load, which saved calls"
-        " inside functions so that no engine library loads before it is needed) and its"
-        " register_<engine>_model helper, which calls register_model: the helpers belong in a"
-        " module above register. And engines.onnx reads signature's ONNX_TYPES while signature"
-        " (takes_graph_signature) and _signing (new_session) reach back into engines.onnx: the"
-        " ONNX parts of the signature belong with the engine, or the engine's with the signature"
+    frozenset({"modelshelf.models.engines.onnx", "modelshelf.models.signature"}): (
+        "engines.onnx reads signature's ONNX_TYPES while signature (takes_graph_signature) reaches"
+        " back into engines.onnx: the ONNX parts of the signature belong with the engine"
     ),
 }
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
-from modelshelf.manifest import Manifest
 from modelshelf.models._casting import conform
-from modelshelf.models.engines._common import identity, model_file, register_engine_model
+from modelshelf.models.engines._common import model_file
 from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 from modelshelf.models.signature import ONNX_TYPES
 
-__all__ = ["OnnxRunner", "load_file", "load_proto", "new_session", "register_onnx_model"]
+__all__ = ["OnnxRunner", "load_file", "load_proto", "new_session"]
 
 LOG_SEVERITY = 3
 """onnxruntime logs errors only (3: ERROR) for modelshelf: its warnings quote the graph's names
@@ -107,37 +106,6 @@ def _fed(value: Any, arg: Any) -> Any:
     if datatype is None:
         return value
     return conform(value, datatype, f"input {trust.show(arg.name)}")
-
-
-def register_onnx_model(
-    name: str,
-    model_instance: Any,
-    preprocess_data: Callable[[Any], Any] = identity,
-    postprocess_data: Callable[[Any], Any] = identity,
-    requirements: Iterable[str] = (),
-    **register_kwargs: Any,
-) -> Manifest:
-    """Register an ONNX graph (``onnx.ModelProto`` or its bytes), run with onnxruntime.
-
-    Args:
-        name: the asset name.
-        model_instance: an ``onnx.ModelProto`` or the serialized bytes.
-        preprocess_data: a module-level function applied to the input (recorded by path).
-        postprocess_data: a module-level function applied to the output (recorded by path).
-        requirements: PEP 508 requirements besides ``onnxruntime``.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
-            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
-    """
-    return register_engine_model(
-        name,
-        OnnxRunner,
-        model_instance,
-        ("onnxruntime",),
-        preprocess_data,
-        postprocess_data,
-        requirements,
-        register_kwargs,
-    )
 
 
 def load_file(path: Path) -> Any:
