@@ -32,10 +32,6 @@ KNOWN: dict[frozenset[str], str] = {
         " Shelf for a destination given as a URL; Shelf.copy can hand care the destination's"
         " store instead"
     ),
-    frozenset({"modelshelf.models.engines.onnx", "modelshelf.models.signature"}): (
-        "engines.onnx reads signature's ONNX_TYPES while signature (takes_graph_signature) reaches"
-        " back into engines.onnx: the ONNX parts of the signature belong with the engine"
-    ),
 }
 
 MODULE, TYPING, FUNCTION = "module", "typing", "function"
