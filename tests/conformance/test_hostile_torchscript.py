@@ -17,7 +17,8 @@ from tests.unit.test_torchscript_trust import Recurrent, hostile
 
 from modelshelf import PushSource, Shelf, load_model
 from modelshelf.errors import TrustRequiredError
-from modelshelf.models.engines.torch import _jit_quiet, register_torch_model
+from modelshelf.models.engine_helpers import register_torch_model
+from modelshelf.models.engines.torch import _jit_quiet
 
 torch = pytest.importorskip("torch")
 

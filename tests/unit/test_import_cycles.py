@@ -27,26 +27,6 @@ KNOWN: dict[frozenset[str], str] = {
         " its run() (the entry point of installs made before) hands over to cli.run. A module"
         " importing its own package adds no load order: the package is loaded first anyway"
     ),
-    frozenset(
-        {
-            "modelshelf.models._signing",
-            "modelshelf.models.engines._common",
-            "modelshelf.models.engines.onnx",
-            "modelshelf.models.engines.pickle",
-            "modelshelf.models.engines.sklearn",
-            "modelshelf.models.engines.torch",
-            "modelshelf.models.register",
-            "modelshelf.models.saved",
-            "modelshelf.models.signature",
-        }
-    ): (
-        "two strands. Each engine module holds both its file format (save/load, which saved calls"
-        " inside functions so that no engine library loads before it is needed) and its"
-        " register_<engine>_model helper, which calls register_model: the helpers belong in a"
-        " module above register. And engines.onnx reads signature's ONNX_TYPES while signature"
-        " (takes_graph_signature) and _signing (new_session) reach back into engines.onnx: the"
-        " ONNX parts of the signature belong with the engine, or the engine's with the signature"
-    ),
 }
 
 MODULE, TYPING, FUNCTION = "module", "typing", "function"

@@ -333,7 +333,7 @@ def test_register_model_if_changed(tmp_path: Path) -> None:
 
 
 def test_an_engine_helper_takes_if_changed(tmp_path: Path) -> None:
-    from modelshelf.models.engines.pickle import register_pickle_model
+    from modelshelf.models.engine_helpers import register_pickle_model
 
     url = (tmp_path / "models").as_uri()
     first = register_pickle_model("demo/pk", {"w": [1.0, 2.0]}, store=url)

@@ -21,12 +21,13 @@ import pytest
 
 from modelshelf import Shelf, load_model
 from modelshelf.errors import ModelshelfError, TrustRequiredError
+from modelshelf.models.engine_helpers import register_torch_model
 from modelshelf.models.engines._torchscript import (
     DENIED_OPERATORS,
     REVIEWED_HARMLESS,
     io_operator_candidates,
 )
-from modelshelf.models.engines.torch import _jit_quiet, load_file, register_torch_model
+from modelshelf.models.engines.torch import _jit_quiet, load_file
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

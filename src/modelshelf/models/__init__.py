@@ -5,6 +5,12 @@ Layer: imports point down only (models -> shelf, resolve, _push, _pull -> ...). 
 libraries are never imported here.
 """
 
+from modelshelf.models.engine_helpers import (
+    register_onnx_model,
+    register_pickle_model,
+    register_sklearn_model,
+    register_torch_model,
+)
 from modelshelf.models.engines import (
     OnnxRunner,
     PickleRunner,
@@ -12,10 +18,6 @@ from modelshelf.models.engines import (
     SklearnRunner,
     TorchPickleRunner,
     TorchRunner,
-    register_onnx_model,
-    register_pickle_model,
-    register_sklearn_model,
-    register_torch_model,
 )
 from modelshelf.models.library import Model, ModelLibrary
 from modelshelf.models.load import LoadedModel, NotAModelError, RequirementsError, load_model

@@ -19,15 +19,9 @@ from typing import Any, cast
 
 from modelshelf import _imports, trust
 from modelshelf.errors import InvalidInputError
+from modelshelf.models.engines.onnx import new_session, onnx_signature, takes_graph_signature
 from modelshelf.models.runner import Runner, load_with, overrides
-from modelshelf.models.signature import (
-    DEFAULT_INPUT,
-    DEFAULT_OUTPUT,
-    Signature,
-    describe,
-    onnx_signature,
-    takes_graph_signature,
-)
+from modelshelf.models.signature import DEFAULT_INPUT, DEFAULT_OUTPUT, Signature, describe
 
 __all__ = ["signature_section"]
 
@@ -99,8 +93,6 @@ def _graph_of(model: Any) -> Signature | None:
         import onnxruntime  # noqa: F401 - only whether it is installed
     except ModuleNotFoundError:
         return None  # loading needs it anyway (a requirement); described when an example is
-    from modelshelf.models.engines.onnx import new_session
-
     return onnx_signature(new_session(data))
 
 

@@ -30,13 +30,14 @@ from modelshelf.models._section import (
     section_object,
 )
 from modelshelf.models.detect import DetectedFormat, detect_format
+from modelshelf.models.engines.onnx import onnx_signature, takes_graph_signature
 from modelshelf.models.register import MODEL_FOLDER, SECTION, StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner, load_with, overrides
 from modelshelf.models.saved import SavedInstance
-from modelshelf.models.signature import Signature, loaded_signature
+from modelshelf.models.signature import Signature
 from modelshelf.shelf.shelf import Shelf
 
-__all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model"]
+__all__ = ["LoadedModel", "NotAModelError", "RequirementsError", "load_model", "loaded_signature"]
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,18 @@ def load_model(
         code.postprocess,
         signature,
     )
+
+
+def loaded_signature(
+    recorded: Signature | None, runner: type[Runner], model: Any, hooked: bool
+) -> Signature | None:
+    """What a loaded model takes and gives: the recorded signature, else the graph of an ONNX
+    session run as it is by the built-in runner (no hooks), else ``None``."""
+    if recorded is not None:
+        return recorded
+    if hooked or not takes_graph_signature(runner, None):
+        return None
+    return onnx_signature(model) if callable(getattr(model, "get_inputs", None)) else None
 
 
 def _load_recorded(

@@ -24,6 +24,7 @@ from modelshelf.errors import InvalidInputError, InvalidSpecError
 from modelshelf.manifest import Manifest
 from modelshelf.models import saved
 from modelshelf.models._signing import signature_section
+from modelshelf.models.engines._common import engine_requirement
 from modelshelf.models.runner import Runner, check_runner, import_path_of, overrides
 from modelshelf.shelf.push import check_push_args, check_sections, push_version
 from modelshelf.shelf.push_aliases import move_aliases_after_push
@@ -219,8 +220,6 @@ def _engine_requirements(fmt: str, given: list[Any]) -> list[Any]:
     version, except those the caller's requirements name already."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
-
-    from modelshelf.models.engines._common import engine_requirement  # above: its helpers call us
 
     named = {canonicalize_name(r.name) for r in given}
     return [

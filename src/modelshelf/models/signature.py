@@ -3,9 +3,11 @@
 A :class:`Signature` is recorded in a version's ``model`` section (key ``signature``) by
 ``register_model(..., input_example=x)`` and the engine helpers: the inputs are described from
 the example (what a caller passes to ``LoadedModel.predict``, before preprocess), the outputs
-from one prediction on it (after postprocess); an ONNX graph describes itself. Datatypes are
-the Open Inference Protocol's names (``FP32``, ``INT64``, ``BYTES``, ...); a ``-1`` in a shape is
-a dimension of any size (the batch, or a graph's symbolic dimension).
+from one prediction on it (after postprocess); an ONNX graph describes itself
+(:func:`modelshelf.models.engines.onnx.onnx_signature`). Datatypes are the Open Inference
+Protocol's names (``FP32``, ``INT64``, ``BYTES``, ...); a ``-1`` in a shape is a dimension of any
+size (the batch, or a graph's symbolic dimension). This module imports no other of modelshelf's
+models modules: the engines and the registration build on it.
 
 A signature read from a manifest is store input: :meth:`Signature.from_dict` parses it strictly
 and boundedly (names one line of at most :data:`MAX_NAME` characters, at most
@@ -18,13 +20,12 @@ importing those libraries.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
-from modelshelf.models.runner import Runner, overrides
 
 __all__ = [
     "DATATYPES",
@@ -33,15 +34,11 @@ __all__ = [
     "MAX_DIMS",
     "MAX_NAME",
     "MAX_TENSORS",
-    "ONNX_TYPES",
     "Signature",
     "TensorSpec",
     "describe",
     "from_section",
-    "loaded_signature",
     "named_parts",
-    "onnx_signature",
-    "takes_graph_signature",
 ]
 
 DATATYPES = (
@@ -342,64 +339,7 @@ def _is_dataframe(value: object) -> bool:
     )
 
 
-# ---- ONNX graphs -------------------------------------------------------------------------------
-
-ONNX_TYPES = {
-    "tensor(bool)": "BOOL",
-    "tensor(uint8)": "UINT8",
-    "tensor(uint16)": "UINT16",
-    "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64",
-    "tensor(int8)": "INT8",
-    "tensor(int16)": "INT16",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(float16)": "FP16",
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(string)": "BYTES",
-}
-
-
-def onnx_signature(session: Any) -> Signature | None:
-    """The signature an ``onnxruntime.InferenceSession`` declares (its graph's inputs, without
-    initializers, and outputs; symbolic dimensions are ``-1``), or ``None`` when the graph uses
-    a type or name a signature cannot hold (sequences, maps, bfloat16, ...)."""
-    try:
-        inputs = _graph_specs(session.get_inputs())
-        outputs = _graph_specs(session.get_outputs())
-        return Signature.from_dict(
-            {"inputs": [t.to_dict() for t in inputs], "outputs": [t.to_dict() for t in outputs]}
-        )
-    except ValueError:
-        return None
-
-
-def _graph_specs(args: Iterable[Any]) -> list[TensorSpec]:
-    specs = []
-    for arg in args:
-        datatype = ONNX_TYPES.get(str(arg.type))
-        if datatype is None:
-            raise ValueError(f"ONNX type {arg.type} has no OIP datatype")
-        shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))
-        specs.append(TensorSpec(str(arg.name), datatype, shape))
-    return specs
-
-
-# ---- the signature of a model ---------------------------------------------------------------
-
-
-def takes_graph_signature(runner: type[Runner], hooks: Mapping[str, str] | None) -> bool:
-    """Whether the ONNX graph describes what a caller sends and gets: the built-in ONNX
-    runner's ``predict``, with no preprocess or postprocess in between."""
-    from modelshelf.models.engines.onnx import OnnxRunner
-
-    return (
-        runner.predict is OnnxRunner.predict
-        and not overrides(runner, "preprocess_data")
-        and not overrides(runner, "postprocess_data")
-        and not any((hooks or {}).get(role) for role in ("preprocess", "postprocess"))
-    )
+# ---- a recorded signature --------------------------------------------------------------------
 
 
 def from_section(recorded: object) -> Signature | None:
@@ -409,15 +349,3 @@ def from_section(recorded: object) -> Signature | None:
         ValueError: the recorded signature is malformed; one line saying why.
     """
     return None if recorded is None else Signature.from_dict(recorded)
-
-
-def loaded_signature(
-    recorded: Signature | None, runner: type[Runner], model: Any, hooked: bool
-) -> Signature | None:
-    """What a loaded model takes and gives: the recorded signature, else the graph of an ONNX
-    session run as it is by the built-in runner (no hooks), else ``None``."""
-    if recorded is not None:
-        return recorded
-    if hooked or not takes_graph_signature(runner, None):
-        return None
-    return onnx_signature(model) if callable(getattr(model, "get_inputs", None)) else None

@@ -16,11 +16,10 @@ from typing import Any
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
-from modelshelf.models.load import LoadedModel, load_model
+from modelshelf.models.load import LoadedModel, load_model, loaded_signature
 from modelshelf.models.plain import CustomLoaderRunner, is_local_path, local_path
 from modelshelf.models.register import StoreArg, shelf_of
 from modelshelf.models.runner import Runner, check_runner
-from modelshelf.models.signature import loaded_signature
 from modelshelf.serve._slot import ServedVersion
 from modelshelf.spec import parse_spec
 

@@ -1,26 +1,22 @@
-"""What the engine helpers share: function paths, trust checks, the one-file layout, register.
+"""What the engine modules share: the default hook, trust checks, the one-file layout, and an
+engine's requirement.
 
-No engine library is imported here.
+No engine library is imported here, and nothing above the engines (registration is
+:mod:`modelshelf.models.engine_helpers`'s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from modelshelf import _imports, trust
-from modelshelf.errors import InvalidInputError, TrustRequiredError, UntrustedStoreDataError
-from modelshelf.manifest import Manifest
-from modelshelf.models.register import register_model
-from modelshelf.models.runner import Runner
+from modelshelf import trust
+from modelshelf.errors import TrustRequiredError, UntrustedStoreDataError
 
 __all__ = [
     "engine_requirement",
-    "function_path",
     "identity",
     "model_file",
-    "register_engine_model",
     "require_trust",
 ]
 
@@ -28,39 +24,6 @@ __all__ = [
 def identity(data: Any) -> Any:
     """The default pre/postprocess function: gives ``data`` back as it is."""
     return data
-
-
-def function_path(function: Callable[[Any], Any], role: str) -> str:
-    """``module:qualname`` of a module-level function that imports back to itself.
-
-    Raises:
-        InvalidInputError: ``function`` is a lambda, a local function, lives in ``__main__``, or
-            its path does not import back to the same object.
-    """
-    module = getattr(function, "__module__", None)
-    qualname = getattr(function, "__qualname__", None)
-    if not callable(function) or not isinstance(module, str) or not isinstance(qualname, str):
-        raise InvalidInputError(f"{role} must be a module-level function, not {function!r}")
-    if module == "__main__" or "<" in qualname:
-        kind = "a lambda" if "<lambda>" in qualname else "defined inside a function"
-        if module == "__main__":
-            kind = "defined in __main__"
-        raise InvalidInputError(
-            f"{role} {qualname.replace('<locals>.', '')} is {kind}, so load_model could not"
-            " import it again; define it at the top level of an importable module (e.g."
-            " my_project/processing.py) and pass it from there"
-        )
-    path = f"{module}:{qualname}"
-    if any(part.startswith("_") for part in qualname.split(".")):
-        raise InvalidInputError(
-            f"{role} {path} has a private name, which load_model refuses from a store; give"
-            " the function a public name"
-        )
-    try:
-        # The rule load_model applies, so that nothing is recorded that loading would refuse.
-        return _imports.recordable_path(function, role, "a function")
-    except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
 
 
 def require_trust(trusted: bool, what: str, path: Path) -> None:
@@ -106,37 +69,3 @@ def engine_requirement(distribution: str) -> str:
         return f"{distribution}=={Version(found).public}"
     except InvalidVersion:
         return distribution
-
-
-def register_engine_model(
-    name: str,
-    runner: type[Runner],
-    model_instance: Any,
-    distributions: Iterable[str],
-    preprocess_data: Callable[[Any], Any],
-    postprocess_data: Callable[[Any], Any],
-    requirements: Iterable[str],
-    register_kwargs: Mapping[str, Any],
-) -> Manifest:
-    """``register_model`` with the engine's requirements and the hooks recorded by path."""
-    if isinstance(requirements, str):
-        raise InvalidInputError(
-            f"requirements must be a list of requirement strings, not the string {requirements!r}"
-        )
-    for reserved in ("runner_cls", "model_instance", "hooks"):
-        if reserved in register_kwargs:
-            raise InvalidInputError(f"{reserved} is set by the engine helper; do not pass it")
-    hooks: dict[str, str] = {}
-    for role, function in (("preprocess", preprocess_data), ("postprocess", postprocess_data)):
-        if function is not identity:
-            hooks[role] = function_path(function, f"{role}_data")
-    reqs = [engine_requirement(d) for d in distributions]
-    reqs += [r for r in requirements if r not in reqs]
-    return register_model(
-        name,
-        runner,
-        model_instance,
-        requirements=reqs,
-        hooks=hooks,
-        **register_kwargs,
-    )

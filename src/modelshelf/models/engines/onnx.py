@@ -1,21 +1,50 @@
-"""ONNX: the serialized graph, run with onnxruntime on the CPU."""
+"""ONNX: the serialized graph, run with onnxruntime on the CPU, and the signature it declares.
+
+The graph's element types map to the Open Inference Protocol's datatypes (:data:`ONNX_TYPES`):
+the runner casts each input to its type, and :func:`onnx_signature` describes a session with
+them. No engine library is imported at module level.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
-from modelshelf.manifest import Manifest
 from modelshelf.models._casting import conform
-from modelshelf.models.engines._common import identity, model_file, register_engine_model
+from modelshelf.models.engines._common import model_file
 from modelshelf.models.engines._reading import reading
-from modelshelf.models.runner import Runner
-from modelshelf.models.signature import ONNX_TYPES
+from modelshelf.models.runner import Runner, overrides
+from modelshelf.models.signature import Signature, TensorSpec
 
-__all__ = ["OnnxRunner", "load_file", "load_proto", "new_session", "register_onnx_model"]
+__all__ = [
+    "ONNX_TYPES",
+    "OnnxRunner",
+    "load_file",
+    "load_proto",
+    "new_session",
+    "onnx_signature",
+    "takes_graph_signature",
+]
+
+ONNX_TYPES = {
+    "tensor(bool)": "BOOL",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(float16)": "FP16",
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(string)": "BYTES",
+}
+"""A graph's element type (as onnxruntime names it) -> its Open Inference Protocol datatype."""
 
 LOG_SEVERITY = 3
 """onnxruntime logs errors only (3: ERROR) for modelshelf: its warnings quote the graph's names
@@ -109,37 +138,6 @@ def _fed(value: Any, arg: Any) -> Any:
     return conform(value, datatype, f"input {trust.show(arg.name)}")
 
 
-def register_onnx_model(
-    name: str,
-    model_instance: Any,
-    preprocess_data: Callable[[Any], Any] = identity,
-    postprocess_data: Callable[[Any], Any] = identity,
-    requirements: Iterable[str] = (),
-    **register_kwargs: Any,
-) -> Manifest:
-    """Register an ONNX graph (``onnx.ModelProto`` or its bytes), run with onnxruntime.
-
-    Args:
-        name: the asset name.
-        model_instance: an ``onnx.ModelProto`` or the serialized bytes.
-        preprocess_data: a module-level function applied to the input (recorded by path).
-        postprocess_data: a module-level function applied to the output (recorded by path).
-        requirements: PEP 508 requirements besides ``onnxruntime``.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
-            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
-    """
-    return register_engine_model(
-        name,
-        OnnxRunner,
-        model_instance,
-        ("onnxruntime",),
-        preprocess_data,
-        postprocess_data,
-        requirements,
-        register_kwargs,
-    )
-
-
 def load_file(path: Path) -> Any:
     """An ``onnxruntime.InferenceSession`` on the CPU for the ONNX file at ``path``."""
     return new_session(str(path))
@@ -168,3 +166,42 @@ def load_proto(path: Path) -> Any:
     import onnx
 
     return onnx.load(str(path), load_external_data=False)
+
+
+# ---- the signature a graph declares -----------------------------------------------------------
+
+
+def onnx_signature(session: Any) -> Signature | None:
+    """The signature an ``onnxruntime.InferenceSession`` declares (its graph's inputs, without
+    initializers, and outputs; symbolic dimensions are ``-1``), or ``None`` when the graph uses
+    a type or name a signature cannot hold (sequences, maps, bfloat16, ...)."""
+    try:
+        inputs = _graph_specs(session.get_inputs())
+        outputs = _graph_specs(session.get_outputs())
+        return Signature.from_dict(
+            {"inputs": [t.to_dict() for t in inputs], "outputs": [t.to_dict() for t in outputs]}
+        )
+    except ValueError:
+        return None
+
+
+def _graph_specs(args: Iterable[Any]) -> list[TensorSpec]:
+    specs = []
+    for arg in args:
+        datatype = ONNX_TYPES.get(str(arg.type))
+        if datatype is None:
+            raise ValueError(f"ONNX type {arg.type} has no OIP datatype")
+        shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))
+        specs.append(TensorSpec(str(arg.name), datatype, shape))
+    return specs
+
+
+def takes_graph_signature(runner: type[Runner], hooks: Mapping[str, str] | None) -> bool:
+    """Whether the ONNX graph describes what a caller sends and gets: the built-in ONNX
+    runner's ``predict``, with no preprocess or postprocess in between."""
+    return (
+        runner.predict is OnnxRunner.predict
+        and not overrides(runner, "preprocess_data")
+        and not overrides(runner, "postprocess_data")
+        and not any((hooks or {}).get(role) for role in ("preprocess", "postprocess"))
+    )

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from modelshelf import trust as trust_text
-from modelshelf.errors import InvalidInputError, TrustRequiredError, UntrustedStoreDataError
-from modelshelf.manifest import Manifest
+from modelshelf.errors import TrustRequiredError, UntrustedStoreDataError
 from modelshelf.models.engines._archive import check_archive
-from modelshelf.models.engines._common import (
-    identity,
-    model_file,
-    register_engine_model,
-    require_trust,
-)
+from modelshelf.models.engines._common import model_file, require_trust
 from modelshelf.models.engines._reading import reading
 from modelshelf.models.runner import Runner
 
-__all__ = ["SklearnJoblibRunner", "SklearnRunner", "load_file", "register_sklearn_model"]
+__all__ = ["FORMATS", "SklearnJoblibRunner", "SklearnRunner", "load_file"]
 
 FORMATS = ("skops", "joblib")
 _SHOWN_TYPES = 5  # untrusted type names a refusal quotes
@@ -112,41 +105,3 @@ class SklearnJoblibRunner(SklearnRunner):
     def save_model(model: Any, folder: Path) -> dict[str, str]:
         """Write ``model.joblib``."""
         return _save(model, folder, "joblib")
-
-
-def register_sklearn_model(
-    name: str,
-    model_instance: Any,
-    preprocess_data: Callable[[Any], Any] = identity,
-    postprocess_data: Callable[[Any], Any] = identity,
-    requirements: Iterable[str] = (),
-    *,
-    fmt: str = "skops",
-    **register_kwargs: Any,
-) -> Manifest:
-    """Register a scikit-learn estimator (skops by default; ``fmt="joblib"`` needs trust to load).
-
-    Args:
-        name: the asset name.
-        model_instance: a fitted estimator or pipeline.
-        preprocess_data: a module-level function applied to the input (recorded by path).
-        postprocess_data: a module-level function applied to the output (recorded by path).
-        requirements: PEP 508 requirements besides ``scikit-learn`` (and ``skops``).
-        fmt: ``"skops"`` (default) or ``"joblib"``.
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
-            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
-    """
-    if fmt not in FORMATS:
-        raise InvalidInputError(f"fmt={fmt!r}: use 'skops' (default) or 'joblib'")
-    runner = SklearnRunner if fmt == "skops" else SklearnJoblibRunner
-    dists = ("scikit-learn", "skops") if fmt == "skops" else ("scikit-learn", "joblib")
-    return register_engine_model(
-        name,
-        runner,
-        model_instance,
-        dists,
-        preprocess_data,
-        postprocess_data,
-        requirements,
-        register_kwargs,
-    )

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
 from modelshelf.errors import InvalidInputError, UntrustedStoreDataError
-from modelshelf.manifest import Manifest
 from modelshelf.models.engines._archive import check_archive
-from modelshelf.models.engines._common import (
-    identity,
-    model_file,
-    register_engine_model,
-    require_trust,
-)
+from modelshelf.models.engines._common import model_file, require_trust
 from modelshelf.models.engines._reading import reading
 from modelshelf.models.engines._torchscript import load_untrusted
 from modelshelf.models.runner import Runner
@@ -25,7 +19,6 @@ __all__ = [
     "TorchPickleRunner",
     "TorchRunner",
     "load_file",
-    "register_torch_model",
     "save_file",
     "script",
 ]
@@ -194,41 +187,3 @@ class TorchPickleRunner(TorchRunner):
     def save_model(model: Any, folder: Path) -> dict[str, str]:
         """Write ``model.pt`` with ``torch.save(model)``."""
         return _save(model, folder, pickled=True)
-
-
-def register_torch_model(
-    name: str,
-    model_instance: Any,
-    preprocess_data: Callable[[Any], Any] = identity,
-    postprocess_data: Callable[[Any], Any] = identity,
-    requirements: Iterable[str] = (),
-    *,
-    fmt: str = "torchscript",
-    **register_kwargs: Any,
-) -> Manifest:
-    """Register a torch module as TorchScript (default), so loading it runs no pickle.
-
-    Args:
-        name: the asset name.
-        model_instance: an ``nn.Module`` (scripted with ``torch.jit.script``), a TorchScript
-            module (e.g. from ``torch.jit.trace``), or a state_dict.
-        preprocess_data: a module-level function applied to the input (recorded by path).
-        postprocess_data: a module-level function applied to the output (recorded by path).
-        requirements: PEP 508 requirements besides ``torch==<installed>``.
-        fmt: ``"torchscript"`` (default; a state_dict is stored as such) or ``"pickle"``
-            (``torch.save`` of the whole module; loading needs ``trust=True``).
-        **register_kwargs: ``version``, ``artifacts``, ``metadata``, ``store``, ``progress``,
-            ``message``, ``aliases`` of :func:`~modelshelf.register_model` (keywords).
-    """
-    if fmt not in ("torchscript", "pickle"):
-        raise InvalidInputError(f"fmt={fmt!r}: use 'torchscript' (default) or 'pickle'")
-    return register_engine_model(
-        name,
-        TorchRunner if fmt == "torchscript" else TorchPickleRunner,
-        model_instance,
-        ("torch",),
-        preprocess_data,
-        postprocess_data,
-        requirements,
-        register_kwargs,
-    )
