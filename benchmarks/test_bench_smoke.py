@@ -20,9 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def seaweed() -> Iterator[SeaweedServer]:
-    with SeaweedServer() as server:
-        yield server
+def seaweed() -> SeaweedServer:
+    return SeaweedServer.shared()  # the session's one, shared with the integration tests
 
 
 @pytest.fixture

@@ -9,14 +9,33 @@ and a default store in its own ``tmp_path``, no readable AWS profile files, and 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import obstore  # noqa: F401 - backends import it on first open: here, outside test deadlines
 import pytest
+from tests.servers import shared
 
 from modelshelf.backends.memory import MemoryBackend
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist each worker collects the tests, and all must agree on every test id. A
+    # few ids print sets, whose order follows the string hash seed: the workers get one seed
+    # (a fresh one each run, as without xdist), chosen here, before they start.
+    controller = getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput")
+    if controller and "PYTHONHASHSEED" not in os.environ:
+        os.environ["PYTHONHASHSEED"] = str(random.randint(1, 2**32 - 1))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shared.stop_all()  # the servers tests share (SeaweedFS, Azurite), by PID
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from tests.servers.remote import RemoteStore, StoreServer
 SERVERS = {
     "s3": "tests.servers.seaweed:SeaweedStores",
     "gcs": "tests.servers.gcs:GcsEmulator",
-    "azure": "tests.servers.azurite:Azurite",
+    "azure": "tests.servers.azurite:AzuriteStores",
 }
 _HERE = Path(__file__).parent.resolve()
 

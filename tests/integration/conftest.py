@@ -18,16 +18,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
+            if item.path.name in _OWN_SERVERS:
+                # Under pytest-xdist (--dist loadgroup) a module that starts servers of its own
+                # runs on one worker, so they start once.
+                item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+# Modules whose tests start servers of their own (module fixtures): fault_server, the cluster.
+_OWN_SERVERS = {"test_faults.py"}
 
 
 @pytest.fixture(scope="session")
-def seaweed() -> Iterator[SeaweedServer]:
-    server = SeaweedServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def seaweed() -> SeaweedServer:
+    """The session's one `weed server` (shared with the conformance and benchmark tests)."""
+    return SeaweedServer.shared()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """``az://`` stores against a real Azurite on loopback: the layout's needs, races and bad input.
 
-Azurite is started once per session (tests/servers/azurite.py, installed by ``make azurite``);
-each test gets a fresh container of its own. Nothing here reaches real Azure.
+Azurite is started once per session and shared (tests/servers/azurite.py, installed by ``make
+azurite``); each test gets a fresh container of its own. Nothing here reaches real Azure.
 """
 
 from __future__ import annotations
@@ -40,12 +40,7 @@ from modelshelf.store.bucket import Store
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
-    server = Azurite()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield Azurite.shared()  # one per session, shared with the conformance suite
 
 
 @pytest.fixture

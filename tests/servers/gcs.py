@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.servers import shared
 from tests.servers.remote import RemoteStore
 from tests.servers.serve_process import free_port
 
@@ -81,6 +82,7 @@ class GcsEmulator:
         """Start the emulator and wait until its health check answers."""
         if self._proc is not None:
             return
+        shared.refuse_in_no_server_runs("gcp-storage-emulator")
         self._workdir = Path(tempfile.mkdtemp(prefix="modelshelf-gcs-"))
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"

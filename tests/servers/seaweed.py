@@ -48,6 +48,7 @@ from typing import Self
 
 import obstore
 from obstore.store import S3Store
+from tests.servers import shared
 from tests.servers.remote import RemoteStore
 
 ACCESS_KEY = "modelshelf-test-access-key"
@@ -168,6 +169,7 @@ class SeaweedS3:
 
     def _new_workdir(self, port_names: tuple[str, ...]) -> Path:
         """A fresh temp dir with the S3 identity file, and fresh ports."""
+        shared.refuse_in_no_server_runs("SeaweedFS")
         workdir = Path(tempfile.mkdtemp(prefix="modelshelf-seaweed-", dir=self._base_dir))
         identity = {
             "name": "modelshelf-test",
@@ -369,10 +371,23 @@ class SeaweedServer(SeaweedS3):
         self.start()
 
     def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM the process group, SIGKILL after `grace` seconds; remove all files."""
+        """Kill the process group by PID and remove all files.
+
+        Its data is thrown away, so there is nothing to wait for: SIGKILL at once (`weed`
+        may ignore SIGTERM for many seconds, which cost each stop its whole ``grace``).
+        """
         atexit.unregister(self.stop)
-        self.halt(signal.SIGTERM, grace)
+        self.halt(signal.SIGKILL, grace)
         self._remove_workdir()
+
+    @classmethod
+    def shared(cls) -> SeaweedServer:
+        """The session's one `weed server`, started on first use (see tests/servers/shared.py).
+
+        Tests share it with a bucket or a key prefix of their own; a test that stops or
+        restarts a server starts its own instead.
+        """
+        return shared.get("seaweed", cls)
 
 
 _CLUSTER_NAMES = ("master", "volume1", "volume2", "filer", "s3")
@@ -493,7 +508,7 @@ class SeaweedCluster(SeaweedS3):
 
 
 class SeaweedStores:
-    """The conformance suite's ``s3`` kind: a :class:`SeaweedServer` and one bucket.
+    """The conformance suite's ``s3`` kind: the shared :class:`SeaweedServer` and one bucket.
 
     Follows ``tests/servers/remote.py``'s StoreServer contract: each test gets a fresh prefix.
     """
@@ -501,18 +516,19 @@ class SeaweedStores:
     BUCKET = "modelshelf-conformance"
 
     def __init__(self) -> None:
-        self.server = SeaweedServer()
+        self.server: SeaweedServer | None = None
 
     def start(self) -> None:
-        self.server.start()
+        self.server = SeaweedServer.shared()
         self.server.create_bucket(self.BUCKET)
 
     def stop(self) -> None:
-        self.server.stop()
+        """Nothing to stop: the shared server outlives the suite (shared.stop_all ends it)."""
 
     def new_store(self, test_name: str) -> RemoteStore:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name)[:60]
         server = self.server
+        assert server is not None, "start() first"
         return RemoteStore(
             kind="s3",
             url=f"s3://{self.BUCKET}/{name}-{uuid.uuid4().hex[:8]}",

@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tests.servers import shared
+
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 
@@ -144,6 +146,7 @@ class ServeProcess:
             ServeError: the process exited, or was not ready within ``ready_timeout``; the
                 message holds its output.
         """
+        shared.refuse_in_no_server_runs(f"modelshelf serve {self.spec}")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(exist_ok=True)
         env = server_env(self.workdir / "cache", {"TMPDIR": str(self.tmp_dir), **self.extra_env})

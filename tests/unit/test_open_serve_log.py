@@ -79,6 +79,7 @@ def store(tmp_path: Path) -> str:
     return url
 
 
+@pytest.mark.integration  # a real `modelshelf serve` process
 def test_serve_text_log_of_a_hostile_library(tmp_path: Path, store: str) -> None:
     with ServeProcess("demo/hostile-log", store=store, workdir=tmp_path / "srv") as server:
         pass

@@ -126,6 +126,7 @@ def test_every_session_modelshelf_makes_goes_through_new_session() -> None:
     assert calls == ["models/engines/onnx.py"]
 
 
+@pytest.mark.integration  # a real `modelshelf serve` process
 def test_serving_the_graph_logs_nothing_raw(pushed: Path, tmp_path: Path) -> None:
     """The server loads the graph in the background: its log has no onnxruntime warning."""
     from tests.servers.serve_process import ServeProcess
