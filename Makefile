@@ -94,18 +94,20 @@ setup:
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs azurite
 
 # Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS,
-# Azurite, a GCS emulator and model servers started by fixtures, one of each per worker).
+# Azurite, a GCS emulator and model servers started by fixtures, one of each per worker); then
+# the `serial` tests (tests/conftest.py) alone.
 test: setup
-	$(BIN)/python -m pytest tests benchmarks -q $(XDIST)
+	$(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not serial'
+	$(BIN)/python -m pytest tests benchmarks -q -m serial
 
 # The inner loop, under a minute: lint, types and the tests that start no server (no
 # integration mark: MODELSHELF_TEST_NO_SERVERS makes any server start fail the test).
-check: lint typecheck
-	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration'
+check: lint typecheck unit
 
-# The tests that start no server, without lint and types.
+# The tests that start no server, without lint and types (`serial` ones after the workers).
 unit: $(VENV_STAMP)
-	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration'
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration and not serial'
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q -m 'serial and not integration'
 
 # Issue 15's workloads (W1-W6, import, machine limits): modelshelf beside s5cmd, s5cmd + openssl,
 # boto3 and plain obstore, same run, same SeaweedFS; prints the targets. docs/benchmarks.md.
