@@ -100,7 +100,7 @@ test: setup
 	$(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not serial'
 	$(BIN)/python -m pytest tests benchmarks -q -m serial
 
-# The inner loop, under a minute: lint, types and the tests that start no server (no
+# The inner loop: lint, types and the tests that start no server (no
 # integration mark: MODELSHELF_TEST_NO_SERVERS makes any server start fail the test).
 check: lint typecheck unit
 
