@@ -94,7 +94,8 @@ def test_an_error_names_the_line_of_its_key(
         return
     assert set(config.stores) == {name for name, *_ in stores}
     for name, _, entries, _ in stores:
-        assert config.stores[name].url == json.loads(dict(entries)["url"])
+        # the url as typed, trimmed (config strips it)
+        assert config.stores[name].url == json.loads(dict(entries)["url"]).strip()
 
 
 @SETTINGS
