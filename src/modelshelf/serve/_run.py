@@ -179,8 +179,19 @@ def _serve_one(settings: dict[str, Any], common: dict[str, Any], sock: socket.so
         if server is not None:
             server.should_exit = True
 
+    class Server(uvicorn.Server):
+        """Remembers a Ctrl-C. uvicorn re-raises the signal after its graceful stop, into
+        whatever handler asyncio's runner left; once, under load, that was lost and a Ctrl-C
+        exited 0. Remembering it here does not depend on that hand-over."""
+
+        interrupted = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.interrupted = self.interrupted or sig == signal.SIGINT
+            super().handle_exit(sig, frame)
+
     app = _build(settings, load="background", on_load_error=stop_on_error)
-    server = uvicorn.Server(uvicorn.Config(app, **common))
+    server = Server(uvicorn.Config(app, **common))
     started_message(sock)
     previous = signal.signal(signal.SIGTERM, _ignore)
     try:
@@ -194,6 +205,8 @@ def _serve_one(settings: dict[str, Any], common: dict[str, Any], sock: socket.so
         signal.signal(signal.SIGTERM, previous)
     if failed:
         raise failed[0]
+    if server.interrupted:  # stopped by Ctrl-C: the CLI's interrupt (exit 130), every time
+        raise KeyboardInterrupt
 
 
 def _preflight(settings: dict[str, Any]) -> None:
