@@ -308,7 +308,7 @@ def content_of(
 
     ``metadata`` and ``extra`` compare as the JSON a manifest writes (``written_json``): a
     stored manifest's sections are decoded JSON and a push's are checked JSON copies
-    (``_push.check_sections``), so the two compare equal exactly when they are written the
+    (``shelf.push.check_sections``), so the two compare equal exactly when they are written the
     same, object keys in any order.
     """
     listing = tuple(sorted((f.path, f.size, f.sha256) for f in files))

@@ -103,7 +103,7 @@ class ShelfCare:
             return copy_version(manifest, self.store, destination, bar)
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
-        """Delete blobs no live version references and older than ``grace``; see ``_gc``."""
+        """Delete blobs no live version references and older than ``grace``; see ``store.gc``."""
         from modelshelf.store.gc import collect_garbage
 
         return collect_garbage(self.store, grace=grace, dry_run=dry_run)

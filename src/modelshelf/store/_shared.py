@@ -1,7 +1,7 @@
 """What every part of the store layout shares: the backend, bounded reads and listings, who
 writes and when.
 
-:class:`KeyLayout` is the base of the layout classes (``_removal``, ``_aliases``, then
+:class:`KeyLayout` is the base of the layout classes (``removal``, ``aliases``, then
 :class:`modelshelf.store.bucket.Store`): each adds the keys of one responsibility, and only they
 know what a key means.
 """

@@ -8,9 +8,9 @@ assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an a
 assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
 gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until its run ends
 ```
-The layout is built in layers, each the only one that knows its keys: ``_layout.KeyLayout``
-(shared reads), ``_removal.RemovalLayout`` (removed versions and tombstones),
-``_aliases.AliasLayout`` (compare-and-swap alias records) and :class:`Store` (blobs, manifests,
+The layout is built in layers, each the only one that knows its keys: ``_shared.KeyLayout``
+(shared reads), ``removal.RemovalLayout`` (removed versions and tombstones),
+``aliases.AliasLayout`` (compare-and-swap alias records) and :class:`Store` (blobs, manifests,
 listings, the audit log).
 """
 

@@ -1,10 +1,10 @@
-"""Concurrent, hashed downloads from a store into local files (uploads: ``_verified_upload``).
+"""Concurrent, hashed downloads from a store into local files (uploads: ``verified_upload``).
 
 A blob of one range (16 MiB) is one GET whose pieces are written and hashed as they arrive,
 in the thread that receives them. A larger blob is a series of ranged GETs: a bounded window
 of them streams into the file at their offsets, and each finished range is read back in order
 and hashed, so what is hashed is what the file holds and memory is a few pieces per request.
-A blob of a local-folder store is copied in the kernel instead (``_local_copy``).
+A blob of a local-folder store is copied in the kernel instead (``local_copy``).
 """
 
 from __future__ import annotations
