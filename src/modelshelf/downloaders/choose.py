@@ -11,7 +11,7 @@ from modelshelf import _imports, trust
 from modelshelf.downloaders.folder import FileSystemDownloader
 from modelshelf.downloaders.store import StoreDownloader
 from modelshelf.downloaders.version import Downloader
-from modelshelf.errors import InvalidInputError
+from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.store.named import configured_store, normalize_url
 
 __all__ = ["created", "sink_from"]
@@ -60,6 +60,8 @@ def _instantiate(text: str) -> Downloader:
         )
     except _imports.ImportRefusedError as exc:
         raise InvalidInputError(_refusal(text, module_name, exc)).fix_from(exc) from None
+    except ModelshelfError:
+        raise  # ours (the cache folder, ...): already says what and where, not the import
     except Exception as exc:
         raise InvalidInputError(
             f"the sink {text}: importing {module_name} failed: {trust.foreign_error(exc)}"

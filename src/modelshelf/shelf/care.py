@@ -7,7 +7,7 @@ of its own so that the facade stays readable; each method imports what it needs 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -91,16 +91,21 @@ class ShelfCare:
             )
 
     def _copy_to(
-        self, spec: str | AssetSpec, destination: Store, *, progress: bool | None = None
+        self,
+        spec: str | AssetSpec,
+        destination: Callable[[], Store],
+        *,
+        progress: bool | None = None,
     ) -> CopyReport:
-        """``Shelf.copy`` once its destination is a store (the facade opens it: care never
-        builds a ``Shelf``, its own subclass)."""
+        """``Shelf.copy`` with its destination store opened by ``destination`` (the facade's:
+        care never builds a ``Shelf``, its own subclass), after the source version is read."""
         from modelshelf.store.copy import copy_version
 
         manifest = self.store.read_manifest(as_spec(spec).name, self.resolve(spec).version)
-        destination.create()  # a copy may start a store (the source exists: it was read)
+        target = destination()
+        target.create()  # a copy may start a store (the source exists: it was read)
         with as_progress(progress) as bar:
-            return copy_version(manifest, self.store, destination, bar)
+            return copy_version(manifest, self.store, target, bar)
 
     def gc(self, *, grace: timedelta = DEFAULT_GRACE, dry_run: bool = False) -> GcReport:
         """Delete blobs no live version references and older than ``grace``; see ``store.gc``."""

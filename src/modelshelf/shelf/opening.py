@@ -45,7 +45,7 @@ class StoreChoice:
     name: str | None
     options: dict[str, Any] = field(repr=False)
     identity: dict[str, str] = field(repr=False)
-    backend: Backend | None = None
+    backend: Backend | None = field(default=None, repr=False)  # its repr may hold a URL
     create_on_open: bool = False
 
     def open(self) -> Store:

@@ -255,7 +255,7 @@ class Shelf(ShelfCare):
         ``Shelf`` (promote dev to prod); blobs already there are reused, and the manifest is
         committed last, create-only (see :func:`~modelshelf.store.copy.copy_version`)."""
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
-        return self._copy_to(spec, other.store, progress=progress)
+        return self._copy_to(spec, lambda: other.store, progress=progress)  # source read first
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:
