@@ -60,7 +60,7 @@ AZURITE_STAMP   := $(AZURITE_DIR)/.azurite-$(AZURITE_VERSION)-installed
 azurite: $(AZURITE_STAMP)
 
 $(AZURITE_STAMP): | $(VENV_STAMP)
-	$(BIN)/npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).

@@ -15,13 +15,13 @@ manifest bytes and shape       manifest_cap, check_json_budget      Manifest.fro
 other sections, user metadata  check_section, check_metadata        Manifest.from_json, push
 runner/hook import path        check_import_path (syntax only; the  _imports.import_object
                                object rule is in _imports)
-mirror key .git segments       is_git_name                          _mirror_plan.check_key
-mirror key and URL characters  find_hidden (Cc Cf Zl Zp Cs, as the  _mirror_plan.check_key,
+mirror key .git segments       is_git_name                          mirror.plan.check_key
+mirror key and URL characters  find_hidden (Cc Cf Zl Zp Cs, as the  mirror.plan.check_key,
                                escapes)                             split_url
 alias record                   check_alias_record                   Store alias reads
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
-any path joined into the cache inside (lexical)                     Cache; _user_folder (on a
+any path joined into the cache inside (lexical)                     Cache; user_folder (on a
                                                                     root resolved first)
 keys, key bytes of a listing   bounded_listing                      KeyLayout._listed, mirror
 ```

@@ -194,7 +194,7 @@ def check_key(key: object, *, include_git: bool = False) -> str:
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise ValueError(f"has a segment longer than {MAX_SEGMENT_BYTES} bytes")
         if not include_git and is_git_name(segment):
-            # mirror.py names the way out (include_git) in each face's words.
+            # mirror/run.py names the way out (include_git) in each face's words.
             raise ValueError(f"{GIT_REFUSAL} ({show(segment)}), whose config git obeys")
     if key == INDEX_NAME:
         raise ValueError(f"is the name of the mirror's own index ({INDEX_NAME})")

@@ -1,8 +1,14 @@
 """Models built on the facade: runner classes, ``register_model`` and ``load_model``, and
 declarative models with their library.
 
-Layer: imports point down only (models -> shelf, resolve, _push, _pull -> ...). Heavy engine
-libraries are never imported here.
+Owns: runners, registration (``register``, ``engine_helpers``), loading (``load``, ``library``),
+saved instances, signatures, detection of plain model files, and ``engines/`` (one module per
+format).
+
+May import: the facade (``shelf``) and everything below it, never ``downloaders``, ``serve`` or
+``cli``. Heavy engine libraries are imported inside the functions that need them, never here.
+
+Exports: the names below, which users know from ``modelshelf`` too.
 """
 
 from modelshelf.models.engine_helpers import (
