@@ -146,8 +146,12 @@ class Azurite:
                 raise AzuriteError(f"azurite-blob exited at start: {text[-2000:]}")
             with contextlib.suppress(OSError):
                 status, _ = self.request("GET", "", {"comp": "list"})
+                # The answer must be our process's: another xdist worker's Azurite may hold
+                # a port free_port() handed out twice, and then ours exits (EADDRINUSE).
                 if status == 200:
-                    return
+                    time.sleep(0.3)
+                    if self._process.poll() is None:
+                        return
             time.sleep(0.2)
         self.stop()
         raise AzuriteError(f"azurite-blob did not answer on port {self.port} in {timeout:.0f} s")
