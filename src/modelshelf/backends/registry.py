@@ -99,9 +99,11 @@ def _import(path: str, what: str) -> type[Backend]:
         if exc.reason == "missing":
             raise UnsupportedStoreError(f"{module_name} has no backend class {attr!r}") from None
         if exc.reason == "object":
-            raise UnsupportedStoreError(
-                f"{path} is not a modelshelf.backends.Backend subclass: {exc.args[0]}"
-            ) from None
+            said = f"{path} is not a modelshelf.backends.Backend subclass"
+            detail = str(exc.args[0])  # the rule's own words, when they add to ours
+            if not detail.endswith("is not a modelshelf.backends.Backend subclass"):
+                said += f": {detail}"
+            raise UnsupportedStoreError(said) from None
         raise UnsupportedStoreError(f"cannot use {what}: {exc.args[0]}") from None
     except ImportError as exc:
         hint = _install_hints.get(what, f"install the package that provides {module_name}")

@@ -82,7 +82,7 @@ def _refusal(text: str, module_name: str, exc: _imports.ImportRefusedError) -> s
             " provides the sink (modelshelf imports sinks only from installed packages, not"
             f" from the working folder), or write ./{text} for a local folder"
         )
-    return f"the sink {text}: {exc.args[0]}"
+    return str(exc.args[0])  # the rule's words already name the sink and its path
 
 
 def created(target: object, where: str, qualname: str) -> Downloader:

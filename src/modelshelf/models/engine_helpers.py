@@ -64,7 +64,7 @@ def function_path(function: Callable[[Any], Any], role: str) -> str:
         # The rule load_model applies, so that nothing is recorded that loading would refuse.
         return _imports.recordable_path(function, role, "a function")
     except _imports.ImportRefusedError as exc:
-        raise InvalidInputError(f"{role} cannot be recorded: {exc}") from None
+        raise InvalidInputError(f"{exc.args[0]}; so it cannot be recorded").fix_from(exc) from None
 
 
 def register_engine_model(
