@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test check lint typecheck docs unit bench bench-serve bench-mirror clean venv kserve-venv azurite setup
+.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror clean venv kserve-venv azurite setup
 
 # `make venv` installs every time (pip finds what is there in seconds); the stamp records that
 # one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
@@ -100,14 +100,22 @@ test: setup
 	$(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not serial'
 	$(BIN)/python -m pytest tests benchmarks -q -m serial
 
-# The inner loop: lint, types and the tests that start no server (no
-# integration mark: MODELSHELF_TEST_NO_SERVERS makes any server start fail the test).
-check: lint typecheck unit
+# The inner loop, under a minute: lint, types and the tests that start no server (no
+# integration mark: MODELSHELF_TEST_NO_SERVERS makes any server start fail the test), less the
+# ~130 test functions listed slow in tests/slow_tests.txt (~80% of their time), which make test
+# and make unit run.
+check: lint typecheck
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration and not serial and not slow'
 
-# The tests that start no server, without lint and types (`serial` ones after the workers).
+# Every test that starts no server, without lint and types (`serial` ones after the workers).
 unit: $(VENV_STAMP)
 	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not integration and not serial'
 	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q -m 'serial and not integration'
+
+# Measure the no-server tests again and rewrite tests/slow_tests.txt (scripts/slow_tests.py).
+slow-list: $(VENV_STAMP)
+	MODELSHELF_TEST_NO_SERVERS=1 $(BIN)/python -m pytest tests benchmarks -q $(XDIST) \
+	  -m 'not integration and not serial' --durations=0 --durations-min=0 | $(BIN)/python scripts/slow_tests.py
 
 # Issue 15's workloads (W1-W6, import, machine limits): modelshelf beside s5cmd, s5cmd + openssl,
 # boto3 and plain obstore, same run, same SeaweedFS; prints the targets. docs/benchmarks.md.

@@ -36,10 +36,24 @@ def pytest_configure(config: pytest.Config) -> None:
 _SERIAL = {"test_fd_round3_trust.py"}
 
 
+# Test functions measured slow in a no-server run (scripts/slow_tests.py writes the list): marked
+# `slow`, so that make check, the inner loop, leaves them to make test.
+_SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+
+
+def slow_test_functions() -> frozenset[str]:
+    """The node ids (``path::function``, parameters left out) listed in tests/slow_tests.txt."""
+    lines = _SLOW_LIST.read_text().splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = slow_test_functions()
     for item in items:
         if item.path.name in _SERIAL:
             item.add_marker(pytest.mark.serial)
+        if item.nodeid.split("[", 1)[0] in slow:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
