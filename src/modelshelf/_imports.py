@@ -137,11 +137,12 @@ def import_object(
             f"{role} {shown} is in Python's standard library; it must come from the package"
             f" that provides {'the model' if kind is None else expect}"
         ).because("stdlib")
-    cache = cache_root or constants.cache_dir()
+    # Only the installed-code rule needs the cache's folder (a backend's path never reads it).
+    cache = (cache_root or constants.cache_dir()) if installed_only else None
     # find_spec of a dotted name imports its parents: the top level is found (which imports
     # nothing), then the package rule decides, and only then are the parents looked at.
     for name in (top, module_name):
-        where = _not_installed(name, cache) if installed_only else None
+        where = _not_installed(name, cache) if cache is not None else None
         if where is not None:
             raise ImportRefusedError(
                 f"{role} {shown} is not in an installed module{where}"
