@@ -1,0 +1,81 @@
+"""What every route of the registry works with: the store behind it and the caller.
+
+:class:`RegistryContext` is made once by :func:`modelshelf.registry.app.create_app`;
+:class:`Principal` once per request by :mod:`modelshelf.registry.auth` (from the bearer token,
+or the anonymous-read prefixes when there is none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelshelf.errors import StoreAuthError
+from modelshelf.registry.scopes import Action, Scope
+from modelshelf.store.bucket import Store
+
+__all__ = ["ANONYMOUS", "Principal", "RegistryContext"]
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass
+class RegistryContext:
+    """The registry's settings and the store behind it.
+
+    Attributes:
+        store: the bucket layout every piece of state lives in.
+        anonymous_read: name prefixes anyone may read without a token.
+        redirect: answer blob downloads with a 307 to a presigned URL where the backend can sign.
+        spool_dir: where request bodies are spooled while they are hashed (never in memory).
+    """
+
+    store: Store
+    anonymous_read: tuple[str, ...] = ()
+    redirect: bool = True
+    spool_dir: Path | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name and scopes, or ``anonymous`` with the anonymous-read ones."""
+
+    name: str
+    scopes: tuple[Scope, ...]
+
+    @property
+    def anonymous(self) -> bool:
+        return self.name == ANONYMOUS
+
+    def can(self, action: Action, name: str | None = None) -> bool:
+        """True if a scope grants ``action`` on asset ``name`` (``None``: on every name)."""
+        return any(scope.allows(action, name) for scope in self.scopes)
+
+    def can_any(self, action: Action) -> bool:
+        """True if a scope grants ``action`` on some name (blobs: their names are content)."""
+        return any(
+            scope.allows(action, scope.prefix if scope.prefix != "*" else None)
+            for scope in self.scopes
+        )
+
+    def require(self, action: Action, name: str | None = None) -> None:
+        """Refuse the request unless :meth:`can`.
+
+        Raises:
+            StoreAuthError: with the scope needed and who asked (answered 401 for anonymous
+                callers, 403 for a token).
+        """
+        if self.can(action, name):
+            return
+        needed = f"{action}:{name if name is not None else '*'}"
+        if self.anonymous:
+            raise StoreAuthError(
+                f"this needs a token with the scope {needed}: set MODELSHELF_TOKEN, or token /"
+                " token_file in the store's table of the config file"
+            )
+        raise StoreAuthError(
+            f"the token {self.name!r} may not do this: it needs the scope {needed} (it has"
+            f" {', '.join(str(s) for s in self.scopes) or 'none'}); ask an admin for a token"
+            " that has it"
+        )
