@@ -21,6 +21,7 @@ import-time globals so that tests (and long-lived processes) see changes.
 | ``MODELSHELF_SERVE_CONFIG`` | internal: settings ``modelshelf serve`` hands its workers | none |
 | ``MODELSHELF_SERVE_BODY_TIMEOUT`` | seconds a request body may go without a byte (408) | 10 |
 | ``MODELSHELF_SERVE_BODY_MIN_RATE`` | bytes/s a body must average after that grace (408) | 65536 |
+| ``MODELSHELF_TOKEN`` | the bearer token sent to an ``http(s)://`` registry store | none |
 
 Without ``MODELSHELF_STORE`` the store is the config file's ``default_store``, else
 ``file://<user data dir>/store``.
@@ -220,6 +221,12 @@ def max_manifest_bytes(default: int) -> int:
     if raw is None or not raw.strip():
         return default
     return _as_int("MODELSHELF_MAX_MANIFEST_MIB", 1) * 2**20
+
+
+def registry_token() -> str | None:
+    """The bearer token for ``http(s)://`` registry stores (``MODELSHELF_TOKEN``); a named
+    store's ``token`` or ``token_file`` beats it. Never shown anywhere."""
+    return os.environ.get("MODELSHELF_TOKEN", "").strip() or None
 
 
 def serve_config() -> str | None:

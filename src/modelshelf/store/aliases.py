@@ -22,11 +22,10 @@ from modelshelf.errors import (
     AliasNotFoundError,
     ObjectExistsError,
     UntrustedStoreDataError,
-    VersionNotFoundError,
 )
 from modelshelf.spec import LATEST
 from modelshelf.store._shared import actor, now_iso
-from modelshelf.store.removal import RemovalLayout
+from modelshelf.store.removal import RemovalLayout, removed_target_error
 
 __all__ = ["AliasLayout", "AliasRecord"]
 
@@ -94,13 +93,7 @@ class AliasLayout(RemovalLayout):
         version = self.read_alias(name, alias).version or ""  # read_alias: never a removal
         removal = self.removal(name, version)
         if removal is not None:
-            raise VersionNotFoundError(
-                f"{name}@{alias} points at {version}, which was {removal.describe()} from"
-                f" {self.url}; move the alias with `modelshelf alias set {name}@{alias} VERSION`"
-                f" or remove it with `modelshelf alias rm {name}@{alias}`",
-                name=name,
-                store=self.url,
-            )
+            raise removed_target_error(name, alias, version, self.url, removal)
         return version
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:

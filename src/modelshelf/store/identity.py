@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from modelshelf.backends.base import without_password
 
-__all__ = ["store_id"]
+__all__ = ["registry_identity", "store_id"]
 
 
 def store_id(url: str, identity: Mapping[str, str] | None = None) -> str:
@@ -32,3 +32,9 @@ def store_id(url: str, identity: Mapping[str, str] | None = None) -> str:
     )
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     return f"{slug}-{digest}"
+
+
+def registry_identity(url: str) -> dict[str, str]:
+    """What selects an ``http(s)://`` registry store: its URL alone (a token or a CA file
+    changes who asks, not what is stored, so the cache is shared across tokens)."""
+    return {"store": "registry", "url": without_password(url.rstrip("/"))}

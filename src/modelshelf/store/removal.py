@@ -11,6 +11,7 @@ and the number is never reused, while the manifest's content is gone.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from modelshelf import trust
@@ -26,7 +27,16 @@ from modelshelf.errors import (
 from modelshelf.spec import Version
 from modelshelf.store._shared import KeyLayout, actor, now_iso
 
-__all__ = ["TOMBSTONE", "Removal", "RemovalLayout", "is_tombstone"]
+__all__ = [
+    "TOMBSTONE",
+    "Removal",
+    "RemovalLayout",
+    "is_tombstone",
+    "removed_error",
+    "removed_target_error",
+    "taken_error",
+    "version_not_found_error",
+]
 
 TOMBSTONE = "modelshelf-removed"
 """The first key of the body that replaces a removed version's manifest."""
@@ -63,44 +73,105 @@ def is_tombstone(raw: bytes) -> bool:
     return isinstance(data, dict) and TOMBSTONE in data
 
 
+def taken_error(name: str, version: str, url: str, removal: Removal | None) -> VersionExistsError:
+    """The error for a push to a taken number of the store ``url``: removed (with who and when,
+    from ``removal``) or existing. Every store layout builds it here, so it reads the same."""
+    if removal is not None:
+        return VersionRemovedError(name, version, url, removal.describe())
+    return VersionExistsError(name, version, url)
+
+
+def removed_error(
+    name: str, version: str, url: str, removal: Removal | None, *, already: bool = False
+) -> VersionNotFoundError:
+    """The error for a read (or a second removal) of the removed version ``name:version``."""
+    what = removal.describe() if removal else "removed"
+    return VersionNotFoundError(
+        f"{name}:{version} was {'already ' if already else ''}{what} from {url};"
+        f" version numbers are never reused: use another version"
+        f" (`modelshelf versions {name}`)",
+        name=name,
+        store=url,
+    )
+
+
+def removed_target_error(
+    name: str, alias: str, version: str, url: str, removal: Removal
+) -> VersionNotFoundError:
+    """The error for ``name@alias`` pointing at ``version``, which was removed."""
+    return VersionNotFoundError(
+        f"{name}@{alias} points at {version}, which was {removal.describe()} from"
+        f" {url}; move the alias with `modelshelf alias set {name}@{alias} VERSION`"
+        f" or remove it with `modelshelf alias rm {name}@{alias}`",
+        name=name,
+        store=url,
+    )
+
+
+def version_not_found_error(
+    name: str,
+    wanted: Version | None,
+    live: list[Version],
+    url: str,
+    removal_of: Callable[[str], Removal | None],
+    removed_of: Callable[[], list[Version]],
+) -> AssetNotFoundError:
+    """The error for a spec version that matches no live version of ``name`` in ``url``,
+    saying whether it was removed.
+
+    Args:
+        removal_of: the removal record of a version of ``name``, or ``None`` (asked only for
+            ``wanted``).
+        removed_of: the removed versions of ``name``, newest first (asked only when no
+            version is live).
+    """
+    if wanted is not None:
+        removal = removal_of(str(wanted))
+        if removal is not None:
+            return removed_error(name, str(wanted), url, removal)
+    if not live:
+        removed = removed_of()
+        if removed:
+            shown = ", ".join(str(v) for v in removed[:10])
+            return AssetNotFoundError(
+                f"{name} has no versions left in {url}: {shown}"
+                f"{' ...' if len(removed) > 10 else ''} removed (`modelshelf log {name}`"
+                " says by whom); push a new version to use it again",
+                name=name,
+                store=url,
+            )
+        return AssetNotFoundError(
+            f"no asset named {name!r} in {url}; list assets with `modelshelf ls`",
+            name=name,
+            store=url,
+        )
+    shown = ", ".join(str(v) for v in live[:10])
+    return VersionNotFoundError(
+        f"{name} has no version matching {wanted} in {url};"
+        f" it has {shown}{' ...' if len(live) > 10 else ''}",
+        name=name,
+        store=url,
+    )
+
+
 class RemovalLayout(KeyLayout):
     """Removing versions, and the errors that say a number was taken or removed."""
 
     def version_taken_error(self, name: str, version: str) -> VersionExistsError:
         """The error for a push to a taken number: removed (with who and when) or existing."""
-        removal = self.removal(name, version)
-        if removal is not None:
-            return VersionRemovedError(name, version, self.url, removal.describe())
-        return VersionExistsError(name, version, self.url)
+        return taken_error(name, version, self.url, self.removal(name, version))
 
     def version_not_found(
         self, name: str, wanted: Version | None, live: list[Version]
     ) -> AssetNotFoundError:
         """The error for a spec version that matches no live version (says if it was removed)."""
-        if wanted is not None and self.removal(name, str(wanted)) is not None:
-            return self._removed_error(name, str(wanted))
-        if not live:
-            removed = self.removed_versions(name)
-            if removed:
-                shown = ", ".join(str(v) for v in removed[:10])
-                return AssetNotFoundError(
-                    f"{name} has no versions left in {self.url}: {shown}"
-                    f"{' ...' if len(removed) > 10 else ''} removed (`modelshelf log {name}`"
-                    " says by whom); push a new version to use it again",
-                    name=name,
-                    store=self.url,
-                )
-            return AssetNotFoundError(
-                f"no asset named {name!r} in {self.url}; list assets with `modelshelf ls`",
-                name=name,
-                store=self.url,
-            )
-        shown = ", ".join(str(v) for v in live[:10])
-        return VersionNotFoundError(
-            f"{name} has no version matching {wanted} in {self.url};"
-            f" it has {shown}{' ...' if len(live) > 10 else ''}",
-            name=name,
-            store=self.url,
+        return version_not_found_error(
+            name,
+            wanted,
+            live,
+            self.url,
+            lambda version: self.removal(name, version),
+            lambda: self.removed_versions(name),
         )
 
     def removed_versions(self, name: str) -> list[Version]:
@@ -185,12 +256,4 @@ class RemovalLayout(KeyLayout):
     def _removed_error(
         self, name: str, version: str, *, already: bool = False
     ) -> VersionNotFoundError:
-        removal = self.removal(name, version)
-        what = removal.describe() if removal else "removed"
-        return VersionNotFoundError(
-            f"{name}:{version} was {'already ' if already else ''}{what} from {self.url};"
-            f" version numbers are never reused: use another version"
-            f" (`modelshelf versions {name}`)",
-            name=name,
-            store=self.url,
-        )
+        return removed_error(name, version, self.url, self.removal(name, version), already=already)
