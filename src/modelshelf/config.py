@@ -13,6 +13,11 @@ Grammar (TOML; every key optional unless said)::
     region = "eu-west-1"                   # text
     profile = "prod"                       # text: an AWS shared config profile
     anonymous = true                       # boolean: unsigned requests (public buckets)
+    [stores.team]                          # a registry server (http:// or https:// only):
+    url = "https://models.example.com"
+    token_file = "~/.config/modelshelf/team.token"  # text: a file holding the token
+    token = "msr_ci_..."                   # text: the token itself (mask: config stores)
+    ca_file = "/etc/ssl/team-ca.pem"       # text: a private CA of the registry's certificate
     [stores.prod.options]                  # backend options: text, integer, float or boolean
     some_option = "value"
 
@@ -57,7 +62,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _TOP_KEYS = ("default_store", "stores")
 # Store fields and their types; ``options`` is the table of backend options.
-_TEXT_FIELDS = ("url", "endpoint", "region", "profile")
+_TEXT_FIELDS = ("url", "endpoint", "region", "profile", "token", "token_file", "ca_file")
+# Fields only a registry store (http:// or https://) takes.
+_REGISTRY_FIELDS = ("token", "token_file", "ca_file")
 _STORE_KEYS = (*_TEXT_FIELDS, "anonymous", "options")
 
 
@@ -84,6 +91,8 @@ class StoreConfig:
         endpoint, region, profile, anonymous: optional settings, ``None`` when not given.
         options: backend options (``[stores.NAME.options]``); may hold secrets, so the repr
             shows their names only.
+        token, token_file, ca_file: a registry store's bearer token (never shown), a file
+            holding it, and a PEM file of the CA that signed its certificate.
     """
 
     name: str
@@ -93,12 +102,18 @@ class StoreConfig:
     profile: str | None = None
     anonymous: bool | None = None
     options: Mapping[str, OptionValue] = field(default_factory=dict)
+    token: str | None = field(default=None, repr=False)
+    token_file: str | None = None
+    ca_file: str | None = None
 
     def __repr__(self) -> str:
         given = [
-            f"{k}={getattr(self, k)!r}" for k in ("endpoint", "region", "profile", "anonymous")
+            f"{k}={getattr(self, k)!r}"
+            for k in ("endpoint", "region", "profile", "anonymous", "token_file", "ca_file")
         ]
         shown = [g for g in given if not g.endswith("=None")]
+        if self.token is not None:
+            shown.append("token='***'")
         options = f", options=[{', '.join(sorted(self.options))}]" if self.options else ""
         fields = "".join(f", {s}" for s in shown)
         # A repr reaches logs and tracebacks: the URL (and endpoint) with their secrets cut.
@@ -110,7 +125,7 @@ class StoreConfig:
         """The backend keyword arguments this store declares: the fields that are set, and
         its options."""
         found: dict[str, OptionValue] = {}
-        for key in ("endpoint", "region", "profile", "anonymous"):
+        for key in ("endpoint", "region", "profile", "anonymous", *_REGISTRY_FIELDS):
             value = getattr(self, key)
             if value is not None:
                 found[key] = value
@@ -207,7 +222,9 @@ def _warn_if_others_can_read(config: Config) -> None:
     from modelshelf._secrets import is_secret_name, without_secrets  # pure: no I/O, no obstore
 
     secret = any(
-        any(is_secret_name(k) for k in s.options) or without_secrets(s.url) != s.url
+        any(is_secret_name(k) for k in s.options)
+        or without_secrets(s.url) != s.url
+        or s.token is not None
         for s in config.stores.values()
     )
     try:
@@ -329,6 +346,13 @@ def _store(name: str, table: dict[str, Any], fail: Any) -> StoreConfig:
     if is_store_name(text["url"]):
         raise fail((*where, "url"), "must be a store URL such as s3://bucket/prefix, a path, or"
                    " module:Class, not a store name")  # fmt: skip
+    for key in _REGISTRY_FIELDS:
+        if key in text and not text["url"].lower().startswith(("http://", "https://")):
+            raise fail(
+                (*where, key),
+                "is a setting of registry stores only (url = \"https://...\"); give the"
+                " backend's own settings for this store",
+            )
     anonymous = table.get("anonymous")
     if anonymous is not None and not isinstance(anonymous, bool):
         raise fail((*where, "anonymous"), f"must be true or false, got {_kind(anonymous)}")
@@ -358,6 +382,9 @@ def _store(name: str, table: dict[str, Any], fail: Any) -> StoreConfig:
         profile=text.get("profile"),
         anonymous=anonymous,
         options=options,
+        token=text.get("token"),
+        token_file=text.get("token_file"),
+        ca_file=text.get("ca_file"),
     )
 
 

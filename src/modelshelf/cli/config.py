@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from modelshelf import constants
-from modelshelf._secrets import without_secrets
+from modelshelf._secrets import MASK, without_secrets
 from modelshelf.backends.base import without_password
 from modelshelf.cli._common import emit_json, examples, json_option, printable
 from modelshelf.cli._errors import json_error
@@ -99,7 +99,7 @@ def stores(as_json: bool) -> None:
     for row in rows:
         mark = " (default)" if row["default"] else ""
         click.echo(f"{printable(row['name'])}{mark}: {printable(row['url'])}")
-        for key in ("endpoint", "region", "profile", "anonymous"):
+        for key in ("endpoint", "region", "profile", "anonymous", *_REGISTRY_FIELDS):
             if row[key] is not None:
                 beaten = row["overridden_by"].get(key)
                 note = f"  (overridden by {beaten})" if beaten else ""
@@ -108,6 +108,9 @@ def stores(as_json: bool) -> None:
             beaten = row["overridden_by"].get(key)
             note = f"  (overridden by {beaten})" if beaten else ""
             click.echo(f"  options.{printable(key)} = {printable(value)}{note}")
+
+
+_REGISTRY_FIELDS = ("token", "token_file", "ca_file")
 
 
 def _row(store: StoreConfig, default: bool) -> dict[str, Any]:
@@ -121,6 +124,9 @@ def _row(store: StoreConfig, default: bool) -> dict[str, Any]:
         "region": store.region,
         "profile": store.profile,
         "anonymous": store.anonymous,
+        "token": MASK if store.token is not None else None,  # never shown
+        "token_file": store.token_file,
+        "ca_file": store.ca_file,
         "options": mask_options(store.options),
         "overridden_by": overridden,
     }

@@ -10,6 +10,7 @@ from modelshelf.cli._common import (
     examples,
     human_size,
     printable,
+    registry_kwargs_from,
     remember_store,
     shelf_from,
     show_progress,
@@ -39,7 +40,7 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
     refuses the copy; one that holds the same version is left as it is.
     """
     source = shelf_from(ctx)
-    target = Shelf(destination)
+    target = Shelf(destination, **registry_kwargs_from(ctx))
     remember_store(target)
     report = source.copy(spec, target, progress=show_progress(quiet, as_json))
     if as_json:

@@ -111,6 +111,12 @@ def split_url(url: str) -> tuple[str, str, bool]:
             f"cannot mirror {show(url)}: give a URL such as s3://bucket/prefix,"
             " file:///path or memory://name/prefix"
         )
+    if url.strip().lower().startswith(("http://", "https://")):
+        raise UnsupportedStoreError(
+            f"cannot mirror {show(url)}: an http(s):// URL is a registry, not a bucket prefix;"
+            " mirror copies a bucket prefix; pull or export from a registry"
+            " (`modelshelf pull NAME:VERSION -o DIR --store URL`)"
+        )
     # urlsplit drops tabs and newlines (another prefix); an invisible one names another folder.
     hidden = find_hidden(url)
     if hidden is not None:

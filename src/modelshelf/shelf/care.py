@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from modelshelf.shelf.housekeeping import VerifyReport
     from modelshelf.shelf.repair import RepairReport
     from modelshelf.shelf.resolve import Resolved
-    from modelshelf.store.bucket import Store
+    from modelshelf.store.api import MaintainedStore
     from modelshelf.store.copy import CopyReport
     from modelshelf.store.gc import GcReport
 
@@ -35,7 +35,7 @@ class ShelfCare:
         cache: Cache
 
         @property
-        def store(self) -> Store: ...
+        def store(self) -> MaintainedStore: ...
 
         def resolve(self, spec: str | AssetSpec, *, offline: bool | None = None) -> Resolved: ...
 
@@ -93,7 +93,7 @@ class ShelfCare:
     def _copy_to(
         self,
         spec: str | AssetSpec,
-        destination: Callable[[], Store],
+        destination: Callable[[], MaintainedStore],
         *,
         progress: bool | None = None,
     ) -> CopyReport:

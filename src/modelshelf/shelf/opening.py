@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from modelshelf.backends.base import Backend, without_password
 from modelshelf.backends.registry import open_guarded, store_identity
+from modelshelf.errors import InvalidInputError
+from modelshelf.store.identity import REGISTRY_OPTIONS, is_registry_url, registry_identity
 from modelshelf.store.named import merge_options, normalize_url, resolve_store
 
 if TYPE_CHECKING:
-    from modelshelf.store.bucket import Store
+    from modelshelf.store.api import MaintainedStore
 
 __all__ = ["StoreChoice", "choose_store"]
 
@@ -48,8 +50,13 @@ class StoreChoice:
     backend: Backend | None = field(default=None, repr=False)  # its repr may hold a URL
     create_on_open: bool = False
 
-    def open(self) -> Store:
-        """The store layout over the backend: the caller's, or one opened now."""
+    def open(self) -> MaintainedStore:
+        """The store layout: a registry's client for an ``http(s)://`` URL, else the bucket
+        layout over the backend (the caller's, or one opened now)."""
+        if self.backend is None and is_registry_url(self.open_url):
+            from modelshelf.store.http import HttpStore
+
+            return HttpStore(self.open_url, **self.options)
         from modelshelf.store.bucket import Store
 
         return Store(self.backend or open_guarded(self.open_url, **self.options))
@@ -79,6 +86,22 @@ def choose_store(
     resolved = resolve_store(store or None, options)
     options = dict(resolved.options)
     open_url = normalize_url(resolved.url)
+    if not is_registry_url(open_url):
+        options.pop("ca_file", None)  # --ca-file is for the registry stores of a command line
+    else:
+        unknown = sorted(set(options) - set(REGISTRY_OPTIONS))
+        if unknown:
+            raise InvalidInputError(
+                f"the registry store {without_password(open_url)} takes no setting"
+                f" {', '.join(unknown)}; it takes {', '.join(REGISTRY_OPTIONS)}"
+            )
+        return StoreChoice(
+            url=without_password(open_url),
+            open_url=open_url,
+            name=resolved.name,
+            options=options,
+            identity=registry_identity(open_url),
+        )
     return StoreChoice(
         url=without_password(open_url),
         open_url=open_url,

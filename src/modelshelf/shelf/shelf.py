@@ -44,7 +44,8 @@ from modelshelf.transfer.progress import Progress
 if TYPE_CHECKING:
     from modelshelf.shelf.push import PushReport
     from modelshelf.shelf.source import PushSource
-    from modelshelf.store.bucket import AliasRecord, Removal, Store
+    from modelshelf.store.api import MaintainedStore
+    from modelshelf.store.bucket import AliasRecord, Removal
     from modelshelf.store.copy import CopyReport
 
 __all__ = ["LinkMode", "PushOptions", "Shelf", "pull", "push"]
@@ -97,7 +98,7 @@ class Shelf(ShelfCare):
         self._choice = choice
         self.store_name: str | None = choice.name  # the config file's name for the store, if named
         self.url = choice.url  # what is shown: never holds a password
-        self._store: Store | None = None
+        self._store: MaintainedStore | None = None
         self.cache = Cache(cache_dir)
         self.store_id = store_id(self.url, choice.identity)  # as Store.id_for
 
@@ -105,8 +106,9 @@ class Shelf(ShelfCare):
         return f"Shelf({self.url!r})"
 
     @property
-    def store(self) -> Store:
-        """The store layout over the backend (opened on first access)."""
+    def store(self) -> MaintainedStore:
+        """The store layout (opened on first access): the bucket layout over a backend, or a
+        registry's client for an ``http(s)://`` URL."""
         if constants.offline():
             raise OfflineError(
                 f"MODELSHELF_OFFLINE is set, and this needs the store {self.url}: unset it to"

@@ -57,14 +57,9 @@ from modelshelf.store.removal import (
 from modelshelf.transfer.download import BlobReader
 from modelshelf.transfer.verified_upload import HashedBytes
 
-__all__ = ["HttpStore", "is_registry_url"]
+__all__ = ["HttpStore"]
 
 _BASE_URL = re.compile(r"https?://[^/?#@\s]+(/[^?#\s]*)?", re.IGNORECASE)
-
-
-def is_registry_url(url: str) -> bool:
-    """True if ``url`` names a registry store (``http://`` or ``https://``)."""
-    return url.lower().startswith(("http://", "https://"))
 
 
 class HttpStore(RegistryRequests):
@@ -94,10 +89,11 @@ class HttpStore(RegistryRequests):
         token: str | None = None,
         token_file: str | Path | None = None,
         ca_file: str | Path | None = None,
-        timeout: float = READ_TIMEOUT,
+        timeout: float | str = READ_TIMEOUT,
         redirects: bool = True,
     ) -> None:
         base = url.strip().rstrip("/")
+        seconds = _seconds(timeout)
         if not _BASE_URL.fullmatch(base):
             raise UnsupportedStoreError(
                 f"{trust.show(without_userinfo(base), 200)} is not a registry URL; give"
@@ -107,7 +103,7 @@ class HttpStore(RegistryRequests):
         self.url = base
         self._redirects = redirects
         self._transport = Transport(
-            base, token=load_token(token, token_file, base), ca_file=ca_file, timeout=timeout
+            base, token=load_token(token, token_file, base), ca_file=ca_file, timeout=seconds
         )
         self._lock = threading.Lock()
         self._discovery: dict[str, Any] | None = None
@@ -433,6 +429,19 @@ class HttpStore(RegistryRequests):
         if not isinstance(listed, list):
             raise self._transport.untrusted("the audit log holds no list")
         return [self._checked(trust.check_log_record, r, "audit record", name=name) for r in listed]
+
+
+def _seconds(timeout: float | str) -> float:
+    """A timeout given as a number or as text (``--backend-opt timeout=30``)."""
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 < seconds < 86400:
+        raise InvalidInputError(
+            f"the registry timeout {trust.show(timeout)} is not a number of seconds above 0"
+        )
+    return seconds
 
 
 def without_userinfo(url: str) -> str:

@@ -9,7 +9,10 @@ from collections.abc import Mapping
 
 from modelshelf.backends.base import without_password
 
-__all__ = ["registry_identity", "store_id"]
+__all__ = ["REGISTRY_OPTIONS", "is_registry_url", "registry_identity", "store_id"]
+
+REGISTRY_OPTIONS = ("token", "token_file", "ca_file", "timeout")
+"""The settings a registry store (``http(s)://``) takes: see :class:`~modelshelf.store.http.HttpStore`."""
 
 
 def store_id(url: str, identity: Mapping[str, str] | None = None) -> str:
@@ -38,3 +41,13 @@ def registry_identity(url: str) -> dict[str, str]:
     """What selects an ``http(s)://`` registry store: its URL alone (a token or a CA file
     changes who asks, not what is stored, so the cache is shared across tokens)."""
     return {"store": "registry", "url": without_password(url.rstrip("/"))}
+
+
+def is_registry_url(url: str) -> bool:
+    """True if ``url`` names a registry store (``http://`` or ``https://``).
+
+    Example:
+        >>> is_registry_url("https://models.example.com"), is_registry_url("s3://b/p")
+        (True, False)
+    """
+    return url.strip().lower().startswith(("http://", "https://"))
