@@ -350,7 +350,7 @@ def _store(name: str, table: dict[str, Any], fail: Any) -> StoreConfig:
         if key in text and not text["url"].lower().startswith(("http://", "https://")):
             raise fail(
                 (*where, key),
-                "is a setting of registry stores only (url = \"https://...\"); give the"
+                'is a setting of registry stores only (url = "https://..."); give the'
                 " backend's own settings for this store",
             )
     anonymous = table.get("anonymous")

@@ -12,7 +12,7 @@ from modelshelf.backends.base import without_password
 __all__ = ["REGISTRY_OPTIONS", "is_registry_url", "registry_identity", "store_id"]
 
 REGISTRY_OPTIONS = ("token", "token_file", "ca_file", "timeout")
-"""The settings a registry store (``http(s)://``) takes: see :class:`~modelshelf.store.http.HttpStore`."""
+"""The settings a registry store (``http(s)://``) takes: the keywords of ``HttpStore``."""
 
 
 def store_id(url: str, identity: Mapping[str, str] | None = None) -> str:
