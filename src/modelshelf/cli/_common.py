@@ -22,7 +22,6 @@ __all__ = [
     "asset_name",
     "backend_kwargs_from",
     "backend_options",
-    "ca_file_option",
     "common_options",
     "emit_json",
     "examples",
@@ -33,7 +32,6 @@ __all__ = [
     "json_option",
     "printable",
     "quiet_option",
-    "registry_kwargs_from",
     "shelf_from",
     "status",
     "stderr_line",
@@ -80,17 +78,6 @@ def _remember_store(ctx: click.Context, param: click.Parameter, value: str | Non
             f"given twice, as {root['store']} and {value}; give it once", ctx, param
         )
     root["store"] = value
-
-
-def _remember_ca_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is None:
-        return
-    root = _root(ctx)
-    if root.get("ca_file") not in (None, value):
-        raise click.BadParameter(
-            f"given twice, as {root['ca_file']} and {value}; give it once", ctx, param
-        )
-    root["ca_file"] = value
 
 
 def _remember_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -181,22 +168,6 @@ def store_option(fn: F) -> F:
     )(fn)
 
 
-def ca_file_option(fn: F) -> F:
-    """``--ca-file FILE``: a private CA for ``https://`` registry stores; read back with
-    :func:`registry_kwargs_from` (:func:`shelf_from` passes it)."""
-    return click.option(
-        "--ca-file",
-        default=None,
-        metavar="FILE",
-        expose_value=False,
-        is_eager=True,
-        callback=_remember_ca_file,
-        help="A PEM file of the CA that signed an https:// registry store's certificate, trusted"
-        " beside the public CAs (every registry store of the command). Default: $SSL_CERT_FILE."
-        " Bucket stores ignore it.",
-    )(fn)
-
-
 def backend_options(fn: F) -> F:
     """``--backend-opt KEY=VALUE`` (repeatable), ``--profile NAME`` and ``--anonymous``.
 
@@ -237,7 +208,6 @@ _COMMON: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("as_json", json_option),
     ("quiet", quiet_option),
     ("store", store_option),
-    ("ca_file", ca_file_option),
     ("backend_opts", backend_options),
 )
 
@@ -288,21 +258,12 @@ def backend_kwargs_from(ctx: click.Context) -> dict[str, Any]:
     return merge_options(obj.get("backend_opts"), extra)
 
 
-def registry_kwargs_from(ctx: click.Context) -> dict[str, Any]:
-    """The settings of registry stores given on the command line (``--ca-file``), for every
-    store the command opens (bucket stores ignore them)."""
-    ca_file = _root(ctx).get("ca_file")
-    return {"ca_file": ca_file} if ca_file else {}
-
-
 def shelf_from(ctx: click.Context) -> Shelf:
     """The Shelf for the store named by ``--store`` / ``MODELSHELF_STORE`` / the config file,
     opened with the backend settings of :func:`backend_kwargs_from`."""
     obj = _root(ctx)
     if "shelf" not in obj:
-        obj["shelf"] = Shelf(
-            obj.get("store"), backend_kwargs=backend_kwargs_from(ctx), **registry_kwargs_from(ctx)
-        )
+        obj["shelf"] = Shelf(obj.get("store"), backend_kwargs=backend_kwargs_from(ctx))
         remember_store(obj["shelf"])
     shelf: Shelf = obj["shelf"]
     return shelf

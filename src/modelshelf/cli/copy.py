@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from modelshelf.cli._common import (
+    backend_kwargs_from,
     common_options,
     emit_json,
     examples,
     human_size,
     printable,
-    registry_kwargs_from,
     remember_store,
     shelf_from,
     show_progress,
@@ -40,7 +40,9 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
     refuses the copy; one that holds the same version is left as it is.
     """
     source = shelf_from(ctx)
-    target = Shelf(destination, **registry_kwargs_from(ctx))
+    # --ca-file (a registry store's ca_file) counts for a registry destination too.
+    ca_file = backend_kwargs_from(ctx).get("ca_file")
+    target = Shelf(destination, **({"ca_file": ca_file} if ca_file else {}))
     remember_store(target)
     report = source.copy(spec, target, progress=show_progress(quiet, as_json))
     if as_json:
