@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -237,23 +238,29 @@ def put_blob(
                 blob.name, sha256, f"bytes that fail the check ({reason})", blob.where
             )
 
+    upload = _Upload(sha256, size, pieces, mismatch)
     if size <= max_single:
-        _put_single(transport, sha256, size, pieces, mismatch)
+        _put_single(transport, upload)
     else:
-        _Session(transport, sha256, size, pieces, mismatch).run()
+        _Session(transport, upload).run()
 
 
-def _put_single(
-    transport: Transport,
-    sha256: str,
-    size: int,
-    pieces: Pieces,
-    mismatch: Callable[[str], ModelshelfError],
-) -> None:
+@dataclass(frozen=True)
+class _Upload:
+    """What is uploaded: its name and size, its bytes by range, the error if they are not it."""
+
+    sha256: str
+    size: int
+    pieces: Pieces
+    mismatch: Callable[[str], ModelshelfError]
+
+
+def _put_single(transport: Transport, upload: _Upload) -> None:
     checked: list[_Checked] = []
+    sha256, size, pieces = upload.sha256, upload.size, upload.pieces
 
     def body() -> Iterator[bytes]:
-        check = _Checked(sha256, size, mismatch)
+        check = _Checked(sha256, size, upload.mismatch)
         checked.append(check)
         if size == 0:
             check.check()
@@ -279,16 +286,10 @@ class _Session:
     """One upload session: ``POST`` to open, a ``PATCH`` per chunk, ``PUT`` to finish; a
     dropped chunk resumes where the registry says it stands (``GET /uploads/{ID}``)."""
 
-    def __init__(
-        self,
-        transport: Transport,
-        sha256: str,
-        size: int,
-        pieces: Pieces,
-        mismatch: Callable[[str], ModelshelfError],
-    ) -> None:
-        self._transport, self._sha256, self._size, self._pieces = transport, sha256, size, pieces
-        self._checked = _Checked(sha256, size, mismatch)
+    def __init__(self, transport: Transport, upload: _Upload) -> None:
+        self._transport, self._sha256, self._size = transport, upload.sha256, upload.size
+        self._pieces = upload.pieces
+        self._checked = _Checked(upload.sha256, upload.size, upload.mismatch)
         self._path = ""
 
     def run(self) -> None:

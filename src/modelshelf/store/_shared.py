@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 from modelshelf import constants, trust
 from modelshelf.backends.base import Backend, ObjectMeta, without_secrets
-from modelshelf.errors import UntrustedStoreDataError
+from modelshelf.errors import InvalidManifestError, UntrustedStoreDataError
+from modelshelf.manifest import Manifest
 
-__all__ = ["NOT_OURS", "KeyLayout", "actor", "now_iso"]
+__all__ = ["NOT_OURS", "KeyLayout", "actor", "checked_manifest", "now_iso"]
 
 NOT_OURS = "modelshelf did not write it (or it was edited since)"
 
@@ -40,6 +41,33 @@ def actor() -> dict[str, str]:
         "user": trust.escape_controls(user),
         "host": trust.escape_controls(socket.gethostname()),
     }
+
+
+def checked_manifest(
+    raw: bytes, name: str, version: str, *, where: str, store: str, key: str, step: str
+) -> Manifest:
+    """The manifest of ``name:version`` read at ``where``, checked at the trust boundary: it
+    parses as modelshelf writes it, and describes that very version (every store layout reads
+    a manifest through here).
+
+    Args:
+        step: what to do about a bad one (``restore or delete that key in the store``).
+
+    Raises:
+        UntrustedStoreDataError: it does not parse, or describes another version.
+    """
+    try:
+        manifest = Manifest.from_json(raw, where=where)
+    except InvalidManifestError as exc:
+        raise UntrustedStoreDataError(f"{exc}; {NOT_OURS}: {step}", store=store, key=key) from exc
+    if manifest.name != name or manifest.version != version:
+        raise UntrustedStoreDataError(
+            f"{where} describes {manifest.name}:{manifest.version}, not {name}:{version}; the"
+            f" store has been edited by hand: {step}",
+            store=store,
+            key=key,
+        )
+    return manifest
 
 
 class KeyLayout:

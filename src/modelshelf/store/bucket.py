@@ -29,14 +29,12 @@ from modelshelf._name_glob import listing_prefix, name_matches
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import (
     InvalidInputError,
-    InvalidManifestError,
     ObjectExistsError,
     ObjectNotFoundError,
-    UntrustedStoreDataError,
 )
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
-from modelshelf.store._shared import NOT_OURS, actor, now_iso
+from modelshelf.store._shared import actor, checked_manifest, now_iso
 from modelshelf.store.aliases import AliasLayout, AliasRecord
 from modelshelf.store.api import LayoutGuarantees
 from modelshelf.store.identity import store_id
@@ -191,22 +189,15 @@ class Store(AliasLayout):
         )
         if is_tombstone(raw):
             raise self._removed_error(name, version)
-        try:
-            manifest = Manifest.from_json(raw, where=f"{self.url}/{key}")
-        except InvalidManifestError as exc:
-            raise UntrustedStoreDataError(
-                f"{exc}; {NOT_OURS}: restore or delete that key in the store",
-                store=self.url,
-                key=key,
-            ) from exc
-        if manifest.name != name or manifest.version != version:
-            raise UntrustedStoreDataError(
-                f"{self.url}/{key} describes {manifest.name}:{manifest.version}, not"
-                f" {name}:{version}; the store has been edited by hand: restore or delete that key",
-                store=self.url,
-                key=key,
-            )
-        return manifest
+        return checked_manifest(
+            raw,
+            name,
+            version,
+            where=f"{self.url}/{key}",
+            store=self.url,
+            key=key,
+            step="restore or delete that key in the store",
+        )
 
     def commit_manifest(self, manifest: Manifest) -> None:
         """Create the manifest: the single write that makes a version exist.

@@ -27,10 +27,8 @@ from modelshelf.backends.base import without_password
 from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
-    InvalidManifestError,
     ModelshelfError,
     UnsupportedStoreError,
-    UntrustedStoreDataError,
     VersionExistsError,
 )
 from modelshelf.manifest import Manifest
@@ -38,6 +36,7 @@ from modelshelf.spec import Version
 from modelshelf.store import _http_blobs
 from modelshelf.store._http_listings import MAX_LISTING, RegistryRequests
 from modelshelf.store._http_transport import READ_TIMEOUT, Transport, load_token
+from modelshelf.store._shared import checked_manifest
 from modelshelf.store.aliases import AliasRecord
 from modelshelf.store.api import LayoutGuarantees
 from modelshelf.store.http_protocol import (
@@ -196,23 +195,15 @@ class HttpStore(RegistryRequests):
         response = self._transport.send("GET", path)
         raw = self._transport.read_bounded(response, trust.manifest_cap(), "a manifest")
         where = self._transport.api_url(path)
-        try:
-            manifest = Manifest.from_json(raw, where=where)
-        except InvalidManifestError as exc:
-            raise UntrustedStoreDataError(
-                f"{exc}; the registry {self.url} sent a manifest modelshelf did not write: ask"
-                " its admin to check the store behind it",
-                store=self.url,
-                key=where,
-            ) from exc
-        if manifest.name != name or manifest.version != version:
-            raise UntrustedStoreDataError(
-                f"{where} describes {manifest.name}:{manifest.version}, not {name}:{version};"
-                " the registry's store has been edited by hand: ask its admin to restore it",
-                store=self.url,
-                key=where,
-            )
-        return manifest
+        return checked_manifest(
+            raw,
+            name,
+            version,
+            where=where,
+            store=self.url,
+            key=where,
+            step="ask the registry's admin to restore or delete that version in its store",
+        )
 
     def commit_manifest(self, manifest: Manifest) -> None:
         """Create the version on the registry, create-only.
