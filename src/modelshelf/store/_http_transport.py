@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,8 @@ class Transport:
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         )
+        # A Shelf is never closed: its pooled connections close when the store is dropped.
+        weakref.finalize(self, self.client.close)
 
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
