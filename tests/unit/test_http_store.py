@@ -146,7 +146,14 @@ def test_a_registry_store_refuses_bucket_settings() -> None:
 
 
 def test_a_registry_url_with_a_password_or_query_is_refused() -> None:
-    for url in ("https://u:pw-123@host", "https://host/p?token=abc", "https://"):
+    refused = (
+        "https://u:pw-123@host",
+        "https://u:pw-123/with/slash@host:1",
+        "https://host/p?token=abc",
+        "https://host:port",
+        "https://",
+    )
+    for url in refused:
         with pytest.raises(UnsupportedStoreError) as caught:
             HttpStore(url)
         assert "pw-123" not in str(caught.value)

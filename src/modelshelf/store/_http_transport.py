@@ -295,8 +295,8 @@ class Transport:
         except (ModelshelfError, ValueError, RecursionError):
             body = None
         exc = error_from_body(status, body, self.url)
-        if status in (401, 403) and not isinstance(exc, StoreAuthError):
-            exc = self._auth_error(status)
+        if status in (401, 403):
+            exc = self._auth_error(status, exc if isinstance(exc, StoreAuthError) else None)
         elif 300 <= status < 400:
             exc = StoreError(
                 f"the registry {self.url} answered a redirect (HTTP {status}) where none is"
@@ -306,14 +306,20 @@ class Transport:
             exc = StoreUnavailableError(f"{exc}; try again later")
         return self.scrub(exc)
 
-    def _auth_error(self, status: int) -> StoreAuthError:
+    def _auth_error(self, status: int, given: StoreAuthError | None) -> StoreAuthError:
+        """The registry refused the caller: its own words (which name the scope or say what is
+        wrong with the token) after the phrase every store's refusal starts with."""
+        why = str(given) if given is not None else ""
         if status == 401:
-            given = "refused the token given" if self.has_token else "needs a token"
-            return StoreAuthError(f"the registry {self.url} {given} (HTTP 401); {TOKEN_HINT}")
-        return StoreAuthError(
-            f"the registry {self.url} refused the request (HTTP 403): the token lacks the scope"
-            " it needs; ask the registry's admin for a token with that scope"
-        )
+            why = why or ("the token given was refused" if self.has_token else "it needs a token")
+            if "MODELSHELF_TOKEN" not in why:
+                why += f"; {TOKEN_HINT}"
+        else:
+            why = why or (
+                "the token lacks the scope it needs; ask the registry's admin for a token with"
+                " that scope"
+            )
+        return StoreAuthError(f"the registry {self.url} refused access (HTTP {status}): {why}")
 
     def scrub(self, exc: ModelshelfError) -> ModelshelfError:
         """``exc`` with the token cut from its message, should a server have echoed it."""
@@ -361,10 +367,11 @@ class Transport:
                         " with --ca-file or SSL_CERT_FILE"
                     ) from None
                 if last or not (retry or isinstance(exc, httpx.ConnectError)):
+                    # The part before " (" is what a fallback to the cache prints as its reason.
                     raise StoreUnreachableError(
-                        f"the registry {self.url} cannot be reached ({self._reason(exc)});"
-                        " check the URL and that the server runs, or work offline from the"
-                        " cache (MODELSHELF_OFFLINE=1)"
+                        f"cannot reach the store {self.url} ({self._reason(exc)}). Check the"
+                        " registry's URL and that its server is running; cached versions stay"
+                        " usable with MODELSHELF_OFFLINE=1."
                     ) from None
                 time.sleep(min(self._max_wait, 0.25 * 2 ** (tries - 1)))
                 continue

@@ -58,7 +58,11 @@ from modelshelf.transfer.verified_upload import HashedBytes
 
 __all__ = ["HttpStore"]
 
-_BASE_URL = re.compile(r"https?://[^/?#@\s]+(/[^?#\s]*)?", re.IGNORECASE)
+# http(s)://host[:port][/prefix]: no userinfo, query or fragment; an @ nowhere (a password
+# with a / in it would otherwise read as a path).
+_BASE_URL = re.compile(
+    r"https?://(\[[0-9a-f:.]+\]|[^/?#@\s:\[\]]+)(:[0-9]{1,5})?(/[^?#@\s]*)?", re.IGNORECASE
+)
 
 
 class HttpStore(RegistryRequests):
