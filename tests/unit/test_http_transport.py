@@ -118,7 +118,7 @@ def test_401_says_how_to_give_a_token_and_403_names_the_scope() -> None:
         anonymous = transport(server.url, token=None)
         with pytest.raises(StoreAuthError, match=r"needs a token.*MODELSHELF_TOKEN"):
             anonymous.send("GET", "/bare401")
-        with pytest.raises(StoreAuthError, match=r"\(HTTP 401\): the token given was refused.*token_file"):
+        with pytest.raises(StoreAuthError, match=r"token given was refused.*token_file"):
             transport(server.url).send("GET", "/bare401")
         with pytest.raises(StoreAuthError, match=r"refused access \(HTTP 403\).*scope"):
             transport(server.url).send("GET", "/bare403")
