@@ -197,8 +197,9 @@ class HttpStore(RegistryRequests):
         """
         path = asset_path(name, "versions", version)
         response = self._transport.send("GET", path)
-        raw = self._transport.read_bounded(response, trust.manifest_cap(), "a manifest")
         where = self._transport.api_url(path)
+        what = f"the manifest of {name}:{version} ({where}; MODELSHELF_MAX_MANIFEST_MIB bounds it)"
+        raw = self._transport.read_bounded(response, trust.manifest_cap(), what)
         return checked_manifest(
             raw,
             name,
