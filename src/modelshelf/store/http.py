@@ -28,6 +28,7 @@ from modelshelf.errors import (
     AssetNotFoundError,
     InvalidInputError,
     ModelshelfError,
+    ObjectNotFoundError,
     UnsupportedStoreError,
     VersionExistsError,
 )
@@ -196,7 +197,13 @@ class HttpStore(RegistryRequests):
             UntrustedStoreDataError: the answer is not that version's manifest.
         """
         path = asset_path(name, "versions", version)
-        response = self._transport.send("GET", path)
+        try:
+            response = self._transport.send("GET", path)
+        except AssetNotFoundError as exc:
+            if type(exc) is not AssetNotFoundError:
+                raise  # removed (VersionNotFoundError): its own error
+            # No such asset: as a bucket store says it (no manifest key), which callers expect.
+            raise ObjectNotFoundError(str(exc)) from None
         where = self._transport.api_url(path)
         what = f"the manifest of {name}:{version} ({where}; MODELSHELF_MAX_MANIFEST_MIB bounds it)"
         raw = self._transport.read_bounded(response, trust.manifest_cap(), what)
