@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.http_script import Reply, ScriptServer, error, running
+from tests.http_script import DROP, Reply, Request, ScriptServer, error, running
 
 from modelshelf import Shelf
 from modelshelf.cli.main import main
@@ -19,6 +19,7 @@ from modelshelf.errors import (
     AssetNotFoundError,
     ConfigError,
     InvalidInputError,
+    ObjectNotFoundError,
     UnsupportedStoreError,
     UntrustedStoreDataError,
     VersionExistsError,
@@ -165,10 +166,12 @@ def test_mirror_of_a_registry_url_is_refused_clearly(tmp_path: Path) -> None:
 
 
 # -- the seam, as the registry answers -----------------------------------------------------------
-def _manifest(tmp_path: Path, name: str = "nlp/sentiment") -> Manifest:
-    (tmp_path / "model").mkdir(exist_ok=True)
-    (tmp_path / "model" / "w.bin").write_bytes(b"weights")
-    return Shelf("memory://manifests").push(tmp_path / "model", name)
+def _manifest(tmp_path: Path, content: bytes = b"weights") -> Manifest:
+    """``nlp/sentiment:1.0`` holding one file of ``content``."""
+    folder = tmp_path / content.hex()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.bin").write_bytes(content)
+    return Shelf(f"memory://manifests-{content.hex()[:16]}").push(folder, "nlp/sentiment:1.0")
 
 
 def test_read_manifest_checks_the_answer_like_a_bucket_store(
@@ -262,3 +265,34 @@ def test_guarantees_come_from_discovery_and_create_is_a_no_op(
     store.create()
     assert store.guarantees.create_only_commit and store.guarantees.listable
     assert len(registry.requests("GET", "/api/v1")) == 1
+
+
+def test_a_commit_whose_answer_was_lost_succeeds_when_the_number_holds_it(
+    registry: ScriptServer, store: HttpStore, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path)
+    route = "/api/v1/assets/nlp/sentiment/-/versions/1.0"
+    committed: list[bytes] = []
+
+    def put(request: Request) -> Reply:
+        if committed:
+            return error(409, "VersionExistsError", "nlp/sentiment:1.0 exists")
+        committed.append(request.body)
+        return DROP  # committed, but the answer is lost
+
+    registry.route("PUT", route, put)
+    registry.route("GET", route, lambda _r: Reply(200, committed[0]))
+    store.commit_manifest(manifest)
+    assert len(registry.requests("PUT")) == 2
+    other = _manifest(tmp_path, b"other weights")
+    with pytest.raises(VersionExistsError):
+        store.commit_manifest(other)  # taken by another manifest: refused at once
+
+
+def test_a_manifest_of_an_unknown_asset_is_not_found_as_a_bucket_says_it(
+    registry: ScriptServer, store: HttpStore
+) -> None:
+    missing = error(404, "AssetNotFoundError", "no asset named 'nlp/none'")
+    registry.route("GET", "/api/v1/assets/nlp/none/-/versions/1.0", missing)
+    with pytest.raises(ObjectNotFoundError, match="no asset named"):
+        store.read_manifest("nlp/none", "1.0")

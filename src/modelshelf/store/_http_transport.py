@@ -50,8 +50,8 @@ TOKEN_HINT = (
     " (`modelshelf config stores`)"
 )
 
-Body = bytes | Callable[[], Iterable[bytes]] | None
-"""A request body: bytes, or a function that gives its pieces afresh for each try."""
+Body = bytes | Callable[[], bytes | Iterable[bytes]] | None
+"""A request body: bytes, or a function that gives it (or its pieces) afresh for each try."""
 
 
 def load_token(token: str | None, token_file: str | Path | None, url: str) -> str | None:

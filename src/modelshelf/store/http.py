@@ -247,7 +247,7 @@ class HttpStore(RegistryRequests):
             self._transport.send(
                 "PUT",
                 path,
-                body=lambda: (sent(),),
+                body=sent,
                 headers={"Content-Type": "application/json"},
                 idempotent=True,
                 ok=(200, 201),
