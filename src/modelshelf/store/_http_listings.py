@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from modelshelf import trust
+from modelshelf import constants, trust
 from modelshelf._name_glob import name_matches
 from modelshelf.backends.base import ObjectMeta
 from modelshelf.errors import UntrustedStoreDataError
@@ -67,28 +67,43 @@ class RegistryRequests:
             ) from exc
 
     # -- listings ------------------------------------------------------------------------------
+    def _pages(self, path: str, key: str, what: str, **params: str) -> Iterator[object]:
+        """The items of a paged listing (``{key: [...], "next": ...}``), page after page.
+
+        Pages must move forward and the whole is bounded like a bucket listing
+        (``MODELSHELF_MAX_LIST_KEYS``): a registry that never ends its listing is refused.
+        """
+        after: str | None = None
+        count, limit = 0, constants.max_list_keys()
+        while True:
+            asked: dict[str, str | int] = {**params, "limit": MAX_BATCH}
+            if after is not None:
+                asked["after"] = after
+            page = self._get(f"{API}{path}", params=asked, what=what)
+            listed, following = page.get(key), page.get("next")
+            if not isinstance(listed, list) or len(listed) > MAX_BATCH:
+                raise self._transport.untrusted(f"a page of {what} holds no list of at most"
+                                                f" {MAX_BATCH}")  # fmt: skip
+            count += len(listed)
+            if count > limit:
+                raise UntrustedStoreDataError(
+                    f"{what} of {self.url} holds more than {limit} entries; raise"
+                    " MODELSHELF_MAX_LIST_KEYS if the registry is that large",
+                    store=self.url,
+                )
+            yield from listed
+            if following is None:
+                return
+            if not isinstance(following, str) or (after is not None and following <= after):
+                raise self._transport.untrusted(f"the next page of {what} goes backwards")
+            after = following
+
     def assets(self, prefix: str = "") -> list[str]:
         """Names of every asset with a live version the token may read, sorted; ``prefix`` as
         :meth:`Store.assets <modelshelf.store.bucket.Store.assets>` takes it."""
-        names: list[str] = []
-        after: str | None = None
-        while True:
-            params: dict[str, str | int] = {"prefix": prefix, "limit": MAX_BATCH}
-            if after is not None:
-                params["after"] = after
-            page = self._get(f"{API}/assets", params=params, what="the asset listing")
-            listed, following = page.get("assets"), page.get("next")
-            if not isinstance(listed, list):
-                raise self._transport.untrusted("the asset listing holds no list")
-            names.extend(n for n in listed if isinstance(n, str) and trust.is_name(n))
-            if following is None:
-                break
-            if not isinstance(following, str) or (after is not None and following <= after):
-                raise self._transport.untrusted("the asset listing's next page goes backwards")
-            after = following
-            if len(names) > 10 * MAX_BATCH * MAX_BATCH:
-                raise self._transport.untrusted("the asset listing does not end")
-        return sorted({n for n in names if name_matches(prefix, n)})
+        listed = self._pages("/assets", "assets", "the asset listing", prefix=prefix)
+        names = {n for n in listed if isinstance(n, str) and trust.is_name(n)}
+        return sorted(n for n in names if name_matches(prefix, n))
 
     def live_versions(self, prefix: str = "") -> set[tuple[str, str]]:
         """``(name, version)`` of every live version under ``prefix`` the token may read."""
@@ -106,25 +121,10 @@ class RegistryRequests:
 
     def blobs(self) -> Iterator[tuple[str, ObjectMeta]]:
         """Every blob of the registry's store (admin scope), page by page."""
-        after: str | None = None
-        while True:
-            params: dict[str, str | int] = {"limit": MAX_BATCH}
-            if after is not None:
-                params["after"] = after
-            page = self._get(f"{API}/blobs", params=params, what="the blob listing")
-            listed = page.get("blobs")
-            if not isinstance(listed, list):
-                raise self._transport.untrusted("the blob listing holds no list")
-            for item in listed:
-                entry = self._blob_entry(item, 0)
-                if entry is not None:
-                    yield entry[1], entry[2]
-            following = page.get("next")
-            if following is None:
-                return
-            if not isinstance(following, str) or (after is not None and following <= after):
-                raise self._transport.untrusted("the blob listing's next page goes backwards")
-            after = following
+        for item in self._pages("/blobs", "blobs", "the blob listing"):
+            entry = self._blob_entry(item, 0)
+            if entry is not None:
+                yield entry[1], entry[2]
 
     def delete_blob(self, sha256: str) -> None:
         """Delete one blob (garbage collection only; admin scope)."""

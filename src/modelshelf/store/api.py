@@ -4,9 +4,10 @@
 adds what housekeeping needs (listing every asset and blob, removing versions and blobs, alias
 history). :class:`~modelshelf.store.bucket.Store` (keys in a bucket, over any
 :class:`~modelshelf.backends.Backend`) is the first implementation of both;
-:class:`~modelshelf.store.http.HttpStore` (the client of a modelshelf registry) the second. An OCI
-registry store is planned as the third; docs/design-notes.md ("The store seam, checked against OCI") maps every
-operation onto the OCI distribution API and says which guarantees that store can and cannot give.
+:class:`~modelshelf.store.http.HttpStore` (the client of a modelshelf registry) the second. An
+OCI registry store is planned as the third; docs/design-notes.md ("The store seam, checked
+against OCI") maps every operation onto the OCI distribution API and says which guarantees that
+store can and cannot give.
 
 Every method's contract is the guarantee the facade relies on; an implementation that cannot
 keep one must say so in its ``guarantees`` rather than weaken it silently.
