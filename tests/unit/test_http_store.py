@@ -296,3 +296,24 @@ def test_a_manifest_of_an_unknown_asset_is_not_found_as_a_bucket_says_it(
     registry.route("GET", "/api/v1/assets/nlp/none/-/versions/1.0", missing)
     with pytest.raises(ObjectNotFoundError, match="no asset named"):
         store.read_manifest("nlp/none", "1.0")
+
+
+def test_a_listing_pages_forward_and_is_bounded(
+    registry: ScriptServer, store: HttpStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = {
+        "": {"assets": ["a/one", "../bad", 7], "next": "a/one"},
+        "a/one": {"assets": ["b/two"], "next": None},
+    }
+    registry.route("GET", "/api/v1/assets", lambda r: Reply(200, pages[r.query.get("after", "")]))
+    assert store.assets() == ["a/one", "b/two"]
+    assert [r.query.get("after") for r in registry.requests("GET", "/api/v1/assets")] == [
+        None,
+        "a/one",
+    ]
+    pages["a/one"] = {"assets": [], "next": "a/one"}  # a page that does not move on
+    with pytest.raises(UntrustedStoreDataError, match="goes backwards"):
+        store.assets()
+    monkeypatch.setenv("MODELSHELF_MAX_LIST_KEYS", "2")
+    with pytest.raises(UntrustedStoreDataError, match="MODELSHELF_MAX_LIST_KEYS"):
+        store.assets()
