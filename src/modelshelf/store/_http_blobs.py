@@ -45,6 +45,10 @@ __all__ = ["HttpBlob", "PresentBatcher", "put_blob"]
 PIECE = 1 << 20
 """Bytes read from a file (or received) at a time."""
 MAX_RESUMES = 5
+DIRECT_UP_TO = 1 << 20
+"""Ranges up to this many bytes are asked of the registry itself (no 307): a redirect costs a
+second request, which for small files cost more than the bytes (500 files of 2 KiB over
+SeaweedFS: 1.87 s redirected, 1.29 s streamed)."""
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
@@ -55,8 +59,16 @@ class HttpBlob:
     ``Range``, without the token or cookies. httpx never follows redirects for us.
     """
 
-    def __init__(self, transport: Transport, sha256: str, *, redirects: bool = True) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        sha256: str,
+        *,
+        redirects: bool = True,
+        direct_up_to: int = DIRECT_UP_TO,
+    ) -> None:
         self._transport, self._sha256, self._redirects = transport, sha256, redirects
+        self._direct_up_to = direct_up_to
 
     @property
     def name(self) -> str:
@@ -83,7 +95,7 @@ class HttpBlob:
         if end <= start:
             return
         headers = {"Range": f"bytes={start}-{end - 1}"}
-        if not self._redirects:
+        if not self._redirects or end - start <= self._direct_up_to:
             headers[NO_REDIRECT_HEADER] = "1"
         response = self._transport.send(
             "GET", f"/blobs/{self._sha256}", headers=headers, ok=(200, 206, 307, 404)
