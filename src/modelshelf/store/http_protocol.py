@@ -167,6 +167,20 @@ def _error_type(name: object) -> type[ModelshelfError]:
     return StoreError
 
 
+def _blank(kind: type[ModelshelfError]) -> ModelshelfError:
+    """An instance of ``kind`` whose ``__init__`` has not run. The ``__new__`` that may make it
+    is that of its builtin base with a layout of its own (``OSError`` for a FileNotFoundError
+    subclass), which the first ``__new__`` found on the MRO (``LookupError``'s) may not be."""
+    for base in kind.__mro__:
+        if "__new__" in vars(base):
+            try:
+                made: ModelshelfError = base.__new__(kind)  # type: ignore[call-overload]
+            except TypeError:
+                continue
+            return made
+    raise AssertionError(f"no __new__ makes {kind.__name__}")  # pragma: no cover: object's does
+
+
 def _text(value: object, limit: int = MAX_ERROR_TEXT) -> str:
     text = value if isinstance(value, str) else ""
     return trust.escape_controls(text[:limit])
@@ -189,7 +203,7 @@ def error_from_body(status: int, body: object, registry_url: str) -> ModelshelfE
         return StoreError(f"the registry {registry_url} {what}; is it a modelshelf registry?")
     kind = _error_type(detail.get("type"))
     message = _text(detail.get("message")) or f"the registry {registry_url} answered HTTP {status}"
-    exc = kind.__new__(kind)
+    exc = _blank(kind)
     Exception.__init__(exc, message)
     attrs = detail.get("attrs")
     for key, value in attrs.items() if isinstance(attrs, dict) else ():
