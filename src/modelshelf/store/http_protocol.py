@@ -56,7 +56,7 @@ API = "/api/v1"
 MAX_JSON_BODY = 2 << 20
 """The largest JSON request body but a manifest (whose bound is ``trust.manifest_cap()``)."""
 MAX_SINGLE_UPLOAD = 64 << 20
-"""The largest blob sent in one ``PUT /blobs/{sha256}``; larger ones go through a session."""
+"""The largest blob sent in one blob ``PUT``; larger ones go through a session."""
 CHUNK = 64 << 20
 """The largest chunk of an upload session (one ``PATCH``)."""
 MAX_BATCH = 10_000
