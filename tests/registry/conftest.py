@@ -10,25 +10,25 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import APIRouter
 from starlette.testclient import TestClient
+from tests.registry.registry_helpers import MakeClient
 
 from modelshelf.backends.registry import open_backend
 from modelshelf.store.bucket import Store
 
-if importlib.util.find_spec("modelshelf.registry.blob_routes") is None:  # pragma: no cover
-    stand_in = types.ModuleType("modelshelf.registry.blob_routes")
+_BLOBS = "modelshelf.registry.blob_routes"
+if _BLOBS not in sys.modules and importlib.util.find_spec(_BLOBS) is None:  # pragma: no cover
+    stand_in = types.ModuleType(_BLOBS)
     stand_in.router = APIRouter()  # type: ignore[attr-defined]
-    sys.modules["modelshelf.registry.blob_routes"] = stand_in
+    sys.modules[_BLOBS] = stand_in
 
 from modelshelf.registry.app import create_app  # noqa: E402
 from modelshelf.registry.tokens import TokenBook  # noqa: E402
-
-MakeClient = Callable[..., TestClient]
 
 
 @pytest.fixture
