@@ -29,7 +29,9 @@ from modelshelf.errors import (
     StoreError,
     UnsupportedStoreError,
 )
-from modelshelf.registry import admin_routes, asset_routes, blob_routes
+from modelshelf.registry.admin_routes import router as admin_router
+from modelshelf.registry.asset_routes import router as asset_router
+from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.auth import Caller
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.scopes import parse_scope
@@ -95,9 +97,9 @@ def create_app(
     app.state.tokens = TokenBook(store)
     _add_error_handlers(app, store)
     app.add_api_route(f"{API}", _discovery, methods=["GET"], summary="What this registry offers")
-    app.include_router(asset_routes.router, prefix=API)
-    app.include_router(admin_routes.router, prefix=API)
-    app.include_router(blob_routes.router, prefix=API)
+    app.include_router(asset_router, prefix=API)
+    app.include_router(admin_router, prefix=API)
+    app.include_router(blob_router, prefix=API)
     return app
 
 
