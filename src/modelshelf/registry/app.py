@@ -31,8 +31,8 @@ from modelshelf.errors import (
 )
 from modelshelf.registry.admin_routes import router as admin_router
 from modelshelf.registry.asset_routes import router as asset_router
-from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.auth import Caller
+from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook

@@ -8,6 +8,8 @@ every write the registry does for a caller is audited by the registry, as the to
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,18 +18,20 @@ from starlette.responses import Response
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
-from modelshelf.manifest import Manifest
+from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import field, json_body, manifest_body
 from modelshelf.registry.context import Principal, RegistryContext
 from modelshelf.spec import Version, validate_alias
 from modelshelf.store.bucket import Store, now_iso
+from modelshelf.store.commit import commit_reusing
 from modelshelf.store.http_protocol import AUDITED_BY_SERVER, MAX_BATCH
 from modelshelf.transfer.download import run_concurrently
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["assets"])
+log = logging.getLogger("modelshelf.registry")
 
 _ASSET = "/assets/{name:path}/-"
 Reader = Annotated[Principal, Depends(may_on_name("read"))]
@@ -141,7 +145,10 @@ def commit_manifest(
             f" {name}:{version}; send it to its own path"
         )
     _check_blobs_stored(store, manifest)
-    store.commit_manifest(manifest)  # 409 when the number is taken
+    # 409 when the number is taken. Every blob was found present, so each is looked up again
+    # after the commit: one a concurrent gc deleted meanwhile is named in the log (the client
+    # has the file; `modelshelf verify` finds it, `repair` uploads it again).
+    commit_reusing(store, manifest, manifest.files, _vanished(manifest))
     store.append_log(
         name,
         "push",
@@ -152,6 +159,17 @@ def commit_manifest(
         **audit_of(request, principal),
     )
     return {"version": version}
+
+
+def _vanished(manifest: Manifest) -> Callable[[FileEntry], None]:
+    def restore(entry: FileEntry) -> None:
+        log.warning(
+            "%s:%s is committed, but its blob %s went missing meanwhile (a concurrent gc?);"
+            " `modelshelf verify %s:%s` names it, `modelshelf repair` uploads it again",
+            manifest.name, manifest.version, entry.sha256, manifest.name, manifest.version,
+        )  # fmt: skip
+
+    return restore
 
 
 def _check_blobs_stored(store: Store, manifest: Manifest) -> None:

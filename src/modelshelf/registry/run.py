@@ -62,7 +62,7 @@ def serve_registry(
     import uvicorn
 
     if workers < 1:
-        raise InvalidInputError(f"--workers must be 1 or more, not {workers}")
+        raise InvalidInputError(f"the registry needs 1 worker or more, not {workers}")
     tls = _tls_files(certfile, keyfile)
     settings = {
         "store": store,
@@ -97,10 +97,12 @@ def _tls_files(certfile: str | Path | None, keyfile: str | Path | None) -> dict[
     if certfile is None and keyfile is None:
         return {}
     if certfile is None or keyfile is None:
-        raise InvalidInputError("HTTPS needs both --certfile and --keyfile; give both or neither")
-    for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        raise InvalidInputError(
+            "HTTPS needs both a certificate file and its key file; give both or neither"
+        )
+    for what, path in (("certificate", certfile), ("key", keyfile)):
         if not Path(path).is_file():
-            raise InvalidInputError(f"{flag} {path}: no such file; give the PEM file's path")
+            raise InvalidInputError(f"the TLS {what} file {path} does not exist; give its path")
     return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
 
 
@@ -160,7 +162,8 @@ def bind(host: str, port: int) -> socket.socket:
     except (socket.gaierror, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ServeAddressError(
-            f"cannot listen on {host}: {reason}; pass --host with an address of this machine"
+            f"cannot listen on {host}: {reason}; give an address of this machine (127.0.0.1 for"
+            " this machine only, 0.0.0.0 for every interface)"
         ) from None
     _, kind, proto, _, address = found[0]
     sock = socket.socket(family, kind, proto)
@@ -170,12 +173,14 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            why = f"port {port} on {host} is in use: pass --port N, or stop what listens there"
+            why = (
+                f"port {port} on {host} is in use: choose another port, or stop what listens there"
+            )
         elif exc.errno == errno.EACCES:
-            why = f"port {port} on {host} needs privileges: pass --port N above 1023"
+            why = f"port {port} on {host} needs privileges: choose a port above 1023"
         else:
-            why = f"cannot listen on {host} port {port}: {exc.strerror or exc}; pass another"
-            why += " --host or --port"
+            why = f"cannot listen on {host} port {port}: {exc.strerror or exc}; choose another"
+            why += " address or port"
         raise ServeAddressError(why) from None
     sock.set_inheritable(True)
     return sock

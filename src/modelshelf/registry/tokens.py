@@ -96,6 +96,7 @@ class TokenBook:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._backend = store.backend  # the keys under registry/tokens/ are this module's
         self._records: dict[str, dict[str, Any]] = {}
         self._used: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -140,7 +141,7 @@ class TokenBook:
         }
         body = json.dumps(record, indent=2).encode() + b"\n"
         try:
-            self.store.backend.put(f"{_PREFIX}/{name}.json", body, mode="create")
+            self._backend.put(f"{_PREFIX}/{name}.json", body, mode="create")
         except ObjectExistsError:
             raise ObjectExistsError(
                 f"a token named {name!r} exists or existed in {self.store.url}; token names are"
@@ -154,7 +155,7 @@ class TokenBook:
         by name, never the hash. Records that fail the checks are skipped with a warning."""
         found: dict[str, set[str]] = {}
         for meta in trust.bounded_listing(
-            self.store.backend.list(_PREFIX), 100_000, f"{self.store.url}/{_PREFIX}/"
+            self._backend.list(_PREFIX), 100_000, f"{self.store.url}/{_PREFIX}/"
         ):
             rest = meta.path[len(_PREFIX) + 1 :]
             name, dot, kind = rest.rpartition(".")
@@ -188,7 +189,7 @@ class TokenBook:
         record = self._record(name)
         marker = json.dumps({"name": name, "revoked": now_iso()}).encode() + b"\n"
         with contextlib.suppress(ObjectExistsError):  # revoked already: the first one stands
-            self.store.backend.put(f"{_PREFIX}/{name}.revoked", marker, mode="create")
+            self._backend.put(f"{_PREFIX}/{name}.revoked", marker, mode="create")
         return {"name": name, "scopes": record["scopes"], "revoked": True}
 
     # -- every request ---------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class TokenBook:
             raise CallerRefusedError(f"{refused}: its record is damaged; ask an admin") from None
         if not hmac.compare_digest(_secret_hash(secret), record["sha256"]):
             raise CallerRefusedError(f"{refused}: its secret is wrong; check the token's text")
-        if self.store.backend.exists(f"{_PREFIX}/{name}.revoked"):
+        if self._backend.exists(f"{_PREFIX}/{name}.revoked"):
             raise CallerRefusedError(f"{refused}: it was revoked; ask an admin for a new one")
         expires = record["expires"]
         if expires is not None and datetime.now(UTC) >= _parse_time(expires):
@@ -262,7 +263,7 @@ class TokenBook:
 
     def _read_small(self, key: str) -> bytes:
         chunks, total = [], 0
-        for chunk in self.store.backend.get(key, chunk_size=1 << 16):
+        for chunk in self._backend.get(key, chunk_size=1 << 16):
             total += len(chunk)
             if total > trust.MAX_RECORD_BYTES:
                 raise UntrustedStoreDataError(
@@ -295,7 +296,7 @@ class TokenBook:
                 return
             self._used[name] = now
         try:
-            self.store.backend.put(f"{_PREFIX}/{name}.used", now_iso().encode() + b"\n")
+            self._backend.put(f"{_PREFIX}/{name}.used", now_iso().encode() + b"\n")
         except StoreError as exc:
             log.warning("could not record that the token %s was used: %s", name, exc)
 
