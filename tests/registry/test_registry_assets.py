@@ -49,7 +49,8 @@ def test_push_then_read_every_view(store: Store, book: TokenBook, make_client: M
     assert response.headers["content-type"] == "application/json"
     manifest = Manifest.from_json(response.content)
     assert (manifest.name, manifest.version) == ("nlp/sentiment", "1.1")
-    assert response.content == store.read_manifest("nlp/sentiment", "1.1").to_json()
+    assert response.content == store.backend.read(store.manifest_key("nlp/sentiment", "1.1"))
+    assert manifest.author == "the client's claim@somewhere"  # the manifest is the client's
 
     assert client.get(f"{API}/assets").json() == {
         "assets": ["nlp/other", "nlp/sentiment"],

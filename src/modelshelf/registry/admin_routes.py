@@ -16,7 +16,7 @@ from starlette.responses import Response
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError
 from modelshelf.registry.auth import Context, may_on_all, tokens_of
-from modelshelf.registry.bodies import field, json_body
+from modelshelf.registry.bodies import documented, field, json_body
 from modelshelf.registry.context import Principal
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.http_protocol import MAX_BATCH
@@ -56,7 +56,19 @@ def list_tokens(_: Admin, book: Tokens) -> dict[str, Any]:
     return {"tokens": book.list()}
 
 
-@router.post("/tokens", status_code=201, summary="Create a token; its text is shown once")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create a token; its text is shown once",
+    openapi_extra=documented(
+        {
+            "name": {"type": "string"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "expires": {"type": ["string", "null"]},
+        },
+        ("name", "scopes"),
+    ),
+)
 def create_token(
     principal: Admin,
     body: JsonBody,
@@ -121,7 +133,11 @@ def quarantine_blob(
     return {"run": run, "sha256": sha256}
 
 
-@router.post("/quarantine/{run}/{sha256}/restore", summary="Put a quarantined blob back (verified)")
+@router.post(
+    "/quarantine/{run}/{sha256}/restore",
+    summary="Put a quarantined blob back (verified)",
+    openapi_extra=documented({"size": {"type": "integer"}}, ("size",)),
+)
 def restore_blob(
     run: str,
     sha256: str,

@@ -20,7 +20,7 @@ from modelshelf import trust
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
-from modelshelf.registry.bodies import field, json_body, manifest_body
+from modelshelf.registry.bodies import documented, field, json_body, manifest_body
 from modelshelf.registry.context import Principal, RegistryContext
 from modelshelf.spec import Version, validate_alias
 from modelshelf.store.bucket import Store, now_iso
@@ -125,7 +125,10 @@ def read_manifest(
 
 
 @router.put(
-    f"{_ASSET}/versions/{{version}}", status_code=201, summary="Commit a version (create-only)"
+    f"{_ASSET}/versions/{{version}}",
+    status_code=201,
+    summary="Commit a version (create-only)",
+    openapi_extra=documented({"format": {"type": "integer"}}, ("name", "version", "files")),
 )
 def commit_manifest(
     request: Request,
@@ -202,7 +205,11 @@ def read_removal(
     return dict(removal.__dict__)
 
 
-@router.post(f"{_ASSET}/versions/{{version}}/remove", summary="Remove a version (admin)")
+@router.post(
+    f"{_ASSET}/versions/{{version}}/remove",
+    summary="Remove a version (admin)",
+    openapi_extra=documented({"message": {"type": "string"}, "dry_run": {"type": "boolean"}}),
+)
 def remove_version(
     request: Request,
     name: str,
@@ -258,7 +265,13 @@ def alias_history(
     return {"history": [dict(r.__dict__) for r in records]}
 
 
-@router.put(f"{_ASSET}/aliases/{{alias}}", summary="Move an alias (compare-and-swap)")
+@router.put(
+    f"{_ASSET}/aliases/{{alias}}",
+    summary="Move an alias (compare-and-swap)",
+    openapi_extra=documented(
+        {"version": {"type": "string"}, "expected": {"type": ["string", "null"]}}, ("version",)
+    ),
+)
 def set_alias(
     request: Request,
     name: str,
@@ -320,7 +333,14 @@ def read_log(
     return {"records": _store(context).log(_name(name))}
 
 
-@router.post(f"{_ASSET}/log", status_code=201, summary="Audit a copy or a repair")
+@router.post(
+    f"{_ASSET}/log",
+    status_code=201,
+    summary="Audit a copy or a repair",
+    openapi_extra=documented(
+        {"action": {"enum": list(_CLIENT_ACTIONS)}, "fields": {"type": "object"}}, ("action",)
+    ),
+)
 def append_log(
     request: Request,
     name: str,

@@ -21,6 +21,7 @@ from modelshelf.store.http_protocol import MAX_JSON_BODY
 __all__ = [
     "BodyTooLargeError",
     "decode_object",
+    "documented",
     "field",
     "json_body",
     "manifest_body",
@@ -96,6 +97,13 @@ async def manifest_body(request: Request) -> bytes:
     """A dependency: the request's body as bytes, bounded by ``trust.manifest_cap()`` (the
     manifest is parsed by :meth:`~modelshelf.manifest.Manifest.from_json`)."""
     return await read_bounded(request, trust.manifest_cap(), "the manifest")
+
+
+def documented(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads a JSON object body through these dependencies
+    (FastAPI cannot see it): its fields, for the OpenAPI document."""
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def field(
