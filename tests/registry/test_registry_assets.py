@@ -149,7 +149,7 @@ def test_aliases_move_by_compare_and_swap(
     assert conflict.status_code == 409
     error = error_of(conflict)
     assert isinstance(error, AliasConflictError)
-    assert "points at 1" in str(error)
+    assert "points at 1" in str(error) and error.current == "1"  # type: ignore[attr-defined]
     moved = client.put(path, json={"version": "2", "expected": "1"}).json()
     assert (moved["version"], moved["previous"], moved["seq"]) == ("2", "1", 2)
     assert client.get(path).json()["version"] == "2"
@@ -158,6 +158,7 @@ def test_aliases_move_by_compare_and_swap(
     assert [r["version"] for r in history] == ["1", "2"]
     stale = client.delete(path, params={"expected": "1"})
     assert stale.status_code == 409 and isinstance(error_of(stale), AliasConflictError)
+    assert error_of(stale).current == "2"  # type: ignore[attr-defined]
     dropped = client.delete(path, params={"expected": "2"})
     assert dropped.status_code == 200 and dropped.json()["version"] is None
     missing = client.get(path)

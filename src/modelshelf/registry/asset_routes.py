@@ -17,7 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelshelf import trust
-from modelshelf.errors import InvalidInputError, ObjectNotFoundError
+from modelshelf.errors import (
+    AliasConflictError,
+    AliasNotFoundError,
+    InvalidInputError,
+    ObjectNotFoundError,
+)
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import documented, field, json_body, manifest_body
@@ -286,7 +291,12 @@ def set_alias(
     if expected:
         _version(expected)
     store = _store(context)
-    record = store.set_alias(name, alias, version, expected=expected, writer=writer_of(principal))
+    try:
+        record = store.set_alias(
+            name, alias, version, expected=expected, writer=writer_of(principal)
+        )
+    except AliasConflictError as exc:
+        raise _with_current(store, name, alias, exc) from None
     _audit_alias(request, principal, store, name, record.__dict__)
     return dict(record.__dict__)
 
@@ -304,9 +314,24 @@ def remove_alias(
     if expected:
         _version(expected)
     store = _store(context)
-    record = store.remove_alias(name, alias, expected=expected, writer=writer_of(principal))
+    try:
+        record = store.remove_alias(name, alias, expected=expected, writer=writer_of(principal))
+    except AliasConflictError as exc:
+        raise _with_current(store, name, alias, exc) from None
     _audit_alias(request, principal, store, name, record.__dict__)
     return dict(record.__dict__)
+
+
+def _with_current(
+    store: Store, name: str, alias: str, exc: AliasConflictError
+) -> AliasConflictError:
+    """``exc`` with ``current``: where the alias points now (``""``: unset), which the client
+    compares with what it expected."""
+    try:
+        exc.current = store.read_alias(name, alias).version or ""  # type: ignore[attr-defined]
+    except AliasNotFoundError:
+        exc.current = ""  # type: ignore[attr-defined]
+    return exc
 
 
 def _audit_alias(
