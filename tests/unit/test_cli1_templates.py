@@ -22,6 +22,11 @@ ON_PURPOSE = {
     ("serve/_routes.py", '"/v2/models/{model_name}"'),  # FastAPI path parameters
     ("serve/_routes.py", '"/v2/models/{model_name}/versions/{version}"'),
     ("serve/_routes.py", '"/v2/repository/models/{model_name}/load"'),
+    ("registry/asset_routes.py", '"/assets/{name:path}/-"'),  # the registry's path parameters
+    ("registry/admin_routes.py", '"/tokens/{name}"'),
+    ("registry/admin_routes.py", '"/blobs/{sha256}"'),
+    ("registry/admin_routes.py", '"/quarantine/{run}/{sha256}"'),
+    ("registry/admin_routes.py", '"/quarantine/{run}/{sha256}/restore"'),
     # The fix of a refused hook package: ``with_fix`` fills it (errors.OPTIONS below too).
     (
         "_imports.py",
