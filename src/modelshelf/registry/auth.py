@@ -8,17 +8,26 @@ turns the request's bearer token (or its absence) into a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# At run time, not under TYPE_CHECKING: FastAPI reads the annotations of a dependency to
+# know what to pass; an unresolved ``Request`` becomes a required query parameter.
+from starlette.requests import Request
 
-from modelshelf.registry.context import RegistryContext
+from modelshelf.registry.context import ANONYMOUS, Principal, RegistryContext
+from modelshelf.registry.scopes import Scope
 
-if TYPE_CHECKING:
-    from starlette.requests import Request
-
-__all__ = ["context_of"]
+__all__ = ["context_of", "principal_of"]
 
 
 def context_of(request: Request) -> RegistryContext:
     """The registry's context (a FastAPI dependency)."""
     context: RegistryContext = request.app.state.registry
     return context
+
+
+# PLACEHOLDER, for the lead to replace at merge with the server core helper's principal_of
+# (t23-server). The blob routes (t23-blobs) only need its name to exist; their tests override
+# it (app.dependency_overrides[principal_of]). It treats every caller as anonymous.
+def principal_of(request: Request) -> Principal:
+    """PLACEHOLDER: every caller is anonymous, with read on the anonymous-read prefixes."""
+    context = context_of(request)
+    return Principal(ANONYMOUS, tuple(Scope("read", prefix) for prefix in context.anonymous_read))
