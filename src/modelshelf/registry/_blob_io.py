@@ -55,8 +55,11 @@ SPOOL_BUFFER = 1 << 20
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # At most 19 digits: every value fits an int64 and a huge one cannot cost time to convert.
-_RANGE = re.compile(r"bytes\s*=\s*(?:(\d{1,19})\s*-\s*(\d{0,19})|-\s*(\d{1,19}))", re.IGNORECASE)
-_LENGTH = re.compile(r"\d{1,19}")
+_RANGE = re.compile(
+    r"bytes[ \t]*=[ \t]*(?:([0-9]{1,19})[ \t]*-[ \t]*([0-9]{0,19})|-[ \t]*([0-9]{1,19}))",
+    re.IGNORECASE,
+)
+_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class Refusal(Exception):  # noqa: N818 - an answer, not a failure of the server
@@ -143,7 +146,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         >>> parse_range("bytes=0-1,4-5", 10) is None
         True
     """
-    match = _RANGE.fullmatch(header.strip()) if header else None
+    match = _RANGE.fullmatch(header.strip(" \t")) if header else None
     if match is None:
         return None
     first, last, suffix = match.groups()
