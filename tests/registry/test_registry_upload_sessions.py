@@ -6,11 +6,20 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.registry.registry_blob_app import OTHER_WRITER, READER, WRITER, Caller, blob_app
+from tests.registry.registry_blob_app import (
+    OTHER_WRITER,
+    READER,
+    WRITER,
+    Caller,
+    blob_app,
+    served,
+)
 
 from modelshelf.backends.registry import open_backend
+from modelshelf.errors import ObjectExistsError
 from modelshelf.registry import uploads
 from modelshelf.store.bucket import Store
 from modelshelf.transfer.download import hash_object
@@ -212,3 +221,28 @@ def test_a_damaged_session_record_is_refused(client: TestClient, store: Store) -
     answer = client.get(f"/api/v1/uploads/{upload_id}")
     assert answer.status_code == 422
     assert answer.json()["error"]["type"] == "UntrustedStoreDataError"
+
+
+def test_a_racing_chunk_at_a_stored_offset_is_refused(store: Store, tmp_path: Path) -> None:
+    # Two PATCHes that both saw offset 0: the second one's create-only write fails.
+    book = uploads.UploadBook(store)
+    session = book.open(SHA, len(BLOB), "ci-bot")
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(BLOB[:CHUNK])
+    second.write_bytes(BLOB[: CHUNK // 2])
+    assert book.store_chunk(session, 0, first, CHUNK) == CHUNK
+    with pytest.raises(ObjectExistsError):
+        book.store_chunk(session, 0, second, CHUNK // 2)
+    assert book.offset(session.id) == CHUNK
+
+
+def test_head_on_a_real_server(store: Store, tmp_path: Path) -> None:
+    with (
+        served(blob_app(store, Caller(WRITER), spool_dir=tmp_path / "spool")) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        client.put(f"/api/v1/blobs/{SHA}", content=BLOB)
+        head = client.head(f"/api/v1/blobs/{SHA}")
+        assert (head.status_code, head.headers["content-length"]) == (200, str(len(BLOB)))
+        assert head.content == b""
+        assert client.head(f"/api/v1/blobs/{'ab' * 32}").status_code == 404
