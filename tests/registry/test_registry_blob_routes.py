@@ -110,6 +110,19 @@ def test_a_body_over_the_single_upload_size_is_refused_before_it_is_read(
     assert keys(store) == []
 
 
+def test_a_body_that_ends_before_its_content_length_is_422(
+    client: TestClient, store: Store
+) -> None:
+    # In process, the body simply ends (no socket to cut): a length mismatch, refused.
+    answer = client.put(
+        url(), content=iter([CONTENT[:1000]]), headers={"Content-Length": str(len(CONTENT))}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["type"] == "IntegrityError"
+    assert "fewer bytes than its Content-Length" in answer.json()["error"]["message"]
+    assert keys(store) == []
+
+
 def test_a_content_length_longer_than_the_body_stores_nothing(store: Store, spool: Path) -> None:
     # A real socket: the client claims more than it sends, then goes away.
     with served(blob_app(store, Caller(WRITER), spool_dir=spool)) as base:

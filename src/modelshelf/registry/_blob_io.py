@@ -239,7 +239,8 @@ async def spooled_body(
     way; the file is removed when the block ends, whatever happens.
 
     Raises:
-        Refusal: 400 when the body is longer or shorter than ``length``.
+        Refusal: 422 (an ``IntegrityError``) when the body is longer or shorter than
+            ``length``.
         starlette.requests.ClientDisconnect: the client went away before the end (nothing is
             left behind).
     """
@@ -270,10 +271,12 @@ async def spooled_body(
 
 
 def _length_mismatch(length: int, how: str) -> Refusal:
-    error = InvalidInputError(
-        f"the body held {how} bytes than its Content-Length of {length}; nothing was stored"
+    error = IntegrityError("the request body", f"{length} bytes", f"{how} bytes")
+    Exception.__init__(
+        error,
+        f"the body held {how} bytes than its Content-Length of {length}; nothing was stored",
     )
-    return Refusal(error, 400)
+    return Refusal(error, 422)
 
 
 # PLACEHOLDER until the server core helper's registry/bodies.py (t23-server) is merged: the

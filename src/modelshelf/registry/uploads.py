@@ -16,8 +16,9 @@ the blob exists only if its bytes are its name.
 
 A session belongs to the token that opened it (another token gets 404), its ID starts with the
 token's name, and one token has at most :data:`MAX_OPEN_PER_TOKEN` sessions younger than
-:data:`SESSION_TTL` (counted by one listing of ``registry/uploads/``). Deleting older sessions
-is left to ``gc`` (not done yet).
+:data:`SESSION_TTL`. They are counted from an empty marker per session,
+``registry/upload-owners/{token}/{ID}``, so opening a session lists only its token's markers,
+never every piece of every upload. Deleting older sessions is left to ``gc`` (not done yet).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ SESSION_TTL = timedelta(hours=24)
 """After this a session no longer counts against its token (``gc`` may delete it)."""
 
 PREFIX = "registry/uploads"
+OWNERS = "registry/upload-owners"
 _ID = re.compile(r"([a-z0-9][a-z0-9.-]{0,62})_[0-9a-f]{32}")
 _PIECE_NAME = re.compile(r"[0-9]{20}")
 _MAX_RECORD = 4096
@@ -120,6 +122,10 @@ class UploadSession:
 
 def _session_key(upload_id: str) -> str:
     return f"{PREFIX}/{upload_id}/session.json"
+
+
+def _owner_key(token: str, upload_id: str) -> str:
+    return f"{OWNERS}/{token}/{upload_id}"
 
 
 def _piece_key(upload_id: str, offset: int) -> str:
@@ -162,19 +168,16 @@ class UploadBook:
         )
         record = {"sha256": sha256, "size": size, "token": token, "created": session.created}
         self.backend.put(_session_key(session.id), json.dumps(record).encode(), mode="create")
+        self.backend.put(_owner_key(token, session.id), b"", mode="create")
         return session
 
     def _open_count(self, token: str) -> int:
-        """This token's sessions younger than :data:`SESSION_TTL`, counted up to the bound."""
+        """This token's sessions younger than :data:`SESSION_TTL` (its markers), up to the
+        bound: a marker a crash left behind stops counting after that."""
         since = datetime.now(UTC) - SESSION_TTL
         count = 0
-        for meta in self.backend.list(PREFIX):
-            parts = meta.path.split("/")
-            if len(parts) != 4 or parts[3] != "session.json":
-                continue
-            owner = _ID.fullmatch(parts[2])
-            young = meta.last_modified is None or meta.last_modified >= since
-            if owner and owner.group(1) == token and young:
+        for meta in self.backend.list(f"{OWNERS}/{token}"):
+            if meta.last_modified is None or meta.last_modified >= since:
                 count += 1
                 if count >= MAX_OPEN_PER_TOKEN:
                     break
@@ -262,12 +265,16 @@ class UploadBook:
         self.abort(session.id)
 
     def abort(self, upload_id: str) -> None:
-        """Delete the session's pieces, then its record (so it never lists pieces it lacks)."""
+        """Delete the session's pieces, then its record (so it never lists pieces it lacks),
+        then its owner's marker."""
         keys = [meta.path for meta in self.backend.list(f"{PREFIX}/{upload_id}")]
         record = _session_key(upload_id)
         for key in sorted(k for k in keys if k != record):
             self.backend.delete(key)
         self.backend.delete(record)
+        owner = _ID.fullmatch(upload_id)
+        if owner is not None:
+            self.backend.delete(_owner_key(owner.group(1), upload_id))
 
 
 def _bad_record(key: str, why: str) -> UntrustedStoreDataError:
