@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from modelshelf import errors
 from modelshelf.backends.registry import open_backend
 from modelshelf.errors import ModelshelfError
 from modelshelf.registry import blob_routes
@@ -64,6 +65,10 @@ def blob_app(store: Store, caller: Caller, **settings: Any) -> FastAPI:
         status = getattr(exc, "status", None) or status_for(exc)
         shown = str(request.base_url).rstrip("/")
         body = error_body(exc, store_url=store.url, shown_as=shown)
+        # The type the client rebuilds: the nearest class of modelshelf.errors.__all__.
+        body["error"]["type"] = next(
+            kind.__name__ for kind in type(exc).__mro__ if kind.__name__ in errors.__all__
+        )
         return JSONResponse(body, status_code=status)
 
     return app
