@@ -4,9 +4,14 @@ checked before a body is read, ranges, scopes, and nothing left behind by a refu
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.registry.registry_blob_app import (
@@ -18,9 +23,11 @@ from tests.registry.registry_blob_app import (
     raw_request,
     served,
 )
+from tests.wrapped_backend import WrappedBackend
 
+from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
-from modelshelf.registry import uploads
+from modelshelf.registry import _blob_io, uploads
 from modelshelf.store.bucket import Store
 
 CONTENT = bytes(range(256)) * 10_000  # 2.5 MB: several 1 MiB pieces when streamed
@@ -257,3 +264,47 @@ def test_present_refuses_a_body_over_the_bound_before_reading_it(client: TestCli
         "/api/v1/blobs/present", content=b"{" + b" " * (2 << 20) + b"}", headers={}
     )
     assert answer.status_code == 413
+
+
+class _Watched(WrappedBackend):
+    """Counts the blob writes in flight; each lasts a moment, so that writes can overlap."""
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.inside = self.most = 0
+        self.lock = threading.Lock()
+
+    def put(self, key: str, data: bytes | Path | BinaryIO, *, mode: PutMode = "overwrite") -> None:
+        if not key.startswith("blobs/"):
+            self.inner.put(key, data, mode=mode)
+            return
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        try:
+            time.sleep(0.05)
+            self.inner.put(key, data, mode=mode)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+@pytest.mark.parametrize("bound", [1, 3])
+def test_blob_writes_into_the_store_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: int
+) -> None:
+    monkeypatch.setattr(_blob_io, "MAX_STORE_PUTS", bound)
+    watched = _Watched(open_backend((tmp_path / "store").as_uri()))
+    store = Store(watched)
+    store.create()
+    blobs = [bytes([i]) * 1000 for i in range(8)]
+    with served(blob_app(store, Caller(WRITER), spool_dir=tmp_path / "spool")) as base:
+
+        def push(data: bytes) -> int:
+            sha = hashlib.sha256(data).hexdigest()
+            return httpx.put(f"{base}{url(sha)}", content=data).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(push, blobs)) == [201] * 8
+    assert 1 <= watched.most <= bound
+    assert len(keys(store)) == 8

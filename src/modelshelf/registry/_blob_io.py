@@ -18,11 +18,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from modelshelf.registry.context import RegistryContext
 
 __all__ = [
+    "MAX_STORE_PUTS",
     "SPOOL_BUFFER",
     "ByteRange",
     "Refusal",
@@ -48,10 +51,21 @@ __all__ = [
     "read_json",
     "require_any",
     "spooled_body",
+    "storing",
 ]
 
 SPOOL_BUFFER = 1 << 20
 """Bytes of a request body gathered before they are hashed and written (one thread hop each)."""
+MAX_STORE_PUTS = 4
+"""Blobs and session chunks one app writes into its store at once (the rest wait, spooled on
+disk).
+
+A store client buffers what it uploads: obstore sends a large object as 16 MiB parts, 8 at a
+time, so each blob written costs the server ~80-120 MiB while it lasts (measured on SeaweedFS;
+a chunk, stored as 8 MiB pieces, ~25 MiB). This bound keeps a server's memory flat however many
+clients push at once."""
+
+T = TypeVar("T")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # At most 19 digits: every value fits an int64 and a huge one cannot cost time to convert.
@@ -86,6 +100,16 @@ class Refusal(Exception):  # noqa: N818 - an answer, not a failure of the server
         body = error_body(self.error, store_url=context.store.url, shown_as=shown)
         body["error"]["attrs"].update(self.attrs)  # e.g. a session's offset, for a 416
         return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+async def storing(context: RegistryContext, write: Callable[..., T], *args: object) -> T:
+    """Run ``write(*args)``, a blocking write of a whole blob into the store, in a worker
+    thread, at most :data:`MAX_STORE_PUTS` at once in this app."""
+    limiter = context.extra.get("store_puts")
+    if not isinstance(limiter, anyio.CapacityLimiter):
+        # Made on first use, in the app's event loop (no await between the check and here).
+        limiter = context.extra["store_puts"] = anyio.CapacityLimiter(MAX_STORE_PUTS)
+    return await anyio.to_thread.run_sync(write, *args, limiter=limiter)
 
 
 def check_sha256(text: str) -> str:

@@ -30,6 +30,7 @@ from modelshelf.registry._blob_io import (
     read_json,
     require_any,
     spooled_body,
+    storing,
 )
 from modelshelf.registry.auth import context_of, principal_of
 from modelshelf.registry.context import Principal, RegistryContext
@@ -179,7 +180,7 @@ async def put_blob(sha256: str, request: Request, context: Context, caller: Call
                 raise integrity_error(sha256, body.sha256, body.size, "the upload")
             if await run_in_threadpool(context.store.has_blob, sha256, body.size):
                 return Response(status_code=200)
-            await run_in_threadpool(context.store.put_blob, sha256, body.path, body.size)
+            await storing(context, context.store.put_blob, sha256, body.path, body.size)
     except Refusal as refusal:
         return refusal.answer(request, context)
     except ClientDisconnect:

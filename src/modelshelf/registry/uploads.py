@@ -54,6 +54,7 @@ from modelshelf.registry._blob_io import (
     read_json,
     require_any,
     spooled_body,
+    storing,
 )
 from modelshelf.registry.auth import context_of, principal_of
 from modelshelf.registry.context import Principal, RegistryContext
@@ -416,8 +417,8 @@ async def upload_chunk(
             raise _wrong_offset(upload_id, start, current)
         async with spooled_body(request, context.spool_dir, length) as chunk:
             try:
-                offset = await run_in_threadpool(
-                    book.store_chunk, session, start, chunk.path, length
+                offset = await storing(
+                    context, book.store_chunk, session, start, chunk.path, length
                 )
             except ObjectExistsError:  # a racing PATCH stored this offset first
                 current = await run_in_threadpool(book.offset, upload_id)
@@ -450,7 +451,7 @@ async def finish_upload(upload_id: str, context: Context, caller: Caller) -> Res
     require_any(caller, "write")
     book = _book(context)
     session = await run_in_threadpool(book.session, upload_id, caller.name)
-    await run_in_threadpool(book.finish, session)
+    await storing(context, book.finish, session)
     return JSONResponse({"sha256": session.sha256, "size": session.size}, status_code=201)
 
 
