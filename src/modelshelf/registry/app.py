@@ -33,13 +33,14 @@ from modelshelf.registry.admin_routes import router as admin_router
 from modelshelf.registry.asset_routes import router as asset_router
 from modelshelf.registry.auth import Caller
 from modelshelf.registry.blob_routes import router as blob_router
+from modelshelf.registry.bodies import Refusal
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import API, CHUNK, MAX_SINGLE_UPLOAD, error_body, status_for
 
-__all__ = ["create_app"]
+__all__ = ["add_error_handlers", "create_app"]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -95,7 +96,7 @@ def create_app(
         spool_dir=Path(spool_dir) if spool_dir is not None else None,
     )
     app.state.tokens = TokenBook(store)
-    _add_error_handlers(app, store)
+    add_error_handlers(app, store)
     app.add_api_route(f"{API}", _discovery, methods=["GET"], summary="What this registry offers")
     app.include_router(asset_router, prefix=API)
     app.include_router(admin_router, prefix=API)
@@ -126,23 +127,33 @@ def _public_type(exc: ModelshelfError) -> str:
     return "StoreError"
 
 
-def _add_error_handlers(app: FastAPI, store: Store) -> None:
+def add_error_handlers(app: FastAPI, store: Store) -> None:
+    """Answer every error as the HTTP API says: a :class:`Refusal` with its own status, a
+    :class:`~modelshelf.errors.ModelshelfError` with ``status_for``'s (401/403 for a refused
+    caller, 503 and ``Retry-After`` when the store behind failed), the store's URL in every text
+    replaced by the registry's as the client called it."""
     def answer(
-        request: Request, exc: ModelshelfError, status: int, headers: dict[str, str] | None = None
+        request: Request,
+        exc: ModelshelfError,
+        status: int,
+        headers: dict[str, str] | None = None,
+        attrs: dict[str, int] | None = None,
     ) -> JSONResponse:
         shown_as = str(request.base_url).rstrip("/")
         body = error_body(exc, store_url=store.url, shown_as=shown_as)
         body["error"]["type"] = _public_type(exc)
+        body["error"]["attrs"].update(attrs or {})
         return JSONResponse(body, status_code=status, headers=headers)
+
+    async def on_refusal(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refusal)
+        return answer(request, exc.error, exc.status, exc.headers, exc.attrs)
 
     async def on_modelshelf_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ModelshelfError)
         if isinstance(exc, CallerRefusedError):
             headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'}
             return answer(request, exc, exc.status, headers if exc.status == 401 else None)
-        status = getattr(exc, "status", None)
-        if isinstance(status, int) and isinstance(exc, InvalidInputError):
-            return answer(request, exc, status)  # 413 (BodyTooLargeError), 411, 416
         if isinstance(exc, StoreError) and (
             isinstance(exc, StoreAuthError) or status_for(exc) >= 500
         ):
@@ -176,6 +187,7 @@ def _add_error_handlers(app: FastAPI, store: Store) -> None:
         wrapped = StoreError("the registry failed on this request; its log says why")
         return answer(request, wrapped, 500)
 
+    app.add_exception_handler(Refusal, on_refusal)
     app.add_exception_handler(ModelshelfError, on_modelshelf_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)

@@ -15,11 +15,11 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from modelshelf import trust
-from modelshelf.errors import InvalidInputError
+from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.store.http_protocol import MAX_JSON_BODY
 
 __all__ = [
-    "BodyTooLargeError",
+    "Refusal",
     "decode_object",
     "documented",
     "field",
@@ -29,18 +29,32 @@ __all__ = [
 ]
 
 
-class BodyTooLargeError(InvalidInputError):
-    """A request body over its bound: answered 413 (as ``InvalidInputError``)."""
+class Refusal(Exception):  # noqa: N818 - an answer, not a failure of the server
+    """A refusal answered with a status of its own (411, 413, 416, 422), not the one
+    :func:`~modelshelf.store.http_protocol.status_for` gives its error.
 
-    status = 413
+    Routes raise it; the app's handler answers with :attr:`error`'s body, :attr:`status`,
+    :attr:`headers`, and :attr:`attrs` added to the body's (a session's ``offset`` for a 416).
+    """
+
+    def __init__(
+        self,
+        error: ModelshelfError,
+        status: int,
+        headers: dict[str, str] | None = None,
+        attrs: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(str(error))
+        self.error, self.status = error, status
+        self.headers, self.attrs = headers or {}, attrs or {}
 
 
 async def read_bounded(request: Request, limit: int, what: str = "the request body") -> bytes:
     """The whole body of ``request``, at most ``limit`` bytes.
 
     Raises:
-        BodyTooLargeError: its ``Content-Length`` (before reading) or its bytes (while
-            reading) pass ``limit``.
+        Refusal: 413, its ``Content-Length`` (before reading) or its bytes (while reading)
+            pass ``limit``.
         InvalidInputError: a ``Content-Length`` that is not a number, or a body cut short.
     """
     declared = request.headers.get("content-length")
@@ -63,8 +77,9 @@ async def read_bounded(request: Request, limit: int, what: str = "the request bo
     return b"".join(chunks)
 
 
-def _too_large(what: str, limit: int, size: str) -> BodyTooLargeError:
-    return BodyTooLargeError(f"{what} takes {size}, over the {limit} bytes this route takes")
+def _too_large(what: str, limit: int, size: str) -> Refusal:
+    error = InvalidInputError(f"{what} takes {size}, over the {limit} bytes this route takes")
+    return Refusal(error, 413)
 
 
 def decode_object(raw: bytes, what: str = "the request body") -> dict[str, Any]:

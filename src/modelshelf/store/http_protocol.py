@@ -123,7 +123,9 @@ _STATUS: tuple[tuple[type[ModelshelfError], int], ...] = (
 # A fix's fields are plain words: ``{a.b}`` or ``{a[0]}`` would reach into the values.
 _PLAIN_FIELDS = re.compile(r"(?:[^{}]|\{[a-z_]{1,40}\})*")
 # Attributes of an error that travel with it (plain values only).
-_ATTRS = ("name", "version", "store", "alias", "current", "path", "expected", "actual", "key")
+_ATTRS = (
+    "name", "version", "store", "alias", "current", "path", "expected", "actual", "key", "offset",
+)  # fmt: skip
 
 
 def status_for(exc: ModelshelfError) -> int:
