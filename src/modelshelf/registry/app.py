@@ -132,6 +132,7 @@ def add_error_handlers(app: FastAPI, store: Store) -> None:
     :class:`~modelshelf.errors.ModelshelfError` with ``status_for``'s (401/403 for a refused
     caller, 503 and ``Retry-After`` when the store behind failed), the store's URL in every text
     replaced by the registry's as the client called it."""
+
     def answer(
         request: Request,
         exc: ModelshelfError,

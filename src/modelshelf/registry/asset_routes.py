@@ -82,6 +82,8 @@ def list_assets(
     after: Annotated[str, Query(max_length=1024)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1000,
 ) -> dict[str, Any]:
+    if not principal.can_any("read"):
+        principal.require("read")  # 401 without a token: an empty list would hide why
     names = [n for n in context.store.assets(prefix) if principal.can("read", n)]
     page = [n for n in names if n > after][: limit + 1]
     more = len(page) > limit
@@ -95,6 +97,8 @@ def live_versions(
     context: Context,
     prefix: Annotated[str, Query(max_length=1024)] = "",
 ) -> dict[str, Any]:
+    if not principal.can_any("read"):
+        principal.require("read")
     found = context.store.live_versions(prefix)
     readable = sorted(pair for pair in found if principal.can("read", pair[0]))
     return {"versions": [list(pair) for pair in readable]}

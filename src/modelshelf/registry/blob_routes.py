@@ -165,7 +165,7 @@ async def put_blob(sha256: str, request: Request, context: Context, caller: Call
         length = content_length(
             request,
             uploads.MAX_SINGLE,
-            "send a blob this large through an upload session (POST /api/v1/blobs/{sha256}"
+            f"send a blob this large through an upload session (POST /api/v1/blobs/{sha256}"
             "/uploads)",
         )
         async with spooled_body(request, context.spool_dir, length) as body:

@@ -87,8 +87,9 @@ class Principal:
         needed = f"{action}:{name if name is not None else '*'}"
         if self.anonymous:
             raise CallerRefusedError(
-                f"this needs a token with the scope {needed}: set MODELSHELF_TOKEN, or token /"
-                " token_file in the store's table of the config file"
+                f"the registry refused access without a token: this needs one with the scope"
+                f" {needed}; set MODELSHELF_TOKEN, or token / token_file in the store's table of"
+                " the config file"
             )
         raise CallerRefusedError(
             f"the token {self.name!r} may not do this: it needs the scope {needed} (it has"

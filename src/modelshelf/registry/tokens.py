@@ -80,6 +80,13 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# How a client gives a token: the end of every 401 for a token that cannot be right.
+_GIVE_TOKEN = (
+    "; set MODELSHELF_TOKEN, or token / token_file in the store's table of the config file, to"
+    " the text `modelshelf registry token create` printed"
+)
+
+
 class TokenBook:
     """The tokens of a registry, kept in its bucket store.
 
@@ -206,12 +213,11 @@ class TokenBook:
         name = token_name_of(token)
         if name is None:
             raise CallerRefusedError(
-                f"the bearer token is not a modelshelf registry token ({TOKEN_PREFIX}<name>_"
-                "<secret>); set MODELSHELF_TOKEN, or token / token_file in the store's table of"
-                " the config file, to a token `modelshelf registry token create` printed"
+                f"the registry refused access: the token sent is not a modelshelf registry token"
+                f" ({TOKEN_PREFIX}<name>_<secret>){_GIVE_TOKEN}"
             )
         secret = token[len(TOKEN_PREFIX) + len(name) + 1 :]
-        refused = f"the token {name!r} is refused by this registry"
+        refused = f"the registry refused access to the token {name!r}"
         try:
             record = self._record(name)
         except ObjectNotFoundError:
@@ -219,7 +225,7 @@ class TokenBook:
         except UntrustedStoreDataError:
             raise CallerRefusedError(f"{refused}: its record is damaged; ask an admin") from None
         if not hmac.compare_digest(_secret_hash(secret), record["sha256"]):
-            raise CallerRefusedError(f"{refused}: its secret is wrong; check the token's text")
+            raise CallerRefusedError(f"{refused}: its secret is wrong{_GIVE_TOKEN}")
         if self._backend.exists(f"{_PREFIX}/{name}.revoked"):
             raise CallerRefusedError(f"{refused}: it was revoked; ask an admin for a new one")
         expires = record["expires"]

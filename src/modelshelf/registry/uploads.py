@@ -84,7 +84,7 @@ __all__ = [
 CHUNK = PROTOCOL_CHUNK
 """The largest ``PATCH`` body (the ``chunk`` a new session announces)."""
 MAX_SINGLE = MAX_SINGLE_UPLOAD
-"""The largest ``PUT /blobs/{sha256}`` body."""
+"""The largest body of a blob's single ``PUT``."""
 MIN_CHUNK = 1 << 20
 """The smallest chunk but the last (or ``CHUNK`` if smaller): bounds a session's objects."""
 PIECE = 8 << 20
@@ -136,7 +136,7 @@ def _no_session(upload_id: str) -> ObjectNotFoundError:
     return ObjectNotFoundError(
         f"there is no upload session {upload_id[:120]!r} of this token (it was finished,"
         " aborted, or opened by another token); start one with POST"
-        " /api/v1/blobs/{sha256}/uploads"
+        " /api/v1/blobs/SHA256/uploads"
     )
 
 
