@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror clean venv kserve-venv azurite setup
+.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry clean venv kserve-venv azurite setup
 
 # `make venv` installs every time (pip finds what is there in seconds); the stamp records that
 # one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
@@ -140,6 +140,12 @@ bench-serve: venv
 bench-mirror: venv
 	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
 	$(BIN)/python benchmarks/mirror_bench.py $(MIRROR_BENCH_ARGS)
+
+# Push and pull through `modelshelf registry serve` (streamed and redirected) beside the same
+# straight to SeaweedFS, and 8 clients x 1 GiB at once with the server's peak RSS.
+bench-registry: venv
+	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
+	$(BIN)/python benchmarks/registry_bench.py $(REGISTRY_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo site .mypy_cache .pytest_cache .ruff_cache

@@ -234,6 +234,12 @@ def serve_config() -> str | None:
     return os.environ.get("MODELSHELF_SERVE_CONFIG") or None
 
 
+def registry_config() -> str | None:
+    """What ``modelshelf registry serve`` passes to its workers, as JSON
+    (``MODELSHELF_REGISTRY_CONFIG``)."""
+    return os.environ.get("MODELSHELF_REGISTRY_CONFIG") or None
+
+
 def serve_body_timeout() -> float:
     """Seconds a request body may go without a byte, and the grace before its minimum rate
     applies (``MODELSHELF_SERVE_BODY_TIMEOUT``)."""

@@ -22,6 +22,7 @@ ON_PURPOSE = {
     ("serve/_routes.py", '"/v2/models/{model_name}"'),  # FastAPI path parameters
     ("serve/_routes.py", '"/v2/models/{model_name}/versions/{version}"'),
     ("serve/_routes.py", '"/v2/repository/models/{model_name}/load"'),
+    ("registry/asset_routes.py", '"/assets/{name:path}/-"'),  # the routes' common start
     # The fix of a refused hook package: ``with_fix`` fills it (errors.OPTIONS below too).
     (
         "_imports.py",
@@ -43,6 +44,21 @@ _SKIP = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, token
 
 def _significant(tokens: list[tokenize.TokenInfo]) -> list[tokenize.TokenInfo]:
     return [t for t in tokens if t.type not in _SKIP]
+
+
+_ROUTE_METHODS = {"get", "put", "post", "patch", "delete", "head", "api_route", "url_path_for"}
+
+
+def _route_template(tokens: list[tokenize.TokenInfo], index: int) -> bool:
+    """Whether the string at ``index`` is the path of a route, ``@router.get("/v2/{name}")``:
+    FastAPI fills its ``{parameters}`` from the request's path."""
+    before = _significant(tokens[:index])[-3:]
+    return (
+        len(before) == 3
+        and before[2].string == "("
+        and before[1].string in _ROUTE_METHODS
+        and before[0].string == "."
+    )
 
 
 def _fix_template(tokens: list[tokenize.TokenInfo], index: int) -> bool:
@@ -75,6 +91,7 @@ def unfilled_templates(source: str, module: str) -> list[str]:
             docstring
             or formatted
             or _fix_template(tokens, index)
+            or _route_template(tokens, index)
             or (module, token.string) in ON_PURPOSE
         ):
             continue
@@ -87,6 +104,8 @@ def test_the_scanner_finds_a_forgotten_f() -> None:
     assert unfilled_templates(broken, "x.py") == ['x.py:3: " or write ./{text} for a folder"']
     fine = 'x = "{a}".format(a=1)\ny = f"{{x}}"\ndef f():\n    """``{k: v}``."""\n'
     assert unfilled_templates(fine, "x.py") == []
+    route = '@router.get("/v2/models/{model_name}")\ndef f(): ...\n'
+    assert unfilled_templates(route, "x.py") == []
 
 
 def test_no_message_in_modelshelf_has_an_unfilled_template() -> None:

@@ -23,6 +23,7 @@ BELOW_THE_SEAM = {
     "store/_shared.py",
     "store/aliases.py",
     "store/removal.py",
+    "registry/tokens.py",  # the registry's own keys (registry/tokens/), beside the layout's
 }
 
 

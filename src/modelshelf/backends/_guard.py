@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TypeVar
+from typing import Any, BinaryIO, Literal, NoReturn, TypeVar
 
 from modelshelf.backends.base import Backend, ObjectMeta, PutMode, is_secret_option
 from modelshelf.backends.base import without_password as _no_password
@@ -128,3 +128,10 @@ class GuardedBackend(Backend):
 
     def copy(self, source: str, target: str) -> None:
         self._call("copy", source, lambda: self.inner.copy(source, target))
+
+    def signed_url(
+        self, key: str, method: Literal["GET", "PUT"] = "GET", expires_seconds: int = 300
+    ) -> str | None:
+        return self._call(
+            "presign", key, lambda: self.inner.signed_url(key, method, expires_seconds)
+        )

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple, NoReturn
 
-from modelshelf.backends.base import Backend, ObjectMeta, PutMode
+from modelshelf.backends.base import Backend, ObjectMeta, PutMode, check_signed_url_expiry
 from modelshelf.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -236,6 +236,10 @@ class ObstoreBackend(Backend):
     """
 
     hints: StoreHints = GENERIC_HINTS
+    signs: bool = False
+    """True when the store's credentials can presign URLs (:meth:`signed_url`): a cloud backend
+    sets it from the credentials it chose (an account key can, a SAS token or no credentials
+    cannot). obstore signs only S3, GCS and Azure stores."""
 
     def __init__(self, store: ObjectStore, url: str) -> None:
         load_obstore()
@@ -248,6 +252,20 @@ class ObstoreBackend(Backend):
     def get(self, key: str, chunk_size: int) -> Iterator[bytes]:
         for chunk in self._chunks(key, chunk_size, None):
             yield bytes(chunk)
+
+    def signed_url(
+        self, key: str, method: Literal["GET", "PUT"] = "GET", expires_seconds: int = 300
+    ) -> str | None:
+        """A presigned URL for ``key`` (obstore's ``sign``), or ``None`` when :attr:`signs` is
+        false. S3 and GCS sign here, with no request; Azure with an account key too (with a
+        bearer token it asks the service for a user delegation key first)."""
+        check_signed_url_expiry(expires_seconds)
+        if not self.signs:
+            return None
+        try:
+            return obstore.sign(self._store, method, key, timedelta(seconds=expires_seconds))  # type: ignore[arg-type]
+        except _Translatable as exc:
+            translate_error(exc, self.url, key, self.hints)
 
     def get_range(self, key: str, start: int, end: int) -> memoryview:
         try:

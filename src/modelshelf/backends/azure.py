@@ -303,6 +303,9 @@ class AzureBackend(ObstoreBackend):
         super().__init__(store, url)
         self._identity = type(self).identity(url, **settings)
         self._where = f"container {container!r} of account {account!r} at {endpoint}"
+        # Azure signs a SAS with an account key or a user delegation key (a bearer token or a
+        # delegated flow); a SAS cannot sign another, and no credentials sign nothing.
+        self.signs = not config["skip_signature"] and config.get("credential_type") != "sas_token"
 
     # A missing container reaches the shared translation as a missing object (404); it is a
     # setup error about the whole store, so it is said so here, with what to fix.

@@ -56,6 +56,29 @@ def _as_text(value: Any) -> str:
     return without_password(value)
 
 
+SIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
+"""The longest a presigned URL may live: S3's limit (SigV4), the strictest of the clouds."""
+
+
+def check_signed_url_expiry(expires_seconds: int) -> None:
+    """Refuse a presigned URL's lifetime outside 1 s .. :data:`SIGNED_URL_MAX_SECONDS`.
+
+    Raises:
+        InvalidInputError: it is not a whole number of seconds in that range.
+    """
+    from modelshelf.errors import InvalidInputError
+
+    if (
+        isinstance(expires_seconds, bool)
+        or not isinstance(expires_seconds, int)
+        or not 1 <= expires_seconds <= SIGNED_URL_MAX_SECONDS
+    ):
+        raise InvalidInputError(
+            f"a presigned URL lives 1 to {SIGNED_URL_MAX_SECONDS} seconds (7 days), not"
+            f" {expires_seconds!r}"
+        )
+
+
 PutMode = Literal["overwrite", "create"]
 """``create`` fails with :class:`~modelshelf.errors.ObjectExistsError` if the key exists; it is the
 only conditional write modelshelf needs, because every backend can offer it."""
@@ -130,6 +153,24 @@ class Backend(abc.ABC):
         (pulls then copy it in the kernel); ``None``, the default, for every other backend.
         The path must be absolute and real: it is opened following no symbolic link in any
         of its parts."""
+        return None
+
+    def signed_url(
+        self, key: str, method: Literal["GET", "PUT"] = "GET", expires_seconds: int = 300
+    ) -> str | None:
+        """A URL that lets anyone holding it ``method`` the object ``key`` for
+        ``expires_seconds``, with no credentials of their own; ``None`` if this backend cannot
+        presign (the default: local folders, memory, anonymous or SAS-token clouds).
+
+        The registry server answers blob downloads with a redirect to it, so the bytes go
+        from the store to the client without passing through the server. Nothing is checked
+        about the object: a URL for a missing key answers 404 when it is used.
+
+        Raises:
+            InvalidInputError: ``expires_seconds`` is not between 1 second and 7 days.
+            StoreError: the store's credentials could not sign (a translated SDK error).
+        """
+        check_signed_url_expiry(expires_seconds)
         return None
 
     @abc.abstractmethod

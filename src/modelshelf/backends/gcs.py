@@ -172,6 +172,8 @@ class GCSBackend(ObstoreBackend):
         url = f"gs://{bucket}/{prefix}".rstrip("/")
         super().__init__(store, url)
         self._identity = type(self).identity(url, **settings)
+        # A service account key signs here; other credentials ask Google's IAM to sign.
+        self.signs = not is_flag(opts.get("anonymous"))
 
     @staticmethod
     def _open_store(bucket: str, prefix: str, opts: GCSSettings) -> Any:

@@ -326,6 +326,8 @@ class S3Backend(ObstoreBackend):
         url = f"s3://{bucket}/{prefix}".rstrip("/")
         super().__init__(store, url)
         self._identity = type(self).identity(url, **settings)
+        # Unsigned requests have no key to presign with (obstore would ask the EC2 metadata).
+        self.signs = not config.get("skip_signature")
 
     @classmethod
     def from_url(cls, url: str, **settings: Any) -> S3Backend:

@@ -3,22 +3,128 @@
 ``context_of`` hands a route the :class:`~modelshelf.registry.context.RegistryContext` that
 :func:`~modelshelf.registry.app.create_app` put in ``app.state.registry``; ``principal_of``
 turns the request's bearer token (or its absence) into a
-:class:`~modelshelf.registry.context.Principal`.
+:class:`~modelshelf.registry.context.Principal`. The scope a route needs is a dependency too
+(:func:`may_on_name`, :func:`may_on_all`, :func:`may_on_any`), so a route without one stands out;
+they run before the request's body is read.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Annotated
 
-from modelshelf.registry.context import RegistryContext
+from fastapi import Depends
+from starlette.requests import Request
 
-if TYPE_CHECKING:
-    from starlette.requests import Request
+from modelshelf.registry.context import ANONYMOUS, CallerRefusedError, Principal, RegistryContext
+from modelshelf.registry.scopes import Action, Scope
+from modelshelf.registry.tokens import TokenBook
 
-__all__ = ["context_of"]
+__all__ = [
+    "Caller",
+    "Context",
+    "anonymous_scopes",
+    "audit_of",
+    "context_of",
+    "may_on_all",
+    "may_on_any",
+    "may_on_name",
+    "principal_of",
+    "tokens_of",
+    "writer_of",
+]
 
 
 def context_of(request: Request) -> RegistryContext:
     """The registry's context (a FastAPI dependency)."""
     context: RegistryContext = request.app.state.registry
     return context
+
+
+def tokens_of(request: Request) -> TokenBook:
+    """The registry's tokens (a FastAPI dependency)."""
+    book: TokenBook = request.app.state.tokens
+    return book
+
+
+def anonymous_scopes(prefixes: tuple[str, ...]) -> tuple[Scope, ...]:
+    """``read:P`` for each anonymous-read prefix."""
+    return tuple(Scope("read", prefix) for prefix in prefixes)
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller (a FastAPI dependency): anonymous without an ``Authorization`` header, else
+    the holder of its bearer token. Kept in ``request.state.principal`` for the error
+    handlers (401 or 403).
+
+    Raises:
+        CallerRefusedError: (401) a header that is not ``Bearer <token>``, or a token the
+            registry refuses.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        context = context_of(request)
+        principal = Principal(ANONYMOUS, anonymous_scopes(context.anonymous_read))
+    else:
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise CallerRefusedError(
+                "the Authorization header is not 'Bearer <token>'; set MODELSHELF_TOKEN, or"
+                " token / token_file in the store's table of the config file"
+            )
+        principal = tokens_of(request).verify(token)
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(principal_of)]
+"""A route's parameter for the caller, whatever it may do (the route checks)."""
+Context = Annotated[RegistryContext, Depends(context_of)]
+"""A route's parameter for the registry's context."""
+
+
+def may_on_name(action: Action) -> Callable[[Request, Principal], Principal]:
+    """A dependency: the caller, refused unless it may ``action`` the asset in the path."""
+
+    def check(request: Request, principal: Caller) -> Principal:
+        # The path's name is checked here as text only; the route validates it.
+        principal.require(action, str(request.path_params.get("name", "")))
+        return principal
+
+    return check
+
+
+def may_on_all(action: Action) -> Callable[[Principal], Principal]:
+    """A dependency: the caller, refused unless it may ``action`` every name (``admin:*``)."""
+
+    def check(principal: Caller) -> Principal:
+        principal.require(action, None)
+        return principal
+
+    return check
+
+
+def may_on_any(action: Action) -> Callable[[Principal], Principal]:
+    """A dependency: the caller, refused unless some scope grants ``action`` (blobs, whose
+    names are their content, belong to no asset)."""
+
+    def check(principal: Caller) -> Principal:
+        if not principal.can_any(action):
+            principal.require(action, None)  # raises, naming the scope
+        return principal
+
+    return check
+
+
+def writer_of(principal: Principal) -> dict[str, str]:
+    """``user`` and ``host`` of an alias or removal record the registry writes for the caller:
+    the token's name (never what the client says) and ``registry``."""
+    return {"user": principal.name, "host": "registry"}
+
+
+def audit_of(request: Request, principal: Principal) -> dict[str, str]:
+    """``user``, ``host`` and ``via`` of an audit record the registry writes for the caller:
+    the token's name, ``registry from <client address>`` and ``registry``."""
+    client = request.client.host if request.client is not None else "an unknown address"
+    return {"user": principal.name, "host": f"registry from {client}", "via": "registry"}

@@ -14,9 +14,25 @@ from modelshelf.errors import StoreAuthError
 from modelshelf.registry.scopes import Action, Scope
 from modelshelf.store.bucket import Store
 
-__all__ = ["ANONYMOUS", "Principal", "RegistryContext"]
+__all__ = ["ANONYMOUS", "CallerRefusedError", "Principal", "RegistryContext"]
 
 ANONYMOUS = "anonymous"
+
+
+class CallerRefusedError(StoreAuthError):
+    """The registry refuses the caller (not the store behind it refusing the registry).
+
+    Answered with :attr:`status` (401: no token, or a bad, expired or revoked one; 403: a
+    token without the scope needed) and the type ``StoreAuthError``. A plain
+    :class:`StoreAuthError` from the store behind the registry is the registry's own
+    credentials failing: 503, never blamed on the caller's token.
+    """
+
+    status: int = 401
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -70,12 +86,14 @@ class Principal:
             return
         needed = f"{action}:{name if name is not None else '*'}"
         if self.anonymous:
-            raise StoreAuthError(
-                f"this needs a token with the scope {needed}: set MODELSHELF_TOKEN, or token /"
-                " token_file in the store's table of the config file"
+            raise CallerRefusedError(
+                f"the registry refused access without a token: this needs one with the scope"
+                f" {needed}; set MODELSHELF_TOKEN, or token / token_file in the store's table of"
+                " the config file"
             )
-        raise StoreAuthError(
+        raise CallerRefusedError(
             f"the token {self.name!r} may not do this: it needs the scope {needed} (it has"
             f" {', '.join(str(s) for s in self.scopes) or 'none'}); ask an admin for a token"
-            " that has it"
+            " that has it",
+            status=403,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from modelshelf import trust
@@ -114,22 +115,37 @@ class AliasLayout(RemovalLayout):
         return [self._read_alias_record(name, alias, seq) for seq in sorted(seqs)]
 
     def set_alias(
-        self, name: str, alias: str, version: str, *, expected: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: str,
+        *,
+        expected: str | None = None,
+        writer: Mapping[str, str] | None = None,
     ) -> AliasRecord:
         """Point ``alias`` at ``version`` by creating the next numbered record.
 
         Args:
             expected: if given, the version the alias must point at now (``""`` for unset);
                 otherwise the move retries on a concurrent move, last writer wins.
+            writer: ``user`` and ``host`` to record as who moved it (default: this process's
+                :func:`~modelshelf.store._shared.actor`); the registry passes the token's name.
 
         Raises:
             AliasConflictError: ``expected`` did not hold, or moves kept racing.
         """
         if self.removal(name, version) is not None:
             raise self._removed_error(name, version)
-        return self._write_alias(name, alias, version, expected)
+        return self._write_alias(name, alias, version, expected, writer)
 
-    def remove_alias(self, name: str, alias: str, *, expected: str | None = None) -> AliasRecord:
+    def remove_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        expected: str | None = None,
+        writer: Mapping[str, str] | None = None,
+    ) -> AliasRecord:
         """Remove ``alias`` by creating the next numbered record with ``version: None``.
 
         Like a move it is compare-and-swap (``expected``) and stays in the alias's history;
@@ -139,12 +155,17 @@ class AliasLayout(RemovalLayout):
             AliasNotFoundError: the alias is not set.
             AliasConflictError: ``expected`` did not hold, or moves kept racing.
         """
-        return self._write_alias(name, alias, None, expected)
+        return self._write_alias(name, alias, None, expected, writer)
 
     def _write_alias(
-        self, name: str, alias: str, version: str | None, expected: str | None
+        self,
+        name: str,
+        alias: str,
+        version: str | None,
+        expected: str | None,
+        writer: Mapping[str, str] | None,
     ) -> AliasRecord:
-        who = actor()
+        who = actor() if writer is None else writer
         for _ in range(_ALIAS_RETRIES):
             seq = self._latest_alias_seq(name, alias)
             previous = self._current_version(name, alias, seq)

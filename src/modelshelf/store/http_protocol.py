@@ -56,7 +56,7 @@ API = "/api/v1"
 MAX_JSON_BODY = 2 << 20
 """The largest JSON request body but a manifest (whose bound is ``trust.manifest_cap()``)."""
 MAX_SINGLE_UPLOAD = 64 << 20
-"""The largest blob sent in one ``PUT /blobs/{sha256}``; larger ones go through a session."""
+"""The largest blob sent in one blob ``PUT``; larger ones go through a session."""
 CHUNK = 64 << 20
 """The largest chunk of an upload session (one ``PATCH``)."""
 MAX_BATCH = 10_000
@@ -123,7 +123,9 @@ _STATUS: tuple[tuple[type[ModelshelfError], int], ...] = (
 # A fix's fields are plain words: ``{a.b}`` or ``{a[0]}`` would reach into the values.
 _PLAIN_FIELDS = re.compile(r"(?:[^{}]|\{[a-z_]{1,40}\})*")
 # Attributes of an error that travel with it (plain values only).
-_ATTRS = ("name", "version", "store", "alias", "current", "path", "expected", "actual", "key")
+_ATTRS = (
+    "name", "version", "store", "alias", "current", "path", "expected", "actual", "key", "offset",
+)  # fmt: skip
 
 
 def status_for(exc: ModelshelfError) -> int:
@@ -167,6 +169,20 @@ def _error_type(name: object) -> type[ModelshelfError]:
     return StoreError
 
 
+def _blank(kind: type[ModelshelfError]) -> ModelshelfError:
+    """An instance of ``kind`` whose ``__init__`` has not run. The ``__new__`` that may make it
+    is that of its builtin base with a layout of its own (``OSError`` for a FileNotFoundError
+    subclass), which the first ``__new__`` found on the MRO (``LookupError``'s) may not be."""
+    for base in kind.__mro__:
+        if "__new__" in vars(base):
+            try:
+                made: ModelshelfError = base.__new__(kind)  # type: ignore[call-overload]
+            except TypeError:
+                continue
+            return made
+    raise AssertionError(f"no __new__ makes {kind.__name__}")  # pragma: no cover: object's does
+
+
 def _text(value: object, limit: int = MAX_ERROR_TEXT) -> str:
     text = value if isinstance(value, str) else ""
     return trust.escape_controls(text[:limit])
@@ -189,7 +205,7 @@ def error_from_body(status: int, body: object, registry_url: str) -> ModelshelfE
         return StoreError(f"the registry {registry_url} {what}; is it a modelshelf registry?")
     kind = _error_type(detail.get("type"))
     message = _text(detail.get("message")) or f"the registry {registry_url} answered HTTP {status}"
-    exc = kind.__new__(kind)
+    exc = _blank(kind)
     Exception.__init__(exc, message)
     attrs = detail.get("attrs")
     for key, value in attrs.items() if isinstance(attrs, dict) else ():

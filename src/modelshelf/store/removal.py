@@ -11,7 +11,7 @@ and the number is never reused, while the manifest's content is gone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from modelshelf import trust
@@ -201,7 +201,13 @@ class RemovalLayout(KeyLayout):
             return Removal(name, version, "unknown", "unknown", "unknown time")
 
     def remove_version(
-        self, name: str, version: str, message: str = "", *, dry_run: bool = False
+        self,
+        name: str,
+        version: str,
+        message: str = "",
+        *,
+        dry_run: bool = False,
+        writer: Mapping[str, str] | None = None,
     ) -> Removal:
         """Remove a live version for good: its number stays taken, its manifest's content goes.
 
@@ -209,7 +215,8 @@ class RemovalLayout(KeyLayout):
         the manifest is overwritten with a tombstone. A removal cut short between the two
         writes is finished by running it again. The manifest's content is never read, so a
         damaged version can be removed too. With ``dry_run`` every check runs and nothing is
-        written.
+        written. ``writer`` (``user`` and ``host``) is recorded as who removed it (default:
+        this process's :func:`~modelshelf.store._shared.actor`; the registry passes the token's).
 
         Raises:
             VersionNotFoundError: no such version, or it was removed already.
@@ -224,7 +231,7 @@ class RemovalLayout(KeyLayout):
                     name=name,
                     store=self.url,
                 )
-            who = actor()
+            who = actor() if writer is None else writer
             record = Removal(name, version, who["user"], who["host"], now_iso(), message)
             if dry_run:
                 return record

@@ -1,0 +1,195 @@
+"""The registry's ASGI app: :func:`create_app`, its error answers and the discovery route.
+
+Every error leaves as ``{"error": {...}}`` (:func:`~modelshelf.store.http_protocol.error_body`),
+with the status :func:`~modelshelf.store.http_protocol.status_for` gives, so that the client
+raises the same :class:`~modelshelf.errors.ModelshelfError` the store would have; messages name
+the registry as the client called it, never the store behind it. The store failing (down,
+5xx, refusing the registry's own credentials) is 503 with ``Retry-After: 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from modelshelf import errors
+from modelshelf.backends.registry import open_backend
+from modelshelf.errors import (
+    InvalidInputError,
+    ModelshelfError,
+    ObjectNotFoundError,
+    StoreAuthError,
+    StoreError,
+    UnsupportedStoreError,
+)
+from modelshelf.registry.admin_routes import router as admin_router
+from modelshelf.registry.asset_routes import router as asset_router
+from modelshelf.registry.auth import Caller
+from modelshelf.registry.blob_routes import router as blob_router
+from modelshelf.registry.bodies import Refusal
+from modelshelf.registry.context import CallerRefusedError, RegistryContext
+from modelshelf.registry.scopes import parse_scope
+from modelshelf.registry.tokens import TokenBook
+from modelshelf.store.bucket import Store
+from modelshelf.store.http_protocol import API, CHUNK, MAX_SINGLE_UPLOAD, error_body, status_for
+
+__all__ = ["add_error_handlers", "create_app"]
+
+log = logging.getLogger("modelshelf.registry")
+
+
+def create_app(
+    store: Store | str,
+    *,
+    anonymous_read: tuple[str, ...] | list[str] = (),
+    redirect: bool = True,
+    spool_dir: Path | str | None = None,
+    **backend_options: Any,
+) -> FastAPI:
+    """The registry's app over ``store``, to run on uvicorn or embed in another ASGI app.
+
+    Args:
+        store: a bucket :class:`~modelshelf.store.bucket.Store`, or its URL (``s3://...``,
+            ``file:///...``), opened with ``backend_options``.
+        anonymous_read: name prefixes (``public/``, or ``*``) anyone may read without a token.
+        redirect: answer blob downloads with a 307 to a presigned URL where the store can sign.
+        spool_dir: where uploaded bodies are spooled while hashed (default: the temp folder).
+
+    Raises:
+        UnsupportedStoreError: an ``http(s)://`` URL (a registry in front of a registry).
+        InvalidInputError: an anonymous-read prefix that is not a name prefix or ``*``.
+
+    Example:
+        >>> app = create_app("memory://registry-doc", anonymous_read=["public/"])
+        >>> app.openapi_url
+        '/api/v1/openapi.json'
+    """
+    if isinstance(store, str):
+        if store.split("://", 1)[0].lower() in ("http", "https"):
+            raise UnsupportedStoreError(
+                f"the registry cannot serve {store}: it is a registry already, and a registry"
+                " in front of a registry is not supported; give the bucket store behind it"
+                " (s3://..., gs://..., az://..., file:///...)"
+            )
+        store = Store(open_backend(store, **backend_options))
+    prefixes = tuple(anonymous_read)
+    for prefix in prefixes:
+        parse_scope(f"read:{prefix}")  # refuses what no name prefix is
+    app = FastAPI(
+        title="modelshelf registry",
+        version="1",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+    )
+    app.state.registry = RegistryContext(
+        store=store,
+        anonymous_read=prefixes,
+        redirect=redirect,
+        spool_dir=Path(spool_dir) if spool_dir is not None else None,
+    )
+    app.state.tokens = TokenBook(store)
+    add_error_handlers(app, store)
+    app.add_api_route(f"{API}", _discovery, methods=["GET"], summary="What this registry offers")
+    app.include_router(asset_router, prefix=API)
+    app.include_router(admin_router, prefix=API)
+    app.include_router(blob_router, prefix=API)
+    return app
+
+
+def _discovery(principal: Caller) -> dict[str, Any]:
+    return {
+        "registry": "modelshelf",
+        "api": 1,
+        "guarantees": {
+            "create_only_commit": True,
+            "alias_compare_and_swap": True,
+            "listable": True,
+        },
+        "upload": {"max_single": MAX_SINGLE_UPLOAD, "chunk": CHUNK},
+        "who": principal.name,
+        "scopes": [str(scope) for scope in principal.scopes],
+    }
+
+
+def _public_type(exc: ModelshelfError) -> str:
+    """The name the client rebuilds: the nearest class of ``modelshelf.errors.__all__``."""
+    for kind in type(exc).__mro__:
+        if kind.__name__ in errors.__all__ and getattr(errors, kind.__name__, None) is kind:
+            return str(kind.__name__)
+    return "StoreError"
+
+
+def add_error_handlers(app: FastAPI, store: Store) -> None:
+    """Answer every error as the HTTP API says: a :class:`Refusal` with its own status, a
+    :class:`~modelshelf.errors.ModelshelfError` with ``status_for``'s (401/403 for a refused
+    caller, 503 and ``Retry-After`` when the store behind failed), the store's URL in every text
+    replaced by the registry's as the client called it."""
+
+    def answer(
+        request: Request,
+        exc: ModelshelfError,
+        status: int,
+        headers: dict[str, str] | None = None,
+        attrs: dict[str, int] | None = None,
+    ) -> JSONResponse:
+        shown_as = str(request.base_url).rstrip("/")
+        body = error_body(exc, store_url=store.url, shown_as=shown_as)
+        body["error"]["type"] = _public_type(exc)
+        body["error"]["attrs"].update(attrs or {})
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def on_refusal(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refusal)
+        return answer(request, exc.error, exc.status, exc.headers, exc.attrs)
+
+    async def on_modelshelf_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ModelshelfError)
+        if isinstance(exc, CallerRefusedError):
+            headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'}
+            return answer(request, exc, exc.status, headers if exc.status == 401 else None)
+        if isinstance(exc, StoreError) and (
+            isinstance(exc, StoreAuthError) or status_for(exc) >= 500
+        ):
+            # The store behind us failed: never the caller's fault, worth a retry.
+            log.warning("the store failed a request to %s: %s", request.url.path, exc)
+            return answer(request, exc, 503, {"Retry-After": "1"})
+        return answer(request, exc, status_for(exc))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg', '')}"
+            for item in exc.errors()[:5]
+        )
+        return answer(request, InvalidInputError(f"the request is malformed: {where}"), 400)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        wrapped: ModelshelfError
+        if exc.status_code == 404:
+            wrapped = ObjectNotFoundError(
+                f"{request.url.path} is no route of this registry's API ({API}); is the client"
+                " newer than the server?"
+            )
+        else:
+            wrapped = StoreError(f"{request.method} {request.url.path}: {exc.detail}")
+        return answer(request, wrapped, exc.status_code, dict(exc.headers or {}))
+
+    async def on_other_error(request: Request, exc: Exception) -> Response:
+        log.exception("the registry failed on %s %s", request.method, request.url.path)
+        wrapped = StoreError("the registry failed on this request; its log says why")
+        return answer(request, wrapped, 500)
+
+    app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(ModelshelfError, on_modelshelf_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_other_error)

@@ -1,0 +1,192 @@
+"""Running the registry on uvicorn for ``modelshelf registry serve``: address, workers, TLS.
+
+As ``modelshelf serve`` does, the socket is bound here before uvicorn logs a line, so a port in
+use is one error (:class:`~modelshelf.errors.ServeAddressError`), and the store is opened (and
+the anonymous-read prefixes checked) before the port opens. With ``--workers N`` uvicorn starts
+N processes that each build the app from :func:`app_from_environment` (settings travel as JSON
+in ``MODELSHELF_REGISTRY_CONFIG``); the app is stateless over its store, so the workers, like
+replicas on other machines, behave as one registry.
+
+uvicorn's access log shows method, path and status: never a header, so never a token.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modelshelf import constants
+from modelshelf.errors import InvalidInputError, ServeAddressError, ServeError
+
+__all__ = ["app_from_environment", "serve_registry"]
+
+log = logging.getLogger("modelshelf.registry")
+
+_CONFIG_ENV = "MODELSHELF_REGISTRY_CONFIG"
+
+
+def serve_registry(
+    store: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    certfile: str | Path | None = None,
+    keyfile: str | Path | None = None,
+    anonymous_read: tuple[str, ...] | list[str] = (),
+    redirect: bool = True,
+    spool_dir: str | Path | None = None,
+    backend_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Serve the registry over ``store`` until SIGINT/SIGTERM; requests in flight finish first.
+
+    Args:
+        store: the bucket store's URL (``s3://...``, ``file:///...``).
+        workers: uvicorn worker processes, each a replica over the same store.
+        certfile: with ``keyfile``, serve HTTPS with this certificate (PEM).
+        backend_options: the store's settings (``endpoint``, ...); with several workers they
+            reach them through the environment of the worker processes.
+
+    Raises:
+        InvalidInputError: a bad prefix, worker count or TLS file.
+        ServeAddressError: the port is in use or reserved, or the host is not here.
+        ServeError: uvicorn stopped while starting.
+    """
+    import uvicorn
+
+    if workers < 1:
+        raise InvalidInputError(f"the registry needs 1 worker or more, not {workers}")
+    tls = _tls_files(certfile, keyfile)
+    settings = {
+        "store": store,
+        "options": dict(backend_options or {}),
+        "anonymous_read": list(anonymous_read),
+        "redirect": redirect,
+        "spool_dir": str(spool_dir) if spool_dir is not None else None,
+    }
+    app = _build(settings)  # the store opens and every setting is checked before the bind
+    sock = bind(host, port)
+    common: dict[str, Any] = {"timeout_graceful_shutdown": None, **tls}
+    scheme = "https" if tls else "http"
+    try:
+        if workers == 1:
+            server = uvicorn.Server(uvicorn.Config(app, **common))
+            _started(sock, scheme)
+            _run(lambda: server.run(sockets=[sock]))
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        os.environ[_CONFIG_ENV] = json.dumps(settings)
+        config = uvicorn.Config(
+            f"{__name__}:app_from_environment", factory=True, workers=workers, **common
+        )
+        _started(sock, scheme)
+        _run(lambda: Multiprocess(config, sockets=[sock]).run())
+    finally:
+        sock.close()
+
+
+def _tls_files(certfile: str | Path | None, keyfile: str | Path | None) -> dict[str, str]:
+    if certfile is None and keyfile is None:
+        return {}
+    if certfile is None or keyfile is None:
+        raise InvalidInputError(
+            "HTTPS needs both a certificate file and its key file; give both or neither"
+        )
+    for what, path in (("certificate", certfile), ("key", keyfile)):
+        if not Path(path).is_file():
+            raise InvalidInputError(f"the TLS {what} file {path} does not exist; give its path")
+    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+
+
+def _run(target: Any) -> None:
+    """Run uvicorn; its start-up ``sys.exit(3)`` becomes our error, a SIGTERM a clean exit."""
+    previous = signal.signal(signal.SIGTERM, _ignore)
+    try:
+        target()
+    except SystemExit as exc:
+        if exc.code:
+            raise ServeError(
+                f"the registry stopped while starting (uvicorn exit code {exc.code}); the lines"
+                " above say why"
+            ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """Takes the SIGTERM uvicorn re-raises after it has shut down gracefully."""
+
+
+def _build(settings: dict[str, Any]) -> Any:
+    from modelshelf.registry.app import create_app
+
+    return create_app(
+        settings["store"],
+        anonymous_read=tuple(settings["anonymous_read"]),
+        redirect=settings["redirect"],
+        spool_dir=settings["spool_dir"],
+        **settings["options"],
+    )
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process, from the settings its parent put in the environment."""
+    raw = constants.registry_config()
+    if raw is None:
+        raise RuntimeError(f"{_CONFIG_ENV} is not set; start workers with serve_registry")
+    return _build(json.loads(raw))
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not yet listening), inheritable by workers.
+
+    The same rules as ``modelshelf serve`` (``serve/_listen.py``, which this layer may not
+    import): IPv6 only for an address written with ``:``, ``SO_REUSEADDR`` as uvicorn sets it.
+
+    Raises:
+        ServeAddressError: the host is not here, or the port is in use or needs privileges.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        found = socket.getaddrinfo(
+            host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ServeAddressError(
+            f"cannot listen on {host}: {reason}; give an address of this machine (127.0.0.1 for"
+            " this machine only, 0.0.0.0 for every interface)"
+        ) from None
+    _, kind, proto, _, address = found[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = (
+                f"port {port} on {host} is in use: choose another port, or stop what listens there"
+            )
+        elif exc.errno == errno.EACCES:
+            why = f"port {port} on {host} needs privileges: choose a port above 1023"
+        else:
+            why = f"cannot listen on {host} port {port}: {exc.strerror or exc}; choose another"
+            why += " address or port"
+        raise ServeAddressError(why) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _started(sock: socket.socket, scheme: str) -> None:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+    log.info("registry listening on %s://%s:%d (Ctrl-C to stop)", scheme, shown, port)
