@@ -269,3 +269,13 @@ def test_json_of_a_request_body_is_compact_utf8() -> None:
         assert answer == {"got": {"é": 1}}
         assert server.requests()[0].body == json.dumps({"é": 1}, ensure_ascii=False,
                                                        separators=(",", ":")).encode()  # fmt: skip
+
+
+def test_a_refusal_in_the_registrys_words_is_named_once() -> None:
+    with running() as server:
+        words = "the registry refused access to the token 'ci': its secret is wrong; set"
+        words += " MODELSHELF_TOKEN"
+        server.route("GET", "/api/v1/x", error(401, "StoreAuthError", words))
+        with pytest.raises(StoreAuthError) as caught:
+            transport(server.url).send("GET", "/x")
+        assert str(caught.value) == f"{server.url}: {words}"

@@ -307,8 +307,9 @@ class Transport:
         return self.scrub(exc)
 
     def _auth_error(self, status: int, given: StoreAuthError | None) -> StoreAuthError:
-        """The registry refused the caller: its own words (which name the scope or say what is
-        wrong with the token) after the phrase every store's refusal starts with."""
+        """The registry refused the caller, in the words every store's refusal uses ("refused
+        access"), naming the registry, then its own (the scope needed, what is wrong with the
+        token) and, for a 401, how to give a token."""
         why = str(given) if given is not None else ""
         if status == 401:
             why = why or ("the token given was refused" if self.has_token else "it needs a token")
@@ -319,6 +320,8 @@ class Transport:
                 "the token lacks the scope it needs; ask the registry's admin for a token with"
                 " that scope"
             )
+        if "refused access" in why:  # the registry's own words say it: name the registry first
+            return StoreAuthError(why if self.url in why else f"{self.url}: {why}")
         return StoreAuthError(f"the registry {self.url} refused access (HTTP {status}): {why}")
 
     def scrub(self, exc: ModelshelfError) -> ModelshelfError:
