@@ -35,6 +35,7 @@ COMMANDS = {
     "predict": "modelshelf.cli.predict:predict",
     "pull": "modelshelf.cli.pull:pull",
     "push": "modelshelf.cli.push:push",
+    "registry": "modelshelf.cli.registry:registry",
     "repair": "modelshelf.cli.repair:repair",
     "rm": "modelshelf.cli.housekeeping:remove",
     "serve": "modelshelf.cli.serve:serve",
