@@ -165,8 +165,8 @@ def create_token(
     """Create the token named TOKEN and print it, once: it is stored only as a hash."""
     check_token_name(name)
     parse_scopes(scopes)  # refused before the store is opened
-    row = _tokens(ctx).create(name, list(scopes), expires)
-    text = row.pop("token")
+    answer = _tokens(ctx).create(name, list(scopes), expires)
+    text, row = str(answer["token"]), public_record(answer)
     if as_json:
         emit_json({"token": text, **row})
         return
@@ -184,7 +184,7 @@ def create_token(
 @click.pass_context
 def list_tokens(ctx: click.Context, as_json: bool, quiet: bool) -> None:
     """List the tokens: name, scopes, created, expires, last used, revoked (never a secret)."""
-    rows = _tokens(ctx).list()
+    rows = [public_record(row) for row in _tokens(ctx).list()]
     if as_json:
         emit_json({"tokens": rows})
         return
@@ -274,10 +274,10 @@ class _DirectTokens:
         text, record = self.book.create(
             name, scopes, expires, created_by=f"{who['user']}@{who['host']}"
         )
-        return {"token": text, **public_record(record)}
+        return {**record, "token": text}
 
     def list(self) -> list[dict[str, Any]]:
-        return [public_record(row) for row in self.book.list()]
+        return list(self.book.list())
 
     def revoke(self, name: str) -> None:
         self.book.revoke(name)
@@ -288,10 +288,12 @@ def _tokens(ctx: click.Context) -> Any:
     shelf = shelf_from(ctx)
     if is_registry_url(shelf.url):
         from modelshelf.cli._registry_remote import RemoteTokens
+        from modelshelf.shelf.opening import choose_store
 
-        if backend_kwargs_from(ctx).get("anonymous"):
+        settings = backend_kwargs_from(ctx)
+        if settings.get("anonymous"):
             raise InvalidInputError("token commands need an admin:* token; drop --anonymous")
-        return RemoteTokens(shelf)
+        return RemoteTokens(choose_store((ctx.find_root().obj or {}).get("store"), settings, {}))
     return _DirectTokens(bucket_store(ctx, "registry token"))
 
 
@@ -299,14 +301,10 @@ def _tokens(ctx: click.Context) -> Any:
 _SHOWN = ("name", "scopes", "created", "expires", "created_by", "last_used", "revoked")
 
 
-def public_record(record: object) -> dict[str, Any]:
-    """A token record (a dataclass, an object or a mapping) as the fields it may show."""
-    if isinstance(record, Mapping):
-        fields = dict(record)
-    else:
-        fields = {k: getattr(record, k) for k in _SHOWN if hasattr(record, k)}
-    row = {k: fields[k] for k in _SHOWN if k in fields}
-    if "scopes" in row:
+def public_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a token record that may be shown (never its hash nor its text)."""
+    row = {k: record[k] for k in _SHOWN if k in record}
+    if isinstance(row.get("scopes"), list):
         row["scopes"] = [str(s) for s in row["scopes"]]
     return row
 
