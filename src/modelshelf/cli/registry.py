@@ -137,7 +137,7 @@ def token() -> None:
 
 
 @token.command(name="create")
-@click.argument("name", metavar="TOKEN")
+@click.argument("token_name", metavar="TOKEN")
 @click.option(
     "--scope",
     "scopes",
@@ -156,13 +156,14 @@ def token() -> None:
 @click.pass_context
 def create_token(
     ctx: click.Context,
-    name: str,
+    token_name: str,
     scopes: tuple[str, ...],
     expires: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Create the token named TOKEN and print it, once: it is stored only as a hash."""
+    name = token_name
     check_token_name(name)
     parse_scopes(scopes)  # refused before the store is opened
     answer = _tokens(ctx).create(name, list(scopes), expires)
@@ -201,11 +202,12 @@ def list_tokens(ctx: click.Context, as_json: bool, quiet: bool) -> None:
 
 
 @token.command(name="revoke")
-@click.argument("name", metavar="TOKEN")
+@click.argument("token_name", metavar="TOKEN")
 @common_options
 @click.pass_context
-def revoke_token(ctx: click.Context, name: str, as_json: bool, quiet: bool) -> None:
+def revoke_token(ctx: click.Context, token_name: str, as_json: bool, quiet: bool) -> None:
     """Revoke the token named TOKEN: every replica refuses it from its next request on."""
+    name = token_name
     check_token_name(name)
     _tokens(ctx).revoke(name)
     if as_json:
