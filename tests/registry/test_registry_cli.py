@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelshelf.cli.main import cli, main
-from modelshelf.registry.tokens import TokenBook
-from modelshelf.store.bucket import Store
 from modelshelf.backends import open_backend
+from modelshelf.cli.main import cli, main
+from modelshelf.registry import tokens
+from modelshelf.store.bucket import Store
 
 TOKEN_TEXT = re.compile(r"msr_[a-z0-9][a-z0-9.-]*_[A-Za-z0-9_-]{40,}")
 
@@ -35,8 +35,8 @@ def store_url(tmp_path: Path) -> str:
     return folder.as_uri()
 
 
-def book(url: str) -> TokenBook:
-    return TokenBook(Store(open_backend(url)))
+def book(url: str) -> tokens.TokenBook:
+    return tokens.TokenBook(Store(open_backend(url)))
 
 
 def test_create_prints_the_token_once_and_it_verifies(

@@ -89,8 +89,8 @@ class _LazyGroup(click.Group):
 def cli(as_json: bool, quiet: bool) -> None:
     """Named, versioned, immutable model artifacts in any object store.
 
-    --store, --json, --quiet, --backend-opt, --profile and --anonymous may come before or
-    after the command. --store takes a URL or the name of a store in the config file
+    --store, --json, --quiet, --backend-opt, --profile, --anonymous and --ca-file may come
+    before or after the command. --store takes a URL or the name of a store in the config file
     (modelshelf config).
     """
 
