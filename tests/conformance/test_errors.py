@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
 import socket
 import subprocess
 import sys
@@ -46,6 +47,8 @@ def run_cli(store: RemoteStore, env: dict[str, str], tmp_path: Path, *args: str)
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
         "MODELSHELF_CACHE_DIR": str(tmp_path / "cache"),
+        # A run from a checkout (PYTHONPATH=src) tests that checkout's code, not an install's.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **env,
     }
     done = subprocess.run(
