@@ -33,9 +33,17 @@ class Replicas:
         self.admin = admin_token(backing)
         self.a: RegistryProcess = stores.serve(backing)
         self.b: RegistryProcess = stores.serve(backing)
+        self.shelves: list[Shelf] = []
 
     def shelf(self, replica: RegistryProcess, cache: Path, token: str | None = None) -> Shelf:
-        return Shelf(replica.url, cache_dir=cache, token=token or self.admin)
+        """A client of ``replica`` (with the admin token unless told), closed with the test."""
+        shelf = Shelf(replica.url, cache_dir=cache, token=token or self.admin)
+        self.shelves.append(shelf)
+        return shelf
+
+    def close(self) -> None:
+        for shelf in self.shelves:  # each HTTP store holds a pool of connections
+            shelf.store.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -43,7 +51,9 @@ def replicas(request: pytest.FixtureRequest) -> Iterator[Replicas]:
     stores = RegistryS3Stores()
     stores.start()
     try:
-        yield Replicas(stores, stores.backing_store(request.node.name))
+        replicas = Replicas(stores, stores.backing_store(request.node.name))
+        yield replicas
+        replicas.close()
     finally:
         stores.stop()
 

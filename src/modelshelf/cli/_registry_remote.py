@@ -61,6 +61,10 @@ class RemoteTokens:
             )
         return rows
 
+    def close(self) -> None:
+        """Close the connections to the registry."""
+        self.transport.close()
+
     def revoke(self, name: str) -> None:
         path = f"{_TOKENS}/{urllib.parse.quote(name, safe='')}"
         self.transport.send("DELETE", path, idempotent=True, ok=(200, 204)).close()

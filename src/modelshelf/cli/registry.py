@@ -9,10 +9,11 @@ records either way (:class:`modelshelf.registry.tokens.TokenBook`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,8 @@ def create_token(
     name = token_name
     check_token_name(name)
     parse_scopes(scopes)  # refused before the store is opened
-    answer = _tokens(ctx).create(name, list(scopes), expires)
+    with _tokens(ctx) as tokens:
+        answer = tokens.create(name, list(scopes), expires)
     text, row = str(answer["token"]), public_record(answer)
     if as_json:
         emit_json({"token": text, **row})
@@ -185,7 +187,8 @@ def create_token(
 @click.pass_context
 def list_tokens(ctx: click.Context, as_json: bool, quiet: bool) -> None:
     """List the tokens: name, scopes, created, expires, last used, revoked (never a secret)."""
-    rows = [public_record(row) for row in _tokens(ctx).list()]
+    with _tokens(ctx) as tokens:
+        rows = [public_record(row) for row in tokens.list()]
     if as_json:
         emit_json({"tokens": rows})
         return
@@ -209,7 +212,8 @@ def revoke_token(ctx: click.Context, token_name: str, as_json: bool, quiet: bool
     """Revoke the token named TOKEN: every replica refuses it from its next request on."""
     name = token_name
     check_token_name(name)
-    _tokens(ctx).revoke(name)
+    with _tokens(ctx) as tokens:
+        tokens.revoke(name)
     if as_json:
         emit_json({"name": name, "revoked": True})
         return
@@ -284,9 +288,14 @@ class _DirectTokens:
     def revoke(self, name: str) -> None:
         self.book.revoke(name)
 
+    def close(self) -> None:
+        """Nothing to close: the store's backend lives as long as the command."""
 
-def _tokens(ctx: click.Context) -> Any:
-    """Where the token commands act: the store itself, or the registry in front of one."""
+
+@contextlib.contextmanager
+def _tokens(ctx: click.Context) -> Iterator[Any]:
+    """Where the token commands act: the store itself, or the registry in front of one
+    (whose connections are closed when the command is done)."""
     shelf = shelf_from(ctx)
     if is_registry_url(shelf.url):
         from modelshelf.cli._registry_remote import RemoteTokens
@@ -295,8 +304,15 @@ def _tokens(ctx: click.Context) -> Any:
         settings = backend_kwargs_from(ctx)
         if settings.get("anonymous"):
             raise InvalidInputError("token commands need an admin:* token; drop --anonymous")
-        return RemoteTokens(choose_store((ctx.find_root().obj or {}).get("store"), settings, {}))
-    return _DirectTokens(bucket_store(ctx, "registry token"))
+        target: Any = RemoteTokens(
+            choose_store((ctx.find_root().obj or {}).get("store"), settings, {})
+        )
+    else:
+        target = _DirectTokens(bucket_store(ctx, "registry token"))
+    try:
+        yield target
+    finally:
+        target.close()
 
 
 # Fields of a token record that may be shown: never its hash, never a secret.
