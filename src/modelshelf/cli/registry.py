@@ -31,6 +31,7 @@ from modelshelf.cli._common import (
 )
 from modelshelf.errors import InvalidInputError
 from modelshelf.registry.scopes import parse_scope, parse_scopes
+from modelshelf.shelf.opening import StoreChoice, choose_store
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import TOKEN_NAME
 
@@ -116,11 +117,17 @@ def serve(
         raise InvalidInputError("give --certfile and --keyfile together, for HTTPS, or neither")
     for prefix in anonymous_read:
         parse_scope(f"read:{prefix}")  # refused here, before the server starts
-    store = bucket_store(ctx, "registry serve")
+    choice = _store_choice(ctx)
+    if is_registry_url(choice.url):
+        raise InvalidInputError(_NOT_A_BUCKET.format(command="registry serve", url=choice.url))
+    if choice.create_on_open:  # the built-in store, as every other command makes it
+        choice.open().create()
     from modelshelf.registry.run import serve_registry
 
+    # The URL that opens the store (it may hold a password) and its resolved settings: each
+    # worker process opens the store itself.
     serve_registry(
-        store=store,
+        choice.open_url,
         host=host,
         port=port,
         workers=workers,
@@ -129,6 +136,7 @@ def serve(
         anonymous_read=anonymous_read,
         redirect=not no_redirect,
         spool_dir=spool_dir,
+        backend_options=choice.options,
     )
 
 
@@ -248,15 +256,23 @@ def is_registry_url(url: str) -> bool:
     return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
 
 
+_NOT_A_BUCKET = (
+    "{command} needs the bucket behind a registry, not the registry {url}: give the store's"
+    " bucket URL (s3://, gs://, az://, file://) or its name in the config file"
+)
+
+
+def _store_choice(ctx: click.Context) -> StoreChoice:
+    """The store --store (or the default) names, with the backend settings of the command
+    line, not opened."""
+    return choose_store((ctx.find_root().obj or {}).get("store"), backend_kwargs_from(ctx), {})
+
+
 def bucket_store(ctx: click.Context, command: str) -> Store:
-    """The bucket store --store names (a registry serves a bucket, never another registry)."""
+    """The bucket store --store names (tokens of a registry live in its bucket)."""
     shelf = shelf_from(ctx)
     if is_registry_url(shelf.url):
-        raise InvalidInputError(
-            f"{command} needs the bucket behind a registry, not the registry {shelf.url}: give"
-            " the store's bucket URL (s3://, gs://, az://, file://) or its name in the config"
-            " file"
-        )
+        raise InvalidInputError(_NOT_A_BUCKET.format(command=command, url=shelf.url))
     store = shelf.store
     if not isinstance(store, Store):  # a store kind that is no bucket layout
         raise InvalidInputError(
@@ -296,17 +312,13 @@ class _DirectTokens:
 def _tokens(ctx: click.Context) -> Iterator[Any]:
     """Where the token commands act: the store itself, or the registry in front of one
     (whose connections are closed when the command is done)."""
-    shelf = shelf_from(ctx)
-    if is_registry_url(shelf.url):
+    choice = _store_choice(ctx)
+    if is_registry_url(choice.url):
         from modelshelf.cli._registry_remote import RemoteTokens
-        from modelshelf.shelf.opening import choose_store
 
-        settings = backend_kwargs_from(ctx)
-        if settings.get("anonymous"):
+        if choice.options.get("anonymous"):
             raise InvalidInputError("token commands need an admin:* token; drop --anonymous")
-        target: Any = RemoteTokens(
-            choose_store((ctx.find_root().obj or {}).get("store"), settings, {})
-        )
+        target: Any = RemoteTokens(choice)
     else:
         target = _DirectTokens(bucket_store(ctx, "registry token"))
     try:
