@@ -8,6 +8,7 @@ refused by the other at once.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,11 +121,17 @@ def test_a_token_revoked_through_one_replica_is_refused_by_the_other_at_once(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reader_token = admin_token(replicas.backing, name="reader", scopes=["read:*"])
+    # Made through A, with the admin token, by the CLI (the routes, not the bucket).
+    monkeypatch.setenv("MODELSHELF_TOKEN", replicas.admin)
+    code = main(["--json", "registry", "token", "create", "reader", "--scope", "read:*",
+                 "--store", replicas.a.url])  # fmt: skip
+    created, err = capsys.readouterr()
+    assert code == 0, err
+    reader_token = json.loads(created)["token"]
+    assert reader_token not in err
     via_b = replicas.shelf(replicas.b, tmp_path / "b", token=reader_token)
     assert via_b.assets() == []  # B knows the token (and has read its record)
-    # Revoked through A, with the admin token, by the CLI (the routes, not the bucket).
-    monkeypatch.setenv("MODELSHELF_TOKEN", replicas.admin)
+    # Revoked through A.
     code = main(["registry", "token", "revoke", "reader", "--store", replicas.a.url])
     _, err = capsys.readouterr()
     assert code == 0, err

@@ -184,8 +184,8 @@ def create_token(
     click.echo(text)
     status(
         f"created the token {name!r} ({', '.join(printable(s) for s in row.get('scopes', []))});"
-        " it is shown only now: keep it in a secret store (MODELSHELF_TOKEN, or token_file in"
-        " the config file)",
+        " it will not be shown again: keep it where secrets go (MODELSHELF_TOKEN, or a store's"
+        " token_file in the config file)",
         quiet,
     )
 
