@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -95,8 +96,13 @@ class RegistryProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def https(self) -> bool:
+        """True when started with ``--certfile`` (and ``--keyfile``)."""
+        return "--certfile" in self.args
+
+    @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.https else 'http'}://{HOST}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -161,7 +167,14 @@ class RegistryProcess:
         self.startup_seconds = time.monotonic() - t0
 
     def ready(self) -> bool:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+        conn = (
+            # Only asks whether it answers: the tests check the certificate themselves.
+            http.client.HTTPSConnection(
+                HOST, self.port, timeout=2, context=ssl._create_unverified_context()
+            )
+            if self.https
+            else http.client.HTTPConnection(HOST, self.port, timeout=2)
+        )
         try:
             conn.request("GET", "/api/v1")
             return conn.getresponse().status == 200
