@@ -120,7 +120,7 @@ class RegistryProcess:
     def environment(self) -> dict[str, str]:
         env = clean_env()
         # This checkout's source first: the server runs the code under test, not an install.
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+        env["PYTHONPATH"] = str(REPO / "src")
         env["MODELSHELF_CACHE_DIR"] = str(self.workdir / "cache")
         env.update(self.extra_env)
         return env
