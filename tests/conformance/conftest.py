@@ -1,6 +1,13 @@
 """Every test here runs once per kind of remote store, each on a real server on loopback.
 
 A kind whose server module is not there yet is skipped locally and fails under CI (CI=1).
+
+The ``http-file`` and ``http-s3`` kinds are a modelshelf registry (``modelshelf registry serve``)
+in front of a folder or a SeaweedFS bucket: the client is the HTTP store, and data a test plants
+behind the store goes into ``remote_store.behind()``, the bucket under the registry. A test of
+what only a bucket has (``mirror`` reads a bucket prefix; some tests wrap the backend under the
+store) is marked ``bucket_only(REASON)`` (the reasons: ``tests.servers.remote.MIRROR`` and
+``BACKEND``) and skipped for a registry by the ``remote_store`` fixture, in one place.
 """
 
 from __future__ import annotations
@@ -18,8 +25,16 @@ SERVERS = {
     "s3": "tests.servers.seaweed:SeaweedStores",
     "gcs": "tests.servers.gcs:GcsEmulator",
     "azure": "tests.servers.azurite:AzuriteStores",
+    "http-file": "tests.servers.registry:RegistryFileStores",
+    "http-s3": "tests.servers.registry:RegistryS3Stores",
 }
 _HERE = Path(__file__).parent.resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bucket_only(reason): a conformance test that a registry (http-*) skips"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -51,5 +66,16 @@ def store_server(request: pytest.FixtureRequest) -> Iterator[StoreServer]:
 
 
 @pytest.fixture
-def remote_store(store_server: StoreServer, request: pytest.FixtureRequest) -> RemoteStore:
-    return store_server.new_store(request.node.name)
+def remote_store(
+    store_server: StoreServer, request: pytest.FixtureRequest
+) -> Iterator[RemoteStore]:
+    only = request.node.get_closest_marker("bucket_only")
+    if only is not None and request.node.callspec.params.get("store_server", "").startswith("http"):
+        pytest.skip(only.args[0] if only.args else "a test of a bucket store")
+    store = store_server.new_store(request.node.name)
+    try:
+        yield store
+    finally:
+        end = getattr(store_server, "end_store", None)
+        if end is not None:
+            end(store)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import os
 import socket
 import subprocess
 import sys
@@ -15,12 +17,22 @@ from tests.servers.remote import RemoteStore
 from modelshelf.backends.base import is_secret_option
 
 # What each cloud's errors must name (credentials, endpoint), and what they must never name.
+# A registry's endpoint is its URL, named by every line; nothing of the bucket behind it (its
+# cloud's settings) reaches its clients.
 HINTS = {
     "s3": ("AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"),
     "gcs": ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_BASE_URL"),
     "azure": ("AZURE_", "AZURE_"),
+    "http-file": ("MODELSHELF_TOKEN", "http://127.0.0.1:"),
+    "http-s3": ("MODELSHELF_TOKEN", "http://127.0.0.1:"),
 }
-FOREIGN = {"s3": ("GOOGLE_", "AZURE_"), "gcs": ("AWS_", "AZURE_"), "azure": ("AWS_", "GOOGLE_")}
+FOREIGN = {
+    "s3": ("GOOGLE_", "AZURE_"),
+    "gcs": ("AWS_", "AZURE_"),
+    "azure": ("AWS_", "GOOGLE_"),
+    "http-file": ("AWS_", "GOOGLE_", "AZURE_"),
+    "http-s3": ("AWS_", "GOOGLE_", "AZURE_"),
+}
 
 
 def closed_port() -> int:
@@ -35,6 +47,8 @@ def run_cli(store: RemoteStore, env: dict[str, str], tmp_path: Path, *args: str)
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
         "MODELSHELF_CACHE_DIR": str(tmp_path / "cache"),
+        # A run from a checkout (PYTHONPATH=src) tests that checkout's code, not an install's.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **env,
     }
     done = subprocess.run(
@@ -50,7 +64,7 @@ def run_cli(store: RemoteStore, env: dict[str, str], tmp_path: Path, *args: str)
 
 def assert_own_hints(store: RemoteStore, line: str, which: int | None) -> None:
     """The line names the store (its bucket at least), its own hint, and no other cloud's."""
-    assert store.url.rsplit("/", 1)[0] in line, line
+    assert (store.url if store.is_registry else store.url.rsplit("/", 1)[0]) in line, line
     if which is not None:
         assert HINTS[store.kind][which] in line, line
     for foreign in FOREIGN[store.kind]:
@@ -61,8 +75,12 @@ def test_an_unreachable_endpoint_names_the_endpoint_setting(
     remote_store: RemoteStore, tmp_path: Path
 ) -> None:
     down = f"http://127.0.0.1:{closed_port()}"
-    endpoint = next(v for v in remote_store.env.values() if v.startswith("http://127.0.0.1:"))
-    env = {k: v.replace(endpoint, down) for k, v in remote_store.env.items()}
+    if remote_store.is_registry:  # the registry's endpoint is its URL
+        remote_store = dataclasses.replace(remote_store, url=down)
+        env = remote_store.env
+    else:
+        endpoint = next(v for v in remote_store.env.values() if v.startswith("http://127.0.0.1:"))
+        env = {k: v.replace(endpoint, down) for k, v in remote_store.env.items()}
     for args in (("ls",), ("versions", "m")):
         line = run_cli(remote_store, env, tmp_path, *args)
         assert "cannot reach the store" in line, line

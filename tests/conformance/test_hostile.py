@@ -32,7 +32,14 @@ def pushed(store: RemoteStore, tmp_path: Path) -> Shelf:
 
 
 def put_raw(store: RemoteStore, key: str, data: bytes) -> None:
-    """Write an object under the store's prefix behind modelshelf's back, any key at all."""
+    """Write an object under the store's prefix behind modelshelf's back, any key at all (for
+    a registry: into the bucket behind it)."""
+    store = store.behind()
+    if store.kind == "file":
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(store.url).path), key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
     bucket, _, prefix = store.url.split("://", 1)[1].partition("/")
     full = f"{prefix}/{key}" if prefix else key
     if store.kind == "s3":

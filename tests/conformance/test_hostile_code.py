@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from tests.conformance.test_hostile import pushed, put_raw
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import MIRROR, RemoteStore
 from tests.unit.test_code_trust import make_dist
 from tests.unit.test_hostile_store import manifest_dict
 
@@ -115,6 +115,7 @@ def test_a_manifest_placing_git_files_is_refused_and_nothing_is_written(
         assert not [p for p in fresh.cache.root.rglob("*") if p.name.lower() == ".git"]
 
 
+@pytest.mark.bucket_only(MIRROR)
 def test_mirror_refuses_a_bucket_git_folder_unless_asked(
     remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tests.conformance.test_hostile import put_raw
 from tests.integration.test_s3_shelf import make_tree
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import MIRROR, RemoteStore
 
 from modelshelf import Shelf
 from modelshelf.errors import StoreError, UserFolderRefusedError
@@ -37,6 +37,7 @@ def test_a_version_naming_a_cached_blob_is_refused_before_any_write(
     assert (Path(s.pull("team/honest", progress=False)) / "w.bin").read_bytes() == HONEST
 
 
+@pytest.mark.bucket_only(MIRROR)
 def test_a_mirror_adds_no_file_to_a_users_hidden_folder(
     remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.conformance.test_hostile import put_raw
 from tests.integration.test_s3_shelf import make_tree
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import MIRROR, RemoteStore
 
 from modelshelf import Shelf, constants
 from modelshelf.errors import StoreError, UserFolderRefusedError
@@ -44,6 +44,7 @@ def test_pull_o_never_writes_at_a_blobs_name_nor_into_a_marked_cache(
     assert not (proj / "cacheB" / "x.bin").exists()
 
 
+@pytest.mark.bucket_only(MIRROR)
 def test_mirror_never_writes_into_a_marked_cache_nor_at_a_blobs_name(
     remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tests.conformance.test_hostile import put_raw
 from tests.integration.test_s3_shelf import make_tree
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import MIRROR, RemoteStore
 
 from modelshelf import Shelf, export
 from modelshelf.errors import StoreError, UserFolderRefusedError
@@ -43,6 +43,7 @@ def test_pull_o_never_replaces_a_users_files_and_takes_long_names(
     assert (where / "d" / LONG).read_bytes() == b"long name"
 
 
+@pytest.mark.bucket_only(MIRROR)
 def test_mirror_takes_a_250_byte_name(
     remote_store: RemoteStore, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.gc_schedule import ORDERS
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import BACKEND, RemoteStore
 from tests.unit.test_gc_trust import LATER, WEIGHTS, DiesBeforeLastListing, quarantine, race
 
 from modelshelf import Shelf
@@ -18,6 +18,9 @@ from modelshelf.backends import Backend, open_backend
 from modelshelf.errors import ObjectNotFoundError
 from modelshelf.store.bucket import Store
 from modelshelf.store.gc import collect_garbage
+
+# Every test here races gc against a backend wrapped around the store's bucket.
+pytestmark = pytest.mark.bucket_only(BACKEND)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from tests.conformance.test_hostile import put_raw
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import BACKEND, MIRROR, RemoteStore
 from tests.unit.test_copy_trust import GcAtCommit, race_copy
 from tests.wrapped_backend import WrappedBackend
 
@@ -22,6 +22,7 @@ from modelshelf.errors import StoreError
 from modelshelf.mirror.run import mirror
 
 
+@pytest.mark.bucket_only(BACKEND)
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_copy_restores_reused_blobs_a_gc_deleted_around_its_commit(
     remote_store: RemoteStore,
@@ -70,6 +71,7 @@ class Lying(WrappedBackend):
             yield chunk
 
 
+@pytest.mark.bucket_only(MIRROR)
 @pytest.mark.parametrize("listed", [10, None], ids=["listed-10-bytes", "listed-without-size"])
 def test_a_mirror_reads_no_further_than_the_listed_size(
     remote_store: RemoteStore,

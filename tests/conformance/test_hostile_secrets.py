@@ -16,7 +16,7 @@ import pytest
 from tests.conformance.test_hostile import pushed, put_raw
 from tests.conformance.test_hostile_storedata import KEY, _refused_everywhere
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import RemoteStore
+from tests.servers.remote import BACKEND, RemoteStore
 from tests.unit.test_hostile_store import LOG_KEY, assert_one_line, log_record, manifest_dict
 from tests.wrapped_backend import WrappedBackend
 
@@ -71,6 +71,7 @@ class _LongJunk(WrappedBackend):
         raise AssertionError("the listing was read past 20,000 keys of 1,000 bytes")
 
 
+@pytest.mark.bucket_only(BACKEND)
 def test_an_endless_listing_of_long_keys_is_refused_by_its_bytes(
     remote_store: RemoteStore,
     tmp_path: Path,

@@ -7,6 +7,7 @@ The child process is traced with ``strace -e connect``: a request to the cloud m
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -44,7 +45,9 @@ def test_every_connection_is_to_loopback(remote_store: RemoteStore, tmp_path: Pa
         [strace, "-f", "-qq", "-e", "trace=connect", "-o", str(trace), sys.executable, "-c", CHILD,
          remote_store.url, json.dumps(remote_store.options), str(folder)],
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"),
-             "MODELSHELF_CACHE_DIR": str(tmp_path / "cache")},
+             "MODELSHELF_CACHE_DIR": str(tmp_path / "cache"),
+             # a run from a checkout (PYTHONPATH=src) traces that checkout's code
+             **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     if "ptrace" in done.stderr and "not permitted" in done.stderr:

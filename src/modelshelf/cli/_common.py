@@ -168,12 +168,28 @@ def store_option(fn: F) -> F:
     )(fn)
 
 
+def _remember_ca_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:  # the registry client's ca_file setting, as --backend-opt would set it
+        _remember_backend_opts(ctx, param, (f"ca_file={value}",))
+
+
 def backend_options(fn: F) -> F:
-    """``--backend-opt KEY=VALUE`` (repeatable), ``--profile NAME`` and ``--anonymous``.
+    """``--backend-opt KEY=VALUE`` (repeatable), ``--profile NAME``, ``--anonymous`` and
+    ``--ca-file F`` (the ``ca_file`` setting of an ``https://`` registry store).
 
     Read back with :func:`shelf_from`: they become the backend's keyword settings (values are
     text), beating the environment and the config file.
     """
+    fn = click.option(
+        "--ca-file",
+        default=None,
+        metavar="PEM",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_ca_file,
+        help="The CA certificate that signed an https:// registry's certificate, when it is not"
+        " a public one. Default: $SSL_CERT_FILE.",
+    )(fn)
     fn = click.option(
         "--backend-opt",
         "backend_opts",

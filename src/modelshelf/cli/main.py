@@ -35,6 +35,7 @@ COMMANDS = {
     "predict": "modelshelf.cli.predict:predict",
     "pull": "modelshelf.cli.pull:pull",
     "push": "modelshelf.cli.push:push",
+    "registry": "modelshelf.cli.registry:registry",
     "repair": "modelshelf.cli.repair:repair",
     "rm": "modelshelf.cli.housekeeping:remove",
     "serve": "modelshelf.cli.serve:serve",
@@ -88,8 +89,8 @@ class _LazyGroup(click.Group):
 def cli(as_json: bool, quiet: bool) -> None:
     """Named, versioned, immutable model artifacts in any object store.
 
-    --store, --json, --quiet, --backend-opt, --profile and --anonymous may come before or
-    after the command. --store takes a URL or the name of a store in the config file
+    --store, --json, --quiet, --backend-opt, --profile, --anonymous and --ca-file may come
+    before or after the command. --store takes a URL or the name of a store in the config file
     (modelshelf config).
     """
 
