@@ -32,6 +32,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "backend_options": ("backend_kwargs={{...}}", "--backend-opt KEY=VALUE"),
     "profile": ("profile=NAME", "--profile NAME"),
     "to": ("to=...", "--to WHERE"),
+    "ca_file": ("ca_file=PATH", "--ca-file PATH"),
     "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
     "allowed_hook_packages": (
         "allowed_hook_packages=[{package!r}]",

@@ -13,6 +13,7 @@ import pytest
 from tests.http_script import DROP, Reply, error, running
 
 from modelshelf.errors import (
+    FOR_CLI,
     AliasConflictError,
     InvalidInputError,
     ObjectNotFoundError,
@@ -248,7 +249,8 @@ def test_tls_with_the_registry_ca_verifies_and_without_it_is_refused_clearly(
             transport(server.url).send("GET", "/x")
         message = str(refused.value)
         assert f"TLS verification of {server.url} failed" in message
-        assert "--ca-file or SSL_CERT_FILE" in message and TOKEN not in message
+        assert "ca_file=PATH or SSL_CERT_FILE" in message and TOKEN not in message
+        assert "--ca-file PATH or SSL_CERT_FILE" in refused.value.render(FOR_CLI)
         monkeypatch.setenv("SSL_CERT_FILE", str(pem))
         assert transport(server.url).json("GET", "/x", limit=99, what="x") == {"ok": True}
 

@@ -24,6 +24,7 @@ BELOW_THE_SEAM = {
     "store/aliases.py",
     "store/removal.py",
     "registry/tokens.py",  # the registry's own keys (registry/tokens/), beside the layout's
+    "registry/uploads.py",  # and its upload sessions (registry/uploads/, registry/upload-owners/)
 }
 
 

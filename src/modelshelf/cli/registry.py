@@ -119,7 +119,7 @@ def serve(
         parse_scope(f"read:{prefix}")  # refused here, before the server starts
     choice = _store_choice(ctx)
     if is_registry_url(choice.url):
-        raise InvalidInputError(_NOT_A_BUCKET.format(command="registry serve", url=choice.url))
+        raise _not_a_bucket("registry serve", choice.url)
     if choice.create_on_open:  # the built-in store, as every other command makes it
         choice.open().create()
     from modelshelf.registry.run import serve_registry
@@ -256,10 +256,11 @@ def is_registry_url(url: str) -> bool:
     return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
 
 
-_NOT_A_BUCKET = (
-    "{command} needs the bucket behind a registry, not the registry {url}: give the store's"
-    " bucket URL (s3://, gs://, az://, file://) or its name in the config file"
-)
+def _not_a_bucket(command: str, url: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{command} needs the bucket behind a registry, not the registry {url}: give the store's"
+        " bucket URL (s3://, gs://, az://, file://) or its name in the config file"
+    )
 
 
 def _store_choice(ctx: click.Context) -> StoreChoice:
@@ -272,7 +273,7 @@ def bucket_store(ctx: click.Context, command: str) -> Store:
     """The bucket store --store names (tokens of a registry live in its bucket)."""
     shelf = shelf_from(ctx)
     if is_registry_url(shelf.url):
-        raise InvalidInputError(_NOT_A_BUCKET.format(command=command, url=shelf.url))
+        raise _not_a_bucket(command, shelf.url)
     store = shelf.store
     if not isinstance(store, Store):  # a store kind that is no bucket layout
         raise InvalidInputError(

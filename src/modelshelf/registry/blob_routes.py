@@ -107,12 +107,10 @@ async def get_blob(sha256: str, request: Request, context: Context, caller: Call
 async def _presigned(context: RegistryContext, sha256: str) -> str | None:
     """A presigned GET URL of the blob, or ``None`` (the backend cannot sign, or failed to:
     the bytes are then streamed, which works wherever the store can be read)."""
-    backend = context.store.backend
-    key = context.store.blob_key(sha256)
     try:
-        url: str | None = await run_in_threadpool(backend.signed_url, key, "GET", PRESIGNED_SECONDS)
+        url = await run_in_threadpool(context.store.signed_blob_url, sha256, PRESIGNED_SECONDS)
     except StoreError as exc:
-        _log.warning("cannot presign %s (streaming it instead): %s", key, exc)
+        _log.warning("cannot presign blob %s (streaming it instead): %s", sha256, exc)
         return None
     return url
 

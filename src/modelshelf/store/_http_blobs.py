@@ -132,7 +132,7 @@ class HttpBlob:
         raise StoreError(
             f"the presigned URL the registry {self._transport.url} gave for blob"
             f" {self._sha256} answered HTTP {status}; try again (a presigned URL lives"
-            " minutes), or ask the registry's admin to run it with --no-redirect"
+            " minutes), or ask the registry's admin to keep downloads in the server (no redirects)"
         )
 
     def _missing(self) -> ObjectNotFoundError:

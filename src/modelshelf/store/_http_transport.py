@@ -102,11 +102,11 @@ def tls_context(ca_file: str | Path | None) -> ssl.SSLContext:
         try:
             context.load_verify_locations(cafile=str(Path(extra).expanduser()))
         except (OSError, ssl.SSLError) as exc:
-            given = "--ca-file / ca_file" if ca_file else "SSL_CERT_FILE"
+            given = "the CA file given" if ca_file else "SSL_CERT_FILE"
             raise InvalidInputError(
-                f"the CA file {extra} ({given}) cannot be used: {exc}; give a PEM file of the"
-                " registry's CA certificate"
-            ) from None
+                f"{given} ({extra}) cannot be used: {exc}; give a PEM file of the registry's CA"
+                " certificate"
+            ).with_fix(" with {ca_file} or SSL_CERT_FILE") from None
     return context
 
 
@@ -367,8 +367,7 @@ class Transport:
                 if reason is not None:
                     raise StoreAuthError(
                         f"TLS verification of {self.url} failed: {reason}; give the server's CA"
-                        " with --ca-file or SSL_CERT_FILE"
-                    ) from None
+                    ).with_fix(" with {ca_file} or SSL_CERT_FILE") from None
                 if last or not (retry or isinstance(exc, httpx.ConnectError)):
                     # The part before " (" is what a fallback to the cache prints as its reason.
                     raise StoreUnreachableError(

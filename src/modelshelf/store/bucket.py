@@ -117,6 +117,11 @@ class Store(AliasLayout):
         path = self.backend.local_path(key)
         return ObjectBlob(self.backend, key) if path is None else LocalBlob(self.backend, key, path)
 
+    def signed_blob_url(self, sha256: str, expires_seconds: int) -> str | None:
+        """A presigned GET URL of the blob, valid ``expires_seconds``, or ``None`` when the
+        backend cannot sign (:meth:`~modelshelf.backends.Backend.signed_url`)."""
+        return self.backend.signed_url(self.blob_key(sha256), "GET", expires_seconds)
+
     def put_blob(
         self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
     ) -> None:
