@@ -25,6 +25,7 @@ BELOW_THE_SEAM = {
     "store/removal.py",
     "registry/tokens.py",  # the registry's own keys (registry/tokens/), beside the layout's
     "registry/uploads.py",  # and its upload sessions (registry/uploads/, registry/upload-owners/)
+    "registry/app.py",  # bounds the memory of its store's uploads (upload_parts_in_flight)
 }
 
 

@@ -321,7 +321,7 @@ class ObstoreBackend(Backend):
             mode,
             use_multipart=mode == "overwrite" and (length is None or length > _MULTIPART_CHUNK),
             chunk_size=_MULTIPART_CHUNK,
-            max_concurrency=_MULTIPART_CONCURRENCY,
+            max_concurrency=self.upload_parts_in_flight or _MULTIPART_CONCURRENCY,
         )
 
     def _put(self, key: str, data: bytes | BinaryIO, mode: PutMode, **options: Any) -> None:

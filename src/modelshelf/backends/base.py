@@ -100,9 +100,13 @@ class Backend(abc.ABC):
 
     Attributes:
         url: the store URL this backend was opened from, for messages.
+        upload_parts_in_flight: how many parts of one multipart upload are sent at once
+            (``None``: the backend's default). Each part in flight is held in memory: a server
+            that writes many blobs at once (the registry) lowers it to bound its memory.
     """
 
     url: str
+    upload_parts_in_flight: int | None = None
 
     @classmethod
     def identity(cls, url: str, **options: Any) -> dict[str, str]:

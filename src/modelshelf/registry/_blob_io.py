@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_STORE_PUTS",
+    "UPLOAD_PARTS_IN_FLIGHT",
     "SPOOL_BUFFER",
     "ByteRange",
     "Spooled",
@@ -52,14 +53,20 @@ __all__ = [
 
 SPOOL_BUFFER = 1 << 20
 """Bytes of a request body gathered before they are hashed and written (one thread hop each)."""
-MAX_STORE_PUTS = 4
+MAX_STORE_PUTS = 2
 """Blobs and session chunks one app writes into its store at once (the rest wait, spooled on
 disk).
 
 A store client buffers what it uploads: obstore sends a large object as 16 MiB parts, 8 at a
-time, so each blob written costs the server ~80-120 MiB while it lasts (measured on SeaweedFS;
-a chunk, stored as 8 MiB pieces, ~25 MiB). This bound keeps a server's memory flat however many
-clients push at once."""
+time by default, so each blob written cost the server ~80-120 MiB while it lasted (measured on
+SeaweedFS; a chunk, stored as 8 MiB pieces, ~25 MiB). This bound and
+:data:`UPLOAD_PARTS_IN_FLIGHT` keep a server's memory flat however many clients push at once:
+8 clients pushing 256 MiB each, peak 509 MiB with 4 at once and 8 parts each, 320-330 MiB with 4
+and 2 parts (and run._bound_allocator), 215 MiB with 2 and 2 (make bench-registry)."""
+UPLOAD_PARTS_IN_FLIGHT = 2
+"""Parts of one multipart upload the server's store sends at once (``Backend.
+upload_parts_in_flight``): 2 x 16 MiB per blob written, for at most :data:`MAX_STORE_PUTS`
+blobs."""
 
 T = TypeVar("T")
 

@@ -29,6 +29,7 @@ from modelshelf.errors import (
     StoreError,
     UnsupportedStoreError,
 )
+from modelshelf.registry._blob_io import UPLOAD_PARTS_IN_FLIGHT
 from modelshelf.registry.admin_routes import router as admin_router
 from modelshelf.registry.asset_routes import router as asset_router
 from modelshelf.registry.auth import Caller
@@ -79,6 +80,9 @@ def create_app(
                 " (s3://..., gs://..., az://..., file:///...)"
             )
         store = Store(open_backend(store, **backend_options))
+    # Each blob the server writes holds its parts in flight in memory: bounded here, and the
+    # number of blobs written at once by _blob_io.storing.
+    store.backend.upload_parts_in_flight = UPLOAD_PARTS_IN_FLIGHT
     prefixes = tuple(anonymous_read)
     for prefix in prefixes:
         parse_scope(f"read:{prefix}")  # refuses what no name prefix is

@@ -12,6 +12,7 @@ uvicorn's access log shows method, path and status: never a header, so never a t
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import logging
@@ -61,6 +62,7 @@ def serve_registry(
     """
     import uvicorn
 
+    _bound_allocator()
     if workers < 1:
         raise InvalidInputError(f"the registry needs 1 worker or more, not {workers}")
     tls = _tls_files(certfile, keyfile)
@@ -123,6 +125,26 @@ def _run(target: Any) -> None:
 
 def _ignore(_signum: int, _frame: object) -> None:
     """Takes the SIGTERM uvicorn re-raises after it has shut down gracefully."""
+
+
+def _bound_allocator() -> None:
+    """Keep the server's memory near what it uses (glibc only; other allocators keep theirs).
+
+    glibc gives each thread that allocates an arena of its own (up to 8 per core) and, after the
+    first large block is freed, serves blocks up to 32 MiB from them rather than from mmap: with
+    a request's 1-8 MiB buffers made on many threads, freed memory stays in the process. Measured
+    with 8 clients pushing 256 MiB each (make bench-registry): peak 509 MiB by default, 273 MiB
+    with 2 arenas and a fixed 1 MiB mmap threshold. Worker processes get the same through the
+    environment, which glibc reads when they start.
+    """
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(-8, 2)  # M_ARENA_MAX
+    mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (a fixed one is never raised by frees)
 
 
 def _build(settings: dict[str, Any]) -> Any:
