@@ -24,6 +24,7 @@ from tests.gc_schedule import (
     Gated,
     Schedule,
     Sides,
+    ThroughRegistries,
     run_both,
 )
 from tests.wrapped_backend import WrappedBackend
@@ -115,6 +116,24 @@ def test_a_copy_racing_gc_keeps_its_blob_in_every_order(
     source = Shelf((tmp_path / "dev").as_uri(), cache_dir=tmp_path / "c1")
     source.push(model, "m", progress=False)
     race(order, open_backend(url), model, tmp_path, source)
+
+
+@pytest.mark.parametrize("order", ["R Lk D Ck L C", "R Lk D Ck C L"])
+@pytest.mark.parametrize("writer", ["push", "copy"])
+def test_a_blob_gc_deletes_before_the_registry_checks_it_is_sent_again(
+    tmp_path: Path, model: Path, order: str, writer: str
+) -> None:
+    """Through a registry the blob is looked up twice before the commit: by the client (Lk),
+    then by the server, which refuses a manifest naming a blob it lacks (Ck). A gc deleting the
+    blob between the two leaves the writer to send it again, and commit."""
+    url = (tmp_path / "store").as_uri()
+    orphaned(url, model, tmp_path / "c0")
+    source = None
+    if writer == "copy":
+        source = Shelf((tmp_path / "dev").as_uri(), cache_dir=tmp_path / "c1")
+        source.push(model, "m", progress=False)
+    inner = open_backend(url)
+    race(order, inner, model, tmp_path, source, ThroughRegistries(inner, heads=("Lk", "Ck")))
 
 
 def test_gc_says_it_put_back_the_blob_of_a_version_committed_before_its_last_listing(
