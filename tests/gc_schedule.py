@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
 
 from tests.registry.registry_blob_app import served
+from tests.servers.remote import RemoteStore
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
-from modelshelf.backends import Backend, ObjectMeta, PutMode
+from modelshelf.backends import Backend, ObjectMeta, PutMode, open_backend
 from modelshelf.errors import ObjectNotFoundError, StoreError
 from modelshelf.registry.app import create_app
 from modelshelf.registry.tokens import TokenBook
@@ -240,3 +241,11 @@ class ThroughRegistries:
     def writer(self, backend: Backend, cache: Path) -> Iterator[Shelf]:
         with served(create_app(Store(backend))) as url:
             yield Shelf(url, token=self.token, cache_dir=cache)
+
+
+def reached(remote_store: RemoteStore) -> tuple[Backend, Sides]:
+    """The bucket (the one behind the registry, for a registry) and how gc and a writer reach
+    it: straight, or each through a registry replica of its own."""
+    behind = remote_store.behind()
+    backend = open_backend(behind.url, **behind.options)
+    return backend, ThroughRegistries(backend) if remote_store.is_registry else OnTheBucket()

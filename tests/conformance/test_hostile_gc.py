@@ -13,13 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.gc_schedule import ORDERS, OnTheBucket, Sides, ThroughRegistries
+from tests.gc_schedule import ORDERS, Sides, reached
 from tests.servers.gcs import expect_emulator_gap
 from tests.servers.remote import RemoteStore
 from tests.unit.test_gc_trust import LATER, WEIGHTS, killed_gc, quarantine, race
 
 from modelshelf import Shelf
-from modelshelf.backends import Backend, open_backend
+from modelshelf.backends import Backend
 from modelshelf.errors import ObjectNotFoundError
 from modelshelf.store.gc import collect_garbage
 
@@ -30,14 +30,6 @@ def model(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "w.bin").write_bytes(WEIGHTS)
     return folder
-
-
-def reached(remote_store: RemoteStore) -> tuple[Backend, Sides]:
-    """The bucket (the one behind the registry, for a registry) and how gc and a writer reach
-    it: straight, or each through a registry replica of its own."""
-    behind = remote_store.behind()
-    backend = open_backend(behind.url, **behind.options)
-    return backend, ThroughRegistries(backend) if remote_store.is_registry else OnTheBucket()
 
 
 def remote(remote_store: RemoteStore, tmp_path: Path, model: Path) -> tuple[Backend, Sides]:
