@@ -28,7 +28,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Protocol
+from typing import BinaryIO, Protocol
 
 from tests.registry.registry_blob_app import served
 from tests.servers.remote import RemoteStore
@@ -196,8 +196,8 @@ class OnTheBucket:
     """Both sides straight on the bucket's backend."""
 
     heads: Sequence[str] = ("Lk", "P")
-    kill: ClassVar[type[BaseException]] = KeyboardInterrupt  # nothing catches it: killed
-    killed: ClassVar[type[BaseException]] = KeyboardInterrupt
+    kill: type[BaseException] = KeyboardInterrupt  # nothing catches it: killed
+    killed: type[BaseException] = KeyboardInterrupt
 
     @contextlib.contextmanager
     def gc_store(self, backend: Backend) -> Iterator[MaintainedStore]:
@@ -221,8 +221,8 @@ class ThroughRegistries:
 
     # A KeyboardInterrupt would stop the server's event loop, not the gc: its request fails
     # instead (answered 500, never retried), and the gc client stops there as a killed one.
-    kill: ClassVar[type[BaseException]] = GcKilledError
-    killed: ClassVar[type[BaseException]] = StoreError
+    kill: type[BaseException] = GcKilledError
+    killed: type[BaseException] = StoreError
 
     def __init__(self, inner: Backend, heads: Sequence[str] = ("Lk", "Lk", "P", "P")) -> None:
         self.heads = heads  # the client's lookup and the server's check, before and after C
