@@ -4,10 +4,12 @@ A kind whose server module is not there yet is skipped locally and fails under C
 
 The ``http-file`` and ``http-s3`` kinds are a modelshelf registry (``modelshelf registry serve``)
 in front of a folder or a SeaweedFS bucket: the client is the HTTP store, and data a test plants
-behind the store goes into ``remote_store.behind()``, the bucket under the registry. A test of
-what only a bucket has (``mirror`` reads a bucket prefix; some tests wrap the backend under the
-store) is marked ``bucket_only(REASON)`` (the reasons: ``tests.servers.remote.MIRROR`` and
-``BACKEND``) and skipped for a registry by the ``remote_store`` fixture, in one place.
+behind the store goes into ``remote_store.behind()``, the bucket under the registry. A test that
+wraps the backend under the store does it, for a registry, inside registry replicas served in
+the test's process over the bucket behind (``tests.gc_schedule.reached``). A test of what only a
+bucket has (``mirror`` reads a bucket prefix) is marked ``bucket_only(REASON)`` (the reason:
+``tests.servers.remote.MIRROR``) and skipped for a registry by the ``remote_store`` fixture, in
+one place.
 """
 
 from __future__ import annotations

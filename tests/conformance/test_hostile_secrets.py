@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from tests.conformance.test_hostile import pushed, put_raw
 from tests.conformance.test_hostile_storedata import KEY, _refused_everywhere
+from tests.gc_schedule import reached
 from tests.servers.gcs import expect_emulator_gap
-from tests.servers.remote import BACKEND, RemoteStore
+from tests.servers.remote import RemoteStore
 from tests.unit.test_hostile_store import LOG_KEY, assert_one_line, log_record, manifest_dict
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
-from modelshelf.backends import ObjectMeta, open_backend
+from modelshelf.backends import ObjectMeta
 from modelshelf.errors import ModelshelfError, UntrustedStoreDataError
-from modelshelf.store.bucket import Store
 
 
 def test_a_manifest_of_strings_ending_in_a_backslash_is_refused(
@@ -71,19 +71,22 @@ class _LongJunk(WrappedBackend):
         raise AssertionError("the listing was read past 20,000 keys of 1,000 bytes")
 
 
-@pytest.mark.bucket_only(BACKEND)
 def test_an_endless_listing_of_long_keys_is_refused_by_its_bytes(
     remote_store: RemoteStore,
     tmp_path: Path,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """For a registry: one served over the endless listing refuses it, and says so."""
     expect_emulator_gap(remote_store, request)
     s = pushed(remote_store, tmp_path)
     monkeypatch.setenv("MODELSHELF_MAX_LIST_MIB", "1")
-    store = Store(_LongJunk(open_backend(remote_store.url, **remote_store.options)))
-    with pytest.raises(UntrustedStoreDataError, match="more than 1 MiB of key names"):
-        store.versions("m")
+    backend, sides = reached(remote_store)
+    with (
+        sides.writer(_LongJunk(backend), tmp_path / "junk") as junk,
+        pytest.raises(UntrustedStoreDataError, match="more than 1 MiB of key names"),
+    ):
+        junk.versions("m")
     assert s.versions("m") == ["1.0"]  # the real listing still reads
 
 

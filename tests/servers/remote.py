@@ -15,11 +15,6 @@ from typing import Any, Protocol
 
 MIRROR = "mirror copies a bucket prefix; a registry is not one"
 """Why the conformance tests of ``mirror`` skip a registry (``pytest.mark.bucket_only``)."""
-BACKEND = (
-    "wraps the backend under the store (a registry has none on the client's side); the bucket"
-    " behind a registry is tested as its own kind"
-)
-"""Why conformance tests that reach the store through a wrapped backend skip a registry."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
 from modelshelf.backends import Backend, PutMode, open_backend
+from modelshelf.store.api import MaintainedStore
 from modelshelf.store.bucket import Store
 from modelshelf.store.gc import collect_garbage
 
@@ -24,10 +25,12 @@ LATER = datetime.now(UTC) + timedelta(days=2)  # every blob written by a test is
 class GcAtCommit(WrappedBackend):
     """A gc that runs when the copy commits its manifest: ``before`` the manifest is written (a
     real gc: the reused blob is still an orphan) or right ``after`` it (a gc that listed the
-    manifests before the commit and deletes now)."""
+    manifests before the commit and deletes now). The gc goes through ``gc_store``: by default
+    the bucket ``inner`` itself; for a registry, a replica of its own over that bucket."""
 
-    def __init__(self, inner: Backend, when: str) -> None:
+    def __init__(self, inner: Backend, when: str, gc_store: MaintainedStore | None = None) -> None:
         super().__init__(inner)
+        self.gc_store = gc_store if gc_store is not None else Store(inner)
         self.when = when
         self.armed = False
         self.victims: list[str] = []
@@ -36,7 +39,7 @@ class GcAtCommit(WrappedBackend):
         commit = self.armed and "/versions/" in key and key.endswith(".json")
         if commit and self.when == "before":
             self.armed = False
-            report = collect_garbage(Store(self.inner), now=LATER)
+            report = collect_garbage(self.gc_store, now=LATER)
             self.victims = list(report.deleted)
         super().put(key, data, mode=mode)
         if commit and self.when == "after":

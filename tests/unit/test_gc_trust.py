@@ -10,19 +10,29 @@ blob itself. A gc that dies midway leaves a quarantine the next gc recovers from
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.gc_schedule import ORDERS, Gated, Schedule, run_both
+from tests.gc_schedule import (
+    ON_THE_BUCKET,
+    ORDERS,
+    Gated,
+    Schedule,
+    Sides,
+    ThroughRegistries,
+    run_both,
+)
 from tests.wrapped_backend import WrappedBackend
 
 from modelshelf import Shelf
 from modelshelf.backends import Backend, open_backend
 from modelshelf.store.bucket import Store
-from modelshelf.store.gc import collect_garbage
+from modelshelf.store.gc import GcReport, collect_garbage
 
 LATER = datetime.now(UTC) + timedelta(days=2)  # every blob written by a test is old by then
 WEIGHTS = b"weights, the same in the removed version and the new one"
@@ -51,21 +61,32 @@ def quarantine(backend: Backend) -> list[str]:
 
 
 def race(
-    order: str, inner: Backend, writer: str, model: Path, tmp_path: Path, source: Shelf | None
-) -> None:
+    order: str,
+    inner: Backend,
+    model: Path,
+    tmp_path: Path,
+    source: Shelf | None,
+    sides: Sides = ON_THE_BUCKET,
+) -> GcReport:
     """Run gc and the writer (a push of ``model`` as ``new``, or a copy of ``m:1.0`` from
-    ``source``) in the given order of events, then check the new version is whole."""
+    ``source``), each reaching ``inner`` as ``sides`` say, in the given order of events; check
+    the new version is whole and nothing is left in a quarantine; gc's report."""
     schedule = Schedule(order)
-    gc_store = Store(Gated(inner, schedule, "gc", BLOB_KEY))
-    written = Shelf(Gated(inner, schedule, "writer", BLOB_KEY), cache_dir=tmp_path / "cw")
+    reports: list[GcReport] = []
+    with (
+        sides.gc_store(Gated(inner, schedule, "gc", BLOB_KEY)) as gc_store,
+        sides.writer(
+            Gated(inner, schedule, "writer", BLOB_KEY, sides.heads), tmp_path / "cw"
+        ) as written,
+    ):
 
-    def write() -> None:
-        if source is None:
-            written.push(model, "new", progress=False)
-        else:
-            source.copy("m:1.0", written, progress=False)
+        def write() -> None:
+            if source is None:
+                written.push(model, "new", progress=False)
+            else:
+                source.copy("m:1.0", written, progress=False)
 
-    errors = run_both(lambda: collect_garbage(gc_store, now=LATER), write)
+        errors = run_both(lambda: reports.append(collect_garbage(gc_store, now=LATER)), write)
     assert not errors, errors
     assert not schedule.failures, schedule.failures
     assert schedule.done == len(schedule.order)  # every event happened, in this order
@@ -73,6 +94,8 @@ def race(
     report = Shelf(inner, cache_dir=tmp_path / "cv").verify(f"{name}:1.0", progress=False)
     assert report.ok, f"{order}: {report}"
     assert quarantine(inner) == []  # nothing left behind
+    (collected,) = reports
+    return collected
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -81,7 +104,7 @@ def test_a_push_racing_gc_keeps_its_blob_in_every_order(
 ) -> None:
     url = (tmp_path / "store").as_uri()
     orphaned(url, model, tmp_path / "c0")
-    race(order, open_backend(url), "push", model, tmp_path, None)
+    race(order, open_backend(url), model, tmp_path, None)
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -92,7 +115,25 @@ def test_a_copy_racing_gc_keeps_its_blob_in_every_order(
     orphaned(url, model, tmp_path / "c0")
     source = Shelf((tmp_path / "dev").as_uri(), cache_dir=tmp_path / "c1")
     source.push(model, "m", progress=False)
-    race(order, open_backend(url), "copy", model, tmp_path, source)
+    race(order, open_backend(url), model, tmp_path, source)
+
+
+@pytest.mark.parametrize("order", ["R Lk D Ck L C", "R Lk D Ck C L"])
+@pytest.mark.parametrize("writer", ["push", "copy"])
+def test_a_blob_gc_deletes_before_the_registry_checks_it_is_sent_again(
+    tmp_path: Path, model: Path, order: str, writer: str
+) -> None:
+    """Through a registry the blob is looked up twice before the commit: by the client (Lk),
+    then by the server, which refuses a manifest naming a blob it lacks (Ck). A gc deleting the
+    blob between the two leaves the writer to send it again, and commit."""
+    url = (tmp_path / "store").as_uri()
+    orphaned(url, model, tmp_path / "c0")
+    source = None
+    if writer == "copy":
+        source = Shelf((tmp_path / "dev").as_uri(), cache_dir=tmp_path / "c1")
+        source.push(model, "m", progress=False)
+    inner = open_backend(url)
+    race(order, inner, model, tmp_path, source, ThroughRegistries(inner, heads=("Lk", "Ck")))
 
 
 def test_gc_says_it_put_back_the_blob_of_a_version_committed_before_its_last_listing(
@@ -100,18 +141,9 @@ def test_gc_says_it_put_back_the_blob_of_a_version_committed_before_its_last_lis
 ) -> None:
     url = (tmp_path / "store").as_uri()
     orphaned(url, model, tmp_path / "c0")
-    inner = open_backend(url)
-    schedule = Schedule("R Lk C P D L")  # the review's order: only gc can repair it
-    gc_store = Store(Gated(inner, schedule, "gc", BLOB_KEY))
-    writer = Shelf(Gated(inner, schedule, "writer", BLOB_KEY), cache_dir=tmp_path / "cw")
-    reports = []
     with caplog.at_level(logging.WARNING, logger="modelshelf"):
-        errors = run_both(
-            lambda: reports.append(collect_garbage(gc_store, now=LATER)),
-            lambda: writer.push(model, "new", progress=False),
-        )
-    assert not errors and not schedule.failures
-    (report,) = reports
+        # The review's order: only gc can repair it.
+        report = race("R Lk C P D L", open_backend(url), model, tmp_path, None)
     assert report.deleted == () and report.restored == ("new:1.0",) and report.broken == ()
     assert "new:1.0 was committed while gc ran" in caplog.text
     assert "put it back" in caplog.text
@@ -122,12 +154,16 @@ def test_gc_says_it_put_back_the_blob_of_a_version_committed_before_its_last_lis
 
 
 class DiesBeforeLastListing(WrappedBackend):
-    """A gc killed after its moves, before its last listing; a push commits meanwhile."""
+    """A gc killed (``kill`` raised) after its moves, before its last listing; a push commits
+    meanwhile."""
 
-    def __init__(self, inner: Backend, during_delete: object) -> None:
+    def __init__(
+        self, inner: Backend, during_delete: object, kill: type[BaseException] = KeyboardInterrupt
+    ) -> None:
         super().__init__(inner)
         self.asset_lists = 0
         self.during_delete = during_delete
+        self.kill = kill
 
     def delete(self, key: str) -> None:
         if key.startswith("blobs/") and callable(self.during_delete):
@@ -139,25 +175,40 @@ class DiesBeforeLastListing(WrappedBackend):
         if prefix == "assets":
             self.asset_lists += 1
             if self.asset_lists == 3:
-                raise KeyboardInterrupt  # killed
+                raise self.kill  # killed
         return self.inner.list(prefix)
+
+
+@contextlib.contextmanager
+def killed_gc(
+    inner: Backend, model: Path, tmp_path: Path, sides: Sides = ON_THE_BUCKET
+) -> Iterator[Shelf]:
+    """Kill a gc of ``inner`` after its moves, before its last listing, while a push of
+    ``model`` as ``new`` commits; yields the writer's shelf, which sees the version as the
+    quarantine left it."""
+    with sides.writer(inner, tmp_path / "cw") as writer:
+        dying = DiesBeforeLastListing(
+            inner, lambda: writer.push(model, "new", progress=False), sides.kill
+        )
+        with sides.gc_store(dying) as gc_store, pytest.raises(sides.killed):
+            collect_garbage(gc_store, now=LATER)
+        yield writer
 
 
 def test_the_next_gc_restores_a_blob_a_killed_gc_left_in_quarantine(
     tmp_path: Path, model: Path
 ) -> None:
     url = (tmp_path / "store").as_uri()
-    shelf = orphaned(url, model, tmp_path / "c0")
+    orphaned(url, model, tmp_path / "c0")
     inner = open_backend(url)
-    dying = DiesBeforeLastListing(inner, lambda: shelf.push(model, "new", progress=False))
-    with pytest.raises(KeyboardInterrupt):
-        collect_garbage(Store(dying), now=LATER)
-    (fault,) = shelf.verify("new:1.0", progress=False).faults  # the blob is in the quarantine
-    assert fault.problem == "missing" and "/gc/" in fault.actual and "modelshelf gc" in fault.actual
-    assert len(quarantine(inner)) == 1
-    report = collect_garbage(Store(inner), now=LATER + timedelta(days=2))
-    assert report.deleted == () and report.restored == ("new:1.0",)
-    assert shelf.verify("new:1.0", progress=False).ok
+    with killed_gc(inner, model, tmp_path) as shelf:
+        (fault,) = shelf.verify("new:1.0", progress=False).faults  # the blob is in quarantine
+        assert fault.problem == "missing" and "/gc/" in fault.actual
+        assert "modelshelf gc" in fault.actual
+        assert len(quarantine(inner)) == 1
+        report = collect_garbage(Store(inner), now=LATER + timedelta(days=2))
+        assert report.deleted == () and report.restored == ("new:1.0",)
+        assert shelf.verify("new:1.0", progress=False).ok
     assert quarantine(inner) == []  # recovered, then dropped: the killed gc is long gone
 
 
@@ -165,14 +216,12 @@ def test_a_recent_quarantine_is_restored_from_but_kept_for_the_gc_that_may_still
     tmp_path: Path, model: Path
 ) -> None:
     url = (tmp_path / "store").as_uri()
-    shelf = orphaned(url, model, tmp_path / "c0")
+    orphaned(url, model, tmp_path / "c0")
     inner = open_backend(url)
-    dying = DiesBeforeLastListing(inner, lambda: shelf.push(model, "new", progress=False))
-    with pytest.raises(KeyboardInterrupt):
-        collect_garbage(Store(dying), now=LATER)
-    report = collect_garbage(Store(inner), now=datetime.now(UTC))  # minutes later, not days
-    assert report.restored == ("new:1.0",)
-    assert shelf.verify("new:1.0", progress=False).ok
+    with killed_gc(inner, model, tmp_path) as shelf:
+        report = collect_garbage(Store(inner), now=datetime.now(UTC))  # minutes later, not days
+        assert report.restored == ("new:1.0",)
+        assert shelf.verify("new:1.0", progress=False).ok
     assert len(quarantine(inner)) == 1  # another gc may still be using it
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from modelshelf.errors import ModelshelfError
+from modelshelf.errors import InvalidInputError, ModelshelfError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.store.api import StoreLayout
 from modelshelf.transfer.download import run_concurrently
@@ -34,29 +34,46 @@ def commit_reusing(
 ) -> None:
     """Commit ``manifest``, then call ``restore`` for each ``reused`` blob gone since its lookup.
 
+    A registry checks the blobs before it commits and refuses a manifest naming one it lacks:
+    reused blobs gone by then are restored the same way, and the commit sent again.
+
     Args:
         reused: the entries whose blobs were found present rather than written by the caller.
         restore: writes one vanished blob again (verified); it may log and return when it cannot.
 
     Raises:
         VersionExistsError: the number is taken (nothing was checked or restored).
+        InvalidInputError: the store refused the manifest, and no reused blob was gone.
     """
-    store.commit_manifest(manifest)
     unique = list({entry.sha256: entry for entry in reused}.values())
-    if not unique:
-        return
-    # Looked up after the commit (by listings too, when many): a blob gone by now shows as gone.
-    stored = store.blob_finder(len(unique))
-
-    def check(entry: FileEntry) -> None:
-        if not stored(entry.sha256, entry.size):
-            restore(entry)
-
     try:
-        run_concurrently(check, unique)
+        store.commit_manifest(manifest)
+    except InvalidInputError:
+        # A registry refuses a manifest naming a blob it lacks: a reused one that a concurrent
+        # gc deleted after the lookup, before the registry's own check. Send those again and
+        # commit; with none gone, the refusal is about something else and stands.
+        if not _restore_gone(store, unique, restore):
+            raise
+        store.commit_manifest(manifest)
+    try:
+        # Looked up after the commit (by listings too, when many): a blob gone by now shows.
+        _restore_gone(store, unique, restore)
     except ModelshelfError as exc:  # the version is committed: say so, do not fail the caller
         logger.warning(
             "%s:%s is committed, but its blobs could not be re-checked: %s; run"
             " `modelshelf verify %s:%s` to check it",
             manifest.name, manifest.version, exc, manifest.name, manifest.version,
         )  # fmt: skip
+
+
+def _restore_gone(
+    store: StoreLayout, entries: list[FileEntry], restore: Callable[[FileEntry], None]
+) -> int:
+    """Look ``entries`` up, call ``restore`` for each blob not stored; how many were gone."""
+    if not entries:
+        return 0
+    stored = store.blob_finder(len(entries))
+    found = run_concurrently(lambda entry: stored(entry.sha256, entry.size), entries)
+    gone = [entry for entry, present in zip(entries, found, strict=True) if not present]
+    run_concurrently(restore, gone)
+    return len(gone)
