@@ -27,7 +27,7 @@ from tests.wrapped_backend import WrappedBackend
 
 from modelshelf.backends import Backend, PutMode
 from modelshelf.backends.registry import open_backend
-from modelshelf.registry import _blob_io, uploads
+from modelshelf.registry import _blob_io, blob_routes, uploads
 from modelshelf.store.bucket import Store
 
 CONTENT = bytes(range(256)) * 10_000  # 2.5 MB: several 1 MiB pieces when streamed
@@ -294,6 +294,7 @@ def test_blob_writes_into_the_store_are_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: int
 ) -> None:
     monkeypatch.setattr(_blob_io, "MAX_STORE_PUTS", bound)
+    monkeypatch.setattr(blob_routes, "SMALL_BLOB", 100)  # these are written from a spool file
     watched = _Watched(open_backend((tmp_path / "store").as_uri()))
     store = Store(watched)
     store.create()

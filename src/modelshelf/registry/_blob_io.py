@@ -45,6 +45,7 @@ __all__ = [
     "check_sha256",
     "content_length",
     "integrity_error",
+    "length_mismatch",
     "parse_range",
     "require_any",
     "spooled_body",
@@ -254,7 +255,7 @@ async def spooled_body(
             async for piece in request.stream():
                 received += len(piece)
                 if received > length:
-                    raise _length_mismatch(length, "more")
+                    raise length_mismatch(length, "more")
                 buffer += piece
                 if len(buffer) >= SPOOL_BUFFER:
                     await run_in_threadpool(_write_and_hash, fd, digest, bytes(buffer))
@@ -264,14 +265,15 @@ async def spooled_body(
         finally:
             os.close(fd)
         if received != length:
-            raise _length_mismatch(length, "fewer")
+            raise length_mismatch(length, "fewer")
         yield Spooled(path, received, digest.hexdigest())
     finally:
         with contextlib.suppress(FileNotFoundError):
             await run_in_threadpool(path.unlink)
 
 
-def _length_mismatch(length: int, how: str) -> Refusal:
+def length_mismatch(length: int, how: str) -> Refusal:
+    """The 422 answer to a body of another length than its Content-Length said."""
     error = IntegrityError("the request body", f"{length} bytes", f"{how} bytes")
     Exception.__init__(
         error,
