@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -246,3 +249,36 @@ def test_head_on_a_real_server(store: Store, tmp_path: Path) -> None:
         assert (head.status_code, head.headers["content-length"]) == (200, str(len(BLOB)))
         assert head.content == b""
         assert client.head(f"/api/v1/blobs/{'ab' * 32}").status_code == 404
+
+
+def test_sessions_left_open_past_their_lifetime_are_dropped(
+    client: TestClient, store: Store
+) -> None:
+    left = open_session(client)
+    patch(client, left, 0, BLOB[:CHUNK])
+    book = uploads.UploadBook(store)
+    assert book.drop_stale() == 0  # young: kept
+    assert client.get(f"/api/v1/uploads/{left}").json()["offset"] == CHUNK
+    later = datetime.now(UTC) + uploads.SESSION_TTL + timedelta(minutes=1)
+    assert book.drop_stale(now=later) == 1
+    assert keys(store) == []
+    assert client.get(f"/api/v1/uploads/{left}").status_code == 404
+    assert book.drop_stale(now=later) == 0  # what another replica dropped is no error
+
+
+def test_the_whole_app_sweeps_stale_sessions_when_it_starts(tmp_path: Path) -> None:
+    from modelshelf.registry import create_app
+
+    store = Store(open_backend((tmp_path / "store").as_uri()))
+    store.create()
+    store.backend.put(f"{uploads.OWNERS}/ci-bot/ci-bot_{'0' * 32}", b"", mode="create")
+    store.backend.put(f"{uploads.PREFIX}/ci-bot_{'0' * 32}/{0:020d}", b"x", mode="create")
+    old = datetime.now(UTC) - uploads.SESSION_TTL - timedelta(hours=1)
+    for path in (tmp_path / "store").rglob("*"):
+        os.utime(path, (old.timestamp(), old.timestamp()))
+    with TestClient(create_app(store)):  # the lifespan runs its first sweep at once
+        for _ in range(100):
+            if not keys(store):
+                break
+            time.sleep(0.05)
+    assert keys(store) == []

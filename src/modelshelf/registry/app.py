@@ -9,12 +9,16 @@ the registry as the client called it, never the store behind it. The store faili
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +42,7 @@ from modelshelf.registry.bodies import Refusal
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook
+from modelshelf.registry.uploads import UploadBook
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import API, CHUNK, MAX_SINGLE_UPLOAD, error_body, status_for
 
@@ -87,6 +92,7 @@ def create_app(
     for prefix in prefixes:
         parse_scope(f"read:{prefix}")  # refuses what no name prefix is
     app = FastAPI(
+        lifespan=_dropping_stale_uploads,
         title="modelshelf registry",
         version="1",
         openapi_url=f"{API}/openapi.json",
@@ -129,6 +135,32 @@ def _public_type(exc: ModelshelfError) -> str:
         if kind.__name__ in errors.__all__ and getattr(errors, kind.__name__, None) is kind:
             return str(kind.__name__)
     return "StoreError"
+
+
+STALE_UPLOADS_EVERY = 3600.0
+"""Seconds between two sweeps of upload sessions left open past their lifetime."""
+
+
+@contextlib.asynccontextmanager
+async def _dropping_stale_uploads(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs, abort the upload sessions clients left (each replica sweeps; the
+    deletes are idempotent). A failing sweep is logged and tried again at the next."""
+    book = UploadBook(app.state.registry.store)
+
+    async def sweep() -> None:
+        while True:
+            try:
+                dropped = await run_in_threadpool(book.drop_stale)
+                if dropped:
+                    log.info("dropped %d upload session(s) left open past their lifetime", dropped)
+            except ModelshelfError as exc:
+                log.warning("could not drop stale upload sessions (next try later): %s", exc)
+            await anyio.sleep(STALE_UPLOADS_EVERY)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(sweep)
+        yield
+        tasks.cancel_scope.cancel()
 
 
 def add_error_handlers(app: FastAPI, store: Store) -> None:

@@ -18,7 +18,8 @@ A session belongs to the token that opened it (another token gets 404), its ID s
 token's name, and one token has at most :data:`MAX_OPEN_PER_TOKEN` sessions younger than
 :data:`SESSION_TTL`. They are counted from an empty marker per session,
 ``registry/upload-owners/{token}/{ID}``, so opening a session lists only its token's markers,
-never every piece of every upload. Deleting older sessions is left to ``gc`` (not done yet).
+never every piece of every upload. Sessions older than that are aborted by the server
+(:meth:`UploadBook.drop_stale`, when it starts and then every hour).
 """
 
 from __future__ import annotations
@@ -263,6 +264,25 @@ class UploadBook:
                     session.sha256, actual, session.size, f"the upload {session.id}"
                 ) from None
         self.abort(session.id)
+
+    def drop_stale(self, now: datetime | None = None) -> int:
+        """Abort every session older than :data:`SESSION_TTL` (by its owner's marker): what a
+        client that never came back left in the store. Returns how many were dropped.
+
+        Replicas may run it at once: deleting what another replica deleted is no error.
+        """
+        since = (now or datetime.now(UTC)) - SESSION_TTL
+        stale = [
+            meta.path.rsplit("/", 1)[-1]
+            for meta in self.backend.list(OWNERS)
+            if meta.last_modified is not None and meta.last_modified < since
+        ]
+        dropped = 0
+        for upload_id in stale:
+            if _ID.fullmatch(upload_id):  # listed keys are outside input
+                self.abort(upload_id)
+                dropped += 1
+        return dropped
 
     def abort(self, upload_id: str) -> None:
         """Delete the session's pieces, then its record (so it never lists pieces it lacks),
