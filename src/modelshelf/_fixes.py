@@ -33,6 +33,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "profile": ("profile=NAME", "--profile NAME"),
     "to": ("to=...", "--to WHERE"),
     "ca_file": ("ca_file=PATH", "--ca-file PATH"),
+    "host": ("host=ADDRESS", "--host"),
+    "port": ("port=N", "--port N"),
     "ignore_requirements": ("ignore_requirements=True", "--ignore-requirements"),
     "allowed_hook_packages": (
         "allowed_hook_packages=[{package!r}]",

@@ -16,9 +16,10 @@ import httpx
 import pytest
 from tests.servers.serve_process import clean_env, free_port
 
+from modelshelf._bind import bind
 from modelshelf.errors import InvalidInputError, ServeAddressError, UnsupportedStoreError
 from modelshelf.registry.app import create_app
-from modelshelf.registry.run import bind, serve_registry
+from modelshelf.registry.run import serve_registry
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
 

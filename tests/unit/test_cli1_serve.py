@@ -17,8 +17,8 @@ from tests.models_fixtures import LinearRunner
 from tests.servers.serve_process import REPO, free_port, server_env
 
 from modelshelf import Shelf, register_model
+from modelshelf._bind import bind
 from modelshelf.errors import ServeAddressError
-from modelshelf.serve._listen import bind
 
 SRC = Path(__import__("modelshelf").__file__).parents[1]
 
@@ -105,7 +105,9 @@ def test_a_port_in_use_with_json_is_one_json_line(
 def test_bind_names_the_flag_to_change(taken_port: int) -> None:
     with pytest.raises(ServeAddressError, match=rf"^port {taken_port} on 127.0.0.1 is in use"):
         bind("127.0.0.1", taken_port)
-    with pytest.raises(ServeAddressError, match="not an address of this machine; pass --host"):
+    with pytest.raises(
+        ServeAddressError, match="not an address of this machine; pass host=ADDRESS"
+    ):
         bind("192.0.2.1", 0)  # TEST-NET-1: documentation only, never a local address
     sock = bind("localhost", 0)  # as uvicorn did: IPv4 unless the host is written with ':'
     try:

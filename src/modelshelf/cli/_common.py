@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -423,3 +424,26 @@ def format_time(value: object) -> str:
         '2026-11-30 16:47:04Z'
     """
     return show_time(value)
+
+
+def require_extra(command: str, extra: str, modules: tuple[str, ...]) -> None:
+    """Refuse ``command`` when a module of its extra is not installed, saying how to fix it.
+
+    Raises:
+        InvalidInputError: naming the missing modules and ``pip install 'modelshelf[extra]'``.
+    """
+    missing = [name for name in modules if not _importable(name)]
+    if missing:
+        raise InvalidInputError(
+            f"modelshelf {command} needs the {extra} extra ({', '.join(missing)} missing);"
+            f" install it with pip install 'modelshelf[{extra}]'"
+        )
+
+
+def _importable(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None  # None: imports of it fail
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -10,8 +10,6 @@ records either way (:class:`modelshelf.registry.tokens.TokenBook`).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -26,6 +24,7 @@ from modelshelf.cli._common import (
     examples,
     format_time,
     printable,
+    require_extra,
     shelf_from,
     status,
 )
@@ -243,12 +242,7 @@ def check_token_name(name: str) -> None:
 
 def require_registry_extra() -> None:
     """Refuse ``registry serve`` when FastAPI or uvicorn is not installed, saying how to fix it."""
-    missing = [name for name in REGISTRY_MODULES if not _importable(name)]
-    if missing:
-        raise InvalidInputError(
-            f"modelshelf registry serve needs the registry extra ({', '.join(missing)} missing);"
-            " install it with pip install 'modelshelf[registry]'"
-        )
+    require_extra("registry serve", "registry", REGISTRY_MODULES)
 
 
 def is_registry_url(url: str) -> bool:
@@ -338,12 +332,3 @@ def public_record(record: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(row.get("scopes"), list):
         row["scopes"] = [str(s) for s in row["scopes"]]
     return row
-
-
-def _importable(name: str) -> bool:
-    if name in sys.modules:
-        return sys.modules[name] is not None  # None: imports of it fail
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import click
 
 from modelshelf.cli._common import (
@@ -12,6 +9,7 @@ from modelshelf.cli._common import (
     common_options,
     examples,
     model_trust_options,
+    require_extra,
     shelf_from,
 )
 from modelshelf.cli._complete import complete_spec_or_path
@@ -122,12 +120,7 @@ def serve(
     Routes: POST /predict (JSON in, JSON out), /health, /ready, /metadata, /metrics, /docs, and
     the Open Inference Protocol V2 under /v2 (tritonclient and the kserve client work unchanged).
     """
-    missing = [name for name in SERVE_MODULES if not _importable(name)]
-    if missing:
-        raise InvalidInputError(
-            f"modelshelf serve needs the serve extra ({', '.join(missing)} missing); install it"
-            " with pip install 'modelshelf[serve]'"
-        )
+    require_extra("serve", "serve", SERVE_MODULES)
     from modelshelf.serve._model import ServeOptions
     from modelshelf.serve._run import serve as run_server
 
@@ -162,12 +155,3 @@ def serve(
         allowed_hook_packages=list(allow_hook_packages),
         as_json=as_json,  # log records as JSON lines
     )
-
-
-def _importable(name: str) -> bool:
-    if name in sys.modules:
-        return sys.modules[name] is not None  # None: imports of it fail
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False

@@ -13,18 +13,17 @@ uvicorn's access log shows method, path and status: never a header, so never a t
 from __future__ import annotations
 
 import ctypes
-import errno
 import json
 import logging
 import os
 import signal
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from modelshelf import constants
-from modelshelf.errors import InvalidInputError, ServeAddressError, ServeError
+from modelshelf._bind import bind, listening_at
+from modelshelf.errors import InvalidInputError, ServeError
 
 __all__ = ["app_from_environment", "serve_registry"]
 
@@ -80,7 +79,7 @@ def serve_registry(
     try:
         if workers == 1:
             server = uvicorn.Server(uvicorn.Config(app, **common))
-            _started(sock, scheme)
+            log.info("registry listening on %s (Ctrl-C to stop)", listening_at(sock, scheme))
             _run(lambda: server.run(sockets=[sock]))
             return
         from uvicorn.supervisors import Multiprocess
@@ -89,7 +88,7 @@ def serve_registry(
         config = uvicorn.Config(
             f"{__name__}:app_from_environment", factory=True, workers=workers, **common
         )
-        _started(sock, scheme)
+        log.info("registry listening on %s (Ctrl-C to stop)", listening_at(sock, scheme))
         _run(lambda: Multiprocess(config, sockets=[sock]).run())
     finally:
         sock.close()
@@ -165,50 +164,3 @@ def app_from_environment() -> Any:
     if raw is None:
         raise RuntimeError(f"{_CONFIG_ENV} is not set; start workers with serve_registry")
     return _build(json.loads(raw))
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (not yet listening), inheritable by workers.
-
-    The same rules as ``modelshelf serve`` (``serve/_listen.py``, which this layer may not
-    import): IPv6 only for an address written with ``:``, ``SO_REUSEADDR`` as uvicorn sets it.
-
-    Raises:
-        ServeAddressError: the host is not here, or the port is in use or needs privileges.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        found = socket.getaddrinfo(
-            host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE
-        )
-    except (socket.gaierror, UnicodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ServeAddressError(
-            f"cannot listen on {host}: {reason}; give an address of this machine (127.0.0.1 for"
-            " this machine only, 0.0.0.0 for every interface)"
-        ) from None
-    _, kind, proto, _, address = found[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            why = (
-                f"port {port} on {host} is in use: choose another port, or stop what listens there"
-            )
-        elif exc.errno == errno.EACCES:
-            why = f"port {port} on {host} needs privileges: choose a port above 1023"
-        else:
-            why = f"cannot listen on {host} port {port}: {exc.strerror or exc}; choose another"
-            why += " address or port"
-        raise ServeAddressError(why) from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def _started(sock: socket.socket, scheme: str) -> None:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-    log.info("registry listening on %s://%s:%d (Ctrl-C to stop)", scheme, shown, port)

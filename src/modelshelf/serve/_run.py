@@ -1,7 +1,7 @@
 """Running the app on uvicorn for ``modelshelf serve``: workers, logging, metrics folder.
 
 Before uvicorn logs anything the spec is resolved (a local model must exist) and the socket is
-bound here (``_listen.bind``), so a spec naming nothing or a port in use is one error line and
+bound here (``_bind.bind``), so a spec naming nothing or a port in use is one error line and
 exit code 1, not uvicorn's start-up lines and its exit code 3; uvicorn serves that socket.
 Before that, everything a load would refuse without loading the model is checked
 (requirements, trust, the runner's import, detection: ``models/_preflight.py``), so a spec that
@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -43,8 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelshelf import constants
+from modelshelf._bind import bind, listening_at
 from modelshelf.errors import FOR_CLI, InvalidInputError, ServeError
-from modelshelf.serve._listen import bind, started_message
 from modelshelf.serve._log_config import log_config
 
 if TYPE_CHECKING:
@@ -74,8 +75,9 @@ def serve(
     """Serve ``spec`` until SIGINT/SIGTERM; requests in flight finish first.
 
     Everything that can be checked is checked before uvicorn logs a line: the spec resolves
-    (or the local model exists) and the address is bound here (:func:`_listen.bind`), so a bad
-    spec or a port in use is one error, not uvicorn's start-up lines and its exit code 3.
+    (or the local model exists) and the address is bound here
+    (:func:`~modelshelf._bind.bind`), so a bad spec or a port in use is one error, not
+    uvicorn's start-up lines and its exit code 3.
 
     Raises:
         ServeAddressError: the port is in use or reserved, or the host is not here.
@@ -152,7 +154,9 @@ def _serve_many(workers: int, common: dict[str, Any], sock: socket.socket) -> No
     config = uvicorn.Config(
         "modelshelf.serve._run:app_from_environment", factory=True, workers=workers, **common
     )
-    started_message(sock)
+    logging.getLogger("modelshelf.serve").info(
+        "listening on %s (Ctrl-C to stop)", listening_at(sock)
+    )
     previous = signal.signal(signal.SIGTERM, _ignore)
     try:
         Multiprocess(config, sockets=[sock]).run()
@@ -192,7 +196,9 @@ def _serve_one(settings: dict[str, Any], common: dict[str, Any], sock: socket.so
 
     app = _build(settings, load="background", on_load_error=stop_on_error)
     server = Server(uvicorn.Config(app, **common))
-    started_message(sock)
+    logging.getLogger("modelshelf.serve").info(
+        "listening on %s (Ctrl-C to stop)", listening_at(sock)
+    )
     previous = signal.signal(signal.SIGTERM, _ignore)
     try:
         server.run(sockets=[sock])

@@ -1,21 +1,20 @@
-"""The server's listening socket, bound by modelshelf before uvicorn starts.
+"""A server's listening socket, bound by modelshelf before uvicorn starts (``modelshelf serve``
+and ``modelshelf registry serve`` alike).
 
 uvicorn reports a port in use with its own log lines and ``sys.exit(3)``; binding first makes
-that one ``error:`` line with the next step (:class:`ServeAddressError`, exit 1), and leaves no
-window between a check and uvicorn's own bind: the socket bound here is the one served.
+that one ``error:`` line with the next step (:class:`~modelshelf.errors.ServeAddressError`,
+exit 1), and leaves no window between a check and uvicorn's own bind: the socket bound here is
+the one served.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
 import socket
 
 from modelshelf.errors import ServeAddressError
 
-__all__ = ["bind", "started_message"]
-
-log = logging.getLogger("modelshelf.serve")
+__all__ = ["bind", "listening_at"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -23,7 +22,7 @@ def bind(host: str, port: int) -> socket.socket:
 
     Raises:
         ServeAddressError: the host is not an address of this machine, or the port is in use
-            or needs privileges; the message says which flag to change.
+            or needs privileges; the message says which setting to change.
     """
     # The family as uvicorn chooses it: IPv6 only for an address written with ':' (so
     # "localhost" stays 127.0.0.1, as it was when uvicorn bound the port).
@@ -34,9 +33,9 @@ def bind(host: str, port: int) -> socket.socket:
         )
     except (socket.gaierror, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise ServeAddressError(
-            f"cannot listen on {host}: {reason}; pass --host with an address of this machine"
-            " (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"
+        raise ServeAddressError(f"cannot listen on {host}: {reason}").with_fix(
+            "; pass {host} with an address of this machine (127.0.0.1 for this machine only,"
+            " 0.0.0.0 for every interface)"
         ) from None
     _, kind, proto, _, address = found[0]
     sock = socket.socket(family, kind, proto)
@@ -47,33 +46,33 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise ServeAddressError(_why(exc, host, port)) from None
+        raise _refused(exc, host, port) from None
     sock.set_inheritable(True)  # --workers N: each worker process serves this socket
     return sock
 
 
-def _why(exc: OSError, host: str, port: int) -> str:
+def _refused(exc: OSError, host: str, port: int) -> ServeAddressError:
     if exc.errno == errno.EADDRINUSE:
-        return (
-            f"port {port} on {host} is in use: pass --port N (another port), or stop what"
-            " listens there"
+        return ServeAddressError(f"port {port} on {host} is in use").with_fix(
+            ": pass {port} (another port), or stop what listens there"
         )
     if exc.errno == errno.EACCES:
-        return (
-            f"port {port} on {host} needs privileges this process lacks: pass --port N above 1023"
-        )
+        return ServeAddressError(
+            f"port {port} on {host} needs privileges this process lacks"
+        ).with_fix(": pass {port} above 1023")
     if exc.errno == errno.EADDRNOTAVAIL:
-        return (
-            f"cannot listen on {host}: it is not an address of this machine; pass --host with"
-            " one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)"
+        return ServeAddressError(
+            f"cannot listen on {host}: it is not an address of this machine"
+        ).with_fix(
+            "; pass {host} with one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)"
         )
-    return (
-        f"cannot listen on {host} port {port}: {exc.strerror or exc}; pass another --host or --port"
-    )
+    return ServeAddressError(
+        f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+    ).with_fix("; pass another {host} or {port}")
 
 
-def started_message(sock: socket.socket) -> None:
-    """Log where the server listens (uvicorn logs it only for sockets it bound itself)."""
+def listening_at(sock: socket.socket, scheme: str = "http") -> str:
+    """``http://127.0.0.1:8080`` (``[::1]`` for IPv6): where ``sock`` listens, for the log."""
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-    log.info("listening on http://%s:%d (Ctrl-C to stop)", shown, port)
+    return f"{scheme}://{shown}:{port}"
