@@ -8,12 +8,15 @@ cross a ``/``); ``**`` only ever widens; and the listing prefix never hides a ma
 from __future__ import annotations
 
 import fnmatch
+import re
 
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from modelshelf._name_glob import is_glob, listing_prefix, name_matches
+import modelshelf._name_glob as name_glob
+from modelshelf._name_glob import MAX_WILDCARDS, is_glob, listing_prefix, name_matches
+from modelshelf.errors import InvalidInputError
 
 pytestmark = pytest.mark.property
 
@@ -111,3 +114,81 @@ def test_any_pattern_and_any_name_answer_without_error(pattern: str, name: str) 
 def test_examples(pattern: str, selected: list[str]) -> None:
     every = ["nlp/sentiment", "nlp/sentiment/en", "nlu", "vision/detector"]
     assert [n for n in every if name_matches(pattern, n)] == selected
+
+
+# -- the matcher without backtracking, against the regular expression it replaced -----------
+def _regex_of(pattern: str) -> re.Pattern[str]:
+    """The regular expression ``name_matches`` used before (it backtracked: ``**?**?...Z``
+    took minutes): the reference the automaton must agree with on small inputs."""
+    parts: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            at_segment_start = i == 0 or pattern[i - 1] == "/"
+            i += 2
+            while i < n and pattern[i] == "*":
+                i += 1
+            if at_segment_start and pattern.startswith("/", i):
+                parts.append(r"(?:.*/)?")
+                i += 1
+            else:
+                parts.append(r".*")
+        elif char == "*":
+            parts.append(r"[^/]*")
+            i += 1
+        elif char == "?":
+            parts.append(r"[^/]")
+            i += 1
+        elif char == "[":
+            end = name_glob._class_end(pattern, i)
+            if end is None:
+                parts.append(re.escape(char))
+                i += 1
+            else:
+                parts.append(r"(?!/)" + name_glob._class(pattern[i : end + 1]))
+                i = end + 1
+        else:
+            parts.append(re.escape(char))
+            i += 1
+    return re.compile("".join(parts) + r"(?:/.*)?", re.DOTALL)
+
+
+def _old_matches(pattern: str, name: str) -> bool:
+    wanted = pattern.strip("/")
+    if not wanted:
+        return True
+    if not is_glob(wanted):
+        return name == wanted or name.startswith(wanted + "/")
+    return _regex_of(wanted).fullmatch(name) is not None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text("ab*?[]!-/", max_size=12), st.text("ab/-", max_size=10))
+@example("**/b", "b")
+@example("a/**/b", "a/x/y/b/z")
+@example("**?**?a", "bba")
+@example("[!/]", "/")
+@example("[]a]*", "]/")
+def test_the_matcher_agrees_with_the_regular_expression_it_replaced(
+    pattern: str, name: str
+) -> None:
+    assert name_matches(pattern, name) == _old_matches(pattern, name)
+
+
+@pytest.mark.parametrize("repeat", [5, 10])
+def test_a_hostile_glob_takes_a_bounded_number_of_steps(repeat: int) -> None:
+    """``**?`` repeated made the regular expression backtrack exponentially; the automaton
+    takes at most one step per (state, character)."""
+    pattern = "**?" * repeat + "Z"
+    name = "nlp/sentiment-analysis-multilingual-large"
+    glob = name_glob._compiled(pattern)
+    selected, steps = glob.run(name)
+    assert not selected
+    assert steps <= len(glob.moves) * len(name)  # 2 * repeat + 2 states: linear, not 2^n
+
+
+def test_a_glob_with_too_many_wildcards_is_refused_naming_the_bound() -> None:
+    with pytest.raises(InvalidInputError, match=f"more than the {MAX_WILDCARDS}"):
+        name_matches("**?" * 20 + "Z", "nlp/a")
+    assert name_matches("*" * 40, "nlp/a")  # a run of stars is one **: one wildcard

@@ -8,6 +8,7 @@ every write the registry does for a caller is audited by the registry, as the to
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelshelf import trust
+from modelshelf._name_glob import listing_prefix, name_matches
 from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
@@ -84,8 +86,12 @@ def list_assets(
 ) -> dict[str, Any]:
     if not principal.can_any("read"):
         principal.require("read")  # 401 without a token: an empty list would hide why
-    names = [n for n in context.store.assets(prefix) if principal.can("read", n)]
-    page = [n for n in names if n > after][: limit + 1]
+    # The caller's names first, then the pattern: a glob is matched only against names the
+    # caller may read, never against the whole store on an anonymous request.
+    listed = {n for n, _ in context.store.live_versions(listing_prefix(prefix))}
+    readable = [n for n in sorted(listed) if n > after and principal.can("read", n)]
+    names = (n for n in readable if name_matches(prefix, n))
+    page = list(itertools.islice(names, limit + 1))
     more = len(page) > limit
     page = page[:limit]
     return {"assets": page, "next": page[-1] if more and page else None}
