@@ -75,6 +75,7 @@ from modelshelf.spec import Version, validate_alias, validate_name
 
 __all__ = [
     "MAX_LINE",
+    "MAX_LOG_BYTES",
     "MAX_MANIFEST_BYTES",
     "MAX_METADATA_ITEMS",
     "MAX_RECORD_BYTES",
@@ -118,6 +119,9 @@ MAX_SIZE = 2**50
 """Sizes are below 1 PiB: a claim above it is a lie, not a file."""
 MAX_RECORD_BYTES = 2**20
 """Alias and audit records are a few hundred bytes."""
+MAX_LOG_BYTES = 32 * 2**20
+"""The most bytes of audit records one read of an asset's log takes: some 80,000 records of
+~400 bytes, years of pushes and alias moves. A log past it is refused, never cut short."""
 MAX_PATH = 4096
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

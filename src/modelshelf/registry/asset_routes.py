@@ -9,6 +9,7 @@ every write the registry does for a caller is audited by the registry, as the to
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -27,7 +28,7 @@ from modelshelf.errors import (
 )
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
-from modelshelf.registry.bodies import documented, field, json_body, manifest_body
+from modelshelf.registry.bodies import Refusal, documented, field, json_body, manifest_body
 from modelshelf.registry.context import Principal, RegistryContext
 from modelshelf.spec import Version, validate_alias
 from modelshelf.store.bucket import Store, now_iso
@@ -45,11 +46,16 @@ Reader = Annotated[Principal, Depends(may_on_name("read"))]
 Writer = Annotated[Principal, Depends(may_on_name("write"))]
 Admin = Annotated[Principal, Depends(may_on_name("admin"))]
 JsonBody = Annotated[dict[str, Any], Depends(json_body())]
+# An audit record sent by a client: its fields (4 KiB of JSON) and room for escapes and spaces.
+AuditBody = Annotated[dict[str, Any], Depends(json_body(64 << 10))]
 ManifestBody = Annotated[bytes, Depends(manifest_body)]
 # Audit fields the registry sets itself: a client's values for them are dropped.
 _SERVER_FIELDS = frozenset({"name", "action", "when", "user", "host", "via"})
 _CLIENT_ACTIONS = ("copy", "repair")
 _MAX_LOG_FIELDS = 50
+MAX_CLIENT_AUDIT_BYTES = 4096
+"""The most bytes of JSON a client's audit fields take (a copy's source and version are a few
+dozen): far below what a reader of the log takes per record (``trust.MAX_RECORD_BYTES``)."""
 
 
 def _name(name: str) -> str:
@@ -380,7 +386,7 @@ def append_log(
     request: Request,
     name: str,
     principal: Writer,
-    body: JsonBody,
+    body: AuditBody,
     context: Context,
 ) -> dict[str, Any]:
     name = _name(name)
@@ -399,6 +405,14 @@ def append_log(
     if len(fields) > _MAX_LOG_FIELDS:
         raise InvalidInputError(f"an audit record holds at most {_MAX_LOG_FIELDS} fields")
     kept = {k: v for k, v in fields.items() if k not in _SERVER_FIELDS}
+    size = len(json.dumps(kept, separators=(",", ":")).encode())
+    if size > MAX_CLIENT_AUDIT_BYTES:
+        error = InvalidInputError(
+            f"the audit fields sent for {name} take {size} bytes of JSON, over the"
+            f" {MAX_CLIENT_AUDIT_BYTES} a client's audit record may hold; send short values"
+            " (a copy's source and version)"
+        )
+        raise Refusal(error, 413)
     record = {
         "action": action,
         "name": name,

@@ -31,6 +31,7 @@ from modelshelf.errors import (
     InvalidInputError,
     ObjectExistsError,
     ObjectNotFoundError,
+    UntrustedStoreDataError,
 )
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
@@ -295,19 +296,28 @@ class Store(AliasLayout):
         """Write one audit record (who, when, host, what); never overwrites an earlier one."""
         when = now_iso()
         record = {"action": action, "name": name, "when": when, **actor(), **fields}
+        body = json.dumps(record, indent=2).encode() + b"\n"
+        if len(body) > trust.MAX_RECORD_BYTES:  # every reader of the log would refuse it
+            raise InvalidInputError(
+                f"the audit record of {action} on {name} takes {len(body)} bytes, over the"
+                f" {trust.MAX_RECORD_BYTES} a record may take; nothing was written: shorten"
+                " its fields"
+            )
         stamp = when.replace(":", "").replace("-", "")
         key = f"assets/{name}/log/{stamp}-{uuid.uuid4().hex[:12]}.json"
-        self.backend.put(key, json.dumps(record, indent=2).encode() + b"\n", mode="create")
+        self.backend.put(key, body, mode="create")
 
     def log(self, name: str) -> list[dict[str, Any]]:
         """Every audit record of ``name``, oldest first.
 
         Raises:
             UntrustedStoreDataError: a record is not what modelshelf writes (see
-                :func:`modelshelf.trust.check_log_record`); an audit log does not hide records.
+                :func:`modelshelf.trust.check_log_record`), or the records take more than
+                :data:`~modelshelf.trust.MAX_LOG_BYTES` together; an audit log does not hide
+                records, so it is refused whole.
         """
         keys = sorted(m.path for m in self._listed(f"assets/{name}/log"))
-        records = []
+        records, total = [], 0
         for key in keys:
             if key.count("/") != name.count("/") + 3:
                 continue  # a record of a nested asset such as name/sub
@@ -315,6 +325,15 @@ class Store(AliasLayout):
                 raw = self._read_bounded(key, trust.MAX_RECORD_BYTES, "an audit record")
             except ObjectNotFoundError:
                 continue  # removed while we listed
+            total += len(raw)
+            if total > trust.MAX_LOG_BYTES:
+                raise UntrustedStoreDataError(
+                    f"the audit log of {name} in {self.url} holds more than"
+                    f" {trust.MAX_LOG_BYTES} bytes of records, more than modelshelf reads"
+                    " at once; nothing was shown. Move its oldest records"
+                    f" (assets/{name}/log/, oldest keys first) to an archive",
+                    store=self.url,
+                )
             try:
                 records.append(trust.check_log_record(trust.loads_json(raw), name=name))
             except (ValueError, RecursionError) as exc:
