@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
     InvalidInputError,
+    ModelshelfError,
     ObjectNotFoundError,
 )
 from modelshelf.manifest import FileEntry, Manifest
@@ -56,6 +58,37 @@ _MAX_LOG_FIELDS = 50
 MAX_CLIENT_AUDIT_BYTES = 4096
 """The most bytes of JSON a client's audit fields take (a copy's source and version are a few
 dozen): far below what a reader of the log takes per record (``trust.MAX_RECORD_BYTES``)."""
+
+
+AUDIT_TRIES = 3
+"""Tries of the audit record of a write that is done, before it is given up and logged."""
+AUDIT_PAUSE = 0.2
+"""Seconds before the second try of an audit record, doubled before each next one."""
+
+
+def _audit(store: Store, name: str, action: str, **fields: Any) -> None:
+    """Append the audit record of a write that is done.
+
+    The write happened: a failure here must not answer it as failed (the client would retry
+    a commit that is taken, or believe an alias did not move). The append is tried
+    :data:`AUDIT_TRIES` times; if the store still refuses, the record is logged at ERROR, whole,
+    for an operator to add.
+    """
+    failure: ModelshelfError | None = None
+    for attempt in range(AUDIT_TRIES):
+        try:
+            store.append_log(name, action, **fields)
+            return
+        except ModelshelfError as exc:
+            failure = exc
+            if attempt + 1 < AUDIT_TRIES:
+                time.sleep(AUDIT_PAUSE * 2**attempt)
+    record = json.dumps({"action": action, "name": name, "when": now_iso(), **fields})
+    log.error(
+        "AUDIT RECORD LOST: the %s on %s is done, but its audit record could not be written"
+        " after %d tries (%s); add it to %s under assets/%s/log/ by hand: %s",
+        action, name, AUDIT_TRIES, failure, store.url, name, record,
+    )  # fmt: skip
 
 
 def _name(name: str) -> str:
@@ -173,7 +206,8 @@ def commit_manifest(
     # after the commit: one a concurrent gc deleted meanwhile is named in the log (the client
     # has the file; `modelshelf verify` finds it, `repair` uploads it again).
     commit_reusing(store, manifest, manifest.files, _vanished(manifest))
-    store.append_log(
+    _audit(
+        store,
         name,
         "push",
         version=version,
@@ -248,8 +282,8 @@ def remove_version(
         name, version, message, dry_run=dry_run, writer=writer_of(principal)
     )
     if not dry_run:
-        store.append_log(
-            name, "remove", version=version, message=message, **audit_of(request, principal)
+        _audit(
+            store, name, "remove", version=version, message=message, **audit_of(request, principal)
         )
     return dict(record.__dict__)
 
@@ -353,7 +387,8 @@ def _with_current(
 def _audit_alias(
     request: Request, principal: Principal, store: Store, name: str, record: dict[str, Any]
 ) -> None:
-    store.append_log(
+    _audit(
+        store,
         name,
         "alias",
         alias=record["alias"],
