@@ -34,7 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from modelshelf.errors import InvalidSpecError
+from modelshelf.errors import InvalidInputError, InvalidSpecError
 
 __all__ = [
     "ALIAS_RE",
@@ -43,7 +43,9 @@ __all__ = [
     "RESERVED_SEGMENTS",
     "AssetSpec",
     "Version",
+    "latest_is_not_movable",
     "latest_matching",
+    "movable_alias",
     "parse_spec",
     "parse_version",
     "validate_alias",
@@ -209,6 +211,27 @@ def validate_alias(alias: str) -> str:
         InvalidSpecError: the alias is empty, too long, or has a bad character.
     """
     _check_word(alias, 0, len(alias), alias=True)
+    return alias
+
+
+def latest_is_not_movable() -> InvalidInputError:
+    """The error for pointing or removing ``@latest`` (anywhere: Python, CLI, registry)."""
+    return InvalidInputError(
+        f"@{LATEST} always means the newest version and cannot be set or removed"
+    )
+
+
+def movable_alias(alias: str) -> str:
+    """``alias`` if an alias of that name may be pointed or removed: an alias name
+    (:func:`validate_alias`) other than ``latest``, which always means the newest version.
+
+    Raises:
+        InvalidSpecError: not an alias name.
+        InvalidInputError: ``latest``.
+    """
+    validate_alias(alias)
+    if alias == LATEST:
+        raise latest_is_not_movable()
     return alias
 
 

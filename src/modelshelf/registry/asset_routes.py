@@ -32,7 +32,7 @@ from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import Refusal, documented, field, json_body, manifest_body
 from modelshelf.registry.context import Principal, RegistryContext
-from modelshelf.spec import Version, validate_alias
+from modelshelf.spec import Version, movable_alias, validate_alias
 from modelshelf.store.bucket import Store, now_iso
 from modelshelf.store.commit import commit_reusing
 from modelshelf.store.http_protocol import AUDITED_BY_SERVER, MAX_BATCH
@@ -335,12 +335,17 @@ def set_alias(
     body: JsonBody,
     context: Context,
 ) -> dict[str, Any]:
-    name, alias = _name(name), _alias(alias)
+    name, alias = _name(name), movable_alias(alias)
     version = _version(field(body, "version", str))
     expected = field(body, "expected", (str, type(None)), default=None)
     if expected:
         _version(expected)
     store = _store(context)
+    # As the Shelf does before a move: an alias points at a live version of an asset that
+    # exists (the errors name what exists, or who removed it).
+    live = store.versions(name)
+    if version not in {str(v) for v in live}:
+        raise store.version_not_found(name, Version.parse(version), live)
     try:
         record = store.set_alias(
             name, alias, version, expected=expected, writer=writer_of(principal)
@@ -360,7 +365,7 @@ def remove_alias(
     context: Context,
     expected: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
-    name, alias = _name(name), _alias(alias)
+    name, alias = _name(name), movable_alias(alias)
     if expected:
         _version(expected)
     store = _store(context)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from modelshelf.errors import InvalidInputError
 from modelshelf.shelf.resolve import ref_key
-from modelshelf.spec import LATEST, AssetSpec
+from modelshelf.spec import AssetSpec, movable_alias
 
 if TYPE_CHECKING:
     from modelshelf.cache.cache import Cache
@@ -30,11 +30,17 @@ def settable_alias(target: AssetSpec) -> tuple[str, str]:
     Raises:
         InvalidInputError: not ``NAME@ALIAS``, or the alias is ``latest`` (which is implicit).
     """
-    if target.alias is None or target.alias == LATEST or target.path:
-        raise InvalidInputError(
-            f"alias set takes NAME@ALIAS (not 'latest', which is implicit), got {str(target)!r}"
-        )
-    return target.name, target.alias
+    if target.alias is None or target.path:
+        raise InvalidInputError(f"alias set takes NAME@ALIAS, got {str(target)!r}")
+    return target.name, _movable("alias set", target, target.alias)
+
+
+def _movable(command: str, spec: AssetSpec, alias: str) -> str:
+    """``alias`` unless it is ``latest`` (refused with the one text every alias mover shows)."""
+    try:
+        return movable_alias(alias)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{command} takes NAME@ALIAS, got {str(spec)!r}: {exc}") from None
 
 
 def point_alias(
@@ -63,10 +69,9 @@ def point_alias(
 
 def remove_alias(store: MaintainedStore, spec: AssetSpec, expected: str | None) -> AliasRecord:
     """Remove ``name@alias`` (compare-and-swap with ``expected``) and log it."""
-    if spec.alias is None or spec.alias == LATEST or spec.version is not None or spec.path:
-        raise InvalidInputError(
-            f"alias rm takes NAME@ALIAS (not 'latest', which is implicit), got {str(spec)!r}"
-        )
+    if spec.alias is None or spec.version is not None or spec.path:
+        raise InvalidInputError(f"alias rm takes NAME@ALIAS, got {str(spec)!r}")
+    _movable("alias rm", spec, spec.alias)
     record = store.remove_alias(spec.name, spec.alias, expected=expected)
     store.append_log(
         spec.name, "alias", alias=spec.alias, version=None, previous=record.previous, seq=record.seq

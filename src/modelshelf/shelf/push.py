@@ -30,7 +30,7 @@ from modelshelf.shelf import _push_read as _upload
 from modelshelf.shelf._push_compare import candidate_of, readable, same_files, same_listing
 from modelshelf.shelf._push_unchanged import put_back_missing
 from modelshelf.shelf.source import PushSource, SourceFile
-from modelshelf.spec import LATEST, Version, validate_alias
+from modelshelf.spec import LATEST, Version, latest_is_not_movable, validate_alias
 from modelshelf.store.api import StoreLayout
 from modelshelf.store.bucket import actor, now_iso
 from modelshelf.store.commit import commit_reusing
@@ -155,9 +155,9 @@ def check_push_args(
         )
     for alias in aliases:
         if alias == LATEST:
-            raise InvalidInputError(
-                f"@{LATEST} always means the newest version and cannot be set"
-            ).with_fix("; leave it out of {aliases} or choose another alias name")
+            raise latest_is_not_movable().with_fix(
+                "; leave it out of {aliases} or choose another alias name"
+            )
         validate_alias(alias)
     return tuple(dict.fromkeys(aliases))
 
