@@ -1,12 +1,13 @@
 """Blob routes: ``HEAD``/``GET``/``PUT /blobs/{sha256}`` and ``POST /blobs/present``.
 
 A blob is named by its content, so any read scope (or the anonymous-read prefixes) reads every
-blob and any write scope uploads. Bytes never sit whole in memory: a download streams from the
-store in pieces of ``constants.STREAM_CHUNK_SIZE`` (1 MiB), or is a ``307`` to a presigned URL
-of the store when the backend can sign (the client then fetches it with no credentials); an
-upload is spooled to a temporary file while it is hashed, and stored only if it hashes to its
-name. :data:`router` also carries the upload-session routes (:mod:`modelshelf.registry.uploads`),
-so the app mounts one router for both.
+blob and any write scope uploads (and asks which blobs are present: that serves pushes). Bytes
+never sit whole in memory: a download streams from the store in pieces of
+``constants.STREAM_CHUNK_SIZE`` (1 MiB), or is a ``307`` to a presigned URL of the store when
+the backend can sign (the client then fetches it with no credentials); an upload is spooled to
+a temporary file while it is hashed, and stored only if it hashes to its name. :data:`router`
+also carries the upload-session routes (:mod:`modelshelf.registry.uploads`), so the app mounts
+one router for both.
 """
 
 from __future__ import annotations
@@ -120,8 +121,12 @@ async def _presigned(context: RegistryContext, sha256: str) -> str | None:
 
 @router.post("/blobs/present")
 async def blobs_present(request: Request, context: Context, caller: Caller) -> Response:
-    """``{"blobs": [[sha256, size], ...]}`` -> ``{"present": [bool, ...]}``, in order."""
-    require_any(caller, "read")
+    """``{"blobs": [[sha256, size], ...]}`` -> ``{"present": [bool, ...]}``, in order.
+
+    Up to 10,000 lookups (shard listings) for one small request: it serves pushes, so it takes
+    a write scope, never a reader's or an anonymous caller's (who read a blob by its HEAD).
+    """
+    require_any(caller, "write")
     body = decode_object(await read_bounded(request, MAX_JSON_BODY))
     asked = _blob_list(body)
     finder = context.store.blob_finder(len(asked))
