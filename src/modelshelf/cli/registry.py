@@ -90,6 +90,11 @@ def registry() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where uploads are spooled while hashed (default: the system's temp folder).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="IPS",
+    help="Believe X-Forwarded-For/-Proto from these proxies (comma-separated; default: none).",
+)
 @common_options
 @click.pass_context
 def serve(
@@ -102,6 +107,7 @@ def serve(
     anonymous_read: tuple[str, ...],
     no_redirect: bool,
     spool_dir: Path | None,
+    forwarded_allow_ips: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -136,6 +142,7 @@ def serve(
         redirect=not no_redirect,
         spool_dir=spool_dir,
         backend_options=choice.options,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 

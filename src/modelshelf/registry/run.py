@@ -25,7 +25,7 @@ from modelshelf import constants
 from modelshelf._bind import bind, listening_at
 from modelshelf.errors import InvalidInputError, ServeError
 
-__all__ = ["app_from_environment", "serve_registry"]
+__all__ = ["app_from_environment", "proxy_options", "serve_registry"]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -44,6 +44,7 @@ def serve_registry(
     redirect: bool = True,
     spool_dir: str | Path | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Serve the registry over ``store`` until SIGINT/SIGTERM; requests in flight finish first.
 
@@ -53,6 +54,8 @@ def serve_registry(
         certfile: with ``keyfile``, serve HTTPS with this certificate (PEM).
         backend_options: the store's settings (``endpoint``, ...); with several workers they
             reach them through the environment of the worker processes.
+        forwarded_allow_ips: the proxies (comma-separated addresses, or ``*``) whose
+            ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; by default none's.
 
     Raises:
         InvalidInputError: a bad prefix, worker count or TLS file.
@@ -74,7 +77,11 @@ def serve_registry(
     }
     app = _build(settings)  # the store opens and every setting is checked before the bind
     sock = bind(host, port)
-    common: dict[str, Any] = {"timeout_graceful_shutdown": None, **tls}
+    common: dict[str, Any] = {
+        "timeout_graceful_shutdown": None,
+        **tls,
+        **proxy_options(forwarded_allow_ips),
+    }
     scheme = "https" if tls else "http"
     try:
         if workers == 1:
@@ -92,6 +99,18 @@ def serve_registry(
         _run(lambda: Multiprocess(config, sockets=[sock]).run())
     finally:
         sock.close()
+
+
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's settings for proxy headers: believed only from the proxies given.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so any client on the
+    registry's machine could write another address into the ``host`` of the audit records
+    (``registry from <address>``). Without ``forwarded_allow_ips`` the headers are ignored.
+    """
+    if forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
 
 
 def _tls_files(certfile: str | Path | None, keyfile: str | Path | None) -> dict[str, str]:

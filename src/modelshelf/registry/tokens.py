@@ -35,7 +35,7 @@ from modelshelf.errors import (
     StoreError,
     UntrustedStoreDataError,
 )
-from modelshelf.registry.context import CallerRefusedError, Principal
+from modelshelf.registry.context import ANONYMOUS, CallerRefusedError, Principal
 from modelshelf.registry.scopes import parse_scope, parse_scopes
 from modelshelf.store.bucket import Store, now_iso
 from modelshelf.store.http_protocol import TOKEN_NAME, TOKEN_PREFIX, token_name_of
@@ -51,6 +51,7 @@ _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 _MAX_SCOPES = 100
 _USED_EVERY = 60.0  # seconds between two writes of a token's `.used` by one process
 _MAX_CACHED = 10_000
+_NO_SECRET = "0" * 64  # compared with when the name is unknown
 
 
 def parse_duration(text: str) -> timedelta:
@@ -218,14 +219,20 @@ class TokenBook:
             )
         secret = token[len(TOKEN_PREFIX) + len(name) + 1 :]
         refused = f"the registry refused access to the token {name!r}"
+        # An unknown name and a wrong secret get one answer, so that names cannot be found by
+        # asking; `anonymous` (reserved) is never a token, even one an older server made.
+        unknown = f"{refused}: no token of that name has that secret{_GIVE_TOKEN}"
+        if name == ANONYMOUS:
+            raise CallerRefusedError(unknown)
         try:
             record = self._record(name)
         except ObjectNotFoundError:
-            raise CallerRefusedError(f"{refused}: no token has that name; ask an admin") from None
+            hmac.compare_digest(_secret_hash(secret), _NO_SECRET)  # the same work as a known name
+            raise CallerRefusedError(unknown) from None
         except UntrustedStoreDataError:
             raise CallerRefusedError(f"{refused}: its record is damaged; ask an admin") from None
         if not hmac.compare_digest(_secret_hash(secret), record["sha256"]):
-            raise CallerRefusedError(f"{refused}: its secret is wrong{_GIVE_TOKEN}")
+            raise CallerRefusedError(unknown)
         if self._backend.exists(f"{_PREFIX}/{name}.revoked"):
             raise CallerRefusedError(f"{refused}: it was revoked; ask an admin for a new one")
         expires = record["expires"]
@@ -243,6 +250,11 @@ class TokenBook:
             raise InvalidInputError(
                 f"the token name {trust.show(name)} is not [a-z0-9][a-z0-9.-]{{0,62}}: lowercase"
                 " letters, digits, '.' and '-', e.g. ci-bot"
+            )
+        if name == ANONYMOUS:
+            raise InvalidInputError(
+                f"the token name {ANONYMOUS!r} is reserved: it is who a request without a token"
+                " is (in scopes checks and the audit log); choose another name"
             )
 
     def _record(self, name: str) -> dict[str, Any]:
