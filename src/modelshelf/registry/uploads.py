@@ -15,11 +15,12 @@ through ``Store.put_blob`` (:class:`UploadedPieces`), which hashes them as they 
 the blob exists only if its bytes are its name.
 
 A session belongs to the token that opened it (another token gets 404), its ID starts with the
-token's name, and one token has at most :data:`MAX_OPEN_PER_TOKEN` sessions younger than
+token's name, and one token has at most :data:`MAX_OPEN_PER_TOKEN` sessions used within
 :data:`SESSION_TTL`. They are counted from an empty marker per session,
-``registry/upload-owners/{token}/{ID}``, so opening a session lists only its token's markers,
-never every piece of every upload. Sessions older than that are aborted by the server
-(:meth:`UploadBook.drop_stale`, when it starts and then every hour).
+``registry/upload-owners/{token}/{ID}``, rewritten by every chunk, so opening a session lists
+only its token's markers, never every piece of every upload. Sessions nothing was written to
+for that long are aborted by the server (:meth:`UploadBook.drop_stale`, when it starts and
+then every hour; :mod:`modelshelf.registry._upload_keys` says which).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +56,17 @@ from modelshelf.registry._blob_io import (
     spooled_body,
     storing,
 )
+from modelshelf.registry._upload_keys import ID as _ID
+from modelshelf.registry._upload_keys import (
+    OWNERS,
+    PREFIX,
+    SESSION_TTL,
+    stale_sessions,
+)
+from modelshelf.registry._upload_keys import PIECE_NAME as _PIECE_NAME
+from modelshelf.registry._upload_keys import owner_key as _owner_key
+from modelshelf.registry._upload_keys import piece_key as _piece_key
+from modelshelf.registry._upload_keys import session_key as _session_key
 from modelshelf.registry.auth import context_of, principal_of
 from modelshelf.registry.bodies import Refusal, decode_object, read_bounded
 from modelshelf.registry.context import Principal, RegistryContext
@@ -94,13 +106,6 @@ MAX_BLOB = 5 << 40
 """The largest blob a session takes: 5 TiB, the most S3 stores in one object."""
 MAX_OPEN_PER_TOKEN = 16
 """Sessions one token may have open (younger than :data:`SESSION_TTL`) at once."""
-SESSION_TTL = timedelta(hours=24)
-"""After this a session no longer counts against its token (``gc`` may delete it)."""
-
-PREFIX = "registry/uploads"
-OWNERS = "registry/upload-owners"
-_ID = re.compile(r"([a-z0-9][a-z0-9.-]{0,62})_[0-9a-f]{32}")
-_PIECE_NAME = re.compile(r"[0-9]{20}")
 _MAX_RECORD = 4096
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -119,18 +124,6 @@ class UploadSession:
     size: int
     token: str
     created: str
-
-
-def _session_key(upload_id: str) -> str:
-    return f"{PREFIX}/{upload_id}/session.json"
-
-
-def _owner_key(token: str, upload_id: str) -> str:
-    return f"{OWNERS}/{token}/{upload_id}"
-
-
-def _piece_key(upload_id: str, offset: int) -> str:
-    return f"{PREFIX}/{upload_id}/{offset:020d}"
 
 
 def _no_session(upload_id: str) -> ObjectNotFoundError:
@@ -265,24 +258,22 @@ class UploadBook:
                 ) from None
         self.abort(session.id)
 
+    def touch(self, session: UploadSession) -> None:
+        """Mark ``session`` as in use now (its owner's marker, rewritten): the sweep judges a
+        session by its last write, so one still receiving chunks is never dropped."""
+        self.backend.put(_owner_key(session.token, session.id), b"")
+
     def drop_stale(self, now: datetime | None = None) -> int:
-        """Abort every session older than :data:`SESSION_TTL` (by its owner's marker): what a
-        client that never came back left in the store. Returns how many were dropped.
+        """Abort every session nothing was written to for :data:`SESSION_TTL` (marker, record
+        or piece), and every such folder of pieces without a record: what a client that never
+        came back, or a chunk that raced a sweep, left in the store. Returns how many.
 
         Replicas may run it at once: deleting what another replica deleted is no error.
         """
-        since = (now or datetime.now(UTC)) - SESSION_TTL
-        stale = [
-            meta.path.rsplit("/", 1)[-1]
-            for meta in self.backend.list(OWNERS)
-            if meta.last_modified is not None and meta.last_modified < since
-        ]
-        dropped = 0
+        stale = stale_sessions(self.backend, (now or datetime.now(UTC)) - SESSION_TTL)
         for upload_id in stale:
-            if _ID.fullmatch(upload_id):  # listed keys are outside input
-                self.abort(upload_id)
-                dropped += 1
-        return dropped
+            self.abort(upload_id)
+        return len(stale)
 
     def abort(self, upload_id: str) -> None:
         """Delete the session's pieces, then its record (so it never lists pieces it lacks),
@@ -431,6 +422,7 @@ async def upload_chunk(
         current = await run_in_threadpool(book.offset, upload_id)
         if start != current:
             raise _wrong_offset(upload_id, start, current)
+        await run_in_threadpool(book.touch, session)
         async with spooled_body(request, context.spool_dir, length) as chunk:
             try:
                 offset = await storing(
