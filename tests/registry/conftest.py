@@ -1,34 +1,20 @@
 """Fixtures of the registry tests: a real ``file://`` store in ``tmp_path``, the registry's app
 over it in starlette's TestClient, and tokens made with :class:`TokenBook` on that store.
-
-Until ``registry/blob_routes.py`` is merged (another part of issue 23), its module is stood in
-for by an empty router so the app builds; the real module wins as soon as it exists.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import APIRouter
 from starlette.testclient import TestClient
 from tests.registry.registry_helpers import MakeClient
 
 from modelshelf.backends.registry import open_backend
+from modelshelf.registry.app import create_app
+from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
-
-_BLOBS = "modelshelf.registry.blob_routes"
-if _BLOBS not in sys.modules and importlib.util.find_spec(_BLOBS) is None:  # pragma: no cover
-    stand_in = types.ModuleType(_BLOBS)
-    stand_in.router = APIRouter()  # type: ignore[attr-defined]
-    sys.modules[_BLOBS] = stand_in
-
-from modelshelf.registry.app import create_app  # noqa: E402
-from modelshelf.registry.tokens import TokenBook  # noqa: E402
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ refusals before it starts, and its output free of tokens."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -24,13 +23,6 @@ from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-# A worker process imports the app afresh: the blob routes (another part) must exist for real.
-_BLOBS = "modelshelf.registry.blob_routes"
-_BLOBS_MERGED = (
-    getattr(sys.modules[_BLOBS], "__file__", None) is not None  # not the conftest's stand-in
-    if _BLOBS in sys.modules
-    else importlib.util.find_spec(_BLOBS) is not None
-)
 
 
 def test_a_registry_in_front_of_a_registry_is_refused() -> None:
@@ -59,7 +51,6 @@ def test_a_port_in_use_is_one_error() -> None:
             bind("127.0.0.1", port)
 
 
-@pytest.mark.skipif(not _BLOBS_MERGED, reason="registry/blob_routes.py is not merged yet")
 def test_two_workers_serve_one_store(store: Store, tmp_path: Path) -> None:
     book = TokenBook(store)
     token, _ = book.create("ci", ["read:*"], None, created_by="test")
