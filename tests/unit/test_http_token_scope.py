@@ -127,4 +127,4 @@ def test_an_echoed_token_is_cut_from_the_attributes_and_fix_values_too() -> None
     exc = caught.value
     assert OWN_TOKEN not in repr(vars(exc)) and OWN_TOKEN not in repr(exc.args)
     assert OWN_TOKEN not in str(exc) and OWN_TOKEN not in exc.render(FOR_CLI)  # type: ignore[attr-defined]
-    assert getattr(exc, "current") == "***"
+    assert vars(exc)["current"] == "***"
