@@ -60,7 +60,9 @@ class BlobRegistry:
     def get(self, request: Request) -> Reply:
         data = self.blobs[self._sha(request)]
         start, end = request.headers["range"].removeprefix("bytes=").split("-")
-        return Reply(206, data[int(start) : int(end) + 1])
+        last = min(int(end), len(data) - 1)
+        content_range = f"bytes {start}-{last}/{len(data)}"
+        return Reply(206, data[int(start) : last + 1], {"Content-Range": content_range})
 
     def present(self, request: Request) -> Reply:
         asked = request.json()["blobs"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from modelshelf import trust
 from modelshelf.errors import (
     IntegrityError,
     ModelshelfError,
@@ -50,6 +51,7 @@ DIRECT_UP_TO = 1 << 20
 second request, which for small files cost more than the bytes (500 files of 2 KiB over
 SeaweedFS: 1.87 s redirected, 1.29 s streamed)."""
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/(?:[0-9]{1,19}|\*)", re.ASCII)
 
 
 class HttpBlob:
@@ -105,14 +107,57 @@ class HttpBlob:
                 response = self._follow(response, headers)
             if response.status_code == 404:
                 raise self._missing()
-            if response.status_code == 200 and start != 0:
-                raise StoreError(
-                    f"{self.where}: the registry sent the whole blob for a ranged read at"
-                    f" offset {start}; it does not honour ranged reads"
-                )
-            yield from self._transport.stream_of(response, PIECE)
+            yield from self._bounded(response, start, end)
         finally:
             response.close()
+
+    def _bounded(self, response: httpx.Response, start: int, end: int) -> Iterator[bytes]:
+        """The bytes of an answer to ``Range: bytes=start-(end-1)``, refused as soon as more
+        than ``end - start`` arrive: a server (or the presigned URL it named) that sends more
+        than asked would otherwise fill the memory of whoever reads the range."""
+        wanted = end - start
+        if response.status_code == 200 and start != 0:
+            raise StoreError(
+                f"{self.where}: the registry sent the whole blob for a ranged read at"
+                f" offset {start}; it does not honour ranged reads"
+            )
+        declared = response.headers.get("Content-Length", "")
+        if response.status_code == 206:
+            first, last = self._content_range(response.headers.get("Content-Range", ""))
+            if first != start or not first <= last < end:
+                raise self._transport.untrusted(
+                    f"{self.where} answered bytes {first}-{last} where {start}-{end - 1} were asked"
+                )
+            wanted = last - first + 1
+            if declared and declared != str(wanted):
+                raise self._transport.untrusted(
+                    f"{self.where} answered a range of {wanted} bytes with a Content-Length of"
+                    f" {trust.show(declared, 40)}"
+                )
+        elif declared.isdigit() and int(declared) > wanted:
+            raise self._transport.untrusted(
+                f"{self.where} answered {declared} bytes where {wanted} were asked"
+            )
+        received = 0
+        # Pieces of at most one byte past the range: the first one too many is the last read.
+        for piece in self._transport.stream_of(response, min(PIECE, wanted + 1)):
+            received += len(piece)
+            if received > wanted:
+                raise self._transport.untrusted(
+                    f"{self.where} sent more than the {wanted} bytes asked (bytes"
+                    f" {start}-{end - 1}); refused after {received}"
+                )
+            yield piece
+
+    def _content_range(self, header: str) -> tuple[int, int]:
+        """(first, last) of a 206's ``Content-Range: bytes first-last/size``."""
+        found = _CONTENT_RANGE.fullmatch(header.strip())
+        if found is None:
+            raise self._transport.untrusted(
+                f"{self.where} answered a range (206) without a Content-Range of"
+                f" bytes first-last/size (it gave {trust.show(header, 80)})"
+            )
+        return int(found.group(1)), int(found.group(2))
 
     def _follow(self, redirect: httpx.Response, headers: dict[str, str]) -> httpx.Response:
         location = redirect.headers.get("Location", "")
