@@ -441,13 +441,23 @@ class _Session:
         return offset
 
     def _finish(self) -> None:
+        """``PUT`` the session, retried on a 503 or a dropped connection as a chunk is: the
+        registry's finish is safe to repeat (it stores the blob from the pieces, or, the blob
+        present, just deletes the session). A finish whose first try stored the blob meets no
+        session the second time (404): the blob present at its size is the success. Left
+        failing for a passing reason (the registry unreachable or unavailable), the session is
+        kept, not aborted: the registry may be storing it still, and drops it after 24 h."""
         try:
-            response = self._transport.send("PUT", self._path, idempotent=False, ok=(200, 201))
-        except StoreUnreachableError:
-            # The answer may be what was lost: the blob stored at its size is the success.
+            response = self._transport.send("PUT", self._path, idempotent=True, ok=(200, 201, 404))
+        except StoreUnreachableError:  # StoreUnavailableError too: both pass
+            self._path = ""  # kept: never aborted on a passing failure
             if not _present_at(self._transport, self._sha256, self._size):
                 raise
             return
+        if response.status_code == 404 and not _present_at(
+            self._transport, self._sha256, self._size
+        ):
+            raise self._transport.error_of(response)
         response.close()
         self._path = ""  # finished: nothing to abort
 
