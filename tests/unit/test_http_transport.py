@@ -24,7 +24,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
     VersionNotFoundError,
 )
-from modelshelf.store._http_blobs import HttpBlob
+from modelshelf.store._http_reads import HttpBlob
 from modelshelf.store._http_transport import Transport, load_token
 from modelshelf.store.http import HttpStore
 

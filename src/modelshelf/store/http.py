@@ -6,7 +6,7 @@ The registry runs the bucket layout itself and enforces create-only commits, ali
 compare-and-swap and token scopes; this client checks everything it answers as a bucket store
 checks what it reads (:mod:`modelshelf.trust`), and verifies every blob byte as the bucket store
 does. The API is :mod:`modelshelf.store.http_protocol`; the requests, retries and errors live in
-``_http_transport``, the blob reads and uploads in ``_http_blobs``.
+``_http_transport``, the blob reads in ``_http_reads`` and the uploads in ``_http_blobs``.
 
 Example:
     >>> store = HttpStore("https://models.example.com", token="msr_ci_s3cr3t")
@@ -36,6 +36,7 @@ from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store import _http_blobs
 from modelshelf.store._http_listings import MAX_LISTING, RegistryRequests
+from modelshelf.store._http_reads import HttpBlob
 from modelshelf.store._http_transport import READ_TIMEOUT, Transport, load_token, registry_base
 from modelshelf.store._shared import checked_manifest
 from modelshelf.store.aliases import AliasRecord
@@ -405,7 +406,7 @@ class HttpStore(RegistryRequests):
 
     def open_blob(self, sha256: str) -> BlobReader:
         """Ranged reads of the blob; bytes may come from a presigned URL (verified alike)."""
-        return _http_blobs.HttpBlob(self._transport, sha256, redirects=self._redirects)
+        return HttpBlob(self._transport, sha256, redirects=self._redirects)
 
     def put_blob(
         self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
