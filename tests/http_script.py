@@ -10,7 +10,7 @@ import json
 import re
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,9 +34,13 @@ class Request:
 
 @dataclass
 class Reply:
+    """An answer; ``stream`` (pieces written one by one, ``Content-Length`` as ``headers`` say,
+    else the connection closes after them) replaces ``body`` for answers too large to hold."""
+
     status: int = 200
     body: bytes | dict[str, Any] | list[Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
 
 
 DROP = Reply(status=-1)
@@ -59,6 +63,7 @@ class ScriptServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self.seen: list[Request] = []
+        self.streamed = 0  # bytes of streamed answers written to a socket, all told
         self.lock = threading.Lock()
         if context is not None:
             self.socket = context.wrap_socket(self.socket, server_side=True)
@@ -117,6 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status == -1:
             self.close_connection = True
             return
+        if reply.stream is not None:
+            self._stream(reply)
+            return
         raw = json.dumps(reply.body).encode() if isinstance(reply.body, dict | list) else reply.body
         self.send_response(reply.status)
         for key, value in reply.headers.items():
@@ -126,6 +134,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(raw)
+
+    def _stream(self, reply: Reply) -> None:
+        assert reply.stream is not None
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        if "Content-Length" not in reply.headers:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for piece in reply.stream:
+                self.wfile.write(piece)
+                with self.server.lock:
+                    self.server.streamed += len(piece)
+        except OSError:
+            pass  # the client hung up: what a client that refuses the answer does
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle  # noqa: N815
 

@@ -1,7 +1,8 @@
 """The registry store's blob uploads and lookups against a real server on loopback that keeps
 blobs as the registry API says (tests/http_script.py): one PUT for a small file, an upload
 session in chunks for a large one that resumes after a dropped connection, a file changed since
-it was hashed stores nothing, and concurrent lookups go in batches."""
+it was hashed stores nothing, a finish that fails in passing is sent again (never aborted), and
+concurrent lookups go in batches."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.http_script import DROP, Reply, Request, ScriptServer, error, running
 
-from modelshelf.errors import IntegrityError, SourcePathError
+from modelshelf.errors import IntegrityError, SourcePathError, StoreUnavailableError
 from modelshelf.store.http import HttpStore
 from modelshelf.transfer.download import download_verified
 from modelshelf.transfer.verified_upload import HashedBytes
@@ -29,6 +30,8 @@ class BlobRegistry:
         self.blobs: dict[str, bytes] = {}
         self.session: dict[str, object] = {}
         self.drop_patch_at: set[int] = set()  # offsets whose first PATCH is cut
+        self.finish_answers: list[Reply] = []  # answers to the next finishing PUTs, then real
+        self.lose_finish_answers = 0  # finishes that store the blob, then drop the connection
         self.lock = threading.Lock()
         discovery = {"registry": "modelshelf", "api": 1, "guarantees": {},
                      "upload": {"max_single": MAX_SINGLE, "chunk": CHUNK}}  # fmt: skip
@@ -60,7 +63,9 @@ class BlobRegistry:
     def get(self, request: Request) -> Reply:
         data = self.blobs[self._sha(request)]
         start, end = request.headers["range"].removeprefix("bytes=").split("-")
-        return Reply(206, data[int(start) : int(end) + 1])
+        last = min(int(end), len(data) - 1)
+        content_range = f"bytes {start}-{last}/{len(data)}"
+        return Reply(206, data[int(start) : last + 1], {"Content-Range": content_range})
 
     def present(self, request: Request) -> Reply:
         asked = request.json()["blobs"]
@@ -90,6 +95,10 @@ class BlobRegistry:
         return Reply(200, {"offset": len(data), "size": self.session["size"]})
 
     def finish(self, request: Request) -> Reply:
+        if self.finish_answers:
+            return self.finish_answers.pop(0)
+        if not self.session:
+            return error(404, "ObjectNotFoundError", "no upload session u1")
         data = self.session["data"]
         assert isinstance(data, bytes)
         sha = self.session["sha256"]
@@ -97,6 +106,10 @@ class BlobRegistry:
         if hashlib.sha256(data).hexdigest() != sha:
             return error(422, "IntegrityError", "the bytes are not the blob")
         self.blobs[sha] = data
+        self.session = {}  # finished: the session is gone, as the registry deletes it
+        if self.lose_finish_answers:
+            self.lose_finish_answers -= 1
+            return DROP
         return Reply(201)
 
     def abort(self, request: Request) -> Reply:
@@ -113,6 +126,7 @@ def registry() -> Iterator[tuple[ScriptServer, BlobRegistry]]:
 @pytest.fixture
 def store(registry: tuple[ScriptServer, BlobRegistry]) -> Iterator[HttpStore]:
     opened = HttpStore(registry[0].url, token="msr_ci_x")
+    opened._transport._max_wait = 0.01  # a 503's Retry-After, cut short
     yield opened
     opened.close()
 
@@ -201,3 +215,35 @@ def test_concurrent_lookups_go_in_batches(
     posts = server.requests("POST", "/api/v1/blobs/present")
     assert 1 <= len(posts) < 200
     assert sum(len(p.json()["blobs"]) for p in posts) == 200
+
+
+@pytest.mark.parametrize("first", ["503", "dropped", "stored, answer lost"])
+def test_a_finish_that_fails_in_passing_is_sent_again_and_the_session_never_aborted(
+    registry: tuple[ScriptServer, BlobRegistry], store: HttpStore, tmp_path: Path, first: str
+) -> None:
+    server, blobs = registry
+    path, sha = _file(tmp_path, 5500)
+    finishes = "/api/v1/uploads/u1"
+    if first == "503":
+        blobs.finish_answers = [error(503, "StoreUnavailableError", "busy")]
+    elif first == "dropped":
+        blobs.finish_answers = [DROP]
+    else:
+        blobs.lose_finish_answers = 1  # the first finish stores the blob, its answer is lost
+    store.put_blob(sha, path)
+    assert blobs.blobs[sha] == path.read_bytes()
+    assert len(server.requests("PUT", finishes)) == 2
+    assert server.requests("DELETE", finishes) == []  # never aborted
+
+
+def test_a_finish_unavailable_after_every_try_keeps_the_session(
+    registry: tuple[ScriptServer, BlobRegistry], store: HttpStore, tmp_path: Path
+) -> None:
+    server, blobs = registry
+    path, sha = _file(tmp_path, 5500)
+    blobs.finish_answers = [error(503, "StoreUnavailableError", "busy")] * 5
+    with pytest.raises(StoreUnavailableError):
+        store.put_blob(sha, path)
+    assert len(server.requests("PUT", "/api/v1/uploads/u1")) == 5
+    assert server.requests("DELETE", "/api/v1/uploads/u1") == []  # the registry may finish it
+    assert blobs.session  # still there: a later push, or the registry's sweep, ends it

@@ -24,7 +24,7 @@ from modelshelf.errors import (
     UntrustedStoreDataError,
     VersionNotFoundError,
 )
-from modelshelf.store._http_blobs import HttpBlob
+from modelshelf.store._http_reads import HttpBlob
 from modelshelf.store._http_transport import Transport, load_token
 from modelshelf.store.http import HttpStore
 
@@ -159,7 +159,8 @@ def test_a_blob_redirect_is_followed_with_the_range_and_without_token_or_cookies
 
         def ranged(request: object) -> Reply:
             start, end = request.headers["range"].removeprefix("bytes=").split("-")  # type: ignore[attr-defined]
-            return Reply(206, content[int(start) : int(end) + 1])
+            part = content[int(start) : int(end) + 1]
+            return Reply(206, part, {"Content-Range": f"bytes {start}-{end}/{len(content)}"})
 
         server.route("GET", f"/presigned/{SHA}", ranged)
         blob = HttpBlob(transport(server.url), SHA, direct_up_to=0)
@@ -177,7 +178,9 @@ def test_a_blob_redirect_is_followed_with_the_range_and_without_token_or_cookies
 
 def test_a_blob_without_redirects_or_a_small_range_asks_the_registry_for_the_bytes() -> None:
     with running() as server:
-        server.route("GET", f"/api/v1/blobs/{SHA}", Reply(206, b"abc"))
+        server.route(
+            "GET", f"/api/v1/blobs/{SHA}", Reply(206, b"abc", {"Content-Range": "bytes 0-2/3"})
+        )
         server.route("HEAD", f"/api/v1/blobs/{SHA}", Reply(404))
         blob = HttpBlob(transport(server.url), SHA, redirects=False, direct_up_to=0)
         assert blob.read_range(0, 3) == b"abc"

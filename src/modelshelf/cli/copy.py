@@ -38,6 +38,9 @@ def copy(ctx: click.Context, spec: str, destination: str, as_json: bool, quiet: 
     Only the blobs DEST_STORE lacks travel, streamed store to store and verified on the way; the
     manifest is committed last. A DEST_STORE that holds a different version of that number
     refuses the copy; one that holds the same version is left as it is.
+
+    A registry DEST_STORE takes its own token (token / token_file of its named store in the
+    config file), never MODELSHELF_TOKEN, which is for --store only.
     """
     source = shelf_from(ctx)
     # --ca-file (a registry store's ca_file) counts for a registry destination too.

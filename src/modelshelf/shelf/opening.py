@@ -50,13 +50,17 @@ class StoreChoice:
     backend: Backend | None = field(default=None, repr=False)  # its repr may hold a URL
     create_on_open: bool = False
 
-    def open(self) -> MaintainedStore:
+    def open(self, *, environment_token: bool = True) -> MaintainedStore:
         """The store layout: a registry's client for an ``http(s)://`` URL, else the bucket
-        layout over the backend (the caller's, or one opened now)."""
+        layout over the backend (the caller's, or one opened now).
+
+        ``environment_token=False`` opens a registry with its own token only (``token`` /
+        ``token_file``), never ``MODELSHELF_TOKEN``: for a store that is not the one the user
+        chose as THE store (a copy's destination)."""
         if self.backend is None and is_registry_url(self.open_url):
             from modelshelf.store.http import HttpStore
 
-            return HttpStore(self.open_url, **self.options)
+            return HttpStore(self.open_url, environment_token=environment_token, **self.options)
         from modelshelf.store.bucket import Store
 
         return Store(self.backend or open_guarded(self.open_url, **self.options))

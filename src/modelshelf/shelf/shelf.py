@@ -36,7 +36,7 @@ from modelshelf.shelf.opening import choose_store
 from modelshelf.shelf.pull import pull_version
 from modelshelf.shelf.resolve import Resolved, resolve_from_cache, resolve_online
 from modelshelf.spec import AssetSpec, Version
-from modelshelf.store.identity import store_id
+from modelshelf.store.identity import is_registry_url, store_id
 from modelshelf.transfer.progress import Progress
 
 # Each operation imports what it needs when it runs: a pull of a cached version loads neither
@@ -109,17 +109,29 @@ class Shelf(ShelfCare):
     def store(self) -> MaintainedStore:
         """The store layout (opened on first access): the bucket layout over a backend, or a
         registry's client for an ``http(s)://`` URL."""
+        self._refuse_offline()
+        if self._store is None:
+            self._store = self._choice.open()
+            if self._choice.create_on_open:
+                self._store.create()
+        return self._store
+
+    def _as_destination(self) -> MaintainedStore:
+        """This shelf's store as a copy's destination: a registry opens with its own token
+        only (``token`` / ``token_file``), never ``MODELSHELF_TOKEN``, which is meant for THE
+        store the user chose (the one copied from), not every registry the process reaches."""
+        self._refuse_offline()
+        if is_registry_url(self._choice.open_url) and self._choice.backend is None:
+            return self._choice.open(environment_token=False)
+        return self.store
+
+    def _refuse_offline(self) -> None:
         if constants.offline():
             raise OfflineError(
                 f"MODELSHELF_OFFLINE is set, and this needs the store {self.url}: unset it to"
                 " push, move aliases or list what the store holds (pulls of cached versions"
                 " work offline)"
             )
-        if self._store is None:
-            self._store = self._choice.open()
-            if self._choice.create_on_open:
-                self._store.create()
-        return self._store
 
     # -- writing -------------------------------------------------------------------------------
     def push(
@@ -255,9 +267,13 @@ class Shelf(ShelfCare):
     ) -> CopyReport:
         """Copy a version with its manifest to another store, a URL, a store's name or a
         ``Shelf`` (promote dev to prod); blobs already there are reused, and the manifest is
-        committed last, create-only (see :func:`~modelshelf.store.copy.copy_version`)."""
+        committed last, create-only (see :func:`~modelshelf.store.copy.copy_version`).
+
+        A registry destination gets its own token only (``token`` / ``token_file`` of the
+        destination, as a named store of the config file or a ``Shelf`` given them), never
+        ``MODELSHELF_TOKEN``: that one is for this shelf's store."""
         other = destination if isinstance(destination, Shelf) else Shelf(destination)
-        return self._copy_to(spec, lambda: other.store, progress=progress)  # source read first
+        return self._copy_to(spec, other._as_destination, progress=progress)  # source read first
 
     # -- reading -------------------------------------------------------------------------------
     def assets(self, prefix: str = "") -> list[str]:

@@ -1,7 +1,7 @@
-"""Blobs of a registry store: ranged reads that follow a presigned redirect themselves, uploads
-in one ``PUT`` or through a resumable upload session, and batched presence lookups.
+"""Blobs of a registry store: uploads in one ``PUT`` or through a resumable upload session, and
+batched presence lookups (the reads are ``_http_reads``).
 
-Bytes are never held whole: a read streams the answer in 1 MiB pieces, an upload sends a file
+Bytes are never held whole: an upload sends a file
 (or another store's blob) piece by piece from its offset. Every upload is hashed as it is sent
 and stops before the last byte when the bytes are not the blob's; the registry checks them again
 before anything is stored.
@@ -19,12 +19,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from modelshelf.errors import (
     IntegrityError,
     ModelshelfError,
-    ObjectNotFoundError,
     SourcePathError,
     StoreError,
     StoreUnreachableError,
@@ -34,111 +31,17 @@ from modelshelf.store.http_protocol import (
     CHUNK,
     MAX_BATCH,
     MAX_JSON_BODY,
-    NO_REDIRECT_HEADER,
     UPLOAD_OFFSET_HEADER,
 )
 from modelshelf.transfer.download import BlobReader
 from modelshelf.transfer.verified_upload import HashedBytes
 
-__all__ = ["HttpBlob", "PresentBatcher", "put_blob"]
+__all__ = ["PresentBatcher", "has_blob", "put_blob"]
 
 PIECE = 1 << 20
 """Bytes read from a file (or received) at a time."""
 MAX_RESUMES = 5
-DIRECT_UP_TO = 1 << 20
-"""Ranges up to this many bytes are asked of the registry itself (no 307): a redirect costs a
-second request, which for small files cost more than the bytes (500 files of 2 KiB over
-SeaweedFS: 1.87 s redirected, 1.29 s streamed)."""
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
-
-
-class HttpBlob:
-    """A blob of a registry read by ranges (``GET /blobs/{sha256}`` with ``Range``).
-
-    A ``307`` answer is followed here, once, to the presigned URL it names: with the same
-    ``Range``, without the token or cookies. httpx never follows redirects for us.
-    """
-
-    def __init__(
-        self,
-        transport: Transport,
-        sha256: str,
-        *,
-        redirects: bool = True,
-        direct_up_to: int = DIRECT_UP_TO,
-    ) -> None:
-        self._transport, self._sha256, self._redirects = transport, sha256, redirects
-        self._direct_up_to = direct_up_to
-
-    @property
-    def name(self) -> str:
-        return self._sha256
-
-    @property
-    def where(self) -> str:
-        return self._transport.api_url(f"/blobs/{self._sha256}")
-
-    def size(self) -> int:
-        response = self._transport.send("HEAD", f"/blobs/{self._sha256}", ok=(200, 404))
-        response.close()
-        if response.status_code == 404:
-            raise self._missing()
-        declared = response.headers.get("Content-Length", "")
-        if not declared.isdigit():
-            raise self._transport.untrusted(f"HEAD {self.where} gave no Content-Length")
-        return int(declared)
-
-    def read_range(self, start: int, end: int) -> bytes:
-        return b"".join(self.read_chunks(start, end))
-
-    def read_chunks(self, start: int, end: int) -> Iterator[bytes]:
-        if end <= start:
-            return
-        headers = {"Range": f"bytes={start}-{end - 1}"}
-        if not self._redirects or end - start <= self._direct_up_to:
-            headers[NO_REDIRECT_HEADER] = "1"
-        response = self._transport.send(
-            "GET", f"/blobs/{self._sha256}", headers=headers, ok=(200, 206, 307, 404)
-        )
-        try:
-            if response.status_code == 307:
-                response = self._follow(response, headers)
-            if response.status_code == 404:
-                raise self._missing()
-            if response.status_code == 200 and start != 0:
-                raise StoreError(
-                    f"{self.where}: the registry sent the whole blob for a ranged read at"
-                    f" offset {start}; it does not honour ranged reads"
-                )
-            yield from self._transport.stream_of(response, PIECE)
-        finally:
-            response.close()
-
-    def _follow(self, redirect: httpx.Response, headers: dict[str, str]) -> httpx.Response:
-        location = redirect.headers.get("Location", "")
-        redirect.close()
-        if not location.startswith(("https://", "http://")) or len(location) > 8192:
-            raise self._transport.untrusted(
-                f"{self.where} redirected to something that is not an http(s) URL"
-            )
-        plain = {k: v for k, v in headers.items() if k == "Range"}
-        answer = self._transport.send_plain(location, plain)
-        if answer.status_code in (200, 206):
-            return answer
-        status = answer.status_code
-        answer.close()
-        if status == 404:
-            raise self._missing()
-        raise StoreError(
-            f"the presigned URL the registry {self._transport.url} gave for blob"
-            f" {self._sha256} answered HTTP {status}; try again (a presigned URL lives"
-            " minutes), or ask the registry's admin to keep downloads in the server (no redirects)"
-        )
-
-    def _missing(self) -> ObjectNotFoundError:
-        return ObjectNotFoundError(
-            f"the blob {self._sha256} is not in the registry {self._transport.url}"
-        )
 
 
 # -- uploads -----------------------------------------------------------------------------------
@@ -396,13 +299,23 @@ class _Session:
         return offset
 
     def _finish(self) -> None:
+        """``PUT`` the session, retried on a 503 or a dropped connection as a chunk is: the
+        registry's finish is safe to repeat (it stores the blob from the pieces, or, the blob
+        present, just deletes the session). A finish whose first try stored the blob meets no
+        session the second time (404): the blob present at its size is the success. Left
+        failing for a passing reason (the registry unreachable or unavailable), the session is
+        kept, not aborted: the registry may be storing it still, and drops it after 24 h."""
         try:
-            response = self._transport.send("PUT", self._path, idempotent=False, ok=(200, 201))
-        except StoreUnreachableError:
-            # The answer may be what was lost: the blob stored at its size is the success.
+            response = self._transport.send("PUT", self._path, idempotent=True, ok=(200, 201, 404))
+        except StoreUnreachableError:  # StoreUnavailableError too: both pass
+            self._path = ""  # kept: never aborted on a passing failure
             if not _present_at(self._transport, self._sha256, self._size):
                 raise
             return
+        if response.status_code == 404 and not _present_at(
+            self._transport, self._sha256, self._size
+        ):
+            raise self._transport.error_of(response)
         response.close()
         self._path = ""  # finished: nothing to abort
 

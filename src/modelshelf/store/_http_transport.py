@@ -16,12 +16,14 @@ to the cache) or a :class:`~modelshelf.errors.StoreUnavailableError`.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,11 +35,12 @@ from modelshelf.errors import (
     StoreError,
     StoreUnavailableError,
     StoreUnreachableError,
+    UnsupportedStoreError,
     UntrustedStoreDataError,
 )
 from modelshelf.store.http_protocol import API, error_from_body
 
-__all__ = ["MAX_ERROR_BODY", "Transport", "load_token", "tls_context"]
+__all__ = ["MAX_ERROR_BODY", "Transport", "load_token", "registry_base", "tls_context"]
 
 TRIES = 5
 MAX_WAIT = 2.0
@@ -49,14 +52,35 @@ TOKEN_HINT = (
     "set MODELSHELF_TOKEN, or token / token_file in a named store of the config file"
     " (`modelshelf config stores`)"
 )
+OWN_TOKEN_HINT = (
+    "MODELSHELF_TOKEN goes only to the store chosen as THE store, never to a copy's destination;"
+    " give this registry its own token: token / token_file in a named store of the config file"
+    " (`modelshelf config stores`), or a token setting of the store"
+)
 
 Body = bytes | Callable[[], bytes | Iterable[bytes]] | None
 """A request body: bytes, or a function that gives it (or its pieces) afresh for each try."""
 
 
-def load_token(token: str | None, token_file: str | Path | None, url: str) -> str | None:
+def registry_base(url: str) -> str:
+    """A registry's base URL as every part of the client compares it: no spaces around, no
+    trailing ``/``, the scheme in lower case (``HTTPS://host`` is ``https://host``)."""
+    base = url.strip().rstrip("/")
+    scheme, sep, rest = base.partition("://")
+    return scheme.lower() + sep + rest if sep else base
+
+
+def load_token(
+    token: str | None,
+    token_file: str | Path | None,
+    url: str,
+    *,
+    environment: bool = True,
+) -> str | None:
     """The token to send: ``token``, else the first line of ``token_file``, else
-    ``MODELSHELF_TOKEN``; ``None`` for anonymous requests.
+    ``MODELSHELF_TOKEN`` when ``environment`` (the store the user chose as THE store; a copy's
+    destination or any other store opened beside it passes ``False``, so the token meant for
+    one registry never reaches another); ``None`` for anonymous requests.
 
     Raises:
         InvalidInputError: the token file cannot be read, or a token is not one line of
@@ -78,7 +102,7 @@ def load_token(token: str | None, token_file: str | Path | None, url: str) -> st
             raise InvalidInputError(f"{source} holds more than {MAX_TOKEN_FILE} bytes; a token"
                                     " is one short line")  # fmt: skip
         token = raw.decode("ascii", "replace").strip()
-    elif not token:
+    elif not token and environment:
         token, source = constants.registry_token(), "MODELSHELF_TOKEN"
     if not token:
         return None
@@ -110,6 +134,42 @@ def tls_context(ca_file: str | Path | None) -> ssl.SSLContext:
     return context
 
 
+def is_loopback(host: str) -> bool:
+    """True if ``host`` is this machine by name or address: ``localhost``, 127.0.0.0/8, ``::1``
+    (text only: never resolved, so the answer comes before any DNS lookup)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_cleartext_token(url: str) -> None:
+    """Refuse to send a token over plain ``http://`` to another machine: anyone on the way
+    would read it (and could use it until it is revoked). Loopback stays allowed: a registry
+    on this machine, or behind a local TLS proxy.
+
+    Raises:
+        UnsupportedStoreError: ``url`` is ``http://`` to a host that is not loopback.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if is_loopback(host):
+        return
+    raise UnsupportedStoreError(
+        f"refusing to send a token to the registry {url} over plain http:// (a token in"
+        " cleartext over a network can be read by anyone on the way); use"
+        f" https://{url.partition('://')[2]}, or give no token for anonymous reads"
+    )
+
+
 def _tls_failure(exc: BaseException) -> str | None:
     """The reason of a certificate verification failure somewhere in ``exc``'s chain."""
     seen: BaseException | None = exc
@@ -133,6 +193,12 @@ class Transport:
         ca_file: a PEM file of a private CA to trust beside the public ones.
         timeout: seconds to wait for a byte of an answer (connecting: 10 s at most).
         max_wait: the longest wait between two tries.
+        environment_token: whether ``MODELSHELF_TOKEN`` was this registry's to take (a 401
+            then says to set it); ``False`` for a copy's destination.
+
+    Raises:
+        UnsupportedStoreError: a token would go over plain ``http://`` to a host that is not
+            loopback; refused before any connection (or DNS lookup).
     """
 
     def __init__(
@@ -143,11 +209,16 @@ class Transport:
         ca_file: str | Path | None = None,
         timeout: float = READ_TIMEOUT,
         max_wait: float = MAX_WAIT,
+        environment_token: bool = True,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = registry_base(url)
+        if token is not None:
+            refuse_cleartext_token(self.url)
         self._token = token
         self._max_wait = max_wait
-        verify: ssl.SSLContext | bool = tls_context(ca_file) if url.startswith("https:") else True
+        self._token_hint = TOKEN_HINT if environment_token else OWN_TOKEN_HINT
+        https = self.url.startswith("https:")
+        verify: ssl.SSLContext | bool = tls_context(ca_file) if https else True
         # trust_env off: no .netrc credentials or proxy settings sent where we did not choose.
         self.client = httpx.Client(
             verify=verify,
@@ -314,7 +385,7 @@ class Transport:
         if status == 401:
             why = why or ("the token given was refused" if self.has_token else "it needs a token")
             if "MODELSHELF_TOKEN" not in why:
-                why += f"; {TOKEN_HINT}"
+                why += f"; {self._token_hint}"
         else:
             why = why or (
                 "the token lacks the scope it needs; ask the registry's admin for a token with"
@@ -325,10 +396,23 @@ class Transport:
         return StoreAuthError(f"the registry {self.url} refused access (HTTP {status}): {why}")
 
     def scrub(self, exc: ModelshelfError) -> ModelshelfError:
-        """``exc`` with the token cut from its message, should a server have echoed it."""
+        """``exc`` with the token cut from its message, its attributes and its fix values,
+        should a server have echoed it anywhere it rebuilt the error from."""
         token = self._token
-        if token and any(isinstance(a, str) and token in a for a in exc.args):
-            exc.args = tuple(a.replace(token, "***") if isinstance(a, str) else a for a in exc.args)
+        if not token:
+            return exc
+
+        def cut(value: object) -> object:
+            return value.replace(token, "***") if isinstance(value, str) else value
+
+        exc.args = tuple(cut(a) for a in exc.args)
+        for key, value in list(vars(exc).items()):
+            if isinstance(value, str) and token in value:
+                setattr(exc, key, cut(value))
+        if any(token in v for v in exc.fix_values.values() if isinstance(v, str)):
+            exc.fix_values = {k: str(cut(v)) for k, v in exc.fix_values.items()}
+        if token in exc.fix:
+            exc.fix = str(cut(exc.fix))
         return exc
 
     def _reason(self, exc: BaseException) -> str:

@@ -6,7 +6,7 @@ The registry runs the bucket layout itself and enforces create-only commits, ali
 compare-and-swap and token scopes; this client checks everything it answers as a bucket store
 checks what it reads (:mod:`modelshelf.trust`), and verifies every blob byte as the bucket store
 does. The API is :mod:`modelshelf.store.http_protocol`; the requests, retries and errors live in
-``_http_transport``, the blob reads and uploads in ``_http_blobs``.
+``_http_transport``, the blob reads in ``_http_reads`` and the uploads in ``_http_blobs``.
 
 Example:
     >>> store = HttpStore("https://models.example.com", token="msr_ci_s3cr3t")
@@ -36,7 +36,8 @@ from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store import _http_blobs
 from modelshelf.store._http_listings import MAX_LISTING, RegistryRequests
-from modelshelf.store._http_transport import READ_TIMEOUT, Transport, load_token
+from modelshelf.store._http_reads import HttpBlob
+from modelshelf.store._http_transport import READ_TIMEOUT, Transport, load_token, registry_base
 from modelshelf.store._shared import checked_manifest
 from modelshelf.store.aliases import AliasRecord
 from modelshelf.store.api import LayoutGuarantees
@@ -72,18 +73,24 @@ class HttpStore(RegistryRequests):
     Args:
         url: the registry's base URL, ``https://host[:port][/prefix]``.
         token: the bearer token; default the first line of ``token_file``, else
-            ``MODELSHELF_TOKEN``, else none (anonymous reads, where the registry allows them).
+            ``MODELSHELF_TOKEN`` (with ``environment_token``), else none (anonymous reads,
+            where the registry allows them).
         token_file: a file holding the token.
+        environment_token: take ``MODELSHELF_TOKEN`` when no token is given: the store the
+            user chose as THE store does; a copy's destination opens with ``False``, so that
+            token never reaches a registry it was not meant for.
         ca_file: a PEM file of a private CA that signed the registry's certificate (default:
             ``SSL_CERT_FILE``, beside the public CAs).
         timeout: seconds to wait for a byte of an answer.
         redirects: let blob downloads go to a presigned URL when the registry offers one.
 
-    The token is sent in a header only: never in a repr, a message or a log line.
+    The token is sent in a header only: never in a repr, a message or a log line; and never
+    over plain ``http://`` to a host that is not loopback (``localhost``, 127.0.0.0/8, ``::1``).
 
     Raises:
         UnsupportedStoreError: the URL is not ``http(s)://host[/prefix]`` (a password or a
-            query in it is refused: the token goes in ``token``).
+            query in it is refused: the token goes in ``token``), or a token would go over
+            plain ``http://`` to another machine (refused before any connection).
     """
 
     def __init__(
@@ -95,8 +102,9 @@ class HttpStore(RegistryRequests):
         ca_file: str | Path | None = None,
         timeout: float | str = READ_TIMEOUT,
         redirects: bool = True,
+        environment_token: bool = True,
     ) -> None:
-        base = url.strip().rstrip("/")
+        base = registry_base(url)
         seconds = _seconds(timeout)
         if not _BASE_URL.fullmatch(base):
             raise UnsupportedStoreError(
@@ -107,7 +115,11 @@ class HttpStore(RegistryRequests):
         self.url = base
         self._redirects = redirects
         self._transport = Transport(
-            base, token=load_token(token, token_file, base), ca_file=ca_file, timeout=seconds
+            base,
+            token=load_token(token, token_file, base, environment=environment_token),
+            ca_file=ca_file,
+            timeout=seconds,
+            environment_token=environment_token,
         )
         self._lock = threading.Lock()
         self._discovery: dict[str, Any] | None = None
@@ -394,7 +406,7 @@ class HttpStore(RegistryRequests):
 
     def open_blob(self, sha256: str) -> BlobReader:
         """Ranged reads of the blob; bytes may come from a presigned URL (verified alike)."""
-        return _http_blobs.HttpBlob(self._transport, sha256, redirects=self._redirects)
+        return HttpBlob(self._transport, sha256, redirects=self._redirects)
 
     def put_blob(
         self, sha256: str, path: Path | BlobReader | HashedBytes, size: int | None = None
