@@ -43,9 +43,11 @@ def test_anything_else_is_a_path_or_a_refused_class(text: str) -> None:
 @given(module=st.lists(identifiers, min_size=1, max_size=3).map(".".join), name=identifiers)
 @example(module="A", name="__")
 @example(module="a.__b", name="__a")
+@example(module="__", name="a")  # the first part is zz_no_such_sink_pkg___: no dunder
 def test_a_class_path_of_no_installed_module_is_refused_in_one_line(module: str, name: str) -> None:
+    module = f"zz_no_such_sink_pkg_{module}"
     with pytest.raises(InvalidInputError) as info:
-        sink_from(f"zz_no_such_sink_pkg_{module}:{name}")
+        sink_from(f"{module}:{name}")
     # A part starting with ``__`` (``__``, ``__call__``, ``__a``) is refused by name before any
     # import (issue 22's one rule); any other path names the module that is not installed.
     dunder = any(part.startswith("__") for part in [*module.split("."), name])
