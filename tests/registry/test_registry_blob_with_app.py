@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from modelshelf.backends.registry import open_backend
 from modelshelf.errors import IntegrityError, StoreAuthError
 from modelshelf.registry import uploads
 from modelshelf.store.bucket import Store
@@ -25,13 +24,6 @@ tokens_module = pytest.importorskip("modelshelf.registry.tokens")
 
 CONTENT = b"a blob of the registry " * 5000
 SHA = hashlib.sha256(CONTENT).hexdigest()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    made = Store(open_backend((tmp_path / "store").as_uri()))
-    made.create()
-    return made
 
 
 @pytest.fixture

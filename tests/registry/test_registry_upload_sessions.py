@@ -40,13 +40,6 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    made = Store(open_backend((tmp_path / "store").as_uri()))
-    made.create()
-    return made
-
-
-@pytest.fixture
 def caller() -> Caller:
     return Caller(WRITER)
 
