@@ -56,7 +56,7 @@ class StoreChoice:
 
         ``environment_token=False`` opens a registry with its own token only (``token`` /
         ``token_file``), never ``MODELSHELF_TOKEN``: for a store that is not the one the user
-        chose as THE store (a copy's destination)."""
+        chose as its store (a copy's destination)."""
         if self.backend is None and is_registry_url(self.open_url):
             from modelshelf.store.http import HttpStore
 

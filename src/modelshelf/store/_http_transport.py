@@ -53,7 +53,8 @@ TOKEN_HINT = (
     " (`modelshelf config stores`)"
 )
 OWN_TOKEN_HINT = (
-    "MODELSHELF_TOKEN goes only to the store chosen as THE store, never to a copy's destination;"
+    "MODELSHELF_TOKEN goes only to the store the command or the Shelf was given, never to a"
+    " copy's destination;"
     " give this registry its own token: token / token_file in a named store of the config file"
     " (`modelshelf config stores`), or a token setting of the store"
 )
@@ -78,7 +79,7 @@ def load_token(
     environment: bool = True,
 ) -> str | None:
     """The token to send: ``token``, else the first line of ``token_file``, else
-    ``MODELSHELF_TOKEN`` when ``environment`` (the store the user chose as THE store; a copy's
+    ``MODELSHELF_TOKEN`` when ``environment`` (the store the user chose as its store; a copy's
     destination or any other store opened beside it passes ``False``, so the token meant for
     one registry never reaches another); ``None`` for anonymous requests.
 

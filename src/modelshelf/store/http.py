@@ -77,7 +77,7 @@ class HttpStore(RegistryRequests):
             where the registry allows them).
         token_file: a file holding the token.
         environment_token: take ``MODELSHELF_TOKEN`` when no token is given: the store the
-            user chose as THE store does; a copy's destination opens with ``False``, so that
+            user chose as its store does; a copy's destination opens with ``False``, so that
             token never reaches a registry it was not meant for.
         ca_file: a PEM file of a private CA that signed the registry's certificate (default:
             ``SSL_CERT_FILE``, beside the public CAs).
