@@ -79,7 +79,9 @@ def mutated_manifests(draw: st.DrawFn) -> dict[str, Any]:
         elif not isinstance(files, list) or not files:
             data["files"] = draw(hostile_values)
         elif where == "add":
-            files.append(dict(draw(st.sampled_from(files))) if draw(st.booleans()) else {})
+            # a copy of an entry, or an empty one; the list may hold hostile non-objects already
+            copied = draw(st.sampled_from(files)) if draw(st.booleans()) else {}
+            files.append(dict(copied) if isinstance(copied, dict) else {})
         else:
             entry = draw(st.sampled_from(files))
             if isinstance(entry, dict):
