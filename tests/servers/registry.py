@@ -40,6 +40,7 @@ from typing import ClassVar, Self
 
 from tests.servers import shared
 from tests.servers.remote import RemoteStore
+from tests.servers.seaweed import SeaweedStores
 from tests.servers.serve_process import HOST, clean_env, free_port
 
 from modelshelf.backends import open_backend
@@ -219,11 +220,10 @@ class RegistryStores:
     """
 
     BACKING: ClassVar[str] = ""
-    _S3_BUCKET = "modelshelf-registry"
 
     def __init__(self) -> None:
         self._root: Path | None = None
-        self._seaweed: object | None = None
+        self._seaweed: SeaweedStores | None = None
         self._running: dict[str, RegistryProcess] = {}
 
     def start(self) -> None:
@@ -231,11 +231,8 @@ class RegistryStores:
         base = "/var/tmp" if Path("/var/tmp").is_dir() else None
         self._root = Path(tempfile.mkdtemp(prefix="modelshelf-registry-", dir=base))
         if self.BACKING == "s3":
-            from tests.servers.seaweed import SeaweedServer
-
-            server = SeaweedServer.shared()
-            server.create_bucket(self._S3_BUCKET)
-            self._seaweed = server
+            self._seaweed = SeaweedStores("modelshelf-registry")
+            self._seaweed.start()
 
     def stop(self) -> None:
         for url in list(self._running):
@@ -247,26 +244,10 @@ class RegistryStores:
     def backing_store(self, test_name: str) -> RemoteStore:
         """A fresh, empty store of the backing kind (not yet behind any registry)."""
         assert self._root is not None, "start() first"
+        if self._seaweed is not None:
+            return self._seaweed.new_store(test_name)
         name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', test_name)[:60]}-{uuid.uuid4().hex[:8]}"
-        if self.BACKING == "file":
-            folder = self._root / "stores" / name
-            return RemoteStore(kind="file", url=folder.as_uri())
-        from tests.servers.seaweed import SeaweedServer
-
-        server = self._seaweed
-        assert isinstance(server, SeaweedServer)
-        return RemoteStore(
-            kind="s3",
-            url=f"s3://{self._S3_BUCKET}/{name}",
-            options={
-                "endpoint": server.endpoint,
-                "access_key_id": server.access_key,
-                "secret_access_key": server.secret_key,
-                "region": server.region,
-            },
-            env=server.env(),
-            server=server,
-        )
+        return RemoteStore(kind="file", url=(self._root / "stores" / name).as_uri())
 
     def serve(self, backing: RemoteStore, args: Sequence[str] = ()) -> RegistryProcess:
         """Start one more registry process over ``backing`` (a replica, when one runs)."""

@@ -515,12 +515,13 @@ class SeaweedStores:
 
     BUCKET = "modelshelf-conformance"
 
-    def __init__(self) -> None:
+    def __init__(self, bucket: str = BUCKET) -> None:
         self.server: SeaweedServer | None = None
+        self.bucket = bucket
 
     def start(self) -> None:
         self.server = SeaweedServer.shared()
-        self.server.create_bucket(self.BUCKET)
+        self.server.create_bucket(self.bucket)
 
     def stop(self) -> None:
         """Nothing to stop: the shared server outlives the suite (shared.stop_all ends it)."""
@@ -531,7 +532,7 @@ class SeaweedStores:
         assert server is not None, "start() first"
         return RemoteStore(
             kind="s3",
-            url=f"s3://{self.BUCKET}/{name}-{uuid.uuid4().hex[:8]}",
+            url=f"s3://{self.bucket}/{name}-{uuid.uuid4().hex[:8]}",
             options={
                 "endpoint": server.endpoint,
                 "access_key_id": server.access_key,
