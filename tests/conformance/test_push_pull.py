@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from tests.integration.test_s3_shelf import make_tree
+from tests.push_race import race_one_version
 from tests.servers.gcs import expect_emulator_gap
 from tests.servers.remote import RemoteStore
 
-import modelshelf.shelf.push
 from modelshelf import Shelf
 from modelshelf.errors import AliasConflictError, VersionExistsError
 
@@ -62,39 +61,12 @@ def test_two_racing_pushes_of_one_version_one_wins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     expect_emulator_gap(remote_store, request)
-    # Skip the early "does it exist" check: only the store's create-only write decides.
-    monkeypatch.setattr(modelshelf.shelf.push, "_check_explicit", lambda *a, **k: None)
-    racers = {
-        name: (shelf(remote_store, tmp_path / f"cache-{name}"),
-               make_tree(tmp_path / name, {"w.bin": name.encode() * 1000}))
-        for name in ("a", "b")
-    }  # fmt: skip
-    for s, _ in racers.values():
-        s.store.versions("race")  # connect before the start line
-    start = threading.Barrier(len(racers))
-    outcome: dict[str, object] = {}
-
-    def race(name: str) -> None:
-        s, folder = racers[name]
-        start.wait()
-        try:
-            outcome[name] = s.push(folder, "race:1.0", progress=False)
-        except Exception as exc:
-            outcome[name] = exc
-
-    threads = [threading.Thread(target=race, args=(name,)) for name in racers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    winners = [n for n, got in outcome.items() if not isinstance(got, BaseException)]
-    losers = [got for got in outcome.values() if isinstance(got, BaseException)]
-    assert len(winners) == 1 and len(losers) == 1, outcome
-    assert isinstance(losers[0], VersionExistsError), repr(losers[0])
+    shelves = {name: shelf(remote_store, tmp_path / f"cache-{name}") for name in ("a", "b")}
+    winner = race_one_version(shelves, tmp_path, monkeypatch)
     reader = shelf(remote_store, tmp_path / "cache-r")
     assert reader.versions("race") == ["1.0"]
     # nothing half-written: the one version is the winner's, whole
-    assert (reader.pull("race:1.0") / "w.bin").read_bytes() == winners[0].encode() * 1000
+    assert (reader.pull("race:1.0") / "w.bin").read_bytes() == winner.encode() * 1000
 
 
 def test_aliases_move_with_compare_and_swap(

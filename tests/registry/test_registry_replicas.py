@@ -9,19 +9,18 @@ refused by the other at once.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.integration.test_s3_shelf import make_tree
+from tests.push_race import race_one_version
 from tests.servers.registry import RegistryProcess, RegistryS3Stores, admin_token
 from tests.servers.remote import RemoteStore
 
-import modelshelf.shelf.push
 from modelshelf import Shelf
 from modelshelf.cli.main import main
-from modelshelf.errors import StoreAuthError, VersionExistsError
+from modelshelf.errors import StoreAuthError
 
 pytestmark = pytest.mark.integration
 
@@ -64,39 +63,15 @@ def replicas(request: pytest.FixtureRequest) -> Iterator[Replicas]:
 def test_racing_pushes_through_two_replicas_have_one_winner(
     replicas: Replicas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Skip the client's early "does it exist" check: only the store's create-only commit decides.
-    monkeypatch.setattr(modelshelf.shelf.push, "_check_explicit", lambda *a, **k: None)
-    racers = {
-        name: (replicas.shelf(replica, tmp_path / f"cache-{name}"),
-               make_tree(tmp_path / name, {"w.bin": name.encode() * 1000}))
+    shelves = {
+        name: replicas.shelf(replica, tmp_path / f"cache-{name}")
         for name, replica in (("a", replicas.a), ("b", replicas.b))
-    }  # fmt: skip
-    for shelf, _ in racers.values():
-        shelf.store.versions("race")  # connected before the start line
-    start = threading.Barrier(len(racers))
-    outcome: dict[str, object] = {}
-
-    def race(name: str) -> None:
-        shelf, folder = racers[name]
-        start.wait()
-        try:
-            outcome[name] = shelf.push(folder, "race:1.0", progress=False)
-        except Exception as exc:
-            outcome[name] = exc
-
-    threads = [threading.Thread(target=race, args=(name,)) for name in racers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    winners = [name for name, got in outcome.items() if not isinstance(got, BaseException)]
-    losers = [got for got in outcome.values() if isinstance(got, BaseException)]
-    assert len(winners) == 1 and len(losers) == 1, outcome
-    assert isinstance(losers[0], VersionExistsError), repr(losers[0])
+    }
+    winner = race_one_version(shelves, tmp_path, monkeypatch)
     for replica in (replicas.a, replicas.b):  # both say so, and serve the winner's bytes whole
         reader = replicas.shelf(replica, tmp_path / f"read-{replica.port}")
         assert reader.versions("race") == ["1.0"]
-        assert (reader.pull("race:1.0") / "w.bin").read_bytes() == winners[0].encode() * 1000
+        assert (reader.pull("race:1.0") / "w.bin").read_bytes() == winner.encode() * 1000
 
 
 def test_an_alias_moved_through_one_replica_is_read_through_the_other_at_once(
