@@ -28,8 +28,6 @@ from starlette.concurrency import run_in_threadpool
 
 from modelshelf.errors import IntegrityError, InvalidInputError
 from modelshelf.registry.bodies import Refusal
-from modelshelf.registry.context import Principal
-from modelshelf.registry.scopes import Action
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -47,7 +45,6 @@ __all__ = [
     "integrity_error",
     "length_mismatch",
     "parse_range",
-    "require_any",
     "spooled_body",
     "storing",
 ]
@@ -102,17 +99,6 @@ def check_sha256(text: str) -> str:
             " lowercase hex digits"
         )
     return text
-
-
-def require_any(principal: Principal, action: Action) -> None:
-    """Refuse a caller with no ``action`` scope on any name: blob names are content, so any
-    read scope reads every blob and any write scope uploads.
-
-    Raises:
-        StoreAuthError: (the class :meth:`Principal.require` raises) naming the scope.
-    """
-    if not principal.can_any(action):
-        principal.require(action, None)
 
 
 @dataclass(frozen=True)

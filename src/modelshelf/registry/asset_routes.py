@@ -123,8 +123,7 @@ def list_assets(
     after: Annotated[str, Query(max_length=1024)] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1000,
 ) -> dict[str, Any]:
-    if not principal.can_any("read"):
-        principal.require("read")  # 401 without a token: an empty list would hide why
+    principal.require_any("read")  # 401 without a token: an empty list would hide why
     # The caller's names first, then the pattern: a glob is matched only against names the
     # caller may read, never against the whole store on an anonymous request.
     listed = {n for n, _ in context.store.live_versions(listing_prefix(prefix))}
@@ -142,8 +141,7 @@ def live_versions(
     context: Context,
     prefix: Annotated[str, Query(max_length=1024)] = "",
 ) -> dict[str, Any]:
-    if not principal.can_any("read"):
-        principal.require("read")
+    principal.require_any("read")  # 401 without a token: an empty list would hide why
     found = context.store.live_versions(prefix)
     readable = sorted(pair for pair in found if principal.can("read", pair[0]))
     return {"versions": [list(pair) for pair in readable]}

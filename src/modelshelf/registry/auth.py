@@ -3,9 +3,10 @@
 ``context_of`` hands a route the :class:`~modelshelf.registry.context.RegistryContext` that
 :func:`~modelshelf.registry.app.create_app` put in ``app.state.registry``; ``principal_of``
 turns the request's bearer token (or its absence) into a
-:class:`~modelshelf.registry.context.Principal`. The scope a route needs is a dependency too
-(:func:`may_on_name`, :func:`may_on_all`, :func:`may_on_any`), so a route without one stands out;
-they run before the request's body is read.
+:class:`~modelshelf.registry.context.Principal`. The scope a route on a name needs is a
+dependency too (:func:`may_on_name`, :func:`may_on_all`), so a route without one stands out;
+they run before the request's body is read. Blob routes, whose names are content, call
+``Principal.require_any`` first thing, before they read a body.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ __all__ = [
     "audit_of",
     "context_of",
     "may_on_all",
-    "may_on_any",
     "may_on_name",
     "principal_of",
     "tokens_of",
@@ -100,18 +100,6 @@ def may_on_all(action: Action) -> Callable[[Principal], Principal]:
 
     def check(principal: Caller) -> Principal:
         principal.require(action, None)
-        return principal
-
-    return check
-
-
-def may_on_any(action: Action) -> Callable[[Principal], Principal]:
-    """A dependency: the caller, refused unless some scope grants ``action`` (blobs, whose
-    names are their content, belong to no asset)."""
-
-    def check(principal: Caller) -> Principal:
-        if not principal.can_any(action):
-            principal.require(action, None)  # raises, naming the scope
         return principal
 
     return check

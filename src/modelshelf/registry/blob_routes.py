@@ -28,7 +28,6 @@ from modelshelf.registry._blob_io import (
     integrity_error,
     length_mismatch,
     parse_range,
-    require_any,
     spooled_body,
     storing,
 )
@@ -73,7 +72,7 @@ async def _size_of(context: RegistryContext, sha256: str) -> int:
 @router.head("/blobs/{sha256}")
 async def head_blob(sha256: str, context: Context, caller: Caller) -> Response:
     """200 with the blob's size as ``Content-Length``, or 404."""
-    require_any(caller, "read")
+    caller.require_any("read")
     size = await _size_of(context, check_sha256(sha256))
     return Response(headers=_blob_headers(sha256, size), media_type="application/octet-stream")
 
@@ -85,7 +84,7 @@ def _blob_headers(sha256: str, size: int) -> dict[str, str]:
 @router.get("/blobs/{sha256}")
 async def get_blob(sha256: str, request: Request, context: Context, caller: Caller) -> Response:
     """The blob's bytes (206 for a ``Range``), or a 307 to a presigned URL of the store."""
-    require_any(caller, "read")
+    caller.require_any("read")
     size = await _size_of(context, check_sha256(sha256))
     if context.redirect and request.headers.get(NO_REDIRECT_HEADER) != "1":
         url = await _presigned(context, sha256)
@@ -126,7 +125,7 @@ async def blobs_present(request: Request, context: Context, caller: Caller) -> R
     Up to 10,000 lookups (shard listings) for one small request: it serves pushes, so it takes
     a write scope, never a reader's or an anonymous caller's (who read a blob by its HEAD).
     """
-    require_any(caller, "write")
+    caller.require_any("write")
     body = decode_object(await read_bounded(request, MAX_JSON_BODY))
     asked = _blob_list(body)
     finder = context.store.blob_finder(len(asked))
@@ -181,7 +180,7 @@ async def put_blob(sha256: str, request: Request, context: Context, caller: Call
     the body is spooled to disk while hashed (held in memory up to :data:`SMALL_BLOB`), and
     nothing is stored unless it matches (422).
     """
-    require_any(caller, "write")
+    caller.require_any("write")
     check_sha256(sha256)
     try:
         length = content_length(

@@ -70,10 +70,17 @@ class Principal:
 
     def can_any(self, action: Action) -> bool:
         """True if a scope grants ``action`` on some name (blobs: their names are content)."""
-        return any(
-            scope.allows(action, scope.prefix if scope.prefix != "*" else None)
-            for scope in self.scopes
-        )
+        return any(scope.grants(action) for scope in self.scopes)
+
+    def require_any(self, action: Action) -> None:
+        """Refuse the request unless :meth:`can_any`: blob names are content, so any read scope
+        reads every blob and any write scope uploads; a listing needs some read scope.
+
+        Raises:
+            StoreAuthError: as :meth:`require` does, naming the scope.
+        """
+        if not self.can_any(action):
+            self.require(action, None)
 
     def require(self, action: Action, name: str | None = None) -> None:
         """Refuse the request unless :meth:`can`.

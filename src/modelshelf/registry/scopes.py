@@ -39,10 +39,14 @@ class Scope:
             return name.startswith(self.prefix)
         return name == self.prefix or name.startswith(self.prefix + "/")
 
+    def grants(self, action: Action) -> bool:
+        """True if this scope's action is ``action`` or implies it (on some names)."""
+        return _RANK[self.action] >= _RANK[action]
+
     def allows(self, action: Action, name: str | None) -> bool:
         """True if this scope grants ``action`` on ``name`` (``None``: on every name, which
         only a ``*`` scope covers)."""
-        if _RANK[self.action] < _RANK[action]:
+        if not self.grants(action):
             return False
         return self.prefix == "*" if name is None else self.covers_name(name)
 

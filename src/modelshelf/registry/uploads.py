@@ -52,7 +52,6 @@ from modelshelf.registry._blob_io import (
     check_sha256,
     content_length,
     integrity_error,
-    require_any,
     spooled_body,
     storing,
 )
@@ -367,7 +366,7 @@ def _book(context: RegistryContext) -> UploadBook:
 async def open_upload(sha256: str, request: Request, context: Context, caller: Caller) -> Response:
     """``{"size": N}`` -> 201 ``{"upload", "offset": 0, "chunk"}`` (``Location``: the session),
     or 200 ``{"present": true}`` when the store has the blob at that size."""
-    require_any(caller, "write")
+    caller.require_any("write")
     check_sha256(sha256)
     body = decode_object(await read_bounded(request, 4096))
     size = body.get("size") if isinstance(body, dict) else None
@@ -389,7 +388,7 @@ async def open_upload(sha256: str, request: Request, context: Context, caller: C
 @router.get("/uploads/{upload_id}", name="upload_status")
 async def upload_status(upload_id: str, context: Context, caller: Caller) -> Response:
     """``{"offset", "size", "sha256"}``: where to resume."""
-    require_any(caller, "write")
+    caller.require_any("write")
     book = _book(context)
     session = await run_in_threadpool(book.session, upload_id, caller.name)
     offset = await run_in_threadpool(book.offset, upload_id)
@@ -409,7 +408,7 @@ async def upload_chunk(
     upload_id: str, request: Request, context: Context, caller: Caller
 ) -> Response:
     """Store the body as the bytes from ``Upload-Offset`` on: 202 ``{"offset": new}``."""
-    require_any(caller, "write")
+    caller.require_any("write")
     book = _book(context)
     session = await run_in_threadpool(book.session, upload_id, caller.name)
     try:
@@ -454,7 +453,7 @@ def _check_chunk(session: UploadSession, start: int, length: int) -> None:
 @router.put("/uploads/{upload_id}")
 async def finish_upload(upload_id: str, context: Context, caller: Caller) -> Response:
     """Verify the session's bytes and store them as the blob: 201 ``{"sha256", "size"}``."""
-    require_any(caller, "write")
+    caller.require_any("write")
     book = _book(context)
     session = await run_in_threadpool(book.session, upload_id, caller.name)
     await storing(context, book.finish, session)
@@ -464,7 +463,7 @@ async def finish_upload(upload_id: str, context: Context, caller: Caller) -> Res
 @router.delete("/uploads/{upload_id}")
 async def abort_upload(upload_id: str, context: Context, caller: Caller) -> Response:
     """Delete the session and its chunks: 204."""
-    require_any(caller, "write")
+    caller.require_any("write")
     book = _book(context)
     await run_in_threadpool(book.session, upload_id, caller.name)
     await run_in_threadpool(book.abort, upload_id)
