@@ -80,11 +80,9 @@ _LENGTH = re.compile(r"[0-9]{1,19}")
 async def storing(context: RegistryContext, write: Callable[..., T], *args: object) -> T:
     """Run ``write(*args)``, a blocking write of a whole blob into the store, in a worker
     thread, at most :data:`MAX_STORE_PUTS` at once in this app."""
-    limiter = context.extra.get("store_puts")
-    if not isinstance(limiter, anyio.CapacityLimiter):
-        # Made on first use, in the app's event loop (no await between the check and here).
-        limiter = context.extra["store_puts"] = anyio.CapacityLimiter(MAX_STORE_PUTS)
-    return await anyio.to_thread.run_sync(write, *args, limiter=limiter)
+    if context.store_puts is None:  # no await between the check and here: made once
+        context.store_puts = anyio.CapacityLimiter(MAX_STORE_PUTS)
+    return await anyio.to_thread.run_sync(write, *args, limiter=context.store_puts)
 
 
 def check_sha256(text: str) -> str:

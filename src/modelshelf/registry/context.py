@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
+
 from modelshelf.errors import StoreAuthError
 from modelshelf.registry.scopes import Action, Scope
 from modelshelf.store.bucket import Store
@@ -50,7 +52,8 @@ class RegistryContext:
     anonymous_read: tuple[str, ...] = ()
     redirect: bool = True
     spool_dir: Path | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    # The bound of _blob_io.storing, made on first use inside the app's event loop.
+    store_puts: anyio.CapacityLimiter | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
