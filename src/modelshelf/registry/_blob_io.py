@@ -58,9 +58,10 @@ disk).
 A store client buffers what it uploads: obstore sends a large object as 16 MiB parts, 8 at a
 time by default, so each blob written cost the server ~80-120 MiB while it lasted (measured on
 SeaweedFS; a chunk, stored as 8 MiB pieces, ~25 MiB). This bound and
-:data:`UPLOAD_PARTS_IN_FLIGHT` keep a server's memory flat however many clients push at once:
-8 clients pushing 256 MiB each, peak 509 MiB with 4 at once and 8 parts each, 320-330 MiB with 4
-and 2 parts (and run._bound_allocator), 215 MiB with 2 and 2 (make bench-registry)."""
+:data:`UPLOAD_PARTS_IN_FLIGHT` keep a server's memory flat however many clients push at once.
+8 clients pushing 256 MiB each (``make bench-registry`` with ``--quick --clients 8 --client-mib
+256``), 2 parts in flight: peak 509 MiB with 4 writes at once and glibc's defaults, 273-360 MiB
+with 4 and run._bound_allocator, 215 MiB with 2 (one run); 8 clients x 1 GiB with 2: 218 MiB."""
 UPLOAD_PARTS_IN_FLIGHT = 2
 """Parts of one multipart upload the server's store sends at once (``Backend.
 upload_parts_in_flight``): 2 x 16 MiB per blob written, for at most :data:`MAX_STORE_PUTS`

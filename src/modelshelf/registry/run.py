@@ -151,9 +151,11 @@ def _bound_allocator() -> None:
     glibc gives each thread that allocates an arena of its own (up to 8 per core) and, after the
     first large block is freed, serves blocks up to 32 MiB from them rather than from mmap: with
     a request's 1-8 MiB buffers made on many threads, freed memory stays in the process. Measured
-    with 8 clients pushing 256 MiB each (make bench-registry): peak 509 MiB by default, 273 MiB
-    with 2 arenas and a fixed 1 MiB mmap threshold. Worker processes get the same through the
-    environment, which glibc reads when they start.
+    with 8 clients pushing 256 MiB each, 4 blob writes at once (``make bench-registry --quick
+    --clients 8 --client-mib 256``): peak 509 MiB with glibc's defaults (one run), 273-360 MiB
+    with 2 arenas and a fixed 1 MiB mmap threshold (six runs, set here or by the environment
+    alike). Worker processes get the same through the environment, which glibc reads when they
+    start.
     """
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
