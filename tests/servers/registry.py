@@ -21,9 +21,7 @@ registry (a ``file`` or ``s3`` :class:`RemoteStore`), where hostile tests plant 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
 import re
 import shutil
 import signal
@@ -40,7 +38,7 @@ from typing import ClassVar, Self
 
 from tests.servers import shared
 from tests.servers.remote import RemoteStore
-from tests.servers.seaweed import SeaweedStores
+from tests.servers.seaweed import SeaweedStores, halt_group
 from tests.servers.serve_process import HOST, clean_env, free_port
 
 from modelshelf.backends import open_backend
@@ -192,18 +190,8 @@ class RegistryProcess:
         loses nothing once no request is in flight.
         """
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for signum, wait in ((sig, grace), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signum)
-            try:
-                proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError):  # stray workers of the group
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            halt_group(proc, sig, grace)
 
     def log_tail(self, lines: int = 40) -> str:
         log = self.workdir / "registry.log"

@@ -108,10 +108,11 @@ def _spawn(command: list[str], workdir: Path, log_name: str) -> subprocess.Popen
         )  # fmt: skip
 
 
-def _halt(proc: subprocess.Popen[bytes], sig: signal.Signals, grace: float) -> None:
+def halt_group(proc: subprocess.Popen[bytes], sig: signal.Signals, grace: float) -> None:
     """Send ``sig`` to the process group, SIGKILL after ``grace`` seconds; wait for the end.
 
-    `weed` may ignore SIGTERM for many seconds, so the wait is bounded.
+    `weed` may ignore SIGTERM for many seconds, so the wait is bounded. The registry's test
+    processes stop the same way.
     """
     for signum, wait in ((sig, grace), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
@@ -363,7 +364,7 @@ class SeaweedServer(SeaweedS3):
         """Stop the process by its PID (``sig``, then SIGKILL after ``grace``), keeping the data."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            _halt(proc, sig, grace)
+            halt_group(proc, sig, grace)
 
     def restart(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """:meth:`halt`, then :meth:`start` on the same ports with the same data."""
@@ -477,7 +478,7 @@ class SeaweedCluster(SeaweedS3):
         """Stop one process by its PID, keeping its data (SIGKILL by default: a crash)."""
         proc = self._procs.pop(name, None)
         if proc is not None:
-            _halt(proc, sig, grace)
+            halt_group(proc, sig, grace)
 
     def resume(self, name: str) -> None:
         """Start a halted process again on its ports with its data.
