@@ -11,7 +11,8 @@ ModelshelfError
 │   └── UntrustedStoreDataError                       a record or key from a store failed trust.py
 ├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
 │   ├── SourcePathError         (FileNotFoundError)   a path to push or repair from is missing
-│   └── ConfigError                                   the config file: syntax, key, type, name
+│   ├── ConfigError                                   the config file: syntax, key, type, name
+│   └── WebhookVerificationError                      a webhook body's signature or age refused
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
 │   ├── AliasNotFoundError                            no such alias on the asset
@@ -84,6 +85,7 @@ __all__ = [
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
+    "WebhookVerificationError",
 ]
 
 
@@ -469,3 +471,9 @@ class UserFolderRefusedError(InvalidInputError):
     """A write into a user's folder (``pull -o``, ``export --to``, ``mirror``) would replace or
     delete something that is not the same content without ``--overwrite``, or go through a
     symbolic link; nothing was written."""
+
+
+class WebhookVerificationError(InvalidInputError):
+    """A webhook delivery a receiver must refuse: its signature does not match the body, a
+    header is missing or malformed, or it was sent longer ago than the receiver accepts (a
+    replay). Raised by :func:`modelshelf.registry.verify_webhook`; answer it with 400 or 401."""

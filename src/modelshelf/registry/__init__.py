@@ -6,7 +6,8 @@ piece of state (manifests, aliases, audit log, tokens, upload sessions) lives in
 replicas behind a load balancer behave as one registry.
 
 May import: store, transfer, backends and the vocabulary; never shelf, serve or cli.
-Exports: :func:`create_app` (needs the ``registry`` extra: FastAPI and uvicorn).
+Exports: :func:`create_app` (needs the ``registry`` extra: FastAPI and uvicorn), and
+:func:`verify_webhook` for webhook receivers (needs nothing more).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelshelf.registry.app import create_app
+    from modelshelf.registry.webhooks.signing import verify_webhook
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "verify_webhook"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +27,8 @@ def __getattr__(name: str) -> Any:
         from modelshelf.registry.app import create_app
 
         return create_app
+    if name == "verify_webhook":
+        from modelshelf.registry.webhooks.signing import verify_webhook
+
+        return verify_webhook
     raise AttributeError(name)
