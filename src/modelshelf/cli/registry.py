@@ -1,5 +1,6 @@
-"""``modelshelf registry serve | token create | token ls | token revoke``: run a registry in
-front of a store, and manage who may use it.
+"""``modelshelf registry serve | token create | token ls | token revoke | webhook ...``: run a
+registry in front of a store, manage who may use it, and whom it tells of changes
+(:mod:`modelshelf.cli.webhook`).
 
 ``serve`` needs the ``registry`` extra (FastAPI, uvicorn); ``token`` needs nothing more. Token
 commands work on the store directly (a bucket URL: the admin holds the bucket's credentials) or
@@ -28,6 +29,7 @@ from modelshelf.cli._common import (
     shelf_from,
     status,
 )
+from modelshelf.cli.webhook import webhook
 from modelshelf.errors import InvalidInputError
 from modelshelf.registry.scopes import parse_scope, parse_scopes
 from modelshelf.shelf.opening import StoreChoice, choose_store
@@ -44,6 +46,7 @@ EXAMPLES = [
     "modelshelf registry token create ci-bot --scope write:nlp/ --expires 90d --store prod",
     "modelshelf registry token ls --store https://models.example.com  # with an admin:* token",
     "modelshelf registry token revoke ci-bot --store prod",
+    "modelshelf registry webhook add https://ci.example.com/hook --events push,alias --store prod",
 ]
 
 
@@ -54,6 +57,9 @@ def registry() -> None:
     Clients use the registry as a store: --store https://HOST[:PORT], with the token in
     MODELSHELF_TOKEN or in the store's table of the config file (token / token_file).
     """
+
+
+registry.add_command(webhook)
 
 
 @registry.command(name="serve")

@@ -43,6 +43,8 @@ from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.registry.uploads import UploadBook
+from modelshelf.registry.webhooks.dispatcher import deliver_webhooks
+from modelshelf.registry.webhooks.routes import router as webhook_router
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import API, CHUNK, MAX_SINGLE_UPLOAD, error_body, status_for
 
@@ -104,7 +106,7 @@ def create_app(
         anonymous_read=prefixes,
         redirect=redirect,
         spool_dir=Path(spool_dir) if spool_dir is not None else None,
-        background=[_drop_stale_uploads],
+        background=[_drop_stale_uploads, deliver_webhooks],
     )
     app.state.tokens = TokenBook(store)
     add_error_handlers(app, store)
@@ -112,6 +114,7 @@ def create_app(
     app.include_router(asset_router, prefix=API)
     app.include_router(admin_router, prefix=API)
     app.include_router(blob_router, prefix=API)
+    app.include_router(webhook_router, prefix=API)
     return app
 
 

@@ -89,19 +89,25 @@ class Dispatcher:
         self.book = HookBook(store)
 
     async def run(self) -> None:
-        """Deliver until cancelled (the app stops); releases the lease on the way out."""
+        """Deliver until cancelled (the app stops); releases the lease on the way out.
+
+        While the store has no hook, nothing is written (no lease is taken)."""
         threads = anyio.CapacityLimiter(self.settings.store_threads)
         try:
             while True:
                 try:
-                    held = await anyio.to_thread.run_sync(self.lease.acquire, limiter=threads)
+                    hooks = await anyio.to_thread.run_sync(self.book.hooks, limiter=threads)
+                    held = False
+                    if hooks:
+                        held = await anyio.to_thread.run_sync(self.lease.acquire, limiter=threads)
                     if held:
                         await self._deliver_while_held(threads)
+                        await anyio.to_thread.run_sync(self.lease.release, limiter=threads)
                 except LeaseLostError as exc:
                     log.warning("webhooks: %s; this replica stops delivering", exc)
                 except Exception:  # never end the app: log and try again
                     log.exception("webhooks: the dispatcher failed; trying again")
-                await anyio.sleep(self.lease.renew_every)
+                await anyio.sleep(min(self.lease.renew_every, self.settings.hooks_every))
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await anyio.to_thread.run_sync(self.lease.release, limiter=threads)
@@ -145,6 +151,9 @@ class Dispatcher:
                     except ModelshelfError as exc:
                         log.warning("webhooks: could not list the hooks (%s)", exc)
                         hooks = None
+                    if hooks == {}:  # the last hook went: give the lease up
+                        tasks.cancel_scope.cancel()
+                        return
                     if hooks is not None:
                         for gone in set(running) - set(hooks):
                             running.pop(gone).cancel()

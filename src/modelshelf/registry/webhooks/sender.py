@@ -14,6 +14,7 @@ the exception's text, which may quote the URL (whose path or query can be a secr
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -22,11 +23,16 @@ from typing import Any
 import anyio
 import httpx
 
+from modelshelf.errors import ModelshelfError
+from modelshelf.registry.webhooks._records import log_id
+from modelshelf.registry.webhooks.deliveries import Attempt, DeliveryLog
 from modelshelf.registry.webhooks.hooks import Hook
 from modelshelf.registry.webhooks.signing import signed_headers
-from modelshelf.store.bucket import now_iso
+from modelshelf.store.bucket import Store, now_iso
 
-__all__ = ["TIMEOUT", "AsyncSender", "Outcome", "body_of", "send_now"]
+__all__ = ["TIMEOUT", "AsyncSender", "Outcome", "body_of", "ping", "send_now"]
+
+log = logging.getLogger("modelshelf.registry.webhooks")
 
 TIMEOUT = 10.0
 """Seconds a receiver has to answer one delivery (connect, send, first byte of the answer)."""
@@ -155,3 +161,25 @@ def send_now(
         except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
             error = failure_of(exc, timeout)
     return Outcome(status, error, round((time.monotonic() - start) * 1000, 1), sent_at)
+
+
+def ping(store: Store, hook: Hook, who: str, timeout: float = TIMEOUT) -> Attempt:
+    """Send ``hook`` a ``ping`` now and write it in its delivery log (``webhook test``).
+
+    Pings are never retried: the answer is the receiver's, at once.
+    """
+    delivery = f"{hook.id}:ping-{log_id()}"
+    record = {"action": "ping", "name": "", "when": now_iso(), "user": who, "host": "registry",
+              "message": "a test delivery from modelshelf registry webhook test"}  # fmt: skip
+    outcome = send_now(hook, delivery, "ping", "", record, timeout)
+    attempt = Attempt(
+        delivery=delivery, hook=hook.id, change=delivery.partition(":")[2], event="ping",
+        asset="", attempt=1, status=outcome.status, error=outcome.error,
+        duration_ms=outcome.duration_ms, at=outcome.sent_at, next_try=None,
+        outcome="delivered" if outcome.ok else "failed",
+    )  # fmt: skip
+    try:
+        DeliveryLog(store).record(attempt)
+    except ModelshelfError as exc:
+        log.warning("webhook %s: could not write the ping in its delivery log: %s", hook.id, exc)
+    return attempt
