@@ -136,8 +136,8 @@ class Receiver:
         deadline = time.monotonic() + timeout
         while not done(self.got()):
             if time.monotonic() > deadline:
-                raise AssertionError(f"not there after {timeout}s; got {len(self.got())}:"
-                                     f" {[(r.data['asset'], r.status) for r in self.got()]}")  # fmt: skip
+                seen = [(r.data["asset"], r.status) for r in self.got()]
+                raise AssertionError(f"not there after {timeout}s; got {seen}")
             time.sleep(0.02)
 
 
