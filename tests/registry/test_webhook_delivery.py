@@ -46,8 +46,9 @@ def admin(store: Store) -> str:
 def add_hook(
     base: str, token: str, url: str, events: list[str], prefix: str = ""
 ) -> dict[str, str]:
-    answer = httpx.post(f"{base}/api/v1/webhooks", json={"url": url, "events": events,
-                        "prefix": prefix}, headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    payload = {"url": url, "events": events, "prefix": prefix}
+    auth = {"Authorization": f"Bearer {token}"}
+    answer = httpx.post(f"{base}/api/v1/webhooks", json=payload, headers=auth)
     assert answer.status_code == 201, answer.text
     return {"id": answer.json()["hook"]["id"], "secret": answer.json()["secret"]}
 
