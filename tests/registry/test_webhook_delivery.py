@@ -12,6 +12,7 @@ through the registry where the request path is what is measured.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import statistics
 import time
@@ -92,8 +93,9 @@ def test_deliveries_are_signed_and_verify_webhook_refuses_tampered_or_stale_ones
 
 
 def test_a_delivery_is_retried_after_500s_with_growing_waits_then_delivered(
-    store: Store,
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     # 500 for the first three tries of each delivery, then 204.
     with Receiver(lambda body, seen: (500 if seen < 3 else 204, 0.0)) as receiver, \
             served_registry(store) as base:  # fmt: skip
@@ -111,6 +113,11 @@ def test_a_delivery_is_retried_after_500s_with_growing_waits_then_delivered(
         (1, 500, "retrying"), (2, 500, "retrying"), (3, 500, "retrying"), (4, 204, "delivered"),
     ]  # fmt: skip
     assert all(d["next_try"] for d in log[1:])
+    # Each failure was logged (a warning per try), and never with the secret.
+    warned = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert len(warned) == 3 and all("500" in line for line in warned)
+    assert all(hook["secret"] not in r.getMessage() for r in caplog.records)
+    assert hook["secret"] not in json.dumps(log)
 
 
 def test_a_failing_event_of_one_asset_holds_back_that_asset_only(store: Store) -> None:
