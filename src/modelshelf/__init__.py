@@ -47,6 +47,7 @@ from modelshelf.errors import (
     VersionExistsError,
     VersionNotFoundError,
     VersionRemovedError,
+    WebhookVerificationError,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms); mypy knows it
@@ -159,6 +160,7 @@ __all__ = [
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
+    "WebhookVerificationError",
     "__version__",
     "export",
     "load_model",

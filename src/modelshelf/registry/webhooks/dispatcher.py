@@ -103,10 +103,11 @@ class Dispatcher:
                     if held:
                         await self._deliver_while_held(threads)
                         await anyio.to_thread.run_sync(self.lease.release, limiter=threads)
-                except LeaseLostError as exc:
-                    log.warning("webhooks: %s; this replica stops delivering", exc)
-                except Exception:  # never end the app: log and try again
-                    log.exception("webhooks: the dispatcher failed; trying again")
+                except Exception as exc:  # never end the app: log and try again
+                    if _lost_lease(exc):
+                        log.warning("webhooks: the lease was lost; this replica stops delivering")
+                    else:
+                        log.exception("webhooks: the dispatcher failed; trying again")
                 await anyio.sleep(min(self.lease.renew_every, self.settings.hooks_every))
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
@@ -133,10 +134,10 @@ class Dispatcher:
                                                 shared, self.settings)  # fmt: skip
                             try:
                                 await runner.run()
-                            except LeaseLostError:
-                                tasks.cancel_scope.cancel()
-                                return
                             except Exception as exc:  # the store failed: start again later
+                                if _lost_lease(exc):
+                                    tasks.cancel_scope.cancel()
+                                    return
                                 shown = exc if isinstance(exc, ModelshelfError) else repr(exc)
                                 log.warning("webhook %s failed (%s); starting again",
                                             hook.id, shown)  # fmt: skip
@@ -165,6 +166,13 @@ class Dispatcher:
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await sender.aclose()
+
+
+def _lost_lease(exc: BaseException) -> bool:
+    """True if ``exc`` is, or a task group's exception holds, a :class:`LeaseLostError`."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(LeaseLostError) is not None
+    return isinstance(exc, LeaseLostError)
 
 
 async def deliver_webhooks(app: Any) -> None:
