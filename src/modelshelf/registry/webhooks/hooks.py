@@ -249,7 +249,7 @@ class HookBook:
             if event not in EVENTS:
                 raise InvalidInputError(
                     f"{trust.show(event)} is not a webhook event: give some of"
-                    f" {', '.join(EVENTS)} (e.g. --events push,alias)"
+                    f" {', '.join(EVENTS)} (e.g. push and alias)"
                 )
         return tuple(e for e in EVENTS if e in events)
 
