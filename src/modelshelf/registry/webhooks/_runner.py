@@ -102,7 +102,13 @@ class HookRunner:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._persisting, frontier)
                 while True:
-                    for change in await self._thread(follower.poll):
+                    try:
+                        changes = await self._thread(follower.poll)
+                    except ModelshelfError as exc:  # the store failed: read again later
+                        log.warning("webhook %s: could not read the store's log (%s)",
+                                    self.hook.id, exc)  # fmt: skip
+                        changes = []
+                    for change in changes:
                         event = event_of(change.action)
                         if (
                             change.id in skip

@@ -358,9 +358,9 @@ class HookBook:
         record = {"seq": seq, "cursor": cursor, "delivered": kept, "who": who, "when": now_iso()}
         prefix = f"{PREFIX}/{hook.id}/cursor"
         self._backend.put(f"{prefix}/{seq:08d}.json", dumps(record), mode="create")
-        for old in range(max(1, seq - _KEEP_CURSORS - 8), seq - _KEEP_CURSORS + 1):
+        if seq > _KEEP_CURSORS:  # one older record goes with each new one: a few are kept
             with contextlib.suppress(StoreError):
-                self._backend.delete(f"{prefix}/{old:08d}.json")
+                self._backend.delete(f"{prefix}/{seq - _KEEP_CURSORS:08d}.json")
         return Cursor(seq, cursor, frozenset(kept))
 
 

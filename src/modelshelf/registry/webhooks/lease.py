@@ -119,9 +119,9 @@ class Lease:
             log.info("webhook lease taken by %s (seq %d): it delivers", self.holder, seq + 1)
         self._seq = seq + 1
         self._until = started + self.ttl - self.renew_every
-        for old in range(max(1, seq + 1 - _KEEP - 10), seq + 1 - _KEEP + 1):
+        if seq + 1 > _KEEP:  # one older record goes with each new one: a few are kept
             with contextlib.suppress(StoreError):
-                self._backend.delete(f"{LEASE_PREFIX}/{old:08d}.json")
+                self._backend.delete(f"{LEASE_PREFIX}/{seq + 1 - _KEEP:08d}.json")
         return True
 
     def _may_take(self, seq: int, record: dict[str, Any]) -> bool:
