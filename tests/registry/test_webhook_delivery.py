@@ -16,6 +16,7 @@ import json
 import logging
 import statistics
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from modelshelf.errors import WebhookVerificationError
 from modelshelf.registry import verify_webhook
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.registry.webhooks.deliveries import DeliveryLog
+from modelshelf.registry.webhooks.schedule import RetryPolicy
 from modelshelf.store.bucket import Store
 
 
@@ -244,3 +246,28 @@ def test_a_hanging_receiver_does_not_slow_a_push(
     assert statistics.median(with_hook) < 3 * statistics.median(without)
     assert alias_move < 3 * statistics.median(without)
     assert all(hook["secret"] not in record.getMessage() for record in caplog.records)
+
+
+def test_an_event_failing_past_its_window_is_given_up_and_the_next_one_goes(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    short = replace(FAST, retry=RetryPolicy(first_delay=0.05, max_delay=0.1, give_up_after=0.5))
+
+    def decide(body: dict[str, object], seen: int) -> tuple[int, float]:
+        record = body["record"]
+        assert isinstance(record, dict)
+        return (500 if record["version"] == "1" else 200, 0.0)
+
+    with Receiver(decide) as receiver, served_registry(store, short) as base:
+        hook = add_hook(base, admin(store), receiver.url, ["push"])
+        time.sleep(0.3)
+        store.append_log("a", "push", version="1")
+        store.append_log("a", "push", version="2")
+        receiver.wait(lambda got: any(r.status == 200 for r in got), timeout=30)
+        time.sleep(0.3)
+        log = DeliveryLog(store).newest(hook["id"])
+    tries = [(r.data["record"]["version"], r.status) for r in receiver.got()]
+    assert tries[-1] == ("2", 200) and all(t == ("1", 500) for t in tries[:-1])
+    assert [d["outcome"] for d in log][:2] == ["delivered", "given_up"]
+    assert any(r.levelno == logging.ERROR and "gave up" in r.getMessage() for r in caplog.records)
