@@ -16,6 +16,7 @@ import json
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,7 +111,8 @@ def test_a_delivery_is_retried_after_500s_with_growing_waits_then_delivered(
     assert [r.status for r in got] == [500, 500, 500, 204]
     assert len({r.delivery for r in got}) == 1  # one delivery id on every try
     gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
-    assert gaps[0] < gaps[1] < gaps[2]  # 50, 100, 200 ms: doubling
+    # At least the policy's waits (50, 100, 200 ms: doubling); load only ever adds to them.
+    assert all(gap >= 0.9 * 0.05 * 2**n for n, gap in enumerate(gaps)), gaps
     assert [(d["attempt"], d["status"], d["outcome"]) for d in reversed(log)] == [
         (1, 500, "retrying"), (2, 500, "retrying"), (3, 500, "retrying"), (4, 204, "delivered"),
     ]  # fmt: skip
@@ -212,39 +214,55 @@ def test_webhook_test_answers_the_receivers_status(store: Store) -> None:
 def test_a_hanging_receiver_does_not_slow_a_push(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Pushes and alias moves whose events go to a receiver that hangs 30 s, timed against
+    # pushes of names no hook hears, alternated under the same load (and, for the record,
+    # against pushes before any hook existed). Compared, never held to a wall-clock figure.
     caplog.set_level(logging.DEBUG)
     folder = tmp_path / "model"
     folder.mkdir()
-    settings = FAST.__class__(**{**FAST.__dict__, "timeout": 10.0})
+    settings = replace(FAST, timeout=10.0)
     with Receiver(lambda body, seen: (200, 30.0)) as receiver, \
             served_registry(store, settings) as base:  # fmt: skip
         token = admin(store)
         shelf = Shelf(base, cache_dir=tmp_path / "cache", token=token)
 
-        def timed_pushes(name: str, count: int = 4) -> list[float]:
-            times = []
-            for n in range(count):
-                (folder / "w.bin").write_bytes(f"{name}-{n}".encode() * 1000)
-                start = time.perf_counter()
-                shelf.push(folder, name, message=f"push {n}")
-                times.append(time.perf_counter() - start)
-            return times
+        def timed(action: Callable[[], object]) -> float:
+            start = time.perf_counter()
+            action()
+            return time.perf_counter() - start
 
-        timed_pushes("warmup", 2)
-        without = timed_pushes("quiet")
-        hook = add_hook(base, token, receiver.url, ["push", "alias"])
+        def push(name: str, n: int) -> float:
+            (folder / "w.bin").write_bytes(f"{name}-{n}".encode() * 1000)
+            return timed(lambda: shelf.push(folder, name, message=f"push {n}"))
+
+        for n in range(2):
+            push("warm/m", n)
+        no_hook = [push("quiet/m", n) for n in range(5)]
+        hook = add_hook(base, token, receiver.url, ["push", "alias"], prefix="loud/")
         time.sleep(0.5)  # the dispatcher has the hook
-        with_hook = timed_pushes("loud")
-        start = time.perf_counter()
-        shelf.set_alias("loud@prod", "1")
-        alias_move = time.perf_counter() - start
-        receiver.wait(lambda got: len(got) >= 1)  # the receiver hangs on a delivery
+        heard, unheard = [], []
+        for n in range(6):
+            heard.append(push("loud/m", n))
+            unheard.append(push("quiet/m", 10 + n))
+        pushed = time.time()
+        moves = [
+            timed(lambda v=v: shelf.set_alias("loud/m@prod", v)) for v in ("1.0", "1.1", "1.2")
+        ]
+        receiver.wait(lambda got: len(got) >= 1)
+        hanging_since = receiver.got()[0].at
+        answered = receiver.answered
     print(
-        f"push median without a hook {statistics.median(without):.3f}s, with a hanging"
-        f" receiver {statistics.median(with_hook):.3f}s; alias move {alias_move:.3f}s"
+        f"push median: no hook {statistics.median(no_hook) * 1000:.1f} ms, heard by a hanging"
+        f" receiver {statistics.median(heard) * 1000:.1f} ms, heard by no hook"
+        f" {statistics.median(unheard) * 1000:.1f} ms; alias move"
+        f" {statistics.median(moves) * 1000:.1f} ms"
     )
-    assert statistics.median(with_hook) < 3 * statistics.median(without)
-    assert alias_move < 3 * statistics.median(without)
+    # Every push and move was answered while the receiver still held its first delivery ...
+    assert hanging_since < pushed and answered == 0
+    # ... and took about what a push no hook hears takes (the fastest of each: this machine's
+    # noise only ever adds time; a push that waited on the receiver would take its timeout).
+    assert min(heard) < 5 * min(unheard)
+    assert min(moves) < 5 * min(unheard)
     assert all(hook["secret"] not in record.getMessage() for record in caplog.records)
 
 

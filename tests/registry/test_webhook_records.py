@@ -128,3 +128,22 @@ def test_one_lease_holder_until_it_expires_or_is_released(store: Store) -> None:
     assert not a.acquire()  # a learns it lost the lease
     b.release()
     assert a.acquire()  # released: taken at once
+
+
+def test_listing_the_hooks_does_not_list_their_delivery_logs(store: Store) -> None:
+    book = HookBook(store)
+    ids = sorted(book.add(f"https://h.example/{n}", ["push"], who="ann")[0].id for n in range(3))
+    for hook_id in ids:  # long delivery logs and cursors under each hook
+        for n in range(30):
+            store.backend.put(f"registry/webhooks/{hook_id}/deliveries/{n:04d}.json", b"{}")
+    store.backend.put("registry/webhooks/_lease/00000001.json", b"{}")
+    listed: list[str] = []
+    original = store.backend.list_after
+
+    def counting(prefix: str, after: str):  # type: ignore[no-untyped-def]
+        listed.append(after)
+        return original(prefix, after)
+
+    store.backend.list_after = counting  # type: ignore[method-assign]
+    assert [h.id for h in book.hooks()] == ids
+    assert len(listed) == len(ids) + 2  # the lease's name, each hook, the end

@@ -85,6 +85,7 @@ class Receiver:
     def __init__(self, decide: Decide | None = None) -> None:
         self.decide = decide or always(200)
         self.received: list[Received] = []
+        self.answered = 0  # requests answered (after their wait)
         self._lock = threading.Lock()
         owner = self
 
@@ -100,6 +101,8 @@ class Receiver:
                 with owner._lock:
                     owner.received.append(Received(arrived, dict(self.headers), body, status))
                 time.sleep(wait)
+                with owner._lock:
+                    owner.answered += 1
                 with contextlib.suppress(OSError):
                     self.send_response(status)
                     self.send_header("Content-Length", "0")

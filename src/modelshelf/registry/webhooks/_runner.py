@@ -102,8 +102,10 @@ class HookRunner:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._persisting, frontier)
                 while True:
+                    # Bounded memory: while a dead receiver holds many events, read no more.
+                    room = self.settings.max_queued - frontier.waiting
                     try:
-                        changes = await self._thread(follower.poll)
+                        changes = await self._thread(follower.poll, room) if room > 0 else []
                     except ModelshelfError as exc:  # the store failed: read again later
                         log.warning("webhook %s: could not read the store's log (%s)",
                                     self.hook.id, exc)  # fmt: skip

@@ -55,6 +55,8 @@ class WebhookSettings:
         keep: delivery records kept per hook.
         prune_every: delivery records written between two prunings of a hook's log.
         store_threads: threads for the dispatcher's store calls.
+        max_queued: events of one hook held in memory waiting for delivery; past it the log is
+            not read further until some are done (they wait in the store's log instead).
     """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -69,6 +71,7 @@ class WebhookSettings:
     keep: int = KEEP
     prune_every: int = 50
     store_threads: int = 4
+    max_queued: int = 10_000
 
 
 class Dispatcher:

@@ -316,15 +316,25 @@ class HookBook:
             )
 
     def _hook_ids(self) -> list[str]:
-        found = []
-        listing = trust.bounded_listing(
-            self._backend.list(PREFIX), MAX_LISTED, f"{self._url}/{PREFIX}/"
+        """The ids of the hook records, without listing their delivery logs: each step lists
+        from just past the previous name (``wh-x0`` sorts after ``wh-x.json`` and everything
+        under ``wh-x/``), so the cost is one short listing per hook, however long the logs."""
+        found: list[str] = []
+        after = ""
+        for _ in range(MAX_HOOKS + 100):  # hooks, plus a few other names (the lease)
+            meta = next(iter(self._backend.list_after(PREFIX, after)), None)
+            if meta is None:
+                return found
+            top = meta.path[len(PREFIX) + 1 :].split("/", 1)[0]
+            name = top.removesuffix(".json")
+            if top.endswith(".json") and HOOK_ID.fullmatch(name):
+                found.append(name)
+            after = f"{PREFIX}/{name}0"
+        raise UntrustedStoreDataError(
+            f"{self._url}/{PREFIX}/ holds more names than {MAX_HOOKS} hooks; modelshelf did not"
+            " write them: delete what is not a hook there",
+            store=self._url,
         )
-        for meta in listing:
-            rest = meta.path[len(PREFIX) + 1 :]
-            if rest.endswith(".json") and HOOK_ID.fullmatch(rest[:-5]):
-                found.append(rest[:-5])
-        return found
 
     # -- cursors ---------------------------------------------------------------------------------
     def read_cursor(self, hook: Hook) -> Cursor:
