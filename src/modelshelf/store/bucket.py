@@ -7,14 +7,15 @@ assets/<name>/aliases/<alias>/00000017.json       alias record 17; created only 
 assets/<name>/notes/asset/00000003.json           the asset's labels and description, record 3
 assets/<name>/notes/versions/1.3/00000001.json    version 1.3's labels and description
 assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an alias move
+log/<utc-time>-<random>.json                      the same record in the store's log (all assets)
 assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
 gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until its run ends
 ```
 The layout is built in layers, each the only one that knows its keys: ``_shared.KeyLayout``
 (shared reads), ``removal.RemovalLayout`` (removed versions and tombstones),
 ``aliases.AliasLayout`` (compare-and-swap alias records), ``notes.NotesLayout`` (labels and
-descriptions, compare-and-swap too) and :class:`Store` (blobs, manifests, listings, the audit
-log).
+descriptions, compare-and-swap too), ``changes.ChangeLog`` (the store's log, in time order) and
+:class:`Store` (blobs, manifests, listings, the audit log).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from modelshelf.spec import Version
 from modelshelf.store._shared import actor, checked_manifest, now_iso
 from modelshelf.store.aliases import AliasLayout, AliasRecord
 from modelshelf.store.api import LayoutGuarantees
+from modelshelf.store.changes import ChangeLog, log_id
 from modelshelf.store.identity import store_id
 from modelshelf.store.notes import Notes, NotesLayout
 from modelshelf.store.removal import Removal, is_tombstone
@@ -64,7 +66,7 @@ LIST_SHARDS_FROM = 512
 LIST_SHARD_MAX = 2000
 
 
-class Store(NotesLayout, AliasLayout):
+class Store(NotesLayout, AliasLayout, ChangeLog):
     """Assets, versions, aliases and blobs in one backend, laid out as the module docstring says.
 
     Args:
@@ -307,9 +309,10 @@ class Store(NotesLayout, AliasLayout):
                 f" {trust.MAX_RECORD_BYTES} a record may take; nothing was written: shorten"
                 " its fields"
             )
-        stamp = when.replace(":", "").replace("-", "")
-        key = f"assets/{name}/log/{stamp}-{uuid.uuid4().hex[:12]}.json"
-        self.backend.put(key, body, mode="create")
+        record_id = log_id(when, uuid.uuid4().hex[:12])
+        self.backend.put(f"assets/{name}/log/{record_id}.json", body, mode="create")
+        # Then once more in the store's log, which the registry's pages and webhooks follow.
+        self._write_store_log(record_id, body)
 
     def log(self, name: str) -> list[dict[str, Any]]:
         """Every audit record of ``name``, oldest first.
