@@ -40,14 +40,14 @@ def test_the_webhook_commands_through_a_registry(
     ):
         base = ("--store", registry.url)
         code, out, err = run(capsys, "registry", "webhook", "add", receiver.url,
-                             "--events", "push,alias", "--prefix", "nlp/", *base)  # fmt: skip
+                             "--events", "push,alias,label", "--prefix", "nlp/", *base)  # fmt: skip
         assert code == 0, err
         secret = out.strip()
         assert SECRET.fullmatch(secret) and "will not be shown again" in err
         hook_id = re.search(r"wh-[0-9a-f]{16}", err).group(0)  # type: ignore[union-attr]
 
         code, out, err = run(capsys, "registry", "webhook", "ls", *base)
-        assert code == 0 and hook_id in out and receiver.url in out and "push,alias" in out
+        assert code == 0 and hook_id in out and receiver.url in out and "push,alias,label" in out
         code, as_json, _ = run(capsys, "registry", "webhook", "ls", "--json", *base)
         (row,) = json.loads(as_json)["hooks"]
         assert row["prefix"] == "nlp/" and len(row["fingerprint"]) == 12
@@ -69,12 +69,17 @@ def test_the_webhook_commands_through_a_registry(
         pushes = [r.data for r in receiver.got() if r.data["event"] == "push"]
         assert [(p["asset"], p["record"]["version"]) for p in pushes] == [("nlp/bert", "1.0")]
         assert pushes[0]["record"]["user"] == "admin"  # the registry's audit record
+        code, out, err = run(capsys, "label", "set", "nlp/bert", "team=nlp", *base)
+        assert code == 0, err
+        receiver.wait(lambda got: any(r.data["event"] == "label" for r in got), timeout=60)
+        label = next(r for r in receiver.got() if r.data["event"] == "label")
+        assert verify_webhook(secret, label.body, label.headers)["record"]["labels"] == "team=nlp"
 
         code, out, err = run(capsys, "registry", "webhook", "deliveries", hook_id, "--json",
                              *base)  # fmt: skip
         rows = json.loads(out)["deliveries"]
         assert code == 0 and [(r["event"], r["status"], r["outcome"]) for r in rows] == [
-            ("push", 200, "delivered"), ("ping", 200, "delivered"),
+            ("label", 200, "delivered"), ("push", 200, "delivered"), ("ping", 200, "delivered"),
         ]  # fmt: skip
         code, out, _ = run(capsys, "registry", "webhook", "deliveries", hook_id, *base)
         assert code == 0 and "nlp/bert" in out and "HTTP 200" in out
