@@ -48,7 +48,6 @@ from modelshelf.errors import (
     VersionExistsError,
     VersionNotFoundError,
     VersionRemovedError,
-    WebhookVerificationError,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~10 ms); mypy knows it
@@ -170,7 +169,6 @@ __all__ = [
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
-    "WebhookVerificationError",
     "__version__",
     "export",
     "load_model",

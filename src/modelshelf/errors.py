@@ -11,8 +11,7 @@ ModelshelfError
 │   └── UntrustedStoreDataError                       a record or key from a store failed trust.py
 ├── InvalidInputError           (ValueError)          bad argument: empty folder, bad --meta, ...
 │   ├── SourcePathError         (FileNotFoundError)   a path to push or repair from is missing
-│   ├── ConfigError                                   the config file: syntax, key, type, name
-│   └── WebhookVerificationError                      a webhook body's signature or age refused
+│   └── ConfigError                                   the config file: syntax, key, type, name
 ├── AssetNotFoundError          (LookupError)         no such asset in the store
 │   ├── VersionNotFoundError                          no version matches the spec
 │   ├── AliasNotFoundError                            no such alias on the asset
@@ -87,7 +86,6 @@ __all__ = [
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
-    "WebhookVerificationError",
 ]
 
 
@@ -500,9 +498,3 @@ class UserFolderRefusedError(InvalidInputError):
     """A write into a user's folder (``pull -o``, ``export --to``, ``mirror``) would replace or
     delete something that is not the same content without ``--overwrite``, or go through a
     symbolic link; nothing was written."""
-
-
-class WebhookVerificationError(InvalidInputError):
-    """A webhook delivery a receiver must refuse: its signature does not match the body, a
-    header is missing or malformed, or it was sent longer ago than the receiver accepts (a
-    replay). Raised by :func:`modelshelf.registry.verify_webhook`; answer it with 400 or 401."""

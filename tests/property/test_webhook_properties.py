@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelshelf.errors import WebhookVerificationError
-from modelshelf.registry import verify_webhook
+from modelshelf.registry import WebhookVerificationError, verify_webhook
 from modelshelf.registry.webhooks._frontier import Frontier
 from modelshelf.registry.webhooks.schedule import RetryPolicy
 from modelshelf.registry.webhooks.signing import sign

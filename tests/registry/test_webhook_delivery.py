@@ -27,8 +27,7 @@ from tests.registry.webhook_helpers import FAST, Received, Receiver, RegistryApp
 
 from modelshelf import Shelf
 from modelshelf.backends.registry import open_backend
-from modelshelf.errors import WebhookVerificationError
-from modelshelf.registry import verify_webhook
+from modelshelf.registry import WebhookVerificationError, verify_webhook
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.registry.webhooks.deliveries import DeliveryLog
 from modelshelf.registry.webhooks.schedule import RetryPolicy

@@ -7,7 +7,8 @@ replicas behind a load balancer behave as one registry.
 
 May import: store, transfer, backends and the vocabulary; never shelf, serve or cli.
 Exports: :func:`create_app` (needs the ``registry`` extra: FastAPI and uvicorn), and
-:func:`verify_webhook` for webhook receivers (needs nothing more).
+:func:`verify_webhook` and its :class:`WebhookVerificationError` for webhook receivers
+(they need nothing more).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelshelf.registry.app import create_app
-    from modelshelf.registry.webhooks.signing import verify_webhook
+    from modelshelf.registry.webhooks.signing import WebhookVerificationError, verify_webhook
 
-__all__ = ["create_app", "verify_webhook"]
+__all__ = ["WebhookVerificationError", "create_app", "verify_webhook"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,8 +28,8 @@ def __getattr__(name: str) -> Any:
         from modelshelf.registry.app import create_app
 
         return create_app
-    if name == "verify_webhook":
-        from modelshelf.registry.webhooks.signing import verify_webhook
+    if name in ("verify_webhook", "WebhookVerificationError"):
+        from modelshelf.registry.webhooks import signing
 
-        return verify_webhook
+        return getattr(signing, name)
     raise AttributeError(name)

@@ -127,6 +127,7 @@ class Dispatcher:
                     while True:
                         await anyio.sleep(self.lease.renew_every)
                         if not await anyio.to_thread.run_sync(self.lease.acquire, limiter=threads):
+                            log.warning("webhooks: the lease could not be renewed; stopping")
                             tasks.cancel_scope.cancel()
                             return
 
@@ -156,6 +157,7 @@ class Dispatcher:
                         log.warning("webhooks: could not list the hooks (%s)", exc)
                         hooks = None
                     if hooks == {}:  # the last hook went: give the lease up
+                        log.info("webhooks: no hook left; the lease is given up")
                         tasks.cancel_scope.cancel()
                         return
                     if hooks is not None:

@@ -318,7 +318,10 @@ class HookBook:
     def _hook_ids(self) -> list[str]:
         """The ids of the hook records, without listing their delivery logs: each step lists
         from just past the previous name (``wh-x0`` sorts after ``wh-x.json`` and everything
-        under ``wh-x/``), so the cost is one short listing per hook, however long the logs."""
+        under ``wh-x/``), so the cost is one short listing per hook, however long the logs.
+
+        SeaweedFS lists a folder ``wh-x/`` before the key ``wh-x.json`` (path components, not
+        bytes, in order), so a name first seen as a folder is looked up as a record too."""
         found: list[str] = []
         after = ""
         for _ in range(MAX_HOOKS + 100):  # hooks, plus a few other names (the lease)
@@ -327,7 +330,9 @@ class HookBook:
                 return found
             top = meta.path[len(PREFIX) + 1 :].split("/", 1)[0]
             name = top.removesuffix(".json")
-            if top.endswith(".json") and HOOK_ID.fullmatch(name):
+            if HOOK_ID.fullmatch(name) and (
+                top != name or self._backend.exists(f"{PREFIX}/{name}.json")
+            ):
                 found.append(name)
             after = f"{PREFIX}/{name}0"
         raise UntrustedStoreDataError(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelshelf import trust
-from modelshelf.errors import WebhookVerificationError
+from modelshelf.errors import InvalidInputError
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -31,6 +31,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "TIME_FORMAT",
+    "WebhookVerificationError",
     "sign",
     "signed_headers",
     "verify_webhook",
@@ -44,6 +45,13 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MAX_BODY = 2 * 2**20
 """The largest body a registry sends (an audit record is at most 1 MiB): a receiver may refuse
 more before reading it."""
+
+class WebhookVerificationError(InvalidInputError):
+    """A webhook delivery a receiver must refuse: its signature does not match the body, a
+    header is missing or malformed, or it was sent longer ago than the receiver accepts (a
+    replay). Raised by :func:`verify_webhook`; answer it with 401 (an
+    :class:`~modelshelf.errors.InvalidInputError`, so a ``ValueError`` too)."""
+
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
