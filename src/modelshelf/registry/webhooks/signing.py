@@ -46,6 +46,7 @@ MAX_BODY = 2 * 2**20
 """The largest body a registry sends (an audit record is at most 1 MiB): a receiver may refuse
 more before reading it."""
 
+
 class WebhookVerificationError(InvalidInputError):
     """A webhook delivery a receiver must refuse: its signature does not match the body, a
     header is missing or malformed, or it was sent longer ago than the receiver accepts (a
