@@ -73,7 +73,7 @@ def principal_of(request: Request) -> Principal:
     cookie = request.cookies.get(SESSION_COOKIE) if request.method in _READS else None
     single = getattr(request.app.state, "local_user", None)
     if header is None and single is not None and request.method in _READS:
-        principal = single.principal  # `modelshelf ui`: its one user reads everything
+        principal = Principal(single.name, single.principal.scopes)  # `ui`: its one user
     elif header is None and cookie:
         principal = tokens_of(request).verify(cookie)
     elif header is None:

@@ -10,9 +10,9 @@ from typing import Any
 from modelshelf import trust
 from modelshelf.errors import ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
-from modelshelf.registry.pages import _sources
 from modelshelf.registry.pages.catalog import AssetSummary, Catalog
 from modelshelf.store.aliases import AliasRecord
+from modelshelf.store.notes import Notes
 from modelshelf.transfer.download import run_concurrently
 
 __all__ = ["AssetView", "Folder", "file_tree", "model_rows", "read_asset_view", "source_rows"]
@@ -27,7 +27,7 @@ class AssetView:
     """An asset as its page shows it, read live."""
 
     summary: AssetSummary
-    notes: Any
+    notes: Notes
     history: list[AliasRecord]
     card_text: str | None
     card_version: str
@@ -63,7 +63,7 @@ def read_asset_view(catalog: Catalog, name: str) -> AssetView:
         lambda alias: store.alias_history(name, alias), sorted(summary.aliases), 8
     )
     history = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
-    notes = _sources.read_notes(store, name)
+    notes = store.read_notes(name)
     newest = summary.versions[0].version
     card = catalog.card(catalog.manifest(name, newest))
     return AssetView(summary, notes, history, card, newest)

@@ -21,7 +21,6 @@ from modelshelf.errors import InvalidInputError, ObjectNotFoundError
 from modelshelf.manifest import Manifest
 from modelshelf.registry.auth import Caller
 from modelshelf.registry.context import Principal
-from modelshelf.registry.pages import _sources
 from modelshelf.registry.pages._views import (
     file_tree,
     model_rows,
@@ -87,7 +86,7 @@ def version_page(request: Request, name: str, version: str) -> Response:
         aliases = sorted(
             a for a, r in catalog.store.aliases(found).items() if r.version == manifest.version
         )
-        notes = _sources.read_notes(catalog.store, found, manifest.version)
+        notes = catalog.store.read_notes(found, manifest.version)
         tree, shown = file_tree(manifest.files)
         pull, snippet = _use(request, manifest)
         return page(
@@ -169,10 +168,15 @@ def asset_page(request: Request, name: str) -> Response:
             pushed_by=catalog_of(request).pushers(found),
             can_write=principal.can("write", found),
             expected_aliases=",".join(f"{a}={v}" for a, v in sorted(summary.aliases.items())),
-            labels_text="\n".join(f"{k}={v}" if v else k for k, v in sorted(summary.labels.items())),
+            labels_text=labels_text(summary.labels),
         )  # fmt: skip
 
     return guarded(request, build)
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """Labels as the notes form takes them: one ``KEY`` or ``KEY=VALUE`` a line."""
+    return "\n".join(f"{k}={v}" if v else k for k, v in sorted(labels.items()))
 
 
 def _is_asset(request: Request, name: str) -> bool:

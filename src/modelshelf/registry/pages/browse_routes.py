@@ -191,7 +191,7 @@ def sign_in_form(request: Request) -> Response:
             title="Sign in",
             principal=page_principal(request),
             sign_in_error=None,
-        ),  # fmt: skip
+        ),
     )
 
 

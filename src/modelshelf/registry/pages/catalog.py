@@ -24,9 +24,10 @@ from typing import Any
 
 from modelshelf.errors import ModelshelfError, ObjectNotFoundError
 from modelshelf.manifest import Manifest
-from modelshelf.registry.pages import _sources
+from modelshelf.shelf.card import read_card
 from modelshelf.spec import Version
 from modelshelf.store.bucket import Store
+from modelshelf.store.changes import Change, ChangeFollower
 from modelshelf.transfer.download import run_concurrently
 
 __all__ = ["AssetSummary", "Catalog", "VersionSummary", "engine_of"]
@@ -40,6 +41,7 @@ READ_THREADS = 8
 MAX_LOG_RECORDS = 100_000
 """The most store-log records kept for the log page (the newest); older ones are read per
 asset (the asset filter reads that asset's own log)."""
+_LOG_PAGE = 10_000
 _CACHED_MANIFESTS = 64
 _CACHED_CARDS = 256
 
@@ -126,7 +128,7 @@ class Catalog:
         self._cards: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._log: list[tuple[str, dict[str, Any]]] = []
         self._pushers: dict[str, dict[str, str]] = {}
-        self._follower: Any = None
+        self._follower: ChangeFollower | None = None
         self.total = 0
         self.indexed = 0
         self.ready = False
@@ -202,7 +204,13 @@ class Catalog:
         with self._lock:
             if key in self._cards:
                 return self._cards[key]
-        text = _sources.card_of(self.store, manifest)
+        try:
+            text = read_card(self.store, manifest)
+        except (
+            ModelshelfError
+        ) as exc:  # a damaged blob: the page shows no card, says why in the log
+            log.warning("the card of %s:%s is not shown: %s", manifest.name, manifest.version, exc)
+            text = None
         with self._lock:
             self._cards[key] = text
             while len(self._cards) > _CACHED_CARDS:
@@ -218,7 +226,7 @@ class Catalog:
             return None
         summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
         aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
-        notes = _sources.read_notes(self.store, name)
+        notes = self.store.read_notes(name)
         card = notes.description or self.card(self.manifest(name, versions[0])) or ""
         return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
 
@@ -226,8 +234,13 @@ class Catalog:
         """Index the whole store: every live version's summary, each asset's aliases, notes and
         card. Replaces the index when done; pages use the old one (or none) meanwhile."""
         started = time.monotonic()
-        follower = _sources.follower(self.store)
-        history = follower.poll() if follower is not None else []
+        follower = ChangeFollower(self.store)
+        history: list[Change] = []
+        while True:  # the whole store log so far, in pages of the follower's
+            page = follower.poll(_LOG_PAGE)
+            history += page
+            if len(page) < _LOG_PAGE:
+                break
         pairs = sorted(self.store.live_versions())
         self.total, self.indexed = len(pairs), 0
 
