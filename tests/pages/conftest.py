@@ -23,7 +23,11 @@ MakePages = Callable[..., TestClient]
 @pytest.fixture(params=["file", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """A store of each kind with the assets of :func:`fill_store`."""
-    url = (tmp_path / "store").as_uri() if request.param == "file" else f"memory://pages-{id(tmp_path)}"
+    url = (
+        (tmp_path / "store").as_uri()
+        if request.param == "file"
+        else f"memory://pages-{id(tmp_path)}"
+    )
     made = Store(open_backend(url))
     made.create()
     fill_store(made)
@@ -36,7 +40,10 @@ def tokens(store: Store) -> dict[str, str]:
     ``cv`` (read:cv/)."""
     book = TokenBook(store)
     scopes = {"admin": "admin:*", "writer": "write:nlp/", "reader": "read:nlp/", "cv": "read:cv/"}
-    return {role: book.create(role, [scope], None, created_by="test")[0] for role, scope in scopes.items()}
+    return {
+        role: book.create(role, [scope], None, created_by="test")[0]
+        for role, scope in scopes.items()
+    }
 
 
 @pytest.fixture
@@ -45,7 +52,9 @@ def make_pages(store: Store) -> Iterator[MakePages]:
     signed in with ``token`` (its cookie), its catalog built."""
     clients: list[TestClient] = []
 
-    def make(token: str | None = None, base_url: str = "http://testserver", **options: object) -> TestClient:
+    def make(
+        token: str | None = None, base_url: str = "http://testserver", **options: object
+    ) -> TestClient:
         app = create_app(store, **options)
         client = TestClient(app, raise_server_exceptions=False, base_url=base_url)
         client.__enter__()  # the lifespan: the catalog is built and followed

@@ -22,20 +22,32 @@ def blob(store: Store, data: bytes, path: str) -> FileEntry:
 
 
 def commit(
-    store: Store, name: str, version: str, files: list[FileEntry], message: str = "",
-    engine: str | None = None, created: str = "2026-12-07T00:00:00.000000Z",
-) -> Manifest:  # fmt: skip
+    store: Store,
+    name: str,
+    version: str,
+    files: list[FileEntry],
+    message: str = "",
+    engine: str | None = None,
+    created: str = "2026-12-07T00:00:00.000000Z",
+) -> Manifest:
     """Commit a manifest and its audit record, as a push does."""
     extra = {"model": {"engine": engine, "runner": "x.y:Z"}} if engine else {}
     manifest = Manifest(
-        name=name, version=version, kind="directory", files=tuple(sorted(files, key=lambda f: f.path)),
-        created=created, author="pusher@laptop", message=message,
-        source={"git_commit": "0123abcd", "path": "/src/model"}, metadata={"task": "sentiment"},
+        name=name,
+        version=version,
+        kind="directory",
+        files=tuple(sorted(files, key=lambda f: f.path)),
+        created=created,
+        author="pusher@laptop",
+        message=message,
+        source={"git_commit": "0123abcd", "path": "/src/model"},
+        metadata={"task": "sentiment"},
         extra=extra,
-    )  # fmt: skip
+    )
     store.commit_manifest(manifest)
-    store.append_log(name, "push", version=version, message=message, files=len(files),
-                     size=manifest.size)  # fmt: skip
+    store.append_log(
+        name, "push", version=version, message=message, files=len(files), size=manifest.size
+    )
     return manifest
 
 
@@ -44,23 +56,60 @@ def fill_store(store: Store) -> None:
     card = blob(store, CARD.encode(), "README.md")
     weights = [blob(store, f"weights {n}".encode(), "model/weights.bin") for n in range(3)]
     extra = blob(store, b"vocab", "model/vocab.txt")
-    commit(store, "nlp/sentiment", "1.0", [card, weights[0], extra], "first " + HOSTILE, "sklearn",
-           "2026-12-01T00:00:00.000000Z")  # fmt: skip
+    commit(
+        store,
+        "nlp/sentiment",
+        "1.0",
+        [card, weights[0], extra],
+        "first " + HOSTILE,
+        "sklearn",
+        "2026-12-01T00:00:00.000000Z",
+    )
     moved = FileEntry("vocab/vocab.txt", extra.size, extra.sha256)
-    commit(store, "nlp/sentiment", "1.1", [card, weights[1], moved], "second", "sklearn",
-           "2026-12-02T00:00:00.000000Z")  # fmt: skip
-    commit(store, "nlp/sentiment", "1.2", [card, weights[2], moved], "third, retrained", "sklearn",
-           "2026-12-03T00:00:00.000000Z")  # fmt: skip
-    commit(store, "nlp/ner", "1.0", [weights[0]], "ner model", "torch", "2026-12-04T00:00:00.000000Z")
-    commit(store, "cv/secret", "1.0", [weights[1]], "secret cv words", "onnx",
-           "2026-12-05T00:00:00.000000Z")  # fmt: skip
+    commit(
+        store,
+        "nlp/sentiment",
+        "1.1",
+        [card, weights[1], moved],
+        "second",
+        "sklearn",
+        "2026-12-02T00:00:00.000000Z",
+    )
+    commit(
+        store,
+        "nlp/sentiment",
+        "1.2",
+        [card, weights[2], moved],
+        "third, retrained",
+        "sklearn",
+        "2026-12-03T00:00:00.000000Z",
+    )
+    commit(
+        store, "nlp/ner", "1.0", [weights[0]], "ner model", "torch", "2026-12-04T00:00:00.000000Z"
+    )
+    commit(
+        store,
+        "cv/secret",
+        "1.0",
+        [weights[1]],
+        "secret cv words",
+        "onnx",
+        "2026-12-05T00:00:00.000000Z",
+    )
     for version in ("1.0", "1.1"):
         record = store.set_alias("nlp/sentiment", "production", version)
-        store.append_log("nlp/sentiment", "alias", alias="production", version=version,
-                         previous=record.previous, seq=record.seq)  # fmt: skip
+        store.append_log(
+            "nlp/sentiment",
+            "alias",
+            alias="production",
+            version=version,
+            previous=record.previous,
+            seq=record.seq,
+        )
     store.set_alias("cv/secret", "production", "1.0")
-    store.write_notes("nlp/sentiment", None, labels={"team": "nlp", "gpu": ""},
-                      description="", expected_seq=0)  # fmt: skip
+    store.write_notes(
+        "nlp/sentiment", None, labels={"team": "nlp", "gpu": ""}, description="", expected_seq=0
+    )
     store.write_notes("cv/secret", None, labels={"team": "cv"}, description="", expected_seq=0)
 
 

@@ -10,15 +10,38 @@ from tests.pages.pages_helpers import HOSTILE, ids_of, parsed
 EVERY_PAGE = {"skip-to-main", "main", "nav-assets", "nav-log"}
 PAGES = {
     "/": {"search", "search-submit", "result-count", "assets", "json-twin"},
-    "/a/nlp/sentiment": {"card", "description", "labels", "versions", "alias-history",
-                         "diff-form", "diff-submit", "json-twin"},
-    "/a/nlp/sentiment/-/v/1.2": {"files", "metadata", "model", "source", "pull-command",
-                                 "python-snippet", "version-aliases", "card", "json-twin"},
-    "/a/nlp/sentiment/-/diff/1.0...1.2": {"files-added", "files-removed", "files-changed",
-                                          "files-moved", "section-diffs", "json-twin"},
+    "/a/nlp/sentiment": {
+        "card",
+        "description",
+        "labels",
+        "versions",
+        "alias-history",
+        "diff-form",
+        "diff-submit",
+        "json-twin",
+    },
+    "/a/nlp/sentiment/-/v/1.2": {
+        "files",
+        "metadata",
+        "model",
+        "source",
+        "pull-command",
+        "python-snippet",
+        "version-aliases",
+        "card",
+        "json-twin",
+    },
+    "/a/nlp/sentiment/-/diff/1.0...1.2": {
+        "files-added",
+        "files-removed",
+        "files-changed",
+        "files-moved",
+        "section-diffs",
+        "json-twin",
+    },
     "/log": {"log-filter", "log", "json-twin"},
     "/sign-in": {"sign-in", "sign-in-submit"},
-}  # fmt: skip
+}
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
     " frame-ancestors 'none'; base-uri 'none'"
@@ -57,15 +80,19 @@ def test_each_page_links_its_json_twin(
     alternate = [a for t, a in html.tags if t == "link" and a.get("rel") == "alternate"]
     assert alternate and alternate[0]["href"] == twin and alternate[0]["type"] == "application/json"
     answer = client.get(str(twin))
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith(
+        "application/json"
+    )
 
 
 def test_store_text_is_escaped_everywhere(make_pages: MakePages, tokens: dict[str, str]) -> None:
     client = make_pages(tokens["admin"])
     for path in ("/a/nlp/sentiment", "/a/nlp/sentiment/-/v/1.0", "/log", "/?text=first"):
         text = client.get(path).text
-        assert HOSTILE not in text and "<script" not in text and "onerror=" not in text.replace(
-            "onerror=alert(1)&gt;", ""
+        assert (
+            HOSTILE not in text
+            and "<script" not in text
+            and "onerror=" not in text.replace("onerror=alert(1)&gt;", "")
         ), path
 
 

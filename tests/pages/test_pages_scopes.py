@@ -12,20 +12,37 @@ def test_a_token_for_nlp_sees_nothing_of_cv_anywhere(
     make_pages: MakePages, tokens: dict[str, str]
 ) -> None:
     client = make_pages(tokens["reader"])
-    pages = ["/", "/?q=*", "/?text=secret", "/?label=team=cv", "/log", "/log?asset=cv/secret",
-             "/log?who=", "/api/v1/search", "/api/v1/log", "/api/v1/log?asset=cv/secret"]  # fmt: skip
+    pages = [
+        "/",
+        "/?q=*",
+        "/?text=secret",
+        "/?label=team=cv",
+        "/log",
+        "/log?asset=cv/secret",
+        "/log?who=",
+        "/api/v1/search",
+        "/api/v1/log",
+        "/api/v1/log?asset=cv/secret",
+    ]
     for path in pages:
         answer = client.get(path)
         assert answer.status_code == 200, path
         shown = answer.text.replace('value="cv/secret"', "")  # the filter the caller typed
         assert "cv/secret" not in shown and "secret cv" not in shown, path
     body = client.get("/api/v1/search").json()
-    assert body["total"] == 2 and [a["name"] for a in body["assets"]] == ["nlp/ner", "nlp/sentiment"]
+    assert body["total"] == 2 and [a["name"] for a in body["assets"]] == [
+        "nlp/ner",
+        "nlp/sentiment",
+    ]
     assert '<p id="result-count">2 assets' in client.get("/").text
     assert "0 assets" in client.get("/?text=secret").text
     assert client.get("/api/v1/log?asset=cv/secret").json()["total"] == 0
-    for path in ("/a/cv/secret", "/a/cv/secret/-/v/1.0", "/a/cv/secret/-/diff/1.0...1.0",
-                 "/api/v1/assets/cv/secret/-/overview"):  # fmt: skip
+    for path in (
+        "/a/cv/secret",
+        "/a/cv/secret/-/v/1.0",
+        "/a/cv/secret/-/diff/1.0...1.0",
+        "/api/v1/assets/cv/secret/-/overview",
+    ):
         assert client.get(path).status_code == 403, path
 
 
@@ -57,7 +74,8 @@ def test_alias_history_and_counts_follow_the_scope(
 ) -> None:
     overview = make_pages(tokens["reader"]).get("/api/v1/assets/nlp/sentiment/-/overview").json()
     assert [(r["previous"], r["version"]) for r in overview["alias_history"]] == [
-        ("1.0", "1.1"), (None, "1.0"),
-    ]  # fmt: skip
+        ("1.0", "1.1"),
+        (None, "1.0"),
+    ]
     assert [v["version"] for v in overview["versions"]] == ["1.2", "1.1", "1.0"]
     assert overview["versions"][1]["aliases"] == ["production"]

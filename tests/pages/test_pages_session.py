@@ -18,7 +18,9 @@ def _keys(store: Store) -> set[str]:
     return {m.path for m in store.backend.list("") if not m.path.endswith(".used")}
 
 
-def test_sign_in_sets_a_strict_http_only_cookie(make_pages: MakePages, tokens: dict[str, str]) -> None:
+def test_sign_in_sets_a_strict_http_only_cookie(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
     client = make_pages()
     answer = client.post("/sign-in", data={"token": tokens["reader"]}, follow_redirects=False)
     assert answer.status_code == 303
@@ -59,7 +61,9 @@ def test_the_cookie_never_writes_through_the_api(
     client = make_pages(tokens["admin"])
     assert client.get("/api/v1/assets/nlp/sentiment/-/aliases").status_code == 200  # reads
     before = _keys(store)
-    answer = client.put("/api/v1/assets/nlp/sentiment/-/aliases/production", json={"version": "1.2"})
+    answer = client.put(
+        "/api/v1/assets/nlp/sentiment/-/aliases/production", json={"version": "1.2"}
+    )
     assert answer.status_code == 401
     assert _keys(store) == before
 
@@ -70,8 +74,14 @@ def test_a_write_without_the_csrf_token_is_refused_and_writes_nothing(
     make_pages: MakePages, tokens: dict[str, str], store: Store, route: str, csrf: str | None
 ) -> None:
     client = make_pages(tokens["admin"])
-    form = {"alias": "production", "version": "1.2", "expected": "production=1.1",
-            "labels": "team=evil", "description": "x", "expected_seq": "1"}  # fmt: skip
+    form = {
+        "alias": "production",
+        "version": "1.2",
+        "expected": "production=1.1",
+        "labels": "team=evil",
+        "description": "x",
+        "expected_seq": "1",
+    }
     if csrf is not None:
         form["csrf"] = csrf
     before = _keys(store)
@@ -85,8 +95,12 @@ def test_another_sessions_csrf_token_is_refused(
 ) -> None:
     client = make_pages(tokens["admin"])
     before = _keys(store)
-    form = {"csrf": csrf_token(tokens["writer"]), "alias": "production", "version": "1.2",
-            "expected": "production=1.1"}  # fmt: skip
+    form = {
+        "csrf": csrf_token(tokens["writer"]),
+        "alias": "production",
+        "version": "1.2",
+        "expected": "production=1.1",
+    }
     assert client.post("/a/nlp/sentiment/-/alias", data=form).status_code == 403
     assert _keys(store) == before
 
@@ -102,8 +116,12 @@ def test_moving_an_alias_and_editing_notes_from_the_pages_is_audited(
     assert store.read_alias("nlp/sentiment", "production").version == "1.2"
     stale = client.post("/a/nlp/sentiment/-/alias", data={**form, "version": "1.0"})
     assert stale.status_code == 409 and 'id="error"' in stale.text  # the page saw 1.1
-    form = {"csrf": csrf, "labels": "team=nlp\nstage=candidate", "description": "# New card",
-            "expected_seq": "1"}  # fmt: skip
+    form = {
+        "csrf": csrf,
+        "labels": "team=nlp\nstage=candidate",
+        "description": "# New card",
+        "expected_seq": "1",
+    }
     answer = client.post("/a/nlp/sentiment/-/notes", data=form)
     assert answer.status_code == 200 and "stage=candidate" in answer.text
     assert "<h2>New card</h2>" in answer.text
@@ -132,12 +150,20 @@ def test_ui_mode_reads_and_writes_everything_as_the_local_user(store: Store) -> 
     with TestClient(app) as client:
         page = client.get("/a/cv/secret").text
         assert 'id="move-alias"' in page and 'id="nav-sign-in"' not in page
-        form = {"csrf": csrf_of(page), "labels": "team=cv\nreviewed", "description": "",
-                "expected_seq": "1"}  # fmt: skip
+        form = {
+            "csrf": csrf_of(page),
+            "labels": "team=cv\nreviewed",
+            "description": "",
+            "expected_seq": "1",
+        }
         assert client.post("/a/cv/secret/-/notes", data=form).status_code == 200
-        assert client.post("/a/cv/secret/-/notes", data={**form, "csrf": "0" * 64}).status_code == 403
+        assert (
+            client.post("/a/cv/secret/-/notes", data={**form, "csrf": "0" * 64}).status_code == 403
+        )
         before = _keys(store)  # the API takes no write without a token, even here
-        answer = client.put("/api/v1/assets/cv/secret/-/aliases/production", json={"version": "1.0"})
+        answer = client.put(
+            "/api/v1/assets/cv/secret/-/aliases/production", json={"version": "1.0"}
+        )
         assert answer.status_code == 401 and _keys(store) == before
     notes = store.read_notes("cv/secret")
     assert notes.labels == {"team": "cv", "reviewed": ""} and notes.who == "ann"
