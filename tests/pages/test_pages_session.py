@@ -11,6 +11,7 @@ from tests.pages.pages_helpers import csrf_of
 
 from modelshelf.registry.app import create_app
 from modelshelf.registry.pages.session import COOKIE, LocalUser, csrf_token
+from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
 
 
@@ -169,3 +170,30 @@ def test_ui_mode_reads_and_writes_everything_as_the_local_user(store: Store) -> 
     assert notes.labels == {"team": "cv", "reviewed": ""} and notes.who == "ann"
     label = [r for r in store.log("cv/secret") if r["action"] == "label"][-1]
     assert (label["user"], label["host"], label["via"]) == ("ann", "laptop", "ui")
+
+
+def test_a_revoked_session_shows_the_pages_signed_out(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    client = make_pages(tokens["reader"])
+    TokenBook(store).revoke("reader")
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="nav-sign-in"' in page.text
+    assert 'id="error"' in page.text and "sign in again" in page.text
+    assert client.get("/sign-in").status_code == 200
+    assert client.get("/a/nlp/sentiment").status_code == 401
+    assert client.get("/api/v1/search").status_code == 401  # the API says so plainly
+
+
+def test_another_site_cannot_sign_this_browser_in(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    client = make_pages()
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        answer = client.post("/sign-in", data={"token": tokens["reader"]}, headers=headers)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    answer = client.post(
+        "/sign-in", data={"token": tokens["reader"]}, headers=same, follow_redirects=False
+    )
+    assert answer.status_code == 303 and "set-cookie" in answer.headers
