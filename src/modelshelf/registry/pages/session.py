@@ -136,8 +136,8 @@ def same_origin(request: Request) -> bool:
     """False when the browser says the request came from another site's page (``Origin`` or
     ``Sec-Fetch-Site``); True when it says nothing (a script) or the same origin."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:  # what the browser knows (a proxy rewriting Host cannot fool it)
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     return origin is None or origin == str(request.base_url).rstrip("/")
 
