@@ -197,3 +197,26 @@ def test_another_site_cannot_sign_this_browser_in(
         "/sign-in", data={"token": tokens["reader"]}, headers=same, follow_redirects=False
     )
     assert answer.status_code == 303 and "set-cookie" in answer.headers
+
+
+def test_a_versions_notes_are_edited_from_its_page(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    client = make_pages(tokens["writer"])
+    page = client.get("/a/nlp/sentiment/-/v/1.1").text
+    assert 'id="edit-version-notes"' in page
+    form = {
+        "csrf": csrf_of(page),
+        "version": "1.1",
+        "expected_seq": "0",
+        "labels": "stage=archived",
+        "description": "Kept for *audits*.",
+    }
+    answer = client.post("/a/nlp/sentiment/-/notes", data=form)
+    assert answer.status_code == 200 and 'id="flash"' in answer.text
+    assert "stage=archived" in answer.text and "<em>audits</em>" in answer.text
+    assert store.read_notes("nlp/sentiment", "1.1").labels == {"stage": "archived"}
+    label = [r for r in store.log("nlp/sentiment") if r["action"] == "label"][-1]
+    assert label["version"] == "1.1" and label["user"] == "writer"
+    reader = make_pages(tokens["reader"]).get("/a/nlp/sentiment/-/v/1.1").text
+    assert 'id="edit-version-notes"' not in reader and "stage=archived" in reader
