@@ -141,7 +141,8 @@ def _print_notes(spec: str, notes: Notes, quiet: bool) -> None:
     if notes.description:
         if notes.labels:
             click.echo("")
-        for line in notes.description.splitlines():
+        # Only line feeds end lines: any other separator (U+2028, \x1c) is shown escaped.
+        for line in notes.description.rstrip("\n").split("\n"):
             click.echo(printable(line))
 
 
