@@ -79,3 +79,10 @@ def test_alias_history_and_counts_follow_the_scope(
     ]
     assert [v["version"] for v in overview["versions"]] == ["1.2", "1.1", "1.0"]
     assert overview["versions"][1]["aliases"] == ["production"]
+
+
+def test_the_json_twins_ask_for_a_token_as_the_api_does(make_pages: MakePages) -> None:
+    client = make_pages()
+    for path in ("/api/v1/search", "/api/v1/log"):
+        answer = client.get(path)
+        assert answer.status_code == 401 and answer.json()["error"]["type"] == "StoreAuthError"

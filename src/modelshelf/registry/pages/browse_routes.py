@@ -84,6 +84,7 @@ def front(request: Request) -> Response:
 
 @api_router.get(f"{API}/search", summary="Search assets (the front page's twin)")
 def search_json(request: Request, principal: Caller) -> dict[str, Any]:
+    principal.require_any("read")  # 401 without a token, as the API's listings: not an empty list
     catalog = catalog_of(request)
     query = parse_query(request.query_params)
     result = search(catalog.assets(), query, lambda n: principal.can("read", n))
@@ -173,6 +174,7 @@ def log_page(request: Request) -> Response:
 
 @api_router.get(f"{API}/log", summary="The store's audit log, newest first (the log page's twin)")
 def log_json(request: Request, principal: Caller) -> dict[str, Any]:
+    principal.require_any("read")
     params, page_no = _log_params(request)
     records = log_page_records(request, principal, params)
     shown = records[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
