@@ -123,6 +123,9 @@ class GuardedBackend(Backend):
     def list(self, prefix: str) -> Iterator[ObjectMeta]:
         return self._stream("list", prefix, lambda: self.inner.list(prefix))
 
+    def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
+        return self._stream("list", prefix, lambda: self.inner.list_after(prefix, after))
+
     def delete(self, key: str) -> None:
         self._call("delete", key, lambda: self.inner.delete(key))
 

@@ -347,6 +347,21 @@ class ObstoreBackend(Backend):
         except _Translatable as exc:
             translate_error(exc, self.url, prefix, self.hints)
 
+    def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
+        # The services list in key order from an offset: the request starts at the cursor
+        # rather than at the first record ever written. Under a prefix, Azure (Azurite at
+        # least) lists from the start all the same: the filter keeps the contract there.
+        listing_prefix = prefix.rstrip("/") + "/" if prefix else None
+        try:
+            for batch in obstore.list(
+                self._store, listing_prefix, offset=after or None, chunk_size=1000
+            ):
+                for meta in batch:
+                    if meta["path"] > after:
+                        yield _meta(meta)
+        except _Translatable as exc:
+            translate_error(exc, self.url, prefix, self.hints)
+
     def copy(self, source: str, target: str) -> None:
         if self.local_path(source) is not None:
             super().copy(source, target)  # a local folder: through its guarded get and put

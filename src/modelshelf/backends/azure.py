@@ -347,6 +347,10 @@ class AzureBackend(ObstoreBackend):
         with self._container_checked():
             yield from super().list(prefix)
 
+    def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
+        with self._container_checked():
+            yield from super().list_after(prefix, after)
+
     def delete(self, key: str) -> None:
         with self._container_checked():
             super().delete(key)

@@ -243,6 +243,16 @@ class Backend(abc.ABC):
         """
         raise NotImplementedError("'list' must be implemented")
 
+    def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
+        """Yield the objects under ``prefix`` + ``/`` whose key sorts after the key ``after``, in
+        key order: how a reader follows a folder of time-ordered records (the store's log).
+
+        The default lists the whole prefix and sorts it; a backend whose service lists from a
+        key (S3, GCS and Azure all list in key order from an offset) overrides it.
+        """
+        listed = [meta for meta in self.list(prefix) if meta.path > after]
+        yield from sorted(listed, key=lambda meta: meta.path)
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove one object; deleting a missing key is not an error."""

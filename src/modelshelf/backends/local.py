@@ -38,7 +38,7 @@ from modelshelf._dir_fd import READ_FLAGS, open_folder, temp_name, walk
 from modelshelf._paths import user_path
 from modelshelf.backends._local_walk import UPLOAD_TAG, Skipped, file_meta, walk_store
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
-from modelshelf.backends.base import ObjectMeta, PutMode
+from modelshelf.backends.base import Backend, ObjectMeta, PutMode
 from modelshelf.errors import (
     ObjectNotFoundError,
     StoreNotFoundError,
@@ -273,6 +273,11 @@ class LocalBackend(ObstoreBackend):
             yield from walk_store(self, top, skipped)
         finally:
             skipped.warn(self.url)
+
+    def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
+        """The guarded walk of :meth:`list`, sorted (never obstore's own listing, which would
+        follow links)."""
+        yield from Backend.list_after(self, prefix, after)
 
     def _check_prefix(self, prefix: str, top: str) -> None:
         """Refuse a prefix that would lead out of the store folder (``..``) or that no key can

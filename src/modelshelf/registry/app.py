@@ -92,7 +92,7 @@ def create_app(
     for prefix in prefixes:
         parse_scope(f"read:{prefix}")  # refuses what no name prefix is
     app = FastAPI(
-        lifespan=_dropping_stale_uploads,
+        lifespan=_running_background_tasks,
         title="modelshelf registry",
         version="1",
         openapi_url=f"{API}/openapi.json",
@@ -104,6 +104,7 @@ def create_app(
         anonymous_read=prefixes,
         redirect=redirect,
         spool_dir=Path(spool_dir) if spool_dir is not None else None,
+        background=[_drop_stale_uploads],
     )
     app.state.tokens = TokenBook(store)
     add_error_handlers(app, store)
@@ -141,24 +142,27 @@ STALE_UPLOADS_EVERY = 3600.0
 """Seconds between two sweeps of upload sessions left open past their lifetime."""
 
 
-@contextlib.asynccontextmanager
-async def _dropping_stale_uploads(app: FastAPI) -> AsyncIterator[None]:
-    """While the app runs, abort the upload sessions clients left (each replica sweeps; the
-    deletes are idempotent). A failing sweep is logged and tried again at the next."""
+async def _drop_stale_uploads(app: FastAPI) -> None:
+    """Abort the upload sessions clients left, every hour (each replica sweeps; the deletes are
+    idempotent). A failing sweep is logged and tried again at the next."""
     book = UploadBook(app.state.registry.store)
+    while True:
+        try:
+            dropped = await run_in_threadpool(book.drop_stale)
+            if dropped:
+                log.info("dropped %d upload session(s) left open past their lifetime", dropped)
+        except ModelshelfError as exc:
+            log.warning("could not drop stale upload sessions (next try later): %s", exc)
+        await anyio.sleep(STALE_UPLOADS_EVERY)
 
-    async def sweep() -> None:
-        while True:
-            try:
-                dropped = await run_in_threadpool(book.drop_stale)
-                if dropped:
-                    log.info("dropped %d upload session(s) left open past their lifetime", dropped)
-            except ModelshelfError as exc:
-                log.warning("could not drop stale upload sessions (next try later): %s", exc)
-            await anyio.sleep(STALE_UPLOADS_EVERY)
 
+@contextlib.asynccontextmanager
+async def _running_background_tasks(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs, run each of ``RegistryContext.background``; cancel them at the end."""
+    context: RegistryContext = app.state.registry
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(sweep)
+        for task in context.background:
+            tasks.start_soon(task, app)
         yield
         tasks.cancel_scope.cancel()
 

@@ -7,8 +7,10 @@ or the anonymous-read prefixes when there is none).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -46,6 +48,9 @@ class RegistryContext:
         anonymous_read: name prefixes anyone may read without a token.
         redirect: answer blob downloads with a 307 to a presigned URL where the backend can sign.
         spool_dir: where request bodies are spooled while they are hashed (never in memory).
+        background: what runs beside the requests while the app is up (the upload sweep, the
+            pages' catalog, webhook deliveries): each is called with the app, once, and must
+            survive its own errors (log and try again), never end the app.
     """
 
     store: Store
@@ -54,6 +59,9 @@ class RegistryContext:
     spool_dir: Path | None = None
     # The bound of _blob_io.storing, made on first use inside the app's event loop.
     store_puts: anyio.CapacityLimiter | None = field(default=None, repr=False)
+    background: list[Callable[[Any], Coroutine[Any, Any, None]]] = field(
+        default_factory=list, repr=False
+    )
 
 
 @dataclass(frozen=True)

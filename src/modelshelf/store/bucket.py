@@ -5,13 +5,14 @@ blobs/sha256/ab/abcdef…                           content, written only if abs
 assets/<name>/versions/1.3.json                   manifest; created only if absent: the commit
 assets/<name>/aliases/<alias>/00000017.json       alias record 17; created only if absent
 assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an alias move
+log/<utc-time>-<random>.json                      the same record in the store's log (all assets)
 assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
 gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until its run ends
 ```
 The layout is built in layers, each the only one that knows its keys: ``_shared.KeyLayout``
 (shared reads), ``removal.RemovalLayout`` (removed versions and tombstones),
-``aliases.AliasLayout`` (compare-and-swap alias records) and :class:`Store` (blobs, manifests,
-listings, the audit log).
+``aliases.AliasLayout`` (compare-and-swap alias records), ``changes.ChangeLog`` (the store's
+log, in time order) and :class:`Store` (blobs, manifests, listings, the audit log).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from modelshelf.spec import Version
 from modelshelf.store._shared import actor, checked_manifest, now_iso
 from modelshelf.store.aliases import AliasLayout, AliasRecord
 from modelshelf.store.api import LayoutGuarantees
+from modelshelf.store.changes import ChangeLog, log_id
 from modelshelf.store.identity import store_id
 from modelshelf.store.removal import Removal, is_tombstone
 from modelshelf.transfer.blob_copy import copy_verified
@@ -60,7 +62,7 @@ LIST_SHARDS_FROM = 512
 LIST_SHARD_MAX = 2000
 
 
-class Store(AliasLayout):
+class Store(AliasLayout, ChangeLog):
     """Assets, versions, aliases and blobs in one backend, laid out as the module docstring says.
 
     Args:
@@ -303,9 +305,10 @@ class Store(AliasLayout):
                 f" {trust.MAX_RECORD_BYTES} a record may take; nothing was written: shorten"
                 " its fields"
             )
-        stamp = when.replace(":", "").replace("-", "")
-        key = f"assets/{name}/log/{stamp}-{uuid.uuid4().hex[:12]}.json"
-        self.backend.put(key, body, mode="create")
+        record_id = log_id(when, uuid.uuid4().hex[:12])
+        self.backend.put(f"assets/{name}/log/{record_id}.json", body, mode="create")
+        # Then once more in the store's log, which the registry's pages and webhooks follow.
+        self._write_store_log(record_id, body)
 
     def log(self, name: str) -> list[dict[str, Any]]:
         """Every audit record of ``name``, oldest first.
