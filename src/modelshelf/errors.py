@@ -20,6 +20,7 @@ ModelshelfError
 ├── VersionExistsError          (FileExistsError)     a push to a version that exists
 │   └── VersionRemovedError                           ... or that was removed (never reused)
 ├── AliasConflictError                                another writer moved the alias first
+├── NotesConflictError                                another writer changed the notes first
 ├── IntegrityError                                    content whose sha256 is not the expected one
 ├── OfflineError                                      offline and not in the cache
 ├── CacheWriteError             (OSError)             the cache cannot be written: a full disk
@@ -64,6 +65,7 @@ __all__ = [
     "ModelAssetsMissingError",
     "ModelshelfError",
     "NotAModelError",
+    "NotesConflictError",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "OfflineError",
@@ -323,6 +325,33 @@ class VersionRemovedError(VersionExistsError):
 
 class AliasConflictError(ModelshelfError):
     """Another writer moved the alias between our read and our write; retry."""
+
+
+class NotesConflictError(ModelshelfError):
+    """Another writer changed the notes (labels, description) of an asset or a version between
+    our read and our write; read them again and retry.
+
+    Attributes:
+        name: the asset.
+        version: the version whose notes these are (``""``: the asset's own).
+        current: the number of the notes' newest record now (``0``: never written).
+        expected: the number the write expected to be newest.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "",
+        version: str = "",
+        current: int = 0,
+        expected: int = 0,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.current = current
+        self.expected = expected
+        super().__init__(message)
 
 
 class IntegrityError(ModelshelfError):

@@ -64,7 +64,7 @@ MAX_VERSION_PARTS = 6
 MAX_VERSION_DIGITS = 18
 # Folder names of the store and cache layouts under an asset: a name segment spelled like one
 # could make one asset's keys overlap another's, so they are refused.
-RESERVED_SEGMENTS = frozenset({"versions", "aliases", "log"})
+RESERVED_SEGMENTS = frozenset({"versions", "aliases", "log", "notes"})
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 _DIGITS = frozenset("0123456789")

@@ -19,6 +19,8 @@ mirror key .git segments       is_git_name                          mirror.plan.
 mirror key and URL characters  find_hidden (Cc Cf Zl Zp Cs, as the  mirror.plan.check_key,
                                escapes)                             split_url
 alias record                   check_alias_record                   Store alias reads
+notes record (labels, text)    check_notes_record, check_labels,    Store notes reads and
+                               check_description                    writes, the registry
 audit record                   check_log_record                     Store.log
 names in key listings          is_name, is_alias, listed_version    Store listings (skip junk)
 any path joined into the cache inside (lexical)                     Cache; user_folder (on a
@@ -74,6 +76,10 @@ from modelshelf.errors import InvalidSpecError, UntrustedStoreDataError
 from modelshelf.spec import Version, validate_alias, validate_name
 
 __all__ = [
+    "LABEL_KEY",
+    "MAX_DESCRIPTION_BYTES",
+    "MAX_LABELS",
+    "MAX_LABEL_VALUE",
     "MAX_LINE",
     "MAX_LOG_BYTES",
     "MAX_MANIFEST_BYTES",
@@ -86,6 +92,9 @@ __all__ = [
     "MAX_TEXT",
     "bounded_listing",
     "check_alias_record",
+    "check_description",
+    "check_labels",
+    "check_notes_record",
     "check_file_entry",
     "check_import_path",
     "check_json_budget",
@@ -123,6 +132,16 @@ MAX_LOG_BYTES = 32 * 2**20
 """The most bytes of audit records one read of an asset's log takes: some 80,000 records of
 ~400 bytes, years of pushes and alias moves. A log past it is refused, never cut short."""
 MAX_PATH = 4096
+MAX_LABELS = 64
+"""The most labels one asset or version carries."""
+MAX_LABEL_VALUE = 256
+"""The longest label value (one line; may be empty: a free-text label such as ``gpu``)."""
+MAX_DESCRIPTION_BYTES = 64 * 1024
+"""The most bytes (UTF-8) of a description (Markdown)."""
+LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9._/-]{0,62}")
+"""A label's key: lower case, digits, ``.``, ``_``, ``/``, ``-``; ``team``, ``k8s.io/x``."""
+# In a description: the control characters of text (tabs and line ends) and nothing else.
+_DESCRIPTION_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -276,6 +295,76 @@ def check_alias_record(data: object, *, alias: str, seq: int) -> dict[str, Any]:
         # ``version: null`` is a removal of the alias (``modelshelf alias rm``).
         "version": None if data["version"] is None else check_version(data["version"]),
         "previous": None if previous is None else check_version(previous, what="previous"),
+        "seq": seq,
+        "who": check_text(data["who"], "who"),
+        "host": check_text(data["host"], "host"),
+        "when": check_text(data["when"], "when"),
+    }
+
+
+def check_labels(value: object) -> dict[str, str]:
+    """Labels: an object of at most :data:`MAX_LABELS` keys matching :data:`LABEL_KEY`, each
+    value one line of at most :data:`MAX_LABEL_VALUE` characters (``""`` for a bare label).
+
+    Example:
+        >>> check_labels({"team": "nlp", "gpu": ""})
+        {'gpu': '', 'team': 'nlp'}
+    """
+    if not isinstance(value, dict):
+        raise ValueError(f"labels must be an object, not {show(value)}")
+    if len(value) > MAX_LABELS:
+        raise ValueError(f"{len(value)} labels, over the {MAX_LABELS} one target may carry")
+    labels = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not LABEL_KEY.fullmatch(key):
+            raise ValueError(
+                f"the label key {show(key)} is not 1 to 63 of a-z 0-9 . _ / - (lower case,"
+                " starting with a letter or digit)"
+            )
+        labels[key] = check_text(item, f"the label {key}", limit=MAX_LABEL_VALUE)
+    return dict(sorted(labels.items()))
+
+
+def check_description(value: object) -> str:
+    """A description: Markdown text of at most :data:`MAX_DESCRIPTION_BYTES` bytes (UTF-8),
+    lines and tabs allowed, no other control character and no lone surrogate."""
+    text = check_text(value, "the description", limit=MAX_DESCRIPTION_BYTES, one_line=False)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("the description holds a lone surrogate, which is no text") from None
+    if size > MAX_DESCRIPTION_BYTES:
+        raise ValueError(f"the description takes {size} bytes, over {MAX_DESCRIPTION_BYTES}")
+    found = _DESCRIPTION_CONTROLS.search(text)
+    if found:
+        raise ValueError(f"the description holds the control character {show(found.group())}")
+    return text
+
+
+def check_notes_record(data: object, *, seq: int) -> dict[str, Any]:
+    """The fields of notes record number ``seq`` (an asset's or a version's labels and
+    description); unknown fields are dropped.
+
+    Returns:
+        ``labels`` (sorted by key), ``description``, ``seq``, ``who``, ``host`` and ``when``,
+        each checked.
+
+    Example:
+        >>> record = {"seq": 1, "labels": {"team": "nlp"}, "description": "",
+        ...           "who": "ann", "host": "box", "when": "2026-12-08T00:00:00Z"}
+        >>> check_notes_record(record, seq=1)["labels"]
+        {'team': 'nlp'}
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"a notes record must be an object, not {show(data)}")
+    for field in ("seq", "labels", "description", "who", "host", "when"):
+        if field not in data:
+            raise ValueError(f"the field {field!r} is missing")
+    if type(data["seq"]) is not int or data["seq"] != seq:
+        raise ValueError(f"its seq is {show(data['seq'])}, not {seq}")
+    return {
+        "labels": check_labels(data["labels"]),
+        "description": check_description(data["description"]),
         "seq": seq,
         "who": check_text(data["who"], "who"),
         "host": check_text(data["host"], "host"),

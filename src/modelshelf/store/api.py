@@ -15,7 +15,7 @@ keep one must say so in its ``guarantees`` rather than weaken it silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +25,7 @@ from modelshelf.errors import AssetNotFoundError, VersionExistsError
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store.aliases import AliasRecord
+from modelshelf.store.notes import Notes
 from modelshelf.store.removal import Removal
 from modelshelf.transfer.download import BlobReader
 from modelshelf.transfer.verified_upload import HashedBytes
@@ -138,7 +139,8 @@ class StoreLayout(Protocol):
 
 @runtime_checkable
 class MaintainedStore(StoreLayout, Protocol):
-    """What housekeeping (ls, rm, alias rm, gc, verify) needs beyond :class:`StoreLayout`."""
+    """What housekeeping (ls, rm, alias rm, gc, verify) and the notes (labels, descriptions)
+    need beyond :class:`StoreLayout`."""
 
     def assets(self, prefix: str = "") -> list[str]:
         """Every asset name under ``prefix``."""
@@ -158,6 +160,31 @@ class MaintainedStore(StoreLayout, Protocol):
 
     def remove_alias(self, name: str, alias: str, *, expected: str | None = None) -> AliasRecord:
         """Remove the alias by compare-and-swap (a ``version: null`` record)."""
+        ...
+
+    def read_notes(self, name: str, version: str | None = None) -> Notes:
+        """The current labels and description of the asset (``version=None``) or of a version
+        (``seq == 0``: never written)."""
+        ...
+
+    def notes_history(self, name: str, version: str | None = None) -> list[Notes]:
+        """Every record of those notes, oldest first."""
+        ...
+
+    def write_notes(
+        self,
+        name: str,
+        version: str | None,
+        *,
+        labels: Mapping[str, str],
+        description: str,
+        expected_seq: int,
+        writer: Mapping[str, str] | None = None,
+    ) -> Notes:
+        """Replace the notes by compare-and-swap on the record number: record
+        ``expected_seq + 1``, or NotesConflictError (naming the newest) when another write won;
+        a version's notes need a live version. ``writer`` is who a bucket store records (a
+        registry records its caller's token whatever is passed)."""
         ...
 
     def remove_version(

@@ -4,6 +4,8 @@
 blobs/sha256/ab/abcdef…                           content, written only if absent
 assets/<name>/versions/1.3.json                   manifest; created only if absent: the commit
 assets/<name>/aliases/<alias>/00000017.json       alias record 17; created only if absent
+assets/<name>/notes/asset/00000003.json           the asset's labels and description, record 3
+assets/<name>/notes/versions/1.3/00000001.json    version 1.3's labels and description
 assets/<name>/log/<utc-time>-<random>.json        audit record of a push or an alias move
 log/<utc-time>-<random>.json                      the same record in the store's log (all assets)
 assets/<name>/versions/1.3.removed                removal record (who, when, why); create-only
@@ -11,8 +13,9 @@ gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until
 ```
 The layout is built in layers, each the only one that knows its keys: ``_shared.KeyLayout``
 (shared reads), ``removal.RemovalLayout`` (removed versions and tombstones),
-``aliases.AliasLayout`` (compare-and-swap alias records), ``changes.ChangeLog`` (the store's
-log, in time order) and :class:`Store` (blobs, manifests, listings, the audit log).
+``aliases.AliasLayout`` (compare-and-swap alias records), ``notes.NotesLayout`` (labels and
+descriptions, compare-and-swap too), ``changes.ChangeLog`` (the store's log, in time order) and
+:class:`Store` (blobs, manifests, listings, the audit log).
 """
 
 from __future__ import annotations
@@ -41,12 +44,13 @@ from modelshelf.store.aliases import AliasLayout, AliasRecord
 from modelshelf.store.api import LayoutGuarantees
 from modelshelf.store.changes import ChangeLog, log_id
 from modelshelf.store.identity import store_id
+from modelshelf.store.notes import Notes, NotesLayout
 from modelshelf.store.removal import Removal, is_tombstone
 from modelshelf.transfer.blob_copy import copy_verified
 from modelshelf.transfer.download import BlobReader, LocalBlob, ObjectBlob
 from modelshelf.transfer.verified_upload import HashedBytes, upload_hashed, upload_verified
 
-__all__ = ["AliasRecord", "Removal", "Store", "actor", "now_iso"]
+__all__ = ["AliasRecord", "Notes", "Removal", "Store", "actor", "now_iso"]
 
 _VERSION_FILE = re.compile(r"^([0-9][0-9.]*)\.(json|removed)$")
 _MANIFEST_KEY = re.compile(r"^assets/(.+)/versions/([0-9][0-9.]*)\.(json|removed)$")
@@ -62,7 +66,7 @@ LIST_SHARDS_FROM = 512
 LIST_SHARD_MAX = 2000
 
 
-class Store(AliasLayout, ChangeLog):
+class Store(NotesLayout, AliasLayout, ChangeLog):
     """Assets, versions, aliases and blobs in one backend, laid out as the module docstring says.
 
     Args:

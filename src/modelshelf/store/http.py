@@ -6,7 +6,8 @@ The registry runs the bucket layout itself and enforces create-only commits, ali
 compare-and-swap and token scopes; this client checks everything it answers as a bucket store
 checks what it reads (:mod:`modelshelf.trust`), and verifies every blob byte as the bucket store
 does. The API is :mod:`modelshelf.store.http_protocol`; the requests, retries and errors live in
-``_http_transport``, the blob reads in ``_http_reads`` and the uploads in ``_http_blobs``.
+``_http_transport``, the blob reads in ``_http_reads``, the uploads in ``_http_blobs`` and the
+notes in ``_http_notes``.
 
 Example:
     >>> store = HttpStore("https://models.example.com", token="msr_ci_s3cr3t")
@@ -35,7 +36,8 @@ from modelshelf.errors import (
 from modelshelf.manifest import Manifest
 from modelshelf.spec import Version
 from modelshelf.store import _http_blobs
-from modelshelf.store._http_listings import MAX_LISTING, RegistryRequests
+from modelshelf.store._http_listings import MAX_LISTING
+from modelshelf.store._http_notes import NotesRequests
 from modelshelf.store._http_reads import HttpBlob
 from modelshelf.store._http_transport import READ_TIMEOUT, Transport, load_token, registry_base
 from modelshelf.store._shared import checked_manifest
@@ -67,7 +69,7 @@ _BASE_URL = re.compile(
 )
 
 
-class HttpStore(RegistryRequests):
+class HttpStore(NotesRequests):
     """A modelshelf registry at ``url``, used as a store.
 
     Args:

@@ -22,6 +22,7 @@ from modelshelf.errors import (
     InvalidManifestError,
     InvalidSpecError,
     ModelshelfError,
+    NotesConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
     StoreAuthError,
@@ -69,7 +70,7 @@ NO_REDIRECT_HEADER = "X-Modelshelf-No-Redirect"
 UPLOAD_OFFSET_HEADER = "Upload-Offset"
 """Where a ``PATCH`` of an upload session starts, in bytes."""
 
-AUDITED_BY_SERVER = frozenset({"push", "alias", "remove"})
+AUDITED_BY_SERVER = frozenset({"push", "alias", "remove", "label"})
 """Actions whose audit record the server writes itself, as part of the write."""
 
 TOKEN_PREFIX = "msr_"
@@ -117,6 +118,7 @@ _STATUS: tuple[tuple[type[ModelshelfError], int], ...] = (
     (ObjectNotFoundError, 404),
     (VersionExistsError, 409),
     (AliasConflictError, 409),
+    (NotesConflictError, 409),
     (ObjectExistsError, 409),
     (StoreError, 503),
 )
