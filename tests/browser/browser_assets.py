@@ -4,7 +4,8 @@ Every write goes through the registry's API with a token (pushes, aliases, notes
 audit log names the tokens, as it would for people. What is there:
 
 - ``nlp/sentiment``: five versions (1.0-1.4) of a torch model; a README.md card with a table
-  and a hostile part (a script, an ``<img onerror>``, a ``javascript:`` link); ``production``
+  and a hostile part (a script, an ``<img onerror>``, a ``javascript:`` link), and a hostile
+  part in its description too; ``production``
   on 1.2 and ``candidate`` on 1.4; labels ``team=nlp`` and ``gpu``; 1.3 -> 1.4 adds, removes,
   changes and moves a file.
 - ``nlp/intent``: two versions, ``production`` on 1.0: the write tests move it and edit its
@@ -56,6 +57,14 @@ Classifies product reviews as positive or negative.
 
 See the [docs](https://example.invalid/docs) for the label set.
 """
+
+HOSTILE_DESCRIPTION = """<script>window.__card_script_ran = 1</script>
+
+<img src="x" onerror="window.__card_img_ran = 1">
+
+[click me](javascript:alert(1))
+"""
+"""The hostile part of nlp/sentiment's description: a description is Markdown like a card."""
 
 TORCH_MODEL = {
     "format": 1,
@@ -154,7 +163,7 @@ class AssetFiller:
         self.put_notes(
             SENTIMENT,
             {"team": "nlp", "gpu": ""},
-            "Sentiment of product reviews, **English** only.",
+            "Sentiment of product reviews, **English** only.\n\n" + HOSTILE_DESCRIPTION,
         )
         self.put_notes(SENTIMENT, {"stage": "candidate"}, "The release candidate.", version="1.4")
 
