@@ -74,7 +74,13 @@ class Browser:
         """Click a form's submit button and wait for the next page to load."""
         old = self.find("html")
         self.find(button_css).click()
-        self.wait_until(lambda: _stale(old), "the page after the form")
+        self.wait_until(
+            lambda: (
+                _stale(old)
+                and self.driver.execute_script("return document.readyState") == "complete"
+            ),
+            "the page after the form",
+        )
 
     def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
