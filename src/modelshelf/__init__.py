@@ -29,6 +29,7 @@ from modelshelf.errors import (
     ModelAssetsMissingError,
     ModelshelfError,
     NotAModelError,
+    NotesConflictError,
     ObjectExistsError,
     ObjectNotFoundError,
     OfflineError,
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
         register_sklearn_model,
         register_torch_model,
     )
+    from modelshelf.shelf.diff import FileChange, FileMove, FileSide, SectionDiff, VersionDiff
     from modelshelf.shelf.housekeeping import BlobFault, VerifyReport
     from modelshelf.shelf.push import PushReport
     from modelshelf.shelf.repair import BlobRepair, RepairReport
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
     from modelshelf.spec import AssetSpec, Version, parse_spec
     from modelshelf.store.bucket import AliasRecord, Removal, Store
     from modelshelf.store.gc import GcReport
+    from modelshelf.store.notes import Notes
 
 __all__ = [
     "AliasConflictError",
@@ -106,7 +109,10 @@ __all__ = [
     "ConfigError",
     "Downloader",
     "ExportError",
+    "FileChange",
     "FileEntry",
+    "FileMove",
+    "FileSide",
     "FileSystemDownloader",
     "GcReport",
     "IntegrityError",
@@ -122,6 +128,8 @@ __all__ = [
     "ModelLibrary",
     "ModelshelfError",
     "NotAModelError",
+    "Notes",
+    "NotesConflictError",
     "ObjectExistsError",
     "ObjectMeta",
     "ObjectNotFoundError",
@@ -137,6 +145,7 @@ __all__ = [
     "RequirementsError",
     "Resolved",
     "Runner",
+    "SectionDiff",
     "Shelf",
     "SklearnJoblibRunner",
     "SklearnRunner",
@@ -156,6 +165,7 @@ __all__ = [
     "UserFolderRefusedError",
     "VerifyReport",
     "Version",
+    "VersionDiff",
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionRemovedError",
@@ -181,6 +191,11 @@ __all__ = [
 # only when something needs them.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("GcReport",), "modelshelf.store.gc"),
+    **dict.fromkeys(("Notes",), "modelshelf.store.notes"),
+    **dict.fromkeys(
+        ("FileChange", "FileMove", "FileSide", "SectionDiff", "VersionDiff"),
+        "modelshelf.shelf.diff",
+    ),
     **dict.fromkeys(("BlobFault", "VerifyReport"), "modelshelf.shelf.housekeeping"),
     **dict.fromkeys(("PushReport",), "modelshelf.shelf.push"),
     **dict.fromkeys(("BlobRepair", "RepairReport"), "modelshelf.shelf.repair"),

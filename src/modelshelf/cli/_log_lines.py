@@ -1,8 +1,8 @@
 """What ``modelshelf log`` says of each audit record: its event name and its line of text.
 
 Every record kind the code writes (``push``, ``copy``, ``repair``, ``alias`` set or removed,
-``remove``) has its own line; any other action is store text and prints as itself, escaped, with
-the version and message it carries. Records reach here checked by
+``remove``, ``label``) has its own line; any other action is store text and prints as itself,
+escaped, with the version and message it carries. Records reach here checked by
 :func:`modelshelf.trust.check_log_record`; every value is still escaped (:func:`printable`).
 """
 
@@ -45,6 +45,14 @@ def _alias_removed(record: Record) -> str:
     return f"alias @{_text(record, 'alias')} removed (was {previous})"
 
 
+def _labelled(record: Record) -> str:
+    """``label 1.3: gpu, team=nlp (description changed)`` (no version: the asset's own)."""
+    version = _text(record, "version")
+    labels = _text(record, "labels") or "no labels"
+    changed = " (description changed)" if record.get("description_changed") is True else ""
+    return f"label{' ' + version if version else ''}: {labels}{changed}"
+
+
 _LINES: dict[str, Callable[[Record], str]] = {
     "push": _versioned,
     "remove": _versioned,
@@ -52,6 +60,7 @@ _LINES: dict[str, Callable[[Record], str]] = {
     "repair": _copied,
     "alias-set": _alias_set,
     "alias-remove": _alias_removed,
+    "label": _labelled,
 }
 
 

@@ -40,6 +40,7 @@ from modelshelf.registry.auth import Caller
 from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.bodies import Refusal
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
+from modelshelf.registry.notes_routes import router as notes_router
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.registry.uploads import UploadBook
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(asset_router, prefix=API)
     app.include_router(admin_router, prefix=API)
     app.include_router(blob_router, prefix=API)
+    app.include_router(notes_router, prefix=API)
     return app
 
 

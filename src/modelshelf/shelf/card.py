@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from modelshelf.errors import IntegrityError
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.shelf.diff import VersionDiff, diff_versions
 
 if TYPE_CHECKING:
     from modelshelf.store.api import StoreLayout
 
-__all__ = ["CARD_FILES", "MAX_CARD_BYTES", "card_entry", "read_card"]
+__all__ = ["CARD_FILES", "MAX_CARD_BYTES", "card_entry", "diff_with_cards", "read_card"]
 
 CARD_FILES = ("MODEL_CARD.md", "README.md")
 """The files at a version's root that are its card, the first one found wins."""
@@ -61,3 +62,13 @@ def read_card(store: StoreLayout, manifest: Manifest) -> str | None:
     if len(raw) != entry.size or actual != entry.sha256:
         raise IntegrityError(entry.path, entry.sha256, actual, where=f"{spec} in {blob.where}")
     return raw.decode("utf-8", errors="replace")
+
+
+def diff_with_cards(store: StoreLayout, a: Manifest, b: Manifest) -> VersionDiff:
+    """:func:`~modelshelf.shelf.diff.diff_versions` of ``a`` and ``b`` with their cards read
+    through ``store`` (a card both versions hold as the same blob is read once)."""
+    entry_a, entry_b = card_entry(a), card_entry(b)
+    card_a = read_card(store, a)
+    if entry_a and entry_b and (entry_a.sha256, entry_a.size) == (entry_b.sha256, entry_b.size):
+        return diff_versions(a, b, card_a, card_a)
+    return diff_versions(a, b, card_a, read_card(store, b))

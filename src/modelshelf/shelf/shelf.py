@@ -4,7 +4,8 @@
 what each does; the work is done beside it, in this package: the store it stands on
 (:mod:`~modelshelf.shelf.opening`), push (:mod:`~modelshelf.shelf.push`), pull
 (:mod:`~modelshelf.shelf.pull`), resolve (:mod:`~modelshelf.shelf.resolve`), listings
-(:mod:`~modelshelf.shelf.listing`), alias moves (:mod:`~modelshelf.shelf.aliases`), removal
+(:mod:`~modelshelf.shelf.listing`), alias moves (:mod:`~modelshelf.shelf.aliases`), labels and
+descriptions and diffs (:class:`~modelshelf.shelf.notes.ShelfNotes`, a base), removal
 (:mod:`~modelshelf.shelf.housekeeping`), and verify, repair, copy and gc
 (:class:`~modelshelf.shelf.care.ShelfCare`, its base).
 
@@ -32,6 +33,7 @@ from modelshelf.shelf._args import as_progress, as_spec
 from modelshelf.shelf.aliases import drop_alias, point_alias, settable_alias
 from modelshelf.shelf.care import ShelfCare
 from modelshelf.shelf.listing import alias_moves, asset_aliases, asset_log, live_versions
+from modelshelf.shelf.notes import ShelfNotes
 from modelshelf.shelf.opening import choose_store
 from modelshelf.shelf.pull import pull_version
 from modelshelf.shelf.resolve import Resolved, resolve_from_cache, resolve_online
@@ -68,7 +70,7 @@ class PushOptions(TypedDict, total=False):
     if_changed: bool
 
 
-class Shelf(ShelfCare):
+class Shelf(ShelfNotes, ShelfCare):
     """One store plus the local cache.
 
     Args:

@@ -151,6 +151,15 @@ class NotesLayout(RemovalLayout):
             records.append(record)
         return records
 
+    def notes_record(self, name: str, version: str | None, seq: int) -> Notes:
+        """Record number ``seq`` of the notes (the registry's audit compares it with the next).
+
+        Raises:
+            ObjectNotFoundError: there is no such record.
+            UntrustedStoreDataError: it is not what modelshelf writes.
+        """
+        return self._read_notes_record(name, version, seq)
+
     def write_notes(
         self,
         name: str,
