@@ -83,8 +83,8 @@ def _wait_for_catalog(url: str, token: str, expected: int) -> None:
             answer = client.get(f"{url}/api/v1/search")
             if answer.status_code == 200:
                 seen = answer.json()
-                results = seen.get("results") if isinstance(seen, dict) else None
-                if isinstance(results, list) and len(results) >= expected:
+                built = isinstance(seen, dict) and not seen.get("indexing")
+                if built and seen.get("total") == expected:  # type: ignore[union-attr]
                     return
             else:
                 seen = f"HTTP {answer.status_code}: {answer.text[:300]}"

@@ -11,7 +11,7 @@ from tests.browser.browser_assets import SENTIMENT
 from tests.browser.browser_pages import Browser
 from tests.browser.conftest import BrowserSite
 
-SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
+SHA256 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 
 def open_sentiment(web: Browser) -> None:
