@@ -83,9 +83,10 @@ def _wait_for_catalog(url: str, token: str, expected: int) -> None:
             answer = client.get(f"{url}/api/v1/search")
             if answer.status_code == 200:
                 seen = answer.json()
-                built = isinstance(seen, dict) and not seen.get("indexing")
-                if built and seen.get("total") == expected:  # type: ignore[union-attr]
-                    return
+                if isinstance(seen, dict) and not seen.get("indexing"):
+                    done = seen.get("total") == expected
+                    if done:
+                        return
             else:
                 seen = f"HTTP {answer.status_code}: {answer.text[:300]}"
             time.sleep(0.2)

@@ -16,7 +16,7 @@ from tests.browser.conftest import BrowserSite
 
 
 @pytest.fixture
-def session(web: Browser, site: BrowserSite) -> Iterator[httpx.Client]:
+def forger(web: Browser, site: BrowserSite) -> Iterator[httpx.Client]:
     """An HTTP client holding the editor's session cookie, as a forger who has it would."""
     web.sign_in(site.editor)
     cookie = web.session_cookie()
@@ -44,21 +44,21 @@ def other_version(site: BrowserSite) -> str:
 
 @pytest.mark.parametrize("csrf", [None, "", "0" * 64])
 def test_a_forged_alias_move_is_refused(
-    session: httpx.Client, site: BrowserSite, csrf: str | None
+    forger: httpx.Client, site: BrowserSite, csrf: str | None
 ) -> None:
     before = snapshot(site)
     current = site.store.read_alias(INTENT, "production").version
     form = {"alias": "production", "version": other_version(site), "expected": current or ""}
     if csrf is not None:
         form["csrf"] = csrf
-    answer = session.post(f"/a/{INTENT}/-/alias", data=form)
+    answer = forger.post(f"/a/{INTENT}/-/alias", data=form)
     assert answer.status_code == 403, answer.text[:500]
     assert snapshot(site) == before
 
 
 @pytest.mark.parametrize("csrf", [None, "", "f" * 64])
 def test_a_forged_notes_edit_is_refused(
-    session: httpx.Client, site: BrowserSite, csrf: str | None
+    forger: httpx.Client, site: BrowserSite, csrf: str | None
 ) -> None:
     before = snapshot(site)
     form = {"labels": "forged=yes", "description": "forged", "expected_seq": "0"}
@@ -66,29 +66,29 @@ def test_a_forged_notes_edit_is_refused(
         form["expected_seq"] = str(seq)
         if csrf is not None:
             form["csrf"] = csrf
-        answer = session.post(f"/a/{INTENT}/-/notes", data=form)
+        answer = forger.post(f"/a/{INTENT}/-/notes", data=form)
         assert answer.status_code == 403, answer.text[:500]
     assert snapshot(site) == before
 
 
 def test_the_session_cookie_writes_nothing_through_the_api(
-    session: httpx.Client, site: BrowserSite
+    forger: httpx.Client, site: BrowserSite
 ) -> None:
     before = snapshot(site)
     current = site.store.read_alias(INTENT, "production").version
-    answer = session.put(
+    answer = forger.put(
         f"/api/v1/assets/{INTENT}/-/aliases/production",
         json={"version": other_version(site), "expected": current},
     )
     assert answer.status_code in (401, 403), answer.text[:500]
-    answer = session.put(
+    answer = forger.put(
         f"/api/v1/assets/{INTENT}/-/notes",
         json={"labels": {"forged": "yes"}, "description": "", "expected_seq": 0},
     )
     assert answer.status_code in (401, 403), answer.text[:500]
     assert snapshot(site) == before
     # while it does read through the API (GET), as the JSON twins need
-    assert session.get(f"/api/v1/assets/{INTENT}/-/versions").status_code == 200
+    assert forger.get(f"/api/v1/assets/{INTENT}/-/versions").status_code == 200
 
 
 def test_the_page_form_without_its_csrf_field_is_refused(web: Browser, site: BrowserSite) -> None:

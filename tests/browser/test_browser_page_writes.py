@@ -63,7 +63,11 @@ def test_editing_labels_and_description_from_the_asset_page(
     assert "stage=staging" in record["labels"] and "reviewed" in record["labels"]
     assert record["description_changed"] is True
 
-    web.open("/?label=owner%3Dana")  # and search finds it by its new label at once
-    assert [a.get_attribute("href") for a in web.find_all("table#assets a.asset-link")] == [
-        f"{site.url}/a/{INTENT}"
-    ]
+    # and search finds it by its new label (the catalog follows the store's log: at once, or
+    # within its next poll)
+    def found() -> bool:
+        web.open("/?label=owner%3Dana")
+        links = web.find_all("table#assets a.asset-link")
+        return [a.get_attribute("href") for a in links] == [f"{site.url}/a/{INTENT}"]
+
+    web.wait_until(found, "the search to find the new label")
