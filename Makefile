@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry clean venv kserve-venv azurite browser setup
+.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry bench-pages clean venv kserve-venv azurite browser setup
 
 # `make venv` installs every time (pip finds what is there in seconds); the stamp records that
 # one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
@@ -164,6 +164,12 @@ bench-mirror: venv
 bench-registry: venv
 	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
 	$(BIN)/python benchmarks/registry_bench.py $(REGISTRY_BENCH_ARGS)
+
+# The registry's pages over 10,000 versions on SeaweedFS: the server time of each page
+# (Server-Timing) and how long the catalog takes to build (PAGES_BENCH_ARGS: --assets, --versions).
+bench-pages: venv
+	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
+	$(BIN)/python benchmarks/pages_bench.py $(PAGES_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo site .mypy_cache .pytest_cache .ruff_cache

@@ -132,7 +132,7 @@ def log_page_records(
         and (not action or r.get("action") == action)
         and (not who or who in str(r.get("user", "")).lower())
     ]
-    return [{**r, "details": _details(r), "version": r.get("version")} for r in kept]
+    return kept
 
 
 def _log_params(request: Request) -> tuple[dict[str, str], int]:
@@ -152,7 +152,10 @@ def log_page(request: Request) -> Response:
         params, page_no = _log_params(request)
         records = log_page_records(request, principal, params)
         pages = max(1, -(-len(records) // PER_PAGE))
-        shown = records[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
+        shown = [
+            {**r, "details": _details(r), "version": r.get("version")}
+            for r in records[(page_no - 1) * PER_PAGE : page_no * PER_PAGE]
+        ]
         kept = {k: v for k, v in params.items() if v}
         return page(
             request, "log.html", title="Audit log", principal=principal,
@@ -176,7 +179,7 @@ def log_json(request: Request, principal: Caller) -> dict[str, Any]:
         "total": len(records),
         "page": page_no,
         "per_page": PER_PAGE,
-        "records": [{k: v for k, v in r.items() if k != "details"} for r in shown],
+        "records": shown,
     }
 
 

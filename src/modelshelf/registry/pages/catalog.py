@@ -36,6 +36,7 @@ log = logging.getLogger("modelshelf.registry")
 
 POLL_EVERY = 2.0
 STALE_AFTER = 1.0
+REFRESH_WAIT = 0.1
 RESYNC_EVERY = 600.0
 READ_THREADS = 8
 MAX_LOG_RECORDS = 100_000
@@ -137,6 +138,10 @@ class Catalog:
         self._last_sync = 0.0
         self._started = False
         self._poll_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._polled = threading.Condition()
+        self._generation = 0
 
     # -- what pages read -------------------------------------------------------------------------
     def assets(self) -> list[AssetSummary]:
@@ -232,11 +237,16 @@ class Catalog:
 
     def build(self) -> None:
         """Index the whole store: every live version's summary, each asset's aliases, notes and
-        card. Replaces the index when done; pages use the old one (or none) meanwhile."""
+        card. Replaces the index when done; pages use the old one (or none) meanwhile. The first
+        build reads the whole store log; a re-sync reads on from where the follower is."""
+        with self._poll_lock:  # no poll meanwhile: the follower's changes are in this build
+            self._build()
+
+    def _build(self) -> None:
         started = time.monotonic()
-        follower = ChangeFollower(self.store)
+        follower = self._follower or ChangeFollower(self.store)
         history: list[Change] = []
-        while True:  # the whole store log so far, in pages of the follower's
+        while True:  # the store log since the follower's cursor, in pages
             page = follower.poll(_LOG_PAGE)
             history += page
             if len(page) < _LOG_PAGE:
@@ -258,11 +268,11 @@ class Catalog:
         run_concurrently(summarise, pairs, READ_THREADS)
         names = sorted({name for name, _ in pairs})
         assets = run_concurrently(self._read_or_skip, names, READ_THREADS)
+        seen = [(c.id, dict(c.record)) for c in history]
         with self._lock:
             self._assets = {a.name: a for a in assets if a is not None}
-            self._log = [(c.id, dict(c.record)) for c in history][-MAX_LOG_RECORDS:]
-            self._pushers = {}
-            self._note_pushers(self._log)
+            self._log = (self._log + seen)[-MAX_LOG_RECORDS:]
+            self._note_pushers(seen)
             self._follower = follower
         self.ready = True
         self._last_sync = self._last_poll = time.monotonic()
@@ -280,26 +290,29 @@ class Catalog:
     def poll(self) -> int:
         """Apply the store-log changes since the last poll; the number of changes seen."""
         with self._poll_lock:
-            self._last_poll = time.monotonic()
-            follower = self._follower
-            if follower is None:
-                return 0
-            changes = follower.poll()
-            if not changes:
-                return 0
-            dirty = sorted({c.name for c in changes})
-            fresh = run_concurrently(self._read_or_skip, dirty, READ_THREADS)
-            with self._lock:
-                for name, asset in zip(dirty, fresh, strict=True):
-                    if asset is None:
-                        self._assets.pop(name, None)
-                    else:
-                        self._assets[name] = asset
-                seen = [(c.id, dict(c.record)) for c in changes]
-                self._log.extend(seen)
-                self._note_pushers(seen)
-                del self._log[:-MAX_LOG_RECORDS]
-            return len(changes)
+            return self._poll()
+
+    def _poll(self) -> int:
+        self._last_poll = time.monotonic()
+        follower = self._follower
+        if follower is None:
+            return 0
+        changes = follower.poll()
+        if not changes:
+            return 0
+        dirty = sorted({c.name for c in changes})
+        fresh = run_concurrently(self._read_or_skip, dirty, READ_THREADS)
+        with self._lock:
+            for name, asset in zip(dirty, fresh, strict=True):
+                if asset is None:
+                    self._assets.pop(name, None)
+                else:
+                    self._assets[name] = asset
+            seen = [(c.id, dict(c.record)) for c in changes]
+            self._log.extend(seen)
+            self._note_pushers(seen)
+            del self._log[:-MAX_LOG_RECORDS]
+        return len(changes)
 
     def touch(self, name: str) -> None:
         """Read ``name`` again now (after a write from a page: the next page shows it)."""
@@ -311,20 +324,23 @@ class Catalog:
                 self._assets[name] = asset
 
     def refresh_if_stale(self) -> None:
-        """Before a page: poll when the last poll is older than :data:`STALE_AFTER` seconds
-        (a failing store is logged; the page shows what the catalog has)."""
+        """Before a page: when the last poll is older than :data:`STALE_AFTER` seconds, wake the
+        catalog's thread to poll and wait for it up to :data:`REFRESH_WAIT` seconds. A poll is
+        one listing, but it re-reads the records of the log's settle window, which after a burst
+        of writes takes seconds: the page is never held for that, it shows what the catalog has.
+        """
         self.start()
         if not self.ready or time.monotonic() - self._last_poll < STALE_AFTER:
             return
-        try:
-            self.poll()
-        except ModelshelfError as exc:
-            log.warning("the catalog could not read the store's log (next try later): %s", exc)
+        with self._polled:
+            generation = self._generation
+            self._wake.set()
+            self._polled.wait_for(lambda: self._generation > generation, timeout=REFRESH_WAIT)
 
     def start(self) -> None:
         """Start :meth:`run` on a thread of its own once (the app's lifespan does; a page does
         when no lifespan ran, as under a test client used without ``with``)."""
-        with self._poll_lock:
+        with self._start_lock:
             if self._started:
                 return
             self._started = True
@@ -332,25 +348,35 @@ class Catalog:
 
     def claim(self) -> bool:
         """Mark the catalog as run by the caller (the lifespan); False if it already runs."""
-        with self._poll_lock:
+        with self._start_lock:
             if self._started:
                 return False
             self._started = True
             return True
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Build, then poll every :data:`POLL_EVERY` s and re-sync every :data:`RESYNC_EVERY` s,
-        until ``stop`` is set; errors are logged and retried, never raised."""
+        """Build, then poll every :data:`POLL_EVERY` s (or when a page wakes it) and re-sync
+        every :data:`RESYNC_EVERY` s, until ``stop`` is set (then call :meth:`wake`); errors
+        are logged and retried, never raised."""
         stop = stop or threading.Event()
         while not stop.is_set():
             try:
                 if not self.ready or time.monotonic() - self._last_sync > RESYNC_EVERY:
                     self.build()
-                elif time.monotonic() - self._last_poll >= POLL_EVERY:
+                else:
                     self.poll()
             except Exception as exc:  # a background task must survive its own errors
                 log.warning("the catalog failed (retried in %.0f s): %s", POLL_EVERY, exc)
-            stop.wait(POLL_EVERY / 4)
+            finally:
+                with self._polled:
+                    self._generation += 1
+                    self._polled.notify_all()
+            self._wake.wait(POLL_EVERY)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Make :meth:`run` poll now (or see that it must stop)."""
+        self._wake.set()
 
 
 def newest_first(versions: list[str]) -> list[str]:

@@ -68,3 +68,4 @@ async def _follow(app: FastAPI) -> None:
         await anyio.sleep_forever()
     finally:
         stop.set()
+        catalog.wake()
