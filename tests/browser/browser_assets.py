@@ -20,12 +20,15 @@ audit log names the tokens, as it would for people. What is there:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.servers.registry import RegistryProcess
 
 from modelshelf import Shelf
+from modelshelf.store.bucket import Store
 
 SENTIMENT = "nlp/sentiment"
 INTENT = "nlp/intent"
@@ -112,6 +115,18 @@ def _messages() -> list[str]:
         f"{TEXT_WORD} from the large teacher",
         "smaller tokenizer, metrics",
     ]
+
+
+@dataclass(frozen=True)
+class BrowserSite:
+    """The registry under test: its URL, its tokens and the bucket store behind it."""
+
+    url: str
+    admin: str
+    editor: str
+    reader: str
+    store: Store
+    process: RegistryProcess
 
 
 class AssetFiller:

@@ -20,16 +20,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.webdriver import WebDriver
-from tests.browser.browser_assets import AssetFiller
+from tests.browser.browser_assets import AssetFiller, BrowserSite
 from tests.browser.browser_pages import Browser
-from tests.servers.registry import RegistryProcess, RegistryS3Stores, admin_token
+from tests.servers.registry import RegistryS3Stores, admin_token
 
 from modelshelf.backends import open_backend
 from modelshelf.store.bucket import Store
@@ -56,18 +55,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
             # One worker runs them all: one registry and one browser for the session.
             item.add_marker(pytest.mark.xdist_group("browser"))
-
-
-@dataclass(frozen=True)
-class BrowserSite:
-    """The registry under test: its URL, its tokens and the bucket store behind it."""
-
-    url: str
-    admin: str
-    editor: str
-    reader: str
-    store: Store
-    process: RegistryProcess
 
 
 def _wait_for_catalog(url: str, token: str, expected: int) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.browser.browser_assets import SENTIMENT
+from tests.browser.browser_assets import SENTIMENT, BrowserSite
 from tests.browser.browser_pages import SESSION_COOKIE, Browser
-from tests.browser.conftest import BrowserSite
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"

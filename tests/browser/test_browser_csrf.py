@@ -10,9 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.browser.browser_assets import INTENT
+from tests.browser.browser_assets import INTENT, BrowserSite
 from tests.browser.browser_pages import SESSION_COOKIE, Browser
-from tests.browser.conftest import BrowserSite
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.browser_assets import SENTIMENT
+from tests.browser.browser_assets import SENTIMENT, BrowserSite
 from tests.browser.browser_pages import Browser
-from tests.browser.conftest import BrowserSite
 
 SHA256 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 

@@ -5,9 +5,8 @@ not through the server), shows on the page, and is audited under the token's nam
 
 from __future__ import annotations
 
-from tests.browser.browser_assets import INTENT
+from tests.browser.browser_assets import INTENT, BrowserSite
 from tests.browser.browser_pages import Browser
-from tests.browser.conftest import BrowserSite
 
 
 def test_moving_an_alias_from_the_asset_page(web: Browser, site: BrowserSite) -> None:

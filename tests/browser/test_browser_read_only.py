@@ -8,9 +8,15 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, quote, quote_plus
 
 import pytest
-from tests.browser.browser_assets import INTENT, PRIVATE, PRIVATE_WORD, RESNET, SENTIMENT
+from tests.browser.browser_assets import (
+    INTENT,
+    PRIVATE,
+    PRIVATE_WORD,
+    RESNET,
+    SENTIMENT,
+    BrowserSite,
+)
 from tests.browser.browser_pages import Browser, count_of, visible_text
-from tests.browser.conftest import BrowserSite
 
 HIDDEN = (PRIVATE, RESNET, PRIVATE_WORD, "fraud-model", "vision/")
 

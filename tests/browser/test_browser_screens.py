@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.keys import Keys
-from tests.browser.browser_assets import SENTIMENT
+from tests.browser.browser_assets import SENTIMENT, BrowserSite
 from tests.browser.browser_pages import SIZES, Browser, blocking
-from tests.browser.conftest import BrowserSite
 
 PAGES = {
     "front": "/",

@@ -6,9 +6,8 @@ result count says how many matched.
 from __future__ import annotations
 
 import pytest
-from tests.browser.browser_assets import INTENT, PRIVATE, RESNET, SENTIMENT, TEXT_WORD
+from tests.browser.browser_assets import INTENT, PRIVATE, RESNET, SENTIMENT, TEXT_WORD, BrowserSite
 from tests.browser.browser_pages import Browser, count_of
-from tests.browser.conftest import BrowserSite
 
 
 def search(web: Browser, **fields: str) -> list[str]:

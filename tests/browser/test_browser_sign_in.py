@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
+from tests.browser.browser_assets import BrowserSite
 from tests.browser.browser_pages import SESSION_COOKIE, Browser
-from tests.browser.conftest import BrowserSite
 
 
 def test_a_token_signs_in_with_an_http_only_same_site_strict_cookie(
