@@ -1,11 +1,14 @@
 """Forged writes with a signed-in session are refused and write nothing: a POST to a page route
-without the CSRF token or with a wrong one (from httpx holding the session cookie, and from the
-page's own form with its CSRF field emptied), and an API write carried by the cookie alone (the
-cookie is accepted for GET and HEAD only).
+without the CSRF token or with a wrong one (from httpx holding the session cookie, from the
+page's own form with its CSRF field emptied, and from another origin's page on this host, to
+which SameSite=Strict does not apply: same site, other port), and an API write carried by the
+cookie alone (the cookie is accepted for GET and HEAD only).
 """
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -101,5 +104,54 @@ def test_the_page_form_without_its_csrf_field_is_refused(web: Browser, site: Bro
         " { f.value = ''; f.name = 'not-csrf'; }"
     )
     web.submit("#move-alias-submit")
+    assert web.has("#error") and web.text("#error").strip()
+    assert snapshot(site) == before
+
+
+def _forged_page(target: str) -> bytes:
+    return f"""<!doctype html><html lang="en"><head><title>win a prize</title></head><body>
+<form id="forged" method="post" action="{target}">
+<input type="hidden" name="alias" value="production">
+<input type="hidden" name="version" value="1.0">
+<input type="hidden" name="expected" value="">
+<button id="forged-submit" type="submit">Claim</button>
+</form></body></html>""".encode()
+
+
+@pytest.fixture
+def other_origin(site: BrowserSite) -> Iterator[str]:
+    """A page on another port of this host (same site, other origin) with a forged form."""
+    page = _forged_page(f"{site.url}/a/{INTENT}/-/alias")
+
+    class Forger(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forger)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_form_on_another_origin_is_refused(
+    web: Browser, site: BrowserSite, other_origin: str
+) -> None:
+    web.sign_in(site.editor)
+    before = snapshot(site)
+    web.driver.get(other_origin)
+    web.submit("#forged-submit")  # the browser sends the cookie: same site, other port
+    assert web.path.startswith(f"/a/{INTENT}/-/alias"), web.path
     assert web.has("#error") and web.text("#error").strip()
     assert snapshot(site) == before

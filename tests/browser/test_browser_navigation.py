@@ -115,3 +115,18 @@ def test_every_page_links_its_json_twin(web: Browser, site: BrowserSite) -> None
         assert alternate.get_attribute("href") == twin, path
         web.driver.get(twin)  # the cookie reads the API for GET
         assert web.driver.execute_script("return document.contentType") == "application/json"
+
+
+def test_the_log_filters_by_asset_action_and_who(web: Browser, site: BrowserSite) -> None:
+    web.sign_in(site.admin)
+    web.open("/log")
+    web.choose("form#log-filter [name=asset]", SENTIMENT)
+    web.choose("form#log-filter [name=action]", "alias")
+    web.choose("form#log-filter [name=who]", "admin")
+    web.submit("#log-filter-submit")
+    rows = [row.text for row in web.find_all("table#log tr.log-record")]
+    assert len(rows) == 2, rows  # production and candidate, set once each by the filler
+    for row in rows:
+        assert "alias" in row and SENTIMENT in row and "admin" in row, row
+    # newest first: candidate was set after production
+    assert "candidate" in rows[0] or "1.4" in rows[0], rows
