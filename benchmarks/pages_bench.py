@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     server = SeaweedServer(base_dir=str(work / "seaweed"))
     server.start()
     registry: subprocess.Popen[bytes] | None = None
+    environment = dict(os.environ)  # put back at the end: the store's settings go in it
     try:
         server.create_bucket(BUCKET)
         env = {**os.environ, **server.env()}
@@ -185,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             "--port",
             str(port),
         ]
-        log_file = (work / "registry.log").open("wb")
         started = time.monotonic()
-        registry = subprocess.Popen(argv_serve, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        with (work / "registry.log").open("wb") as log_file:  # the child keeps its own copy
+            registry = subprocess.Popen(
+                argv_serve, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            )
         _wait_for_catalog(base, token, registry, work)
         catalog_seconds = time.monotonic() - started
         # The store's log re-reads the records of its last 30 s (its settle window) on every
@@ -204,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             registry.wait(timeout=30)
         server.stop()
         shutil.rmtree(work / "seaweed", ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(environment)
     print(
         f"\nPages over {total:,} versions ({args.assets} assets x {args.versions}) on SeaweedFS;"
         f" server time from Server-Timing, {args.rounds} requests each.\n"

@@ -171,3 +171,12 @@ def test_the_style_sheet_is_served_from_the_package(make_pages: MakePages) -> No
     answer = make_pages().get("/static/modelshelf.css")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/css")
     assert ":focus-visible" in answer.text and "@media" in answer.text
+
+
+def test_a_path_no_page_has_is_a_404_page_and_the_api_stays_json(make_pages: MakePages) -> None:
+    client = make_pages()
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and 'id="error"' in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    api = client.get("/api/v1/no-such-route")
+    assert api.status_code == 404 and api.json()["error"]["type"] == "ObjectNotFoundError"

@@ -15,6 +15,7 @@ before counting (:mod:`modelshelf.registry.pages.search`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -99,7 +100,13 @@ class AssetSummary:
     aliases: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     description: str = ""
-    card: str = ""
+    card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
+
+    @functools.cached_property
+    def text(self) -> str:
+        """What a text search looks in, lowercased once: messages, description, card."""
+        messages = "\n".join(v.message for v in self.versions)
+        return f"{self.description}\n{self.card}\n{messages}".lower()
 
     @property
     def newest(self) -> VersionSummary | None:
@@ -232,7 +239,7 @@ class Catalog:
         summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
         aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
         notes = self.store.read_notes(name)
-        card = notes.description or self.card(self.manifest(name, versions[0])) or ""
+        card = self.card(self.manifest(name, versions[0])) or ""  # searched with the description
         return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
 
     def build(self) -> None:

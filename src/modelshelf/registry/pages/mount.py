@@ -9,14 +9,34 @@ from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
+from modelshelf import trust
+from modelshelf.errors import ObjectNotFoundError
 from modelshelf.registry.pages import asset_pages, browse_routes, write_routes
 from modelshelf.registry.pages.catalog import Catalog
-from modelshelf.registry.pages.render import ServerTiming
+from modelshelf.registry.pages.render import ServerTiming, guarded
 from modelshelf.registry.pages.session import LocalUser
 from modelshelf.store.bucket import Store
+from modelshelf.store.http_protocol import API
 
 __all__ = ["add_pages"]
+
+_METHODS = ["GET", "HEAD"]  # a browser's; a wrong method on an API route stays a 405
+
+
+def _no_page(request: Request, path: str) -> Response:
+    if path.startswith(API.lstrip("/") + "/") or path == API.lstrip("/"):
+        raise HTTPException(404)  # the API's own answer (JSON)
+    return guarded(request, lambda: _raise_not_found(path))
+
+
+def _raise_not_found(path: str) -> Response:
+    raise ObjectNotFoundError(
+        f"there is no page /{trust.show(path, 80)[1:-1]} here; start from the assets"
+    )
 
 
 def add_pages(app: FastAPI, store: Store, *, local_user: LocalUser | None = None) -> Catalog:
@@ -35,6 +55,8 @@ def add_pages(app: FastAPI, store: Store, *, local_user: LocalUser | None = None
     app.include_router(browse_routes.router)
     app.include_router(write_routes.router)
     app.include_router(asset_pages.router)
+    # Last: a path no route has is a page's 404 for a browser (the API's stays JSON).
+    app.add_api_route("/{path:path}", _no_page, methods=_METHODS, include_in_schema=False)
     app.add_middleware(ServerTiming)
     background = getattr(app.state.registry, "background", None)
     if isinstance(background, list):

@@ -116,11 +116,7 @@ def _selects(query: Query) -> Callable[[AssetSummary], bool]:
             return False
         if query.engine and not any(v.engine == query.engine for v in asset.versions):
             return False
-        if text:
-            found = text in asset.description.lower() or text in asset.card.lower()
-            if not found and not any(text in v.message.lower() for v in asset.versions):
-                return False
-        return True
+        return not text or text in asset.text
 
     return selects
 
