@@ -26,7 +26,7 @@ return Array.from(document.querySelectorAll('#card, #card *')).map(
 
 @pytest.mark.parametrize("path", [f"/a/{SENTIMENT}", f"/a/{SENTIMENT}/-/v/1.4"])
 def test_the_hostile_card_runs_no_script(web: Browser, site: BrowserSite, path: str) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     web.open(path)
     if "/-/v/" in path:  # the version's README.md (the asset page may show its description)
         assert web.has("#card table"), "the card's table is not rendered"

@@ -20,7 +20,7 @@ from tests.browser.browser_pages import SESSION_COOKIE, Browser
 @pytest.fixture
 def forger(web: Browser, site: BrowserSite) -> Iterator[httpx.Client]:
     """An HTTP client holding the editor's session cookie, as a forger who has it would."""
-    web.sign_in(site.editor)
+    web.sign_in(site.editor)  # the cookie as the server set it
     cookie = web.session_cookie()
     assert cookie is not None
     with httpx.Client(
@@ -94,7 +94,7 @@ def test_the_session_cookie_writes_nothing_through_the_api(
 
 
 def test_the_page_form_without_its_csrf_field_is_refused(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.editor)
+    web.use_token(site.editor)
     web.open(f"/a/{INTENT}")
     before = snapshot(site)
     web.choose("form#move-alias [name=version]", other_version(site))
@@ -148,7 +148,7 @@ def other_origin(site: BrowserSite) -> Iterator[str]:
 def test_a_form_on_another_origin_is_refused(
     web: Browser, site: BrowserSite, other_origin: str
 ) -> None:
-    web.sign_in(site.editor)
+    web.use_token(site.editor)
     before = snapshot(site)
     web.driver.get(other_origin)
     web.submit("#forged-submit")  # the browser sends the cookie: same site, other port

@@ -26,7 +26,7 @@ def open_sentiment(web: Browser) -> None:
 def test_an_asset_shows_its_versions_aliases_labels_and_card(
     web: Browser, site: BrowserSite
 ) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     open_sentiment(web)
     assert web.path == f"/a/{SENTIMENT}"
 
@@ -52,7 +52,7 @@ def test_an_asset_shows_its_versions_aliases_labels_and_card(
 
 
 def test_a_version_shows_its_files_model_and_pull_command(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     open_sentiment(web)
     link = next(a for a in web.find_all("table#versions a.version-link") if a.text.strip() == "1.4")
     link.click()
@@ -76,7 +76,7 @@ def test_a_version_shows_its_files_model_and_pull_command(web: Browser, site: Br
 
 
 def test_the_diff_form_opens_the_diff_of_two_versions(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     open_sentiment(web)
     web.choose("form#diff-form [name=a]", "1.3")
     web.choose("form#diff-form [name=b]", "1.4")
@@ -98,14 +98,14 @@ def test_the_diff_form_opens_the_diff_of_two_versions(web: Browser, site: Browse
 
 
 def test_the_short_diff_address_redirects_to_the_diff(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     web.open(f"/a/{SENTIMENT}/diff/1.0...1.1")
     assert web.path == f"/a/{SENTIMENT}/-/diff/1.0...1.1"
     assert web.has("#files-changed")
 
 
 def test_every_page_links_its_json_twin(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     for path in ("/", f"/a/{SENTIMENT}", f"/a/{SENTIMENT}/-/v/1.4",
                  f"/a/{SENTIMENT}/-/diff/1.3...1.4", "/log"):  # fmt: skip
         web.open(path)
@@ -118,7 +118,7 @@ def test_every_page_links_its_json_twin(web: Browser, site: BrowserSite) -> None
 
 
 def test_the_log_filters_by_asset_action_and_who(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     web.open("/log")
     web.choose("form#log-filter [name=asset]", SENTIMENT)
     web.choose("form#log-filter [name=action]", "alias")

@@ -12,7 +12,7 @@ from tests.browser.browser_pages import Browser
 def test_moving_an_alias_from_the_asset_page(web: Browser, site: BrowserSite) -> None:
     before = site.store.read_alias(INTENT, "production")
     target = "1.1" if before.version == "1.0" else "1.0"
-    web.sign_in(site.editor)
+    web.use_token(site.editor)
     web.open(f"/a/{INTENT}")
     web.choose("form#move-alias [name=alias]", "production")
     web.choose("form#move-alias [name=version]", target)
@@ -38,7 +38,7 @@ def test_moving_an_alias_from_the_asset_page(web: Browser, site: BrowserSite) ->
 def test_editing_labels_and_description_from_the_asset_page(
     web: Browser, site: BrowserSite
 ) -> None:
-    web.sign_in(site.editor)
+    web.use_token(site.editor)
     web.open(f"/a/{INTENT}")
     web.fill("form#edit-notes textarea[name=labels]", "stage=staging\nowner=ana\nreviewed")
     web.fill(

@@ -35,7 +35,7 @@ def assert_nothing_hidden(web: Browser, query: str = "") -> None:
 
 
 def test_a_reader_sees_no_write_controls(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     for path in (f"/a/{SENTIMENT}", f"/a/{INTENT}", f"/a/{SENTIMENT}/-/v/1.4"):
         web.open(path)
         assert not web.has("form#move-alias"), path
@@ -47,7 +47,7 @@ def test_a_reader_sees_no_write_controls(web: Browser, site: BrowserSite) -> Non
 
 def test_an_editor_sees_the_write_controls(web: Browser, site: BrowserSite) -> None:
     # the other side of the test above: the same page with a write scope
-    web.sign_in(site.editor)
+    web.use_token(site.editor)
     web.open(f"/a/{SENTIMENT}")
     assert web.has("form#move-alias") and web.has("form#edit-notes")
 
@@ -55,7 +55,7 @@ def test_an_editor_sees_the_write_controls(web: Browser, site: BrowserSite) -> N
 def test_the_front_page_lists_and_counts_only_what_the_reader_may_read(
     web: Browser, site: BrowserSite
 ) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     web.open("/")
     names = [a.get_attribute("href").split("/a/", 1)[1] for a in web.find_all("a.asset-link")]
     assert sorted(names) == [INTENT, SENTIMENT]
@@ -78,7 +78,7 @@ def test_the_front_page_lists_and_counts_only_what_the_reader_may_read(
 def test_search_finds_nothing_the_reader_may_not_read(
     web: Browser, site: BrowserSite, query: str
 ) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     web.open(f"/?{query}")
     names = [a.get_attribute("href").split("/a/", 1)[1] for a in web.find_all("a.asset-link")]
     assert set(names) <= {INTENT, SENTIMENT}
@@ -87,7 +87,7 @@ def test_search_finds_nothing_the_reader_may_not_read(
 
 
 def test_the_log_shows_only_what_the_reader_may_read(web: Browser, site: BrowserSite) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     web.open("/log")
     records = web.find_all("table#log tr.log-record")
     assert records, "the reader's log is empty"
@@ -111,7 +111,7 @@ def test_the_log_shows_only_what_the_reader_may_read(web: Browser, site: Browser
     ],
 )
 def test_a_guessed_address_shows_nothing_hidden(web: Browser, site: BrowserSite, path: str) -> None:
-    web.sign_in(site.reader)
+    web.use_token(site.reader)
     web.open(path)
     assert_nothing_hidden_but_the_address(web, path)
 

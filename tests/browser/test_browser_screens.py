@@ -28,7 +28,7 @@ PAGES = {
 @pytest.mark.parametrize("page", list(PAGES))
 def test_each_page_at_two_sizes_passes_axe(web: Browser, site: BrowserSite, page: str) -> None:
     if page != "sign-in":
-        web.sign_in(site.editor)  # a writer's asset page: its forms are checked too
+        web.use_token(site.editor)  # a writer's asset page: its forms are checked too
     web.open(PAGES[page])
 
     assert web.has("a#skip-to-main") and web.has("main#main"), page

@@ -49,7 +49,7 @@ def listed(web: Browser) -> list[str]:
 def test_search_from_the_form(
     web: Browser, site: BrowserSite, fields: dict[str, str], expected: list[str]
 ) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     found = search(web, **fields)
     assert sorted(found) == sorted(expected)
     assert count_of(web.text("#result-count")) == len(expected)
@@ -63,7 +63,7 @@ def test_search_from_the_form(
 def test_the_front_page_lists_newest_push_first_and_by_name(
     web: Browser, site: BrowserSite
 ) -> None:
-    web.sign_in(site.admin)
+    web.use_token(site.admin)
     web.open("/")
     # pushed last: the private model, then resnet (browser_assets.AssetFiller.fill)
     assert listed(web) == [PRIVATE, RESNET, INTENT, SENTIMENT]
