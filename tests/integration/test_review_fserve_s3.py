@@ -48,8 +48,8 @@ def test_versions_that_cannot_load_fail_before_uvicorn(
     register_model("demo/plain", PredictOnly, Scaler(2.0), store=shelf, version="1")
     notes = tmp_path / "notes.txt"
     notes.write_text("not a model\n")
-    shelf.push(notes, "demo/notes")
-    for spec, words in (("demo/plain", "--trust"), ("demo/notes", "is not a registered model")):
+    shelf.push(notes, "demo/text")
+    for spec, words in (("demo/plain", "--trust"), ("demo/text", "is not a registered model")):
         done = serve(tmp_path, s3_bucket, spec)
         assert done.returncode == 1, done.stderr
         assert done.stderr.startswith("error: ") and words in done.stderr, done.stderr

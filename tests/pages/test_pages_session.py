@@ -11,6 +11,7 @@ from tests.pages.pages_helpers import csrf_of
 
 from modelshelf.registry.app import create_app
 from modelshelf.registry.pages.session import COOKIE, LocalUser, csrf_token
+from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
 
 
@@ -169,3 +170,53 @@ def test_ui_mode_reads_and_writes_everything_as_the_local_user(store: Store) -> 
     assert notes.labels == {"team": "cv", "reviewed": ""} and notes.who == "ann"
     label = [r for r in store.log("cv/secret") if r["action"] == "label"][-1]
     assert (label["user"], label["host"], label["via"]) == ("ann", "laptop", "ui")
+
+
+def test_a_revoked_session_shows_the_pages_signed_out(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    client = make_pages(tokens["reader"])
+    TokenBook(store).revoke("reader")
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="nav-sign-in"' in page.text
+    assert 'id="error"' in page.text and "sign in again" in page.text
+    assert client.get("/sign-in").status_code == 200
+    assert client.get("/a/nlp/sentiment").status_code == 401
+    assert client.get("/api/v1/search").status_code == 401  # the API says so plainly
+
+
+def test_another_site_cannot_sign_this_browser_in(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    client = make_pages()
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        answer = client.post("/sign-in", data={"token": tokens["reader"]}, headers=headers)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    answer = client.post(
+        "/sign-in", data={"token": tokens["reader"]}, headers=same, follow_redirects=False
+    )
+    assert answer.status_code == 303 and "set-cookie" in answer.headers
+
+
+def test_a_versions_notes_are_edited_from_its_page(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    client = make_pages(tokens["writer"])
+    page = client.get("/a/nlp/sentiment/-/v/1.1").text
+    assert 'id="edit-version-notes"' in page
+    form = {
+        "csrf": csrf_of(page),
+        "version": "1.1",
+        "expected_seq": "0",
+        "labels": "stage=archived",
+        "description": "Kept for *audits*.",
+    }
+    answer = client.post("/a/nlp/sentiment/-/notes", data=form)
+    assert answer.status_code == 200 and 'id="flash"' in answer.text
+    assert "stage=archived" in answer.text and "<em>audits</em>" in answer.text
+    assert store.read_notes("nlp/sentiment", "1.1").labels == {"stage": "archived"}
+    label = [r for r in store.log("nlp/sentiment") if r["action"] == "label"][-1]
+    assert label["version"] == "1.1" and label["user"] == "writer"
+    reader = make_pages(tokens["reader"]).get("/a/nlp/sentiment/-/v/1.1").text
+    assert 'id="edit-version-notes"' not in reader and "stage=archived" in reader

@@ -195,11 +195,11 @@ def test_unknown_file_names_its_candidates(url: str, tmp_path: Path) -> None:
         load_model(folder)
     assert "weights.bin" in str(caught.value)
     shelf = Shelf(url, cache_dir=tmp_path / "cache")
-    shelf.push(folder, "plain/notes")
+    shelf.push(folder, "plain/texts")
     with pytest.raises(NotAModelError) as not_model:
-        load_model("plain/notes", store=shelf)
+        load_model("plain/texts", store=shelf)
     message = str(not_model.value)
-    assert "plain/notes:1.0" in message and "readme.txt" in message and "weights.bin" in message
+    assert "plain/texts:1.0" in message and "readme.txt" in message and "weights.bin" in message
     assert "loader=" in message
 
 

@@ -57,3 +57,14 @@ def test_hostile_records_are_refused(kind: str, what: str, tmp_path: Path) -> No
         tmp_path,
         what,
     )
+
+
+def test_a_label_write_reaches_the_stores_log(tmp_path: Path) -> None:
+    """Webhooks and the pages follow the store's log: a change of notes is in it, as `label`."""
+    open_shelf = _opener("file", tmp_path)
+    shelf = checks.pushed(open_shelf, tmp_path, versions=1)
+    shelf.set_notes("m:1.0", set={"stage": "candidate"}, description="why")
+    change = shelf.store.changes()[-1]  # type: ignore[attr-defined]
+    assert (change.name, change.action) == ("m", "label")
+    assert change.record["version"] == "1.0" and change.record["labels"] == "stage=candidate"
+    assert change.record["description_changed"] is True

@@ -38,7 +38,7 @@ def store(tmp_path: Path) -> str:
     register_model("demo/late", RefusesLate, {"w": 1}, store=shelf, version="1")
     readme = tmp_path / "notes.txt"
     readme.write_text("not a model\n")
-    shelf.push(readme, "demo/notes")
+    shelf.push(readme, "demo/text")
     return url
 
 
@@ -65,7 +65,7 @@ CASES = {
         {"MODELSHELF_ALLOWED_HOOK_PACKAGES": ""},
         "--allow-hook-package tests",
     ),
-    "not a model": ("demo/notes", {}, "load_model(..., loader="),
+    "not a model": ("demo/text", {}, "load_model(..., loader="),
 }
 
 

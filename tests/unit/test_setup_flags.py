@@ -245,14 +245,14 @@ def test_unmet_requirements_name_ignore_requirements_as_each_face_spells_it(
 def test_a_version_without_a_model_names_the_loader_as_each_face_can_give_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    Shelf().push(tree(tmp_path / "v", {"a.txt": b"a", "b.txt": b"b"}), "plain/notes")
+    Shelf().push(tree(tmp_path / "v", {"a.txt": b"a", "b.txt": b"b"}), "plain/texts")
     data = tmp_path / "x.json"
     data.write_text("[1]")
-    code, err = run(capsys, "predict", "plain/notes", "--input", str(data))
+    code, err = run(capsys, "predict", "plain/texts", "--input", str(data))
     assert code == 1
     cli_names(err, "loader")  # no flag takes a loader: the CLI names the Python call
     with pytest.raises(modelshelf.NotAModelError) as caught:
-        load_model("plain/notes")
+        load_model("plain/texts")
     python_names(str(caught.value), "loader")
 
 

@@ -21,7 +21,9 @@ from starlette.requests import Request
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError, UntrustedStoreDataError
-from modelshelf.registry.asset_routes import _audit, _name, _version
+
+# The asset routes' path start, name and version checks and audit (one of each in the registry).
+from modelshelf.registry.asset_routes import _ASSET, _audit, _name, _version
 from modelshelf.registry.auth import Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import documented, field, json_body
 from modelshelf.registry.context import Principal
@@ -32,7 +34,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["notes"])
 
-_ASSET = "/assets/{name:path}/-"
 _VERSION = f"{_ASSET}/versions/{{version}}"
 Reader = Annotated[Principal, Depends(may_on_name("read"))]
 Writer = Annotated[Principal, Depends(may_on_name("write"))]

@@ -14,8 +14,8 @@ gc/<run>/sha256/ab/abcdef…                        a blob gc is deleting, until
 The layout is built in layers, each the only one that knows its keys: ``_shared.KeyLayout``
 (shared reads), ``removal.RemovalLayout`` (removed versions and tombstones),
 ``aliases.AliasLayout`` (compare-and-swap alias records), ``notes.NotesLayout`` (labels and
-descriptions, compare-and-swap too), ``changes.ChangeLog`` (the store's log, in time order)
-and :class:`Store` (blobs, manifests, listings, the audit log).
+descriptions, compare-and-swap too), ``changes.ChangeLog`` (the store's log, in time order) and
+:class:`Store` (blobs, manifests, listings, the audit log).
 """
 
 from __future__ import annotations

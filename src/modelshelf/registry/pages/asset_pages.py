@@ -93,6 +93,8 @@ def version_page(request: Request, name: str, version: str) -> Response:
             request, "version.html", title=f"{found}:{manifest.version}", principal=principal,
             twin=url(f"{API}/assets/{found}/-/versions/{manifest.version}"),
             manifest=manifest, aliases=aliases, labels=dict(notes.labels),
+            version_description=notes.description, notes_seq=notes.seq,
+            labels_text=labels_text(notes.labels), can_write=principal.can("write", found),
             tree=tree, tree_shown=shown, tree_cut=shown < len(manifest.files),
             manifest_twin=url(f"{API}/assets/{found}/-/versions/{manifest.version}"),
             model_lines=model_rows(manifest), source_lines=source_rows(manifest),

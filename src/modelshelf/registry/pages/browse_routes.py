@@ -32,6 +32,7 @@ from modelshelf.registry.pages.session import (
     csrf_matches,
     forget_session,
     page_principal,
+    same_origin,
     start_session,
 )
 from modelshelf.store.http_protocol import API
@@ -224,6 +225,8 @@ async def sign_in(request: Request) -> Response:
     from modelshelf.registry.context import ANONYMOUS
 
     anonymous = Principal(ANONYMOUS, ())
+    if not same_origin(request):  # another site signing this browser in with its own token
+        return forbidden(request, anonymous)
     try:
         form = await _form(request)
         token = form.get("token", "").strip()

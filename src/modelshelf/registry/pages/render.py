@@ -125,12 +125,18 @@ def page(
             csrf=csrf_token(key) if key else "",
             twin=twin,
             flash=FLASHES.get(done),
-            error=error,
+            error=error or _ended(request),
             progress=progress,
             **values,
         )
     )
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _ended(request: Request) -> str | None:
+    if getattr(request.state, "session_ended", False):
+        return "Your session has ended (its token expired or was revoked): sign in again."
+    return None
 
 
 def error_page(request: Request, exc: ModelshelfError, principal: Principal | None) -> Response:

@@ -33,6 +33,7 @@ __all__ = [
     "forget_session",
     "local_user",
     "page_principal",
+    "same_origin",
     "session_key",
     "start_session",
 ]
@@ -107,15 +108,38 @@ def page_principal(request: Request) -> Principal:
         scheme, _, bearer = header.strip().partition(" ")
         if not token and scheme.lower() == "bearer" and bearer.strip():
             token = bearer.strip()
-        if token:
-            if len(token) > MAX_TOKEN_CHARS:
-                raise CallerRefusedError("the session is not a token of this registry; sign in")
+        from_cookie = token is not None and request.cookies.get(COOKIE) == token
+        if token and from_cookie:
+            # A session that ended (token expired or revoked) shows the pages signed out,
+            # with the sign-in link, rather than an error on every page.
+            try:
+                if len(token) > MAX_TOKEN_CHARS:
+                    raise CallerRefusedError("the session is not a token of this registry")
+                principal = tokens_of(request).verify(token)
+            except CallerRefusedError:
+                request.state.session_ended = True
+                principal = _anonymous(request)
+        elif token:
             principal = tokens_of(request).verify(token)
         else:
-            scopes = tuple(Scope("read", p) for p in context_of(request).anonymous_read)
-            principal = Principal(ANONYMOUS, scopes)
+            principal = _anonymous(request)
     request.state.principal = principal
     return principal
+
+
+def _anonymous(request: Request) -> Principal:
+    scopes = tuple(Scope("read", p) for p in context_of(request).anonymous_read)
+    return Principal(ANONYMOUS, scopes)
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another site's page (``Origin`` or
+    ``Sec-Fetch-Site``); True when it says nothing (a script) or the same origin."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:  # what the browser knows (a proxy rewriting Host cannot fool it)
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is None or origin == str(request.base_url).rstrip("/")
 
 
 def start_session(request: Request, response: Response, token: str) -> None:
