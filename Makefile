@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry clean venv kserve-venv azurite setup
+.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry bench-pages clean venv kserve-venv azurite browser setup
 
 # `make venv` installs every time (pip finds what is there in seconds); the stamp records that
 # one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
@@ -63,6 +63,22 @@ $(AZURITE_STAMP): | $(VENV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
+# Headless Chromium and its WebDriver for the browser tests (tests/browser): Debian's packages,
+# never a download of a browser of our own. Nothing to do when both are there; else apt-get as
+# root or through passwordless sudo; else stop and say what to install.
+BROWSER_PACKAGES := chromium chromium-driver
+
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  sudo -n apt-get update && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y $(BROWSER_PACKAGES); \
+	else \
+	  echo "the browser tests need /usr/bin/chromium and /usr/bin/chromedriver (Debian: sudo apt-get update && sudo apt-get install -y $(BROWSER_PACKAGES)); install them and run make test again" >&2; \
+	  exit 1; \
+	fi
+
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
 demo: demo-venv
 	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" bash scripts/demo.sh
@@ -87,14 +103,16 @@ docs: $(VENV_STAMP)
 PYTEST_WORKERS ?= auto
 XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
-# The set-up of `make test`, in parallel where it can be: the venv and the kserve venv at once,
-# then lint, types, the docs build and Azurite (whose npm comes with the venv).
+# The set-up of `make test`, in parallel where it can be: the venv, the kserve venv and Chromium
+# (make browser) at once, then lint, types, the docs build and Azurite (whose npm comes with the
+# venv).
 setup:
-	$(MAKE) --no-print-directory -j3 --output-sync=target venv kserve-venv
+	$(MAKE) --no-print-directory -j3 --output-sync=target venv kserve-venv browser
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs azurite
 
 # Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS,
-# Azurite, a GCS emulator and model servers started by fixtures, one of each per worker); then
+# Azurite, a GCS emulator and model servers started by fixtures, one of each per worker; the
+# registry's pages in headless Chromium, screenshots in test-output/screenshots); then
 # the `serial` tests (tests/conftest.py) alone.
 test: setup
 	$(BIN)/python -m pytest tests benchmarks -q $(XDIST) -m 'not serial'
@@ -146,6 +164,12 @@ bench-mirror: venv
 bench-registry: venv
 	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
 	$(BIN)/python benchmarks/registry_bench.py $(REGISTRY_BENCH_ARGS)
+
+# The registry's pages over 10,000 versions on SeaweedFS: the server time of each page
+# (Server-Timing) and how long the catalog takes to build (PAGES_BENCH_ARGS: --assets, --versions).
+bench-pages: venv
+	$(PIP) install $(TORCH_PIP) -e '.[test,bench]'
+	$(BIN)/python benchmarks/pages_bench.py $(PAGES_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(KSERVE_VENV) $(MLSERVER_VENV) $(AZURITE_DIR) .demo site .mypy_cache .pytest_cache .ruff_cache

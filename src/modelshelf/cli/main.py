@@ -42,6 +42,7 @@ COMMANDS = {
     "rm": "modelshelf.cli.housekeeping:remove",
     "serve": "modelshelf.cli.serve:serve",
     "show": "modelshelf.cli.inspect:show",
+    "ui": "modelshelf.cli.ui:ui",
     "verify": "modelshelf.cli.housekeeping:verify",
     "versions": "modelshelf.cli.inspect:versions",
 }

@@ -41,6 +41,7 @@ from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.bodies import Refusal
 from modelshelf.registry.context import CallerRefusedError, RegistryContext
 from modelshelf.registry.notes_routes import router as notes_router
+from modelshelf.registry.pages.session import LocalUser
 from modelshelf.registry.scopes import parse_scope
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.registry.uploads import UploadBook
@@ -60,6 +61,8 @@ def create_app(
     anonymous_read: tuple[str, ...] | list[str] = (),
     redirect: bool = True,
     spool_dir: Path | str | None = None,
+    pages: bool = True,
+    local_user: LocalUser | None = None,
     **backend_options: Any,
 ) -> FastAPI:
     """The registry's app over ``store``, to run on uvicorn or embed in another ASGI app.
@@ -70,6 +73,9 @@ def create_app(
         anonymous_read: name prefixes (``public/``, or ``*``) anyone may read without a token.
         redirect: answer blob downloads with a 307 to a presigned URL where the store can sign.
         spool_dir: where uploaded bodies are spooled while hashed (default: the temp folder).
+        pages: serve the pages for people under ``/`` (:mod:`modelshelf.registry.pages`).
+        local_user: run as ``modelshelf ui``: this one user reads and writes everything without
+            a token (bind such an app to a loopback address only).
 
     Raises:
         UnsupportedStoreError: an ``http(s)://`` URL (a registry in front of a registry).
@@ -107,7 +113,9 @@ def create_app(
         anonymous_read=prefixes,
         redirect=redirect,
         spool_dir=Path(spool_dir) if spool_dir is not None else None,
-        background=[_drop_stale_uploads, deliver_webhooks],
+        # `modelshelf ui` (one user on a laptop) never takes the webhook lease from the
+        # registry that serves the same store: the registry delivers, the laptop does not.
+        background=[_drop_stale_uploads] + ([deliver_webhooks] if local_user is None else []),
     )
     app.state.tokens = TokenBook(store)
     add_error_handlers(app, store)
@@ -117,6 +125,10 @@ def create_app(
     app.include_router(blob_router, prefix=API)
     app.include_router(notes_router, prefix=API)
     app.include_router(webhook_router, prefix=API)
+    if pages or local_user is not None:
+        from modelshelf.registry.pages.mount import add_pages
+
+        add_pages(app, store, local_user=local_user)
     return app
 
 

@@ -21,7 +21,12 @@ from modelshelf.registry.context import ANONYMOUS, CallerRefusedError, Principal
 from modelshelf.registry.scopes import Action, Scope
 from modelshelf.registry.tokens import TokenBook
 
+SESSION_COOKIE = "modelshelf_session"
+"""The pages' sign-in cookie: its value is the token (``pages.session`` sets it)."""
+_READS = frozenset({"GET", "HEAD"})
+
 __all__ = [
+    "SESSION_COOKIE",
     "Caller",
     "Context",
     "anonymous_scopes",
@@ -53,8 +58,11 @@ def anonymous_scopes(prefixes: tuple[str, ...]) -> tuple[Scope, ...]:
 
 
 def principal_of(request: Request) -> Principal:
-    """The caller (a FastAPI dependency): anonymous without an ``Authorization`` header, else
-    the holder of its bearer token. Kept in ``request.state.principal`` for the error
+    """The caller (a FastAPI dependency): the holder of the bearer token of the
+    ``Authorization`` header; without one, on GET and HEAD only, the holder of the pages'
+    session cookie (``modelshelf_session``: a write never takes the cookie, so another site
+    cannot make a browser write; the pages' own forms carry a CSRF token) or the single user
+    of ``modelshelf ui``; else anonymous. Kept in ``request.state.principal`` for the error
     handlers (401 or 403).
 
     Raises:
@@ -62,7 +70,13 @@ def principal_of(request: Request) -> Principal:
             registry refuses.
     """
     header = request.headers.get("authorization")
-    if header is None:
+    cookie = request.cookies.get(SESSION_COOKIE) if request.method in _READS else None
+    single = getattr(request.app.state, "local_user", None)
+    if header is None and single is not None and request.method in _READS:
+        principal = Principal(single.name, single.principal.scopes)  # `ui`: its one user
+    elif header is None and cookie:
+        principal = tokens_of(request).verify(cookie)
+    elif header is None:
         context = context_of(request)
         principal = Principal(ANONYMOUS, anonymous_scopes(context.anonymous_read))
     else:

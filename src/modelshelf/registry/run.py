@@ -13,11 +13,12 @@ uvicorn's access log shows method, path and status: never a header, so never a t
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import json
 import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from modelshelf import constants
 from modelshelf._bind import bind, listening_at
 from modelshelf.errors import InvalidInputError, ServeError
 
-__all__ = ["app_from_environment", "proxy_options", "serve_registry"]
+__all__ = ["app_from_environment", "is_loopback", "proxy_options", "serve_registry", "serve_ui"]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -97,6 +98,63 @@ def serve_registry(
         )
         log.info("registry listening on %s (Ctrl-C to stop)", listening_at(sock, scheme))
         _run(lambda: Multiprocess(config, sockets=[sock]).run())
+    finally:
+        sock.close()
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_ui(
+    store: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    backend_options: Mapping[str, Any] | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the pages over ``store`` for the one user running this (``modelshelf ui``), until
+    SIGINT/SIGTERM: no tokens, every read and write allowed, recorded as that user.
+
+    Args:
+        on_listening: called with the URL once the socket is bound (the CLI prints it).
+
+    Raises:
+        InvalidInputError: ``host`` is not a loopback address (anyone who reached it could
+            write as this user).
+        ServeAddressError: the port is in use.
+    """
+    import uvicorn
+
+    from modelshelf.registry.app import create_app
+    from modelshelf.registry.pages.session import LocalUser
+    from modelshelf.store._shared import actor
+
+    if not is_loopback(host):
+        raise InvalidInputError(
+            f"modelshelf ui serves one user without tokens, so it listens on this machine only:"
+            f" {host} is not a loopback address; use 127.0.0.1 (or run `modelshelf registry"
+            " serve`, which has tokens, for others)"
+        )
+    who = actor()
+    app = create_app(
+        store, local_user=LocalUser(who["user"], who["host"]), **dict(backend_options or {})
+    )
+    sock = bind(host, port)
+    try:
+        server = uvicorn.Server(
+            uvicorn.Config(app, timeout_graceful_shutdown=None, proxy_headers=False)
+        )
+        if on_listening is not None:
+            on_listening(listening_at(sock))
+        _run(lambda: server.run(sockets=[sock]))
     finally:
         sock.close()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -78,7 +78,9 @@ class Change:
 class ChangeSource(Protocol):
     """What :class:`ChangeFollower` reads: a store with a log."""
 
-    def changes(self, after: str = "", limit: int = 1000) -> list[Change]: ...
+    def changes(
+        self, after: str = "", limit: int = 1000, known: Collection[str] = ()
+    ) -> list[Change]: ...
 
 
 class ChangeLog(KeyLayout):
@@ -89,9 +91,12 @@ class ChangeLog(KeyLayout):
         """Write an audit record's bytes once more, in the store's log."""
         self.backend.put(f"{LOG_PREFIX}/{record_id}.json", body, mode="create")
 
-    def changes(self, after: str = "", limit: int = 1000) -> list[Change]:
+    def changes(
+        self, after: str = "", limit: int = 1000, known: Collection[str] = ()
+    ) -> list[Change]:
         """The records of the store's log whose IDs sort after ``after``, oldest first, at
-        most ``limit``.
+        most ``limit``, leaving out the IDs in ``known`` (a follower's settle window: listed
+        again, never read again).
 
         A record that is not what modelshelf writes (not JSON, not an audit record of a valid
         asset name) is skipped with a warning: one forged record must not stop every reader of
@@ -101,8 +106,8 @@ class ChangeLog(KeyLayout):
         start = f"{LOG_PREFIX}/{after}.json" if after else ""
         for meta in self.backend.list_after(LOG_PREFIX, start):
             match = _KEY.fullmatch(meta.path)
-            if match is None:
-                continue
+            if match is None or match.group(1) in known:
+                continue  # not a record, or one the caller has read already (not read again)
             try:
                 raw = self._read_bounded(meta.path, trust.MAX_RECORD_BYTES, "a log record")
                 data = trust.loads_json(raw)
@@ -159,8 +164,8 @@ class ChangeFollower:
         fresh: list[Change] = []
         after = self._settled
         while True:
-            page = self.store.changes(after, 1000)
-            fresh.extend(c for c in page if c.id not in self._seen)
+            page = self.store.changes(after, 1000, self._seen)
+            fresh.extend(page)
             if len(page) < 1000 or len(fresh) >= limit:
                 break
             after = page[-1].id

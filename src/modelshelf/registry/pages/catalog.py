@@ -1,0 +1,391 @@
+"""The catalog: an in-memory index of every asset, so that search and the front page never list
+the store while a person waits.
+
+Built at start in the background (manifests read with a few threads; a manifest never changes,
+so its summary is kept forever), then kept current from the store-wide log: a
+``ChangeFollower`` polled every :data:`POLL_EVERY` seconds, and before a page when the last
+poll is older than :data:`STALE_AFTER`; each change marks its asset, and a marked asset is
+read again (versions, aliases, notes, the newest card), which is right whatever order the
+changes come in. A full re-sync every :data:`RESYNC_EVERY` seconds catches anything missed.
+While the first build runs, pages say how far it got (``indexed 4,211 of 10,000 versions``).
+
+The catalog holds everything the store holds: every reader filters by the caller's scopes
+before counting (:mod:`modelshelf.registry.pages.search`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelshelf.errors import ModelshelfError, ObjectNotFoundError
+from modelshelf.manifest import Manifest
+from modelshelf.shelf.card import read_card
+from modelshelf.spec import Version
+from modelshelf.store.bucket import Store
+from modelshelf.store.changes import Change, ChangeFollower
+from modelshelf.transfer.download import run_concurrently
+
+__all__ = ["AssetSummary", "Catalog", "VersionSummary", "engine_of"]
+
+log = logging.getLogger("modelshelf.registry")
+
+POLL_EVERY = 2.0
+STALE_AFTER = 1.0
+REFRESH_WAIT = 0.1
+RESYNC_EVERY = 600.0
+READ_THREADS = 8
+MAX_LOG_RECORDS = 100_000
+"""The most store-log records kept for the log page (the newest); older ones are read per
+asset (the asset filter reads that asset's own log)."""
+_LOG_PAGE = 10_000
+_CACHED_MANIFESTS = 64
+_CACHED_CARDS = 256
+
+
+def engine_of(manifest: Manifest) -> str:
+    """The engine a version's model section names, or ``""``."""
+    section = manifest.extra.get("model")
+    engine = section.get("engine") if isinstance(section, dict) else None
+    return engine if isinstance(engine, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """What the asset page and search need of a version (its manifest, without the files)."""
+
+    version: str
+    created: str
+    author: str
+    message: str
+    size: int
+    files: int
+    engine: str
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> VersionSummary:
+        return cls(
+            manifest.version,
+            manifest.created,
+            manifest.author,
+            manifest.message,
+            manifest.size,
+            len(manifest.files),
+            engine_of(manifest),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "created": self.created,
+            "author": self.author,
+            "message": self.message,
+            "size": self.size,
+            "files": self.files,
+            "engine": self.engine,
+        }
+
+
+@dataclass
+class AssetSummary:
+    """One asset as the catalog knows it: live versions (newest first), aliases, notes, card."""
+
+    name: str
+    versions: list[VersionSummary]
+    aliases: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
+
+    @functools.cached_property
+    def text(self) -> str:
+        """What a text search looks in, lowercased once: messages, description, card."""
+        messages = "\n".join(v.message for v in self.versions)
+        return f"{self.description}\n{self.card}\n{messages}".lower()
+
+    @property
+    def newest(self) -> VersionSummary | None:
+        return self.versions[0] if self.versions else None
+
+    @property
+    def last_push(self) -> str:
+        return max((v.created for v in self.versions), default="")
+
+    def aliases_of(self, version: str) -> list[str]:
+        return sorted(a for a, v in self.aliases.items() if v == version)
+
+
+class Catalog:
+    """The index of one store, for one process.
+
+    Args:
+        store: the bucket store the registry serves.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._assets: dict[str, AssetSummary] = {}
+        self._summaries: dict[tuple[str, str], VersionSummary] = {}
+        self._manifests: OrderedDict[tuple[str, str], Manifest] = OrderedDict()
+        self._cards: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._log: list[tuple[str, dict[str, Any]]] = []
+        self._pushers: dict[str, dict[str, str]] = {}
+        self._follower: ChangeFollower | None = None
+        self.total = 0
+        self.indexed = 0
+        self.ready = False
+        self.build_seconds: float | None = None
+        self._last_poll = 0.0
+        self._last_sync = 0.0
+        self._started = False
+        self._poll_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._polled = threading.Condition()
+        self._generation = 0
+
+    # -- what pages read -------------------------------------------------------------------------
+    def assets(self) -> list[AssetSummary]:
+        with self._lock:
+            return list(self._assets.values())
+
+    def asset(self, name: str) -> AssetSummary | None:
+        with self._lock:
+            return self._assets.get(name)
+
+    def log_records(self) -> list[tuple[str, dict[str, Any]]]:
+        """The store-log records seen, oldest first, as ``(change id, record)``."""
+        with self._lock:
+            return list(self._log)
+
+    def pushers(self, name: str) -> dict[str, str]:
+        """Who pushed each version of ``name``, as the store's log says (the registry writes
+        the token's name there; a manifest's ``author`` is what the client claimed)."""
+        with self._lock:
+            return dict(self._pushers.get(name, {}))
+
+    def _note_pushers(self, records: list[tuple[str, dict[str, Any]]]) -> None:
+        for _, record in records:
+            if record.get("action") in ("push", "copy") and isinstance(record.get("version"), str):
+                who = f"{record.get('user', '?')}@{record.get('host', '?')}"
+                self._pushers.setdefault(str(record.get("name")), {})[record["version"]] = who
+
+    def progress(self) -> str | None:
+        """``indexed 4,211 of 10,000 versions`` while the first build runs, else ``None``."""
+        if self.ready:
+            return None
+        return f"indexed {self.indexed:,} of {self.total:,} versions"
+
+    def manifest(self, name: str, version: str) -> Manifest:
+        """A version's manifest, from the cache (manifests never change) or the store.
+
+        Raises:
+            ObjectNotFoundError, VersionNotFoundError: as :meth:`Store.read_manifest`.
+        """
+        key = (name, version)
+        with self._lock:
+            cached = self._manifests.get(key)
+            if cached is not None:
+                self._manifests.move_to_end(key)
+                return cached
+        manifest = self.store.read_manifest(name, version)
+        with self._lock:
+            self._manifests[key] = manifest
+            while len(self._manifests) > _CACHED_MANIFESTS:
+                self._manifests.popitem(last=False)
+        return manifest
+
+    def summary(self, name: str, version: str) -> VersionSummary:
+        with self._lock:
+            found = self._summaries.get((name, version))
+        if found is None:
+            found = VersionSummary.of(self.manifest(name, version))
+            with self._lock:
+                self._summaries[(name, version)] = found
+        return found
+
+    def card(self, manifest: Manifest) -> str | None:
+        """A version's card text (README.md or MODEL_CARD.md), cached: it is a blob, immutable."""
+        key = (manifest.name, manifest.version)
+        with self._lock:
+            if key in self._cards:
+                return self._cards[key]
+        try:
+            text = read_card(self.store, manifest)
+        except (
+            ModelshelfError
+        ) as exc:  # a damaged blob: the page shows no card, says why in the log
+            log.warning("the card of %s:%s is not shown: %s", manifest.name, manifest.version, exc)
+            text = None
+        with self._lock:
+            self._cards[key] = text
+            while len(self._cards) > _CACHED_CARDS:
+                self._cards.popitem(last=False)
+        return text
+
+    # -- reading the store -----------------------------------------------------------------------
+    def read_asset(self, name: str) -> AssetSummary | None:
+        """Read one asset again from the store (versions, aliases, notes, card); ``None`` when
+        it has no live version. Manifests already summarised are not read again."""
+        versions = [str(v) for v in self.store.versions(name)]
+        if not versions:
+            return None
+        summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
+        aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
+        notes = self.store.read_notes(name)
+        card = self.card(self.manifest(name, versions[0])) or ""  # searched with the description
+        return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
+
+    def build(self) -> None:
+        """Index the whole store: every live version's summary, each asset's aliases, notes and
+        card. Replaces the index when done; pages use the old one (or none) meanwhile. The first
+        build reads the whole store log; a re-sync reads on from where the follower is."""
+        with self._poll_lock:  # no poll meanwhile: the follower's changes are in this build
+            self._build()
+
+    def _build(self) -> None:
+        started = time.monotonic()
+        follower = self._follower or ChangeFollower(self.store)
+        history: list[Change] = []
+        while True:  # the store log since the follower's cursor, in pages
+            page = follower.poll(_LOG_PAGE)
+            history += page
+            if len(page) < _LOG_PAGE:
+                break
+        pairs = sorted(self.store.live_versions())
+        self.total, self.indexed = len(pairs), 0
+
+        def summarise(pair: tuple[str, str]) -> VersionSummary | None:
+            try:
+                found = self.summary(*pair)
+            except ObjectNotFoundError:
+                return None  # removed since the listing
+            except ModelshelfError as exc:
+                log.warning("the catalog skips %s:%s: %s", pair[0], pair[1], exc)
+                return None
+            self.indexed += 1
+            return found
+
+        run_concurrently(summarise, pairs, READ_THREADS)
+        names = sorted({name for name, _ in pairs})
+        assets = run_concurrently(self._read_or_skip, names, READ_THREADS)
+        seen = [(c.id, dict(c.record)) for c in history]
+        with self._lock:
+            self._assets = {a.name: a for a in assets if a is not None}
+            self._log = (self._log + seen)[-MAX_LOG_RECORDS:]
+            self._note_pushers(seen)
+            self._follower = follower
+        self.ready = True
+        self._last_sync = self._last_poll = time.monotonic()
+        self.build_seconds = time.monotonic() - started
+        log.info("catalog: %d versions of %d assets in %.1f s", len(pairs), len(names),
+                 self.build_seconds)  # fmt: skip
+
+    def _read_or_skip(self, name: str) -> AssetSummary | None:
+        try:
+            return self.read_asset(name)
+        except ModelshelfError as exc:
+            log.warning("the catalog skips %s: %s", name, exc)
+            return None
+
+    def poll(self) -> int:
+        """Apply the store-log changes since the last poll; the number of changes seen."""
+        with self._poll_lock:
+            return self._poll()
+
+    def _poll(self) -> int:
+        self._last_poll = time.monotonic()
+        follower = self._follower
+        if follower is None:
+            return 0
+        changes = follower.poll()
+        if not changes:
+            return 0
+        dirty = sorted({c.name for c in changes})
+        fresh = run_concurrently(self._read_or_skip, dirty, READ_THREADS)
+        with self._lock:
+            for name, asset in zip(dirty, fresh, strict=True):
+                if asset is None:
+                    self._assets.pop(name, None)
+                else:
+                    self._assets[name] = asset
+            seen = [(c.id, dict(c.record)) for c in changes]
+            self._log.extend(seen)
+            self._note_pushers(seen)
+            del self._log[:-MAX_LOG_RECORDS]
+        return len(changes)
+
+    def touch(self, name: str) -> None:
+        """Read ``name`` again now (after a write from a page: the next page shows it)."""
+        asset = self._read_or_skip(name)
+        with self._lock:
+            if asset is None:
+                self._assets.pop(name, None)
+            else:
+                self._assets[name] = asset
+
+    def refresh_if_stale(self) -> None:
+        """Before a page: when the last poll is older than :data:`STALE_AFTER` seconds, wake the
+        catalog's thread to poll and wait for it up to :data:`REFRESH_WAIT` seconds. A poll is
+        one listing, but it re-reads the records of the log's settle window, which after a burst
+        of writes takes seconds: the page is never held for that, it shows what the catalog has.
+        """
+        self.start()
+        if not self.ready or time.monotonic() - self._last_poll < STALE_AFTER:
+            return
+        with self._polled:
+            generation = self._generation
+            self._wake.set()
+            self._polled.wait_for(lambda: self._generation > generation, timeout=REFRESH_WAIT)
+
+    def start(self) -> None:
+        """Start :meth:`run` on a thread of its own once (the app's lifespan does; a page does
+        when no lifespan ran, as under a test client used without ``with``)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self.run, name="modelshelf-catalog", daemon=True).start()
+
+    def claim(self) -> bool:
+        """Mark the catalog as run by the caller (the lifespan); False if it already runs."""
+        with self._start_lock:
+            if self._started:
+                return False
+            self._started = True
+            return True
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Build, then poll every :data:`POLL_EVERY` s (or when a page wakes it) and re-sync
+        every :data:`RESYNC_EVERY` s, until ``stop`` is set (then call :meth:`wake`); errors
+        are logged and retried, never raised."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                if not self.ready or time.monotonic() - self._last_sync > RESYNC_EVERY:
+                    self.build()
+                else:
+                    self.poll()
+            except Exception as exc:  # a background task must survive its own errors
+                log.warning("the catalog failed (retried in %.0f s): %s", POLL_EVERY, exc)
+            finally:
+                with self._polled:
+                    self._generation += 1
+                    self._polled.notify_all()
+            self._wake.wait(POLL_EVERY)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        """Make :meth:`run` poll now (or see that it must stop)."""
+        self._wake.set()
+
+
+def newest_first(versions: list[str]) -> list[str]:
+    """Version texts sorted newest first."""
+    return sorted(versions, key=Version.parse, reverse=True)

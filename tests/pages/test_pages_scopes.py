@@ -1,0 +1,88 @@
+"""What a token may not read is never shown: not in search results, counts, the log, alias
+history or a diff; write controls render only with a write scope on the name."""
+
+from __future__ import annotations
+
+from tests.pages.conftest import MakePages
+
+from modelshelf.store.bucket import Store
+
+
+def test_a_token_for_nlp_sees_nothing_of_cv_anywhere(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    client = make_pages(tokens["reader"])
+    pages = [
+        "/",
+        "/?q=*",
+        "/?text=secret",
+        "/?label=team=cv",
+        "/log",
+        "/log?asset=cv/secret",
+        "/log?who=",
+        "/api/v1/search",
+        "/api/v1/log",
+        "/api/v1/log?asset=cv/secret",
+    ]
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        shown = answer.text.replace('value="cv/secret"', "")  # the filter the caller typed
+        assert "cv/secret" not in shown and "secret cv" not in shown, path
+    body = client.get("/api/v1/search").json()
+    assert body["total"] == 2 and [a["name"] for a in body["assets"]] == [
+        "nlp/ner",
+        "nlp/sentiment",
+    ]
+    assert '<p id="result-count">2 assets' in client.get("/").text
+    assert "0 assets" in client.get("/?text=secret").text
+    assert client.get("/api/v1/log?asset=cv/secret").json()["total"] == 0
+    for path in (
+        "/a/cv/secret",
+        "/a/cv/secret/-/v/1.0",
+        "/a/cv/secret/-/diff/1.0...1.0",
+        "/api/v1/assets/cv/secret/-/overview",
+    ):
+        assert client.get(path).status_code == 403, path
+
+
+def test_signed_out_sees_no_asset_and_is_asked_to_sign_in(make_pages: MakePages) -> None:
+    client = make_pages()
+    text = client.get("/").text
+    assert "0 assets" in text and 'id="nav-sign-in"' in text and 'class="asset"' not in text
+    answer = client.get("/a/nlp/sentiment")
+    assert answer.status_code == 401 and 'href="/sign-in"' in answer.text
+
+
+def test_anonymous_read_prefixes_show_their_assets_only(make_pages: MakePages) -> None:
+    client = make_pages(anonymous_read=["nlp/"])
+    names = [a["name"] for a in client.get("/api/v1/search").json()["assets"]]
+    assert names == ["nlp/ner", "nlp/sentiment"]
+
+
+def test_write_controls_need_a_write_scope_on_that_name(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    reader = make_pages(tokens["reader"]).get("/a/nlp/sentiment").text
+    assert 'id="move-alias"' not in reader and 'id="edit-notes"' not in reader
+    writer = make_pages(tokens["writer"]).get("/a/nlp/sentiment").text
+    assert 'id="move-alias"' in writer and 'id="edit-notes"' in writer
+
+
+def test_alias_history_and_counts_follow_the_scope(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    overview = make_pages(tokens["reader"]).get("/api/v1/assets/nlp/sentiment/-/overview").json()
+    assert [(r["previous"], r["version"]) for r in overview["alias_history"]] == [
+        ("1.0", "1.1"),
+        (None, "1.0"),
+    ]
+    assert [v["version"] for v in overview["versions"]] == ["1.2", "1.1", "1.0"]
+    assert overview["versions"][1]["aliases"] == ["production"]
+
+
+def test_the_json_twins_ask_for_a_token_as_the_api_does(make_pages: MakePages) -> None:
+    client = make_pages()
+    for path in ("/api/v1/search", "/api/v1/log"):
+        answer = client.get(path)
+        assert answer.status_code == 401 and answer.json()["error"]["type"] == "StoreAuthError"
