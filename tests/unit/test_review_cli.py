@@ -241,6 +241,9 @@ FLAG_TEXT_ALLOWED = {
     # The HTTP server's messages (413s, a taken --port) speak to whoever started `modelshelf
     # serve`; serve/ belongs to the serving work of issue 21 (another branch): left as found.
     "serve/",
+    # The pages show a version's pull command for people to paste into a shell (a command, not
+    # a message): it must name the flags.
+    "registry/pages/",
 }
 
 

@@ -26,6 +26,10 @@ BELOW_THE_SEAM = {
     "registry/tokens.py",  # the registry's own keys (registry/tokens/), beside the layout's
     "registry/uploads.py",  # and its upload sessions (registry/uploads/, registry/upload-owners/)
     "registry/app.py",  # bounds the memory of its store's uploads (upload_parts_in_flight)
+    # the webhooks' own keys (registry/webhooks/): hooks, cursors, deliveries, the lease
+    "registry/webhooks/hooks.py",
+    "registry/webhooks/deliveries.py",
+    "registry/webhooks/lease.py",
 }
 
 
