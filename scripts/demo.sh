@@ -33,6 +33,9 @@ snapshot=$(modelshelf pull nlp/sentiment:1 --quiet)
 run modelshelf pull nlp/sentiment:1
 run modelshelf pull nlp/sentiment@production -o "$root/checkout"
 run modelshelf pull nlp/sentiment:1.0/tokenizer/vocab.txt
+run modelshelf diff nlp/sentiment:1.0 nlp/sentiment:1.1
+run modelshelf label set nlp/sentiment team=nlp stage=candidate --description "Sentiment of movie reviews."
+run modelshelf label ls nlp/sentiment
 run modelshelf log nlp/sentiment
 
 printf '\n$ diff -r model <pulled latest>  (byte-for-byte check)\n'
