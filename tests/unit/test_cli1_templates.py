@@ -46,7 +46,17 @@ def _significant(tokens: list[tokenize.TokenInfo]) -> list[tokenize.TokenInfo]:
     return [t for t in tokens if t.type not in _SKIP]
 
 
-_ROUTE_METHODS = {"get", "put", "post", "patch", "delete", "head", "api_route", "url_path_for"}
+_ROUTE_METHODS = {
+    "get",
+    "put",
+    "post",
+    "patch",
+    "delete",
+    "head",
+    "api_route",
+    "add_api_route",
+    "url_path_for",
+}
 
 
 def _route_template(tokens: list[tokenize.TokenInfo], index: int) -> bool:
