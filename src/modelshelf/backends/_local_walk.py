@@ -84,7 +84,9 @@ class _Folder:
         self.pending: list[str] = []
 
 
-def walk_store(backend: _Listed, top: str, skipped: Skipped) -> Iterator[ObjectMeta]:
+def walk_store(
+    backend: _Listed, top: str, skipped: Skipped, after: str = ""
+) -> Iterator[ObjectMeta]:
     """The regular files below ``top`` (a folder of the store, ``""`` for all), depth first;
     each link found is added to ``skipped`` and not followed. Each folder is opened from the
     one before it without following a link, and read through its descriptor.
@@ -93,6 +95,10 @@ def walk_store(backend: _Listed, top: str, skipped: Skipped) -> Iterator[ObjectM
     folders on the current path (the depth of the walk), not one per subfolder found (a
     folder with more subfolders than the open-file limit failed the listing with EMFILE and
     leaked them); every one is closed when the walk ends, fails or is abandoned.
+
+    With ``after``, names whose keys sort at or before it (and lead to no key after it) are
+    passed over before they cost a ``stat``: a follower of the store's log reads its folder
+    from a cursor in one directory read.
     """
     try:
         root = backend._open_root()
@@ -111,7 +117,7 @@ def walk_store(backend: _Listed, top: str, skipped: Skipped) -> Iterator[ObjectM
         os.close(root)
     path = [_Folder(top, start)]
     try:
-        yield from _entries(backend, path[-1], skipped)
+        yield from _entries(backend, path[-1], skipped, after)
         while path:
             folder = path[-1]
             if not folder.pending:
@@ -122,7 +128,7 @@ def walk_store(backend: _Listed, top: str, skipped: Skipped) -> Iterator[ObjectM
             fd = _open_inner(backend, folder, name, key, skipped)
             if fd is not None:
                 path.append(_Folder(key, fd))
-                yield from _entries(backend, path[-1], skipped)
+                yield from _entries(backend, path[-1], skipped, after)
     finally:
         for folder in path:
             os.close(folder.fd)
@@ -146,7 +152,9 @@ def _open_inner(
         _list_failed(exc, backend, key)
 
 
-def _entries(backend: _Listed, folder: _Folder, skipped: Skipped) -> Iterator[ObjectMeta]:
+def _entries(
+    backend: _Listed, folder: _Folder, skipped: Skipped, after: str = ""
+) -> Iterator[ObjectMeta]:
     """The regular files of ``folder`` (read through its descriptor); its subfolders are
     noted in ``folder.pending`` by name, opened later by :func:`_walk`."""
     try:
@@ -161,6 +169,8 @@ def _entries(backend: _Listed, folder: _Folder, skipped: Skipped) -> Iterator[Ob
             key.encode("utf-8")
         except UnicodeEncodeError:
             continue  # not a name a key can hold (obstore cannot read it either)
+        if after and key <= after and f"{key}/" <= after and not after.startswith(f"{key}/"):
+            continue  # neither it nor anything under it (were it a folder) sorts after the cursor
         try:
             info = os.stat(name, dir_fd=folder.fd, follow_symlinks=False)
         except FileNotFoundError:

@@ -38,7 +38,7 @@ from modelshelf._dir_fd import READ_FLAGS, open_folder, temp_name, walk
 from modelshelf._paths import user_path
 from modelshelf.backends._local_walk import UPLOAD_TAG, Skipped, file_meta, walk_store
 from modelshelf.backends._obstore import ObstoreBackend, translate_error
-from modelshelf.backends.base import Backend, ObjectMeta, PutMode
+from modelshelf.backends.base import ObjectMeta, PutMode
 from modelshelf.errors import (
     ObjectNotFoundError,
     StoreNotFoundError,
@@ -275,9 +275,18 @@ class LocalBackend(ObstoreBackend):
             skipped.warn(self.url)
 
     def list_after(self, prefix: str, after: str) -> Iterator[ObjectMeta]:
-        """The guarded walk of :meth:`list`, sorted (never obstore's own listing, which would
-        follow links)."""
-        yield from Backend.list_after(self, prefix, after)
+        """The guarded walk of :meth:`list` (never obstore's own listing, which would follow
+        links), passing over the names at or before ``after`` before they cost a ``stat``,
+        then sorted."""
+        top = prefix.strip("/")
+        if top:
+            self._check_prefix(prefix, top)
+        skipped = Skipped()
+        try:
+            listed = [m for m in walk_store(self, top, skipped, after) if m.path > after]
+        finally:
+            skipped.warn(self.url)
+        yield from sorted(listed, key=lambda meta: meta.path)
 
     def _check_prefix(self, prefix: str, top: str) -> None:
         """Refuse a prefix that would lead out of the store folder (``..``) or that no key can
