@@ -149,18 +149,18 @@ def send_now(
     record: dict[str, Any],
     timeout: float = TIMEOUT,
 ) -> Outcome:
-    """One delivery from a blocking caller (``webhook test``), with its own connection."""
-    body, headers, sent_at = _request(hook, delivery, event, asset, record)
-    start = time.monotonic()
-    status: int | None = None
-    error: str | None = None
-    with httpx.Client(**_client_options(timeout)) as client:
+    """One delivery from a blocking caller (``webhook test``), with its own connection and the
+    dispatcher's deadline on the whole of it: httpx's timeouts bound each read, not a
+    receiver that answers a byte at a time."""
+
+    async def once() -> Outcome:
+        sender = AsyncSender(timeout, max_connections=1)
         try:
-            with client.stream("POST", hook.url, content=body, headers=headers) as response:
-                status = response.status_code
-        except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
-            error = failure_of(exc, timeout)
-    return Outcome(status, error, round((time.monotonic() - start) * 1000, 1), sent_at)
+            return await sender.send(hook, delivery, event, asset, record)
+        finally:
+            await sender.aclose()
+
+    return anyio.run(once)
 
 
 def ping(store: Store, hook: Hook, who: str, timeout: float = TIMEOUT) -> Attempt:
