@@ -13,10 +13,32 @@ from modelshelf.store.http_protocol import API, MAX_JSON_BODY
 
 if TYPE_CHECKING:
     from modelshelf.shelf.opening import StoreChoice
+    from modelshelf.store._http_transport import Transport
 
-__all__ = ["RemoteTokens"]
+__all__ = ["RemoteTokens", "admin_transport"]
 
 _TOKENS = f"{API}/tokens"
+
+
+def admin_transport(choice: StoreChoice, managing: str) -> Transport:
+    """The HTTP store client's transport to the registry ``choice`` names, with the caller's
+    token (the store's settings or ``MODELSHELF_TOKEN``) and TLS settings, for managing
+    ``managing`` (tokens, webhooks) through its admin routes.
+
+    Raises:
+        StoreError: this install has no HTTP store client.
+    """
+    try:
+        from modelshelf.store._http_transport import Transport, load_token
+    except ImportError:  # the client is not part of this install
+        raise StoreError(
+            f"managing {managing} through the registry {choice.url} needs modelshelf's HTTP"
+            " store client, which this install lacks; upgrade modelshelf, or run the"
+            " command with --store set to the bucket behind the registry"
+        ) from None
+    options = choice.options
+    token = load_token(options.get("token"), options.get("token_file"), choice.url)
+    return Transport(choice.open_url, token=token, ca_file=options.get("ca_file"))
 
 
 class RemoteTokens:
@@ -27,18 +49,8 @@ class RemoteTokens:
     """
 
     def __init__(self, choice: StoreChoice) -> None:
-        try:
-            from modelshelf.store._http_transport import Transport, load_token
-        except ImportError:  # the client is not part of this install
-            raise StoreError(
-                f"managing tokens through the registry {choice.url} needs modelshelf's HTTP"
-                " store client, which this install lacks; upgrade modelshelf, or run the"
-                " command with --store set to the bucket behind the registry"
-            ) from None
-        options = choice.options
         self.url = choice.url
-        token = load_token(options.get("token"), options.get("token_file"), choice.url)
-        self.transport = Transport(choice.open_url, token=token, ca_file=options.get("ca_file"))
+        self.transport = admin_transport(choice, "tokens")
 
     def create(self, name: str, scopes: list[str], expires: str | None) -> dict[str, Any]:
         payload = {"name": name, "scopes": scopes, "expires": expires}

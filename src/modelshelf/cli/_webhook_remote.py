@@ -7,7 +7,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from modelshelf.errors import StoreError, UntrustedStoreDataError
+from modelshelf.cli._registry_remote import admin_transport
+from modelshelf.errors import UntrustedStoreDataError
 from modelshelf.store.http_protocol import API, MAX_JSON_BODY
 
 if TYPE_CHECKING:
@@ -27,18 +28,8 @@ class RemoteWebhooks:
     """
 
     def __init__(self, choice: StoreChoice) -> None:
-        try:
-            from modelshelf.store._http_transport import Transport, load_token
-        except ImportError:  # the client is not part of this install
-            raise StoreError(
-                f"managing webhooks through the registry {choice.url} needs modelshelf's HTTP"
-                " store client, which this install lacks; upgrade modelshelf, or run the"
-                " command with --store set to the bucket behind the registry"
-            ) from None
-        options = choice.options
         self.url = choice.url
-        token = load_token(options.get("token"), options.get("token_file"), choice.url)
-        self.transport = Transport(choice.open_url, token=token, ca_file=options.get("ca_file"))
+        self.transport = admin_transport(choice, "webhooks")
 
     def _path(self, hook_id: str, tail: str = "") -> str:
         return f"{_HOOKS}/{urllib.parse.quote(hook_id, safe='')}{tail}"
