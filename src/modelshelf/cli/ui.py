@@ -62,7 +62,7 @@ def ui(ctx: click.Context, host: str, port: int, as_json: bool, quiet: bool) -> 
         host=host,
         port=port,
         backend_options=choice.options,
-        on_listening=lambda url: status(
-            f"modelshelf ui: open {url}/ in a browser (Ctrl-C stops)", quiet
-        ),
+        # Printed even with --quiet: the URL holds the secret without which the ui answers no
+        # browser.
+        on_listening=lambda url: status(f"modelshelf ui: open {url} in a browser (Ctrl-C stops)"),
     )

@@ -12,7 +12,7 @@ they run before the request's body is read. Blob routes, whose names are content
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import Request
@@ -24,9 +24,13 @@ from modelshelf.registry.tokens import TokenBook
 SESSION_COOKIE = "modelshelf_session"
 """The pages' sign-in cookie: its value is the token (``pages.session`` sets it)."""
 _READS = frozenset({"GET", "HEAD"})
+UI_ADMITTED = "modelshelf.ui_admitted"
+"""The ASGI scope's key set by ``modelshelf ui``'s gate (``pages.ui_access``) once a request came
+to the ui's own address with its secret: only such a request is the ui's one user."""
 
 __all__ = [
     "SESSION_COOKIE",
+    "UI_ADMITTED",
     "Caller",
     "Context",
     "anonymous_scopes",
@@ -36,6 +40,7 @@ __all__ = [
     "may_on_name",
     "principal_of",
     "tokens_of",
+    "ui_user_of",
     "writer_of",
 ]
 
@@ -71,7 +76,7 @@ def principal_of(request: Request) -> Principal:
     """
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE) if request.method in _READS else None
-    single = getattr(request.app.state, "local_user", None)
+    single = ui_user_of(request)
     if header is None and single is not None and request.method in _READS:
         principal = Principal(single.name, single.principal.scopes)  # `ui`: its one user
     elif header is None and cookie:
@@ -90,6 +95,14 @@ def principal_of(request: Request) -> Principal:
         principal = tokens_of(request).verify(token)
     request.state.principal = principal
     return principal
+
+
+def ui_user_of(request: Request) -> Any:
+    """The one user of ``modelshelf ui`` (a ``pages.session.LocalUser``) when this request
+    passed the ui's gate (its address and secret), else ``None``."""
+    if not request.scope.get(UI_ADMITTED):
+        return None
+    return getattr(request.app.state, "local_user", None)
 
 
 Caller = Annotated[Principal, Depends(principal_of)]

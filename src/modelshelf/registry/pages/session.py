@@ -20,8 +20,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelshelf.registry.auth import SESSION_COOKIE, context_of, tokens_of
+from modelshelf.registry.auth import SESSION_COOKIE, context_of, tokens_of, ui_user_of
 from modelshelf.registry.context import ANONYMOUS, CallerRefusedError, Principal
+from modelshelf.registry.pages.ui_access import UiSecret
 from modelshelf.registry.scopes import Scope
 
 __all__ = [
@@ -57,6 +58,7 @@ class LocalUser:
         self.name = name
         self.host = host
         self.csrf_key = secrets.token_hex(32)  # per process: forms of an earlier run fail
+        self.access = UiSecret()  # who may reach the ui at all (its address, its secret)
 
     @property
     def principal(self) -> Principal:
@@ -64,8 +66,9 @@ class LocalUser:
 
 
 def local_user(request: Request) -> LocalUser | None:
-    """The single user when the app runs as ``modelshelf ui``, else ``None``."""
-    user: LocalUser | None = getattr(request.app.state, "local_user", None)
+    """The single user when the app runs as ``modelshelf ui`` (and the request passed its
+    gate: the ui's address and secret), else ``None``."""
+    user: LocalUser | None = ui_user_of(request)
     return user
 
 
