@@ -65,7 +65,7 @@ def read_asset_view(catalog: Catalog, name: str) -> AssetView:
     history = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
     notes = store.read_notes(name)
     newest = summary.versions[0].version
-    card = catalog.card(catalog.manifest(name, newest))
+    card = catalog.card(catalog.manifest(name, newest, known_live=True))  # just listed
     return AssetView(summary, notes, history, card, newest)
 
 

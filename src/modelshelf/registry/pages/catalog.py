@@ -182,8 +182,12 @@ class Catalog:
             return None
         return f"indexed {self.indexed:,} of {self.total:,} versions"
 
-    def manifest(self, name: str, version: str) -> Manifest:
-        """A version's manifest, from the cache (manifests never change) or the store.
+    def manifest(self, name: str, version: str, *, known_live: bool = False) -> Manifest:
+        """A version's manifest, from the cache or the store.
+
+        A manifest never changes, but a removal takes its version away: a cached one is used
+        only while the version has no removal record (one small read), or when the caller has
+        just listed it live (``known_live``). A removed version's entries are dropped.
 
         Raises:
             ObjectNotFoundError, VersionNotFoundError: as :meth:`Store.read_manifest`.
@@ -191,9 +195,13 @@ class Catalog:
         key = (name, version)
         with self._lock:
             cached = self._manifests.get(key)
-            if cached is not None:
-                self._manifests.move_to_end(key)
-                return cached
+        if cached is not None and (known_live or self.store.removal(name, version) is None):
+            with self._lock:
+                if key in self._manifests:
+                    self._manifests.move_to_end(key)
+            return cached
+        if cached is not None:
+            self.forget(name, version)  # removed: read_manifest below says so, with who and why
         manifest = self.store.read_manifest(name, version)
         with self._lock:
             self._manifests[key] = manifest
@@ -201,11 +209,20 @@ class Catalog:
                 self._manifests.popitem(last=False)
         return manifest
 
+    def forget(self, name: str, version: str) -> None:
+        """Drop what is cached of a version (it was removed)."""
+        key = (name, version)
+        with self._lock:
+            self._manifests.pop(key, None)
+            self._cards.pop(key, None)
+            self._summaries.pop(key, None)
+
     def summary(self, name: str, version: str) -> VersionSummary:
+        """The summary of a version the caller has just listed live."""
         with self._lock:
             found = self._summaries.get((name, version))
         if found is None:
-            found = VersionSummary.of(self.manifest(name, version))
+            found = VersionSummary.of(self.manifest(name, version, known_live=True))
             with self._lock:
                 self._summaries[(name, version)] = found
         return found
@@ -239,7 +256,8 @@ class Catalog:
         summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
         aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
         notes = self.store.read_notes(name)
-        card = self.card(self.manifest(name, versions[0])) or ""  # searched with the description
+        newest = self.manifest(name, versions[0], known_live=True)
+        card = self.card(newest) or ""  # searched with the description
         return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
 
     def build(self) -> None:
@@ -307,6 +325,10 @@ class Catalog:
         changes = follower.poll()
         if not changes:
             return 0
+        for change in changes:  # a removal takes the version's cached manifest and card away
+            version = change.record.get("version")
+            if change.record.get("action") == "remove" and isinstance(version, str):
+                self.forget(change.name, version)
         dirty = sorted({c.name for c in changes})
         fresh = run_concurrently(self._read_or_skip, dirty, READ_THREADS)
         with self._lock:
