@@ -76,7 +76,7 @@ def front(request: Request) -> Response:
         return page(
             request, "front.html", title="Assets", principal=principal,
             twin=url(f"{API}/search", query.params()), query=query, result=result,
-            progress=catalog.progress(),
+            progress=catalog.progress(principal.can("read", None)),
         )  # fmt: skip
 
     return guarded(request, build)
@@ -93,7 +93,7 @@ def search_json(request: Request, principal: Caller) -> dict[str, Any]:
         "page": query.page,
         "per_page": PER_PAGE,
         "pages": result.pages,
-        "indexing": catalog.progress(),
+        "indexing": catalog.progress(principal.can("read", None)),
         "assets": [asset_json(a) for a in result.assets],
     }
 
@@ -166,7 +166,7 @@ def log_page(request: Request) -> Response:
             pages=pages, page_no=page_no,
             prev_url=url("/log", {**kept, "page": str(page_no - 1)}) if page_no > 1 else None,
             next_url=url("/log", {**kept, "page": str(page_no + 1)}) if page_no < pages else None,
-            progress=request.app.state.catalog.progress(),
+            progress=request.app.state.catalog.progress(principal.can("read", None)),
         )  # fmt: skip
 
     return guarded(request, build)

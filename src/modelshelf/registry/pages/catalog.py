@@ -176,10 +176,14 @@ class Catalog:
                 who = f"{record.get('user', '?')}@{record.get('host', '?')}"
                 self._pushers.setdefault(str(record.get("name")), {})[record["version"]] = who
 
-    def progress(self) -> str | None:
-        """``indexed 4,211 of 10,000 versions`` while the first build runs, else ``None``."""
+    def progress(self, sees_all: bool) -> str | None:
+        """While the first build runs: ``indexed 4,211 of 10,000 versions`` for a caller who
+        may read every name (``sees_all``); for any other, a note without numbers (they count
+        the whole store, names the caller may not read too). ``None`` once built."""
         if self.ready:
             return None
+        if not sees_all:
+            return "some assets may be missing until it is done"
         return f"indexed {self.indexed:,} of {self.total:,} versions"
 
     def manifest(self, name: str, version: str, *, known_live: bool = False) -> Manifest:
