@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelshelf import trust
 from modelshelf.errors import ModelshelfError, StoreAuthError, StoreError
+from modelshelf.registry.auth import context_of
 from modelshelf.registry.context import CallerRefusedError, Principal
 from modelshelf.registry.pages.markdown import render_markdown
 from modelshelf.registry.pages.session import csrf_token, local_user, session_key
-from modelshelf.store.http_protocol import status_for
+from modelshelf.store.http_protocol import error_text, status_for
 
 __all__ = [
     "SECURITY_HEADERS",
@@ -149,7 +150,11 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
         status = 503
     else:
         status = status_for(exc)
-    shown = str(exc).split("; set MODELSHELF_TOKEN")[0]  # a browser signs in instead
+    # As the API says it (the store behind the registry named by the registry's own URL).
+    text = error_text(
+        exc, store_url=context_of(request).store.url, shown_as=str(request.base_url).rstrip("/")
+    )
+    shown = text.split("; set MODELSHELF_TOKEN")[0]  # a browser signs in instead
     from modelshelf.registry.context import ANONYMOUS
 
     who = principal or Principal(ANONYMOUS, ())
