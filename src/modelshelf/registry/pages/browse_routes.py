@@ -26,7 +26,7 @@ from modelshelf.registry.pages.render import (
     page,
     url,
 )
-from modelshelf.registry.pages.search import PER_PAGE, parse_query, search
+from modelshelf.registry.pages.search import PER_PAGE, page_number, parse_query, search
 from modelshelf.registry.pages.session import (
     MAX_TOKEN_CHARS,
     csrf_matches,
@@ -44,6 +44,7 @@ api_router = APIRouter(tags=["pages"])
 
 LOG_ACTIONS = ("push", "alias", "remove", "copy", "repair", "label")
 MAX_FORM_BYTES = 16 << 10
+MAX_LOG_PAGE = 1_000_000
 
 
 def catalog_of(request: Request) -> Catalog:
@@ -141,10 +142,7 @@ def _log_params(request: Request) -> tuple[dict[str, str], int]:
     params = {k: request.query_params.get(k, "").strip()[:200] for k in ("asset", "action", "who")}
     if params["action"] and params["action"] not in LOG_ACTIONS:
         raise InvalidInputError(f"action is one of {', '.join(LOG_ACTIONS)}")
-    page_text = request.query_params.get("page", "1") or "1"
-    if not page_text.isdigit() or not 1 <= int(page_text[:7]) <= 1_000_000:
-        raise InvalidInputError("page is a number from 1")
-    return params, int(page_text)
+    return params, page_number(request.query_params.get("page"), MAX_LOG_PAGE)
 
 
 @router.get("/log")
