@@ -15,7 +15,6 @@ before counting (:mod:`modelshelf.registry.pages.search`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 from modelshelf.errors import ModelshelfError, ObjectNotFoundError
 from modelshelf.manifest import Manifest
+from modelshelf.registry.pages.log_buffer import LogBuffer
 from modelshelf.shelf.card import read_card
 from modelshelf.spec import Version
 from modelshelf.store.bucket import Store
@@ -43,7 +43,16 @@ READ_THREADS = 8
 MAX_LOG_RECORDS = 100_000
 """The most store-log records kept for the log page (the newest); older ones are read per
 asset (the asset filter reads that asset's own log)."""
+MAX_LOG_BYTES = 32 << 20
+"""The most bytes of store-log records kept for the log page (each record's fields bounded:
+:mod:`~modelshelf.registry.pages.log_buffer`)."""
 _LOG_PAGE = 10_000
+MAX_SHOWN_MESSAGE = 200
+"""The most characters of a version's message (its first line) the catalog keeps to show."""
+MAX_SEARCHED_MESSAGE = 4096
+"""The most characters of a version's message a text search looks in."""
+MAX_SEARCHED_CARD = 16384
+"""The most characters of an asset's newest card a text search looks in."""
 _CACHED_MANIFESTS = 64
 _CACHED_CARDS = 256
 
@@ -57,7 +66,13 @@ def engine_of(manifest: Manifest) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VersionSummary:
-    """What the asset page and search need of a version (its manifest, without the files)."""
+    """What the asset page and search need of a version (its manifest, without the files).
+
+    The catalog holds one for every live version, so it keeps what writers sent only bounded:
+    ``message`` is the message's first line cut to :data:`MAX_SHOWN_MESSAGE` characters (the
+    version page shows it whole, from the manifest), ``search`` its first
+    :data:`MAX_SEARCHED_MESSAGE` characters lowercased (what a text search looks in).
+    """
 
     version: str
     created: str
@@ -66,17 +81,19 @@ class VersionSummary:
     size: int
     files: int
     engine: str
+    search: str = ""
 
     @classmethod
     def of(cls, manifest: Manifest) -> VersionSummary:
         return cls(
             manifest.version,
             manifest.created,
-            manifest.author,
-            manifest.message,
+            manifest.author[:MAX_SHOWN_MESSAGE],
+            one_line(manifest.message),
             manifest.size,
             len(manifest.files),
-            engine_of(manifest),
+            engine_of(manifest)[:MAX_SHOWN_MESSAGE],
+            manifest.message[:MAX_SEARCHED_MESSAGE].lower(),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -91,9 +108,20 @@ class VersionSummary:
         }
 
 
+def one_line(text: str, limit: int = MAX_SHOWN_MESSAGE) -> str:
+    """The first line of ``text``, cut to ``limit`` characters (``…`` says it was cut)."""
+    line, _, rest = text.strip().partition("\n")
+    line = line.strip()
+    if len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line + (" …" if rest.strip() and len(line) < limit - 1 else "")
+
+
 @dataclass
 class AssetSummary:
-    """One asset as the catalog knows it: live versions (newest first), aliases, notes, card."""
+    """One asset as the catalog knows it: live versions (newest first), aliases, notes, and
+    the newest version's card as searched (lowercased, its first :data:`MAX_SEARCHED_CARD`
+    characters)."""
 
     name: str
     versions: list[VersionSummary]
@@ -102,11 +130,14 @@ class AssetSummary:
     description: str = ""
     card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
 
-    @functools.cached_property
-    def text(self) -> str:
-        """What a text search looks in, lowercased once: messages, description, card."""
-        messages = "\n".join(v.message for v in self.versions)
-        return f"{self.description}\n{self.card}\n{messages}".lower()
+    def has_text(self, needle: str) -> bool:
+        """True if ``needle`` (lowercase) is in a version's message, the description or the
+        card (their searched parts)."""
+        return (
+            needle in self.card
+            or needle in self.description.lower()
+            or any(needle in v.search for v in self.versions)
+        )
 
     @property
     def newest(self) -> VersionSummary | None:
@@ -134,7 +165,7 @@ class Catalog:
         self._summaries: dict[tuple[str, str], VersionSummary] = {}
         self._manifests: OrderedDict[tuple[str, str], Manifest] = OrderedDict()
         self._cards: OrderedDict[tuple[str, str], str | None] = OrderedDict()
-        self._log: list[tuple[str, dict[str, Any]]] = []
+        self._log = LogBuffer(MAX_LOG_RECORDS, MAX_LOG_BYTES)
         self._pushers: dict[str, dict[str, str]] = {}
         self._follower: ChangeFollower | None = None
         self.total = 0
@@ -162,7 +193,7 @@ class Catalog:
     def log_records(self) -> list[tuple[str, dict[str, Any]]]:
         """The store-log records seen, oldest first, as ``(change id, record)``."""
         with self._lock:
-            return list(self._log)
+            return self._log.records()
 
     def pushers(self, name: str) -> dict[str, str]:
         """Who pushed each version of ``name``, as the store's log says (the registry writes
@@ -173,7 +204,7 @@ class Catalog:
     def _note_pushers(self, records: list[tuple[str, dict[str, Any]]]) -> None:
         for _, record in records:
             if record.get("action") in ("push", "copy") and isinstance(record.get("version"), str):
-                who = f"{record.get('user', '?')}@{record.get('host', '?')}"
+                who = f"{record.get('user', '?')}@{record.get('host', '?')}"[:MAX_SHOWN_MESSAGE]
                 self._pushers.setdefault(str(record.get("name")), {})[record["version"]] = who
 
     def progress(self, sees_all: bool) -> str | None:
@@ -261,7 +292,7 @@ class Catalog:
         aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
         notes = self.store.read_notes(name)
         newest = self.manifest(name, versions[0], known_live=True)
-        card = self.card(newest) or ""  # searched with the description
+        card = (self.card(newest) or "")[:MAX_SEARCHED_CARD].lower()  # what text search reads
         return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
 
     def build(self) -> None:
@@ -300,7 +331,7 @@ class Catalog:
         seen = [(c.id, dict(c.record)) for c in history]
         with self._lock:
             self._assets = {a.name: a for a in assets if a is not None}
-            self._log = (self._log + seen)[-MAX_LOG_RECORDS:]
+            self._log.extend(seen)
             self._note_pushers(seen)
             self._follower = follower
         self.ready = True
@@ -344,7 +375,6 @@ class Catalog:
             seen = [(c.id, dict(c.record)) for c in changes]
             self._log.extend(seen)
             self._note_pushers(seen)
-            del self._log[:-MAX_LOG_RECORDS]
         return len(changes)
 
     def touch(self, name: str) -> None:

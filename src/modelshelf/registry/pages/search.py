@@ -132,7 +132,7 @@ def _selects(query: Query) -> Callable[[AssetSummary], bool]:
             return False
         if query.engine and not any(v.engine == query.engine for v in asset.versions):
             return False
-        return not text or text in asset.text
+        return not text or asset.has_text(text)
 
     return selects
 
