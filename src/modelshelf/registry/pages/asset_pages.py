@@ -29,7 +29,14 @@ from modelshelf.registry.pages._views import (
 )
 from modelshelf.registry.pages.browse_routes import catalog_of
 from modelshelf.registry.pages.catalog import Catalog
-from modelshelf.registry.pages.render import SECURITY_HEADERS, asset_url, guarded, page, url
+from modelshelf.registry.pages.render import (
+    SECURITY_HEADERS,
+    asset_url,
+    guarded,
+    page,
+    shown_error,
+    url,
+)
 from modelshelf.registry.pages.session import local_user, page_principal
 from modelshelf.spec import validate_alias
 from modelshelf.store.http_protocol import API
@@ -161,7 +168,7 @@ def asset_page(request: Request, name: str) -> Response:
             target = asset_url(moved.group("name"), "diff", moved.group("pair"))
             return RedirectResponse(target, status_code=308, headers=SECURITY_HEADERS)
         found = _readable(principal, name)
-        view = read_asset_view(catalog_of(request), found)
+        view = read_asset_view(catalog_of(request), found, shown_error(request))
         summary = view.summary
         return page(
             request, "asset.html", title=found, principal=principal,
@@ -170,7 +177,8 @@ def asset_page(request: Request, name: str) -> Response:
             pushed_by=catalog_of(request).pushers(found),
             can_write=principal.can("write", found),
             expected_aliases=",".join(f"{a}={v}" for a, v in sorted(summary.aliases.items())),
-            labels_text=labels_text(summary.labels),
+            labels_text=labels_text(summary.labels), warnings=view.warnings,
+            notes_readable=view.notes_readable,
         )  # fmt: skip
 
     return guarded(request, build)
@@ -189,7 +197,7 @@ def _is_asset(request: Request, name: str) -> bool:
 @api_router.get(f"{API}/assets/{{name:path}}/-/overview", summary="An asset's page as JSON")
 def overview(request: Request, name: str, principal: Caller) -> dict[str, Any]:
     found = _readable(principal, name)
-    return read_asset_view(catalog_of(request), found).to_json()
+    return read_asset_view(catalog_of(request), found, shown_error(request)).to_json()
 
 
 @api_router.get(f"{API}/assets/{{name:path}}/-/diff/{{pair}}", summary="Two versions compared")

@@ -19,19 +19,36 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from modelshelf.errors import ModelshelfError, ObjectNotFoundError
 from modelshelf.manifest import Manifest
 from modelshelf.registry.pages.log_buffer import LogBuffer
+from modelshelf.registry.pages.summaries import (
+    MAX_SEARCHED_CARD,
+    MAX_SEARCHED_MESSAGE,
+    MAX_SHOWN_MESSAGE,
+    AssetSummary,
+    VersionSummary,
+    engine_of,
+    one_line,
+    read_part,
+)
 from modelshelf.shelf.card import read_card
 from modelshelf.spec import Version
 from modelshelf.store.bucket import Store
 from modelshelf.store.changes import Change, ChangeFollower
 from modelshelf.transfer.download import run_concurrently
 
-__all__ = ["AssetSummary", "Catalog", "VersionSummary", "engine_of"]
+__all__ = [
+    "MAX_SEARCHED_MESSAGE",
+    "MAX_SHOWN_MESSAGE",
+    "AssetSummary",
+    "Catalog",
+    "VersionSummary",
+    "engine_of",
+    "one_line",
+]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -47,108 +64,8 @@ MAX_LOG_BYTES = 32 << 20
 """The most bytes of store-log records kept for the log page (each record's fields bounded:
 :mod:`~modelshelf.registry.pages.log_buffer`)."""
 _LOG_PAGE = 10_000
-MAX_SHOWN_MESSAGE = 200
-"""The most characters of a version's message (its first line) the catalog keeps to show."""
-MAX_SEARCHED_MESSAGE = 4096
-"""The most characters of a version's message a text search looks in."""
-MAX_SEARCHED_CARD = 16384
-"""The most characters of an asset's newest card a text search looks in."""
 _CACHED_MANIFESTS = 64
 _CACHED_CARDS = 256
-
-
-def engine_of(manifest: Manifest) -> str:
-    """The engine a version's model section names, or ``""``."""
-    section = manifest.extra.get("model")
-    engine = section.get("engine") if isinstance(section, dict) else None
-    return engine if isinstance(engine, str) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class VersionSummary:
-    """What the asset page and search need of a version (its manifest, without the files).
-
-    The catalog holds one for every live version, so it keeps what writers sent only bounded:
-    ``message`` is the message's first line cut to :data:`MAX_SHOWN_MESSAGE` characters (the
-    version page shows it whole, from the manifest), ``search`` its first
-    :data:`MAX_SEARCHED_MESSAGE` characters lowercased (what a text search looks in).
-    """
-
-    version: str
-    created: str
-    author: str
-    message: str
-    size: int
-    files: int
-    engine: str
-    search: str = ""
-
-    @classmethod
-    def of(cls, manifest: Manifest) -> VersionSummary:
-        return cls(
-            manifest.version,
-            manifest.created,
-            manifest.author[:MAX_SHOWN_MESSAGE],
-            one_line(manifest.message),
-            manifest.size,
-            len(manifest.files),
-            engine_of(manifest)[:MAX_SHOWN_MESSAGE],
-            manifest.message[:MAX_SEARCHED_MESSAGE].lower(),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "created": self.created,
-            "author": self.author,
-            "message": self.message,
-            "size": self.size,
-            "files": self.files,
-            "engine": self.engine,
-        }
-
-
-def one_line(text: str, limit: int = MAX_SHOWN_MESSAGE) -> str:
-    """The first line of ``text``, cut to ``limit`` characters (``…`` says it was cut)."""
-    line, _, rest = text.strip().partition("\n")
-    line = line.strip()
-    if len(line) > limit:
-        return line[: limit - 1] + "…"
-    return line + (" …" if rest.strip() and len(line) < limit - 1 else "")
-
-
-@dataclass
-class AssetSummary:
-    """One asset as the catalog knows it: live versions (newest first), aliases, notes, and
-    the newest version's card as searched (lowercased, its first :data:`MAX_SEARCHED_CARD`
-    characters)."""
-
-    name: str
-    versions: list[VersionSummary]
-    aliases: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
-
-    def has_text(self, needle: str) -> bool:
-        """True if ``needle`` (lowercase) is in a version's message, the description or the
-        card (their searched parts)."""
-        return (
-            needle in self.card
-            or needle in self.description.lower()
-            or any(needle in v.search for v in self.versions)
-        )
-
-    @property
-    def newest(self) -> VersionSummary | None:
-        return self.versions[0] if self.versions else None
-
-    @property
-    def last_push(self) -> str:
-        return max((v.created for v in self.versions), default="")
-
-    def aliases_of(self, version: str) -> list[str]:
-        return sorted(a for a, v in self.aliases.items() if v == version)
 
 
 class Catalog:
@@ -284,16 +201,39 @@ class Catalog:
     # -- reading the store -----------------------------------------------------------------------
     def read_asset(self, name: str) -> AssetSummary | None:
         """Read one asset again from the store (versions, aliases, notes, card); ``None`` when
-        it has no live version. Manifests already summarised are not read again."""
+        it has no live version. Manifests already summarised are not read again.
+
+        Each part is read on its own: one that cannot be read (a damaged or forged record) is
+        left empty and named in :attr:`AssetSummary.problems`, so the asset stays listed and
+        searchable. A store that fails (unreachable, refusing) fails the whole read.
+        """
         versions = [str(v) for v in self.store.versions(name)]
         if not versions:
             return None
-        summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
-        aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
-        notes = self.store.read_notes(name)
-        newest = self.manifest(name, versions[0], known_live=True)
-        card = (self.card(newest) or "")[:MAX_SEARCHED_CARD].lower()  # what text search reads
-        return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
+        problems: list[tuple[str, ModelshelfError]] = []  # appended from the read threads
+
+        def summary(version: str) -> VersionSummary | None:
+            return read_part(
+                problems, f"version {version}", lambda: self.summary(name, version), None
+            )
+
+        found = run_concurrently(summary, versions, READ_THREADS)
+        summaries = [s for s in found if s is not None]
+        aliases: dict[str, str] = read_part(
+            problems, "aliases",
+            lambda: {a: r.version or "" for a, r in self.store.aliases(name).items()}, {},
+        )  # fmt: skip
+        notes = read_part(problems, "notes", lambda: self.store.read_notes(name), None)
+        newest = read_part(
+            problems, "card", lambda: self.manifest(name, versions[0], known_live=True), None
+        )
+        card = (self.card(newest) or "") if newest is not None else ""
+        labels, description = (dict(notes.labels), notes.description) if notes else ({}, "")
+        return AssetSummary(
+            name, summaries, aliases, labels, description,
+            card[:MAX_SEARCHED_CARD].lower(),  # what text search reads
+            tuple(problems),
+        )  # fmt: skip
 
     def build(self) -> None:
         """Index the whole store: every live version's summary, each asset's aliases, notes and

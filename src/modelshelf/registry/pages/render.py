@@ -34,6 +34,7 @@ __all__ = [
     "error_page",
     "human_size",
     "page",
+    "shown_error",
     "url",
 ]
 
@@ -150,11 +151,9 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
         status = 503
     else:
         status = status_for(exc)
-    # As the API says it (the store behind the registry named by the registry's own URL).
-    text = error_text(
-        exc, store_url=context_of(request).store.url, shown_as=str(request.base_url).rstrip("/")
-    )
-    shown = text.split("; set MODELSHELF_TOKEN")[0]  # a browser signs in instead
+    shown = shown_error(request)(exc).split("; set MODELSHELF_TOKEN")[
+        0
+    ]  # a browser signs in instead
     from modelshelf.registry.context import ANONYMOUS
 
     who = principal or Principal(ANONYMOUS, ())
@@ -162,6 +161,14 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
         request, "error.html", title="Error", principal=who, status=status, error=shown,
         signed_out_refusal=status == 401,
     )  # fmt: skip
+
+
+def shown_error(request: Request) -> Callable[[ModelshelfError], str]:
+    """How this request shows an error's text: as the API says it (the store behind the
+    registry named by the registry's own URL)."""
+    store_url = context_of(request).store.url
+    shown_as = str(request.base_url).rstrip("/")
+    return lambda exc: error_text(exc, store_url=store_url, shown_as=shown_as)
 
 
 def guarded(request: Request, build: Callable[[], Response]) -> Response:
