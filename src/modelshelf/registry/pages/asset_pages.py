@@ -9,8 +9,9 @@ caches (they never change).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -41,7 +42,14 @@ from modelshelf.registry.pages.session import local_user, page_principal
 from modelshelf.spec import validate_alias
 from modelshelf.store.http_protocol import API
 
-__all__ = ["api_router", "router"]
+if TYPE_CHECKING:
+    from modelshelf.shelf.diff import VersionDiff
+
+__all__ = ["MAX_DIFF_ROWS", "api_router", "capped_diff", "router"]
+
+MAX_DIFF_ROWS = 1000
+"""The most rows of each file table of a diff page (and its twin); ``modelshelf diff --json``
+lists them all."""
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["pages"])
@@ -136,10 +144,11 @@ def diff_page(request: Request, name: str, pair: str) -> Response:
         principal = page_principal(request)
         found = _readable(principal, name)
         a, b = _pair(pair)
-        diff = _diff(catalog_of(request), found, a, b)
+        diff, left_out = capped_diff(_diff(catalog_of(request), found, a, b))
         return page(
             request, "diff.html", title=f"{found}: {a} → {b}", principal=principal,
             twin=url(f"{API}/assets/{found}/-/diff/{a}...{b}"), name=found, a=a, b=b, diff=diff,
+            left_out=left_out, whole_diff=whole_diff_command(found, a, b),
         )  # fmt: skip
 
     return guarded(request, build)
@@ -150,6 +159,29 @@ def _pair(pair: str) -> tuple[str, str]:
     if not sep:
         raise InvalidInputError(f"a diff is VERSION...VERSION, not {trust.show(pair)}")
     return _version(a), _version(b)
+
+
+def capped_diff(
+    diff: VersionDiff, limit: int = MAX_DIFF_ROWS
+) -> tuple[VersionDiff, dict[str, int]]:
+    """``diff`` with at most ``limit`` rows a table (added, removed, changed, moved), and how
+    many rows of each were left out."""
+    left_out = {
+        "added": max(0, len(diff.added) - limit),
+        "removed": max(0, len(diff.removed) - limit),
+        "changed": max(0, len(diff.changed) - limit),
+        "moved": max(0, len(diff.moved) - limit),
+    }
+    cut = dataclasses.replace(
+        diff, added=diff.added[:limit], removed=diff.removed[:limit],
+        changed=diff.changed[:limit], moved=diff.moved[:limit],
+    )  # fmt: skip
+    return cut, left_out
+
+
+def whole_diff_command(name: str, a: str, b: str) -> str:
+    """The command that shows every row of a diff the page cut."""
+    return f"modelshelf diff {name}:{a} {name}:{b} --json"
 
 
 def _diff(catalog: Catalog, name: str, a: str, b: str) -> Any:
@@ -204,7 +236,11 @@ def overview(request: Request, name: str, principal: Caller) -> dict[str, Any]:
 def diff_json(request: Request, name: str, pair: str, principal: Caller) -> dict[str, Any]:
     found = _readable(principal, name)
     a, b = _pair(pair)
-    result: dict[str, Any] = _diff(catalog_of(request), found, a, b).to_json()
+    diff, left_out = capped_diff(_diff(catalog_of(request), found, a, b))
+    result: dict[str, Any] = diff.to_json()
+    if any(left_out.values()):
+        result["left_out"] = left_out
+        result["whole_diff"] = whole_diff_command(found, a, b)
     return result
 
 
