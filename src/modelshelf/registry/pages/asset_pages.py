@@ -196,7 +196,9 @@ def asset_page(request: Request, name: str) -> Response:
     def build() -> Response:
         principal = page_principal(request)
         moved = _DIFF_IN_NAME.match(name)
-        if moved and not _is_asset(request, name):
+        # The scope first: for a name the caller may not read, the store is never asked
+        # whether it exists (the redirect's target checks its own scope).
+        if moved and not (principal.can("read", name) and _is_asset(request, name)):
             target = asset_url(moved.group("name"), "diff", moved.group("pair"))
             return RedirectResponse(target, status_code=308, headers=SECURITY_HEADERS)
         found = _readable(principal, name)
