@@ -97,7 +97,7 @@ def test_another_sessions_csrf_token_is_refused(
     client = make_pages(tokens["admin"])
     before = _keys(store)
     form = {
-        "csrf": csrf_token(tokens["writer"]),
+        "csrf": csrf_token(TokenBook(store).start_session("writer")[0]),
         "alias": "production",
         "version": "1.2",
         "expected": "production=1.1",

@@ -232,7 +232,9 @@ async def sign_in(request: Request) -> Response:
         token = form.get("token", "").strip()
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise InvalidInputError("that is not a token of this registry")
-        await run_in_threadpool(tokens_of(request).verify, token)
+        book = tokens_of(request)
+        holder = await run_in_threadpool(book.verify, token)
+        session, seconds = await run_in_threadpool(book.start_session, holder.name)
     except ModelshelfError:
         return page(
             request, "sign_in.html", title="Sign in", principal=anonymous, status=401,
@@ -240,7 +242,7 @@ async def sign_in(request: Request) -> Response:
             " new one (it may have expired or been revoked).",
         )  # fmt: skip
     answer = RedirectResponse("/?done=signed-in", status_code=303, headers=SECURITY_HEADERS)
-    start_session(request, answer, token)
+    start_session(request, answer, session, seconds)  # the cookie holds no token
     return answer
 
 
