@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from axe_selenium_python import Axe
 from selenium.common.exceptions import NoAlertPresentException
@@ -116,14 +117,21 @@ class Browser:
         assert self.has("form#sign-out"), f"signed in, yet no sign-out form at {self.path}"
 
     def use_token(self, token: str) -> None:
-        """Be signed in as ``token`` without the form: set the session cookie the sign-in
-        form sets (spec section 4: its value is the token). The sign-in tests use the form;
-        the others save its two page loads."""
+        """Be signed in as ``token`` without the form: sign in over HTTP (the same POST the
+        form sends) and give the browser the session cookie the registry answered with (a
+        signed session, never the token). The sign-in tests use the form; the others save its
+        two page loads."""
+        answer = httpx.post(
+            f"{self.base}/sign-in", data={"token": token}, follow_redirects=False, timeout=10
+        )
+        assert answer.status_code == 303, answer.text
+        session = answer.cookies.get(SESSION_COOKIE)
+        assert session and token not in session, answer.headers.get("set-cookie")
         self.driver.execute_cdp_cmd(
             "Network.setCookie",
             {
                 "name": SESSION_COOKIE,
-                "value": token,
+                "value": session,
                 "url": f"{self.base}/",
                 "path": "/",
                 "httpOnly": True,

@@ -28,8 +28,9 @@ def test_a_token_signs_in_with_an_http_only_same_site_strict_cookie(
     assert 11 * 3600 < cookie["expiry"] - time.time() <= 12 * 3600 + 60
     # HttpOnly: the page's own scripts cannot read it
     assert SESSION_COOKIE not in web.driver.execute_script("return document.cookie")
-    # the token is in the cookie only, never in the page
+    # the token is neither in the page nor in the cookie (a signed session of its name)
     assert site.reader not in web.page_source()
+    assert site.reader not in cookie["value"] and cookie["value"].count(".") >= 2
 
 
 def test_signing_out_ends_the_session(web: Browser, site: BrowserSite) -> None:

@@ -6,8 +6,10 @@ import re
 from html.parser import HTMLParser
 
 import httpx
+from starlette.testclient import TestClient
 
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.registry.pages.session import LocalUser
 from modelshelf.store.bucket import Store
 from modelshelf.transfer.verified_upload import HashedBytes
 
@@ -140,3 +142,14 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+UI_BASE = "http://127.0.0.1:8090"
+"""Where the ui tests' app is reached (as ``modelshelf ui`` listens by default)."""
+
+
+def open_ui(client: TestClient, user: LocalUser) -> None:
+    """Do what the user of ``modelshelf ui`` does: open the URL it printed (sets the cookie)."""
+    user.access.listen("127.0.0.1", 8090)
+    answer = client.get(user.access.entry_url(UI_BASE), follow_redirects=False)
+    assert answer.status_code == 303, answer.text

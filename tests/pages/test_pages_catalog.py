@@ -43,7 +43,7 @@ def test_a_write_by_another_process_appears_after_a_poll(tmp_path: Path) -> None
     store = _file_store(tmp_path)
     catalog = Catalog(store)
     catalog.build()
-    assert catalog.ready and catalog.progress() is None
+    assert catalog.ready and catalog.progress(True) is None
     assert sorted(a.name for a in catalog.assets()) == ["cv/secret", "nlp/ner", "nlp/sentiment"]
     assert catalog.asset("nlp/sentiment").aliases == {"production": "1.1"}  # type: ignore[union-attr]
     code = PUSH.format(src=str(ROOT / "src"), root=str(ROOT), url=store.url)
@@ -62,7 +62,7 @@ def test_a_write_by_another_process_appears_after_a_poll(tmp_path: Path) -> None
 def test_the_build_counts_what_it_indexed(tmp_path: Path) -> None:
     store = _file_store(tmp_path)
     catalog = Catalog(store)
-    assert catalog.progress() == "indexed 0 of 0 versions"
+    assert catalog.progress(True) == "indexed 0 of 0 versions"
     catalog.build()
     assert (catalog.indexed, catalog.total) == (5, 5)
     assert set(catalog.pushers("nlp/sentiment")) == {"1.0", "1.1", "1.2"}  # from the store's log

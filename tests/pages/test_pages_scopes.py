@@ -4,6 +4,7 @@ history or a diff; write controls render only with a write scope on the name."""
 from __future__ import annotations
 
 from tests.pages.conftest import MakePages
+from tests.pages.pages_helpers import commit
 
 from modelshelf.store.bucket import Store
 
@@ -86,3 +87,18 @@ def test_the_json_twins_ask_for_a_token_as_the_api_does(make_pages: MakePages) -
     for path in ("/api/v1/search", "/api/v1/log"):
         answer = client.get(path)
         assert answer.status_code == 401 and answer.json()["error"]["type"] == "StoreAuthError"
+
+
+def test_a_diff_like_name_says_nothing_of_names_the_caller_may_not_read(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    weights = store.read_manifest("cv/secret", "1.0").files
+    commit(store, "cv/secret/diff/1.0...1.1", "1.0", list(weights), "hidden")
+    client = make_pages(tokens["reader"])  # read:nlp/ only
+    answers = [
+        client.get(f"/a/{name}/diff/1.0...1.1", follow_redirects=False)
+        for name in ("cv/secret", "cv/other")
+    ]
+    assert [a.status_code for a in answers] == [308, 308]
+    assert answers[0].headers["location"] == "/a/cv/secret/-/diff/1.0...1.1"
+    assert client.get(answers[0].headers["location"]).status_code == 403

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 from tests.pages.conftest import MakePages
-from tests.pages.pages_helpers import csrf_of
+from tests.pages.pages_helpers import UI_BASE, csrf_of, open_ui
 
 from modelshelf.registry.app import create_app
 from modelshelf.registry.pages.session import COOKIE, LocalUser, csrf_token
@@ -97,7 +97,7 @@ def test_another_sessions_csrf_token_is_refused(
     client = make_pages(tokens["admin"])
     before = _keys(store)
     form = {
-        "csrf": csrf_token(tokens["writer"]),
+        "csrf": csrf_token(TokenBook(store).start_session("writer")[0]),
         "alias": "production",
         "version": "1.2",
         "expected": "production=1.1",
@@ -147,8 +147,10 @@ def test_a_read_token_cannot_write_even_with_its_csrf_token(
 
 
 def test_ui_mode_reads_and_writes_everything_as_the_local_user(store: Store) -> None:
-    app = create_app(store, local_user=LocalUser("ann", "laptop"))
-    with TestClient(app) as client:
+    user = LocalUser("ann", "laptop")
+    app = create_app(store, local_user=user)
+    with TestClient(app, base_url=UI_BASE) as client:
+        open_ui(client, user)
         page = client.get("/a/cv/secret").text
         assert 'id="move-alias"' in page and 'id="nav-sign-in"' not in page
         form = {

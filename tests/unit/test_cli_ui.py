@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modelshelf.cli.main import main
+from modelshelf.cli.ui import show_entry_url
 from modelshelf.registry.run import is_loopback
 
 
@@ -38,3 +39,9 @@ def test_ui_refuses_a_registry_and_names_its_url(capsys: pytest.CaptureFixture[s
     assert main(["--store", "http://127.0.0.1:9/", "ui", "--port", "1"]) == 1
     err = capsys.readouterr().err
     assert "serves these pages itself" in err and "http://127.0.0.1:9" in err
+
+
+def test_the_url_to_open_is_printed_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "http://127.0.0.1:8090/?ui-token=Zm9vYmFyYmF6cXV4"
+    show_entry_url(url)  # the secret is the point of this line: never cut as the others' are
+    assert url in capsys.readouterr().err

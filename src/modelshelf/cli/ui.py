@@ -7,14 +7,17 @@ pages: open its URL instead.
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from modelshelf.cli._common import (
     backend_kwargs_from,
     common_options,
     examples,
+    json_mode,
+    printable,
     require_extra,
-    status,
 )
 from modelshelf.errors import InvalidInputError
 from modelshelf.shelf.opening import choose_store
@@ -62,7 +65,17 @@ def ui(ctx: click.Context, host: str, port: int, as_json: bool, quiet: bool) -> 
         host=host,
         port=port,
         backend_options=choice.options,
-        on_listening=lambda url: status(
-            f"modelshelf ui: open {url}/ in a browser (Ctrl-C stops)", quiet
-        ),
+        on_listening=show_entry_url,
     )
+
+
+def show_entry_url(url: str) -> None:
+    """Print the URL to open, once, on stderr (``{"note": ..., "url": ...}`` with ``--json``):
+    even with ``--quiet``, and with its ``ui-token`` whole, unlike every other line, whose
+    secrets are cut. The ui answers no browser that has not opened it, so the person running
+    it must see it, as Jupyter prints its token."""
+    note = f"modelshelf ui: open {url} in a browser (Ctrl-C stops)"
+    if json_mode():
+        click.echo(json.dumps({"note": note, "url": url}), err=True)
+    else:
+        click.echo(printable(note), err=True)

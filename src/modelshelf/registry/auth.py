@@ -12,7 +12,7 @@ they run before the request's body is read. Blob routes, whose names are content
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import Request
@@ -22,11 +22,20 @@ from modelshelf.registry.scopes import Action, Scope
 from modelshelf.registry.tokens import TokenBook
 
 SESSION_COOKIE = "modelshelf_session"
-"""The pages' sign-in cookie: its value is the token (``pages.session`` sets it)."""
+"""The pages' sign-in cookie over plain http: a signed, expiring session, never the token
+(``pages.session`` sets it; :meth:`TokenBook.start_session` makes it)."""
+SECURE_SESSION_COOKIE = "__Host-modelshelf_session"
+"""The same over https: the ``__Host-`` prefix makes the browser keep it only when Secure,
+for ``Path=/`` and without ``Domain`` (no sibling host can set or shadow it)."""
 _READS = frozenset({"GET", "HEAD"})
+UI_ADMITTED = "modelshelf.ui_admitted"
+"""The ASGI scope's key set by ``modelshelf ui``'s gate (``pages.ui_access``) once a request came
+to the ui's own address with its secret: only such a request is the ui's one user."""
 
 __all__ = [
+    "SECURE_SESSION_COOKIE",
     "SESSION_COOKIE",
+    "UI_ADMITTED",
     "Caller",
     "Context",
     "anonymous_scopes",
@@ -35,7 +44,10 @@ __all__ = [
     "may_on_all",
     "may_on_name",
     "principal_of",
+    "session_cookie_name",
+    "session_of",
     "tokens_of",
+    "ui_user_of",
     "writer_of",
 ]
 
@@ -57,10 +69,22 @@ def anonymous_scopes(prefixes: tuple[str, ...]) -> tuple[Scope, ...]:
     return tuple(Scope("read", prefix) for prefix in prefixes)
 
 
+def session_cookie_name(request: Request) -> str:
+    """The session cookie's name for this request: ``__Host-`` prefixed over https."""
+    return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
+
+
+def session_of(request: Request) -> str | None:
+    """The session cookie's value, if the request sent one (a bounded text)."""
+    value = request.cookies.get(session_cookie_name(request))
+    return value if value and len(value) <= 256 else None
+
+
 def principal_of(request: Request) -> Principal:
     """The caller (a FastAPI dependency): the holder of the bearer token of the
-    ``Authorization`` header; without one, on GET and HEAD only, the holder of the pages'
-    session cookie (``modelshelf_session``: a write never takes the cookie, so another site
+    ``Authorization`` header; without one, on GET and HEAD only, the holder of the token the
+    pages' session cookie was signed for (``modelshelf_session``, ``__Host-modelshelf_session``
+    over https: a write never takes the cookie, so another site
     cannot make a browser write; the pages' own forms carry a CSRF token) or the single user
     of ``modelshelf ui``; else anonymous. Kept in ``request.state.principal`` for the error
     handlers (401 or 403).
@@ -70,12 +94,12 @@ def principal_of(request: Request) -> Principal:
             registry refuses.
     """
     header = request.headers.get("authorization")
-    cookie = request.cookies.get(SESSION_COOKIE) if request.method in _READS else None
-    single = getattr(request.app.state, "local_user", None)
+    cookie = session_of(request) if request.method in _READS else None
+    single = ui_user_of(request)
     if header is None and single is not None and request.method in _READS:
         principal = Principal(single.name, single.principal.scopes)  # `ui`: its one user
     elif header is None and cookie:
-        principal = tokens_of(request).verify(cookie)
+        principal = tokens_of(request).verify_session(cookie)
     elif header is None:
         context = context_of(request)
         principal = Principal(ANONYMOUS, anonymous_scopes(context.anonymous_read))
@@ -90,6 +114,14 @@ def principal_of(request: Request) -> Principal:
         principal = tokens_of(request).verify(token)
     request.state.principal = principal
     return principal
+
+
+def ui_user_of(request: Request) -> Any:
+    """The one user of ``modelshelf ui`` (a ``pages.session.LocalUser``) when this request
+    passed the ui's gate (its address and secret), else ``None``."""
+    if not request.scope.get(UI_ADMITTED):
+        return None
+    return getattr(request.app.state, "local_user", None)
 
 
 Caller = Annotated[Principal, Depends(principal_of)]

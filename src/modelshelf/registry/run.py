@@ -124,7 +124,9 @@ def serve_ui(
     SIGINT/SIGTERM: no tokens, every read and write allowed, recorded as that user.
 
     Args:
-        on_listening: called with the URL once the socket is bound (the CLI prints it).
+        on_listening: called once the socket is bound with the URL to open, which holds the
+            process's secret (``?ui-token=``; the CLI prints it): the ui answers only a
+            browser that opened it, at the address it listens on.
 
     Raises:
         InvalidInputError: ``host`` is not a loopback address (anyone who reached it could
@@ -144,16 +146,16 @@ def serve_ui(
             " serve`, which has tokens, for others)"
         )
     who = actor()
-    app = create_app(
-        store, local_user=LocalUser(who["user"], who["host"]), **dict(backend_options or {})
-    )
+    user = LocalUser(who["user"], who["host"])
+    app = create_app(store, local_user=user, **dict(backend_options or {}))
     sock = bind(host, port)
+    user.access.listen(*sock.getsockname()[:2])  # only this Host (and loopback names) answered
     try:
         server = uvicorn.Server(
             uvicorn.Config(app, timeout_graceful_shutdown=None, proxy_headers=False)
         )
         if on_listening is not None:
-            on_listening(listening_at(sock))
+            on_listening(user.access.entry_url(listening_at(sock)))
         _run(lambda: server.run(sockets=[sock]))
     finally:
         sock.close()

@@ -40,7 +40,7 @@ from modelshelf.registry.scopes import parse_scope, parse_scopes
 from modelshelf.store.bucket import Store, now_iso
 from modelshelf.store.http_protocol import TOKEN_NAME, TOKEN_PREFIX, token_name_of
 
-__all__ = ["TokenBook", "parse_duration"]
+__all__ = ["SESSION_SECONDS", "TokenBook", "parse_duration"]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -52,6 +52,18 @@ _MAX_SCOPES = 100
 _USED_EVERY = 60.0  # seconds between two writes of a token's `.used` by one process
 _MAX_CACHED = 10_000
 _NO_SECRET = "0" * 64  # compared with when the name is unknown
+SESSION_SECONDS = 12 * 3600
+"""How long a session of the pages lasts (less when its token expires sooner)."""
+_SESSION = re.compile(
+    r"(?P<name>[a-z0-9][a-z0-9.-]{0,62})\.(?P<expiry>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})"
+)
+_SESSION_KEY = b"modelshelf-session-key"
+
+
+def _session_mac(record: dict[str, Any], name: str, expiry: int) -> str:
+    """The HMAC of a session: keyed by what only the server reads (the stored secret hash)."""
+    key = hmac.new(bytes.fromhex(record["sha256"]), _SESSION_KEY, hashlib.sha256).digest()
+    return hmac.new(key, f"{name}|{expiry}".encode(), hashlib.sha256).hexdigest()
 
 
 def parse_duration(text: str) -> timedelta:
@@ -233,6 +245,10 @@ class TokenBook:
             raise CallerRefusedError(f"{refused}: its record is damaged; ask an admin") from None
         if not hmac.compare_digest(_secret_hash(secret), record["sha256"]):
             raise CallerRefusedError(unknown)
+        return self._admit(name, record, refused)
+
+    def _admit(self, name: str, record: dict[str, Any], refused: str) -> Principal:
+        """The holder of the token ``name``, unless it was revoked or expired."""
         if self._backend.exists(f"{_PREFIX}/{name}.revoked"):
             raise CallerRefusedError(f"{refused}: it was revoked; ask an admin for a new one")
         expires = record["expires"]
@@ -242,6 +258,44 @@ class TokenBook:
             )
         self._mark_used(name)
         return Principal(name, tuple(parse_scope(s) for s in record["scopes"]))
+
+    # -- the pages' sessions ---------------------------------------------------------------------
+    def start_session(self, name: str, seconds: int = SESSION_SECONDS) -> tuple[str, int]:
+        """A signed session of the token ``name`` (already verified by the caller) and its
+        lifetime in seconds: ``<name>.<expiry unix time>.<hex HMAC-SHA256 over name|expiry>``.
+
+        The HMAC's key is derived from the token record's stored secret hash: every replica
+        computes it, the browser holding the session never learns the token. The session ends
+        at ``seconds`` from now, or when the token expires if sooner.
+        """
+        record = self._record(name)
+        now = int(time.time())
+        expiry = now + seconds
+        if record["expires"] is not None:
+            expiry = min(expiry, int(_parse_time(record["expires"]).timestamp()))
+        return f"{name}.{expiry}.{_session_mac(record, name, expiry)}", max(0, expiry - now)
+
+    def verify_session(self, session: str) -> Principal:
+        """The holder of the token a session (:meth:`start_session`) was made for.
+
+        Raises:
+            CallerRefusedError: (401) not a session of this registry, ended, or its token
+                is unknown, revoked or expired.
+        """
+        parsed = _SESSION.fullmatch(session)
+        ended = "the registry ended this session or never made it; sign in again"
+        if parsed is None:
+            raise CallerRefusedError(ended)
+        name, expiry = parsed["name"], int(parsed["expiry"])
+        if expiry <= time.time() or name == ANONYMOUS:
+            raise CallerRefusedError(ended)
+        try:
+            record = self._record(name)
+        except (ObjectNotFoundError, UntrustedStoreDataError):
+            raise CallerRefusedError(ended) from None
+        if not hmac.compare_digest(_session_mac(record, name, expiry), parsed["mac"]):
+            raise CallerRefusedError(ended)
+        return self._admit(name, record, f"the session of the token {name!r} ended")
 
     # -- records ---------------------------------------------------------------------------------
     @staticmethod

@@ -46,6 +46,7 @@ __all__ = [
     "UPLOAD_OFFSET_HEADER",
     "asset_path",
     "error_body",
+    "error_text",
     "error_from_body",
     "status_for",
     "token_name_of",
@@ -160,6 +161,13 @@ def error_body(exc: ModelshelfError, *, store_url: str = "", shown_as: str = "")
             "attrs": attrs,
         }
     }
+
+
+def error_text(exc: ModelshelfError, *, store_url: str = "", shown_as: str = "") -> str:
+    """The message and next step of ``exc`` as a person reads them from the registry (its
+    pages): what :func:`error_body` says, the store's URL replaced by ``shown_as`` alike."""
+    said = error_body(exc, store_url=store_url, shown_as=shown_as)["error"]
+    return ModelshelfError(said["message"]).with_fix(said["fix"], **said["fix_values"]).render()
 
 
 def _error_type(name: object) -> type[ModelshelfError]:

@@ -4,13 +4,15 @@ pure shaping of manifests and records into rows, no HTML."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelshelf import trust
-from modelshelf.errors import ObjectNotFoundError
+from modelshelf.errors import ModelshelfError, ObjectNotFoundError
 from modelshelf.manifest import FileEntry, Manifest
 from modelshelf.registry.pages.catalog import AssetSummary, Catalog
+from modelshelf.registry.pages.summaries import read_part
 from modelshelf.store.aliases import AliasRecord
 from modelshelf.store.notes import Notes
 from modelshelf.transfer.download import run_concurrently
@@ -31,6 +33,9 @@ class AssetView:
     history: list[AliasRecord]
     card_text: str | None
     card_version: str
+    warnings: list[str] = field(default_factory=list)
+    """One line per part that could not be read (what and why, the key and the fix)."""
+    notes_readable: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,11 +49,17 @@ class AssetView:
             "description": self.summary.description,
             "notes_seq": self.notes.seq,
             "alias_history": [dict(r.__dict__) for r in self.history],
+            "warnings": self.warnings,
         }
 
 
-def read_asset_view(catalog: Catalog, name: str) -> AssetView:
+def read_asset_view(
+    catalog: Catalog, name: str, describe: Callable[[ModelshelfError], str] = str
+) -> AssetView:
     """Read ``name`` live: its versions, aliases and their history, notes and card.
+
+    A part that cannot be read (a damaged or forged record) is left empty and becomes a warning
+    (``describe`` turns its error into the text shown); the rest still shows.
 
     Raises:
         ObjectNotFoundError: the asset has no live version.
@@ -59,14 +70,28 @@ def read_asset_view(catalog: Catalog, name: str) -> AssetView:
         raise ObjectNotFoundError(
             f"{name} has no version in this registry; search the assets for its name"
         )
-    records = run_concurrently(
-        lambda alias: store.alias_history(name, alias), sorted(summary.aliases), 8
-    )
+    problems = list(summary.problems)
+
+    def history_of(alias: str) -> list[AliasRecord]:
+        return read_part(
+            problems, f"history of @{alias}", lambda: store.alias_history(name, alias), []
+        )
+
+    records = run_concurrently(history_of, sorted(summary.aliases), 8)
     history = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
-    notes = store.read_notes(name)
-    newest = summary.versions[0].version
-    card = catalog.card(catalog.manifest(name, newest))
-    return AssetView(summary, notes, history, card, newest)
+    notes = read_part(problems, "notes", lambda: store.read_notes(name), None)
+    newest = summary.versions[0].version if summary.versions else ""
+    card = None
+    if newest:
+        manifest = read_part(
+            problems, "card", lambda: catalog.manifest(name, newest, known_live=True), None
+        )  # just listed
+        card = catalog.card(manifest) if manifest is not None else None
+    warnings = list(dict.fromkeys(
+        f"The {part} of {name} could not be read, so the page shows it empty: {describe(exc)}"
+        for part, exc in problems
+    ))  # fmt: skip
+    return AssetView(summary, notes or Notes(), history, card, newest, warnings, notes is not None)
 
 
 @dataclass

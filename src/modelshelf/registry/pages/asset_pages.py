@@ -9,8 +9,9 @@ caches (they never change).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -29,12 +30,26 @@ from modelshelf.registry.pages._views import (
 )
 from modelshelf.registry.pages.browse_routes import catalog_of
 from modelshelf.registry.pages.catalog import Catalog
-from modelshelf.registry.pages.render import SECURITY_HEADERS, asset_url, guarded, page, url
+from modelshelf.registry.pages.render import (
+    SECURITY_HEADERS,
+    asset_url,
+    guarded,
+    page,
+    shown_error,
+    url,
+)
 from modelshelf.registry.pages.session import local_user, page_principal
 from modelshelf.spec import validate_alias
 from modelshelf.store.http_protocol import API
 
-__all__ = ["api_router", "router"]
+if TYPE_CHECKING:
+    from modelshelf.shelf.diff import VersionDiff
+
+__all__ = ["MAX_DIFF_ROWS", "api_router", "capped_diff", "router"]
+
+MAX_DIFF_ROWS = 1000
+"""The most rows of each file table of a diff page (and its twin); ``modelshelf diff --json``
+lists them all."""
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["pages"])
@@ -129,10 +144,11 @@ def diff_page(request: Request, name: str, pair: str) -> Response:
         principal = page_principal(request)
         found = _readable(principal, name)
         a, b = _pair(pair)
-        diff = _diff(catalog_of(request), found, a, b)
+        diff, left_out = capped_diff(_diff(catalog_of(request), found, a, b))
         return page(
             request, "diff.html", title=f"{found}: {a} → {b}", principal=principal,
             twin=url(f"{API}/assets/{found}/-/diff/{a}...{b}"), name=found, a=a, b=b, diff=diff,
+            left_out=left_out, whole_diff=whole_diff_command(found, a, b),
         )  # fmt: skip
 
     return guarded(request, build)
@@ -143,6 +159,29 @@ def _pair(pair: str) -> tuple[str, str]:
     if not sep:
         raise InvalidInputError(f"a diff is VERSION...VERSION, not {trust.show(pair)}")
     return _version(a), _version(b)
+
+
+def capped_diff(
+    diff: VersionDiff, limit: int = MAX_DIFF_ROWS
+) -> tuple[VersionDiff, dict[str, int]]:
+    """``diff`` with at most ``limit`` rows a table (added, removed, changed, moved), and how
+    many rows of each were left out."""
+    left_out = {
+        "added": max(0, len(diff.added) - limit),
+        "removed": max(0, len(diff.removed) - limit),
+        "changed": max(0, len(diff.changed) - limit),
+        "moved": max(0, len(diff.moved) - limit),
+    }
+    cut = dataclasses.replace(
+        diff, added=diff.added[:limit], removed=diff.removed[:limit],
+        changed=diff.changed[:limit], moved=diff.moved[:limit],
+    )  # fmt: skip
+    return cut, left_out
+
+
+def whole_diff_command(name: str, a: str, b: str) -> str:
+    """The command that shows every row of a diff the page cut."""
+    return f"modelshelf diff {name}:{a} {name}:{b} --json"
 
 
 def _diff(catalog: Catalog, name: str, a: str, b: str) -> Any:
@@ -157,11 +196,13 @@ def asset_page(request: Request, name: str) -> Response:
     def build() -> Response:
         principal = page_principal(request)
         moved = _DIFF_IN_NAME.match(name)
-        if moved and not _is_asset(request, name):
+        # The scope first: for a name the caller may not read, the store is never asked
+        # whether it exists (the redirect's target checks its own scope).
+        if moved and not (principal.can("read", name) and _is_asset(request, name)):
             target = asset_url(moved.group("name"), "diff", moved.group("pair"))
             return RedirectResponse(target, status_code=308, headers=SECURITY_HEADERS)
         found = _readable(principal, name)
-        view = read_asset_view(catalog_of(request), found)
+        view = read_asset_view(catalog_of(request), found, shown_error(request))
         summary = view.summary
         return page(
             request, "asset.html", title=found, principal=principal,
@@ -170,7 +211,8 @@ def asset_page(request: Request, name: str) -> Response:
             pushed_by=catalog_of(request).pushers(found),
             can_write=principal.can("write", found),
             expected_aliases=",".join(f"{a}={v}" for a, v in sorted(summary.aliases.items())),
-            labels_text=labels_text(summary.labels),
+            labels_text=labels_text(summary.labels), warnings=view.warnings,
+            notes_readable=view.notes_readable,
         )  # fmt: skip
 
     return guarded(request, build)
@@ -189,14 +231,18 @@ def _is_asset(request: Request, name: str) -> bool:
 @api_router.get(f"{API}/assets/{{name:path}}/-/overview", summary="An asset's page as JSON")
 def overview(request: Request, name: str, principal: Caller) -> dict[str, Any]:
     found = _readable(principal, name)
-    return read_asset_view(catalog_of(request), found).to_json()
+    return read_asset_view(catalog_of(request), found, shown_error(request)).to_json()
 
 
 @api_router.get(f"{API}/assets/{{name:path}}/-/diff/{{pair}}", summary="Two versions compared")
 def diff_json(request: Request, name: str, pair: str, principal: Caller) -> dict[str, Any]:
     found = _readable(principal, name)
     a, b = _pair(pair)
-    result: dict[str, Any] = _diff(catalog_of(request), found, a, b).to_json()
+    diff, left_out = capped_diff(_diff(catalog_of(request), found, a, b))
+    result: dict[str, Any] = diff.to_json()
+    if any(left_out.values()):
+        result["left_out"] = left_out
+        result["whole_diff"] = whole_diff_command(found, a, b)
     return result
 
 

@@ -26,7 +26,7 @@ from modelshelf.registry.pages.render import (
     page,
     url,
 )
-from modelshelf.registry.pages.search import PER_PAGE, parse_query, search
+from modelshelf.registry.pages.search import PER_PAGE, page_number, parse_query, search
 from modelshelf.registry.pages.session import (
     MAX_TOKEN_CHARS,
     csrf_matches,
@@ -44,6 +44,7 @@ api_router = APIRouter(tags=["pages"])
 
 LOG_ACTIONS = ("push", "alias", "remove", "copy", "repair", "label")
 MAX_FORM_BYTES = 16 << 10
+MAX_LOG_PAGE = 1_000_000
 
 
 def catalog_of(request: Request) -> Catalog:
@@ -76,7 +77,7 @@ def front(request: Request) -> Response:
         return page(
             request, "front.html", title="Assets", principal=principal,
             twin=url(f"{API}/search", query.params()), query=query, result=result,
-            progress=catalog.progress(),
+            progress=catalog.progress(principal.can("read", None)),
         )  # fmt: skip
 
     return guarded(request, build)
@@ -93,7 +94,7 @@ def search_json(request: Request, principal: Caller) -> dict[str, Any]:
         "page": query.page,
         "per_page": PER_PAGE,
         "pages": result.pages,
-        "indexing": catalog.progress(),
+        "indexing": catalog.progress(principal.can("read", None)),
         "assets": [asset_json(a) for a in result.assets],
     }
 
@@ -141,10 +142,7 @@ def _log_params(request: Request) -> tuple[dict[str, str], int]:
     params = {k: request.query_params.get(k, "").strip()[:200] for k in ("asset", "action", "who")}
     if params["action"] and params["action"] not in LOG_ACTIONS:
         raise InvalidInputError(f"action is one of {', '.join(LOG_ACTIONS)}")
-    page_text = request.query_params.get("page", "1") or "1"
-    if not page_text.isdigit() or not 1 <= int(page_text[:7]) <= 1_000_000:
-        raise InvalidInputError("page is a number from 1")
-    return params, int(page_text)
+    return params, page_number(request.query_params.get("page"), MAX_LOG_PAGE)
 
 
 @router.get("/log")
@@ -166,7 +164,7 @@ def log_page(request: Request) -> Response:
             pages=pages, page_no=page_no,
             prev_url=url("/log", {**kept, "page": str(page_no - 1)}) if page_no > 1 else None,
             next_url=url("/log", {**kept, "page": str(page_no + 1)}) if page_no < pages else None,
-            progress=request.app.state.catalog.progress(),
+            progress=request.app.state.catalog.progress(principal.can("read", None)),
         )  # fmt: skip
 
     return guarded(request, build)
@@ -234,7 +232,9 @@ async def sign_in(request: Request) -> Response:
         token = form.get("token", "").strip()
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise InvalidInputError("that is not a token of this registry")
-        await run_in_threadpool(tokens_of(request).verify, token)
+        book = tokens_of(request)
+        holder = await run_in_threadpool(book.verify, token)
+        session, seconds = await run_in_threadpool(book.start_session, holder.name)
     except ModelshelfError:
         return page(
             request, "sign_in.html", title="Sign in", principal=anonymous, status=401,
@@ -242,7 +242,7 @@ async def sign_in(request: Request) -> Response:
             " new one (it may have expired or been revoked).",
         )  # fmt: skip
     answer = RedirectResponse("/?done=signed-in", status_code=303, headers=SECURITY_HEADERS)
-    start_session(request, answer, token)
+    start_session(request, answer, session, seconds)  # the cookie holds no token
     return answer
 
 

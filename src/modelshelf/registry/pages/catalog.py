@@ -15,23 +15,40 @@ before counting (:mod:`modelshelf.registry.pages.search`).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from modelshelf.errors import ModelshelfError, ObjectNotFoundError
 from modelshelf.manifest import Manifest
+from modelshelf.registry.pages.log_buffer import LogBuffer
+from modelshelf.registry.pages.summaries import (
+    MAX_SEARCHED_CARD,
+    MAX_SEARCHED_MESSAGE,
+    MAX_SHOWN_MESSAGE,
+    AssetSummary,
+    VersionSummary,
+    engine_of,
+    one_line,
+    read_part,
+)
 from modelshelf.shelf.card import read_card
 from modelshelf.spec import Version
 from modelshelf.store.bucket import Store
 from modelshelf.store.changes import Change, ChangeFollower
 from modelshelf.transfer.download import run_concurrently
 
-__all__ = ["AssetSummary", "Catalog", "VersionSummary", "engine_of"]
+__all__ = [
+    "MAX_SEARCHED_MESSAGE",
+    "MAX_SHOWN_MESSAGE",
+    "AssetSummary",
+    "Catalog",
+    "VersionSummary",
+    "engine_of",
+    "one_line",
+]
 
 log = logging.getLogger("modelshelf.registry")
 
@@ -43,81 +60,12 @@ READ_THREADS = 8
 MAX_LOG_RECORDS = 100_000
 """The most store-log records kept for the log page (the newest); older ones are read per
 asset (the asset filter reads that asset's own log)."""
+MAX_LOG_BYTES = 32 << 20
+"""The most bytes of store-log records kept for the log page (each record's fields bounded:
+:mod:`~modelshelf.registry.pages.log_buffer`)."""
 _LOG_PAGE = 10_000
 _CACHED_MANIFESTS = 64
 _CACHED_CARDS = 256
-
-
-def engine_of(manifest: Manifest) -> str:
-    """The engine a version's model section names, or ``""``."""
-    section = manifest.extra.get("model")
-    engine = section.get("engine") if isinstance(section, dict) else None
-    return engine if isinstance(engine, str) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class VersionSummary:
-    """What the asset page and search need of a version (its manifest, without the files)."""
-
-    version: str
-    created: str
-    author: str
-    message: str
-    size: int
-    files: int
-    engine: str
-
-    @classmethod
-    def of(cls, manifest: Manifest) -> VersionSummary:
-        return cls(
-            manifest.version,
-            manifest.created,
-            manifest.author,
-            manifest.message,
-            manifest.size,
-            len(manifest.files),
-            engine_of(manifest),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "created": self.created,
-            "author": self.author,
-            "message": self.message,
-            "size": self.size,
-            "files": self.files,
-            "engine": self.engine,
-        }
-
-
-@dataclass
-class AssetSummary:
-    """One asset as the catalog knows it: live versions (newest first), aliases, notes, card."""
-
-    name: str
-    versions: list[VersionSummary]
-    aliases: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
-
-    @functools.cached_property
-    def text(self) -> str:
-        """What a text search looks in, lowercased once: messages, description, card."""
-        messages = "\n".join(v.message for v in self.versions)
-        return f"{self.description}\n{self.card}\n{messages}".lower()
-
-    @property
-    def newest(self) -> VersionSummary | None:
-        return self.versions[0] if self.versions else None
-
-    @property
-    def last_push(self) -> str:
-        return max((v.created for v in self.versions), default="")
-
-    def aliases_of(self, version: str) -> list[str]:
-        return sorted(a for a, v in self.aliases.items() if v == version)
 
 
 class Catalog:
@@ -134,7 +82,7 @@ class Catalog:
         self._summaries: dict[tuple[str, str], VersionSummary] = {}
         self._manifests: OrderedDict[tuple[str, str], Manifest] = OrderedDict()
         self._cards: OrderedDict[tuple[str, str], str | None] = OrderedDict()
-        self._log: list[tuple[str, dict[str, Any]]] = []
+        self._log = LogBuffer(MAX_LOG_RECORDS, MAX_LOG_BYTES)
         self._pushers: dict[str, dict[str, str]] = {}
         self._follower: ChangeFollower | None = None
         self.total = 0
@@ -162,7 +110,7 @@ class Catalog:
     def log_records(self) -> list[tuple[str, dict[str, Any]]]:
         """The store-log records seen, oldest first, as ``(change id, record)``."""
         with self._lock:
-            return list(self._log)
+            return self._log.records()
 
     def pushers(self, name: str) -> dict[str, str]:
         """Who pushed each version of ``name``, as the store's log says (the registry writes
@@ -173,17 +121,25 @@ class Catalog:
     def _note_pushers(self, records: list[tuple[str, dict[str, Any]]]) -> None:
         for _, record in records:
             if record.get("action") in ("push", "copy") and isinstance(record.get("version"), str):
-                who = f"{record.get('user', '?')}@{record.get('host', '?')}"
+                who = f"{record.get('user', '?')}@{record.get('host', '?')}"[:MAX_SHOWN_MESSAGE]
                 self._pushers.setdefault(str(record.get("name")), {})[record["version"]] = who
 
-    def progress(self) -> str | None:
-        """``indexed 4,211 of 10,000 versions`` while the first build runs, else ``None``."""
+    def progress(self, sees_all: bool) -> str | None:
+        """While the first build runs: ``indexed 4,211 of 10,000 versions`` for a caller who
+        may read every name (``sees_all``); for any other, a note without numbers (they count
+        the whole store, names the caller may not read too). ``None`` once built."""
         if self.ready:
             return None
+        if not sees_all:
+            return "some assets may be missing until it is done"
         return f"indexed {self.indexed:,} of {self.total:,} versions"
 
-    def manifest(self, name: str, version: str) -> Manifest:
-        """A version's manifest, from the cache (manifests never change) or the store.
+    def manifest(self, name: str, version: str, *, known_live: bool = False) -> Manifest:
+        """A version's manifest, from the cache or the store.
+
+        A manifest never changes, but a removal takes its version away: a cached one is used
+        only while the version has no removal record (one small read), or when the caller has
+        just listed it live (``known_live``). A removed version's entries are dropped.
 
         Raises:
             ObjectNotFoundError, VersionNotFoundError: as :meth:`Store.read_manifest`.
@@ -191,9 +147,13 @@ class Catalog:
         key = (name, version)
         with self._lock:
             cached = self._manifests.get(key)
-            if cached is not None:
-                self._manifests.move_to_end(key)
-                return cached
+        if cached is not None and (known_live or self.store.removal(name, version) is None):
+            with self._lock:
+                if key in self._manifests:
+                    self._manifests.move_to_end(key)
+            return cached
+        if cached is not None:
+            self.forget(name, version)  # removed: read_manifest below says so, with who and why
         manifest = self.store.read_manifest(name, version)
         with self._lock:
             self._manifests[key] = manifest
@@ -201,11 +161,20 @@ class Catalog:
                 self._manifests.popitem(last=False)
         return manifest
 
+    def forget(self, name: str, version: str) -> None:
+        """Drop what is cached of a version (it was removed)."""
+        key = (name, version)
+        with self._lock:
+            self._manifests.pop(key, None)
+            self._cards.pop(key, None)
+            self._summaries.pop(key, None)
+
     def summary(self, name: str, version: str) -> VersionSummary:
+        """The summary of a version the caller has just listed live."""
         with self._lock:
             found = self._summaries.get((name, version))
         if found is None:
-            found = VersionSummary.of(self.manifest(name, version))
+            found = VersionSummary.of(self.manifest(name, version, known_live=True))
             with self._lock:
                 self._summaries[(name, version)] = found
         return found
@@ -232,15 +201,39 @@ class Catalog:
     # -- reading the store -----------------------------------------------------------------------
     def read_asset(self, name: str) -> AssetSummary | None:
         """Read one asset again from the store (versions, aliases, notes, card); ``None`` when
-        it has no live version. Manifests already summarised are not read again."""
+        it has no live version. Manifests already summarised are not read again.
+
+        Each part is read on its own: one that cannot be read (a damaged or forged record) is
+        left empty and named in :attr:`AssetSummary.problems`, so the asset stays listed and
+        searchable. A store that fails (unreachable, refusing) fails the whole read.
+        """
         versions = [str(v) for v in self.store.versions(name)]
         if not versions:
             return None
-        summaries = run_concurrently(lambda v: self.summary(name, v), versions, READ_THREADS)
-        aliases = {a: r.version or "" for a, r in self.store.aliases(name).items()}
-        notes = self.store.read_notes(name)
-        card = self.card(self.manifest(name, versions[0])) or ""  # searched with the description
-        return AssetSummary(name, summaries, aliases, dict(notes.labels), notes.description, card)
+        problems: list[tuple[str, ModelshelfError]] = []  # appended from the read threads
+
+        def summary(version: str) -> VersionSummary | None:
+            return read_part(
+                problems, f"version {version}", lambda: self.summary(name, version), None
+            )
+
+        found = run_concurrently(summary, versions, READ_THREADS)
+        summaries = [s for s in found if s is not None]
+        aliases: dict[str, str] = read_part(
+            problems, "aliases",
+            lambda: {a: r.version or "" for a, r in self.store.aliases(name).items()}, {},
+        )  # fmt: skip
+        notes = read_part(problems, "notes", lambda: self.store.read_notes(name), None)
+        newest = read_part(
+            problems, "card", lambda: self.manifest(name, versions[0], known_live=True), None
+        )
+        card = (self.card(newest) or "") if newest is not None else ""
+        labels, description = (dict(notes.labels), notes.description) if notes else ({}, "")
+        return AssetSummary(
+            name, summaries, aliases, labels, description,
+            card[:MAX_SEARCHED_CARD].lower(),  # what text search reads
+            tuple(problems),
+        )  # fmt: skip
 
     def build(self) -> None:
         """Index the whole store: every live version's summary, each asset's aliases, notes and
@@ -278,7 +271,7 @@ class Catalog:
         seen = [(c.id, dict(c.record)) for c in history]
         with self._lock:
             self._assets = {a.name: a for a in assets if a is not None}
-            self._log = (self._log + seen)[-MAX_LOG_RECORDS:]
+            self._log.extend(seen)
             self._note_pushers(seen)
             self._follower = follower
         self.ready = True
@@ -307,6 +300,10 @@ class Catalog:
         changes = follower.poll()
         if not changes:
             return 0
+        for change in changes:  # a removal takes the version's cached manifest and card away
+            version = change.record.get("version")
+            if change.record.get("action") == "remove" and isinstance(version, str):
+                self.forget(change.name, version)
         dirty = sorted({c.name for c in changes})
         fresh = run_concurrently(self._read_or_skip, dirty, READ_THREADS)
         with self._lock:
@@ -318,7 +315,6 @@ class Catalog:
             seen = [(c.id, dict(c.record)) for c in changes]
             self._log.extend(seen)
             self._note_pushers(seen)
-            del self._log[:-MAX_LOG_RECORDS]
         return len(changes)
 
     def touch(self, name: str) -> None:

@@ -19,6 +19,7 @@ from modelshelf.registry.pages import asset_pages, browse_routes, write_routes
 from modelshelf.registry.pages.catalog import Catalog
 from modelshelf.registry.pages.render import ServerTiming, guarded
 from modelshelf.registry.pages.session import LocalUser
+from modelshelf.registry.pages.ui_access import UiAccess
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import API
 
@@ -58,6 +59,8 @@ def add_pages(app: FastAPI, store: Store, *, local_user: LocalUser | None = None
     # Last: a path no route has is a page's 404 for a browser (the API's stays JSON).
     app.add_api_route("/{path:path}", _no_page, methods=_METHODS, include_in_schema=False)
     app.add_middleware(ServerTiming)
+    if local_user is not None:  # outermost: nothing of the ui answers before its gate
+        app.add_middleware(UiAccess, secret=local_user.access)
     background = getattr(app.state.registry, "background", None)
     if isinstance(background, list):
         background.append(_follow)

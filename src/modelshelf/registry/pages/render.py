@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelshelf import trust
 from modelshelf.errors import ModelshelfError, StoreAuthError, StoreError
+from modelshelf.registry.auth import context_of
 from modelshelf.registry.context import CallerRefusedError, Principal
 from modelshelf.registry.pages.markdown import render_markdown
 from modelshelf.registry.pages.session import csrf_token, local_user, session_key
-from modelshelf.store.http_protocol import status_for
+from modelshelf.store.http_protocol import error_text, status_for
 
 __all__ = [
     "SECURITY_HEADERS",
@@ -33,6 +34,7 @@ __all__ = [
     "error_page",
     "human_size",
     "page",
+    "shown_error",
     "url",
 ]
 
@@ -149,7 +151,9 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
         status = 503
     else:
         status = status_for(exc)
-    shown = str(exc).split("; set MODELSHELF_TOKEN")[0]  # a browser signs in instead
+    shown = shown_error(request)(exc).split("; set MODELSHELF_TOKEN")[
+        0
+    ]  # a browser signs in instead
     from modelshelf.registry.context import ANONYMOUS
 
     who = principal or Principal(ANONYMOUS, ())
@@ -157,6 +161,14 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
         request, "error.html", title="Error", principal=who, status=status, error=shown,
         signed_out_refusal=status == 401,
     )  # fmt: skip
+
+
+def shown_error(request: Request) -> Callable[[ModelshelfError], str]:
+    """How this request shows an error's text: as the API says it (the store behind the
+    registry named by the registry's own URL)."""
+    store_url = context_of(request).store.url
+    shown_as = str(request.base_url).rstrip("/")
+    return lambda exc: error_text(exc, store_url=store_url, shown_as=shown_as)
 
 
 def guarded(request: Request, build: Callable[[], Response]) -> Response:

@@ -16,6 +16,7 @@ What the caller may not read is dropped before anything is counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from modelshelf._name_glob import MAX_WILDCARDS, is_glob, name_matches
 from modelshelf.errors import InvalidInputError
 from modelshelf.registry.pages.catalog import AssetSummary
 
-__all__ = ["PER_PAGE", "Query", "SearchPage", "parse_query", "search"]
+__all__ = ["PER_PAGE", "Query", "SearchPage", "page_number", "parse_query", "search"]
 
 PER_PAGE = 50
 MAX_PARAM = 200
@@ -76,10 +77,25 @@ def parse_query(params: Mapping[str, str]) -> Query:
     sort = params.get("sort", "") or "pushed"
     if sort not in SORTS:
         raise InvalidInputError(f"sort is {' or '.join(SORTS)}, not {sort[:40]!r}")
-    page_text = params.get("page", "") or "1"
-    if not page_text.isdigit() or not 1 <= int(page_text[:7]) <= MAX_PAGE:
-        raise InvalidInputError(f"page is a number from 1 to {MAX_PAGE}, not {page_text[:20]!r}")
-    return Query(sort=sort, page=int(page_text), **values)
+    return Query(sort=sort, page=page_number(params.get("page", "")), **values)
+
+
+_PAGE_DIGITS = re.compile(r"[0-9]{1,7}")
+
+
+def page_number(text: str | None, maximum: int = MAX_PAGE) -> int:
+    """The ``page`` parameter of every route that takes one: ASCII digits (at most 7, so
+    never a long number to convert), from 1 to ``maximum``; missing or empty is 1.
+
+    Raises:
+        InvalidInputError: anything else (``²``, ``-1``, ``1e3``, 5,000 digits, ``0``).
+    """
+    if not text:
+        return 1
+    number = int(text) if _PAGE_DIGITS.fullmatch(text) else 0
+    if not 1 <= number <= maximum:
+        raise InvalidInputError(f"page is a number from 1 to {maximum}, not {text[:20]!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ def _selects(query: Query) -> Callable[[AssetSummary], bool]:
             return False
         if query.engine and not any(v.engine == query.engine for v in asset.versions):
             return False
-        return not text or text in asset.text
+        return not text or asset.has_text(text)
 
     return selects
 

@@ -1,0 +1,83 @@
+"""The session cookie is a signed, expiring session, never the token: ``name.expiry.HMAC``,
+checked on every request (not ended, token known and not revoked, HMAC in constant time);
+``__Host-`` prefixed over https; the CSRF token derives from the session."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tests.pages.conftest import MakePages
+from tests.pages.pages_helpers import csrf_of
+
+from modelshelf.registry.pages.session import COOKIE, SECURE_COOKIE, csrf_token
+from modelshelf.registry.tokens import TokenBook
+from modelshelf.store.bucket import Store
+
+
+def _session_of(set_cookie: str, name: str = COOKIE) -> str:
+    found = re.match(rf"{re.escape(name)}=([^;]*)", set_cookie)
+    assert found, set_cookie
+    return found[1]
+
+
+def test_the_cookie_is_a_signed_session_not_the_token(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    client = make_pages()
+    answer = client.post("/sign-in", data={"token": tokens["reader"]}, follow_redirects=False)
+    session = _session_of(answer.headers["set-cookie"])
+    secret = tokens["reader"].rsplit("_", 1)[1]
+    assert tokens["reader"] not in session and secret not in session
+    name, expiry, mac = session.rsplit(".", 2)
+    assert name == "reader" and re.fullmatch(r"[0-9a-f]{64}", mac)
+    assert 0 < int(expiry) - time.time() <= 12 * 3600
+    page = client.get("/a/nlp/sentiment")
+    assert page.status_code == 200 and csrf_of(page.text) == csrf_token(session)
+
+
+def test_a_forged_or_ended_session_is_signed_out(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    good, _ = TokenBook(store).start_session("reader")
+    name, expiry, mac = good.rsplit(".", 2)
+    ended, _ = TokenBook(store).start_session("reader", seconds=-60)
+    forged = [
+        f"{name}.{int(expiry) + 3600}.{mac}",  # a later expiry, the old HMAC
+        f"writer.{expiry}.{mac}",  # another token's name
+        f"{name}.{expiry}.{'0' * 64}",
+        ended,
+        tokens["reader"],  # the token itself is no session
+        "nobody.9999999999." + "a" * 64,
+    ]
+    for session in forged:
+        client = make_pages(anonymous_read=())
+        client.cookies.set(COOKIE, session)
+        page = client.get("/")
+        assert 'id="nav-sign-in"' in page.text and "sign in again" in page.text, session
+        assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
+    client = make_pages()
+    client.cookies.set(COOKIE, good)
+    assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 200
+    TokenBook(store).revoke("reader")
+    assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
+
+
+def test_over_https_the_cookie_is_host_prefixed(
+    make_pages: MakePages, tokens: dict[str, str]
+) -> None:
+    client = make_pages(base_url="https://testserver")
+    answer = client.post("/sign-in", data={"token": tokens["reader"]}, follow_redirects=False)
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SECURE_COOKIE}=") and "Domain" not in cookie
+    for flag in ("Secure", "Path=/", "HttpOnly", "SameSite=strict"):
+        assert flag in cookie
+    assert 'id="sign-out"' in client.get("/").text  # read back under its https name
+    assert client.get("/a/nlp/sentiment").status_code == 200
+
+
+def test_a_session_ends_with_its_token(store: Store) -> None:
+    book = TokenBook(store)
+    book.create("short", ["read:nlp/"], "1h", created_by="test")
+    _, seconds = book.start_session("short")
+    assert 3500 < seconds <= 3600
