@@ -240,6 +240,12 @@ def registry_config() -> str | None:
     return os.environ.get("MODELSHELF_REGISTRY_CONFIG") or None
 
 
+def registry_session_secret() -> str | None:
+    """The key the registry's replicas sign the pages' sessions with
+    (``MODELSHELF_REGISTRY_SESSION_SECRET``): the same on every replica behind one address."""
+    return os.environ.get("MODELSHELF_REGISTRY_SESSION_SECRET") or None
+
+
 def serve_body_timeout() -> float:
     """Seconds a request body may go without a byte, and the grace before its minimum rate
     applies (``MODELSHELF_SERVE_BODY_TIMEOUT``)."""

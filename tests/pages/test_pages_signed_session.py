@@ -4,6 +4,9 @@ checked on every request (not ended, token known and not revoked, HMAC in consta
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import time
 
@@ -81,3 +84,28 @@ def test_a_session_ends_with_its_token(store: Store) -> None:
     book.create("short", ["read:nlp/"], "1h", created_by="test")
     _, seconds = book.start_session("short")
     assert 3500 < seconds <= 3600
+
+
+def test_what_the_bucket_holds_signs_no_session(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    # Whoever reads the bucket (a read-only credential) reads every token's stored hash: a
+    # session keyed by the hash alone would let them write through the pages as any token.
+    record = json.loads(store.backend.read("registry/tokens/writer.json"))
+    expiry = int(time.time()) + 3600
+    for key in (
+        bytes.fromhex(record["sha256"]),
+        hmac.new(
+            bytes.fromhex(record["sha256"]), b"modelshelf-session-key", hashlib.sha256
+        ).digest(),
+    ):
+        mac = hmac.new(key, f"writer|{expiry}".encode(), hashlib.sha256).hexdigest()
+        client = make_pages(anonymous_read=())
+        client.cookies.set(COOKIE, f"writer.{expiry}.{mac}")
+        assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
+    # The server's own key makes one, and another server's key (another replica without the
+    # shared MODELSHELF_REGISTRY_SESSION_SECRET) does not verify it.
+    other, _ = TokenBook(store, session_secret=b"x" * 32).start_session("writer")
+    client = make_pages(anonymous_read=())
+    client.cookies.set(COOKIE, other)
+    assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401

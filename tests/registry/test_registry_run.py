@@ -90,3 +90,17 @@ def test_two_workers_serve_one_store(store: Store, tmp_path: Path) -> None:
     assert "registry listening on http://127.0.0.1" in log
     assert "GET /api/v1/assets" in log
     assert token.split("_", 2)[2] not in log
+
+
+def test_the_session_secret_is_the_configured_one_or_this_servers_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from modelshelf.registry.run import _session_secret
+
+    monkeypatch.delenv("MODELSHELF_REGISTRY_SESSION_SECRET", raising=False)
+    assert len(_session_secret()) == 32 and _session_secret() != _session_secret()
+    monkeypatch.setenv("MODELSHELF_REGISTRY_SESSION_SECRET", "s" * 40)
+    assert _session_secret() == _session_secret()  # every replica given it agrees
+    monkeypatch.setenv("MODELSHELF_REGISTRY_SESSION_SECRET", "short")
+    with pytest.raises(InvalidInputError, match="32 characters"):
+        _session_secret()

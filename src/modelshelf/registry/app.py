@@ -63,6 +63,7 @@ def create_app(
     spool_dir: Path | str | None = None,
     pages: bool = True,
     local_user: LocalUser | None = None,
+    session_secret: bytes | None = None,
     **backend_options: Any,
 ) -> FastAPI:
     """The registry's app over ``store``, to run on uvicorn or embed in another ASGI app.
@@ -76,6 +77,8 @@ def create_app(
         pages: serve the pages for people under ``/`` (:mod:`modelshelf.registry.pages`).
         local_user: run as ``modelshelf ui``: this one user reads and writes everything without
             a token (bind such an app to a loopback address only).
+        session_secret: the key the pages' sign-in sessions are signed with; replicas behind
+            one address need the same one (default: a random key per process).
 
     Raises:
         UnsupportedStoreError: an ``http(s)://`` URL (a registry in front of a registry).
@@ -117,7 +120,7 @@ def create_app(
         # registry that serves the same store: the registry delivers, the laptop does not.
         background=[_drop_stale_uploads] + ([deliver_webhooks] if local_user is None else []),
     )
-    app.state.tokens = TokenBook(store)
+    app.state.tokens = TokenBook(store, session_secret)
     add_error_handlers(app, store)
     app.add_api_route(f"{API}", _discovery, methods=["GET"], summary="What this registry offers")
     app.include_router(asset_router, prefix=API)

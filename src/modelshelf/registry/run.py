@@ -13,10 +13,12 @@ uvicorn's access log shows method, path and status: never a header, so never a t
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -70,6 +72,7 @@ def serve_registry(
         raise InvalidInputError(f"the registry needs 1 worker or more, not {workers}")
     tls = _tls_files(certfile, keyfile)
     settings = {
+        "session_secret": _session_secret().hex(),
         "store": store,
         "options": dict(backend_options or {}),
         "anonymous_read": list(anonymous_read),
@@ -235,8 +238,32 @@ def _build(settings: dict[str, Any]) -> Any:
         anonymous_read=tuple(settings["anonymous_read"]),
         redirect=settings["redirect"],
         spool_dir=settings["spool_dir"],
+        session_secret=bytes.fromhex(settings["session_secret"]),
         **settings["options"],
     )
+
+
+def _session_secret() -> bytes:
+    """The key of the pages' sessions: ``MODELSHELF_REGISTRY_SESSION_SECRET`` (the same on every
+    replica behind one address), else a random one for this server and its workers (a user
+    signed in on one replica signs in again on another).
+
+    Raises:
+        InvalidInputError: a secret under 32 characters.
+    """
+    given = constants.registry_session_secret()
+    if given is None:
+        log.info(
+            "the pages' sessions are signed with a key of this server alone; set"
+            " MODELSHELF_REGISTRY_SESSION_SECRET to the same value on every replica"
+        )
+        return secrets.token_bytes(32)
+    if len(given) < 32:
+        raise InvalidInputError(
+            "MODELSHELF_REGISTRY_SESSION_SECRET is shorter than 32 characters; set it to a long"
+            " random text (for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return hashlib.sha256(given.encode()).digest()
 
 
 def app_from_environment() -> Any:

@@ -58,11 +58,17 @@ _SESSION = re.compile(
     r"(?P<name>[a-z0-9][a-z0-9.-]{0,62})\.(?P<expiry>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})"
 )
 _SESSION_KEY = b"modelshelf-session-key"
+_PROCESS_SESSION_SECRET = secrets.token_bytes(32)
+"""The session key of this process when none is given: its sessions end with it."""
 
 
-def _session_mac(record: dict[str, Any], name: str, expiry: int) -> str:
-    """The HMAC of a session: keyed by what only the server reads (the stored secret hash)."""
-    key = hmac.new(bytes.fromhex(record["sha256"]), _SESSION_KEY, hashlib.sha256).digest()
+def _session_mac(record: dict[str, Any], name: str, expiry: int, server_secret: bytes) -> str:
+    """The HMAC of a session, keyed by the server's secret and the token's stored hash: the
+    hash alone (which anyone who reads the bucket reads) makes no session, and a new token
+    (or a revoked one) ends its sessions."""
+    key = hmac.new(
+        server_secret, bytes.fromhex(record["sha256"]) + _SESSION_KEY, hashlib.sha256
+    ).digest()
     return hmac.new(key, f"{name}|{expiry}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -105,6 +111,8 @@ class TokenBook:
 
     Args:
         store: the store the registry serves; tokens live under ``registry/tokens/``.
+        session_secret: the key the pages' sessions are signed with (with each token's stored
+            hash); default: one random key per process.
 
     Example:
         >>> from modelshelf.backends.memory import MemoryBackend
@@ -114,8 +122,11 @@ class TokenBook:
         'ci'
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, session_secret: bytes | None = None) -> None:
         self.store = store
+        # Sessions verify on every replica given the same secret (serve_registry passes one to
+        # its workers); never kept in the store, whose readers could then sign sessions.
+        self._session_secret = session_secret or _PROCESS_SESSION_SECRET
         self._backend = store.backend  # the keys under registry/tokens/ are this module's
         self._records: dict[str, dict[str, Any]] = {}
         self._used: dict[str, float] = {}
@@ -273,7 +284,9 @@ class TokenBook:
         expiry = now + seconds
         if record["expires"] is not None:
             expiry = min(expiry, int(_parse_time(record["expires"]).timestamp()))
-        return f"{name}.{expiry}.{_session_mac(record, name, expiry)}", max(0, expiry - now)
+        return f"{name}.{expiry}.{_session_mac(record, name, expiry, self._session_secret)}", max(
+            0, expiry - now
+        )
 
     def verify_session(self, session: str) -> Principal:
         """The holder of the token a session (:meth:`start_session`) was made for.
@@ -293,7 +306,9 @@ class TokenBook:
             record = self._record(name)
         except (ObjectNotFoundError, UntrustedStoreDataError):
             raise CallerRefusedError(ended) from None
-        if not hmac.compare_digest(_session_mac(record, name, expiry), parsed["mac"]):
+        if not hmac.compare_digest(
+            _session_mac(record, name, expiry, self._session_secret), parsed["mac"]
+        ):
             raise CallerRefusedError(ended)
         return self._admit(name, record, f"the session of the token {name!r} ended")
 
