@@ -102,3 +102,19 @@ def test_a_diff_like_name_says_nothing_of_names_the_caller_may_not_read(
     assert [a.status_code for a in answers] == [308, 308]
     assert answers[0].headers["location"] == "/a/cv/secret/-/diff/1.0...1.1"
     assert client.get(answers[0].headers["location"]).status_code == 403
+
+
+def test_a_removed_alias_keeps_its_history_on_the_asset_page(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    store.set_alias("nlp/sentiment", "canary", "1.2")
+    store.remove_alias("nlp/sentiment", "canary")
+    client = make_pages(tokens["reader"])
+    overview = client.get("/api/v1/assets/nlp/sentiment/-/overview").json()
+    canary = [
+        (r["previous"], r["version"]) for r in overview["alias_history"] if r["alias"] == "canary"
+    ]
+    assert canary == [("1.2", None), (None, "1.2")]
+    assert "canary" not in overview["aliases"]
+    page = client.get("/a/nlp/sentiment").text
+    assert "(removed)" in page

@@ -109,6 +109,18 @@ class AliasLayout(RemovalLayout):
         records = {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
         return {a: r for a, r in records.items() if r.version is not None}
 
+    def alias_names(self, name: str) -> list[str]:
+        """Every alias of ``name`` that ever had a record, removed ones too (whose history
+        still says who moved and removed them), sorted."""
+        prefix = f"assets/{name}/aliases/"
+        names = set()
+        for meta in self._listed(prefix.rstrip("/")):
+            alias, _, rest = meta.path[len(prefix) :].partition("/")
+            match = _ALIAS_RECORD.match(rest)
+            if match and int(match.group(1)) > 0 and trust.is_alias(alias):
+                names.add(alias)
+        return sorted(names)
+
     def alias_history(self, name: str, alias: str) -> list[AliasRecord]:
         """Every move of an alias, oldest first (the records listed, not a count up to the last)."""
         seqs = self._alias_seqs(name, alias)

@@ -77,7 +77,9 @@ def read_asset_view(
             problems, f"history of @{alias}", lambda: store.alias_history(name, alias), []
         )
 
-    records = run_concurrently(history_of, sorted(summary.aliases), 8)
+    # Removed aliases too: who removed one, and where it pointed, is history worth showing.
+    names: list[str] = read_part(problems, "alias names", lambda: store.alias_names(name), [])
+    records = run_concurrently(history_of, sorted({*summary.aliases, *names}), 8)
     history = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
     notes = read_part(problems, "notes", lambda: store.read_notes(name), None)
     newest = summary.versions[0].version if summary.versions else ""
