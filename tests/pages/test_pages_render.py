@@ -7,6 +7,8 @@ import pytest
 from tests.pages.conftest import MakePages
 from tests.pages.pages_helpers import HOSTILE, ids_of, parsed
 
+from modelshelf.store.bucket import Store
+
 EVERY_PAGE = {"skip-to-main", "main", "nav-assets", "nav-log"}
 PAGES = {
     "/": {"search", "search-submit", "result-count", "assets", "json-twin"},
@@ -180,3 +182,21 @@ def test_a_path_no_page_has_is_a_404_page_and_the_api_stays_json(make_pages: Mak
     assert page.headers["content-type"].startswith("text/html")
     api = client.get("/api/v1/no-such-route")
     assert api.status_code == 404 and api.json()["error"]["type"] == "ObjectNotFoundError"
+
+
+def test_search_by_label_finds_a_versions_labels_too(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    # stage=production is said of a version (its notes), not of the asset: search finds the
+    # asset by it, and only while that version is live.
+    store.write_notes(
+        "nlp/ner", "1.0", labels={"stage": "production"}, description="", expected_seq=0
+    )
+    client = make_pages(tokens["admin"])
+
+    def names(**params: str) -> list[str]:
+        return [a["name"] for a in client.get("/api/v1/search", params=params).json()["assets"]]
+
+    assert names(label="stage=production") == ["nlp/ner"]
+    assert names(label="stage") == ["nlp/ner"]
+    assert names(label="stage=candidate") == []

@@ -127,6 +127,16 @@ class NotesLayout(RemovalLayout):
         seq = max(self._notes_seqs(name, version), default=0)
         return self._read_notes_record(name, version, seq) if seq else Notes()
 
+    def noted_versions(self, name: str) -> list[str]:
+        """The versions of ``name`` that have notes (one listing; removed versions included)."""
+        prefix = f"assets/{name}/notes/versions/"
+        found = set()
+        for meta in self._listed(prefix.rstrip("/")):
+            version, _, rest = meta.path[len(prefix) :].partition("/")
+            if _NOTES_RECORD.match(rest) and trust.listed_version(version) is not None:
+                found.add(version)
+        return sorted(found)
+
     def notes_history(self, name: str, version: str | None = None) -> list[Notes]:
         """Every record of the notes, oldest first (empty if never written).
 

@@ -224,6 +224,7 @@ class Catalog:
             lambda: {a: r.version or "" for a, r in self.store.aliases(name).items()}, {},
         )  # fmt: skip
         notes = read_part(problems, "notes", lambda: self.store.read_notes(name), None)
+        version_labels = self._version_labels(name, set(versions), problems)
         newest = read_part(
             problems, "card", lambda: self.manifest(name, versions[0], known_live=True), None
         )
@@ -232,8 +233,26 @@ class Catalog:
         return AssetSummary(
             name, summaries, aliases, labels, description,
             card[:MAX_SEARCHED_CARD].lower(),  # what text search reads
-            tuple(problems),
+            tuple(problems), version_labels,
         )  # fmt: skip
+
+    def _version_labels(
+        self, name: str, live: set[str], problems: list[tuple[str, ModelshelfError]]
+    ) -> dict[str, dict[str, str]]:
+        """The labels of each live version of ``name`` that has notes (one listing, then the
+        newest record of each: most versions have none)."""
+        noted: list[str] = read_part(
+            problems, "version notes", lambda: self.store.noted_versions(name), []
+        )
+
+        def labels_of(version: str) -> tuple[str, dict[str, str]]:
+            notes = read_part(
+                problems, f"notes of {version}", lambda: self.store.read_notes(name, version), None
+            )
+            return version, dict(notes.labels) if notes is not None else {}
+
+        found = run_concurrently(labels_of, [v for v in noted if v in live], READ_THREADS)
+        return {version: labels for version, labels in found if labels}
 
     def build(self) -> None:
         """Index the whole store: every live version's summary, each asset's aliases, notes and

@@ -128,7 +128,7 @@ def _selects(query: Query) -> Callable[[AssetSummary], bool]:
     def selects(asset: AssetSummary) -> bool:
         if q and not (name_matches(query.q, asset.name) if glob else q in asset.name.lower()):
             return False
-        if key and (key not in asset.labels or (has_value and asset.labels[key] != value)):
+        if key and not asset.has_label(key, value if has_value else None):
             return False
         if query.engine and not any(v.engine == query.engine for v in asset.versions):
             return False

@@ -114,6 +114,15 @@ class AssetSummary:
     card: str = ""  # the newest version's README.md or MODEL_CARD.md, for search
     problems: tuple[tuple[str, ModelshelfError], ...] = ()
     """The parts that could not be read (``("notes", error)``): left empty, the rest shown."""
+    version_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The labels of each live version that has some (``stage=production`` is a version's)."""
+
+    def has_label(self, key: str, value: str | None) -> bool:
+        """True if the asset, or one of its live versions, has label ``key`` (``=value``)."""
+        return any(
+            key in labels and (value is None or labels[key] == value)
+            for labels in (self.labels, *self.version_labels.values())
+        )
 
     def has_text(self, needle: str) -> bool:
         """True if ``needle`` (lowercase) is in a version's message, the description or the
