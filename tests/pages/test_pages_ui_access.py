@@ -79,7 +79,8 @@ def test_the_printed_url_sets_a_strict_cookie_and_drops_the_secret(
 ) -> None:
     client, user = ui
     answer = client.get(f"/log?action=label&{QUERY}={user.access.value}", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == "/log?action=label"
+    # The secret and every other parameter dropped (a made-up `done=` shows a false notice).
+    assert answer.status_code == 303 and answer.headers["location"] == "/log"
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"modelshelf_ui_8090={user.access.value}")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -95,3 +96,11 @@ def test_the_printed_url_holds_the_secret() -> None:
         f"http://127.0.0.1:8091/?{QUERY}={user.access.value}"
     )
     assert LocalUser("ann", "laptop").access.value != user.access.value
+
+
+def test_the_redirect_after_the_secret_stays_on_the_ui(ui: tuple[TestClient, LocalUser]) -> None:
+    client, user = ui
+    answer = client.get(f"/%2Fevil.example/x?{QUERY}={user.access.value}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert not answer.headers["location"].startswith("//")
+    assert answer.headers["location"] == "/evil.example/x"

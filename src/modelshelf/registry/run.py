@@ -155,7 +155,10 @@ def serve_ui(
     user.access.listen(*sock.getsockname()[:2])  # only this Host (and loopback names) answered
     try:
         server = uvicorn.Server(
-            uvicorn.Config(app, timeout_graceful_shutdown=None, proxy_headers=False)
+            # No access log: its lines would hold the secret of the URL opened first.
+            uvicorn.Config(
+                app, timeout_graceful_shutdown=None, proxy_headers=False, access_log=False
+            )
         )
         if on_listening is not None:
             on_listening(user.access.entry_url(listening_at(sock)))

@@ -109,8 +109,9 @@ class UiAccess:
         if sent is not None:
             if not self.secret.matches(sent):
                 return _refusal(request, 403, _NO_SECRET)
-            kept = [(k, v) for k, v in request.query_params.multi_items() if k != QUERY]
-            target = request.url.path + ("?" + urllib.parse.urlencode(kept) if kept else "")
+            # To the page asked for, re-quoted (a decoded `//host` would leave the ui), without
+            # the secret or any other parameter (a made-up `done=` would show a false notice).
+            target = "/" + urllib.parse.quote(request.url.path.lstrip("/"), safe="/:@-._~")
             redirect = RedirectResponse(target, status_code=303, headers=_HEADERS)
             redirect.set_cookie(
                 self.secret.cookie, self.secret.value, path="/", httponly=True, samesite="strict"
