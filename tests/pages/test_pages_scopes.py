@@ -3,6 +3,7 @@ history or a diff; write controls render only with a write scope on the name."""
 
 from __future__ import annotations
 
+import pytest
 from tests.pages.conftest import MakePages
 from tests.pages.pages_helpers import commit
 
@@ -118,3 +119,20 @@ def test_a_removed_alias_keeps_its_history_on_the_asset_page(
     assert "canary" not in overview["aliases"]
     page = client.get("/a/nlp/sentiment").text
     assert "(removed)" in page
+
+
+def test_the_alias_history_on_a_page_is_bounded_and_points_at_the_log(
+    make_pages: MakePages, tokens: dict[str, str], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelshelf.registry.pages import _views
+
+    monkeypatch.setattr(_views, "HISTORY_SHOWN", 3)
+    monkeypatch.setattr(_views, "HISTORY_ALIASES", 2)
+    for n in range(4):  # four removed aliases of two moves each, beside production
+        store.set_alias("nlp/sentiment", f"tmp{n}", "1.2")
+        store.remove_alias("nlp/sentiment", f"tmp{n}")
+    client = make_pages(tokens["reader"])
+    overview = client.get("/api/v1/assets/nlp/sentiment/-/overview").json()
+    assert len(overview["alias_history"]) == 3 and overview["alias_history_cut"] is True
+    assert {r["alias"] for r in overview["alias_history"]} <= {"production", "tmp0"}
+    assert "the audit log</a> has every one" in client.get("/a/nlp/sentiment").text

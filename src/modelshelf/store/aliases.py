@@ -121,10 +121,15 @@ class AliasLayout(RemovalLayout):
                 names.add(alias)
         return sorted(names)
 
-    def alias_history(self, name: str, alias: str) -> list[AliasRecord]:
-        """Every move of an alias, oldest first (the records listed, not a count up to the last)."""
-        seqs = self._alias_seqs(name, alias)
-        return [self._read_alias_record(name, alias, seq) for seq in sorted(seqs)]
+    def alias_history(
+        self, name: str, alias: str, *, newest: int | None = None
+    ) -> list[AliasRecord]:
+        """Every move of an alias, oldest first (the records listed, not a count up to the
+        last); with ``newest``, only that many of the latest moves are read."""
+        seqs = sorted(self._alias_seqs(name, alias))
+        if newest is not None:
+            seqs = seqs[-newest:] if newest > 0 else []
+        return [self._read_alias_record(name, alias, seq) for seq in seqs]
 
     def set_alias(
         self,

@@ -20,6 +20,10 @@ from modelshelf.transfer.download import run_concurrently
 __all__ = ["AssetView", "Folder", "file_tree", "model_rows", "read_asset_view", "source_rows"]
 
 MAX_TREE_FILES = 5000
+HISTORY_SHOWN = 200
+"""The most alias moves an asset's page shows (and reads per alias): the audit log has all."""
+HISTORY_ALIASES = 50
+"""The most aliases whose moves an asset's page reads (current ones first, then removed)."""
 """The most files the version page lists; the manifest (its JSON twin) lists them all."""
 _LINE = 300
 
@@ -36,6 +40,8 @@ class AssetView:
     warnings: list[str] = field(default_factory=list)
     """One line per part that could not be read (what and why, the key and the fix)."""
     notes_readable: bool = True
+    history_cut: bool = False
+    """True if older alias moves (or aliases) were left out: the audit log has them."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +55,7 @@ class AssetView:
             "description": self.summary.description,
             "notes_seq": self.notes.seq,
             "alias_history": [dict(r.__dict__) for r in self.history],
+            "alias_history_cut": self.history_cut,
             "warnings": self.warnings,
         }
 
@@ -74,13 +81,22 @@ def read_asset_view(
 
     def history_of(alias: str) -> list[AliasRecord]:
         return read_part(
-            problems, f"history of @{alias}", lambda: store.alias_history(name, alias), []
+            problems,
+            f"history of @{alias}",
+            lambda: store.alias_history(name, alias, newest=HISTORY_SHOWN),
+            [],
         )
 
-    # Removed aliases too: who removed one, and where it pointed, is history worth showing.
+    # Removed aliases too (who removed one, and where it pointed, is history worth showing),
+    # bounded: a page reads at most HISTORY_ALIASES aliases' newest HISTORY_SHOWN moves each,
+    # and the audit log holds them all.
     names: list[str] = read_part(problems, "alias names", lambda: store.alias_names(name), [])
-    records = run_concurrently(history_of, sorted({*summary.aliases, *names}), 8)
-    history = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
+    removed = [a for a in names if a not in summary.aliases]
+    shown = [*sorted(summary.aliases), *removed][:HISTORY_ALIASES]
+    records = run_concurrently(history_of, shown, 8)
+    every = sorted((r for rs in records for r in rs), key=lambda r: r.when, reverse=True)
+    history = every[:HISTORY_SHOWN]
+    history_cut = len(every) > len(history) or len(names) > len(shown)
     notes = read_part(problems, "notes", lambda: store.read_notes(name), None)
     newest = summary.versions[0].version if summary.versions else ""
     card = None
@@ -93,7 +109,10 @@ def read_asset_view(
         f"The {part} of {name} could not be read, so the page shows it empty: {describe(exc)}"
         for part, exc in problems
     ))  # fmt: skip
-    return AssetView(summary, notes or Notes(), history, card, newest, warnings, notes is not None)
+    return AssetView(
+        summary, notes or Notes(), history, card, newest, warnings, notes is not None,
+        history_cut,
+    )  # fmt: skip
 
 
 @dataclass

@@ -207,7 +207,8 @@ def asset_page(request: Request, name: str) -> Response:
         return page(
             request, "asset.html", title=found, principal=principal,
             twin=url(f"{API}/assets/{found}/-/overview"), asset=summary, notes=view.notes,
-            history=view.history, card_text=view.card_text, card_version=view.card_version,
+            history=view.history, history_cut=view.history_cut, card_text=view.card_text,
+            card_version=view.card_version,
             pushed_by=catalog_of(request).pushers(found),
             can_write=principal.can("write", found),
             expected_aliases=",".join(f"{a}={v}" for a, v in sorted(summary.aliases.items())),
