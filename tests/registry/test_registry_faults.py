@@ -59,3 +59,8 @@ def test_store_failures_are_503(store: Store, error: StoreError) -> None:
         raised = error_of(response)
         assert type(raised) is type(error)
         assert failing.url not in str(raised) and "http://testserver" in str(raised)
+        # What failed behind (an endpoint, a host, the bucket's words) stays in our log.
+        detail = str(error.args[0]).replace(failing.url, "").strip(": ")
+        assert detail not in response.text
+    page = client.get("/a/nlp/a")
+    assert page.status_code == 503 and detail not in page.text and failing.url not in page.text

@@ -29,7 +29,6 @@ from modelshelf.errors import (
     InvalidInputError,
     ModelshelfError,
     ObjectNotFoundError,
-    StoreAuthError,
     StoreError,
     UnsupportedStoreError,
 )
@@ -39,7 +38,12 @@ from modelshelf.registry.asset_routes import router as asset_router
 from modelshelf.registry.auth import Caller
 from modelshelf.registry.blob_routes import router as blob_router
 from modelshelf.registry.bodies import Refusal
-from modelshelf.registry.context import CallerRefusedError, RegistryContext
+from modelshelf.registry.context import (
+    CallerRefusedError,
+    RegistryContext,
+    behind_failed,
+    failure_told,
+)
 from modelshelf.registry.notes_routes import router as notes_router
 from modelshelf.registry.pages.session import LocalUser
 from modelshelf.registry.scopes import parse_scope
@@ -199,10 +203,11 @@ def add_error_handlers(app: FastAPI, store: Store) -> None:
         status: int,
         headers: dict[str, str] | None = None,
         attrs: dict[str, int] | None = None,
+        kind: ModelshelfError | None = None,
     ) -> JSONResponse:
         shown_as = str(request.base_url).rstrip("/")
         body = error_body(exc, store_url=store.url, shown_as=shown_as)
-        body["error"]["type"] = _public_type(exc)
+        body["error"]["type"] = _public_type(kind or exc)
         body["error"]["attrs"].update(attrs or {})
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -215,12 +220,12 @@ def add_error_handlers(app: FastAPI, store: Store) -> None:
         if isinstance(exc, CallerRefusedError):
             headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'}
             return answer(request, exc, exc.status, headers if exc.status == 401 else None)
-        if isinstance(exc, StoreError) and (
-            isinstance(exc, StoreAuthError) or status_for(exc) >= 500
-        ):
-            # The store behind us failed: never the caller's fault, worth a retry.
+        if behind_failed(exc):
+            # The store behind us failed: never the caller's fault, worth a retry; what failed
+            # (an endpoint, a host, a bucket's error) goes to our log, not to the caller.
             log.warning("the store failed a request to %s: %s", request.url.path, exc)
-            return answer(request, exc, 503, {"Retry-After": "1"})
+            told = failure_told(store.url)
+            return answer(request, told, 503, {"Retry-After": "1"}, kind=exc)
         return answer(request, exc, status_for(exc))
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -14,11 +14,19 @@ from typing import Any
 
 import anyio
 
-from modelshelf.errors import StoreAuthError
+from modelshelf.errors import ModelshelfError, StoreAuthError, StoreError
 from modelshelf.registry.scopes import Action, Scope
 from modelshelf.store.bucket import Store
+from modelshelf.store.http_protocol import status_for
 
-__all__ = ["ANONYMOUS", "CallerRefusedError", "Principal", "RegistryContext"]
+__all__ = [
+    "ANONYMOUS",
+    "CallerRefusedError",
+    "Principal",
+    "RegistryContext",
+    "behind_failed",
+    "failure_told",
+]
 
 ANONYMOUS = "anonymous"
 
@@ -37,6 +45,26 @@ class CallerRefusedError(StoreAuthError):
     def __init__(self, message: str, *, status: int = 401) -> None:
         super().__init__(message)
         self.status = status
+
+
+def behind_failed(exc: ModelshelfError) -> bool:
+    """True if the store behind the registry failed (down, 5xx, refusing the registry's own
+    credentials): never the caller's fault, answered 503 and worth a retry."""
+    return (
+        isinstance(exc, StoreError)
+        and not isinstance(exc, CallerRefusedError)
+        and (isinstance(exc, StoreAuthError) or status_for(exc) >= 500)
+    )
+
+
+def failure_told(store_url: str) -> StoreError:
+    """What a caller is told when the store behind failed: that it did, never its endpoint,
+    host or error text (those go to the registry's log). ``store_url`` is replaced by the
+    registry's own URL in the answer."""
+    return StoreError(
+        f"the store behind the registry at {store_url} failed on this request; try again in a"
+        " moment (the registry's log says why)"
+    )
 
 
 @dataclass

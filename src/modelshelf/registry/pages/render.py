@@ -9,6 +9,7 @@ autoescape, and the only markup passed through unescaped is a card rendered by
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -21,9 +22,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelshelf import trust
-from modelshelf.errors import ModelshelfError, StoreAuthError, StoreError
+from modelshelf.errors import ModelshelfError
 from modelshelf.registry.auth import context_of
-from modelshelf.registry.context import CallerRefusedError, Principal
+from modelshelf.registry.context import (
+    CallerRefusedError,
+    Principal,
+    behind_failed,
+    failure_told,
+)
 from modelshelf.registry.pages.markdown import render_markdown
 from modelshelf.registry.pages.session import csrf_token, local_user, session_key
 from modelshelf.store.http_protocol import error_text, status_for
@@ -37,6 +43,8 @@ __all__ = [
     "shown_error",
     "url",
 ]
+
+log = logging.getLogger("modelshelf.registry")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -145,10 +153,9 @@ def error_page(request: Request, exc: ModelshelfError, principal: Principal | No
     """The error page of ``exc``: its status as the API would answer it, its message."""
     if isinstance(exc, CallerRefusedError):
         status = exc.status
-    elif isinstance(exc, StoreError) and (
-        isinstance(exc, StoreAuthError) or status_for(exc) >= 500
-    ):
-        status = 503
+    elif behind_failed(exc):
+        log.warning("the store failed a page of %s: %s", request.url.path, exc)
+        status, exc = 503, failure_told(context_of(request).store.url)  # the detail: our log
     else:
         status = status_for(exc)
     shown = shown_error(request)(exc).split("; set MODELSHELF_TOKEN")[
