@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 import time
+from pathlib import Path
 
 from tests.pages.conftest import MakePages
 from tests.pages.pages_helpers import csrf_of
 
+from modelshelf.backends.registry import open_backend
 from modelshelf.registry.pages.session import COOKIE, SECURE_COOKIE, csrf_token
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
@@ -32,8 +35,9 @@ def test_the_cookie_is_a_signed_session_not_the_token(
     session = _session_of(answer.headers["set-cookie"])
     secret = tokens["reader"].rsplit("_", 1)[1]
     assert tokens["reader"] not in session and secret not in session
-    name, expiry, mac = session.rsplit(".", 2)
+    name, expiry, nonce, mac = session.rsplit(".", 3)
     assert name == "reader" and re.fullmatch(r"[0-9a-f]{64}", mac)
+    assert re.fullmatch(r"[0-9a-f]{32}", nonce)  # two sign-ins never make the same session
     assert 0 < int(expiry) - time.time() <= 12 * 3600
     page = client.get("/a/nlp/sentiment")
     assert page.status_code == 200 and csrf_of(page.text) == csrf_token(session)
@@ -43,15 +47,17 @@ def test_a_forged_or_ended_session_is_signed_out(
     make_pages: MakePages, tokens: dict[str, str], store: Store
 ) -> None:
     good, _ = TokenBook(store).start_session("reader")
-    name, expiry, mac = good.rsplit(".", 2)
+    name, expiry, nonce, mac = good.rsplit(".", 3)
     ended, _ = TokenBook(store).start_session("reader", seconds=-60)
     forged = [
-        f"{name}.{int(expiry) + 3600}.{mac}",  # a later expiry, the old HMAC
-        f"writer.{expiry}.{mac}",  # another token's name
-        f"{name}.{expiry}.{'0' * 64}",
+        f"{name}.{int(expiry) + 3600}.{nonce}.{mac}",  # a later expiry, the old HMAC
+        f"writer.{expiry}.{nonce}.{mac}",  # another token's name
+        f"{name}.{expiry}.{'1' * 32}.{mac}",  # another nonce
+        f"{name}.{expiry}.{nonce}.{'0' * 64}",
+        f"{name}.{expiry}.{mac}",  # the old format, without a nonce
         ended,
         tokens["reader"],  # the token itself is no session
-        "nobody.9999999999." + "a" * 64,
+        "nobody.9999999999." + "1" * 32 + "." + "a" * 64,
     ]
     for session in forged:
         client = make_pages(anonymous_read=())
@@ -99,9 +105,10 @@ def test_what_the_bucket_holds_signs_no_session(
             bytes.fromhex(record["sha256"]), b"modelshelf-session-key", hashlib.sha256
         ).digest(),
     ):
-        mac = hmac.new(key, f"writer|{expiry}".encode(), hashlib.sha256).hexdigest()
+        nonce = "2" * 32
+        mac = hmac.new(key, f"writer|{expiry}|{nonce}".encode(), hashlib.sha256).hexdigest()
         client = make_pages(anonymous_read=())
-        client.cookies.set(COOKIE, f"writer.{expiry}.{mac}")
+        client.cookies.set(COOKIE, f"writer.{expiry}.{nonce}.{mac}")
         assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
     # The server's own key makes one, and another server's key (another replica without the
     # shared MODELSHELF_REGISTRY_SESSION_SECRET) does not verify it.
@@ -109,3 +116,53 @@ def test_what_the_bucket_holds_signs_no_session(
     client = make_pages(anonymous_read=())
     client.cookies.set(COOKIE, other)
     assert client.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
+
+
+def test_a_signed_out_session_ends_on_every_replica(
+    make_pages: MakePages, tokens: dict[str, str], store: Store
+) -> None:
+    # A copy of the cookie (another browser, a proxy's log) stops working at sign-out, on this
+    # app and on another over the same store: the marker is in the store.
+    client = make_pages()
+    answer = client.post("/sign-in", data={"token": tokens["writer"]}, follow_redirects=False)
+    session = _session_of(answer.headers["set-cookie"])
+    page = client.get("/a/nlp/sentiment")
+    copied_csrf = csrf_of(page.text)
+    out = client.post("/sign-out", data={"csrf": copied_csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    for replica in (make_pages(anonymous_read=()), make_pages(anonymous_read=())):
+        replica.cookies.set(COOKIE, session)
+        assert replica.get("/api/v1/assets/nlp/sentiment/-/overview").status_code == 401
+        wrote = replica.post(
+            "/a/nlp/sentiment/-/notes",
+            data={
+                "csrf": copied_csrf,
+                "labels": "pwned=yes",
+                "description": "",
+                "expected_seq": "0",
+            },
+            follow_redirects=False,
+        )
+        assert wrote.status_code in (401, 403)
+    assert "pwned" not in store.read_notes("nlp/sentiment").labels
+
+
+def test_sign_out_markers_are_dropped_once_their_sessions_would_have_ended(
+    tmp_path: Path,
+) -> None:
+    store = Store(open_backend((tmp_path / "store").as_uri()))
+    store.create()
+    book = TokenBook(store)
+    book.create("ann", ["read:*"], None, created_by="test")
+    old, _ = book.start_session("ann")
+    new, _ = book.start_session("ann")
+    book.end_session(old)
+    book.end_session(new)
+    book.end_session("not.a.session")  # ignored
+    markers = sorted((tmp_path / "store" / "registry" / "sessions").iterdir())
+    assert len(markers) == 2
+    aged = time.time() - 14 * 3600
+    old_marker = tmp_path / "store" / book._ended_key(old)
+    os.utime(old_marker, (aged, aged))
+    assert book.drop_ended_sessions() == 1
+    assert not old_marker.exists() and (tmp_path / "store" / book._ended_key(new)).exists()

@@ -122,7 +122,8 @@ def create_app(
         spool_dir=Path(spool_dir) if spool_dir is not None else None,
         # `modelshelf ui` (one user on a laptop) never takes the webhook lease from the
         # registry that serves the same store: the registry delivers, the laptop does not.
-        background=[_drop_stale_uploads] + ([deliver_webhooks] if local_user is None else []),
+        background=[_drop_stale_uploads, _drop_ended_sessions]
+        + ([deliver_webhooks] if local_user is None else []),
     )
     app.state.tokens = TokenBook(store, session_secret)
     add_error_handlers(app, store)
@@ -177,6 +178,20 @@ async def _drop_stale_uploads(app: FastAPI) -> None:
                 log.info("dropped %d upload session(s) left open past their lifetime", dropped)
         except ModelshelfError as exc:
             log.warning("could not drop stale upload sessions (next try later): %s", exc)
+        await anyio.sleep(STALE_UPLOADS_EVERY)
+
+
+async def _drop_ended_sessions(app: FastAPI) -> None:
+    """Delete the sign-out markers of sessions that have expired since, every hour (each
+    replica; the deletes are idempotent). A failing sweep is logged and tried again."""
+    book: TokenBook = app.state.tokens
+    while True:
+        try:
+            dropped = await run_in_threadpool(book.drop_ended_sessions)
+            if dropped:
+                log.info("dropped %d sign-out marker(s) of expired sessions", dropped)
+        except ModelshelfError as exc:
+            log.warning("could not drop old sign-out markers (next try later): %s", exc)
         await anyio.sleep(STALE_UPLOADS_EVERY)
 
 

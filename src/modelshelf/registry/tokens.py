@@ -4,6 +4,8 @@
 registry/tokens/<name>.json      {name, sha256, scopes, created, expires, created_by}; create-only
 registry/tokens/<name>.revoked   the revocation; create-only, read on every request
 registry/tokens/<name>.used      when the token was last used; overwritten at most once a minute
+registry/sessions/<sha256>.ended a pages' session signed out; create-only, read on every request
+                                 with that session, dropped once the session would have ended
 ```
 A token's text is ``msr_<name>_<secret>`` (:mod:`modelshelf.store.http_protocol`); only the
 sha256 of the secret is stored, and it is compared in constant time. A record never changes
@@ -55,21 +57,26 @@ _NO_SECRET = "0" * 64  # compared with when the name is unknown
 SESSION_SECONDS = 12 * 3600
 """How long a session of the pages lasts (less when its token expires sooner)."""
 _SESSION = re.compile(
-    r"(?P<name>[a-z0-9][a-z0-9.-]{0,62})\.(?P<expiry>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})"
+    r"(?P<name>[a-z0-9][a-z0-9.-]{0,62})\.(?P<expiry>[0-9]{1,12})\.(?P<nonce>[0-9a-f]{32})"
+    r"\.(?P<mac>[0-9a-f]{64})"
 )
+_SESSIONS = "registry/sessions"
+"""``registry/sessions/<sha256 of a session>.ended``: a session signed out (create-only)."""
 _SESSION_KEY = b"modelshelf-session-key"
 _PROCESS_SESSION_SECRET = secrets.token_bytes(32)
 """The session key of this process when none is given: its sessions end with it."""
 
 
-def _session_mac(record: dict[str, Any], name: str, expiry: int, server_secret: bytes) -> str:
+def _session_mac(
+    record: dict[str, Any], name: str, expiry: int, nonce: str, server_secret: bytes
+) -> str:
     """The HMAC of a session, keyed by the server's secret and the token's stored hash: the
     hash alone (which anyone who reads the bucket reads) makes no session, and a new token
     (or a revoked one) ends its sessions."""
     key = hmac.new(
         server_secret, bytes.fromhex(record["sha256"]) + _SESSION_KEY, hashlib.sha256
     ).digest()
-    return hmac.new(key, f"{name}|{expiry}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{name}|{expiry}|{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
 def parse_duration(text: str) -> timedelta:
@@ -273,30 +280,51 @@ class TokenBook:
     # -- the pages' sessions ---------------------------------------------------------------------
     def start_session(self, name: str, seconds: int = SESSION_SECONDS) -> tuple[str, int]:
         """A signed session of the token ``name`` (already verified by the caller) and its
-        lifetime in seconds: ``<name>.<expiry unix time>.<hex HMAC-SHA256 over name|expiry>``.
+        lifetime in seconds: ``<name>.<expiry unix time>.<random>.<hex HMAC-SHA256>``.
 
-        The HMAC's key is derived from the token record's stored secret hash: every replica
-        computes it, the browser holding the session never learns the token. The session ends
-        at ``seconds`` from now, or when the token expires if sooner.
+        The HMAC's key is derived from the server's session secret and the token record's
+        stored hash: the browser holding the session never learns the token, and what the
+        bucket holds makes none. The session ends at ``seconds`` from now, when the token
+        expires if sooner, or when it is signed out (:meth:`end_session`).
         """
         record = self._record(name)
         now = int(time.time())
         expiry = now + seconds
         if record["expires"] is not None:
             expiry = min(expiry, int(_parse_time(record["expires"]).timestamp()))
-        return f"{name}.{expiry}.{_session_mac(record, name, expiry, self._session_secret)}", max(
-            0, expiry - now
-        )
+        nonce = secrets.token_hex(16)
+        mac = _session_mac(record, name, expiry, nonce, self._session_secret)
+        return f"{name}.{expiry}.{nonce}.{mac}", max(0, expiry - now)
 
     def verify_session(self, session: str) -> Principal:
         """The holder of the token a session (:meth:`start_session`) was made for.
 
         Raises:
-            CallerRefusedError: (401) not a session of this registry, ended, or its token
-                is unknown, revoked or expired.
+            CallerRefusedError: (401) not a session of this registry, ended or signed out, or
+                its token is unknown, revoked or expired.
         """
-        parsed = _SESSION.fullmatch(session)
         ended = "the registry ended this session or never made it; sign in again"
+        name, record = self._signed(session, ended)
+        if self._backend.exists(self._ended_key(session)):  # signed out, on any replica
+            raise CallerRefusedError(ended)
+        return self._admit(name, record, f"the session of the token {name!r} ended")
+
+    def end_session(self, session: str) -> None:
+        """Sign ``session`` out on every replica: a create-only marker that
+        :meth:`verify_session` reads (a copy of the cookie no longer works). A session that is
+        not one of this registry's is ignored."""
+        try:
+            name, _ = self._signed(session, "")
+        except CallerRefusedError:
+            return
+        body = json.dumps({"name": name, "ended": now_iso()}).encode() + b"\n"
+        with contextlib.suppress(ObjectExistsError):
+            self._backend.put(self._ended_key(session), body, mode="create")
+
+    def _signed(self, session: str, ended: str) -> tuple[str, dict[str, Any]]:
+        """The token name and record of a session whose signature holds and that has not
+        expired; CallerRefusedError(``ended``) otherwise."""
+        parsed = _SESSION.fullmatch(session)
         if parsed is None:
             raise CallerRefusedError(ended)
         name, expiry = parsed["name"], int(parsed["expiry"])
@@ -306,11 +334,26 @@ class TokenBook:
             record = self._record(name)
         except (ObjectNotFoundError, UntrustedStoreDataError):
             raise CallerRefusedError(ended) from None
-        if not hmac.compare_digest(
-            _session_mac(record, name, expiry, self._session_secret), parsed["mac"]
-        ):
+        mac = _session_mac(record, name, expiry, parsed["nonce"], self._session_secret)
+        if not hmac.compare_digest(mac, parsed["mac"]):
             raise CallerRefusedError(ended)
-        return self._admit(name, record, f"the session of the token {name!r} ended")
+        return name, record
+
+    def drop_ended_sessions(self) -> int:
+        """Delete the sign-out markers of sessions that have expired since (older than the
+        longest session and an hour): the number deleted."""
+        horizon = time.time() - SESSION_SECONDS - 3600
+        dropped = 0
+        for meta in self._backend.list(_SESSIONS):
+            moment = meta.last_modified.timestamp() if meta.last_modified else None
+            if meta.path.endswith(".ended") and moment is not None and moment < horizon:
+                self._backend.delete(meta.path)
+                dropped += 1
+        return dropped
+
+    @staticmethod
+    def _ended_key(session: str) -> str:
+        return f"{_SESSIONS}/{hashlib.sha256(session.encode()).hexdigest()}.ended"
 
     # -- records ---------------------------------------------------------------------------------
     @staticmethod

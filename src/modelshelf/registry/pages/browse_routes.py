@@ -12,12 +12,13 @@ import importlib.resources
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError, ModelshelfError
-from modelshelf.registry.auth import Caller, tokens_of
+from modelshelf.registry.auth import Caller, session_of, tokens_of
 from modelshelf.registry.context import Principal
 from modelshelf.registry.pages.catalog import AssetSummary, Catalog
 from modelshelf.registry.pages.render import (
@@ -253,6 +254,9 @@ async def sign_out(request: Request) -> Response:
     form = await _form(request)
     if not csrf_matches(request, form.get("csrf")):
         return forbidden(request, Principal(ANONYMOUS, ()))
+    session = session_of(request)
+    if session is not None:  # ended on every replica, not only dropped by this browser
+        await run_in_threadpool(tokens_of(request).end_session, session)
     answer = RedirectResponse("/?done=signed-out", status_code=303, headers=SECURITY_HEADERS)
     forget_session(request, answer)
     return answer
