@@ -60,10 +60,11 @@ def blob_app(store: Store, caller: Caller, **settings: Any) -> FastAPI:
 
 
 @contextlib.contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields its base URL."""
+def served(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields its base URL. With
+    ``lifespan="on"`` its background tasks (uploads sweep, webhooks, catalog) run too."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
     )
     thread = threading.Thread(target=server.run, name="registry-test-server", daemon=True)
     thread.start()

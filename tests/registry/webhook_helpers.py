@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from tests.registry.registry_blob_app import served
 from tests.servers.seaweed import halt_group
 
 from modelshelf.registry.app import create_app
@@ -150,22 +150,8 @@ def served_registry(store: Store, settings: WebhookSettings = FAST) -> Iterator[
     background tasks run); yields its base URL; stops it cleanly at the end."""
     app = create_app(store)
     app.state.webhook_settings = settings
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="webhook-test-registry", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test registry did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served(app, lifespan="on") as url:
+        yield url
 
 
 class RegistryApp:
