@@ -14,7 +14,7 @@ from tests.registry.registry_helpers import asset, manifest_of, put_blobs
 
 from modelshelf.backends.registry import open_backend
 from modelshelf.errors import StoreUnavailableError
-from modelshelf.registry import asset_routes
+from modelshelf.registry import audit
 from modelshelf.registry.app import create_app
 from modelshelf.registry.tokens import TokenBook
 from modelshelf.store.bucket import Store
@@ -36,7 +36,7 @@ class FlakyLogStore(Store):
 
 @pytest.fixture
 def flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FlakyLogStore, TestClient]:
-    monkeypatch.setattr(asset_routes, "AUDIT_PAUSE", 0.0)
+    monkeypatch.setattr(audit, "AUDIT_PAUSE", 0.0)
     store = FlakyLogStore(open_backend((tmp_path / "store").as_uri()))
     store.create()
     token, _ = TokenBook(store).create("admin", ["admin:*"], None, created_by="t")
@@ -71,7 +71,7 @@ def test_a_done_write_whose_audit_keeps_failing_is_answered_done_and_logged_at_e
     store, client = flaky
     assert _push(store, client, "1") == 201
     assert client.put(asset("nlp/a", "aliases", "prod"), json={"version": "1"}).status_code == 200
-    store.failures, store.tries = asset_routes.AUDIT_TRIES, 0
+    store.failures, store.tries = audit.AUDIT_TRIES, 0
     with caplog.at_level(logging.ERROR, logger="modelshelf.registry"):
         if write == "push":
             status = _push(store, client, "2")
@@ -87,7 +87,7 @@ def test_a_done_write_whose_audit_keeps_failing_is_answered_done_and_logged_at_e
         else:
             response = client.post(asset("nlp/a", "versions", "1", "remove"), json={"message": "m"})
             assert (response.status_code, store.versions("nlp/a")) == (200, [])
-    assert store.tries == asset_routes.AUDIT_TRIES
+    assert store.tries == audit.AUDIT_TRIES
     lost = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(lost) == 1 and "AUDIT RECORD LOST" in lost[0].getMessage()
     assert '"name": "nlp/a"' in lost[0].getMessage() and '"user": "admin"' in lost[0].getMessage()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -25,10 +24,10 @@ from modelshelf.errors import (
     AliasConflictError,
     AliasNotFoundError,
     InvalidInputError,
-    ModelshelfError,
     ObjectNotFoundError,
 )
 from modelshelf.manifest import FileEntry, Manifest
+from modelshelf.registry.audit import audit_done_write
 from modelshelf.registry.auth import Caller, Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import Refusal, documented, field, json_body, manifest_body
 from modelshelf.registry.context import Principal, RegistryContext
@@ -43,7 +42,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["assets"])
 log = logging.getLogger("modelshelf.registry")
 
-_ASSET = "/assets/{name:path}/-"
+ASSET = "/assets/{name:path}/-"
 Reader = Annotated[Principal, Depends(may_on_name("read"))]
 Writer = Annotated[Principal, Depends(may_on_name("write"))]
 Admin = Annotated[Principal, Depends(may_on_name("admin"))]
@@ -60,45 +59,14 @@ MAX_CLIENT_AUDIT_BYTES = 4096
 dozen): far below what a reader of the log takes per record (``trust.MAX_RECORD_BYTES``)."""
 
 
-AUDIT_TRIES = 3
-"""Tries of the audit record of a write that is done, before it is given up and logged."""
-AUDIT_PAUSE = 0.2
-"""Seconds before the second try of an audit record, doubled before each next one."""
-
-
-def _audit(store: Store, name: str, action: str, **fields: Any) -> None:
-    """Append the audit record of a write that is done.
-
-    The write happened: a failure here must not answer it as failed (the client would retry
-    a commit that is taken, or believe an alias did not move). The append is tried
-    :data:`AUDIT_TRIES` times; if the store still refuses, the record is logged at ERROR, whole,
-    for an operator to add.
-    """
-    failure: ModelshelfError | None = None
-    for attempt in range(AUDIT_TRIES):
-        try:
-            store.append_log(name, action, **fields)
-            return
-        except ModelshelfError as exc:
-            failure = exc
-            if attempt + 1 < AUDIT_TRIES:
-                time.sleep(AUDIT_PAUSE * 2**attempt)
-    record = json.dumps({"action": action, "name": name, "when": now_iso(), **fields})
-    log.error(
-        "AUDIT RECORD LOST: the %s on %s is done, but its audit record could not be written"
-        " after %d tries (%s); add it to %s under assets/%s/log/ by hand: %s",
-        action, name, AUDIT_TRIES, failure, store.url, name, record,
-    )  # fmt: skip
-
-
-def _name(name: str) -> str:
+def path_name(name: str) -> str:
     try:
         return trust.check_name(name)
     except ValueError as exc:
         raise InvalidInputError(f"the asset name in the path is refused: {exc}") from None
 
 
-def _version(version: str) -> str:
+def path_version(version: str) -> str:
     try:
         return trust.check_version(version)
     except ValueError as exc:
@@ -147,20 +115,20 @@ def live_versions(
     return {"versions": [list(pair) for pair in readable]}
 
 
-@router.get(f"{_ASSET}/versions", summary="Live and taken versions, newest first")
+@router.get(f"{ASSET}/versions", summary="Live and taken versions, newest first")
 def versions(
     name: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
     store = _store(context)
-    name = _name(name)
+    name = path_name(name)
     live, taken = store.versions(name), store.taken_versions(name)
     return {"live": [str(v) for v in live], "taken": [str(v) for v in taken]}
 
 
 # -- manifests -----------------------------------------------------------------------------------
-@router.get(f"{_ASSET}/versions/{{version}}", summary="A version's manifest")
+@router.get(f"{ASSET}/versions/{{version}}", summary="A version's manifest")
 def read_manifest(
     name: str,
     version: str,
@@ -168,7 +136,7 @@ def read_manifest(
     context: Context,
 ) -> Response:
     store = _store(context)
-    name, version = _name(name), _version(version)
+    name, version = path_name(name), path_version(version)
     try:
         manifest = store.read_manifest(name, version)
     except ObjectNotFoundError:
@@ -177,7 +145,7 @@ def read_manifest(
 
 
 @router.put(
-    f"{_ASSET}/versions/{{version}}",
+    f"{ASSET}/versions/{{version}}",
     status_code=201,
     summary="Commit a version (create-only)",
     openapi_extra=documented({"format": {"type": "integer"}}, ("name", "version", "files")),
@@ -191,7 +159,7 @@ def commit_manifest(
     context: Context,
 ) -> dict[str, Any]:
     store = _store(context)
-    name, version = _name(name), _version(version)
+    name, version = path_name(name), path_version(version)
     # The checks of a store read (400 InvalidManifestError), before anything is written.
     manifest = Manifest.from_json(raw, where=f"the manifest sent for {name}:{version}")
     if manifest.name != name or manifest.version != version:
@@ -204,7 +172,7 @@ def commit_manifest(
     # after the commit: one a concurrent gc deleted meanwhile is named in the log (the client
     # has the file; `modelshelf verify` finds it, `repair` uploads it again).
     commit_reusing(store, manifest, manifest.files, _vanished(manifest))
-    _audit(
+    audit_done_write(
         store,
         name,
         "push",
@@ -244,14 +212,14 @@ def _check_blobs_stored(store: Store, manifest: Manifest) -> None:
 
 
 # -- removals ------------------------------------------------------------------------------------
-@router.get(f"{_ASSET}/versions/{{version}}/removal", summary="Who removed a version, if anyone")
+@router.get(f"{ASSET}/versions/{{version}}/removal", summary="Who removed a version, if anyone")
 def read_removal(
     name: str,
     version: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
-    name, version = _name(name), _version(version)
+    name, version = path_name(name), path_version(version)
     removal = _store(context).removal(name, version)
     if removal is None:
         raise ObjectNotFoundError(f"{name}:{version} was not removed")
@@ -259,7 +227,7 @@ def read_removal(
 
 
 @router.post(
-    f"{_ASSET}/versions/{{version}}/remove",
+    f"{ASSET}/versions/{{version}}/remove",
     summary="Remove a version (admin)",
     openapi_extra=documented({"message": {"type": "string"}, "dry_run": {"type": "boolean"}}),
 )
@@ -271,7 +239,7 @@ def remove_version(
     body: JsonBody,
     context: Context,
 ) -> dict[str, Any]:
-    name, version = _name(name), _version(version)
+    name, version = path_name(name), path_version(version)
     message = field(body, "message", str, default="")
     trust.check_text(message, "message", limit=trust.MAX_TEXT, one_line=False)
     dry_run = field(body, "dry_run", bool, default=False)
@@ -280,46 +248,46 @@ def remove_version(
         name, version, message, dry_run=dry_run, writer=writer_of(principal)
     )
     if not dry_run:
-        _audit(
+        audit_done_write(
             store, name, "remove", version=version, message=message, **audit_of(request, principal)
         )
     return dict(record.__dict__)
 
 
 # -- aliases -------------------------------------------------------------------------------------
-@router.get(f"{_ASSET}/aliases", summary="Every alias of an asset, with its current record")
+@router.get(f"{ASSET}/aliases", summary="Every alias of an asset, with its current record")
 def list_aliases(
     name: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
-    records = _store(context).aliases(_name(name))
+    records = _store(context).aliases(path_name(name))
     return {"aliases": {alias: dict(r.__dict__) for alias, r in records.items()}}
 
 
-@router.get(f"{_ASSET}/aliases/{{alias}}", summary="An alias's current record")
+@router.get(f"{ASSET}/aliases/{{alias}}", summary="An alias's current record")
 def read_alias(
     name: str,
     alias: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
-    return dict(_store(context).read_alias(_name(name), _alias(alias)).__dict__)
+    return dict(_store(context).read_alias(path_name(name), _alias(alias)).__dict__)
 
 
-@router.get(f"{_ASSET}/aliases/{{alias}}/history", summary="Every move of an alias, oldest first")
+@router.get(f"{ASSET}/aliases/{{alias}}/history", summary="Every move of an alias, oldest first")
 def alias_history(
     name: str,
     alias: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
-    records = _store(context).alias_history(_name(name), _alias(alias))
+    records = _store(context).alias_history(path_name(name), _alias(alias))
     return {"history": [dict(r.__dict__) for r in records]}
 
 
 @router.put(
-    f"{_ASSET}/aliases/{{alias}}",
+    f"{ASSET}/aliases/{{alias}}",
     summary="Move an alias (compare-and-swap)",
     openapi_extra=documented(
         {"version": {"type": "string"}, "expected": {"type": ["string", "null"]}}, ("version",)
@@ -333,11 +301,11 @@ def set_alias(
     body: JsonBody,
     context: Context,
 ) -> dict[str, Any]:
-    name, alias = _name(name), movable_alias(alias)
-    version = _version(field(body, "version", str))
+    name, alias = path_name(name), movable_alias(alias)
+    version = path_version(field(body, "version", str))
     expected = field(body, "expected", (str, type(None)), default=None)
     if expected:
-        _version(expected)
+        path_version(expected)
     store = _store(context)
     # As the Shelf does before a move: an alias points at a live version of an asset that
     # exists (the errors name what exists, or who removed it).
@@ -354,7 +322,7 @@ def set_alias(
     return dict(record.__dict__)
 
 
-@router.delete(f"{_ASSET}/aliases/{{alias}}", summary="Remove an alias (compare-and-swap)")
+@router.delete(f"{ASSET}/aliases/{{alias}}", summary="Remove an alias (compare-and-swap)")
 def remove_alias(
     request: Request,
     name: str,
@@ -363,9 +331,9 @@ def remove_alias(
     context: Context,
     expected: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
-    name, alias = _name(name), movable_alias(alias)
+    name, alias = path_name(name), movable_alias(alias)
     if expected:
-        _version(expected)
+        path_version(expected)
     store = _store(context)
     try:
         record = store.remove_alias(name, alias, expected=expected, writer=writer_of(principal))
@@ -390,7 +358,7 @@ def _with_current(
 def _audit_alias(
     request: Request, principal: Principal, store: Store, name: str, record: dict[str, Any]
 ) -> None:
-    _audit(
+    audit_done_write(
         store,
         name,
         "alias",
@@ -403,17 +371,17 @@ def _audit_alias(
 
 
 # -- audit log -----------------------------------------------------------------------------------
-@router.get(f"{_ASSET}/log", summary="An asset's audit records, oldest first")
+@router.get(f"{ASSET}/log", summary="An asset's audit records, oldest first")
 def read_log(
     name: str,
     _: Reader,
     context: Context,
 ) -> dict[str, Any]:
-    return {"records": _store(context).log(_name(name))}
+    return {"records": _store(context).log(path_name(name))}
 
 
 @router.post(
-    f"{_ASSET}/log",
+    f"{ASSET}/log",
     status_code=201,
     summary="Audit a copy or a repair",
     openapi_extra=documented(
@@ -427,7 +395,7 @@ def append_log(
     body: AuditBody,
     context: Context,
 ) -> dict[str, Any]:
-    name = _name(name)
+    name = path_name(name)
     action = field(body, "action", str)
     if action not in _CLIENT_ACTIONS:
         why = (

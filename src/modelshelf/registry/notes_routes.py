@@ -21,9 +21,8 @@ from starlette.requests import Request
 
 from modelshelf import trust
 from modelshelf.errors import InvalidInputError, ObjectNotFoundError, UntrustedStoreDataError
-
-# The asset routes' path start, name and version checks and audit (one of each in the registry).
-from modelshelf.registry.asset_routes import _ASSET, _audit, _name, _version
+from modelshelf.registry.asset_routes import ASSET, path_name, path_version
+from modelshelf.registry.audit import audit_done_write
 from modelshelf.registry.auth import Context, audit_of, may_on_name, writer_of
 from modelshelf.registry.bodies import documented, field, json_body
 from modelshelf.registry.context import Principal
@@ -34,7 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["notes"])
 
-_VERSION = f"{_ASSET}/versions/{{version}}"
+_VERSION = f"{ASSET}/versions/{{version}}"
 Reader = Annotated[Principal, Depends(may_on_name("read"))]
 Writer = Annotated[Principal, Depends(may_on_name("write"))]
 # Labels (64 x ~320 characters) and a description of 64 KiB, with room for JSON's escapes.
@@ -49,18 +48,18 @@ _BODY = documented(
 )
 
 
-@router.get(f"{_ASSET}/notes", summary="An asset's labels and description")
+@router.get(f"{ASSET}/notes", summary="An asset's labels and description")
 def asset_notes(name: str, _: Reader, context: Context) -> dict[str, Any]:
-    return context.store.read_notes(_name(name)).to_dict()
+    return context.store.read_notes(path_name(name)).to_dict()
 
 
-@router.get(f"{_ASSET}/notes/history", summary="Every record of an asset's notes, oldest first")
+@router.get(f"{ASSET}/notes/history", summary="Every record of an asset's notes, oldest first")
 def asset_notes_history(name: str, _: Reader, context: Context) -> dict[str, Any]:
-    return _history(context.store.notes_history(_name(name)))
+    return _history(context.store.notes_history(path_name(name)))
 
 
 @router.put(
-    f"{_ASSET}/notes",
+    f"{ASSET}/notes",
     status_code=201,
     summary="Replace an asset's notes (compare-and-swap)",
     openapi_extra=_BODY,
@@ -68,17 +67,17 @@ def asset_notes_history(name: str, _: Reader, context: Context) -> dict[str, Any
 def write_asset_notes(
     request: Request, name: str, principal: Writer, body: NotesBody, context: Context
 ) -> dict[str, Any]:
-    return _write(request, principal, context.store, _name(name), None, body)
+    return _write(request, principal, context.store, path_name(name), None, body)
 
 
 @router.get(f"{_VERSION}/notes", summary="A version's labels and description")
 def version_notes(name: str, version: str, _: Reader, context: Context) -> dict[str, Any]:
-    return context.store.read_notes(_name(name), _version(version)).to_dict()
+    return context.store.read_notes(path_name(name), path_version(version)).to_dict()
 
 
 @router.get(f"{_VERSION}/notes/history", summary="Every record of a version's notes, oldest first")
 def version_notes_history(name: str, version: str, _: Reader, context: Context) -> dict[str, Any]:
-    return _history(context.store.notes_history(_name(name), _version(version)))
+    return _history(context.store.notes_history(path_name(name), path_version(version)))
 
 
 @router.put(
@@ -95,7 +94,7 @@ def write_version_notes(
     body: NotesBody,
     context: Context,
 ) -> dict[str, Any]:
-    return _write(request, principal, context.store, _name(name), _version(version), body)
+    return _write(request, principal, context.store, path_name(name), path_version(version), body)
 
 
 def _history(records: list[Notes]) -> dict[str, Any]:
@@ -126,7 +125,7 @@ def _write(
         writer=writer_of(principal),
     )
     fields: dict[str, Any] = {} if version is None else {"version": version}
-    _audit(
+    audit_done_write(
         store,
         name,
         "label",

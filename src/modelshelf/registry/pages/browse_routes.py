@@ -200,7 +200,7 @@ def sign_in_form(request: Request) -> Response:
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     """A page form's fields, refused past :data:`MAX_FORM_BYTES` before it is parsed."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
@@ -229,7 +229,7 @@ async def sign_in(request: Request) -> Response:
     if not same_origin(request):  # another site signing this browser in with its own token
         return forbidden(request, anonymous)
     try:
-        form = await _form(request)
+        form = await read_form(request)
         token = form.get("token", "").strip()
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise InvalidInputError("that is not a token of this registry")
@@ -251,7 +251,7 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     from modelshelf.registry.context import ANONYMOUS
 
-    form = await _form(request)
+    form = await read_form(request)
     if not csrf_matches(request, form.get("csrf")):
         return forbidden(request, Principal(ANONYMOUS, ()))
     session = session_of(request)

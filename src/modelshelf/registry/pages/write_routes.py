@@ -19,9 +19,10 @@ from starlette.responses import RedirectResponse, Response
 
 from modelshelf import trust
 from modelshelf.errors import AliasConflictError, InvalidInputError, ModelshelfError
+from modelshelf.registry.audit import audit_done_write
 from modelshelf.registry.auth import audit_of, writer_of
 from modelshelf.registry.context import ANONYMOUS, Principal
-from modelshelf.registry.pages.browse_routes import _form, forbidden
+from modelshelf.registry.pages.browse_routes import forbidden, read_form
 from modelshelf.registry.pages.render import SECURITY_HEADERS, asset_url, error_page
 from modelshelf.registry.pages.session import csrf_matches, local_user, page_principal
 from modelshelf.spec import Version, movable_alias
@@ -65,20 +66,10 @@ def _who(request: Request, principal: Principal) -> tuple[dict[str, str], dict[s
     return writer_of(principal), audit_of(request, principal)
 
 
-def _audit(store: Store, name: str, action: str, **fields: Any) -> None:
-    """The audit record of a write that is done: a failure is logged whole, never answered as
-    the write failing."""
-    try:
-        store.append_log(name, action, **fields)
-    except ModelshelfError as exc:
-        log.error("AUDIT RECORD LOST: %s on %s is done, but its record was not written (%s): %s",
-                  action, name, exc, fields)  # fmt: skip
-
-
 async def _checked(request: Request, name: str) -> tuple[Principal, dict[str, str]] | Response:
     """The form and the caller of a write, or the answer refusing it (403 without the CSRF
     token, before anything else is looked at)."""
-    form = await _form(request)
+    form = await read_form(request)
     if not csrf_matches(request, form.get("csrf")):
         return forbidden(request, Principal(ANONYMOUS, ()))
     try:
@@ -123,7 +114,7 @@ def _move(request: Request, principal: Principal, name: str, form: dict[str, str
         raise AliasConflictError(
             f"{exc}. The page was out of date: reload it to see where {alias} points now"
         ) from None
-    _audit(store, name, "alias", alias=record.alias, version=record.version,
+    audit_done_write(store, name, "alias", alias=record.alias, version=record.version,
            previous=record.previous, seq=record.seq, **audit)  # fmt: skip
     request.app.state.catalog.touch(name)
 
@@ -161,7 +152,7 @@ def _edit(request: Request, principal: Principal, name: str, form: dict[str, str
         expected_seq=int(seq_text), writer=writer,
     )  # fmt: skip
     fields: dict[str, Any] = {"version": version} if version else {}
-    _audit(store, name, "label", **fields, seq=notes.seq,
+    audit_done_write(store, name, "label", **fields, seq=notes.seq,
            labels=", ".join(f"{k}={v}" if v else k for k, v in sorted(labels.items())),
            description_changed=before.description != description, **audit)  # fmt: skip
     request.app.state.catalog.touch(name)
