@@ -351,7 +351,11 @@ class Catalog:
         one listing, but it re-reads the records of the log's settle window, which after a burst
         of writes takes seconds: the page is never held for that, it shows what the catalog has.
         """
-        self.start()
+        with self._start_lock:
+            running = self._started
+        if not running:  # no lifespan ran: refresh in this request, start no thread of ours
+            self._refresh_here()
+            return
         if not self.ready or time.monotonic() - self._last_poll < STALE_AFTER:
             return
         with self._polled:
@@ -359,14 +363,17 @@ class Catalog:
             self._wake.set()
             self._polled.wait_for(lambda: self._generation > generation, timeout=REFRESH_WAIT)
 
-    def start(self) -> None:
-        """Start :meth:`run` on a thread of its own once (the app's lifespan does; a page does
-        when no lifespan ran, as under a test client used without ``with``)."""
-        with self._start_lock:
-            if self._started:
-                return
-            self._started = True
-        threading.Thread(target=self.run, name="modelshelf-catalog", daemon=True).start()
+    def _refresh_here(self) -> None:
+        """Build or poll in the caller's thread, for an app whose lifespan never ran (a test
+        client used without ``with``, an app embedded without one): a thread started here
+        would poll the store for as long as the process lives, the app gone or not."""
+        try:
+            if not self.ready:
+                self.build()
+            elif time.monotonic() - self._last_poll >= STALE_AFTER:
+                self.poll()
+        except ModelshelfError as exc:
+            log.warning("the catalog could not be brought up to date: %s", exc)
 
     def claim(self) -> bool:
         """Mark the catalog as run by the caller (the lifespan); False if it already runs."""
