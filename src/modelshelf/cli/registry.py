@@ -11,30 +11,28 @@ records either way (:class:`modelshelf.registry.tokens.TokenBook`).
 from __future__ import annotations
 
 import contextlib
-import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
+from modelshelf.cli._admin_target import admin_target, not_a_bucket, store_choice
 from modelshelf.cli._common import (
-    backend_kwargs_from,
     common_options,
     emit_json,
     examples,
     format_time,
     printable,
     require_extra,
-    shelf_from,
     status,
 )
 from modelshelf.cli.webhook import webhook
 from modelshelf.errors import InvalidInputError
 from modelshelf.registry.scopes import parse_scope, parse_scopes
-from modelshelf.shelf.opening import StoreChoice, choose_store
 from modelshelf.store.bucket import Store
 from modelshelf.store.http_protocol import TOKEN_NAME
+from modelshelf.store.identity import is_registry_url
 
 # What the registry extra installs; checked before anything is imported from it.
 REGISTRY_MODULES = ("fastapi", "uvicorn")
@@ -128,9 +126,9 @@ def serve(
         raise InvalidInputError("give --certfile and --keyfile together, for HTTPS, or neither")
     for prefix in anonymous_read:
         parse_scope(f"read:{prefix}")  # refused here, before the server starts
-    choice = _store_choice(ctx)
+    choice = store_choice(ctx)
     if is_registry_url(choice.url):
-        raise _not_a_bucket("registry serve", choice.url)
+        raise not_a_bucket("registry serve", choice.url)
     if choice.create_on_open:  # the built-in store, as every other command makes it
         choice.open().create()
     from modelshelf.registry.run import serve_registry
@@ -258,37 +256,6 @@ def require_registry_extra() -> None:
     require_extra("registry serve", "registry", REGISTRY_MODULES)
 
 
-def is_registry_url(url: str) -> bool:
-    """True for an ``http(s)://`` store: a registry, not a bucket."""
-    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
-
-
-def _not_a_bucket(command: str, url: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"{command} needs the bucket behind a registry, not the registry {url}: give the store's"
-        " bucket URL (s3://, gs://, az://, file://) or its name in the config file"
-    )
-
-
-def _store_choice(ctx: click.Context) -> StoreChoice:
-    """The store --store (or the default) names, with the backend settings of the command
-    line, not opened."""
-    return choose_store((ctx.find_root().obj or {}).get("store"), backend_kwargs_from(ctx), {})
-
-
-def bucket_store(ctx: click.Context, command: str) -> Store:
-    """The bucket store --store names (tokens of a registry live in its bucket)."""
-    shelf = shelf_from(ctx)
-    if is_registry_url(shelf.url):
-        raise _not_a_bucket(command, shelf.url)
-    store = shelf.store
-    if not isinstance(store, Store):  # a store kind that is no bucket layout
-        raise InvalidInputError(
-            f"{command} needs a bucket store (s3://, gs://, az://, file://); {shelf.url} is not one"
-        )
-    return store
-
-
 class _DirectTokens:
     """Tokens written straight into the store (whoever holds the bucket's credentials)."""
 
@@ -316,23 +283,11 @@ class _DirectTokens:
         """Nothing to close: the store's backend lives as long as the command."""
 
 
-@contextlib.contextmanager
-def _tokens(ctx: click.Context) -> Iterator[Any]:
-    """Where the token commands act: the store itself, or the registry in front of one
-    (whose connections are closed when the command is done)."""
-    choice = _store_choice(ctx)
-    if is_registry_url(choice.url):
-        from modelshelf.cli._registry_remote import RemoteTokens
+def _tokens(ctx: click.Context) -> contextlib.AbstractContextManager[Any]:
+    """Where the token commands act: the store itself, or the registry in front of one."""
+    from modelshelf.cli._registry_remote import RemoteTokens
 
-        if choice.options.get("anonymous"):
-            raise InvalidInputError("token commands need an admin:* token; drop --anonymous")
-        target: Any = RemoteTokens(choice)
-    else:
-        target = _DirectTokens(bucket_store(ctx, "registry token"))
-    try:
-        yield target
-    finally:
-        target.close()
+    return admin_target(ctx, "registry token", RemoteTokens, _DirectTokens)
 
 
 # Fields of a token record that may be shown: never its hash, never a secret.

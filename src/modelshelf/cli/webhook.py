@@ -11,24 +11,20 @@ from this machine; through a registry, the registry sends it.
 from __future__ import annotations
 
 import contextlib
-import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from modelshelf.cli._admin_target import admin_target
 from modelshelf.cli._common import (
-    backend_kwargs_from,
     common_options,
     emit_json,
     examples,
     format_time,
     printable,
-    shelf_from,
     status,
 )
 from modelshelf.errors import InvalidInputError
-from modelshelf.shelf.opening import choose_store
 from modelshelf.store.bucket import Store
 
 EXAMPLES = [
@@ -46,10 +42,6 @@ _EVENTS = "push,alias,remove,label"
 def webhook() -> None:
     """POST signed JSON to a URL when a version is pushed, an alias moves, a version is removed
     or labels change (admins only; on --store: a bucket, or a registry)."""
-
-
-def _is_registry(url: str) -> bool:
-    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
 
 
 class _DirectHooks:
@@ -90,27 +82,11 @@ class _DirectHooks:
         """Nothing to close: the store's backend lives as long as the command."""
 
 
-@contextlib.contextmanager
-def _hooks(ctx: click.Context) -> Iterator[Any]:
+def _hooks(ctx: click.Context) -> contextlib.AbstractContextManager[Any]:
     """Where the commands act: the store itself, or the registry in front of one."""
-    choice = choose_store((ctx.find_root().obj or {}).get("store"), backend_kwargs_from(ctx), {})
-    if _is_registry(choice.url):
-        from modelshelf.cli._webhook_remote import RemoteWebhooks
+    from modelshelf.cli._webhook_remote import RemoteWebhooks
 
-        if choice.options.get("anonymous"):
-            raise InvalidInputError("webhook commands need an admin:* token; drop --anonymous")
-        target: Any = RemoteWebhooks(choice)
-    else:
-        store = shelf_from(ctx).store
-        if not isinstance(store, Store):
-            raise InvalidInputError(
-                f"registry webhook needs a registry or a bucket store; {choice.url} is neither"
-            )
-        target = _DirectHooks(store)
-    try:
-        yield target
-    finally:
-        target.close()
+    return admin_target(ctx, "registry webhook", RemoteWebhooks, _DirectHooks)
 
 
 @webhook.command(name="add")
