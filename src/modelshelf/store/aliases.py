@@ -99,6 +99,17 @@ class AliasLayout(RemovalLayout):
 
     def aliases(self, name: str) -> dict[str, AliasRecord]:
         """Every alias of ``name`` with its current record (removed aliases left out)."""
+        latest = self._latest_alias_seqs(name)
+        records = {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
+        return {a: r for a, r in records.items() if r.version is not None}
+
+    def alias_names(self, name: str) -> list[str]:
+        """Every alias of ``name`` that ever had a record, removed ones too (whose history
+        still says who moved and removed them), sorted."""
+        return sorted(self._latest_alias_seqs(name))
+
+    def _latest_alias_seqs(self, name: str) -> dict[str, int]:
+        """Each alias of ``name`` with records, and the number of its newest (one listing)."""
         prefix = f"assets/{name}/aliases/"
         latest: dict[str, int] = {}
         for meta in self._listed(prefix.rstrip("/")):
@@ -106,20 +117,7 @@ class AliasLayout(RemovalLayout):
             match = _ALIAS_RECORD.match(rest)
             if match and int(match.group(1)) > 0 and trust.is_alias(alias):
                 latest[alias] = max(latest.get(alias, 0), int(match.group(1)))
-        records = {a: self._read_alias_record(name, a, s) for a, s in sorted(latest.items())}
-        return {a: r for a, r in records.items() if r.version is not None}
-
-    def alias_names(self, name: str) -> list[str]:
-        """Every alias of ``name`` that ever had a record, removed ones too (whose history
-        still says who moved and removed them), sorted."""
-        prefix = f"assets/{name}/aliases/"
-        names = set()
-        for meta in self._listed(prefix.rstrip("/")):
-            alias, _, rest = meta.path[len(prefix) :].partition("/")
-            match = _ALIAS_RECORD.match(rest)
-            if match and int(match.group(1)) > 0 and trust.is_alias(alias):
-                names.add(alias)
-        return sorted(names)
+        return latest
 
     def alias_history(
         self, name: str, alias: str, *, newest: int | None = None
