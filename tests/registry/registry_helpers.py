@@ -46,6 +46,15 @@ def manifest_of(name: str, version: str, files: list[FileEntry], message: str = 
     ).to_json()
 
 
+def pushed_through(client: TestClient, store: Store, name: str, versions: list[str]) -> None:
+    """Push ``versions`` of ``name`` through the registry ``client`` talks to (one small file
+    each, its blob put straight into ``store``)."""
+    for version in versions:
+        files = put_blobs(store, version.encode())
+        body = manifest_of(name, version, files)
+        assert client.put(asset(name, "versions", version), content=body).status_code == 201
+
+
 def manifest_dict(name: str, version: str, files: list[FileEntry]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(manifest_of(name, version, files))
     return data

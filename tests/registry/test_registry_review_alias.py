@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
-from tests.registry.registry_helpers import MakeClient, asset, error_of, manifest_of, put_blobs
+from tests.registry.registry_helpers import (
+    MakeClient,
+    asset,
+    error_of,
+    pushed_through,
+)
 
 from modelshelf.errors import (
     AssetNotFoundError,
@@ -21,10 +26,7 @@ from modelshelf.store.bucket import Store
 def writer(store: Store, book: TokenBook, make_client: MakeClient) -> TestClient:
     token, _ = book.create("nlp-writer", ["admin:nlp/"], None, created_by="t")
     client = make_client(token)
-    for version in ("1", "2"):
-        files = put_blobs(store, version.encode())
-        body = manifest_of("nlp/a", version, files)
-        assert client.put(asset("nlp/a", "versions", version), content=body).status_code == 201
+    pushed_through(client, store, "nlp/a", list(("1", "2")))
     return client
 
 
